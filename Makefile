@@ -1,0 +1,35 @@
+# Every target works on a fresh machine: it creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/grader grade assignments/cifar10_transfer/submissions --assignment cifar10_transfer --out out --budget smoke
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not notebook"
+
+lint: $(STAMP)
+	$(BIN)/ruff check grader reference tests benchmarks tools
+	$(BIN)/ruff format --check grader reference tests benchmarks tools
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/grading_speed.py
+
+clean:
+	rm -rf $(VENV) out build dist *.egg-info

@@ -1,0 +1,150 @@
+"""Grading time against full execution, measured side by side in one run on this machine.
+
+Full execution is what nbgrader or otter do: run the notebook as written (here the seed-000
+solution, 10 epochs per fit on the whole training set), with no budget. The only change is one
+cell in front that makes ``cifar10.load_data`` read the grader's data set from a file (Keras
+would otherwise try to download CIFAR-10), so both runs see the same images and neither
+touches the network.
+
+    python benchmarks/grading_speed.py [--skip-full] [--notebook PATH]
+
+Prints seconds for each run, the standard/full ratio (target <= 1/8), the student self-check
+time (target < 20 s), and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "assignments" / "cifar10_transfer" / "submissions" / "full_marks.ipynb"
+
+
+def measured(*command: str) -> tuple[float, float]:
+    """Run a command; return its wall seconds and the peak memory (GB) of it or any descendant."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{' '.join(command)} failed with status {status}")
+    return time.monotonic() - started, usage.ru_maxrss / 1024**2
+
+
+OFFLINE_DATA = """\
+import keras, numpy as np
+def _load(path={path!r}):
+    with np.load(path) as z:
+        return (z["x_train"], z["y_train"]), (z["x_test"], z["y_test"])
+keras.datasets.cifar10.load_data = _load
+"""
+
+
+def full_execution(notebook: Path, data_file: Path) -> float:
+    """Run the notebook with nbclient as a notebook-level grader would, data served offline."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(OFFLINE_DATA.format(path=str(data_file))))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as work:
+        NotebookClient(
+            nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": work}}
+        ).execute(env=env)
+    return time.monotonic() - started
+
+
+def grader_cli(*args: str) -> tuple[float, float]:
+    return measured(str(Path(sys.executable).parent / "grader"), *args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
+    parser.add_argument("--skip-full", action="store_true", help="skip the ~2-minute full run")
+    parser.add_argument("--full-only", type=Path, metavar="DATA_NPZ", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.full_only:
+        full_execution(args.notebook, args.full_only)
+        return
+
+    from grader import data, grade
+    from grader.rubric import load_assignment
+
+    spec = load_assignment("cifar10_transfer")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        tmp_path = Path(tmp)
+        os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
+        ds = data.load(spec.dataset, seed=spec.seed)
+        data_file = tmp_path / "cifar10.npz"
+        data.write_npz(ds, data_file)
+
+        rows: list[tuple[str, float, float]] = []
+        started = time.monotonic()
+        grade(args.notebook, assignment=spec, out=tmp_path / "cold", budget="standard")
+        rows.append(
+            (
+                "grade --budget standard, cold cache (calibrates the reference)",
+                time.monotonic() - started,
+                math.nan,
+            )
+        )
+        standard, standard_gb = grader_cli(
+            "grade",
+            str(args.notebook),
+            "-a",
+            spec.id,
+            "--budget",
+            "standard",
+            "--out",
+            str(tmp_path / "warm"),
+        )
+        rows.append(
+            ("grade --budget standard (grader CLI, warm calibration cache)", standard, standard_gb)
+        )
+        # Warm the smoke calibration first, as any earlier submission of a class run would.
+        grader_cli(
+            "grade",
+            str(args.notebook),
+            "-a",
+            spec.id,
+            "--budget",
+            "smoke",
+            "--out",
+            str(tmp_path / "smoke"),
+        )
+        copy = tmp_path / "student.ipynb"
+        copy.write_bytes(args.notebook.read_bytes())
+        rows.append(
+            ("grader check (smoke budget, student self-check)", *grader_cli("check", str(copy)))
+        )
+        if not args.skip_full:
+            full, full_gb = measured(
+                sys.executable,
+                __file__,
+                "--notebook",
+                str(args.notebook),
+                "--full-only",
+                str(data_file),
+            )
+            rows.append(("full execution, no budget (as nbgrader/otter run it)", full, full_gb))
+
+    width = max(len(name) for name, _ in rows)
+    print(f"\nnotebook: {args.notebook.relative_to(ROOT)}  data: {ds.description}")
+    print(f"{'':<{width}}  {'seconds':>8}  {'peak GB':>8}")
+    for name, seconds, gb in rows:
+        print(f"{name:<{width}}  {seconds:8.1f}  {gb:8.2f}")
+    if not args.skip_full:
+        print(f"{'ratio standard / full':<{width}}  {standard / full:8.3f}  (target <= 0.125)")
+
+
+if __name__ == "__main__":
+    main()

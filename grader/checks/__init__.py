@@ -1,0 +1,13 @@
+"""Checks: small functions of captured artefacts, each returning a :class:`Verdict`.
+
+A check is registered under a *kind* with the parameters the rubric must give it; the rubric
+names the kind, the id, the points and the hint. Checks never crash the grader: a missing input
+(:class:`~grader.capture.MissingInput`) is a failure with its reason, anything else an error.
+"""
+
+from __future__ import annotations
+
+from grader.checks import accuracy, architecture, compilation, data_split, transfer  # noqa: F401
+from grader.checks.base import REGISTRY, CheckContext, Verdict, run_check
+
+__all__ = ["REGISTRY", "CheckContext", "Verdict", "run_check"]

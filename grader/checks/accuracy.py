@@ -1,0 +1,86 @@
+"""Accuracy measured by the grader on test images the notebook never received."""
+
+from __future__ import annotations
+
+import typing as t
+
+import numpy as np
+
+from grader.checks.base import CheckContext, Verdict, register
+from grader.data import HeldOut
+
+ACCURACY_PARAMS: dict[str, type | tuple[type, ...]] = {"model": str, "classes": list}
+ACCURACY_OPTIONAL: dict[str, type | tuple[type, ...]] = {"label_offset": int, "scale": (int, float)}
+
+
+def evaluate_accuracy(
+    model: t.Any,
+    held_out: HeldOut,
+    classes: t.Sequence[int],
+    *,
+    label_offset: int = 0,
+    scale: float = 255.0,
+    max_samples: int | None = None,
+) -> float:
+    """Top-1 accuracy of ``model`` on the held-out images of ``classes``.
+
+    Args:
+        model: a Keras model taking images divided by ``scale``.
+        held_out: the grader's test images and labels.
+        classes: which labels this model was trained on.
+        label_offset: subtracted from labels before comparing (MNIST's upper digits are 0-4).
+        scale: what the notebook divides pixels by.
+        max_samples: evaluate on at most this many images (the budget's evaluation cap).
+    """
+    keep = np.isin(held_out.y, classes)
+    x, y = held_out.x[keep], held_out.y[keep].astype(np.int64) - label_offset
+    if max_samples is not None:
+        x, y = x[:max_samples], y[:max_samples]
+    if len(y) == 0:
+        raise ValueError(f"no held-out images of classes {list(classes)}")
+    predictions = model.predict(x.astype("float32") / scale, batch_size=256, verbose=0)
+    return float(np.mean(np.argmax(predictions, axis=-1) == y))
+
+
+@register("accuracy", required=ACCURACY_PARAMS, optional=ACCURACY_OPTIONAL)
+def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
+    """Held-out accuracy reaches the threshold.
+
+    The threshold is ``relative_to_reference`` times the accuracy of the reference trained
+    under the same budget, data and seed; at the ``full`` budget on real data, the course's
+    absolute target applies as well.
+    """
+    role = params["model"]
+    model = ctx.artefacts.model(role, when="trained")
+    measured = evaluate_accuracy(
+        model,
+        ctx.held_out,
+        params["classes"],
+        label_offset=params.get("label_offset", 0),
+        scale=params.get("scale", 255.0),
+        max_samples=ctx.budget.max_eval_samples,
+    )
+    reference = ctx.reference_accuracy[role]
+    threshold = ctx.assignment.relative_threshold * reference
+    basis = (
+        f"{ctx.assignment.relative_threshold:.0%} of the reference's {reference:.1%} "
+        f"at the '{ctx.budget.name}' budget"
+    )
+    target = ctx.assignment.course_targets.get(role)
+    at_full_on_real = ctx.budget.name == "full" and ctx.truth.source == "real"
+    if target is not None and at_full_on_real and target > threshold:
+        threshold, basis = target, f"the course target of {target:.0%}"
+    details = {
+        "accuracy": measured,
+        "threshold": threshold,
+        "reference_accuracy": reference,
+        "course_target": target,
+        "held_out_images": int(np.isin(ctx.held_out.y, params["classes"]).sum()),
+    }
+    passed = measured >= threshold
+    verb = "reaches" if passed else "is below"
+    return Verdict(
+        passed,
+        f"accuracy {measured:.1%} on held-out images {verb} {threshold:.1%} ({basis})",
+        details,
+    )

@@ -1,0 +1,141 @@
+"""The check registry and what every check receives and returns."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import traceback
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader.budget import Budget
+from grader.capture import Artefacts, MissingInput
+from grader.data import Dataset, HeldOut
+from grader.exceptions import RubricError
+from grader.results import CheckResult
+
+if t.TYPE_CHECKING:
+    from grader.rubric import Assignment, CheckSpec
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's finding: passed or not, why, and the evidence."""
+
+    passed: bool
+    message: str = ""
+    details: dict[str, t.Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckContext:
+    """What a check may look at. Nothing in it comes unvalidated from the student's kernel."""
+
+    artefacts: Artefacts
+    assignment: Assignment
+    truth: Dataset
+    """The data the kernel was given (to verify what the notebook did with it)."""
+    held_out: HeldOut
+    """Test data the kernel never saw."""
+    budget: Budget
+    reference_accuracy: dict[str, float]
+    """Role -> accuracy of the reference trained under the same budget, data and seed."""
+
+    @functools.cached_property
+    def reference(self) -> t.Any:
+        return self.assignment.reference_module()
+
+    @functools.cached_property
+    def train_labels_by_image(self) -> dict[bytes, int]:
+        """Digest of each training image -> its true label, to recognise images by content."""
+        labels = self.truth.y_train.reshape(-1)
+        return {
+            image_digest(img): int(lab) for img, lab in zip(self.truth.x_train, labels, strict=True)
+        }
+
+
+def image_digest(image: np.ndarray) -> bytes:
+    return hashlib.blake2b(
+        np.ascontiguousarray(image, dtype=np.uint8).tobytes(), digest_size=12
+    ).digest()
+
+
+CheckFn = t.Callable[[CheckContext, dict[str, t.Any]], Verdict]
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """A registered check function and the parameters the rubric must give it."""
+
+    fn: CheckFn
+    required: dict[str, type | tuple[type, ...]]
+    optional: dict[str, type | tuple[type, ...]]
+    doc: str
+
+    def validate(
+        self, params: dict[str, t.Any], path: Path, key: str, roles: dict[str, list[str]]
+    ) -> None:
+        for name in self.required:
+            if name not in params:
+                raise RubricError.at(path, f"{key}.{name}", "is required")
+        for name, value in params.items():
+            kind = self.required.get(name) or self.optional.get(name)
+            if kind is None:
+                known = sorted({*self.required, *self.optional})
+                raise RubricError.at(path, f"{key}.{name}", f"unknown parameter; known: {known}")
+            if not isinstance(value, kind):
+                names = (
+                    kind.__name__
+                    if isinstance(kind, type)
+                    else " or ".join(k.__name__ for k in kind)
+                )
+                raise RubricError.at(path, f"{key}.{name}", f"expected {names}, got {value!r}")
+            if name in ("model", "source", "built_on") and value not in roles:
+                raise RubricError.at(
+                    path, f"{key}.{name}", f"expected a role from [models] {sorted(roles)}"
+                )
+
+
+REGISTRY: dict[str, CheckKind] = {}
+
+
+def register(
+    kind: str,
+    required: dict[str, type | tuple[type, ...]],
+    optional: dict[str, type | tuple[type, ...]] | None = None,
+) -> t.Callable[[CheckFn], CheckFn]:
+    """Make a check function available to rubrics under ``kind``."""
+
+    def wrap(fn: CheckFn) -> CheckFn:
+        REGISTRY[kind] = CheckKind(fn, required, optional or {}, (fn.__doc__ or "").strip())
+        return fn
+
+    return wrap
+
+
+def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
+    """Judge one rubric check; never raises."""
+    status: t.Literal["pass", "fail", "error"]
+    try:
+        verdict = REGISTRY[spec.kind].fn(ctx, spec.params)
+        status = "pass" if verdict.passed else "fail"
+        message, details = verdict.message, verdict.details
+    except MissingInput as exc:
+        status, message, details = "fail", str(exc), {"missing": True}
+    except Exception as exc:  # one broken check must not stop the others
+        status = "error"
+        message = f"the grader could not judge this check: {type(exc).__name__}: {exc}"
+        details = {"traceback": traceback.format_exc(limit=6)}
+    return CheckResult(
+        id=spec.id,
+        title=spec.title,
+        status=status,
+        score=spec.points if status == "pass" else 0.0,
+        max_score=spec.points,
+        message=message,
+        hint=spec.hint,
+        details=details,
+    )

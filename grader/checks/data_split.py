@@ -1,0 +1,120 @@
+"""The CIFAR split: which images went where, how they were scaled and encoded."""
+
+from __future__ import annotations
+
+import typing as t
+
+import numpy as np
+
+from grader.capture import MissingInput, VariableSummary
+from grader.checks.base import CheckContext, Verdict, image_digest, register
+
+SET_KEYS = ("x_train", "y_train", "x_val", "y_val", "classes", "num_classes")
+
+
+@register(
+    "data_split", required={"sets": list}, optional={"val_fraction": float, "scale": (int, float)}
+)
+def check_data_split(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
+    """Each set holds only its classes, scaled to [0, 1], one-hot encoded at the right width,
+    and split into training and validation parts in the right proportion."""
+    val_fraction = params.get("val_fraction", 0.2)
+    scale = float(params.get("scale", 255.0))
+    problems: list[str] = []
+    counts: dict[str, int] = {}
+    truth = ctx.truth.y_train.reshape(-1)
+    for group in params["sets"]:
+        missing = [k for k in SET_KEYS if k not in group]
+        if missing:
+            raise ValueError(f"rubric set is missing {missing}")
+        classes, width = list(group["classes"]), int(group["num_classes"])
+        total = int(np.isin(truth, classes).sum())
+        n_train = int((1 - val_fraction) * total)
+        expected_rows = {"train": n_train, "val": total - n_train}
+        for part in ("train", "val"):
+            x_name, y_name = group[f"x_{part}"], group[f"y_{part}"]
+            try:
+                x, y = ctx.artefacts.variable(x_name), ctx.artefacts.variable(y_name)
+            except MissingInput as exc:
+                problems.append(str(exc))
+                continue
+            counts[x_name] = x.shape[0]
+            problems += _check_pair(
+                ctx, x_name, x, y_name, y, classes, width, expected_rows[part], scale
+            )
+    if problems:
+        return Verdict(False, "\n".join(f"- {p}" for p in problems), {"rows": counts})
+    return Verdict(
+        True, "both sets hold the right classes, scaled, encoded and split 80/20", {"rows": counts}
+    )
+
+
+def _check_pair(
+    ctx: CheckContext,
+    x_name: str,
+    x: VariableSummary,
+    y_name: str,
+    y: VariableSummary,
+    classes: list[int],
+    width: int,
+    rows: int,
+    scale: float,
+) -> list[str]:
+    problems = []
+    image_shape = ctx.truth.x_train.shape[1:]
+    if x.shape[1:] != image_shape:
+        problems.append(
+            f"{x_name} has shape {x.shape}; expected (n, {', '.join(map(str, image_shape))})"
+        )
+    if x.shape[0] != rows:
+        problems.append(f"{x_name} has {x.shape[0]} rows; expected {rows} for an 80/20 split")
+    if y.shape[0] != x.shape[0]:
+        problems.append(f"{y_name} has {y.shape[0]} rows but {x_name} has {x.shape[0]}")
+    if len(y.shape) != 2 or y.shape[1] != width:
+        problems.append(f"{y_name} has shape {y.shape}; expected one-hot rows of width {width}")
+        return problems
+    if x.min < 0 or x.max > 1 + 1e-6:
+        problems.append(
+            f"{x_name} pixels range {x.min:g}..{x.max:g}; divide by {scale:g} to get [0, 1]"
+        )
+    elif x.max < 0.5:
+        problems.append(
+            f"{x_name} pixels only reach {x.max:g}; were they divided by {scale:g} twice?"
+        )
+    labels = y.values
+    if not np.all(np.isin(labels, (0.0, 1.0))) or not np.all(labels.sum(axis=1) == 1):
+        problems.append(f"{y_name} is not one-hot encoded")
+        return problems
+    found = sorted(set(np.argmax(labels, axis=1).tolist()))
+    stray = [c for c in found if c not in classes]
+    if stray:
+        problems.append(f"{y_name} holds classes {stray}; this set takes only {classes}")
+    problems += _images_match_labels(ctx, x_name, x, labels, scale)
+    return problems
+
+
+def _images_match_labels(
+    ctx: CheckContext, x_name: str, x: VariableSummary, labels: np.ndarray, scale: float
+) -> list[str]:
+    """Sampled images must be the grader's own images, with the labels they truly have."""
+    if x.values.shape[1:] != ctx.truth.x_train.shape[1:] or not len(x.rows):
+        return []
+    known = ctx.train_labels_by_image
+    unknown, mislabelled = 0, 0
+    for row, image in zip(x.rows, x.values, strict=True):
+        true = known.get(image_digest(np.rint(image * scale).clip(0, 255)))
+        if true is None:
+            unknown += 1
+        elif row < len(labels) and int(np.argmax(labels[row])) != true:
+            mislabelled += 1
+    problems = []
+    if unknown:
+        problems.append(
+            f"{unknown} of {len(x.rows)} sampled {x_name} images are not training "
+            "images divided by 255"
+        )
+    if mislabelled:
+        problems.append(
+            f"{mislabelled} of {len(x.rows)} sampled {x_name} images carry the wrong label"
+        )
+    return problems

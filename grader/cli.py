@@ -1,0 +1,166 @@
+"""Command line: parses options and calls the library; never shows a traceback for bad input.
+
+Exit codes:
+    0  graded (whatever the score)
+    1  the grader itself failed (a bug: the traceback is shown)
+    2  bad input: missing file, not a notebook, unknown assignment or budget, bad option
+    3  malformed rubric (assignment.toml)
+    4  a data set on disk is incomplete or not in the official format
+    5  the reference could not be trained for calibration
+    6  the notebook kernel could not be started
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from pathlib import Path
+
+import click
+
+from grader.budget import BUDGET_NAMES
+from grader.exceptions import GraderError
+
+_budget = click.Choice(BUDGET_NAMES)
+
+
+def _fail(exc: GraderError) -> t.NoReturn:
+    click.secho(f"error: {exc.message.splitlines()[0]}", fg="red", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="keras-notebook-grader")
+def main() -> None:
+    """Grade Keras notebook assignments by judging the models they build."""
+
+
+@main.command()
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-a", "--assignment", required=True, help="Assignment id or folder.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Results go to OUT/<notebook stem>/.",
+)
+@click.option(
+    "--budget",
+    type=_budget,
+    default="standard",
+    show_default=True,
+    help="How much training each fit/evaluate/predict call may do.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds the whole notebook may run [default: from the rubric].",
+)
+@click.option(
+    "--cell-timeout",
+    type=float,
+    default=None,
+    help="Seconds one cell may run [default: from the rubric].",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder with real cifar-10-batches-py [default: Keras' cache, else synthetic].",
+)
+def grade(
+    submissions: tuple[Path, ...],
+    assignment: str,
+    out: Path,
+    budget: str,
+    timeout: float | None,
+    cell_timeout: float | None,
+    data_dir: Path | None,
+) -> None:
+    """Grade SUBMISSIONS (notebooks, or folders of notebooks) and print a score table."""
+    from grader.pipeline import grade as grade_one
+    from grader.pipeline import read_notebook
+    from grader.report import print_table
+    from grader.rubric import load_assignment
+
+    try:
+        spec = load_assignment(assignment)
+        notebooks = _expand(submissions)
+        for path in notebooks:
+            read_notebook(path)  # Refuse bad input before spending minutes on good input.
+        results = []
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("grading", total=len(notebooks))
+            for path in notebooks:
+                progress.update(task, description=f"grading {path.name}")
+                results.append(
+                    grade_one(
+                        path,
+                        assignment=spec,
+                        out=out,
+                        budget=budget,
+                        cell_timeout=cell_timeout,
+                        total_timeout=timeout,
+                        data_dir=data_dir,
+                    )
+                )
+                progress.advance(task)
+    except GraderError as exc:
+        _fail(exc)
+    print_table(results)
+    click.echo(f"results and reports: {out}/<submission>/")
+
+
+def _expand(paths: tuple[Path, ...]) -> list[Path]:
+    from grader.exceptions import InputError
+
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.ipynb"))
+            if not found:
+                raise InputError(f"{path}: no .ipynb files in this folder")
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(path_type=Path))
+@click.option(
+    "-a",
+    "--assignment",
+    default=None,
+    help="Assignment id [default: read from the notebook's metadata].",
+)
+@click.option("--budget", type=_budget, default="smoke", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+def check(notebook: Path, assignment: str | None, budget: str, data_dir: Path | None) -> None:
+    """Self-check NOTEBOOK: quick grade, table, and an HTML report beside the notebook."""
+    from grader.pipeline import check as check_one
+    from grader.report import print_checks
+
+    try:
+        result, report = check_one(
+            notebook, assignment=assignment, budget=budget, data_dir=data_dir
+        )
+    except GraderError as exc:
+        _fail(exc)
+    print_checks(result)
+    click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of result.json."""
+    import json
+
+    from grader.results import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))

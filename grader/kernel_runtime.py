@@ -1,0 +1,232 @@
+"""Runs inside the student's kernel: serves the grader's data, applies the budget, records fits.
+
+Imported by the cells in :mod:`grader.kernel_code`. Everything written here is an artefact the
+grader validates before use; no score is computed in the kernel, where student code could have
+patched Keras or NumPy.
+
+Artefact folder layout (``config["artefacts"]``)::
+
+    fits.jsonl            one JSON object per fit call
+    snapshots/<id>.keras  each trained model as it was after its last fit
+    models/<role>.keras   each rubric role's model at the end of the notebook
+    roles.json            role -> {"variable", "model_id"}
+    variables.json        per data variable: shape, dtype, min, max, sampled row indices
+    variables.npz         labels in full and sampled image rows (no pickles)
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import math
+import sys
+import typing as t
+from pathlib import Path
+
+import numpy as np
+
+from grader.budget import Budget
+
+_STATE: dict[str, t.Any] = {}
+SAMPLED_ROWS = 24
+
+
+def install(config: dict[str, t.Any]) -> None:
+    """Seed, serve the grader's data set, and wrap ``fit``/``evaluate``/``predict``."""
+    import keras
+
+    _STATE.update(config=config, budget=Budget(**config["budget"]), fit_count=0)
+    _STATE["artefacts"] = Path(config["artefacts"])
+    keras.utils.set_random_seed(config["seed"])
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Same submission, same score: op determinism removes run-to-run float differences.
+        tf.config.experimental.enable_op_determinism()
+    _serve_dataset(config["dataset"], Path(config["data_path"]))
+    _wrap_model_methods(keras.Model)
+    limits = _STATE["budget"].limits()
+    if limits:
+        caps = ", ".join(f"{k}={v}" for k, v in limits.items())
+        print(f"[grader] budget '{_STATE['budget'].name}': {caps} (data: {config['data_note']})")
+
+
+def _serve_dataset(name: str, path: Path) -> None:
+    """Make ``<name>.load_data`` return the grader's arrays under every import path."""
+    import importlib
+
+    candidates = [
+        f"keras.datasets.{name}",
+        f"keras.src.datasets.{name}",
+        f"keras._tf_keras.keras.datasets.{name}",
+        f"tensorflow.keras.datasets.{name}",
+    ]
+    for module in candidates:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+
+    def load_data(*args: t.Any, **kwargs: t.Any) -> tuple[tuple[t.Any, t.Any], tuple[t.Any, t.Any]]:
+        with np.load(path, allow_pickle=False) as z:
+            return (z["x_train"], z["y_train"]), (z["x_test"], z["y_test"])
+
+    load_data.__doc__ = f"The grader's {name} data (real or synthetic; see the report)."
+    for mod_name, mod in list(sys.modules.items()):
+        if mod_name.endswith(f"datasets.{name}") and hasattr(mod, "load_data"):
+            mod.load_data = load_data  # type: ignore[attr-defined]
+
+
+def _wrap_model_methods(model_cls: t.Any) -> None:
+    if getattr(model_cls.fit, "__grader_wrapped__", False):
+        return
+    for method, wrapper in (
+        ("fit", _fit_wrapper),
+        ("evaluate", _eval_wrapper),
+        ("predict", _eval_wrapper),
+    ):
+        original = getattr(model_cls, method)
+        wrapped = functools.wraps(original)(wrapper(original))
+        wrapped.__grader_wrapped__ = True  # type: ignore[attr-defined]
+        setattr(model_cls, method, wrapped)
+
+
+def _bind(
+    original: t.Callable[..., t.Any], args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
+) -> tuple[t.Any, dict[str, t.Any]]:
+    bound = inspect.signature(original).bind(*args, **kwargs)
+    arguments = dict(bound.arguments)
+    self = arguments.pop("self")
+    extra = arguments.pop("kwargs", {})
+    return self, {**arguments, **extra}
+
+
+def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    def fit(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        model, kw = _bind(original, args, kwargs)
+        requested_epochs = kw.get("epochs", 1)
+        requested_samples = _n_samples(kw.get("x"))
+        kw, notes = _STATE["budget"].cap_fit(kw)
+        if notes:
+            print(f"[grader] budget '{_STATE['budget'].name}': fit capped ({'; '.join(notes)})")
+        before = weight_digests(model) if model.built else None
+        history = original(model, **kw)
+        record = {
+            "index": _STATE["fit_count"],
+            "model_id": id(model),
+            "model_name": model.name,
+            "epochs_requested": int(requested_epochs) if isinstance(requested_epochs, int) else -1,
+            "epochs_run": len(getattr(history, "epoch", []) or []),
+            "samples_requested": requested_samples if requested_samples is not None else -1,
+            "samples_used": _n_samples(kw.get("x")) or -1,
+            "history": _history(history),
+            "layers_before": before,
+            "layers_after": weight_digests(model),
+        }
+        _STATE["fit_count"] += 1
+        snapshots = _STATE["artefacts"] / "snapshots"
+        snapshots.mkdir(parents=True, exist_ok=True)
+        model.save(snapshots / f"{id(model)}.keras")
+        with open(_STATE["artefacts"] / "fits.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        return history
+
+    return fit
+
+
+def _eval_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        model, kw = _bind(original, args, kwargs)
+        kw, notes = _STATE["budget"].cap_eval(kw)
+        if notes:
+            name = original.__name__
+            print(f"[grader] budget '{_STATE['budget'].name}': {name} capped ({'; '.join(notes)})")
+        return original(model, **kw)
+
+    return call
+
+
+def _n_samples(data: t.Any) -> int | None:
+    shape = getattr(data, "shape", None)
+    if shape is not None and len(shape) and shape[0] is not None:
+        return int(shape[0])
+    return len(data) if isinstance(data, list) else None
+
+
+def _history(history: t.Any) -> dict[str, list[float]]:
+    raw = getattr(history, "history", {}) or {}
+    return {str(k): [float(v) for v in vals] for k, vals in raw.items()}
+
+
+def weight_digests(model: t.Any) -> list[dict[str, t.Any]]:
+    """Per layer: name, class, trainable flag and a digest of each weight array."""
+    out = []
+    for layer in model.layers:
+        digests = [
+            hashlib.sha256(np.ascontiguousarray(np.asarray(w)).tobytes()).hexdigest()[:20]
+            for w in layer.get_weights()
+        ]
+        out.append(
+            {
+                "name": layer.name,
+                "class": type(layer).__name__,
+                "trainable": bool(layer.trainable),
+                "weights": digests,
+            }
+        )
+    return out
+
+
+def finish(namespace: dict[str, t.Any]) -> None:
+    """Save each role's model and summarise the data variables the rubric names."""
+    import keras
+
+    config = _STATE["config"]
+    artefacts: Path = _STATE["artefacts"]
+    (artefacts / "models").mkdir(parents=True, exist_ok=True)
+    roles: dict[str, dict[str, t.Any]] = {}
+    for role, names in config["roles"].items():
+        for name in names:
+            value = namespace.get(name)
+            if isinstance(value, keras.Model):
+                try:
+                    value.save(artefacts / "models" / f"{role}.keras")
+                except Exception as exc:  # reported to the grader, not raised in the notebook
+                    roles[role] = {"variable": name, "model_id": id(value), "error": repr(exc)}
+                    break
+                roles[role] = {"variable": name, "model_id": id(value)}
+                break
+    (artefacts / "roles.json").write_text(json.dumps(roles))
+    _save_variables(namespace, config["variables"], artefacts)
+
+
+def _save_variables(namespace: dict[str, t.Any], names: list[str], artefacts: Path) -> None:
+    summary: dict[str, dict[str, t.Any]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for name in names:
+        if name not in namespace:
+            continue
+        try:
+            value = np.asarray(namespace[name])
+        except Exception as exc:  # an unconvertible variable is a finding, not a crash
+            summary[name] = {"error": f"not an array: {exc!r}"}
+            continue
+        if value.dtype == object or value.ndim == 0:
+            summary[name] = {"error": f"not a numeric array (dtype {value.dtype})"}
+            continue
+        n = value.shape[0]
+        rows = sorted({int(i) for i in np.linspace(0, n - 1, min(n, SAMPLED_ROWS))}) if n else []
+        finite = value[np.isfinite(value)] if value.size else value
+        summary[name] = {
+            "shape": list(value.shape),
+            "dtype": str(value.dtype),
+            "min": float(finite.min()) if finite.size else math.nan,
+            "max": float(finite.max()) if finite.size else math.nan,
+            "rows": rows,
+        }
+        # Labels are small: keep them whole. Images: only the sampled rows.
+        arrays[name] = value if value.ndim <= 2 else value[rows]
+    (artefacts / "variables.json").write_text(json.dumps(summary))
+    np.savez(artefacts / "variables.npz", **{k: v.astype(np.float32) for k, v in arrays.items()})  # type: ignore[arg-type]

@@ -1,0 +1,267 @@
+"""The pipeline for one submission: rubric -> execute -> capture -> check -> report.
+
+Library first: :func:`grade` and :func:`check` are what the CLI calls.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import tempfile
+import time
+import typing as t
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+
+from grader import data as datasets
+from grader import keras_env
+from grader.budget import BUDGET_NAMES, Budget
+from grader.calibrate import cache_dir, calibrate, data_fingerprint
+from grader.capture import read_artefacts
+from grader.checks import CheckContext, run_check
+from grader.exceptions import InputError, NotANotebookError
+from grader.execute import Execution, run_notebook
+from grader.kernel_code import finish_code, setup_code
+from grader.report import write_reports
+from grader.results import DataInfo, GradeResult, write_atomic
+from grader.rubric import Assignment, load_assignment
+
+METADATA_KEY = "grader"
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a submission.
+
+    Raises:
+        InputError: the path does not exist or is a folder.
+        NotANotebookError: wrong suffix, invalid JSON, or not a valid nbformat 4 notebook.
+    """
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the notebook file")
+    if path.suffix != ".ipynb":
+        raise NotANotebookError.from_path(path, f"the name ends in {path.suffix or 'nothing'!r}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotANotebookError.from_path(path, "not UTF-8 text") from exc
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotANotebookError.from_path(path, f"invalid JSON at line {exc.lineno}") from exc
+    try:
+        nb: nbformat.NotebookNode = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises several unrelated types for a malformed file
+        raise NotANotebookError.from_path(
+            path, f"not nbformat 4: {str(exc).splitlines()[0]}"
+        ) from exc
+    return nb
+
+
+def assignment_of(nb: nbformat.NotebookNode) -> str | None:
+    """The assignment id written into a released notebook's metadata, if any."""
+    value = nb.metadata.get(METADATA_KEY, {}).get("assignment")
+    return value if isinstance(value, str) else None
+
+
+@functools.cache
+def _prepared_data(
+    dataset: str, data_dir: Path | None, seed: int, held_back: int
+) -> tuple[datasets.Dataset, datasets.HeldOut, Path]:
+    """Load, split and write the kernel's share of the data once per process."""
+    folder = cache_dir() / "data"
+    ds = datasets.load(dataset, data_dir=data_dir, seed=seed, cache=folder)
+    visible, held_out = datasets.hold_out(ds, held_back, seed)
+    kernel_path = folder / f"kernel-{dataset}-{data_fingerprint(visible, held_out)}.npz"
+    if not kernel_path.is_file():
+        datasets.write_npz(visible, kernel_path)
+    return visible, held_out, kernel_path
+
+
+def versions() -> dict[str, str]:
+    """Versions that affect a grade, recorded in every result."""
+    out = {
+        name: metadata.version(dist)
+        for name, dist in (
+            ("grader", "keras-notebook-grader"),
+            ("keras", "keras"),
+            ("numpy", "numpy"),
+        )
+    }
+    out["python"] = platform.python_version()
+    try:
+        out["tensorflow"] = metadata.version("tensorflow-cpu")
+    except metadata.PackageNotFoundError:
+        out["tensorflow"] = metadata.version("tensorflow")
+    return out
+
+
+def kernel_env() -> dict[str, str]:
+    """The kernel's environment: the grader's, with TensorFlow's start-up chatter turned down."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    return env
+
+
+def grade(
+    submission: Path,
+    *,
+    assignment: str | Path | Assignment,
+    out: Path,
+    budget: str = "standard",
+    cell_timeout: float | None = None,
+    total_timeout: float | None = None,
+    data_dir: Path | None = None,
+) -> GradeResult:
+    """Grade one notebook and write ``result.json``, reports and the executed notebook.
+
+    Args:
+        submission: the student's ``.ipynb``.
+        assignment: an assignment id, folder, or an already loaded :class:`Assignment`.
+        out: the submission's results go to ``out/<notebook stem>/``.
+        budget: ``smoke``, ``standard`` or ``full`` (see :mod:`grader.budget`).
+        cell_timeout: seconds per cell; the rubric's value when None.
+        total_timeout: seconds for the whole notebook; the rubric's value when None.
+        data_dir: a folder holding real ``cifar-10-batches-py``; Keras' cache when None.
+
+    Returns:
+        The result, also written to ``out/<stem>/result.json``.
+
+    Example:
+        >>> r = grade(Path("hw.ipynb"), assignment="cifar10_transfer", out=Path("out"))
+        >>> r.score, r.max_score
+        (100.0, 100.0)
+    """
+    started = time.monotonic()
+    keras_env.preload()  # judging needs Keras: import it while the notebook runs
+    nb = read_notebook(Path(submission))
+    spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
+    if budget not in BUDGET_NAMES:
+        raise InputError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGET_NAMES)}")
+    plan = spec.budgets[budget]
+    visible, held_out, kernel_data = _prepared_data(
+        spec.dataset, data_dir, spec.seed, spec.held_back
+    )
+
+    t0 = time.monotonic()
+    reference_accuracy = calibrate(spec, plan, visible, held_out)
+    calibrate_s = time.monotonic() - t0
+
+    with (
+        tempfile.TemporaryDirectory(prefix="grader-work-") as work,
+        tempfile.TemporaryDirectory(prefix="grader-artefacts-") as art,
+    ):
+        config = {
+            "seed": spec.seed,
+            "dataset": spec.dataset,
+            "data_path": str(kernel_data),
+            "data_note": visible.source,
+            "budget": {"name": plan.name, **plan.limits()},
+            "artefacts": art,
+            "roles": spec.roles,
+            "variables": spec.variables,
+        }
+        execution = run_notebook(
+            nb,
+            workdir=Path(work),
+            setup=setup_code(config),
+            finish=finish_code(),
+            cell_timeout=cell_timeout or spec.cell_timeout,
+            total_timeout=total_timeout or spec.total_timeout,
+            env=kernel_env(),
+        )
+        t0 = time.monotonic()
+        artefacts = read_artefacts(Path(art))
+        ctx = CheckContext(artefacts, spec, visible, held_out, plan, reference_accuracy)
+        checks = [run_check(check, ctx) for check in spec.checks]
+        checks_s = time.monotonic() - t0
+
+    stem = Path(submission).stem
+    result = GradeResult(
+        assignment=spec.id,
+        submission=stem,
+        score=round(sum(c.score for c in checks), 6),
+        max_score=spec.max_score,
+        checks=checks,
+        cells=execution.cells,
+        fits=artefacts.fit_records(),
+        budget=plan.name,
+        budget_limits=plan.limits(),
+        data=DataInfo(
+            visible.source,
+            visible.description,
+            len(visible.y_train),
+            len(visible.y_test),
+            len(held_out.y),
+        ),
+        seed=spec.seed,
+        timings={
+            "execute": execution.duration_s,
+            "calibrate": calibrate_s,
+            "checks": checks_s,
+            "total": time.monotonic() - started,
+        },
+        versions=versions(),
+        notices=_notices(plan, visible, execution, artefacts.role_variables),
+    )
+    folder = Path(out) / stem
+    result.write(folder / "result.json")
+    write_reports(result, folder)
+    write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
+    return result
+
+
+def _notices(
+    plan: Budget, ds: datasets.Dataset, execution: Execution, role_variables: dict[str, str]
+) -> list[str]:
+    notes = []
+    if plan.capped:
+        caps = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in plan.limits().items())
+        notes.append(
+            f"Budget '{plan.name}': every fit/evaluate/predict call was capped ({caps}). "
+            "Accuracy thresholds come from the reference trained under the same caps."
+        )
+    if ds.source == "synthetic":
+        notes.append(f"Graded on {ds.description}. Accuracy figures are not CIFAR-10 accuracies.")
+    else:
+        notes.append(f"Graded on real data: {ds.description}.")
+    for role, variable in sorted(role_variables.items()):
+        notes.append(f"The {role} model was taken from the notebook variable `{variable}`.")
+    if execution.finish_error:
+        notes.append(f"Saving the models after the last cell failed: {execution.finish_error}")
+    return notes
+
+
+def check(
+    notebook: Path,
+    *,
+    assignment: str | Path | None = None,
+    budget: str = "smoke",
+    data_dir: Path | None = None,
+) -> tuple[GradeResult, Path]:
+    """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
+
+    Returns:
+        The result and the path of the HTML report.
+    """
+    nb = read_notebook(Path(notebook))
+    chosen = assignment or assignment_of(nb)
+    if chosen is None:
+        raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        result = grade(
+            Path(notebook), assignment=chosen, out=Path(tmp), budget=budget, data_dir=data_dir
+        )
+    paths = write_reports(result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report")
+    return result, paths["html"]
+
+
+def grade_many(submissions: t.Sequence[Path], **options: t.Any) -> list[GradeResult]:
+    """Grade several notebooks one after the other with the same options as :func:`grade`."""
+    return [grade(path, **options) for path in submissions]

@@ -1,0 +1,224 @@
+"""What grading produces: typed results, written as ``result.json``.
+
+The JSON schema in the README is generated from these dataclasses
+(``python -m grader schema``), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import tempfile
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+CheckStatus = t.Literal["pass", "fail", "error", "skipped"]
+CellStatus = t.Literal["ok", "error", "timeout", "skipped"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one rubric check."""
+
+    id: str
+    """Stable check id from the rubric, e.g. ``transfer.frozen``."""
+    title: str
+    """One-line description of what the check judges."""
+    status: CheckStatus
+    """``pass``; ``fail`` (the submission is wrong, or an input it needs is missing);
+    ``error`` (the grader could not judge it: a bug or an unreadable artefact);
+    ``skipped`` (not judged at this budget or data source)."""
+    score: float
+    """Points earned."""
+    max_score: float
+    """Points available."""
+    message: str
+    """What was found, naming every difference; empty on a plain pass."""
+    hint: str
+    """What to change, from the rubric; shown when the check does not pass."""
+    details: dict[str, t.Any] = field(default_factory=dict)
+    """Machine-readable evidence (measured accuracy, thresholds, layer diffs)."""
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """How one notebook code cell ran."""
+
+    index: int
+    """Position of the cell in the submitted notebook (0-based, all cells counted)."""
+    status: CellStatus
+    """``ok``, ``error`` (raised), ``timeout`` (hit the per-cell or total limit), ``skipped``
+    (never reached because the total timeout ran out)."""
+    duration_s: float
+    """Wall-clock seconds the cell ran."""
+    source: str
+    """The cell's source, as submitted."""
+    error_name: str = ""
+    """Exception class name, e.g. ``NameError``."""
+    error_value: str = ""
+    """Exception message."""
+    traceback: str = ""
+    """Traceback with terminal colour codes stripped."""
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """One ``fit`` call the notebook made, as the grader saw it."""
+
+    model: str
+    """Role of the trained model in the rubric (``base``, ``transfer``) or ``other``."""
+    epochs_requested: int
+    epochs_run: int
+    samples_requested: int
+    samples_used: int
+    history: dict[str, list[float]]
+    """Per-epoch metrics Keras reported (``loss``, ``accuracy``, ``val_loss`` ...)."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where the data the notebook received came from."""
+
+    source: t.Literal["real", "synthetic"]
+    description: str
+    """Human-readable origin, e.g. the folder real CIFAR-10 was read from."""
+    train_samples: int
+    test_samples_given: int
+    """Test images handed to the kernel."""
+    test_samples_held_back: int
+    """Test images the kernel never received; accuracy is measured on these."""
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """Everything known about one graded submission."""
+
+    assignment: str
+    submission: str
+    """Submission name (file stem)."""
+    score: float
+    max_score: float
+    checks: list[CheckResult]
+    cells: list[CellResult]
+    fits: list[FitRecord]
+    budget: str
+    """``smoke``, ``standard`` or ``full``."""
+    budget_limits: dict[str, int]
+    """The caps applied to every ``fit``/``evaluate``/``predict`` call (empty at ``full``)."""
+    data: DataInfo
+    seed: int
+    timings: dict[str, float]
+    """Seconds spent per stage: ``execute``, ``calibrate``, ``checks``, ``total``."""
+    versions: dict[str, str]
+    """Versions of the grader, Python, Keras, TensorFlow and NumPy."""
+    notices: list[str] = field(default_factory=list)
+    """Things the student should know that are not check failures (budget caps, data source)."""
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
+        return json.dumps(_rounded(dataclasses.asdict(self)), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> GradeResult:
+        raw = json.loads(text)
+        return cls(
+            **{
+                **raw,
+                "checks": [CheckResult(**c) for c in raw["checks"]],
+                "cells": [CellResult(**c) for c in raw["cells"]],
+                "fits": [FitRecord(**f) for f in raw["fits"]],
+                "data": DataInfo(**raw["data"]),
+            }
+        )
+
+    def write(self, path: Path) -> None:
+        """Write ``result.json`` atomically: readers see the old file or the new one, never half."""
+        write_atomic(path, self.to_json())
+
+
+def _rounded(value: t.Any) -> t.Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp creates 0600 files; results and reports are meant to be shared.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def json_schema() -> dict[str, t.Any]:
+    """JSON Schema (draft 2020-12) of ``result.json``, derived from the dataclasses above."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Keras notebook grader result",
+        **_schema_of(GradeResult),
+    }
+
+
+def _schema_of(tp: t.Any) -> dict[str, t.Any]:
+    origin = t.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        hints = t.get_type_hints(tp)
+        fields = dataclasses.fields(tp)
+        docs = _field_docs(t.cast(type, tp))
+        props = {}
+        for f in fields:
+            prop = _schema_of(hints[f.name])
+            if f.name in docs:
+                prop["description"] = docs[f.name]
+            props[f.name] = prop
+        return {"type": "object", "properties": props, "required": [f.name for f in fields]}
+    if origin is t.Literal:
+        return {"enum": list(t.get_args(tp))}
+    if origin is list:
+        return {"type": "array", "items": _schema_of(t.get_args(tp)[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _schema_of(t.get_args(tp)[1])}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    return {}
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """Read the docstring that follows each field in the class source (PEP 257 attribute docs)."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for prev, node in itertools.pairwise(body):
+        if (
+            isinstance(prev, ast.AnnAssign)
+            and isinstance(prev.target, ast.Name)
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            docs[prev.target.id] = " ".join(node.value.value.split())
+    return docs

@@ -1,0 +1,243 @@
+"""Read an assignment folder: ``assignment.toml`` into typed, validated dataclasses.
+
+An assignment lives in ``assignments/<id>/`` with ``assignment.toml`` (the rubric), the
+student and solution notebooks, and example ``submissions/``. Every malformed key is reported
+with the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
+from grader.exceptions import RubricError, UnknownAssignmentError
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One rubric line: what is judged and what it is worth."""
+
+    id: str
+    """Stable id, e.g. ``transfer.frozen``; used in results, gradebooks and reports."""
+    kind: str
+    """Which check function judges it (see ``grader list-checks``)."""
+    title: str
+    points: float
+    hint: str
+    """Shown to the student when the check does not pass: what to change."""
+    params: dict[str, t.Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A parsed, validated ``assignment.toml``."""
+
+    id: str
+    title: str
+    folder: Path
+    reference: str
+    """Importable module holding the reference implementation (ground truth)."""
+    dataset: str
+    seed: int
+    student_notebook: Path
+    solution_notebook: Path
+    cell_timeout: float
+    """Seconds one cell may run before it is interrupted."""
+    total_timeout: float
+    """Seconds the whole notebook may run."""
+    held_back: int
+    """Test images the kernel never receives; accuracy is measured on them."""
+    roles: dict[str, list[str]]
+    """Model role -> notebook variable names that may hold it, first found wins."""
+    budgets: dict[str, Budget]
+    relative_threshold: float
+    """Accuracy must reach this fraction of the reference's at the same budget."""
+    course_targets: dict[str, float]
+    """Absolute accuracy per role, enforced at ``full`` budget on real data."""
+    checks: list[CheckSpec]
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def variables(self) -> list[str]:
+        """Data variables the kernel must report (named by the checks' params)."""
+        names: list[str] = []
+        for check in self.checks:
+            for group in check.params.get("sets", []):
+                names += [
+                    v for k, v in group.items() if k in ("x_train", "y_train", "x_val", "y_val")
+                ]
+        return names
+
+    def reference_module(self) -> t.Any:
+        return importlib.import_module(self.reference)
+
+
+def assignments_root() -> Path:
+    """Where assignment folders live: inside the installed package, or the checkout's root."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "assignments", here.parent / "assignments"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "assignments"
+
+
+def available() -> list[str]:
+    """Ids of the assignments found under :func:`assignments_root`."""
+    root = assignments_root()
+    return sorted(p.parent.name for p in root.glob("*/assignment.toml"))
+
+
+def load_assignment(name_or_path: str | Path) -> Assignment:
+    """Load an assignment by id (``cifar10_transfer``) or by folder / ``assignment.toml`` path.
+
+    Example:
+        >>> a = load_assignment("cifar10_transfer")
+        >>> a.checks[0].id
+        'data.split'
+    """
+    path = Path(name_or_path)
+    if path.name == "assignment.toml" and path.is_file():
+        toml_path = path
+    elif (path / "assignment.toml").is_file():
+        toml_path = path / "assignment.toml"
+    elif (assignments_root() / str(name_or_path) / "assignment.toml").is_file():
+        toml_path = assignments_root() / str(name_or_path) / "assignment.toml"
+    else:
+        raise UnknownAssignmentError.from_id(str(name_or_path), available())
+    try:
+        raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RubricError(f"{toml_path}: not valid TOML ({exc})") from exc
+    return _parse(raw, toml_path)
+
+
+class _Reader:
+    """Typed access to one TOML table that names the file and key on every error."""
+
+    def __init__(self, path: Path, table: dict[str, t.Any], prefix: str) -> None:
+        self.path, self.table, self.prefix = path, table, prefix
+        self.used: set[str] = set()
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: t.Any = ...) -> t.Any:
+        self.used.add(key)
+        full = f"{self.prefix}.{key}" if self.prefix else key
+        if key not in self.table:
+            if default is ...:
+                raise RubricError.at(self.path, full, "is required")
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # bool is an int in Python; a rubric saying `points = true` is still a mistake.
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise RubricError.at(self.path, full, f"expected {names}, got {value!r}")
+        return value
+
+    def sub(self, key: str, required: bool = True) -> _Reader:
+        table = self.get(key, dict, ... if required else {})
+        return _Reader(self.path, table, f"{self.prefix}.{key}" if self.prefix else key)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            where = self.prefix or "top level"
+            raise RubricError.at(self.path, where, f"unknown key(s) {', '.join(unknown)}")
+
+
+def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
+    from grader.checks import REGISTRY
+
+    top = _Reader(path, raw, "")
+    meta = top.sub("assignment")
+    execution = top.sub("execution")
+    data = top.sub("data")
+    models = top.sub("models")
+    accuracy = top.sub("accuracy")
+    budgets_table = top.sub("budgets", required=False)
+    raw_checks = top.get("checks", list)
+    top.done()
+
+    roles = {role: _str_list(models, role) for role in models.table}
+    models.used.update(models.table)
+    targets_reader = accuracy.sub("course_target", required=False)
+    course_targets = {k: float(targets_reader.get(k, (int, float))) for k in targets_reader.table}
+
+    budgets = dict(DEFAULT_BUDGETS)
+    for name in budgets_table.table:
+        if name not in BUDGET_NAMES:
+            raise RubricError.at(path, f"budgets.{name}", f"budget must be one of {BUDGET_NAMES}")
+        b = budgets_table.sub(name)
+        budgets[name] = Budget(
+            name,
+            **{
+                k: b.get(k, int, getattr(budgets[name], k))
+                for k in ("max_epochs", "max_train_samples", "max_eval_samples")
+            },
+        )
+        b.done()
+
+    checks: list[CheckSpec] = []
+    for i, entry in enumerate(raw_checks):
+        if not isinstance(entry, dict):
+            raise RubricError.at(path, f"checks[{i}]", "expected a [[checks]] table")
+        c = _Reader(path, entry, f"checks[{i}]")
+        kind = c.get("kind", str)
+        if kind not in REGISTRY:
+            raise RubricError.at(
+                path, f"checks[{i}].kind", f"unknown check kind {kind!r}; known: {sorted(REGISTRY)}"
+            )
+        params = c.get("params", dict, {})
+        REGISTRY[kind].validate(params, path, f"checks[{i}].params", roles)
+        checks.append(
+            CheckSpec(
+                id=c.get("id", str),
+                kind=kind,
+                title=c.get("title", str),
+                points=float(c.get("points", (int, float))),
+                hint=c.get("hint", str),
+                params=params,
+            )
+        )
+        c.done()
+    ids = [c.id for c in checks]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise RubricError.at(path, "checks", f"duplicate check id(s) {', '.join(dupes)}")
+
+    folder = path.parent
+    assignment = Assignment(
+        id=meta.get("id", str),
+        title=meta.get("title", str),
+        folder=folder,
+        reference=meta.get("reference", str),
+        dataset=meta.get("dataset", str),
+        seed=meta.get("seed", int),
+        student_notebook=folder / meta.get("student_notebook", str, "student.ipynb"),
+        solution_notebook=folder / meta.get("solution_notebook", str, "solution.ipynb"),
+        cell_timeout=float(execution.get("cell_timeout", (int, float))),
+        total_timeout=float(execution.get("total_timeout", (int, float))),
+        held_back=data.get("held_back_test_images", int),
+        roles=roles,
+        budgets=budgets,
+        relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
+        course_targets=course_targets,
+        checks=checks,
+    )
+    for reader in (meta, execution, data, accuracy, targets_reader):
+        reader.done()
+    return assignment
+
+
+def _str_list(reader: _Reader, key: str) -> list[str]:
+    value = reader.get(key, (list, str))
+    values = [value] if isinstance(value, str) else value
+    if not values or not all(isinstance(v, str) for v in values):
+        raise RubricError.at(reader.path, f"{reader.prefix}.{key}", "expected variable names")
+    return list(values)

@@ -1,0 +1,351 @@
+"""Each check on small models and arrays built here: no notebook, no kernel."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from grader.budget import DEFAULT_BUDGETS
+from grader.capture import Artefacts, FitCapture, LayerState, VariableSummary
+from grader.checks import CheckContext, run_check
+from grader.checks.accuracy import evaluate_accuracy
+from grader.checks.architecture import diff, signatures
+from grader.data import HeldOut, synthetic_cifar10
+from grader.kernel_runtime import weight_digests
+from grader.rubric import Assignment, CheckSpec, load_assignment
+from reference import cifar10_transfer as ref
+
+ASSIGNMENT = load_assignment("cifar10_transfer")
+CHECKS = {c.id: c for c in ASSIGNMENT.checks}
+TRUTH = synthetic_cifar10(0, n_train=400, n_test=100)
+HELD = HeldOut(TRUTH.x_test, TRUTH.y_test.reshape(-1))
+
+
+def base_cnn(
+    kernel: int = 4,
+    dense: int = 256,
+    extra: list[layers.Layer] | None = None,
+    drop_last: bool = False,
+) -> keras.Model:
+    stack: list[layers.Layer] = [
+        keras.Input((32, 32, 3)),
+        layers.Conv2D(32, (4, 4), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(32, (kernel, kernel), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Flatten(),
+        *(extra or []),
+        layers.Dense(dense, activation="relu"),
+        layers.Dense(5, activation="softmax"),
+    ]
+    model = keras.Sequential(stack[:-1] if drop_last else stack)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def states(model: keras.Model) -> tuple[LayerState, ...]:
+    return tuple(
+        LayerState(d["name"], d["class"], d["trainable"], tuple(d["weights"]))
+        for d in weight_digests(model)
+    )
+
+
+def train(model: keras.Model, width: int, index: int) -> FitCapture:
+    """One recorded fit on a few random images, as the kernel would record it."""
+    before = states(model)
+    x = np.random.default_rng(index).random((8, 32, 32, 3), dtype=np.float32)
+    y = keras.utils.to_categorical(np.arange(8) % width, width)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    return FitCapture(
+        index, id(model), model.name, 1, 1, 8, 8, {"loss": [1.0]}, before, states(model)
+    )
+
+
+def artefacts(
+    tmp_path: Path,
+    models: dict[str, keras.Model],
+    fits: list[FitCapture] = (),  # type: ignore[assignment]
+    variables: dict[str, VariableSummary] | None = None,
+) -> Artefacts:
+    (tmp_path / "models").mkdir(parents=True, exist_ok=True)
+    for role, model in models.items():
+        model.save(tmp_path / "models" / f"{role}.keras")
+    roles = {role: id(model) for role, model in models.items()}
+    return Artefacts(tmp_path, list(fits), roles, {r: r for r in roles}, {}, variables or {}, {})
+
+
+def judge(
+    check_id: str,
+    art: Artefacts,
+    *,
+    reference_accuracy: dict[str, float] | None = None,
+    assignment: Assignment = ASSIGNMENT,
+    budget: str = "smoke",
+    truth: t.Any = TRUTH,
+) -> t.Any:
+    ctx = CheckContext(
+        art,
+        assignment,
+        truth,
+        HELD,
+        DEFAULT_BUDGETS[budget],
+        reference_accuracy or {"base": 0.5, "transfer": 0.5},
+    )
+    return run_check(CHECKS[check_id], ctx)
+
+
+# --- architecture -----------------------------------------------------------------------------
+
+
+def test_reference_architecture_passes(tmp_path: Path) -> None:
+    result = judge("base.architecture", artefacts(tmp_path, {"base": base_cnn()}))
+    assert result.status == "pass" and result.score == 20
+    assert len(result.details["expected"]) == 7
+
+
+def test_wrong_kernel_size_names_the_field_and_its_consequences(tmp_path: Path) -> None:
+    result = judge("base.architecture", artefacts(tmp_path, {"base": base_cnn(kernel=3)}))
+    assert result.status == "fail" and result.score == 0
+    assert "layer 3 (conv2d" in result.message
+    assert "kernel_size is 3x3, expected 4x4" in result.message
+    assert "parameters is 9248, expected 16416" in result.message
+
+
+def test_missing_and_extra_layers_are_named_not_zipped_away() -> None:
+    expected = signatures(ref.build_base_cnn())
+    shorter = diff(expected, signatures(base_cnn(drop_last=True)))
+    assert any(p.startswith("missing layer 7: Dense(units=5, activation=softmax)") for p in shorter)
+    longer = diff(expected, signatures(base_cnn(extra=[layers.Dropout(0.5)])))
+    assert any(p.startswith("extra layer 6") and "Dropout(rate=0.5)" in p for p in longer)
+    assert len(longer) == 1, longer  # the Dense layers after the extra one still line up
+
+
+def test_wrong_dense_width(tmp_path: Path) -> None:
+    result = judge("base.architecture", artefacts(tmp_path, {"base": base_cnn(dense=128)}))
+    assert "units is 128, expected 256" in result.message
+
+
+def test_transfer_architecture_is_judged_on_the_students_own_base(tmp_path: Path) -> None:
+    base = base_cnn(kernel=3)
+    transfer = ref.build_transfer_model(base)
+    art = artefacts(tmp_path, {"base": base, "transfer": transfer})
+    assert judge("transfer.architecture", art).status == "pass"
+    assert judge("base.architecture", art).status == "fail"
+
+
+# --- compile ----------------------------------------------------------------------------------
+
+
+def test_compile_mismatch_is_named(tmp_path: Path) -> None:
+    model = base_cnn()
+    model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
+    result = judge("base.compile", artefacts(tmp_path, {"base": model}))
+    assert result.status == "fail"
+    assert "loss is mean_squared_error, expected categorical_crossentropy" in result.message
+    assert "optimizer is sgd, expected adam" in result.message
+    assert judge("base.compile", artefacts(tmp_path / "ok", {"base": base_cnn()})).status == "pass"
+
+
+# --- frozen and transferred -------------------------------------------------------------------
+
+
+def _transfer_setup(tmp_path: Path, *, freeze: bool = True, reuse: bool = True) -> Artefacts:
+    base = base_cnn()
+    fits = [train(base, 5, 0)]
+    if reuse:
+        transfer = keras.Sequential(
+            [
+                keras.Input((32, 32, 3)),
+                *base.layers[:5],
+                layers.Dense(128, activation="relu"),
+                layers.Dense(10, activation="softmax"),
+            ]
+        )
+    else:
+        transfer = ref.build_transfer_model(base_cnn())  # same shapes, fresh weights
+    for layer in transfer.layers[:5]:
+        layer.trainable = not freeze
+    transfer.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    fits.append(train(transfer, 10, 1))
+    return artefacts(tmp_path, {"base": base, "transfer": transfer}, fits)
+
+
+def test_frozen_and_transferred_pass_for_the_course_solution(tmp_path: Path) -> None:
+    art = _transfer_setup(tmp_path)
+    assert judge("transfer.frozen", art).status == "pass"
+    assert judge("transfer.weights_transferred", art).status == "pass"
+
+
+def test_unfrozen_layers_fail_frozen_with_each_layer_named(tmp_path: Path) -> None:
+    art = _transfer_setup(tmp_path, freeze=False)
+    result = judge("transfer.frozen", art)
+    assert result.status == "fail"
+    for i in range(1, 6):
+        assert f"layer {i} (" in result.message
+    assert "changed during training" in result.message
+    assert judge("transfer.weights_transferred", art).status == "pass"
+
+
+def test_recreated_layers_fail_weights_transferred_only(tmp_path: Path) -> None:
+    art = _transfer_setup(tmp_path, reuse=False)
+    result = judge("transfer.weights_transferred", art)
+    assert result.status == "fail" and "did not hold the trained base weights" in result.message
+    assert judge("transfer.frozen", art).status == "pass"
+
+
+def test_a_transfer_model_never_trained_fails_frozen_with_that_reason(tmp_path: Path) -> None:
+    base = base_cnn()
+    art = artefacts(
+        tmp_path, {"base": base, "transfer": ref.build_transfer_model(base)}, [train(base, 5, 0)]
+    )
+    result = judge("transfer.frozen", art)
+    assert result.status == "fail" and "never trained" in result.message
+    # Without a fit, the saved models are compared: the layers are shared, so weights match.
+    assert judge("transfer.weights_transferred", art).status == "pass"
+
+
+# --- accuracy ---------------------------------------------------------------------------------
+
+
+class Oracle:
+    """Predicts the true label for a fixed fraction of the images."""
+
+    def __init__(self, labels: np.ndarray, right: int, width: int) -> None:
+        self.labels, self.right, self.width = labels, right, width
+
+    def predict(self, x: np.ndarray, **_: t.Any) -> np.ndarray:
+        guess = self.labels[: len(x)].copy()
+        guess[self.right :] = (guess[self.right :] + 1) % self.width
+        return keras.utils.to_categorical(guess, self.width)
+
+
+def test_evaluate_accuracy_selects_classes_and_offsets_labels() -> None:
+    labels = HELD.y[np.isin(HELD.y, [5, 6, 7, 8, 9])]
+    acc = evaluate_accuracy(Oracle(labels - 5, 30, 5), HELD, [5, 6, 7, 8, 9], label_offset=5)
+    assert acc == pytest.approx(30 / len(labels))
+
+
+def test_accuracy_threshold_is_relative_to_the_reference(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    labels = HELD.y[np.isin(HELD.y, [0, 1, 2, 3, 4])]
+    art = artefacts(tmp_path, {})
+    monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": Oracle(labels, 30, 5))
+    measured = 30 / len(labels)
+    passing = judge("base.accuracy", art, reference_accuracy={"base": measured / 0.8 - 0.01})
+    failing = judge("base.accuracy", art, reference_accuracy={"base": measured / 0.8 + 0.01})
+    assert passing.status == "pass" and failing.status == "fail"
+    assert "80% of the reference's" in failing.message
+    assert failing.details["accuracy"] == pytest.approx(measured)
+
+
+def test_course_target_applies_at_full_budget_on_real_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    labels = HELD.y[np.isin(HELD.y, [0, 1, 2, 3, 4])]
+    monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": Oracle(labels, 30, 5))
+    real = replace(TRUTH, source="real")
+    result = judge(
+        "base.accuracy",
+        artefacts(tmp_path, {}),
+        reference_accuracy={"base": 0.1},
+        budget="full",
+        truth=real,
+    )
+    assert result.status == "fail" and "course target of 65%" in result.message
+
+
+# --- data split -------------------------------------------------------------------------------
+
+
+def summary(values: np.ndarray) -> VariableSummary:
+    rows = tuple(range(0, len(values), 7)) if values.ndim > 2 else tuple(range(len(values)))
+    return VariableSummary(
+        tuple(values.shape),
+        str(values.dtype),
+        float(values.min()),
+        float(values.max()),
+        rows,
+        (values[list(rows)] if values.ndim > 2 else values).astype(np.float32),
+    )
+
+
+def split_variables(scale: float = 255.0, width1: int = 5) -> dict[str, VariableSummary]:
+    out = {}
+    for n, classes, width in ((1, ref.SET1_CLASSES, width1), (2, ref.SET2_CLASSES, 10)):
+        s = ref.split_set(TRUTH.x_train, TRUTH.y_train, classes, width)
+        factor = 255.0 / scale
+        out |= {
+            f"x{n}_train": summary(s.x_train * factor),
+            f"y{n}_train": summary(s.y_train),
+            f"x{n}_val": summary(s.x_val * factor),
+            f"y{n}_val": summary(s.y_val),
+        }
+    return out
+
+
+def test_data_split_of_the_solution_passes(tmp_path: Path) -> None:
+    result = judge("data.split", artefacts(tmp_path, {}, variables=split_variables()))
+    assert result.status == "pass", result.message
+
+
+def test_unscaled_pixels_fail(tmp_path: Path) -> None:
+    result = judge("data.split", artefacts(tmp_path, {}, variables=split_variables(scale=1.0)))
+    assert result.status == "fail" and "divide by 255 to get [0, 1]" in result.message
+
+
+def test_wrong_one_hot_width_fails(tmp_path: Path) -> None:
+    variables = split_variables(width1=10)
+    result = judge("data.split", artefacts(tmp_path, {}, variables=variables))
+    assert "expected one-hot rows of width 5" in result.message
+
+
+def test_mixed_classes_and_wrong_labels_fail(tmp_path: Path) -> None:
+    variables = split_variables()
+    wrong = variables["y1_train"].values.copy()
+    wrong[:, [0, 1]] = wrong[:, [1, 0]]  # swap two classes' labels
+    variables["y1_train"] = summary(wrong)
+    result = judge("data.split", artefacts(tmp_path, {}, variables=variables))
+    assert "sampled x1_train images carry the wrong label" in result.message
+    stray = split_variables()
+    s1 = ref.split_set(TRUTH.x_train, TRUTH.y_train, ref.SET1_CLASSES, 10)
+    stray["y2_train"] = summary(s1.y_train[: stray["y2_train"].shape[0]])
+    message = judge("data.split", artefacts(tmp_path, {}, variables=stray)).message
+    assert "y2_train holds classes [0, 1, 2, 3, 4]; this set takes only [5, 6, 7, 8, 9]" in message
+
+
+def test_missing_variables_are_listed(tmp_path: Path) -> None:
+    variables = split_variables()
+    del variables["x2_val"]
+    result = judge("data.split", artefacts(tmp_path, {}, variables=variables))
+    assert result.status == "fail" and "x2_val is not defined" in result.message
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+
+def test_missing_model_fails_with_reason_and_a_crashing_check_is_an_error(tmp_path: Path) -> None:
+    result = judge("base.architecture", artefacts(tmp_path, {}))
+    assert result.status == "fail" and result.message == "no base model found in the notebook"
+    (tmp_path / "models" / "base.keras").write_text("not a zip")
+    broken = judge("base.architecture", artefacts(tmp_path, {}))
+    assert broken.status == "error" and "could not judge" in broken.message
+
+
+def test_every_registered_kind_is_documented() -> None:
+    from grader.checks import REGISTRY
+
+    assert {c.kind for c in ASSIGNMENT.checks} <= set(REGISTRY)
+    assert all(kind.doc for kind in REGISTRY.values())
+
+
+def test_check_spec_points_are_the_only_score() -> None:
+    assert sum(c.points for c in ASSIGNMENT.checks) == ASSIGNMENT.max_score
+    assert isinstance(ASSIGNMENT.checks[0], CheckSpec)

@@ -1,0 +1,115 @@
+"""Bad input gets one line naming the problem and a documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import main
+from tests.conftest import EXAMPLES
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "expected"),
+    [
+        (lambda d: d / "missing.ipynb", 2, "no such file"),
+        (
+            lambda d: (d / "hw.txt", (d / "hw.txt").write_text("print(1)"))[0],
+            2,
+            "not a Jupyter notebook (the name ends in '.txt')",
+        ),
+        (
+            lambda d: (d / "hw.ipynb", (d / "hw.ipynb").write_text("{not json"))[0],
+            2,
+            "not a Jupyter notebook (invalid JSON at line 1)",
+        ),
+        (
+            lambda d: (d / "hw.ipynb", (d / "hw.ipynb").write_text('{"cells": 3}'))[0],
+            2,
+            "not a Jupyter notebook (not nbformat 4",
+        ),
+        (
+            lambda d: (d / "hw.ipynb", (d / "hw.ipynb").write_bytes(b"\xff\xfe\x00"))[0],
+            2,
+            "not UTF-8 text",
+        ),
+        (lambda d: d, 2, "no .ipynb files in this folder"),
+    ],
+    ids=["missing", "not-ipynb", "invalid-json", "not-nbformat", "binary", "empty-folder"],
+)
+def test_bad_submission_is_one_line_with_exit_code(
+    tmp_path: Path, make, code: int, expected: str
+) -> None:
+    path = make(tmp_path)
+    status, output = run(
+        "grade", str(path), "--assignment", "cifar10_transfer", "--out", str(tmp_path / "out")
+    )
+    assert status == code
+    assert expected in output
+    assert "Traceback" not in output and len(output.strip().splitlines()) == 1
+
+
+def test_unknown_assignment(tmp_path: Path) -> None:
+    status, output = run("grade", str(EXAMPLES / "full_marks.ipynb"), "-a", "nope")
+    assert status == 2 and "unknown assignment 'nope'; choose one of: cifar10_transfer" in output
+
+
+def test_unknown_budget_is_a_usage_error() -> None:
+    status, output = run(
+        "grade", str(EXAMPLES / "full_marks.ipynb"), "-a", "cifar10_transfer", "--budget", "huge"
+    )
+    assert status == 2 and "'huge' is not one of 'smoke', 'standard', 'full'" in output
+
+
+def test_check_without_assignment_metadata_asks_for_it(tmp_path: Path) -> None:
+    nb = json.loads((EXAMPLES / "full_marks.ipynb").read_text())
+    del nb["metadata"]["grader"]
+    path = tmp_path / "hw.ipynb"
+    path.write_text(json.dumps(nb))
+    status, output = run("check", str(path))
+    assert status == 2 and "no assignment id in its metadata; pass --assignment" in output
+
+
+def test_schema_lists_every_result_field() -> None:
+    status, output = run("schema")
+    schema = json.loads(output)
+    assert status == 0
+    assert {
+        "assignment",
+        "submission",
+        "score",
+        "max_score",
+        "checks",
+        "cells",
+        "budget",
+        "data",
+        "seed",
+        "timings",
+        "versions",
+    } <= set(schema["properties"])
+    check = schema["properties"]["checks"]["items"]
+    assert check["properties"]["status"]["enum"] == ["pass", "fail", "error", "skipped"]
+    assert "description" in check["properties"]["hint"]
+
+
+def test_python_dash_m_and_console_script_work() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "grader", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "grade" in out and "check" in out
+    script = Path(sys.executable).parent / "grader"
+    assert (
+        subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .endswith("0.1.0")
+    )

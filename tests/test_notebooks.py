@@ -1,0 +1,121 @@
+"""Whole notebooks through the real pipeline (nbclient kernel, smoke budget, synthetic data).
+
+Each example submission ships with the assignment and is named by its mistake; its golden file
+holds the status of every check. Mutants must fail exactly their own structural check; accuracy
+may move with any change, so accuracy goldens are enforced for the full-marks example only.
+Refresh goldens with ``pytest --update-goldens``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader import grade
+from grader.cli import main
+from grader.results import GradeResult
+from tests.conftest import ASSIGNMENT, EXAMPLES
+
+pytestmark = pytest.mark.notebook
+GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
+EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.ipynb"))
+ACCURACY = {"base.accuracy", "transfer.accuracy"}
+
+
+def statuses(result: GradeResult) -> dict[str, str]:
+    return {c.id: c.status for c in result.checks}
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_example_submission_matches_its_golden(
+    name: str, tmp_path: Path, update_goldens: bool
+) -> None:
+    result = grade(
+        EXAMPLES / f"{name}.ipynb", assignment="cifar10_transfer", out=tmp_path, budget="smoke"
+    )
+    golden_path = GOLDENS / f"{name}.json"
+    got = {"checks": statuses(result), "score": result.score}
+    if update_goldens:
+        golden_path.write_text(json.dumps(got, indent=2) + "\n")
+    golden = json.loads(golden_path.read_text())
+    structural = {k: v for k, v in golden["checks"].items() if k not in ACCURACY}
+    assert {k: v for k, v in got["checks"].items() if k not in ACCURACY} == structural
+    if name == "full_marks":
+        assert got == golden and result.score == result.max_score
+    # Every artefact a user reads was written.
+    folder = tmp_path / name
+    text = (folder / "result.json").read_text()
+    assert text == result.to_json() and GradeResult.from_json(text).to_json() == text
+    assert (folder / "report.html").is_file() and (folder / "report.md").is_file()
+    assert (folder / "executed.ipynb").is_file()
+
+
+def test_goldens_say_each_mutant_fails_only_its_own_check() -> None:
+    expected_failures = {
+        "not_frozen": {"transfer.frozen"},
+        "recreated_layers": {"transfer.weights_transferred"},
+        "wrong_kernel_size": {"base.architecture"},
+        "wrong_dense_width": {"transfer.architecture"},
+        "name_error": {"transfer.frozen"},  # the transfer model is never trained
+    }
+    for name, failing in expected_failures.items():
+        golden = json.loads((GOLDENS / f"{name}.json").read_text())["checks"]
+        assert {k for k, v in golden.items() if v != "pass" and k not in ACCURACY} == failing, name
+
+
+def test_name_error_is_reported_and_independent_checks_still_pass(tmp_path: Path) -> None:
+    result = grade(
+        EXAMPLES / "name_error.ipynb", assignment="cifar10_transfer", out=tmp_path, budget="smoke"
+    )
+    failed = [c for c in result.cells if c.status == "error"]
+    assert [c.error_name for c in failed] == ["NameError"]
+    assert "trans_model" in failed[0].error_value and "\x1b[" not in failed[0].traceback
+    got = statuses(result)
+    for check in (
+        "data.split",
+        "base.architecture",
+        "base.compile",
+        "transfer.architecture",
+        "transfer.weights_transferred",
+    ):
+        assert got[check] == "pass", check
+    assert any("new_model" in n for n in result.notices)
+
+
+def test_student_template_scores_zero_with_a_reason_per_check(tmp_path: Path) -> None:
+    result = grade(
+        ASSIGNMENT / "student.ipynb", assignment="cifar10_transfer", out=tmp_path, budget="smoke"
+    )
+    assert result.score == 0
+    for check in result.checks:
+        assert check.status == "fail", (check.id, check.message)
+        assert check.message and check.hint
+    assert any(c.status == "error" for c in result.cells)
+
+
+def test_grading_twice_gives_identical_scores(tmp_path: Path) -> None:
+    runs = [
+        grade(
+            EXAMPLES / "not_frozen.ipynb",
+            assignment="cifar10_transfer",
+            out=tmp_path / str(i),
+            budget="smoke",
+        )
+        for i in range(2)
+    ]
+    a, b = [json.dumps([c.__dict__ for c in r.checks], sort_keys=True) for r in runs]
+    assert a == b
+    assert runs[0].fits == runs[1].fits  # the same training histories, to the last digit
+
+
+def test_student_self_check_writes_the_report_beside_the_notebook(tmp_path: Path) -> None:
+    notebook = tmp_path / "my_homework.ipynb"
+    shutil.copy(EXAMPLES / "wrong_dense_width.ipynb", notebook)
+    result = CliRunner().invoke(main, ["check", str(notebook)])
+    assert result.exit_code == 0, result.output
+    assert "transfer.architecture" in result.output and "units is 64, expected 128" in result.output
+    assert (tmp_path / "my_homework.report.html").is_file()

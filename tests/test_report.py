@@ -1,0 +1,427 @@
+"""Reports: HTML and Markdown rendering, terminal tables, and the inline SVG chart."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from grader import report
+from grader.report import (
+    print_checks,
+    print_table,
+    render_html,
+    render_markdown,
+    svg_line_chart,
+    templates_dir,
+    write_reports,
+)
+from grader.results import CellResult, CheckResult, DataInfo, FitRecord, GradeResult
+
+VOID_ELEMENTS = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+
+PASS_HINT = "PASS-HINT-never-shown"
+FAIL_HINT = "Set base.trainable = False before compiling."
+ERROR_HINT = "Save the model with model.save('transfer.keras')."
+TRACEBACK = "\n".join(
+    [f"  frame {i}" for i in range(40)]
+    + ["NameError: name 'x' is not defined <script>alert('tb')</script>"]
+)
+
+
+def _data() -> DataInfo:
+    return DataInfo("synthetic", "deterministic synthetic CIFAR-like set", 2000, 500, 500)
+
+
+def _passing() -> GradeResult:
+    return GradeResult(
+        assignment="cifar10_transfer",
+        submission="alice_good",
+        score=4.0,
+        max_score=4.0,
+        checks=[
+            CheckResult("base.trained", "Base model trained", "pass", 2.0, 2.0, "", PASS_HINT),
+            CheckResult("transfer.frozen", "Base layers frozen", "pass", 2.0, 2.0, "", PASS_HINT),
+        ],
+        cells=[CellResult(0, "ok", 0.5, "import keras")],
+        fits=[FitRecord("base", 2, 2, 2000, 2000, {"loss": [2.0, 1.5], "accuracy": [0.2, 0.3]})],
+        budget="full",
+        budget_limits={},
+        data=DataInfo("real", "CIFAR-10 from ~/.keras/datasets", 50000, 5000, 5000),
+        seed=1234,
+        timings={"execute": 10.0, "checks": 1.0, "total": 11.5},
+        versions={"grader": "0.1.0", "python": "3.11.9", "keras": "3.8.0"},
+    )
+
+
+def _failing() -> GradeResult:
+    return GradeResult(
+        assignment="cifar10_transfer",
+        submission="bob_broken",
+        score=2.5,
+        max_score=9.0,
+        checks=[
+            CheckResult("base.trained", "Base model trained", "pass", 2.5, 2.5, "", PASS_HINT),
+            CheckResult(
+                "transfer.frozen",
+                "Base layers frozen",
+                "fail",
+                0.0,
+                3.0,
+                "layer conv1 is trainable\nlayer conv2 | is trainable",
+                FAIL_HINT,
+            ),
+            CheckResult(
+                "transfer.accuracy",
+                "Transfer accuracy",
+                "error",
+                0.0,
+                2.0,
+                "could not load transfer.keras: a < b",
+                ERROR_HINT,
+            ),
+            CheckResult("bonus.augment", "Augmentation", "skipped", 0.0, 1.5, "", "Try flips."),
+        ],
+        cells=[
+            CellResult(0, "ok", 0.2, "import keras"),
+            CellResult(
+                3,
+                "error",
+                0.1,
+                "if a < b:\n    print(x)",
+                "NameError",
+                "name 'x' is not defined",
+                TRACEBACK,
+            ),
+            CellResult(4, "timeout", 60.0, "while True:\n    pass"),
+            CellResult(5, "skipped", 0.0, "model.save('m.keras')"),
+        ],
+        fits=[
+            FitRecord(
+                "base",
+                10,
+                3,
+                50000,
+                2000,
+                {
+                    "loss": [2.3, 1.9, 1.7],
+                    "accuracy": [0.1, 0.25, 0.31],
+                    "val_loss": [2.2, math.nan, 1.8],
+                    "val_accuracy": [0.12, 0.2, 0.29],
+                },
+            ),
+            FitRecord("transfer", 5, 1, 50000, 2000, {"loss": [1.1], "val_loss": []}),
+        ],
+        budget="smoke",
+        budget_limits={"max_epochs": 3, "max_train_samples": 2000, "max_eval_samples": 500},
+        data=_data(),
+        seed=7,
+        timings={"execute": 42.25, "calibrate": 3.0, "checks": 1.5, "total": 47.0},
+        versions={"grader": "0.1.0", "python": "3.11.9", "keras": "3.8.0"},
+        notices=["Budget 'smoke': every fit call was capped.", "Graded on synthetic data."],
+    )
+
+
+class _TagStack(HTMLParser):
+    """Tracks open non-void elements; anything left open or closed out of order is an error."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in VOID_ELEMENTS:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pass  # <polyline ... /> and friends open and close at once.
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID_ELEMENTS:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+            return
+        self.stack.pop()
+
+
+def _assert_well_formed(html: str) -> None:
+    parser = _TagStack()
+    parser.feed(html)
+    parser.close()
+    assert parser.errors == []
+    assert parser.stack == []
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [_passing, _failing])
+def test_html_is_self_contained_well_formed_and_small(make: Callable[[], GradeResult]) -> None:
+    result = make()
+    html = render_html(result)
+    assert html.startswith("<!DOCTYPE html>")
+    for check in result.checks:
+        assert check.id in html
+    assert f"{result.score:g} / {result.max_score:g}" in html
+    assert "<svg" in html
+    assert 'src="http' not in html and 'href="http' not in html
+    assert "@import" not in html and "<script" not in html and "<link" not in html
+    assert "http://" not in html and "https://" not in html
+    _assert_well_formed(html)
+    assert len(html.encode()) < 2_000_000
+
+
+def test_html_shows_hints_only_where_a_check_did_not_pass() -> None:
+    html = render_html(_failing())
+    assert FAIL_HINT in html
+    assert "model.save(&#39;transfer.keras&#39;)" in html  # the error check's hint, escaped
+    assert PASS_HINT not in html
+    assert PASS_HINT not in render_html(_passing())
+
+
+def test_html_escapes_student_text() -> None:
+    html = render_html(_failing())
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#39;tb&#39;)&lt;/script&gt;" in html
+    assert "could not load transfer.keras: a &lt; b" in html
+    assert "if a &lt; b:" in html
+
+
+def test_html_header_and_sections() -> None:
+    html = render_html(_failing())
+    assert "28%" in html  # 2.5 / 9
+    assert "max epochs 3, max train samples 2000, max eval samples 500" in html
+    assert "deterministic synthetic CIFAR-like set" in html
+    assert ">7<" in html  # seed
+    assert "execute 42.2 s" in html or "execute 42.3 s" in html
+    assert "keras 3.8.0" in html
+    assert "Budget &#39;smoke&#39;: every fit call was capped." in html
+    assert "no caps" in render_html(_passing())
+    # Status is never colour alone: icon and word together.
+    for icon_word in ("✔ pass", "✘ fail", "⚠ error", "\u2013 skipped"):
+        assert icon_word in html
+    assert "white-space: pre-wrap" in html
+    assert "@media print" in html
+    assert "Training runs" in html and "3 / 10" in html and "2000 / 50000" in html
+    assert html.count("<svg") == 3  # base: loss + accuracy; transfer: loss
+    assert "<title>" in html and 'aria-label="Fit 1 (base): loss per epoch"' in html
+
+
+def test_html_failed_cells_show_source_error_and_traceback_tail() -> None:
+    html = render_html(_failing())
+    assert "Cells that failed" in html
+    assert "Cell 3" in html and "Cell 4" in html
+    assert "Cell 0:" not in html and "Cell 5:" not in html
+    assert "NameError: name &#39;x&#39; is not defined" in html
+    assert "frame 39" in html
+    assert "frame 5\n" not in html  # only the last lines of a long traceback
+    assert "earlier lines omitted" in html
+    assert "<pre><code>if a &lt; b:\n    print(x)</code></pre>" in html
+
+
+# --- Markdown -----------------------------------------------------------------------------------
+
+
+def test_markdown_has_the_facts_unescaped() -> None:
+    md = render_markdown(_failing())
+    assert md.startswith("# cifar10_transfer: feedback for bob_broken\n")
+    assert md.endswith("\n") and not md.endswith("\n\n")
+    assert "2.5 / 9 (28%)" in md
+    assert "| Check | Status | Points | Message | Hint |" in md
+    assert "max epochs 3, max train samples 2000, max eval samples 500" in md
+    assert "**Seed:** 7" in md
+    assert "Graded on synthetic data." in md
+    # Pipes and newlines would break the table row.
+    assert "layer conv1 is trainable<br>layer conv2 \\| is trainable" in md
+    row = next(line for line in md.splitlines() if "`transfer.frozen`" in line)
+    assert row.startswith("| ") and row.endswith(" |") and "✘ fail" in row and FAIL_HINT in row
+    assert "could not load transfer.keras: a < b" in md
+    assert "&lt;" not in md and "&#39;" not in md
+    assert "```python\nif a < b:\n    print(x)\n```" in md
+    assert "**NameError**: name 'x' is not defined" in md
+    assert "<script>alert('tb')</script>" in md  # inside a fenced block, shown literally
+    assert PASS_HINT not in md
+    assert "no caps" in render_markdown(_passing())
+
+
+def test_markdown_fence_outgrows_backticks_in_the_source() -> None:
+    result = _failing()
+    cell = CellResult(7, "error", 0.1, "s = '''\n```\n'''", "SyntaxError", "bad")
+    md = render_markdown(GradeResult(**{**result.__dict__, "cells": [cell]}))
+    assert "````python\ns = '''\n```\n'''\n````" in md
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def test_write_reports_keeps_dotted_stems(tmp_path: Path) -> None:
+    paths = write_reports(_failing(), tmp_path / "new", stem="hw.report")
+    assert paths == {
+        "html": tmp_path / "new" / "hw.report.html",
+        "markdown": tmp_path / "new" / "hw.report.md",
+    }
+    assert paths["html"].read_text(encoding="utf-8") == render_html(_failing())
+    assert paths["markdown"].read_text(encoding="utf-8") == render_markdown(_failing())
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
+        "hw.report.html",
+        "hw.report.md",
+    ]
+
+
+def test_templates_dir_points_at_the_checkout_templates() -> None:
+    folder = templates_dir()
+    assert (folder / report.HTML_TEMPLATE).is_file()
+    assert (folder / report.MARKDOWN_TEMPLATE).is_file()
+
+
+# --- terminal tables ----------------------------------------------------------------------------
+
+
+def test_print_table_lists_submissions_and_checks() -> None:
+    console = Console(record=True, width=160)
+    print_table([_passing(), _failing()], console)
+    text = console.export_text()
+    for name in ("alice_good", "bob_broken"):
+        assert name in text
+    for check_id in ("base.trained", "transfer.frozen", "transfer.accuracy", "bonus.augment"):
+        assert check_id in text
+    assert "✔ 2" in text and "✘ 0" in text
+    assert "2 submissions" in text
+
+
+def test_print_table_numbers_the_checks_on_a_narrow_terminal() -> None:
+    console = Console(record=True, width=80)
+    print_table([_passing(), _failing()], console)
+    text = console.export_text()
+    assert "1=base.trained" in text and "alice_good" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_print_table_with_no_results() -> None:
+    console = Console(record=True, width=160)
+    print_table([], console)
+    assert "No submissions." in console.export_text()
+
+
+def test_print_checks_shows_hints_for_non_passing_checks_only() -> None:
+    console = Console(record=True, width=160)
+    print_checks(_failing(), console)
+    text = console.export_text()
+    assert "bob_broken" in text
+    for check in _failing().checks:
+        assert check.id in text
+    assert "⚠ error" in text and "Set base.trainable = False" in text
+    assert PASS_HINT not in text
+
+
+def test_print_checks_on_a_narrow_console_keeps_messages_whole() -> None:
+    result = _failing()
+    long = CheckResult(
+        "transfer.architecture",
+        "Architecture",
+        "fail",
+        0,
+        15,
+        "2 difference(s) from the expected architecture:\n- layer 6 (dense_2, Dense): units is "
+        "64, expected 128; output shape is Nonex64, expected Nonex128",
+        "Add Dense(128, activation='relu') after the frozen layers.",
+    )
+    narrow = GradeResult(**{**result.__dict__, "checks": [*result.checks, long]})
+    console = Console(record=True, width=80)
+    print_checks(narrow, console)
+    text = console.export_text()
+    assert "transfer.architecture" in text and "units is 64, expected 128" in text
+    assert "Hint: Add Dense(128, activation='relu') after the frozen layers." in text
+    assert "Hint: Set base.trainable = False before compiling." in text
+    assert PASS_HINT not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_print_checks_does_not_interpret_rich_markup() -> None:
+    result = _failing()
+    odd = GradeResult(
+        **{
+            **result.__dict__,
+            "checks": [
+                CheckResult(
+                    "x.y", "T", "fail", 0, 1, "shape [bold]mismatch[/bold]", "fix [red]it[/]"
+                ),
+            ],
+        }
+    )
+    console = Console(record=True, width=160)
+    print_checks(odd, console)
+    text = console.export_text()
+    assert "[bold]mismatch[/bold]" in text and "[red]it[/]" in text
+
+
+# --- SVG chart ----------------------------------------------------------------------------------
+
+
+def _numbers(svg: str, attr: str) -> list[float]:
+    return [float(v) for v in re.findall(rf'\b{attr}="(-?[\d.]+)"', svg)]
+
+
+def test_svg_chart_scales_values_into_the_box() -> None:
+    svg = str(svg_line_chart({"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 0.5]}, "Loss"))
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert 'viewBox="0 0 320 160"' in svg
+    assert "<title>Loss</title>" in svg and 'aria-label="Loss"' in svg
+    assert svg.count("<polyline") == 2
+    assert ">loss<" in svg and ">val_loss<" in svg and ">epoch<" in svg
+    for points in re.findall(r'points="([^"]+)"', svg):
+        for pair in points.split():
+            x, y = map(float, pair.split(","))
+            assert 0 <= x <= 320 and 0 <= y <= 160
+    _assert_well_formed(svg)
+
+
+def test_svg_chart_handles_empty_input() -> None:
+    cases: list[dict[str, list[float]]] = [{}, {"loss": []}, {"loss": [math.nan, math.inf]}]
+    for series in cases:
+        svg = str(svg_line_chart(series, "Nothing"))
+        assert "no data" in svg and "<polyline" not in svg and "nan" not in svg.lower()
+        _assert_well_formed(svg)
+
+
+def test_svg_chart_draws_a_single_point_as_a_dot() -> None:
+    svg = str(svg_line_chart({"loss": [0.7]}, "One epoch"))
+    assert "<polyline" not in svg and svg.count("<circle") == 1
+    assert all(0 <= v <= 320 for v in _numbers(svg, "cx"))
+    assert all(0 <= v <= 160 for v in _numbers(svg, "cy"))
+
+
+def test_svg_chart_skips_nan() -> None:
+    svg = str(svg_line_chart({"loss": [1.0, math.nan, 0.5, 0.25]}, "Gappy"))
+    (points,) = re.findall(r'points="([^"]+)"', svg)
+    assert len(points.split()) == 3
+    assert "nan" not in points.lower()
+
+
+def test_svg_chart_escapes_names() -> None:
+    svg = str(svg_line_chart({"<b>": [1.0, 2.0]}, 'say "hi" <script>'))
+    assert "<script>" not in svg and "<b>" not in svg
+    assert "&lt;b&gt;" in svg and "&#34;hi&#34;" in svg

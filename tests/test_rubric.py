@@ -1,0 +1,106 @@
+"""The shipped rubric parses, and every malformed rubric names the file, the key and what was
+expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.exceptions import RubricError, UnknownAssignmentError
+from grader.rubric import available, load_assignment
+from tests.conftest import ASSIGNMENT
+
+GOOD = (ASSIGNMENT / "assignment.toml").read_text()
+
+
+def test_shipped_assignment_parses_with_every_check() -> None:
+    a = load_assignment("cifar10_transfer")
+    assert "cifar10_transfer" in available()
+    assert a.max_score == 100
+    assert [c.id for c in a.checks] == [
+        "data.split",
+        "base.architecture",
+        "base.compile",
+        "base.accuracy",
+        "transfer.architecture",
+        "transfer.frozen",
+        "transfer.weights_transferred",
+        "transfer.accuracy",
+    ]
+    assert a.roles == {"base": ["model"], "transfer": ["trans_model", "new_model"]}
+    assert "x1_train" in a.variables and "y2_val" in a.variables
+    assert a.student_notebook.is_file() and a.solution_notebook.is_file()
+    assert all(c.hint for c in a.checks)
+
+
+def test_unknown_assignment_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownAssignmentError, match=r"choose one of: .*cifar10_transfer"):
+        load_assignment("no_such_assignment")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "assignment.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "expected"),
+    [
+        ('kind = "frozen"', 'kind = "frozn"', "checks[5].kind", "unknown check kind 'frozn'"),
+        ("points = 20\n", "", "checks[1].points", "is required"),
+        ("points = 20\n", 'points = "twenty"\n', "checks[1].points", "expected int or float"),
+        ("seed = 2024", "seed = 2024\nsed = 1", "assignment", "unknown key(s) sed"),
+        (
+            'model = "base", classes',
+            'model = "bsae", classes',
+            "checks[3].params.model",
+            "expected a role",
+        ),
+        (
+            "n_frozen = 5",
+            "n_frozen = 5, n_frozne = 5",
+            "checks[5].params.n_frozne",
+            "unknown parameter",
+        ),
+        ("cell_timeout = 900", "cell_timeout = true", "execution.cell_timeout", "expected int"),
+        ("[budgets.standard]", "[budgets.huge]", "budgets.huge", "budget must be one of"),
+    ],
+    ids=[
+        "unknown-kind",
+        "missing-points",
+        "wrong-type",
+        "unknown-key",
+        "unknown-role",
+        "unknown-param",
+        "bool-for-number",
+        "unknown-budget",
+    ],
+)
+def test_malformed_rubric_names_file_key_and_expectation(
+    tmp_path: Path, old: str, new: str, key: str, expected: str
+) -> None:
+    text = GOOD.replace("# [budgets.standard]", "[budgets.standard]").replace(
+        "# max_epochs = 2", "max_epochs = 2"
+    )
+    assert old in text
+    path = _write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(RubricError) as info:
+        load_assignment(path)
+    message = str(info.value)
+    assert str(path) in message and f"[{key}]" in message and expected in message
+
+
+def test_invalid_toml_is_a_rubric_error(tmp_path: Path) -> None:
+    with pytest.raises(RubricError, match="not valid TOML"):
+        load_assignment(_write(tmp_path, "[assignment\nid = 1"))
+
+
+def test_budget_overrides_apply(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "# [budgets.standard]\n# max_epochs = 2", "[budgets.standard]\nmax_epochs = 3"
+    )
+    a = load_assignment(_write(tmp_path, text))
+    assert a.budgets["standard"].max_epochs == 3
+    assert a.budgets["standard"].max_train_samples == 4000  # the default for what is not given
