@@ -137,7 +137,7 @@ def main() -> None:
             )
             rows.append(("full execution, no budget (as nbgrader/otter run it)", full, full_gb))
 
-    width = max(len(name) for name, _ in rows)
+    width = max(len(name) for name, *_ in rows)
     print(f"\nnotebook: {args.notebook.relative_to(ROOT)}  data: {ds.description}")
     print(f"{'':<{width}}  {'seconds':>8}  {'peak GB':>8}")
     for name, seconds, gb in rows:

@@ -24,7 +24,6 @@ _EXPORTS = {
     "CalibrationError": "grader.exceptions",
     "ExecutionError": "grader.exceptions",
     "grade": "grader.pipeline",
-    "grade_many": "grader.pipeline",
     "check": "grader.pipeline",
     "GradeResult": "grader.results",
     "CheckResult": "grader.results",

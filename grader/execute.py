@@ -7,6 +7,7 @@ a timed-out cell is interrupted and the next one runs.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import typing as t
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
@@ -24,6 +26,9 @@ from grader.results import CellResult
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 TIMEOUT_ENAME = "CellTimeoutError"
+# The grader's own cells import Keras and save models: slow on a busy machine, and not the
+# student's time, so they get their own limit rather than the rubric's per-cell one.
+GRADER_CELL_TIMEOUT_S = 300
 
 
 @dataclass
@@ -76,12 +81,14 @@ def run_notebook(
         replies[cell_index] = execute_reply or {}
 
     # IPC transport: the kernel and the grader talk over Unix sockets in the work folder, not
-    # TCP, so the kernel needs no network (and can later be run without one).
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(workdir / "kernel"))
+    # TCP, so the kernel needs no network (and can later be run without one). The manager must
+    # be the async one: a blocking client would hold nbclient's event loop while it waits for
+    # output, and a cell timeout could then never fire.
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(workdir / "kernel"))
     client = NotebookClient(
         nb,
         km=km,
-        timeout=int(cell_timeout),
+        timeout=math.ceil(cell_timeout),
         kernel_name="python3",
         allow_errors=True,
         interrupt_on_timeout=True,
@@ -99,29 +106,32 @@ def run_notebook(
     cells: list[CellResult] = []
     finish_error = ""
     start = time.monotonic()
-    deadline = start + total_timeout
+    deadline = math.inf
     try:
         with client.setup_kernel(env=env):
-            client.timeout = int(cell_timeout)
+            client.timeout = GRADER_CELL_TIMEOUT_S
             client.execute_cell(setup_cell, 0, store_history=False)
             error = _error_of(setup_cell)
             if error:
                 ename, evalue, tb = error
                 raise ExecutionError(f"the grader's setup cell failed: {ename}: {evalue}\n{tb}")
-            dead = False
+            # The total timeout is the student's: kernel start-up and set-up do not count.
+            deadline = time.monotonic() + total_timeout
+            dead = out_of_time = False
             for index, cell in enumerate(student_cells):
                 if cell.cell_type != "code":
                     continue
                 remaining = deadline - time.monotonic()
-                if dead or remaining <= 0:
+                if dead or out_of_time or remaining <= 0:
                     cells.append(CellResult(index, "skipped", 0.0, cell.source))
                     continue
                 cells.append(_run_cell(client, cell, index, cell_timeout, remaining, replies))
                 dead = cells[-1].error_name == "DeadKernelError"
+                out_of_time = cells[-1].status == "timeout" and remaining < cell_timeout
             if dead:
                 finish_error = "the kernel died, so the grader could not save the models"
             else:
-                client.timeout = int(cell_timeout)
+                client.timeout = GRADER_CELL_TIMEOUT_S
                 client.execute_cell(finish_cell, len(nb.cells) - 1, store_history=False)
                 error = _error_of(finish_cell)
                 if error:
@@ -132,7 +142,7 @@ def run_notebook(
         nb.cells = student_cells
         # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
         if km.has_kernel:
-            km.shutdown_kernel(now=True)
+            run_sync(km.shutdown_kernel)(now=True)
     return Execution(
         notebook=nb,
         cells=cells,
@@ -151,7 +161,7 @@ def _run_cell(
     replies: dict[int, dict[str, t.Any]],
 ) -> CellResult:
     limit = min(cell_timeout, remaining)
-    client.timeout = max(1, int(limit))
+    client.timeout = max(1, math.ceil(limit))  # nbclient counts whole seconds
     began = time.monotonic()
     try:
         client.execute_cell(cell, index + 1)  # +1: the setup cell comes first

@@ -11,7 +11,6 @@ import os
 import platform
 import tempfile
 import time
-import typing as t
 from importlib import metadata
 from pathlib import Path
 
@@ -260,8 +259,3 @@ def check(
         )
     paths = write_reports(result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report")
     return result, paths["html"]
-
-
-def grade_many(submissions: t.Sequence[Path], **options: t.Any) -> list[GradeResult]:
-    """Grade several notebooks one after the other with the same options as :func:`grade`."""
-    return [grade(path, **options) for path in submissions]

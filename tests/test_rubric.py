@@ -104,3 +104,17 @@ def test_budget_overrides_apply(tmp_path: Path) -> None:
     a = load_assignment(_write(tmp_path, text))
     assert a.budgets["standard"].max_epochs == 3
     assert a.budgets["standard"].max_train_samples == 4000  # the default for what is not given
+
+
+def test_the_full_marks_example_is_the_solution_and_the_template_its_skeleton() -> None:
+    import nbformat
+
+    solution = nbformat.read(ASSIGNMENT / "solution.ipynb", as_version=4)
+    example = nbformat.read(ASSIGNMENT / "submissions" / "full_marks.ipynb", as_version=4)
+    student = nbformat.read(ASSIGNMENT / "student.ipynb", as_version=4)
+    assert [c.source for c in example.cells] == [c.source for c in solution.cells]
+    assert [c.cell_type for c in student.cells] == [c.cell_type for c in solution.cells]
+    todo = [c for c in student.cells if c.source.strip() == "### Your code goes here ###"]
+    assert len(todo) == 5
+    for nb in (solution, student):
+        assert nb.metadata["grader"]["assignment"] == "cifar10_transfer"
