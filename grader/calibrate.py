@@ -20,6 +20,7 @@ from grader import keras_env
 from grader.budget import Budget
 from grader.data import Dataset, HeldOut
 from grader.exceptions import CalibrationError
+from grader.pretrained import PretrainedWeights
 from grader.results import write_atomic
 
 if t.TYPE_CHECKING:
@@ -43,9 +44,18 @@ def data_fingerprint(ds: Dataset, held_out: HeldOut) -> str:
 
 
 def calibrate(
-    assignment: Assignment, budget: Budget, ds: Dataset, held_out: HeldOut
+    assignment: Assignment,
+    budget: Budget,
+    ds: Dataset,
+    held_out: HeldOut,
+    *,
+    pretrained: t.Sequence[PretrainedWeights] = (),
 ) -> dict[str, float]:
-    """Held-out accuracy of the reference per model role, from the cache or by training it."""
+    """Held-out accuracy of the reference per model role, from the cache or by training it.
+
+    ``pretrained`` are the ImageNet weights the notebook gets (or their absence); the
+    reference starts from the same ones.
+    """
     key = "-".join(
         [
             assignment.id,
@@ -55,13 +65,14 @@ def calibrate(
             str(assignment.seed),
             metadata.version("keras"),
             _reference_digest(assignment, budget),
+            *(w.fingerprint for w in pretrained),
         ]
     )
     path = cache_dir() / "calibration" / f"{key}.json"
     if path.is_file():
         cached = json.loads(path.read_text(encoding="utf-8"))
         return {str(k): float(v) for k, v in cached["accuracy"].items()}
-    accuracy = train_and_measure(assignment, budget, ds, held_out)
+    accuracy = train_and_measure(assignment, budget, ds, held_out, pretrained=pretrained)
     write_atomic(path, json.dumps({"key": key, "budget": budget.limits(), "accuracy": accuracy}))
     return accuracy
 
@@ -79,9 +90,18 @@ def _reference_digest(assignment: Assignment, budget: Budget) -> str:
 
 
 def train_and_measure(
-    assignment: Assignment, budget: Budget, ds: Dataset, held_out: HeldOut
+    assignment: Assignment,
+    budget: Budget,
+    ds: Dataset,
+    held_out: HeldOut,
+    *,
+    pretrained: t.Sequence[PretrainedWeights] = (),
 ) -> dict[str, float]:
-    """Train the reference exercise under ``budget`` and measure it as submissions are."""
+    """Train the reference exercise under ``budget`` and measure it as submissions are.
+
+    With one pretrained application, the reference's ``train`` receives its weights file (or
+    None, for random weights) as ``weights``.
+    """
     from grader.checks.accuracy import evaluate_accuracy
 
     keras = keras_env.keras()
@@ -94,7 +114,8 @@ def train_and_measure(
 
     keras.utils.set_random_seed(assignment.seed)
     try:
-        models = reference.train(ds.x_train, ds.y_train, fit=capped_fit)
+        extra = {"weights": pretrained[0].path} if len(pretrained) == 1 else {}
+        models = reference.train(ds.x_train, ds.y_train, fit=capped_fit, **extra)
     except Exception as exc:  # any failure of the reference is the instructor's to fix
         raise CalibrationError(
             f"training the reference {assignment.reference} failed ({type(exc).__name__}: {exc}); "

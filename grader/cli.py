@@ -8,6 +8,7 @@ Exit codes:
     4  a data set on disk is incomplete or not in the official format
     5  the reference could not be trained for calibration
     6  the notebook kernel could not be started
+    7  grader validate found problems with an assignment
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from grader.budget import BUDGET_NAMES
 from grader.exceptions import GraderError
 
 _budget = click.Choice(BUDGET_NAMES)
+_WEIGHTS_HELP = (
+    "Folder with ImageNet weights files (e.g. vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)"
+    " [default: Keras' cache, else random weights]."
+)
 
 
 def _fail(exc: GraderError) -> t.NoReturn:
@@ -71,6 +76,7 @@ def main() -> None:
     default=None,
     help="Folder with real cifar-10-batches-py [default: Keras' cache, else synthetic].",
 )
+@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
 def grade(
     submissions: tuple[Path, ...],
     assignment: str,
@@ -79,6 +85,7 @@ def grade(
     timeout: float | None,
     cell_timeout: float | None,
     data_dir: Path | None,
+    weights_dir: Path | None = None,
 ) -> None:
     """Grade SUBMISSIONS (notebooks, or folders of notebooks) and print a score table."""
     from grader.pipeline import grade as grade_one
@@ -107,6 +114,7 @@ def grade(
                         cell_timeout=cell_timeout,
                         total_timeout=timeout,
                         data_dir=data_dir,
+                        weights_dir=weights_dir,
                     )
                 )
                 progress.advance(task)
@@ -141,14 +149,25 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 )
 @click.option("--budget", type=_budget, default="smoke", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-def check(notebook: Path, assignment: str | None, budget: str, data_dir: Path | None) -> None:
+@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
+def check(
+    notebook: Path,
+    assignment: str | None,
+    budget: str,
+    data_dir: Path | None,
+    weights_dir: Path | None = None,
+) -> None:
     """Self-check NOTEBOOK: quick grade, table, and an HTML report beside the notebook."""
     from grader.pipeline import check as check_one
     from grader.report import print_checks
 
     try:
         result, report = check_one(
-            notebook, assignment=assignment, budget=budget, data_dir=data_dir
+            notebook,
+            assignment=assignment,
+            budget=budget,
+            data_dir=data_dir,
+            weights_dir=weights_dir,
         )
     except GraderError as exc:
         _fail(exc)
@@ -164,3 +183,77 @@ def schema() -> None:
     from grader.results import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+@main.command()
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="The student notebook."
+)
+@click.option(
+    "-a", "--assignment", default=None, help="Assignment id [default: the solution's metadata]."
+)
+def release(solution: Path, out: Path, assignment: str | None) -> None:
+    """Make the student notebook from SOLUTION: strip solution regions, lock the other cells."""
+    from grader.release import release_file
+
+    try:
+        done = release_file(solution, out, assignment=assignment)
+    except GraderError as exc:
+        _fail(exc)
+    click.echo(
+        f"{done.path}: assignment {done.assignment}; {done.student_cells} cell(s) to complete, "
+        f"{done.locked_cells} locked"
+    )
+
+
+@main.command()
+@click.argument("assignment")
+@click.option("--budget", type=_budget, default="smoke", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
+def validate(assignment: str, budget: str, data_dir: Path | None, weights_dir: Path | None) -> None:
+    """Check ASSIGNMENT: rubric, reference, solution at full marks, template at 0."""
+    from grader.exceptions import ValidationError
+    from grader.validate import validate as validate_one
+
+    try:
+        found = validate_one(assignment, budget=budget, data_dir=data_dir, weights_dir=weights_dir)
+        for role, result in (("solution", found.solution), ("template", found.template)):
+            if result is not None:
+                click.echo(f"{role}: {result.score:g}/{result.max_score:g}")
+        for problem in found.problems:
+            click.secho(f"- {problem}", fg="red")
+        if not found.ok:
+            raise ValidationError(
+                f"{found.assignment.id}: {len(found.problems)} problem(s), listed above"
+            )
+    except GraderError as exc:
+        _fail(exc)
+    click.echo(f"{found.assignment.id}: valid ({len(found.assignment.checks)} checks)")
+
+
+@main.command(name="list")
+def list_assignments() -> None:
+    """List the assignments available, with their checks and points."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.rubric import available, load_assignment
+
+    console = Console()
+    try:
+        for name in available():
+            spec = load_assignment(name)
+            table = Table(
+                title=f"{spec.id}: {spec.title}",
+                caption=f"data {spec.dataset}; {spec.max_score:g} points",
+                title_justify="left",
+            )
+            for column in ("check", "kind", "points", "what is judged"):
+                table.add_column(column, justify="right" if column == "points" else "left")
+            for check in spec.checks:
+                table.add_row(check.id, check.kind, f"{check.points:g}", check.title)
+            console.print(table)
+    except GraderError as exc:
+        _fail(exc)

@@ -75,3 +75,9 @@ class ExecutionError(GraderError):
     """The notebook kernel could not be started at all (not a failing cell: those are graded)."""
 
     exit_code = 6
+
+
+class ValidationError(GraderError):
+    """``grader validate`` found an assignment whose solution, template or rubric disagree."""
+
+    exit_code = 7

@@ -11,6 +11,7 @@ import os
 import platform
 import tempfile
 import time
+import typing as t
 from importlib import metadata
 from pathlib import Path
 
@@ -24,7 +25,11 @@ from grader.capture import read_artefacts
 from grader.checks import CheckContext, run_check
 from grader.exceptions import InputError, NotANotebookError
 from grader.execute import Execution, run_notebook
+from grader.hints import with_hints
 from grader.kernel_code import finish_code, setup_code
+from grader.locked_cells import describe as describe_locked
+from grader.locked_cells import restore_locked
+from grader.pretrained import find_weights
 from grader.report import write_reports
 from grader.results import DataInfo, GradeResult, write_atomic
 from grader.rubric import Assignment, load_assignment
@@ -117,6 +122,7 @@ def grade(
     cell_timeout: float | None = None,
     total_timeout: float | None = None,
     data_dir: Path | None = None,
+    weights_dir: Path | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
 
@@ -128,6 +134,8 @@ def grade(
         cell_timeout: seconds per cell; the rubric's value when None.
         total_timeout: seconds for the whole notebook; the rubric's value when None.
         data_dir: a folder holding real ``cifar-10-batches-py``; Keras' cache when None.
+        weights_dir: a folder holding the ImageNet weights files the assignment needs
+            (see :mod:`grader.pretrained`); Keras' cache when None, else random weights.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -144,12 +152,14 @@ def grade(
     if budget not in BUDGET_NAMES:
         raise InputError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGET_NAMES)}")
     plan = spec.budgets[budget]
+    nb, locked_changes = restore_locked(nb, _released_template(spec))
     visible, held_out, kernel_data = _prepared_data(
         spec.dataset, data_dir, spec.seed, spec.held_back
     )
+    pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
 
     t0 = time.monotonic()
-    reference_accuracy = calibrate(spec, plan, visible, held_out)
+    reference_accuracy = calibrate(spec, plan, visible, held_out, pretrained=pretrained)
     calibrate_s = time.monotonic() - t0
 
     with (
@@ -165,6 +175,7 @@ def grade(
             "artefacts": art,
             "roles": spec.roles,
             "variables": spec.variables,
+            "pretrained": {w.application: w.path and str(w.path) for w in pretrained},
         }
         execution = run_notebook(
             nb,
@@ -188,7 +199,7 @@ def grade(
         score=round(sum(c.score for c in checks), 6),
         max_score=spec.max_score,
         checks=checks,
-        cells=execution.cells,
+        cells=with_hints(execution.cells),
         fits=artefacts.fit_records(),
         budget=plan.name,
         budget_limits=plan.limits(),
@@ -207,13 +218,25 @@ def grade(
             "total": time.monotonic() - started,
         },
         versions=versions(),
-        notices=_notices(plan, visible, execution, artefacts.role_variables),
+        notices=[
+            *_notices(plan, visible, execution, artefacts.role_variables),
+            *(w.notice() for w in pretrained),
+            *(describe_locked(change) for change in locked_changes),
+        ],
+        locked_cells=locked_changes,
     )
     folder = Path(out) / stem
     result.write(folder / "result.json")
     write_reports(result, folder)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     return result
+
+
+def _released_template(spec: Assignment) -> nbformat.NotebookNode:
+    """The assignment's released student notebook: the authority on its locked cells."""
+    if not spec.student_notebook.is_file():
+        return t.cast(nbformat.NotebookNode, nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
+    return read_notebook(spec.student_notebook)
 
 
 def _notices(
@@ -227,7 +250,8 @@ def _notices(
             "Accuracy thresholds come from the reference trained under the same caps."
         )
     if ds.source == "synthetic":
-        notes.append(f"Graded on {ds.description}. Accuracy figures are not CIFAR-10 accuracies.")
+        label = datasets.DATASETS.get(ds.name, ds.name)
+        notes.append(f"Graded on {ds.description}. Accuracy figures are not {label} accuracies.")
     else:
         notes.append(f"Graded on real data: {ds.description}.")
     for role, variable in sorted(role_variables.items()):
@@ -243,6 +267,7 @@ def check(
     assignment: str | Path | None = None,
     budget: str = "smoke",
     data_dir: Path | None = None,
+    weights_dir: Path | None = None,
 ) -> tuple[GradeResult, Path]:
     """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
 
@@ -255,7 +280,12 @@ def check(
         raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         result = grade(
-            Path(notebook), assignment=chosen, out=Path(tmp), budget=budget, data_dir=data_dir
+            Path(notebook),
+            assignment=chosen,
+            out=Path(tmp),
+            budget=budget,
+            data_dir=data_dir,
+            weights_dir=weights_dir,
         )
     paths = write_reports(result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report")
     return result, paths["html"]

@@ -64,6 +64,8 @@ class CellResult:
     """Exception message."""
     traceback: str = ""
     """Traceback with terminal colour codes stripped."""
+    hint: str = ""
+    """What to change for a known error, e.g. the Keras 3 replacement of a removed API."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,19 @@ class DataInfo:
 
 
 @dataclass(frozen=True)
+class LockedCellChange:
+    """A cell the released notebook locks, found edited or deleted in the submission."""
+
+    cell_id: str
+    """The cell's nbformat id, as written by ``grader release``."""
+    index: int
+    """Position of the cell in the released notebook (0-based, all cells counted)."""
+    change: t.Literal["edited", "deleted"]
+    diff: str
+    """Unified diff from the released source to the submitted one (empty when deleted)."""
+
+
+@dataclass(frozen=True)
 class GradeResult:
     """Everything known about one graded submission."""
 
@@ -119,6 +134,8 @@ class GradeResult:
     notices: list[str] = field(default_factory=list)
     """Things the student should know that are not check failures (budget caps, data source)."""
     schema_version: int = SCHEMA_VERSION
+    locked_cells: list[LockedCellChange] = field(default_factory=list)
+    """Cells students must not edit that were edited or deleted; each was graded restored."""
 
     def to_json(self) -> str:
         """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
@@ -134,6 +151,7 @@ class GradeResult:
                 "cells": [CellResult(**c) for c in raw["cells"]],
                 "fits": [FitRecord(**f) for f in raw["fits"]],
                 "data": DataInfo(**raw["data"]),
+                "locked_cells": [LockedCellChange(**c) for c in raw.get("locked_cells", [])],
             }
         )
 

@@ -38,7 +38,12 @@ def evaluate_accuracy(
         x, y = x[:max_samples], y[:max_samples]
     if len(y) == 0:
         raise ValueError(f"no held-out images of classes {list(classes)}")
-    predictions = model.predict(x.astype("float32") / scale, batch_size=256, verbose=0)
+    images = x.astype("float32") / scale
+    input_shape = getattr(model, "input_shape", None)
+    if isinstance(input_shape, tuple) and images.ndim == len(input_shape) - 1:
+        # Grey images come as (n, 28, 28); models take them with a channel axis.
+        images = images[..., None]
+    predictions = model.predict(images, batch_size=256, verbose=0)
     return float(np.mean(np.argmax(predictions, axis=-1) == y))
 
 
