@@ -250,8 +250,11 @@ def list_assignments() -> None:
                 caption=f"data {spec.dataset}; {spec.max_score:g} points",
                 title_justify="left",
             )
-            for column in ("check", "kind", "points", "what is judged"):
-                table.add_column(column, justify="right" if column == "points" else "left")
+            # Ids are what instructors type and grep for: never wrapped.
+            table.add_column("check", no_wrap=True)
+            table.add_column("kind", no_wrap=True)
+            table.add_column("points", justify="right")
+            table.add_column("what is judged")
             for check in spec.checks:
                 table.add_row(check.id, check.kind, f"{check.points:g}", check.title)
             console.print(table)
