@@ -8,6 +8,7 @@ thing. Nothing here reads a notebook or a model: a report can be re-rendered fro
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing as t
 from collections.abc import Iterable, Mapping, Sequence
@@ -135,8 +136,6 @@ class FitCurves:
 
 def fit_curves(result: GradeResult) -> list[FitCurves]:
     """Pair the k-th fit of each role with the reference's k-th fit of that role."""
-    from grader.report import metric_groups
-
     reference_by_role: dict[str, list[FitRecord]] = {}
     for ref in result.reference_fits:
         reference_by_role.setdefault(ref.model, []).append(ref)
@@ -156,9 +155,29 @@ def fit_curves(result: GradeResult) -> list[FitCurves]:
     return out
 
 
-def _range(groups: Sequence[Mapping[str, Sequence[float]]]) -> tuple[float, float] | None:
-    import math
+def metric_groups(
+    history: Mapping[str, Sequence[float]],
+) -> list[tuple[str, dict[str, list[float]]]]:
+    """Pair each training metric with its ``val_`` twin, one chart per pair.
 
+    Args:
+        history: Keras history, metric name -> per-epoch values.
+
+    Returns:
+        ``[(metric, {name: values})]`` with ``loss`` first, then ``accuracy``, then the rest
+        in the order Keras reported them; the training series precedes ``val_``.
+    """
+    groups: dict[str, dict[str, list[float]]] = {}
+    for name, values in history.items():
+        base = name.removeprefix("val_")
+        groups.setdefault(base, {})[name] = list(values)
+    for base, members in groups.items():
+        groups[base] = dict(sorted(members.items(), key=lambda kv: kv[0].startswith("val_")))
+    order = {"loss": 0, "accuracy": 1}
+    return sorted(groups.items(), key=lambda kv: order.get(kv[0], 2))
+
+
+def _range(groups: Sequence[Mapping[str, Sequence[float]]]) -> tuple[float, float] | None:
     values = [
         float(v)
         for group in groups

@@ -89,7 +89,6 @@ def _environment() -> jinja2.Environment:
     )
     env.globals.update(
         svg_line_chart=svg_line_chart,
-        metric_groups=metric_groups,
         status_icon=status_icon,
         cell_hint=cell_hint,
         raw_evidence=raw_evidence,
@@ -414,28 +413,6 @@ def svg_line_chart(
         legend_x += 24 + 5.5 * len(name)
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
-
-
-def metric_groups(
-    history: Mapping[str, Sequence[float]],
-) -> list[tuple[str, dict[str, list[float]]]]:
-    """Pair each training metric with its ``val_`` twin, one chart per pair.
-
-    Args:
-        history: Keras history, metric name -> per-epoch values.
-
-    Returns:
-        ``[(metric, {name: values})]`` with ``loss`` first, then ``accuracy``, then the rest
-        in the order Keras reported them; the training series precedes ``val_``.
-    """
-    groups: dict[str, dict[str, list[float]]] = {}
-    for name, values in history.items():
-        base = name.removeprefix("val_")
-        groups.setdefault(base, {})[name] = list(values)
-    for base, members in groups.items():
-        groups[base] = dict(sorted(members.items(), key=lambda kv: kv[0].startswith("val_")))
-    order = {"loss": 0, "accuracy": 1}
-    return sorted(groups.items(), key=lambda kv: order.get(kv[0], 2))
 
 
 def _chart_description(

@@ -79,6 +79,10 @@ def test_report_opens_cleanly_in_chromium(
     assert report.outside_requests == []
     assert report.requests == [page.resolve().as_uri()]
     assert report.visible == dict.fromkeys([*ALWAYS, *extra], True)
+    if name == "full_marks":  # nothing to fix, so nothing marked as differing
+        assert browser.inspect(page, ["mark.diff", ".cell"]).visible == dict.fromkeys(
+            ["mark.diff", ".cell"], False
+        )
     assert report.fits_width  # the side-by-side tables wrap instead of sticking out
     assert report.unlabelled == []  # alt text, accessible chart names, table headers
     # Printed, the key tables stay; the instructor's raw evidence is left out of the paper copy.

@@ -60,6 +60,15 @@ def test_example_submission_matches_its_golden(
     for check_id in ("base.architecture", "transfer.architecture"):
         if by_id[check_id].status != "error":
             assert by_id[check_id].details["comparison"], check_id
+    flags = {
+        check_id: sum(row["trainable_differs"] for row in by_id[check_id].details["comparison"])
+        for check_id in ("base.architecture", "transfer.architecture")
+    }
+    assert flags == (
+        {"base.architecture": 0, "transfer.architecture": 5}
+        if name == "not_frozen"
+        else {"base.architecture": 0, "transfer.architecture": 0}
+    )
     for check_id in ACCURACY:
         if by_id[check_id].status in ("pass", "fail") and "accuracy" in by_id[check_id].details:
             counts = by_id[check_id].details["confusion"]["counts"]

@@ -251,7 +251,9 @@ def check_architecture(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     the student's own base, so a base mistake is charged once, to the base); without that
     model, ``base_builder`` from the reference stands in for it.
     """
-    model = ctx.artefacts.model(params["model"])
+    # As the model was right after its own training: a correct notebook later freezes the base's
+    # layers for transfer, and those flags would show as differences from the reference's base.
+    model = ctx.artefacts.model(params["model"], when="trained")
     reference = build_reference(ctx, params)
     actual, expected = signatures(model), signatures(reference)
     problems = diff(expected, actual)
