@@ -268,7 +268,8 @@ KNOWN_ERRORS: tuple[KnownError, ...] = tuple(
             "(e.g. from keras.layers import Dense, Conv2D).",
         ),
         (
-            r"Shapes \(None, (\d+)\) and \(None, (\d+)\) are incompatible",
+            r"Shapes \(None, \d+\) and \(None, \d+\) are incompatible"
+            r"|`target` and `output` must have the same shape",
             "The labels' one-hot width and the last Dense layer's units differ: "
             "to_categorical(y, n) needs a final Dense(n).",
         ),

@@ -196,8 +196,14 @@ def test_confusion_matrix_is_a_table_with_class_names_and_recall() -> None:
         ("ValueError", "Argument(s) not recognized: {'lr': 0.01}", "", "learning_rate="),
         (
             "ValueError",
-            "Arguments `target` and `output` must have the same shape. Shapes (None, 10) "
-            "and (None, 5) are incompatible",
+            "Shapes (None, 10) and (None, 5) are incompatible",
+            "",
+            "final Dense(n)",
+        ),
+        (
+            "ValueError",
+            "Arguments `target` and `output` must have the same shape. Received: "
+            "target.shape=(None, 10), output.shape=(None, 5)",
             "",
             "final Dense(n)",
         ),
@@ -205,7 +211,16 @@ def test_confusion_matrix_is_a_table_with_class_names_and_recall() -> None:
         ("NameError", "name 'trans_model' is not defined", "", "spelling"),
         ("ZeroDivisionError", "division by zero", "1/0", ""),
     ],
-    ids=["np_utils-module", "np_utils-import", "lr", "shape", "predict_classes", "name", "none"],
+    ids=[
+        "np_utils-module",
+        "np_utils-import",
+        "lr",
+        "shape-tf",
+        "shape-keras3",
+        "predict_classes",
+        "name",
+        "none",
+    ],
 )
 def test_known_errors_get_a_hint(name: str, value: str, source: str, expected: str) -> None:
     hint = cell_hint(CellResult(3, "error", 0.1, source, name, value, f"{name}: {value}"))
