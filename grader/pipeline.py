@@ -19,11 +19,12 @@ import nbformat
 from grader import data as datasets
 from grader import keras_env
 from grader.budget import BUDGET_NAMES, Budget
-from grader.calibrate import cache_dir, calibrate, data_fingerprint
+from grader.calibrate import cache_dir, calibration, data_fingerprint
 from grader.capture import read_artefacts
 from grader.checks import CheckContext, run_check
 from grader.exceptions import InputError, NotANotebookError
-from grader.execute import Execution, run_notebook
+from grader.execute import Execution, run_notebook, strip_ansi
+from grader.feedback import View, warning_notices
 from grader.kernel_code import finish_code, setup_code
 from grader.report import write_reports
 from grader.results import DataInfo, GradeResult, write_atomic
@@ -117,6 +118,7 @@ def grade(
     cell_timeout: float | None = None,
     total_timeout: float | None = None,
     data_dir: Path | None = None,
+    view: View = "instructor",
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
 
@@ -128,6 +130,9 @@ def grade(
         cell_timeout: seconds per cell; the rubric's value when None.
         total_timeout: seconds for the whole notebook; the rubric's value when None.
         data_dir: a folder holding real ``cifar-10-batches-py``; Keras' cache when None.
+        view: whom ``report.html``/``report.md`` are for: ``instructor`` (everything) or
+            ``student`` (hidden checks as status and points only). ``result.json`` is always
+            complete.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -149,7 +154,8 @@ def grade(
     )
 
     t0 = time.monotonic()
-    reference_accuracy = calibrate(spec, plan, visible, held_out)
+    reference = calibration(spec, plan, visible, held_out)
+    reference_accuracy = reference.accuracy
     calibrate_s = time.monotonic() - t0
 
     with (
@@ -207,11 +213,13 @@ def grade(
             "total": time.monotonic() - started,
         },
         versions=versions(),
-        notices=_notices(plan, visible, execution, artefacts.role_variables),
+        notices=_notices(plan, visible, execution, artefacts.role_variables)
+        + warning_notices(_stderr_by_cell(execution.notebook)),
+        reference_fits=reference.fits,
     )
     folder = Path(out) / stem
     result.write(folder / "result.json")
-    write_reports(result, folder)
+    write_reports(result, folder, view=view)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     return result
 
@@ -237,14 +245,35 @@ def _notices(
     return notes
 
 
+def _stderr_by_cell(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """What each code cell wrote to stderr (where Keras' warnings go)."""
+    return [
+        (
+            index,
+            strip_ansi(
+                "".join(
+                    str(out.get("text", ""))
+                    for out in cell.get("outputs", [])
+                    if out.get("name") == "stderr"
+                )
+            ),
+        )
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+    ]
+
+
 def check(
     notebook: Path,
     *,
     assignment: str | Path | None = None,
     budget: str = "smoke",
     data_dir: Path | None = None,
+    view: View = "student",
 ) -> tuple[GradeResult, Path]:
     """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
+
+    ``view`` is the report's audience: ``student`` unless an instructor asks for more.
 
     Returns:
         The result and the path of the HTML report.
@@ -257,5 +286,7 @@ def check(
         result = grade(
             Path(notebook), assignment=chosen, out=Path(tmp), budget=budget, data_dir=data_dir
         )
-    paths = write_reports(result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report")
+    paths = write_reports(
+        result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=view
+    )
     return result, paths["html"]

@@ -43,6 +43,8 @@ class CheckResult:
     """What to change, from the rubric; shown when the check does not pass."""
     details: dict[str, t.Any] = field(default_factory=dict)
     """Machine-readable evidence (measured accuracy, thresholds, layer diffs)."""
+    hidden: bool = False
+    """A hidden check: the student view shows only its status and points."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class GradeResult:
     notices: list[str] = field(default_factory=list)
     """Things the student should know that are not check failures (budget caps, data source)."""
     schema_version: int = SCHEMA_VERSION
+    reference_fits: list[FitRecord] = field(default_factory=list)
+    """The reference's ``fit`` calls under the same budget, data and seed, for comparison."""
 
     def to_json(self) -> str:
         """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
@@ -134,6 +138,7 @@ class GradeResult:
                 "cells": [CellResult(**c) for c in raw["cells"]],
                 "fits": [FitRecord(**f) for f in raw["fits"]],
                 "data": DataInfo(**raw["data"]),
+                "reference_fits": [FitRecord(**f) for f in raw.get("reference_fits", [])],
             }
         )
 
