@@ -20,12 +20,12 @@ import nbformat
 from grader import data as datasets
 from grader import keras_env
 from grader.budget import BUDGET_NAMES, Budget
-from grader.calibrate import cache_dir, calibrate, data_fingerprint
+from grader.calibrate import cache_dir, calibration, data_fingerprint
 from grader.capture import read_artefacts
 from grader.checks import CheckContext, run_check
 from grader.exceptions import InputError, NotANotebookError
-from grader.execute import Execution, run_notebook
-from grader.hints import with_hints
+from grader.execute import Execution, run_notebook, strip_ansi
+from grader.feedback import View, warning_notices
 from grader.kernel_code import finish_code, setup_code
 from grader.locked_cells import describe as describe_locked
 from grader.locked_cells import restore_locked
@@ -122,6 +122,7 @@ def grade(
     cell_timeout: float | None = None,
     total_timeout: float | None = None,
     data_dir: Path | None = None,
+    view: View = "instructor",
     weights_dir: Path | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
@@ -134,6 +135,9 @@ def grade(
         cell_timeout: seconds per cell; the rubric's value when None.
         total_timeout: seconds for the whole notebook; the rubric's value when None.
         data_dir: a folder holding real ``cifar-10-batches-py``; Keras' cache when None.
+        view: whom ``report.html``/``report.md`` are for: ``instructor`` (everything) or
+            ``student`` (hidden checks as status and points only). ``result.json`` is always
+            complete.
         weights_dir: a folder holding the ImageNet weights files the assignment needs
             (see :mod:`grader.pretrained`); Keras' cache when None, else random weights.
 
@@ -159,7 +163,8 @@ def grade(
     pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
 
     t0 = time.monotonic()
-    reference_accuracy = calibrate(spec, plan, visible, held_out, pretrained=pretrained)
+    reference = calibration(spec, plan, visible, held_out, pretrained=pretrained)
+    reference_accuracy = reference.accuracy
     calibrate_s = time.monotonic() - t0
 
     with (
@@ -199,7 +204,7 @@ def grade(
         score=round(sum(c.score for c in checks), 6),
         max_score=spec.max_score,
         checks=checks,
-        cells=with_hints(execution.cells),
+        cells=execution.cells,
         fits=artefacts.fit_records(),
         budget=plan.name,
         budget_limits=plan.limits(),
@@ -220,14 +225,16 @@ def grade(
         versions=versions(),
         notices=[
             *_notices(plan, visible, execution, artefacts.role_variables),
+            *warning_notices(_stderr_by_cell(execution.notebook)),
             *(w.notice() for w in pretrained),
             *(describe_locked(change) for change in locked_changes),
         ],
+        reference_fits=reference.fits,
         locked_cells=locked_changes,
     )
     folder = Path(out) / stem
     result.write(folder / "result.json")
-    write_reports(result, folder)
+    write_reports(result, folder, view=view)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     return result
 
@@ -261,15 +268,36 @@ def _notices(
     return notes
 
 
+def _stderr_by_cell(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """What each code cell wrote to stderr (where Keras' warnings go)."""
+    return [
+        (
+            index,
+            strip_ansi(
+                "".join(
+                    str(out.get("text", ""))
+                    for out in cell.get("outputs", [])
+                    if out.get("name") == "stderr"
+                )
+            ),
+        )
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+    ]
+
+
 def check(
     notebook: Path,
     *,
     assignment: str | Path | None = None,
     budget: str = "smoke",
     data_dir: Path | None = None,
+    view: View = "student",
     weights_dir: Path | None = None,
 ) -> tuple[GradeResult, Path]:
     """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
+
+    ``view`` is the report's audience: ``student`` unless an instructor asks for more.
 
     Returns:
         The result and the path of the HTML report.
@@ -287,5 +315,7 @@ def check(
             data_dir=data_dir,
             weights_dir=weights_dir,
         )
-    paths = write_reports(result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report")
+    paths = write_reports(
+        result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=view
+    )
     return result, paths["html"]

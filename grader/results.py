@@ -43,6 +43,8 @@ class CheckResult:
     """What to change, from the rubric; shown when the check does not pass."""
     details: dict[str, t.Any] = field(default_factory=dict)
     """Machine-readable evidence (measured accuracy, thresholds, layer diffs)."""
+    hidden: bool = False
+    """A hidden check: the student view shows only its status and points."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,6 @@ class CellResult:
     """Exception message."""
     traceback: str = ""
     """Traceback with terminal colour codes stripped."""
-    hint: str = ""
-    """What to change for a known error, e.g. the Keras 3 replacement of a removed API."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,8 @@ class GradeResult:
     notices: list[str] = field(default_factory=list)
     """Things the student should know that are not check failures (budget caps, data source)."""
     schema_version: int = SCHEMA_VERSION
+    reference_fits: list[FitRecord] = field(default_factory=list)
+    """The reference's ``fit`` calls under the same budget, data and seed, for comparison."""
     locked_cells: list[LockedCellChange] = field(default_factory=list)
     """Cells students must not edit that were edited or deleted; each was graded restored."""
 
@@ -151,6 +153,7 @@ class GradeResult:
                 "cells": [CellResult(**c) for c in raw["cells"]],
                 "fits": [FitRecord(**f) for f in raw["fits"]],
                 "data": DataInfo(**raw["data"]),
+                "reference_fits": [FitRecord(**f) for f in raw.get("reference_fits", [])],
                 "locked_cells": [LockedCellChange(**c) for c in raw.get("locked_cells", [])],
             }
         )

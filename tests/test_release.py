@@ -1,4 +1,4 @@
-"""grader release, locked cells at grading, and Keras 3 hints: no kernel needed."""
+"""grader release and locked cells at grading: no kernel needed."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.cli import main
-from grader.hints import hint_for, with_hints
 from grader.locked_cells import restore_locked
 from grader.release import YOUR_CODE, ReleaseError, checksum, release, strip_solutions
-from grader.results import CellResult
 from grader.rubric import assignments_root
 
 RELEASED = ["vgg19_finetune", "mnist_transfer", "cifar10_transfer_v2"]
@@ -125,17 +123,3 @@ def test_untouched_notebooks_and_templates_without_locks_change_nothing() -> Non
     edited = nbformat.from_dict(unlocked)
     edited.cells[1].source = "import os\n"
     assert restore_locked(edited, unlocked)[1] == []
-
-
-def test_keras_3_hints_for_removed_apis() -> None:
-    hint = hint_for("ImportError", "cannot import name 'np_utils' from 'keras.utils'")
-    assert "keras.utils.to_categorical" in hint
-    assert hint_for("NameError", "name 'np_utils' is not defined") == hint
-    assert "learning_rate" in hint_for("ValueError", "Argument(s) not recognized: {'lr': 0.1}")
-    assert hint_for("NameError", "name 'trans_model' is not defined") == ""
-    cells = [
-        CellResult(0, "ok", 0.1, "x"),
-        CellResult(1, "error", 0.1, "y", "ImportError", "cannot import name 'np_utils'"),
-    ]
-    assert with_hints(cells)[0].hint == ""
-    assert "to_categorical" in with_hints(cells)[1].hint
