@@ -193,7 +193,15 @@ def grade(
         )
         t0 = time.monotonic()
         artefacts = read_artefacts(Path(art))
-        ctx = CheckContext(artefacts, spec, visible, held_out, plan, reference_accuracy)
+        ctx = CheckContext(
+            artefacts,
+            spec,
+            visible,
+            held_out,
+            plan,
+            reference_accuracy,
+            pretrained_available=all(w.path is not None for w in pretrained),
+        )
         checks = [run_check(check, ctx) for check in spec.checks]
         checks_s = time.monotonic() - t0
 

@@ -141,7 +141,10 @@ def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
         f"at the '{ctx.budget.name}' budget"
     )
     target = ctx.assignment.course_targets.get(role)
-    at_full_on_real = ctx.budget.name == "full" and ctx.truth.source == "real"
+    # Course targets assume the real thing: all the data, real images, ImageNet weights.
+    at_full_on_real = (
+        ctx.budget.name == "full" and ctx.truth.source == "real" and ctx.pretrained_available
+    )
     if target is not None and at_full_on_real and target > threshold:
         threshold, basis = target, f"the course target of {target:.0%}"
     details = {

@@ -43,6 +43,8 @@ class CheckContext:
     budget: Budget
     reference_accuracy: dict[str, float]
     """Role -> accuracy of the reference trained under the same budget, data and seed."""
+    pretrained_available: bool = True
+    """False when a pretrained model's ImageNet weights were missing and random ones used."""
 
     @functools.cached_property
     def reference(self) -> t.Any:

@@ -63,11 +63,11 @@ def check_frozen(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     )
 
 
-def _names(names: t.Sequence[str], verb: str = "") -> str:
-    """``layer a is`` / ``layers a, b are``: every wrong layer named, in model order."""
+def _names(names: t.Sequence[str], *, with_verb: bool = False) -> str:
+    """``layers a, b`` (``... are`` with the verb): every wrong layer named, in model order."""
     one = len(names) == 1
     subject = ("layer " if one else "layers ") + ", ".join(names)
-    return f"{subject} {(verb if one else 'are') if verb == 'is' else verb}".rstrip()
+    return f"{subject} {'is' if one else 'are'}" if with_verb else subject
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,9 @@ class _Selection:
             if not self.is_frozen(0, layer.name) and not layer.trainable
         ]
         if should_freeze:
-            problems.append(f"{_names(should_freeze, 'is')} trainable; freeze them")
+            problems.append(f"{_names(should_freeze, with_verb=True)} trainable; freeze them")
         if should_train:
-            problems.append(f"{_names(should_train, 'is')} frozen; they must be trainable")
+            problems.append(f"{_names(should_train, with_verb=True)} frozen; make them trainable")
         return problems
 
     @staticmethod
