@@ -3,7 +3,9 @@
 The released student notebook (``grader release``) records a checksum for each locked cell.
 The assignment's own copy of it is the authority: a submission's metadata could have been
 edited along with its cells. A locked cell that is edited is graded with its released source;
-one that is deleted is put back after the cell that preceded it.
+one that is deleted is put back after the cell that preceded it. Cells are matched by id, and
+failing that by content: a notebook rebuilt by copy and paste has new cell ids, so there an
+edited locked cell can only be told apart as missing (the original is put back beside it).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def restore_locked(
         if entry["id"] not in originals:
             continue
         index, original = originals[entry["id"]]
-        position = next((i for i, c in enumerate(nb.cells) if c.get("id") == entry["id"]), None)
+        position = _find(nb, entry["id"], entry["sha256"])
         if position is None:
             nb.cells.insert(_insertion_point(nb, template, index), _fresh(original))
             changes.append(LockedCellChange(entry["id"], index, "deleted", ""))
@@ -61,6 +63,17 @@ def restore_locked(
     return nb, changes
 
 
+def _find(nb: nbformat.NotebookNode, cell_id: str, digest: str) -> int | None:
+    """The cell with this id; failing that, an unchanged copy of it under another id (a
+    notebook rebuilt by copy and paste gets new ids, or none before nbformat 4.5)."""
+    by_id = [i for i, c in enumerate(nb.cells) if c.get("id") == cell_id]
+    by_content = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and checksum(c.source) == digest
+    ]
+    found = by_id or by_content
+    return found[0] if found else None
+
+
 def _fresh(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
     restored = copy.deepcopy(cell)
     restored.outputs, restored.execution_count = [], None
@@ -69,10 +82,10 @@ def _fresh(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def _insertion_point(nb: nbformat.NotebookNode, template: nbformat.NotebookNode, index: int) -> int:
     """After the submission's copy of the nearest template cell before ``index``."""
-    ids = [c.get("id") for c in nb.cells]
     for previous in reversed(template.cells[:index]):
-        if previous.get("id") in ids:
-            return ids.index(previous.get("id")) + 1
+        found = _find(nb, previous.get("id"), checksum(previous.source))
+        if found is not None:
+            return found + 1
     return 0
 
 

@@ -123,3 +123,17 @@ def test_untouched_notebooks_and_templates_without_locks_change_nothing() -> Non
     edited = nbformat.from_dict(unlocked)
     edited.cells[1].source = "import os\n"
     assert restore_locked(edited, unlocked)[1] == []
+
+
+def test_a_notebook_with_new_cell_ids_is_matched_by_content() -> None:
+    """Copied into a fresh notebook, cells get new ids; unchanged locked cells still count."""
+    template = release(solution())[0]
+    submission = nbformat.from_dict(template)
+    for i, cell in enumerate(submission.cells):
+        cell.id = f"new{i}"
+    assert restore_locked(submission, template)[1] == []
+    submission.cells[3].source = "model.fit(x, epochs=1)\n"
+    restored, changes = restore_locked(submission, template)
+    assert [(c.cell_id, c.change) for c in changes] == [("c3", "deleted")]
+    # Put back after the cell that precedes it in the release (found by content).
+    assert [c.source for c in restored.cells[3:5]] == ["model.fit(x)\n", "model.fit(x, epochs=1)\n"]
