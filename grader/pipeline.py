@@ -259,3 +259,20 @@ def check(
         )
     paths = write_reports(result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report")
     return result, paths["html"]
+
+
+def prepare(
+    *, assignment: str | Path | Assignment, budget: str = "standard", data_dir: Path | None = None
+) -> dict[str, float]:
+    """Prepare the data and calibrate the reference without grading anything.
+
+    A batch does this once before its workers start, so they find the calibration cached.
+
+    Returns:
+        The reference's held-out accuracy per model role.
+    """
+    spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
+    if budget not in BUDGET_NAMES:
+        raise InputError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGET_NAMES)}")
+    visible, held_out, _ = _prepared_data(spec.dataset, data_dir, spec.seed, spec.held_back)
+    return calibrate(spec, spec.budgets[budget], visible, held_out)
