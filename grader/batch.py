@@ -79,13 +79,17 @@ def safe_id(text: str) -> str:
     return cleaned if cleaned not in _RESERVED else "submission"
 
 
-def discover(sources: t.Sequence[Path], staging: Path) -> Discovery:
+def discover(
+    sources: t.Sequence[Path], staging: Path, *, exclude: t.Sequence[Path] = ()
+) -> Discovery:
     """List the submissions in notebooks, folders and zip files.
 
     Args:
         sources: notebooks, folders (plain or Gradescope export) and zip files (Canvas or
             Gradescope), in any mix.
         staging: where zip files are extracted, one sub-folder per zip.
+        exclude: folders whose notebooks are never submissions (the grader's output folder,
+            which may lie inside a hand-in folder and holds ``executed.ipynb`` copies).
 
     Returns:
         Submissions sorted by student id; ids are made unique with a ``-2``, ``-3`` suffix.
@@ -103,7 +107,7 @@ def discover(sources: t.Sequence[Path], staging: Path) -> Discovery:
         if source.is_file() and source.suffix.lower() == ".zip":
             source = extract_zip(source, staging)
         if source.is_dir():
-            subs, skipped = _discover_folder(source)
+            subs, skipped = _discover_folder(source, [Path(p).resolve() for p in exclude])
             if not subs:
                 raise InputError(f"{source}: no .ipynb files in this folder")
             found += subs
@@ -141,14 +145,16 @@ def extract_zip(path: Path, staging: Path) -> Path:
     return target
 
 
-def _discover_folder(folder: Path) -> tuple[list[Submission], list[str]]:
+def _discover_folder(folder: Path, exclude: list[Path]) -> tuple[list[Submission], list[str]]:
     metadata = _find_gradescope_metadata(folder)
     if metadata is not None:
         return _gradescope(metadata)
     subs: list[Submission] = []
     ignored: list[str] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if _hidden(path.relative_to(folder)):
+        if _hidden(path.relative_to(folder)) or any(
+            path.resolve().is_relative_to(e) for e in exclude
+        ):
             continue
         if path.suffix.lower() != ".ipynb":
             ignored.append(str(path.relative_to(folder)))

@@ -46,7 +46,8 @@ class BatchEntry:
     result: GradeResult
     """The result without cells and fit histories, which the class views do not need."""
     seconds: float
-    """Seconds grading took when the notebook was executed (0 when it was not)."""
+    """Seconds grading took when the notebook was executed, in this run or an earlier one
+    (0 when it could not be graded)."""
     reason: str = ""
     """Why a failed submission could not be graded."""
     source: str = ""

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from grader import data as datasets
 from grader.batch import Submission, discover, read_roster
-from grader.budget import BUDGET_NAMES
 from grader.exceptions import InputError
 from grader.export import BatchEntry, EntryStatus, gradescope_json, write_class_outputs
 from grader.report import write_reports
@@ -109,10 +108,9 @@ def grade_batch(
     """
     started = time.monotonic()
     spec = load_assignment(assignment)
-    if budget not in BUDGET_NAMES:
-        raise InputError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGET_NAMES)}")
+    spec.plan(budget)  # an unknown budget is refused before anything is extracted or run
     out = Path(out)
-    found = discover(sources, out / STAGING)
+    found = discover(sources, out / STAGING, exclude=[out])
     names = read_roster(roster) if roster is not None else {}
     context = grading_context(
         spec,
@@ -292,7 +290,7 @@ def failed_result(
         )
         for c in spec.checks
     ]
-    plan = spec.budgets[budget]
+    plan = spec.plan(budget)
     return GradeResult(
         assignment=spec.id,
         submission=submission,

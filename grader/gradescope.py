@@ -110,8 +110,7 @@ def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard")
             budget is unknown.
     """
     spec = load_assignment(assignment)
-    if budget not in spec.budgets:
-        raise InputError(f"unknown budget {budget!r}; choose one of: {', '.join(spec.budgets)}")
+    spec.plan(budget)  # refuses an unknown budget
     files = _source_files(spec)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

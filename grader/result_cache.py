@@ -68,7 +68,7 @@ def grading_context(
         json.dumps(
             {
                 "budget": budget,
-                "limits": spec.budgets[budget].limits() if budget in spec.budgets else {},
+                "limits": spec.plan(budget).limits(),
                 "cell_timeout": cell_timeout,
                 "total_timeout": total_timeout,
                 "data": _data_source(data_dir),

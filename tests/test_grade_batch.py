@@ -232,3 +232,45 @@ def test_cache_entry_is_stored_whole(tmp_path: Path) -> None:
     cache.put("k", CachedResult("{}", EXECUTED))  # a second writer of the same key is harmless
     assert cache.get("k") == CachedResult("{}", EXECUTED)
     assert os.listdir(tmp_path / "results") == ["k"]
+
+
+CACHED_RUN = """
+import sys
+from pathlib import Path
+from grader.grade_batch import grade_batch
+summary = grade_batch([Path(sys.argv[1])], assignment="cifar10_transfer", out=Path(sys.argv[2]),
+                      budget="smoke")
+print([e.status for e in summary.entries],
+      sorted(m for m in ("keras", "tensorflow", "nbclient") if m in sys.modules))
+"""
+
+
+def test_cached_results_come_back_without_importing_keras(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run(hand_in, tmp_path / "first")  # fills the cache (GRADER_CACHE_DIR is the test's)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", CACHED_RUN, str(hand_in), str(tmp_path / "second")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "['cached', 'cached', 'cached'] []"
+    assert (tmp_path / "second" / "grace" / "report.html").is_file()
+
+
+def test_output_folder_inside_the_hand_in_is_not_graded(
+    hand_in: Path, fake: dict[str, object]
+) -> None:
+    run(hand_in, hand_in / "out")
+    summary = run(hand_in, hand_in / "out")
+    # out/<id>/executed.ipynb copies are the grader's, never new submissions.
+    assert [e.student_id for e in summary.entries] == ["ada", "alan", "grace"]
+    assert [e.status for e in summary.entries] == ["done"] * 3
