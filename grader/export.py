@@ -52,6 +52,8 @@ class BatchEntry:
     """Why a failed submission could not be graded."""
     source: str = ""
     """The notebook's path as found in the hand-in."""
+    worker: str = ""
+    """Where it was executed in this run (a Dask worker's address, or this process)."""
 
 
 def check_columns(entries: Sequence[BatchEntry]) -> list[tuple[str, str, float]]:

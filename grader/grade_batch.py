@@ -220,11 +220,12 @@ def _store(
         result = failed_result(spec, sub.student_id, outcome.failure, budget, data_dir)
         # No marker and no cache entry: the next run tries this notebook again.
         _write_submission(folder, result, "", key=None, failure=outcome.failure)
-        return _entry(sub, name, "failed", result, reason=outcome.failure)
+        entry = _entry(sub, name, "failed", result, reason=outcome.failure)
+        return dataclasses.replace(entry, seconds=outcome.duration_s, worker=outcome.worker)
     result = GradeResult.from_json(outcome.result_json)
     _write_submission(folder, result, outcome.executed, key=key)
     cache.put(key, CachedResult(outcome.result_json, outcome.executed))
-    return _entry(sub, name, "graded", result)
+    return dataclasses.replace(_entry(sub, name, "graded", result), worker=outcome.worker)
 
 
 def _write_submission(
@@ -335,6 +336,7 @@ def _batch_json(summary: BatchSummary, spec: Assignment, budget: str) -> str:
                         "seconds": round(e.seconds, 3),
                         "reason": e.reason,
                         "source": e.source,
+                        "worker": e.worker,
                     }
                     for e in summary.entries
                 ],

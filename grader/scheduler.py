@@ -11,9 +11,11 @@ file. ``-j N`` starts a :class:`distributed.LocalCluster` of N single-threaded w
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import platform
+import sys
 import tempfile
 import time
 import typing as t
@@ -129,10 +131,13 @@ def grade_task(task: Task) -> Outcome:
         except Exception as exc:  # a grader bug on one notebook must not end the class's batch
             return Outcome(
                 task.student_id,
-                failure=f"the grader failed on this notebook ({type(exc).__name__}: {exc})",
+                failure=f"the grader failed on this notebook ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''})",
                 worker=worker,
                 duration_s=time.monotonic() - started,
             )
+        finally:
+            _release_models()
         folder = out / task.student_id
         return Outcome(
             task.student_id,
@@ -153,6 +158,13 @@ def prepare_task(assignment: str, budget: str, data_dir: str | None) -> str:
 
     prepare(assignment=assignment, budget=budget, data_dir=Path(data_dir) if data_dir else None)
     return _worker_name()
+
+
+def _release_models() -> None:
+    """Drop the Keras models the checks loaded, so a long-lived worker's memory stays flat."""
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
 
 
 def _worker_threads() -> int | None:

@@ -92,6 +92,7 @@ def test_grading_through_a_dask_cluster_on_loopback(tmp_path: Path) -> None:
         ("ada", "graded"),
         ("alan", "graded"),
     ]
+    assert all(s["worker"].startswith("tcp://127.0.0.1:") for s in batch["submissions"])
     # The submitting process wrote everything, exactly as a local run does.
     for sid, example in (("ada", "full_marks"), ("alan", "wrong_dense_width")):
         folder = tmp_path / "out" / sid
