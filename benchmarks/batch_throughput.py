@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -64,8 +65,12 @@ def rss_mb(process: psutil.Process) -> tuple[float, float]:
 
 def timed_grade(
     hand_in: Path, out: Path, *extra: str, budget: str
-) -> tuple[float, dict[int, tuple[float, float]]]:
-    """Seconds a ``grader grade`` run takes, and peak memory per number of finished notebooks."""
+) -> tuple[float, float, dict[int, tuple[float, float]]]:
+    """Wall and CPU seconds of a ``grader grade`` run, and peak memory per finished notebooks.
+
+    CPU seconds include the workers' and kernels' (each process is waited for by its parent).
+    """
+    cpu_before = _children_cpu()
     command = [GRADER, "grade", str(hand_in), "-a", "cifar10_transfer", "--budget", budget]
     command += ["--out", str(out), *extra]
     started = time.monotonic()
@@ -80,7 +85,12 @@ def timed_grade(
         time.sleep(0.25)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed with status {proc.returncode}")
-    return time.monotonic() - started, memory
+    return time.monotonic() - started, _children_cpu() - cpu_before, memory
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -89,6 +99,7 @@ def main() -> None:
     parser.add_argument("--budget", default="smoke")
     args = parser.parse_args()
 
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         tmp_path = Path(tmp)
         os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
@@ -105,22 +116,27 @@ def main() -> None:
             check=True,
         )
         b = args.budget
-        j1, memory_j1 = timed_grade(hand_in, tmp_path / "j1", "-j", "1", "--force", budget=b)
-        j2, memory_j2 = timed_grade(hand_in, tmp_path / "j2", "-j", "2", "--force", budget=b)
-        again, _ = timed_grade(hand_in, tmp_path / "j2", "-j", "2", budget=b)
-        cached, _ = timed_grade(hand_in, tmp_path / "fresh", "-j", "2", budget=b)
+        j1, cpu_j1, memory_j1 = timed_grade(
+            hand_in, tmp_path / "j1", "-j", "1", "--force", budget=b
+        )
+        j2, cpu_j2, memory_j2 = timed_grade(
+            hand_in, tmp_path / "j2", "-j", "2", "--force", budget=b
+        )
+        again, cpu_again, _ = timed_grade(hand_in, tmp_path / "j2", "-j", "2", budget=b)
+        cached, cpu_cached, _ = timed_grade(hand_in, tmp_path / "fresh", "-j", "2", budget=b)
 
     n = args.count
     cpus = os.cpu_count()
     print(f"\n{n} notebooks (example submissions, cycled), budget {args.budget}, {cpus} CPUs")
-    print(f"{'run':<52} {'seconds':>8} {'s/notebook':>11} {'notebooks/min':>14}")
-    for name, seconds in (
-        ("grade -j 1 (every notebook executed)", j1),
-        ("grade -j 2 (every notebook executed)", j2),
-        ("same command again, nothing changed", again),
-        ("same hand-in, new output folder (from the cache)", cached),
+    print(f"load average before the runs: {load[0]:.2f} (other processes share these CPUs)")
+    print(f"{'run':<50} {'seconds':>8} {'s/notebook':>11} {'notebooks/min':>14} {'CPU s':>7}")
+    for name, seconds, cpu in (
+        ("grade -j 1 (every notebook executed)", j1, cpu_j1),
+        ("grade -j 2 (every notebook executed)", j2, cpu_j2),
+        ("same command again, nothing changed", again, cpu_again),
+        ("same hand-in, new output folder (from the cache)", cached, cpu_cached),
     ):
-        print(f"{name:<52} {seconds:8.1f} {seconds / n:11.3f} {60 * n / seconds:14.1f}")
+        print(f"{name:<50} {seconds:8.1f} {seconds / n:11.3f} {60 * n / seconds:14.1f} {cpu:7.1f}")
     print(f"throughput -j 2 / -j 1: {j1 / j2:.2f}x (target >= 1.7x)")
     print(f"re-run, nothing changed: {again / n:.3f} s per submission (target <= 0.2 s)")
     for label, memory in (("-j 1", memory_j1), ("-j 2", memory_j2)):

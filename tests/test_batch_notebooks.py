@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from grader.cli import main
 from grader.grade_batch import MARKER
@@ -46,6 +46,12 @@ def notebook_with(dest: Path, *sources: str) -> Path:
     return dest
 
 
+def grade_cli(hand_in: Path, out: Path, *options: str) -> Result:
+    """``grader grade HAND_IN`` at the smoke budget, in this process."""
+    command = ["grade", str(hand_in), "-a", "cifar10_transfer", "--budget", "smoke"]
+    return CliRunner().invoke(main, [*command, "--out", str(out), *options])
+
+
 def structural(result: GradeResult) -> dict[str, str]:
     return {c.id: c.status for c in result.checks if c.id not in ACCURACY}
 
@@ -70,21 +76,7 @@ def test_grading_through_a_dask_cluster_on_loopback(tmp_path: Path) -> None:
         dashboard_address=None,
     ) as cluster:
         address = cluster.scheduler_address
-        outcome = CliRunner().invoke(
-            main,
-            [
-                "grade",
-                str(hand_in),
-                "-a",
-                "cifar10_transfer",
-                "--budget",
-                "smoke",
-                "--out",
-                str(tmp_path / "out"),
-                "--scheduler",
-                address,
-            ],
-        )
+        outcome = grade_cli(hand_in, tmp_path / "out", "--scheduler", address)
     assert outcome.exit_code == 0, outcome.output
     batch = json.loads((tmp_path / "out" / "batch.json").read_text())
     assert batch["where"] == f"Dask scheduler {address}"
@@ -116,23 +108,7 @@ def test_local_workers_survive_crashing_hanging_and_broken_notebooks(tmp_path: P
         "import os\nprint('threads', os.environ.get('TF_NUM_INTRAOP_THREADS'))",
     )
     (hand_in / "broken.ipynb").write_text('{"cells": 3}')
-    outcome = CliRunner().invoke(
-        main,
-        [
-            "grade",
-            str(hand_in),
-            "-a",
-            "cifar10_transfer",
-            "--budget",
-            "smoke",
-            "--out",
-            str(tmp_path / "out"),
-            "--timeout",
-            "15",
-            "-j",
-            "2",
-        ],
-    )
+    outcome = grade_cli(hand_in, tmp_path / "out", "--timeout", "15", "-j", "2")
     assert outcome.exit_code == 0, outcome.output
     out = tmp_path / "out"
     batch = json.loads((out / "batch.json").read_text())
