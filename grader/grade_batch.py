@@ -121,13 +121,13 @@ def grade_batch(
     )
     cache = ResultCache()
     entries: dict[str, BatchEntry] = {}
-    pending: list[tuple[Submission, str]] = []
+    pending: list[tuple[Submission, str, str]] = []
     for sub in found.submissions:
         key = result_key(sub.digest, context)
         name = sub.name or (names[sub.student_id].name if sub.student_id in names else "")
         reused = None if force else _reuse(out / sub.student_id, key, cache)
         if reused is None:
-            pending.append((sub, key))
+            pending.append((sub, key, name))
             continue
         status, result = reused
         entries[sub.student_id] = _entry(sub, name, status, result)
@@ -136,7 +136,7 @@ def grade_batch(
 
     where = "nowhere (nothing to execute)"
     if pending:
-        by_id = {sub.student_id: (sub, key) for sub, key in pending}
+        by_id = {item[0].student_id: item for item in pending}
         # Starting workers costs seconds: never more of them than notebooks to grade.
         jobs = min(jobs, len(pending))
         assignment_ref = spec.id if _is_installed(spec) else str(spec.folder.resolve())
@@ -150,7 +150,7 @@ def grade_batch(
 
             def tasks() -> Iterator[Task]:
                 # Lazily: a notebook's bytes are read only when a worker is about to get it.
-                for sub, _ in pending:
+                for sub, _, _ in pending:
                     if observer:
                         observer.running(sub.student_id)
                     yield Task(
@@ -166,8 +166,7 @@ def grade_batch(
                     )
 
             for outcome in executor.run(tasks()):
-                sub, key = by_id[outcome.student_id]
-                name = sub.name or (names[sub.student_id].name if sub.student_id in names else "")
+                sub, key, name = by_id[outcome.student_id]
                 entry = _store(outcome, sub, name, key, spec, budget, out, cache, data_dir)
                 entries[sub.student_id] = entry
                 if observer:
