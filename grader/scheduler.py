@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import keras_env
 from grader.exceptions import GraderError, SchedulerError
 
 MEMORY_PER_JOB = 3 * 2**30
@@ -163,7 +164,9 @@ def prepare_task(assignment: str, budget: str, data_dir: str | None) -> str:
 def _release_models() -> None:
     """Drop the Keras models the checks loaded, so a long-lived worker's memory stays flat."""
     if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+        # Keras may still be importing in grade()'s background thread (a notebook refused in
+        # a millisecond): wait for it, or its half-initialised module is all there is.
+        keras_env.keras().backend.clear_session()
     gc.collect()
 
 
