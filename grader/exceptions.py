@@ -75,3 +75,9 @@ class ExecutionError(GraderError):
     """The notebook kernel could not be started at all (not a failing cell: those are graded)."""
 
     exit_code = 6
+
+
+class SchedulerError(GraderError):
+    """The Dask scheduler given with ``--scheduler`` could not be reached."""
+
+    exit_code = 7
