@@ -24,6 +24,7 @@ _EXPORTS = {
     "CalibrationError": "grader.exceptions",
     "ExecutionError": "grader.exceptions",
     "grade": "grader.pipeline",
+    "grade_batch": "grader.grade_batch",
     "check": "grader.pipeline",
     "GradeResult": "grader.results",
     "CheckResult": "grader.results",

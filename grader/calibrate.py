@@ -56,18 +56,6 @@ class Calibration:
     curves beside the student's)."""
 
 
-def calibrate(
-    assignment: Assignment,
-    budget: Budget,
-    ds: Dataset,
-    held_out: HeldOut,
-    *,
-    pretrained: t.Sequence[PretrainedWeights] = (),
-) -> dict[str, float]:
-    """Held-out accuracy of the reference per model role, from the cache or by training it."""
-    return calibration(assignment, budget, ds, held_out, pretrained=pretrained).accuracy
-
-
 def calibration(
     assignment: Assignment,
     budget: Budget,

@@ -8,7 +8,8 @@ Exit codes:
     4  a data set on disk is incomplete or not in the official format
     5  the reference could not be trained for calibration
     6  the notebook kernel could not be started
-    7  grader validate found problems with an assignment
+    7  the Dask scheduler given with --scheduler could not be reached
+    8  grader validate found problems with an assignment
 """
 
 from __future__ import annotations
@@ -78,6 +79,31 @@ def main() -> None:
     help="Folder with real cifar-10-batches-py [default: Keras' cache, else synthetic].",
 )
 @click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Notebooks graded at once, each in its own kernel [default: what cores and memory allow].",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Grade on a running Dask cluster (tcp://host:8786) instead of local workers.",
+)
+@click.option(
+    "--roster",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="CSV mapping student ids to names (a Canvas gradebook export works).",
+)
+@click.option("--force", is_flag=True, help="Grade every notebook again, ignoring the cache.")
+@click.option(
+    "--canvas-column",
+    default=None,
+    help="Score column header in canvas.csv, e.g. 'HW 3 (123456)' [default: assignment title].",
+)
+@click.option(
     "--view",
     type=_view,
     default="instructor",
@@ -93,60 +119,64 @@ def grade(
     timeout: float | None,
     cell_timeout: float | None,
     data_dir: Path | None,
+    jobs: int | None,
+    scheduler: str | None,
+    roster: Path | None,
+    force: bool,
+    canvas_column: str | None,
     view: t.Literal["student", "instructor"],
     weights_dir: Path | None = None,
 ) -> None:
-    """Grade SUBMISSIONS (notebooks, or folders of notebooks) and print a score table."""
-    from grader.pipeline import grade as grade_one
+    """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
+
+    Writes OUT/<student id>/ per submission, gradebook.csv, canvas.csv and the class report
+    OUT/index.html. Running the same command again grades only what is not finished.
+    """
+    from grader.grade_batch import grade_batch
     from grader.pipeline import read_notebook
+    from grader.progress import RichObserver
     from grader.report import print_table
-    from grader.rubric import load_assignment
+    from grader.scheduler import default_jobs
 
     try:
-        spec = load_assignment(assignment)
-        notebooks = _expand(submissions)
-        for path in notebooks:
-            read_notebook(path)  # Refuse bad input before spending minutes on good input.
-        results = []
-        from rich.progress import Progress
-
-        with Progress(transient=True) as progress:
-            task = progress.add_task("grading", total=len(notebooks))
-            for path in notebooks:
-                progress.update(task, description=f"grading {path.name}")
-                results.append(
-                    grade_one(
-                        path,
-                        assignment=spec,
-                        out=out,
-                        budget=budget,
-                        cell_timeout=cell_timeout,
-                        total_timeout=timeout,
-                        data_dir=data_dir,
-                        view=view,
-                        weights_dir=weights_dir,
-                    )
-                )
-                progress.advance(task)
+        for path in submissions:
+            if path.is_file() and path.suffix.lower() != ".zip":
+                read_notebook(path)  # Refuse bad input before spending minutes on good input.
+        with RichObserver() as observer:
+            summary = grade_batch(
+                list(submissions),
+                assignment=assignment,
+                out=out,
+                budget=budget,
+                jobs=jobs or default_jobs(),
+                scheduler=scheduler,
+                roster=roster,
+                force=force,
+                cell_timeout=cell_timeout,
+                total_timeout=timeout,
+                data_dir=data_dir,
+                canvas_column=canvas_column,
+                view=view,
+                weights_dir=weights_dir,
+                observer=observer,
+            )
     except GraderError as exc:
         _fail(exc)
-    print_table(results)
-    click.echo(f"results and reports: {out}/<submission>/")
-
-
-def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    from grader.exceptions import InputError
-
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(path.glob("*.ipynb"))
-            if not found:
-                raise InputError(f"{path}: no .ipynb files in this folder")
-            out += found
-        else:
-            out.append(path)
-    return out
+    print_table([e.result for e in summary.entries])
+    counts = {s: sum(e.status == s for e in summary.entries) for s in ("graded", "cached", "done")}
+    failed = [e for e in summary.entries if e.status == "failed"]
+    click.echo(
+        f"{len(summary.entries)} submissions in {summary.seconds:.1f} s: {counts['graded']} graded "
+        f"({summary.where}), {counts['cached']} from the cache, {counts['done']} already done, "
+        f"{len(failed)} not graded"
+    )
+    for entry in failed:
+        click.secho(f"  not graded: {entry.student_id}: {entry.reason}", fg="yellow")
+    if summary.ignored:
+        click.echo(f"ignored (not notebooks): {', '.join(summary.ignored)}")
+    click.echo(f"results and reports: {out}/<student id>/")
+    click.echo(f"class report: {summary.outputs['report']}")
+    click.echo(f"gradebooks: {summary.outputs['gradebook']}, {summary.outputs['canvas']}")
 
 
 @main.command()
@@ -250,6 +280,27 @@ def schema() -> None:
     from grader.results import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+@main.command("gradescope-bundle")
+@click.argument("assignment")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("autograder.zip"),
+    show_default=True,
+)
+@click.option("--budget", type=_budget, default="standard", show_default=True)
+def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
+    """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT."""
+    from grader.gradescope import build_bundle
+
+    try:
+        path = build_bundle(assignment, out=out, budget=budget)
+    except GraderError as exc:
+        _fail(exc)
+    click.echo(f"Gradescope autograder: {path} (upload it as the assignment's autograder)")
 
 
 @main.command()

@@ -116,6 +116,13 @@ def _mnist(
     )
 
 
+def find_real(name: str, data_dir: Path | None) -> Path | None:
+    """Where real data set ``name`` is on disk (a folder, or MNIST's npz file), or None."""
+    if name == "mnist":
+        return data_mnist.find_mnist(data_dir)
+    return find_cifar10(data_dir)
+
+
 def find_cifar10(data_dir: Path | None) -> Path | None:
     """The folder holding ``data_batch_1`` ... ``test_batch``, or None.
 

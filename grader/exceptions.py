@@ -77,7 +77,13 @@ class ExecutionError(GraderError):
     exit_code = 6
 
 
+class SchedulerError(GraderError):
+    """The Dask scheduler given with ``--scheduler`` could not be reached."""
+
+    exit_code = 7
+
+
 class ValidationError(GraderError):
     """``grader validate`` found an assignment whose solution, template or rubric disagree."""
 
-    exit_code = 7
+    exit_code = 8

@@ -19,7 +19,7 @@ import nbformat
 
 from grader import data as datasets
 from grader import keras_env
-from grader.budget import BUDGET_NAMES, Budget
+from grader.budget import Budget
 from grader.calibrate import cache_dir, calibration, data_fingerprint
 from grader.capture import read_artefacts
 from grader.checks import CheckContext, run_check
@@ -153,9 +153,7 @@ def grade(
     keras_env.preload()  # judging needs Keras: import it while the notebook runs
     nb = read_notebook(Path(submission))
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    if budget not in BUDGET_NAMES:
-        raise InputError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGET_NAMES)}")
-    plan = spec.budgets[budget]
+    plan = spec.plan(budget)
     nb, locked_changes = restore_locked(nb, _released_template(spec))
     visible, held_out, kernel_data = _prepared_data(
         spec.dataset, data_dir, spec.seed, spec.held_back
@@ -327,3 +325,24 @@ def check(
         result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=view
     )
     return result, paths["html"]
+
+
+def prepare(
+    *,
+    assignment: str | Path | Assignment,
+    budget: str = "standard",
+    data_dir: Path | None = None,
+    weights_dir: Path | None = None,
+) -> dict[str, float]:
+    """Prepare the data and calibrate the reference without grading anything.
+
+    A batch does this once before its workers start, so they find the calibration cached.
+
+    Returns:
+        The reference's held-out accuracy per model role.
+    """
+    spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
+    plan = spec.plan(budget)
+    visible, held_out, _ = _prepared_data(spec.dataset, data_dir, spec.seed, spec.held_back)
+    pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
+    return calibration(spec, plan, visible, held_out, pretrained=pretrained).accuracy

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
-from grader.exceptions import RubricError, UnknownAssignmentError
+from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,17 @@ class Assignment:
 
     def reference_module(self) -> t.Any:
         return importlib.import_module(self.reference)
+
+    def plan(self, budget: str) -> Budget:
+        """The caps of the named budget.
+
+        Raises:
+            InputError: no such budget.
+        """
+        if budget not in BUDGET_NAMES or budget not in self.budgets:
+            choices = ", ".join(BUDGET_NAMES)
+            raise InputError(f"unknown budget {budget!r}; choose one of: {choices}")
+        return self.budgets[budget]
 
 
 def assignments_root() -> Path:

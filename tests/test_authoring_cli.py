@@ -27,7 +27,7 @@ def test_validate_reports_a_builder_missing_from_the_reference(tmp_path: Path) -
     rubric = folder / "assignment.toml"
     rubric.write_text(rubric.read_text().replace('builder = "build_base_cnn"', 'builder = "nope"'))
     result = CliRunner().invoke(main, ["validate", str(folder)])
-    assert result.exit_code == 7, result.output
+    assert result.exit_code == 8, result.output
     assert "base.architecture: reference.cifar10_transfer_v2 has no builder 'nope'" in result.output
     assert "Traceback" not in result.output
 

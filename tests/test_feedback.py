@@ -266,3 +266,12 @@ def test_results_round_trip_with_reference_fits_and_hidden_checks() -> None:
     old = json.loads(text)
     del old["reference_fits"]  # a result.json from before this field existed
     assert GradeResult.from_json(json.dumps(old)).reference_fits == []
+
+
+def test_gradescope_output_is_the_student_view() -> None:
+    """Students read Gradescope's results.json: a hidden check's message must not reach it."""
+    from grader.export import gradescope_json
+
+    text = gradescope_json(_rich())
+    assert SECRET not in text and "Train longer." not in text
+    assert HIDDEN_MESSAGE in text  # still listed, with its status and points

@@ -1,0 +1,152 @@
+"""Batch grading: throughput of ``-j 1`` against ``-j 2``, cached re-runs, and grader memory.
+
+Builds COUNT notebooks by cycling through the example submissions (each gets a unique token in
+its metadata, so none is served from another's cache entry), calibrates the reference once,
+then, side by side on this machine:
+
+1. ``grader grade -j 1 --force`` and ``grader grade -j 2 --force``: every notebook executed;
+2. the same command again with nothing changed (every submission already in the output folder);
+3. the same hand-in into a new output folder (every result restored from the cache).
+
+While 1 runs, the resident memory of the grader process and of its worker processes (kernels
+excluded: they come and go with each notebook) is sampled against the number of finished
+submissions.
+
+    python benchmarks/batch_throughput.py [--count 20] [--budget smoke]
+
+Targets (issue #4, 2-core machine, 20 notebooks): ``-j 2`` at least 1.7x the throughput of
+``-j 1``; a re-run with nothing changed at most 0.2 s per submission; memory flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "assignments" / "cifar10_transfer" / "submissions"
+GRADER = str(Path(sys.executable).parent / "grader")
+
+
+def make_hand_in(folder: Path, count: int) -> None:
+    examples = sorted(EXAMPLES.glob("*.ipynb"))
+    folder.mkdir(parents=True)
+    for i in range(count):
+        nb = json.loads(examples[i % len(examples)].read_text())
+        nb["metadata"]["benchmark_token"] = uuid.uuid4().hex
+        (folder / f"student{i:03d}.ipynb").write_text(json.dumps(nb))
+
+
+def rss_mb(process: psutil.Process) -> tuple[float, float]:
+    """Resident MB of the grader process, and of its non-kernel descendants (workers)."""
+    try:
+        main = process.memory_info().rss / 2**20
+        workers = 0.0
+        for child in process.children(recursive=True):
+            try:
+                if "ipykernel" not in " ".join(child.cmdline()):
+                    workers += child.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+    except psutil.Error:
+        return 0.0, 0.0
+    return main, workers
+
+
+def timed_grade(
+    hand_in: Path, out: Path, *extra: str, budget: str
+) -> tuple[float, float, dict[int, tuple[float, float]]]:
+    """Wall and CPU seconds of a ``grader grade`` run, and peak memory per finished notebooks.
+
+    CPU seconds include the workers' and kernels' (each process is waited for by its parent).
+    """
+    cpu_before = _children_cpu()
+    command = [GRADER, "grade", str(hand_in), "-a", "cifar10_transfer", "--budget", budget]
+    command += ["--out", str(out), *extra]
+    started = time.monotonic()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watched = psutil.Process(proc.pid)
+    memory: dict[int, tuple[float, float]] = {}
+    while proc.poll() is None:
+        done = len(list(out.glob("*/.grader-key"))) if out.is_dir() else 0
+        main, workers = rss_mb(watched)
+        old = memory.get(done, (0.0, 0.0))
+        memory[done] = (max(old[0], main), max(old[1], workers))
+        time.sleep(0.25)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed with status {proc.returncode}")
+    return time.monotonic() - started, _children_cpu() - cpu_before, memory
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20, help="notebooks in the hand-in")
+    parser.add_argument("--budget", default="smoke")
+    args = parser.parse_args()
+
+    load = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        tmp_path = Path(tmp)
+        os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
+        hand_in = tmp_path / "hand-in"
+        make_hand_in(hand_in, args.count)
+        # Calibrate once, so that neither measured run pays for training the reference.
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from grader.pipeline import prepare; "
+                f"prepare(assignment='cifar10_transfer', budget={args.budget!r})",
+            ],
+            check=True,
+        )
+        b = args.budget
+        j1, cpu_j1, memory_j1 = timed_grade(
+            hand_in, tmp_path / "j1", "-j", "1", "--force", budget=b
+        )
+        j2, cpu_j2, memory_j2 = timed_grade(
+            hand_in, tmp_path / "j2", "-j", "2", "--force", budget=b
+        )
+        again, cpu_again, _ = timed_grade(hand_in, tmp_path / "j2", "-j", "2", budget=b)
+        cached, cpu_cached, _ = timed_grade(hand_in, tmp_path / "fresh", "-j", "2", budget=b)
+
+    n = args.count
+    cpus = os.cpu_count()
+    print(f"\n{n} notebooks (example submissions, cycled), budget {args.budget}, {cpus} CPUs")
+    print(f"load average before the runs: {load[0]:.2f} (other processes share these CPUs)")
+    print(f"{'run':<50} {'seconds':>8} {'s/notebook':>11} {'notebooks/min':>14} {'CPU s':>7}")
+    for name, seconds, cpu in (
+        ("grade -j 1 (every notebook executed)", j1, cpu_j1),
+        ("grade -j 2 (every notebook executed)", j2, cpu_j2),
+        ("same command again, nothing changed", again, cpu_again),
+        ("same hand-in, new output folder (from the cache)", cached, cpu_cached),
+    ):
+        print(f"{name:<50} {seconds:8.1f} {seconds / n:11.3f} {60 * n / seconds:14.1f} {cpu:7.1f}")
+    print(f"throughput -j 2 / -j 1: {j1 / j2:.2f}x (target >= 1.7x)")
+    print(f"re-run, nothing changed: {again / n:.3f} s per submission (target <= 0.2 s)")
+    for label, memory in (("-j 1", memory_j1), ("-j 2", memory_j2)):
+        print(f"\nmemory during {label} (peak MB while that many notebooks were finished)")
+        print(f"{'finished':>9} {'grader MB':>10} {'workers MB':>11}")
+        marks = sorted({0, 1, n // 4, n // 2, 3 * n // 4, n - 1} & set(memory))
+        for done in marks:
+            main_mb, workers_mb = memory[done]
+            print(f"{done:>9} {main_mb:10.0f} {workers_mb:11.0f}")
+
+
+if __name__ == "__main__":
+    main()

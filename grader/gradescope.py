@@ -1,0 +1,172 @@
+"""The Gradescope autograder bundle: ``setup.sh``, ``run_autograder`` and the grader's source.
+
+Gradescope unzips the bundle into ``/autograder/source``, runs ``setup.sh`` once when it builds
+the image, and ``run_autograder`` for every submission (the student's files are in
+``/autograder/submission``). ``run_autograder`` grades the notebook with ``grader grade`` and
+copies that submission's ``results.json`` (see :func:`grader.export.gradescope_results`) to
+``/autograder/results/results.json``; when nothing could be graded it still writes one, with
+zero points and the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+import stat
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import grader
+from grader.exceptions import InputError
+from grader.report import templates_dir
+from grader.rubric import Assignment, load_assignment
+
+SOURCE = "grader-src"
+"""Folder in the bundle holding an installable copy of the grader and the assignment."""
+
+SETUP_SH = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, while it builds the autograder image.
+set -euo pipefail
+apt-get update
+apt-get install -y --no-install-recommends python3.11 python3.11-venv
+python3.11 -m venv /autograder/venv
+/autograder/venv/bin/pip install --upgrade pip
+/autograder/venv/bin/pip install /autograder/source/{source}
+# Calibrate the reference now, once, rather than in every student's run.
+GRADER_CACHE_DIR=/autograder/cache /autograder/venv/bin/python -c \\
+  "from grader.pipeline import prepare; prepare(assignment={assignment_py}, budget={budget_py})"
+"""
+
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Gradescope runs this for every submission; the student's files are in $ROOT/submission.
+set -uo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+GRADER_BIN="${{GRADER_BIN:-$ROOT/venv/bin/grader}}"
+GRADER_PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
+export GRADER_CACHE_DIR="${{GRADER_CACHE_DIR:-$ROOT/cache}}"
+mkdir -p "$ROOT/results"
+rm -rf "$ROOT/grader-out"
+"$GRADER_BIN" grade "$ROOT/submission" --assignment {assignment} --budget {budget} \\
+  --out "$ROOT/grader-out" --jobs 1 >"$ROOT/grader.log" 2>&1
+status=$?
+cat "$ROOT/grader.log"
+found=$(ls "$ROOT"/grader-out/*/results.json 2>/dev/null | head -n 1)
+if [ -n "$found" ]; then
+  cp "$found" "$ROOT/results/results.json"
+else
+  # Gradescope shows an error page without results.json: write one that says what happened.
+  "$GRADER_PYTHON" - "$ROOT/grader.log" "$ROOT/results/results.json" "$status" <<'PY'
+import json, sys
+log = open(sys.argv[1], encoding="utf-8", errors="replace").read().strip().splitlines()
+why = log[-1] if log else "the grader printed nothing"
+result = {{
+    "score": 0,
+    "output": f"Your submission could not be graded (exit code {{sys.argv[3]}}): {{why}}\\n"
+    "Submit the assignment's .ipynb notebook.",
+    "visibility": "visible",
+    "tests": [],
+}}
+open(sys.argv[2], "w", encoding="utf-8").write(json.dumps(result, indent=2) + "\\n")
+PY
+fi
+"""
+
+PYPROJECT = """\
+[build-system]
+requires = ["hatchling>=1.25"]
+build-backend = "hatchling.build"
+
+[project]
+name = "keras-notebook-grader"
+version = {version}
+requires-python = ">=3.11"
+dependencies = {dependencies}
+
+[project.scripts]
+grader = "grader.cli:main"
+
+[tool.hatch.build.targets.wheel]
+packages = ["grader", "reference"]
+"""
+
+
+def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard") -> Path:
+    """Write Gradescope's autograder zip for one assignment.
+
+    Args:
+        assignment: assignment id or folder.
+        out: the zip to write.
+        budget: the budget every submission is graded at.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        InputError: the grader is not installed (its dependencies cannot be listed), or the
+            budget is unknown.
+    """
+    spec = load_assignment(assignment)
+    spec.plan(budget)  # refuses an unknown budget
+    files = _source_files(spec)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        scripts = {
+            "setup.sh": SETUP_SH.format(
+                source=SOURCE, assignment_py=repr(spec.id), budget_py=repr(budget)
+            ),
+            "run_autograder": RUN_AUTOGRADER.format(
+                assignment=shlex.quote(spec.id), budget=shlex.quote(budget)
+            ),
+        }
+        for name, text in scripts.items():
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (stat.S_IFREG | 0o755) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(info, text)
+        bundle.writestr(f"{SOURCE}/pyproject.toml", _pyproject())
+        for arcname, path in sorted(files.items()):
+            bundle.write(path, arcname)
+    return out
+
+
+def _source_files(spec: Assignment) -> dict[str, Path]:
+    """Archive name -> file: the grader package with its templates, the reference, the rubric."""
+    files: dict[str, Path] = {}
+
+    def add_tree(folder: Path, prefix: str, skip: tuple[str, ...] = ()) -> None:
+        for path in folder.rglob("*"):
+            rel = path.relative_to(folder)
+            if not path.is_file() or "__pycache__" in rel.parts or rel.parts[0] in skip:
+                continue
+            files[f"{prefix}/{rel.as_posix()}"] = path
+
+    package = Path(grader.__file__).parent
+    add_tree(package, f"{SOURCE}/grader", skip=("templates", "assignments"))
+    add_tree(templates_dir(), f"{SOURCE}/grader/templates")
+    # Example submissions are for instructors; the autograder needs the rubric and notebooks.
+    add_tree(spec.folder, f"{SOURCE}/grader/assignments/{spec.id}", skip=("submissions",))
+    top = spec.reference.split(".")[0]
+    found = importlib.util.find_spec(top)
+    if found is None or not found.submodule_search_locations:
+        raise InputError(f"reference package {top!r} is not importable; install the grader")
+    add_tree(Path(next(iter(found.submodule_search_locations))), f"{SOURCE}/{top}")
+    return files
+
+
+def _pyproject() -> str:
+    try:
+        version = metadata.version("keras-notebook-grader")
+        requires = metadata.requires("keras-notebook-grader") or []
+    except metadata.PackageNotFoundError as exc:
+        raise InputError(
+            "the grader is not installed, so its dependencies are unknown; run `pip install .`"
+        ) from exc
+    dependencies = [r for r in requires if "extra ==" not in r]
+    return PYPROJECT.format(
+        version=json.dumps(version), dependencies=json.dumps(dependencies, indent=4)
+    )

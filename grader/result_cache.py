@@ -1,0 +1,145 @@
+"""Graded results kept on disk, so an unchanged submission is never executed twice.
+
+A result is reused only when everything that could change it is unchanged: the notebook's
+bytes, the rubric and the reference it is calibrated from, the budget and timeouts, the data
+source, and the versions of the grader, Keras and TensorFlow. Reading an entry imports neither
+Keras nor nbclient, so a cached result comes back in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import typing as t
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from grader import data as datasets
+from grader.calibrate import cache_dir
+from grader.pretrained import find_weights
+
+if t.TYPE_CHECKING:
+    from grader.rubric import Assignment
+
+RESULT = "result.json"
+EXECUTED = "executed.ipynb"
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    """A result as it was written when the submission was graded."""
+
+    result_json: str
+    executed: str
+    """The executed notebook's JSON text."""
+
+
+def grading_context(
+    spec: Assignment,
+    *,
+    budget: str,
+    cell_timeout: float | None,
+    total_timeout: float | None,
+    data_dir: Path | None,
+    weights_dir: Path | None = None,
+) -> str:
+    """Digest of everything but the notebook that decides a grade.
+
+    Args:
+        spec: the assignment; its ``assignment.toml`` and reference module are read as bytes.
+        budget: the budget name (its caps come from the rubric, which is hashed).
+        cell_timeout: as given on the command line (None: the rubric's).
+        total_timeout: as given on the command line (None: the rubric's).
+        data_dir: as given on the command line (None: Keras' cache, else synthetic).
+        weights_dir: as given on the command line (None: Keras' cache, else random weights).
+
+    Returns:
+        A hex digest; :func:`result_key` combines it with a notebook's digest.
+    """
+    h = hashlib.sha256()
+    h.update((spec.folder / "assignment.toml").read_bytes())
+    # Read the reference's source, never import it: importing it imports TensorFlow.
+    found = importlib.util.find_spec(spec.reference)
+    if found is not None and found.origin is not None:
+        h.update(Path(found.origin).read_bytes())
+    h.update(
+        json.dumps(
+            {
+                "budget": budget,
+                "limits": spec.plan(budget).limits(),
+                "cell_timeout": cell_timeout,
+                "total_timeout": total_timeout,
+                "data": _data_source(spec.dataset, data_dir),
+                "pretrained": [find_weights(a, weights_dir).fingerprint for a in spec.pretrained],
+                "versions": _versions(),
+            },
+            sort_keys=True,
+        ).encode()
+    )
+    return h.hexdigest()
+
+
+def result_key(notebook_digest: str, context: str) -> str:
+    """The cache key of one notebook graded in one context."""
+    return hashlib.sha256(f"{notebook_digest}:{context}".encode()).hexdigest()[:32]
+
+
+def _data_source(dataset: str, data_dir: Path | None) -> dict[str, t.Any]:
+    folder = datasets.find_real(dataset, data_dir)
+    if folder is None:
+        return {"source": "synthetic", "version": datasets.SYNTHETIC_VERSION}
+    # Size and modification time of each batch: cheap, and changes when the data is replaced.
+    files = [folder] if folder.is_file() else sorted(p for p in folder.iterdir() if p.is_file())
+    return {
+        "source": "real",
+        "folder": str(folder.resolve()),
+        "files": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files],
+    }
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for dist in ("keras-notebook-grader", "keras", "tensorflow-cpu", "tensorflow", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+class ResultCache:
+    """Entries under ``$GRADER_CACHE_DIR/results/<key>/``, each written as a whole or not at all."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else cache_dir() / "results"
+
+    def get(self, key: str) -> CachedResult | None:
+        """The entry for ``key``, or None."""
+        folder = self.root / key
+        try:
+            return CachedResult(
+                (folder / RESULT).read_text(encoding="utf-8"),
+                (folder / EXECUTED).read_text(encoding="utf-8"),
+            )
+        except FileNotFoundError:
+            return None
+
+    def put(self, key: str, entry: CachedResult) -> None:
+        """Store an entry: written into a temporary folder, then renamed into place."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{key}."))
+        try:
+            (tmp / RESULT).write_text(entry.result_json, encoding="utf-8")
+            (tmp / EXECUTED).write_text(entry.executed, encoding="utf-8")
+            os.rename(tmp, self.root / key)
+        except OSError:
+            # Another process stored the same key first: its entry is just as good.
+            if not (self.root / key).is_dir():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,307 @@
+"""Where submissions are graded: in this process, or on the workers of a Dask cluster.
+
+One task function, :func:`grade_task`, grades one notebook wherever it runs. It receives the
+notebook's bytes (workers need not share a file system with the submitting process) and sends
+back the result and the executed notebook as text; the submitting process writes every output
+file. ``-j N`` starts a :class:`distributed.LocalCluster` of N single-threaded worker processes;
+``--scheduler ADDRESS`` connects to a cluster started elsewhere (``dask scheduler`` and
+``dask worker``, by hand, under dask-jobqueue or on Kubernetes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+import typing as t
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import keras_env
+from grader.exceptions import GraderError, SchedulerError
+
+MEMORY_PER_JOB = 3 * 2**30
+"""Bytes one parallel job needs: a kernel training a small CNN plus the worker judging it."""
+
+THREAD_VARIABLES = (
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+"""Environment variables that size TensorFlow's and the BLAS libraries' thread pools."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One notebook to grade, with everything a remote worker needs to grade it."""
+
+    student_id: str
+    notebook: bytes
+    assignment: str
+    """Assignment id, or a folder path that exists on the worker."""
+    budget: str
+    cell_timeout: float | None
+    total_timeout: float | None
+    data_dir: str | None
+    threads: int | None
+    """Threads per kernel; None: the worker's cores divided by its task slots."""
+    source: str = ""
+    """The notebook's path where it was handed in; names it in failure messages."""
+    weights_dir: str | None = None
+    """Folder with ImageNet weights files on the worker; None: Keras' cache, else random."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What grading one task produced: a result, or why there is none."""
+
+    student_id: str
+    result_json: str = ""
+    executed: str = ""
+    failure: str = ""
+    """Why the notebook could not be graded (empty when it was)."""
+    worker: str = ""
+    duration_s: float = 0.0
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs() -> int:
+    """As many jobs as there are cores, fewer when memory would not hold them."""
+    import psutil
+
+    by_memory = int(psutil.virtual_memory().available // MEMORY_PER_JOB)
+    return max(1, min(cores(), by_memory))
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that gives one kernel ``threads`` threads, so N kernels share the cores."""
+    return dict.fromkeys(THREAD_VARIABLES, str(max(1, threads)))
+
+
+def grade_task(task: Task) -> Outcome:
+    """Grade one notebook in a fresh kernel; never raises for a bad submission.
+
+    Runs in the submitting process or on a Dask worker. The notebook is written to a private
+    temporary folder as ``<student_id>.ipynb``, so the result is named after the student.
+    """
+    from grader.pipeline import grade
+
+    started = time.monotonic()
+    threads = task.threads if task.threads is not None else _worker_threads()
+    if threads is not None:
+        # The kernel's environment is copied from this process's when it starts.
+        os.environ.update(thread_env(threads))
+    worker = _worker_name()
+    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
+        path = Path(tmp) / f"{task.student_id}.ipynb"
+        path.write_bytes(task.notebook)
+        out = Path(tmp) / "out"
+        try:
+            result = grade(
+                path,
+                assignment=task.assignment,
+                out=out,
+                budget=task.budget,
+                cell_timeout=task.cell_timeout,
+                total_timeout=task.total_timeout,
+                data_dir=Path(task.data_dir) if task.data_dir else None,
+                weights_dir=Path(task.weights_dir) if task.weights_dir else None,
+            )
+        except GraderError as exc:
+            # Name the file the instructor knows, not this worker's temporary copy.
+            message = exc.message.splitlines()[0].replace(str(path), task.source or path.name)
+            return Outcome(
+                task.student_id,
+                failure=message,
+                worker=worker,
+                duration_s=time.monotonic() - started,
+            )
+        except Exception as exc:  # a grader bug on one notebook must not end the class's batch
+            return Outcome(
+                task.student_id,
+                failure=f"the grader failed on this notebook ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''})",
+                worker=worker,
+                duration_s=time.monotonic() - started,
+            )
+        finally:
+            _release_models()
+        folder = out / task.student_id
+        return Outcome(
+            task.student_id,
+            result_json=result.to_json(),
+            executed=(folder / "executed.ipynb").read_text(encoding="utf-8"),
+            worker=worker,
+            duration_s=time.monotonic() - started,
+        )
+
+
+def prepare_task(assignment: str, budget: str, data_dir: str | None) -> str:
+    """Prepare the data and calibrate the reference once, before workers grade in parallel.
+
+    Without it, every worker would find the calibration cache empty and train the reference
+    at the same time.
+    """
+    from grader.pipeline import prepare
+
+    prepare(assignment=assignment, budget=budget, data_dir=Path(data_dir) if data_dir else None)
+    return _worker_name()
+
+
+def _release_models() -> None:
+    """Drop the Keras models the checks loaded, so a long-lived worker's memory stays flat."""
+    if "keras" in sys.modules:
+        # Keras may still be importing in grade()'s background thread (a notebook refused in
+        # a millisecond): wait for it, or its half-initialised module is all there is.
+        keras_env.keras().backend.clear_session()
+    gc.collect()
+
+
+def _worker_threads() -> int | None:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    return max(1, cores() // max(1, worker.state.nthreads))
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return f"local:{platform.node()}:{os.getpid()}"
+
+
+class Executor(t.Protocol):
+    """Runs tasks and yields their outcomes as they finish."""
+
+    description: str
+
+    def prepare(self, assignment: str, budget: str, data_dir: str | None) -> None: ...
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]: ...
+
+
+class InProcessExecutor:
+    """Grades one notebook after another in this process (``-j 1``)."""
+
+    description = "this process"
+
+    def prepare(self, assignment: str, budget: str, data_dir: str | None) -> None:
+        # Grading the first notebook calibrates; nobody else is waiting for it.
+        return None
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+        for task in tasks:
+            yield grade_task(task)
+
+
+class DaskExecutor:
+    """Grades notebooks on the workers of a Dask cluster, one task per worker thread."""
+
+    def __init__(self, client: t.Any, description: str) -> None:
+        self.client = client
+        self.description = description
+
+    def prepare(self, assignment: str, budget: str, data_dir: str | None) -> None:
+        self.client.submit(prepare_task, assignment, budget, data_dir, pure=False).result()
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        # A bounded number of tasks in flight: notebooks are read and sent only as workers
+        # free up, so the client's memory does not grow with the size of the class.
+        slots = sum(self.client.nthreads().values()) or 1
+        pending = iter(enumerate(tasks))
+        futures: dict[t.Any, Task] = {}
+        queue = as_completed()  # type: ignore[no-untyped-call]
+
+        def submit_next() -> None:
+            item = next(pending, None)
+            if item is not None:
+                i, task = item
+                key = f"grade-{task.student_id}-{i}-{uuid.uuid4().hex[:8]}"
+                future = self.client.submit(grade_task, task, pure=False, key=key)
+                futures[future] = task
+                queue.add(future)  # type: ignore[no-untyped-call]
+
+        for _ in range(slots + 1):
+            submit_next()
+        for future in queue:
+            task = futures.pop(future)
+            try:
+                outcome: Outcome = future.result()
+            except Exception as exc:  # the worker process died (KilledWorker) or was lost
+                outcome = Outcome(
+                    task.student_id,
+                    failure=f"the grading worker failed ({type(exc).__name__}: {exc})",
+                )
+            future.release()
+            submit_next()
+            yield outcome
+
+
+@contextlib.contextmanager
+def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[Executor]:
+    """The executor for ``-j`` / ``--scheduler``, shut down on exit.
+
+    Args:
+        jobs: local worker processes; 1 grades in this process.
+        scheduler: address of a running Dask scheduler (``tcp://host:8786``); overrides ``jobs``.
+
+    Raises:
+        SchedulerError: the scheduler could not be reached.
+    """
+    if scheduler is None and jobs <= 1:
+        yield InProcessExecutor()
+        return
+    import dask
+    from distributed import Client, LocalCluster
+
+    # A notebook that takes a worker process down must not take down others after it.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        if scheduler is not None:
+            try:
+                client = Client(scheduler, timeout="20s")  # type: ignore[no-untyped-call]
+            except (OSError, TimeoutError) as exc:
+                raise SchedulerError(
+                    f"cannot reach the Dask scheduler at {scheduler} ({exc}); "
+                    "start it with `dask scheduler` or check the address"
+                ) from exc
+            with client:
+                yield DaskExecutor(client, f"Dask scheduler {scheduler}")
+            return
+        env = thread_env(cores() // jobs)
+        with (
+            LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                env=env,
+            ) as cluster,
+            Client(cluster) as client,  # type: ignore[no-untyped-call]
+        ):
+            yield DaskExecutor(client, f"{jobs} local worker processes")

@@ -1,0 +1,150 @@
+"""Class outputs: gradebook.csv, Canvas' import CSV, Gradescope's results.json, class report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from html.parser import HTMLParser
+
+from grader.batch import RosterEntry
+from grader.export import (
+    BatchEntry,
+    canvas_csv,
+    gradebook_csv,
+    gradescope_results,
+    histogram,
+    render_class_report,
+)
+from grader.results import CheckResult, DataInfo, GradeResult
+
+
+def result(name: str, statuses: dict[str, str], seconds: float = 10.0) -> GradeResult:
+    points = {"data.split": 10.0, "transfer.frozen": 15.0}
+    checks = [
+        CheckResult(
+            cid,
+            f"title of {cid}",
+            statuses[cid],  # type: ignore[arg-type]
+            points[cid] if statuses[cid] == "pass" else 0.0,
+            points[cid],
+            "" if statuses[cid] == "pass" else f"{cid} <b>went wrong</b>",
+            f"fix {cid}",
+        )
+        for cid in points
+    ]
+    return GradeResult(
+        assignment="cifar10_transfer",
+        submission=name,
+        score=sum(c.score for c in checks),
+        max_score=25.0,
+        checks=checks,
+        cells=[],
+        fits=[],
+        budget="smoke",
+        budget_limits={},
+        data=DataInfo("synthetic", "synthetic", 1, 1, 1),
+        seed=1,
+        timings={"total": seconds},
+        versions={},
+        notices=["Graded on synthetic data."],
+    )
+
+
+PASSED = {"data.split": "pass", "transfer.frozen": "pass"}
+FROZEN_FAILS = {"data.split": "pass", "transfer.frozen": "fail"}
+ENTRIES = [
+    BatchEntry("111", "Ada", "graded", result("111", PASSED, 30.0), 30.0),
+    BatchEntry("222", "", "cached", result("222", FROZEN_FAILS, 12.0), 12.0),
+    BatchEntry(
+        "333",
+        "",
+        "failed",
+        result("333", {"data.split": "error", "transfer.frozen": "error"}, 0.0),
+        0.0,
+        reason="not a Jupyter notebook <script>",
+    ),
+]
+
+
+def test_gradebook_has_one_row_per_submission_and_a_column_per_check() -> None:
+    rows = list(csv.reader(io.StringIO(gradebook_csv(ENTRIES))))
+    assert rows[0] == [
+        "student_id",
+        "name",
+        "status",
+        "data.split",
+        "transfer.frozen",
+        "total",
+        "max_score",
+    ]
+    assert rows[1:] == [
+        ["111", "Ada", "graded", "10", "15", "25", "25"],
+        ["222", "", "cached", "10", "0", "10", "25"],
+        ["333", "", "failed", "0", "0", "0", "25"],
+    ]
+
+
+def test_canvas_csv_has_canvas_columns_points_possible_and_roster_fields() -> None:
+    roster = {"111": RosterEntry("111", "Lovelace, Ada", "S-1", "ada", "Sec A")}
+    text = canvas_csv(ENTRIES, column="HW 3 (991)", points_possible=25, roster=roster)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW 3 (991)"]
+    assert rows[1] == ["    Points Possible", "", "", "", "", "25"]
+    assert rows[2] == ["Lovelace, Ada", "111", "S-1", "ada", "Sec A", "25"]
+    assert rows[3] == ["222", "222", "", "", "", "10"]
+
+
+def test_gradescope_results_follow_the_autograder_specification() -> None:
+    data = gradescope_results(ENTRIES[1].result)
+    assert set(data) >= {"score", "execution_time", "output", "tests"}
+    assert data["score"] == 10.0 and data["execution_time"] == 12
+    first, second = data["tests"]
+    keys = {"name", "number", "score", "max_score", "status", "output", "visibility", "tags"}
+    assert set(first) == keys
+    assert (first["status"], first["score"], first["max_score"], first["number"]) == (
+        "passed",
+        10.0,
+        10.0,
+        "1",
+    )
+    assert second["status"] == "failed" and "Hint: fix transfer.frozen" in second["output"]
+    assert first["tags"] == ["data"] and second["visibility"] == "visible"
+    json.dumps(data)  # plain JSON types only
+    failed = gradescope_results(ENTRIES[2].result, failure="the kernel died")
+    assert failed["output"].startswith("Not graded: the kernel died")
+    assert all(t["status"] == "failed" for t in failed["tests"])
+
+
+def test_histogram_counts_full_marks_in_the_last_bin() -> None:
+    bins = histogram([0, 2.5, 24.9, 25, 25], 25)
+    assert len(bins) == 10 and [b["count"] for b in bins] == [1, 1, 0, 0, 0, 0, 0, 0, 0, 3]
+    assert histogram([1.0], 0) == []
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links += [v or "" for k, v in attrs if k == "href"]
+        self.scripts += tag == "script"
+
+
+def test_class_report_shows_histogram_pass_rates_slowest_and_failing() -> None:
+    html = render_class_report(ENTRIES, title="CIFAR <transfer>", budget="smoke")
+    parser = _Links()
+    parser.feed(html)
+    assert parser.scripts == 0  # the failure reason is escaped, not run
+    assert "&lt;script&gt;" in html and "CIFAR &lt;transfer&gt;" in html
+    assert "<svg" in html and "Histogram of scores" in html
+    # data.split passed by both graded submissions; transfer.frozen by one of two.
+    assert "100.0%" in html and "50.0%" in html
+    assert "333/report.html" in parser.links  # could not be graded, with its reason
+    assert "222/report.html" in parser.links  # did not pass every check
+    slowest = html.index("Slowest submissions")
+    assert html.index("111/report.html", slowest) < html.index("222/report.html", slowest)
+    assert "Mean 17.5, median 17.5 of 25 points" in html

@@ -1,0 +1,276 @@
+"""Batch orchestration without kernels: resume, cache, failures and outputs.
+
+The executor is replaced by one that returns canned results, so these tests exercise what the
+batch does around grading (which submissions it sends, what it writes, in which order). Real
+kernels, local workers and a Dask cluster are exercised in ``test_batch_notebooks.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from grader import grade_batch as batch_module
+from grader.exceptions import InputError
+from grader.grade_batch import MARKER, grade_batch
+from grader.result_cache import ResultCache, grading_context, result_key
+from grader.results import GradeResult
+from grader.rubric import load_assignment
+from grader.scheduler import Outcome, Task
+from tests.conftest import EXAMPLES
+from tests.test_export import result as canned_result
+
+EXECUTED = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+class FakeExecutor:
+    """Grades instantly; optionally 'dies' (like a SIGKILL) after a number of notebooks."""
+
+    description = "fake"
+
+    def __init__(self, log: list[str], die_after: int | None = None, fail: str = "") -> None:
+        self.log, self.die_after, self.fail = log, die_after, fail
+
+    def prepare(self, assignment: str, budget: str, data_dir: str | None) -> None:
+        return None
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+        for task in tasks:
+            if self.die_after is not None and len(self.log) >= self.die_after:
+                raise KeyboardInterrupt  # the grader was killed mid-batch
+            self.log.append(task.student_id)
+            if task.student_id == self.fail:
+                yield Outcome(task.student_id, failure="the kernel could not be started")
+                continue
+            result = dataclasses.replace(
+                canned_result(task.student_id, {"data.split": "pass", "transfer.frozen": "fail"}),
+                timings={"total": 3.0},
+            )
+            yield Outcome(task.student_id, result.to_json(), EXECUTED, duration_s=3.0)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+    state: dict[str, object] = {"log": [], "die_after": None, "fail": ""}
+
+    @contextlib.contextmanager
+    def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[FakeExecutor]:
+        state["jobs"] = jobs
+        yield FakeExecutor(state["log"], state["die_after"], state["fail"])  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch_module, "open_executor", open_executor)
+    yield state
+
+
+@pytest.fixture
+def hand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "hand-in"
+    folder.mkdir()
+    for name, example in (("ada", "full_marks"), ("alan", "not_frozen"), ("grace", "name_error")):
+        shutil.copy(EXAMPLES / f"{example}.ipynb", folder / f"{name}.ipynb")
+    return folder
+
+
+def run(hand_in: Path, out: Path, **kwargs: object) -> batch_module.BatchSummary:
+    return grade_batch([hand_in], assignment="cifar10_transfer", out=out, budget="smoke", **kwargs)  # type: ignore[arg-type]
+
+
+def test_batch_writes_every_output_and_marks_each_submission_last(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    summary = run(hand_in, tmp_path / "out", jobs=4)
+    assert fake["log"] == ["ada", "alan", "grace"]
+    assert fake["jobs"] == 3  # never more workers than notebooks
+    for sid in ("ada", "alan", "grace"):
+        folder = tmp_path / "out" / sid
+        names = {p.name for p in folder.iterdir()}
+        assert names == {
+            "result.json",
+            "report.html",
+            "report.md",
+            "executed.ipynb",
+            "results.json",
+            MARKER,
+        }
+        assert GradeResult.from_json((folder / "result.json").read_text()).submission == sid
+    assert [e.status for e in summary.entries] == ["graded"] * 3
+    for name in ("gradebook.csv", "canvas.csv", "index.html", "batch.json"):
+        assert (tmp_path / "out" / name).is_file()
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_killed_batch_resumes_without_regrading_finished_work(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    fake["die_after"] = 1
+    with pytest.raises(KeyboardInterrupt):
+        run(hand_in, tmp_path / "out")
+    assert (tmp_path / "out" / "ada" / MARKER).is_file()
+    assert not (tmp_path / "out" / "alan").exists()
+    fake["die_after"] = None
+    summary = run(hand_in, tmp_path / "out")
+    assert fake["log"] == ["ada", "alan", "grace"]  # ada was not executed a second time
+    assert {e.student_id: e.status for e in summary.entries} == {
+        "ada": "done",
+        "alan": "graded",
+        "grace": "graded",
+    }
+
+
+def test_cache_serves_unchanged_notebooks_in_a_new_output_folder(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    run(hand_in, tmp_path / "first")
+    (hand_in / "grace.ipynb").write_bytes(
+        (hand_in / "grace.ipynb").read_bytes().replace(b'"cells"', b'"cells" ', 1)
+    )
+    summary = run(hand_in, tmp_path / "second")
+    # Only the changed notebook runs again; the others come from the cache, with every file.
+    assert fake["log"] == ["ada", "alan", "grace", "grace"]
+    assert [e.status for e in summary.entries] == ["cached", "cached", "graded"]
+    assert (tmp_path / "second" / "ada" / "executed.ipynb").read_text() == EXECUTED
+    assert (tmp_path / "second" / "ada" / "report.html").is_file()
+
+
+def test_force_grades_everything_again(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    run(hand_in, tmp_path / "out")
+    summary = run(hand_in, tmp_path / "out", force=True)
+    assert fake["log"] == ["ada", "alan", "grace"] * 2
+    assert [e.status for e in summary.entries] == ["graded"] * 3
+
+
+def test_failed_submission_gets_a_result_and_is_tried_again_next_run(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    fake["fail"] = "alan"
+    summary = run(hand_in, tmp_path / "out")
+    alan = next(e for e in summary.entries if e.student_id == "alan")
+    assert alan.status == "failed" and alan.reason == "the kernel could not be started"
+    result = GradeResult.from_json((tmp_path / "out" / "alan" / "result.json").read_text())
+    assert result.score == 0 and {c.status for c in result.checks} == {"error"}
+    assert "could not be graded: the kernel could not be started" in result.notices[0]
+    gradescope = json.loads((tmp_path / "out" / "alan" / "results.json").read_text())
+    assert gradescope["output"].startswith("Not graded: the kernel could not be started")
+    assert not (tmp_path / "out" / "alan" / MARKER).exists()
+    fake["fail"] = ""
+    run(hand_in, tmp_path / "out")
+    assert fake["log"] == ["ada", "alan", "grace", "alan"]
+
+
+def test_roster_names_reach_the_gradebooks(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name\nada,Ada Lovelace\n")
+    run(hand_in, tmp_path / "out", roster=roster, canvas_column="HW (7)")
+    gradebook = (tmp_path / "out" / "gradebook.csv").read_text()
+    assert "ada,Ada Lovelace,graded" in gradebook
+    canvas = (tmp_path / "out" / "canvas.csv").read_text().splitlines()
+    assert canvas[0].endswith(",HW (7)") and canvas[2].startswith("Ada Lovelace,ada,")
+
+
+def test_unknown_budget_is_refused_before_anything_runs(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    with pytest.raises(InputError, match="unknown budget 'huge'"):
+        grade_batch([hand_in], assignment="cifar10_transfer", out=tmp_path / "o", budget="huge")
+    assert fake["log"] == []
+
+
+def test_cache_key_changes_with_notebook_budget_timeouts_and_grader_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_assignment("cifar10_transfer")
+    base = {"budget": "smoke", "cell_timeout": None, "total_timeout": None, "data_dir": None}
+    context = grading_context(spec, **base)  # type: ignore[arg-type]
+    assert grading_context(spec, **base) == context  # type: ignore[arg-type]
+    key = result_key("a" * 64, context)
+    assert result_key("b" * 64, context) != key
+    for change in ({"budget": "standard"}, {"cell_timeout": 5.0}, {"total_timeout": 9.0}):
+        assert grading_context(spec, **{**base, **change}) != context  # type: ignore[arg-type]
+    real = tmp_path / "cifar-10-batches-py"
+    real.mkdir()
+    (real / "test_batch").write_bytes(b"x")
+    assert grading_context(spec, **{**base, "data_dir": real}) != context  # type: ignore[arg-type]
+    from importlib import metadata
+
+    version = metadata.version
+    monkeypatch.setattr(
+        metadata,
+        "version",
+        lambda d: "9.9.9" if d == "keras-notebook-grader" else version(d),
+    )
+    assert grading_context(spec, **base) != context  # type: ignore[arg-type]
+
+
+def test_rubric_change_changes_the_key(tmp_path: Path) -> None:
+    folder = tmp_path / "cifar10_transfer"
+    shutil.copytree(load_assignment("cifar10_transfer").folder, folder)
+    base = {"budget": "smoke", "cell_timeout": None, "total_timeout": None, "data_dir": None}
+    before = grading_context(load_assignment(folder), **base)  # type: ignore[arg-type]
+    toml = folder / "assignment.toml"
+    toml.write_text(toml.read_text().replace("points = 10", "points = 11", 1))
+    assert grading_context(load_assignment(folder), **base) != before  # type: ignore[arg-type]
+
+
+def test_cache_entry_is_stored_whole(tmp_path: Path) -> None:
+    from grader.result_cache import CachedResult
+
+    cache = ResultCache(tmp_path / "results")
+    assert cache.get("k") is None
+    cache.put("k", CachedResult("{}", EXECUTED))
+    cache.put("k", CachedResult("{}", EXECUTED))  # a second writer of the same key is harmless
+    assert cache.get("k") == CachedResult("{}", EXECUTED)
+    assert os.listdir(tmp_path / "results") == ["k"]
+
+
+CACHED_RUN = """
+import sys
+from pathlib import Path
+from grader.grade_batch import grade_batch
+summary = grade_batch([Path(sys.argv[1])], assignment="cifar10_transfer", out=Path(sys.argv[2]),
+                      budget="smoke")
+print([e.status for e in summary.entries],
+      sorted(m for m in ("keras", "tensorflow", "nbclient") if m in sys.modules))
+"""
+
+
+def test_cached_results_come_back_without_importing_keras(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run(hand_in, tmp_path / "first")  # fills the cache (GRADER_CACHE_DIR is the test's)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", CACHED_RUN, str(hand_in), str(tmp_path / "second")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "['cached', 'cached', 'cached'] []"
+    assert (tmp_path / "second" / "grace" / "report.html").is_file()
+
+
+def test_output_folder_inside_the_hand_in_is_not_graded(
+    hand_in: Path, fake: dict[str, object]
+) -> None:
+    run(hand_in, hand_in / "out")
+    summary = run(hand_in, hand_in / "out")
+    # out/<id>/executed.ipynb copies are the grader's, never new submissions.
+    assert [e.student_id for e in summary.entries] == ["ada", "alan", "grace"]
+    assert [e.status for e in summary.entries] == ["done"] * 3

@@ -1,0 +1,123 @@
+"""The Gradescope autograder bundle: its layout, its scripts, and a run as Gradescope runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import main
+from tests.conftest import EXAMPLES, ROOT
+
+GRADER_BIN = Path(sys.executable).parent / "grader"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    result = CliRunner().invoke(
+        main, ["gradescope-bundle", "cifar10_transfer", "--out", str(out), "--budget", "smoke"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def extract(bundle: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(dest)
+        for info in zf.infolist():
+            mode = info.external_attr >> 16
+            if mode:
+                (dest / info.filename).chmod(stat.S_IMODE(mode))
+    return dest
+
+
+def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(bundle) as zf:
+        names = set(zf.namelist())
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+    assert {"setup.sh", "run_autograder", "grader-src/pyproject.toml"} <= names
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    assert "grader-src/grader/assignments/cifar10_transfer/assignment.toml" in names
+    assert "grader-src/grader/templates/report.html.j2" in names
+    assert "grader-src/reference/cifar10_transfer.py" in names
+    assert not any("__pycache__" in n or "/submissions/" in n for n in names)
+    source = extract(bundle, tmp_path) / "grader-src"
+    project = tomllib.loads((source / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["grader"] == "grader.cli:main"
+    assert any(d.startswith("keras") for d in project["project"]["dependencies"])
+    assert not any("extra ==" in d for d in project["project"]["dependencies"])
+    # Laid out as an installed wheel: the package finds its templates and the assignment.
+    probe = (
+        "from grader.rubric import load_assignment; from grader.report import templates_dir; "
+        "print(load_assignment('cifar10_transfer').folder); print(templates_dir())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        cwd=tmp_path,  # not the checkout, whose grader/ would be found first
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == [
+        str(source / "grader" / "assignments" / "cifar10_transfer"),
+        str(source / "grader" / "templates"),
+    ]
+    setup = (tmp_path / "setup.sh").read_text()
+    assert "pip install /autograder/source/grader-src" in setup
+    assert "prepare(assignment='cifar10_transfer', budget='smoke')" in setup
+
+
+def run_autograder(bundle: Path, root: Path, submission: dict[str, Path]) -> dict[str, object]:
+    source = extract(bundle, root / "source")
+    (root / "submission").mkdir(parents=True)
+    for name, path in submission.items():
+        shutil.copy(path, root / "submission" / name)
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(root),
+        "GRADER_BIN": str(GRADER_BIN),
+        "GRADER_PYTHON": sys.executable,
+        "PYTHONPATH": str(ROOT),
+    }
+    subprocess.run(
+        [str(source / "run_autograder")], env=env, capture_output=True, text=True, timeout=600
+    )
+    result: dict[str, object] = json.loads((root / "results" / "results.json").read_text())
+    return result
+
+
+def test_run_autograder_without_a_notebook_still_writes_results(
+    bundle: Path, tmp_path: Path
+) -> None:
+    result = run_autograder(bundle, tmp_path, {"answers.py": EXAMPLES / "full_marks.ipynb"})
+    assert result["score"] == 0 and result["tests"] == []
+    assert "no .ipynb files in this folder" in str(result["output"])
+
+
+@pytest.mark.notebook
+def test_run_autograder_grades_the_submission_into_gradescope_results(
+    bundle: Path, tmp_path: Path
+) -> None:
+    result = run_autograder(bundle, tmp_path, {"hw.ipynb": EXAMPLES / "wrong_dense_width.ipynb"})
+    tests = t_list(result["tests"])
+    assert len(tests) == 8
+    failed = [t["name"] for t in tests if t["status"] == "failed"]
+    assert any("transfer.architecture" in name for name in failed)
+    assert result["score"] == sum(t["score"] for t in tests)
+
+
+def t_list(value: object) -> list[dict[str, object]]:
+    assert isinstance(value, list)
+    return value
