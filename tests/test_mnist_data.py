@@ -100,3 +100,15 @@ def test_synthetic_mnist_is_cached_under_its_own_name(tmp_path: Path) -> None:
     again = data.load("mnist", seed=1, cache=tmp_path)
     assert again.class_names == ds.class_names and "MNIST" in again.description
     np.testing.assert_array_equal(again.y_test, ds.y_test)
+
+
+def test_batch_cache_keys_see_real_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batch grading's result cache names MNIST's npz, not a CIFAR folder it would not find."""
+    from grader.result_cache import _data_source
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    assert _data_source("mnist", None)["source"] == "synthetic"
+    write_official_npz(tmp_path / "mnist.npz")
+    real = _data_source("mnist", tmp_path)
+    assert real["source"] == "real" and [f[0] for f in real["files"]] == ["mnist.npz"]
+    assert data.find_real("mnist", tmp_path) == tmp_path / "mnist.npz"
