@@ -71,6 +71,17 @@ def main() -> None:
     default=None,
     help="Folder with real cifar-10-batches-py [default: Keras' cache, else synthetic].",
 )
+@click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="Run kernels without isolation or limits. For debugging trusted notebooks only.",
+)
+@click.option("--memory-limit", type=click.IntRange(1), help="MiB of memory per kernel.")
+@click.option("--cpu-limit", type=click.IntRange(1), help="CPU seconds per kernel.")
+@click.option("--process-limit", type=click.IntRange(1), help="Processes and threads per kernel.")
+@click.option("--file-size-limit", type=click.IntRange(1), help="MiB per file a kernel writes.")
+@click.option("--open-files-limit", type=click.IntRange(1), help="Open files per kernel.")
+@click.option("--output-limit", type=click.IntRange(1), help="KiB of output kept per cell.")
 def grade(
     submissions: tuple[Path, ...],
     assignment: str,
@@ -79,18 +90,44 @@ def grade(
     timeout: float | None,
     cell_timeout: float | None,
     data_dir: Path | None,
+    no_sandbox: bool,
+    memory_limit: int | None,
+    cpu_limit: int | None,
+    process_limit: int | None,
+    file_size_limit: int | None,
+    open_files_limit: int | None,
+    output_limit: int | None,
 ) -> None:
-    """Grade SUBMISSIONS (notebooks, or folders of notebooks) and print a score table."""
+    """Grade SUBMISSIONS (notebooks, or folders of notebooks) and print a score table.
+
+    Every kernel runs in a sandbox (no network, limits, a fresh folder); the rubric's
+    [sandbox] table sets the limits and the --*-limit options override them. A file that is
+    not a notebook, or is damaged, gets a result with that outcome and the batch goes on.
+    """
+    import dataclasses
+
     from grader.pipeline import grade as grade_one
-    from grader.pipeline import read_notebook
     from grader.report import print_table
     from grader.rubric import load_assignment
+    from grader.sandbox import SandboxOptions
 
     try:
         spec = load_assignment(assignment)
         notebooks = _expand(submissions)
         for path in notebooks:
-            read_notebook(path)  # Refuse bad input before spending minutes on good input.
+            _require_file(path)  # Refuse a missing path before spending minutes on the others.
+        overrides = {
+            "memory_mb": memory_limit,
+            "cpu_seconds": cpu_limit,
+            "processes": process_limit,
+            "file_size_mb": file_size_limit,
+            "open_files": open_files_limit,
+            "output_kb": output_limit,
+        }
+        limits = dataclasses.replace(
+            spec.limits, **{k: v for k, v in overrides.items() if v is not None}
+        )
+        options = SandboxOptions(enabled=not no_sandbox, limits=limits)
         results = []
         from rich.progress import Progress
 
@@ -107,6 +144,7 @@ def grade(
                         cell_timeout=cell_timeout,
                         total_timeout=timeout,
                         data_dir=data_dir,
+                        sandbox_options=options,
                     )
                 )
                 progress.advance(task)
@@ -114,6 +152,15 @@ def grade(
         _fail(exc)
     print_table(results)
     click.echo(f"results and reports: {out}/<submission>/")
+
+
+def _require_file(path: Path) -> None:
+    from grader.exceptions import InputError
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give the notebook file")
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:

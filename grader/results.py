@@ -19,6 +19,16 @@ SCHEMA_VERSION = 1
 
 CheckStatus = t.Literal["pass", "fail", "error", "skipped"]
 CellStatus = t.Literal["ok", "error", "timeout", "skipped"]
+Outcome = t.Literal[
+    "ok",
+    "timeout",
+    "memory_limit",
+    "kernel_died",
+    "process_limit",
+    "output_truncated",
+    "not_a_notebook",
+    "invalid_notebook",
+]
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,19 @@ class FitRecord:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """Something the sandbox stopped, cut or refused while grading a submission."""
+
+    outcome: Outcome
+    """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``process_limit``,
+    ``output_truncated``, ``not_a_notebook`` or ``invalid_notebook``."""
+    cell: int
+    """Index of the cell it happened in (as in ``cells[]``), or -1 for the whole notebook."""
+    detail: str
+    """One line: the limit that was hit, the exit code or signal, why the file was refused."""
+
+
+@dataclass(frozen=True)
 class DataInfo:
     """Where the data the notebook received came from."""
 
@@ -119,6 +142,12 @@ class GradeResult:
     notices: list[str] = field(default_factory=list)
     """Things the student should know that are not check failures (budget caps, data source)."""
     schema_version: int = SCHEMA_VERSION
+    outcome: Outcome = "ok"
+    """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
+    outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``memory_limit``,
+    ``process_limit``, ``timeout``, ``output_truncated``, in that order)."""
+    incidents: list[Incident] = field(default_factory=list)
+    """Every limit hit, in the order it happened."""
 
     def to_json(self) -> str:
         """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
@@ -134,6 +163,7 @@ class GradeResult:
                 "cells": [CellResult(**c) for c in raw["cells"]],
                 "fits": [FitRecord(**f) for f in raw["fits"]],
                 "data": DataInfo(**raw["data"]),
+                "incidents": [Incident(**i) for i in raw.get("incidents", [])],
             }
         )
 
