@@ -221,9 +221,10 @@ def grade(
         incidents=execution.incidents,
     )
     folder = Path(out) / stem
-    result.write(folder / "result.json")
     write_reports(result, folder)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
+    # Last, so that a result.json on disk means the submission's folder is complete.
+    result.write(folder / "result.json")
     return result
 
 
@@ -298,8 +299,8 @@ def _refused(
         incidents=[Incident(error.outcome, -1, reason)],
     )
     folder = Path(out) / submission.stem
-    result.write(folder / "result.json")
     write_reports(result, folder)
+    result.write(folder / "result.json")
     return result
 
 

@@ -157,16 +157,23 @@ def main(argv: list[str]) -> int:
         os.close(read_end)
         _init(spec, cmd, write_end, namespaces)
     os.close(write_end)
-    while os.waitpid(child, os.WNOHANG)[0] == 0:
+    while True:
+        pid, init_status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            break
         if os.getppid() != grader_pid:  # the grader was killed: its kernel must not outlive it
             os.kill(child, signal.SIGKILL)
         time.sleep(0.1)
-    raw = os.read(read_end, 256).decode() or json.dumps({"exit": SETUP_FAILED})
+    raw = os.read(read_end, 256).decode()
+    if not raw:  # the sandbox's init itself was killed (or failed) before it could report
+        killed = os.WIFSIGNALED(init_status)
+        raw = json.dumps({"signal": os.WTERMSIG(init_status)} if killed else {"exit": SETUP_FAILED})
     with open(spec["status"], "w", encoding="utf-8") as fh:
         fh.write(raw)
     status = json.loads(raw)
     if "signal" in status:
-        signal.signal(status["signal"], signal.SIG_DFL)
+        if status["signal"] not in (signal.SIGKILL, signal.SIGSTOP):  # those cannot be caught
+            signal.signal(status["signal"], signal.SIG_DFL)
         os.kill(os.getpid(), status["signal"])
         time.sleep(1)
     return int(status.get("exit", SETUP_FAILED))
