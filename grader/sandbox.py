@@ -35,6 +35,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 from grader import sandbox_exec
+from grader.exceptions import ExecutionError
 from grader.limits import Limits
 
 log = logging.getLogger("grader")
@@ -99,10 +100,6 @@ class Sandbox:
             return f"exit code {status['exit']}"
         return ""
 
-    def exit_signal(self) -> int | None:
-        text = self.exit_status()
-        return signal.Signals[text.split()[1]].value if text.startswith("signal ") else None
-
 
 @functools.cache
 def namespaces_available() -> bool:
@@ -131,7 +128,12 @@ def namespaces_available() -> bool:
 def _user_ids(name: str) -> tuple[int, int] | None:
     if os.geteuid() != 0:
         return None  # only root can switch users; kernels run as the grader's user
-    entry = pwd.getpwnam(name)
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ExecutionError(
+            f"the sandbox user {name!r} does not exist; create it, or grade as a non-root user"
+        ) from None
     return entry.pw_uid, entry.pw_gid
 
 
@@ -258,7 +260,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd: list[str] = super().format_kernel_cmd(extra_arguments)
-        if self.sandbox is None:
+        if self.sandbox is None or not self.sandbox.options.enabled:
             return cmd
         launcher = [sys.executable, "-I", "-S", sandbox_exec.__file__, str(self.sandbox.spec_file)]
         return [*launcher, "--", *cmd]

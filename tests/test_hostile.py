@@ -45,7 +45,7 @@ for name, path in [("shadow", "/etc/shadow"), ("ssh", "/root/.ssh/id_rsa")]:
     except OSError as exc:
         found[name] = type(exc).__name__
 hits = []
-for top in TOPS:
+for top in TOPS + [os.getcwd()]:  # its own folder too: the search does find files
     for folder, _, files in os.walk(top):
         if folder.startswith((sys.prefix, sys.base_prefix)):
             continue
@@ -104,11 +104,15 @@ def hostile_notebooks(folder: Path, port: int) -> dict[str, str]:
         ),
         # Shared memory is not in RLIMIT_DATA: the grader's watchdog must catch it.
         "memory_limit_shared": notebook(
-            "import mmap\nm = mmap.mmap(-1, 3 * 2**30, flags=mmap.MAP_SHARED)\n"
-            "for i in range(0, len(m), 4096):\n    m[i] = 1",
+            "import mmap, numpy as np\nm = mmap.mmap(-1, 3 * 2**30, flags=mmap.MAP_SHARED)\n"
+            "np.frombuffer(m, dtype=np.uint8)[:] = 1",
             AFTER,
         ),
-        "ok_pip": notebook("!pip install --retries 0 --timeout 3 six-hack-x", AFTER),
+        "ok_pip": notebook(
+            "!pip install --retries 1 --timeout 3 six-hack-x",
+            "%pip install --retries 1 --timeout 3 six-hack-x",  # the kernel's own environment
+            AFTER,
+        ),
         "ok_empty": notebook(),
         "ok_images": notebook(AFTER),
     }
@@ -204,10 +208,13 @@ def test_hostile_batch_then_normal_submissions(
     assert "AWS_SECRET_ACCESS_KEY" not in snoop["env"]
     assert not any(k.startswith("GRADER_") for k in snoop["env"])
     # Only its own notebook: no data set, rubric, solution or other submission is visible.
-    assert snoop["hits"] == [os.path.join(snoop["cwd"], "ok_snoop.ipynb")]
+    assert os.path.join(snoop["cwd"], "ok_snoop.ipynb") in snoop["hits"]
+    assert all(hit.startswith(snoop["cwd"] + "/") for hit in snoop["hits"]), snoop["hits"]
 
-    pip = executed_stdout(out, "ok_pip", 0)
-    assert "Successfully installed" not in pip and "six-hack-x" in pip
+    pip = executed_stdout(out, "ok_pip", 0) + executed_stdout(out, "ok_pip", 1)
+    assert "Successfully installed" not in pip
+    assert "after connection broken by" in executed_stdout(out, "ok_pip", 1)  # no network
+    assert [c.status for c in results["ok_pip"].cells] == ["ok", "ok", "ok"]
 
     assert results["ok_empty"].cells == [] and results["ok_empty"].score == 0
     big = results["ok_images"]

@@ -22,7 +22,14 @@ from grader.limits import Limits
 from grader.outcomes import cell_incident, death_incident, outcome_of
 from grader.results import CellResult, Incident
 from grader.rubric import load_assignment
-from grader.sandbox import hidden_paths, kernel_env, namespaces_available
+from grader.sandbox import (
+    SandboxedKernelManager,
+    SandboxOptions,
+    hidden_paths,
+    kernel_env,
+    namespaces_available,
+    prepare,
+)
 from tests.conftest import ASSIGNMENT
 
 needs_namespaces = pytest.mark.skipif(
@@ -227,3 +234,21 @@ def test_the_most_serious_incident_is_the_outcome() -> None:
     truncated = Incident("output_truncated", 1, "")
     assert outcome_of([truncated, Incident("timeout", 3, ""), died]) == "kernel_died"
     assert outcome_of([truncated]) == "output_truncated"
+
+
+def test_the_kernel_is_started_through_the_launcher_unless_the_sandbox_is_off(
+    tmp_path: Path,
+) -> None:
+    submission = tmp_path / "hw.ipynb"
+    submission.write_text("{}")
+    data = tmp_path / "data.npz"
+    data.write_bytes(b"npz")
+    for enabled in (True, False):
+        with prepare(SandboxOptions(enabled=enabled), submission=submission, data=data) as box:
+            km = SandboxedKernelManager(kernel_name="python3")
+            km.sandbox = box
+            cmd = km.format_kernel_cmd()
+            assert (sandbox_exec.__file__ in cmd) == enabled
+            assert (box.work / "hw.ipynb").read_text() == "{}" and box.data.read_bytes() == b"npz"
+            spec = json.loads(box.spec_file.read_text())
+            assert bool(spec["rlimits"]) == enabled
