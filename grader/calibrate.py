@@ -8,11 +8,13 @@ calibration once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
 import os
 import typing as t
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from grader import keras_env
 from grader.budget import Budget
 from grader.data import Dataset, HeldOut
 from grader.exceptions import CalibrationError
-from grader.results import write_atomic
+from grader.results import FitRecord, write_atomic
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -42,10 +44,32 @@ def data_fingerprint(ds: Dataset, held_out: HeldOut) -> str:
     return h.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """What training the reference under a budget measured."""
+
+    accuracy: dict[str, float]
+    """Role -> held-out accuracy of the reference."""
+    fits: list[FitRecord]
+    """The reference's ``fit`` calls under the same caps, histories included (for the report's
+    curves beside the student's)."""
+
+
 def calibrate(
     assignment: Assignment, budget: Budget, ds: Dataset, held_out: HeldOut
 ) -> dict[str, float]:
     """Held-out accuracy of the reference per model role, from the cache or by training it."""
+    return calibration(assignment, budget, ds, held_out).accuracy
+
+
+def calibration(
+    assignment: Assignment, budget: Budget, ds: Dataset, held_out: HeldOut
+) -> Calibration:
+    """The reference's accuracy per role and its training histories, cached on disk.
+
+    A cache entry written before histories were kept counts as a miss, so every report can
+    draw the reference's curves.
+    """
     key = "-".join(
         [
             assignment.id,
@@ -60,10 +84,25 @@ def calibrate(
     path = cache_dir() / "calibration" / f"{key}.json"
     if path.is_file():
         cached = json.loads(path.read_text(encoding="utf-8"))
-        return {str(k): float(v) for k, v in cached["accuracy"].items()}
-    accuracy = train_and_measure(assignment, budget, ds, held_out)
-    write_atomic(path, json.dumps({"key": key, "budget": budget.limits(), "accuracy": accuracy}))
-    return accuracy
+        if "fits" in cached:
+            return Calibration(
+                {str(k): float(v) for k, v in cached["accuracy"].items()},
+                [FitRecord(**f) for f in cached["fits"]],
+            )
+    fits: list[FitRecord] = []
+    accuracy = train_and_measure(assignment, budget, ds, held_out, fits=fits)
+    write_atomic(
+        path,
+        json.dumps(
+            {
+                "key": key,
+                "budget": budget.limits(),
+                "accuracy": accuracy,
+                "fits": [dataclasses.asdict(f) for f in fits],
+            }
+        ),
+    )
+    return Calibration(accuracy, fits)
 
 
 def _reference_digest(assignment: Assignment, budget: Budget) -> str:
@@ -79,18 +118,38 @@ def _reference_digest(assignment: Assignment, budget: Budget) -> str:
 
 
 def train_and_measure(
-    assignment: Assignment, budget: Budget, ds: Dataset, held_out: HeldOut
+    assignment: Assignment,
+    budget: Budget,
+    ds: Dataset,
+    held_out: HeldOut,
+    *,
+    fits: list[FitRecord] | None = None,
 ) -> dict[str, float]:
-    """Train the reference exercise under ``budget`` and measure it as submissions are."""
+    """Train the reference exercise under ``budget`` and measure it as submissions are.
+
+    Args:
+        assignment: the rubric naming the reference module and the accuracy checks.
+        budget: the caps every reference ``fit`` runs under.
+        ds: the data the notebooks receive.
+        held_out: the images accuracy is measured on.
+        fits: when given, one :class:`FitRecord` per reference ``fit`` call is appended to it.
+
+    Returns:
+        Role -> held-out accuracy.
+    """
     from grader.checks.accuracy import evaluate_accuracy
 
     keras = keras_env.keras()
 
     reference = assignment.reference_module()
 
+    trained: list[tuple[t.Any, dict[str, t.Any], t.Any]] = []
+
     def capped_fit(model: t.Any, **kwargs: t.Any) -> t.Any:
         capped, _ = budget.cap_fit(kwargs)
-        return model.fit(**capped)
+        history = model.fit(**capped)
+        trained.append((model, {"requested": kwargs, "capped": capped}, history))
+        return history
 
     keras.utils.set_random_seed(assignment.seed)
     try:
@@ -100,6 +159,12 @@ def train_and_measure(
             f"training the reference {assignment.reference} failed ({type(exc).__name__}: {exc}); "
             "fix the reference module before grading"
         ) from exc
+    if fits is not None:
+        role_of = {id(model): role for role, model in models.items()}
+        fits += [
+            _fit_record(role_of.get(id(model), "other"), args, history)
+            for model, args, history in trained
+        ]
     accuracy = {}
     for check in assignment.checks:
         if check.kind == "accuracy":
@@ -113,3 +178,20 @@ def train_and_measure(
                 max_samples=budget.max_eval_samples,
             )
     return accuracy
+
+
+def _fit_record(role: str, args: dict[str, t.Any], history: t.Any) -> FitRecord:
+    requested, capped = args["requested"], args["capped"]
+    runs = {str(k): [float(v) for v in vals] for k, vals in history.history.items()}
+    return FitRecord(
+        model=role,
+        epochs_requested=int(requested.get("epochs", 1)),
+        epochs_run=max((len(v) for v in runs.values()), default=0),
+        samples_requested=_samples(requested.get("x")),
+        samples_used=_samples(capped.get("x")),
+        history=runs,
+    )
+
+
+def _samples(x: t.Any) -> int:
+    return len(x) if hasattr(x, "__len__") else 0

@@ -22,6 +22,7 @@ from grader.budget import BUDGET_NAMES
 from grader.exceptions import GraderError
 
 _budget = click.Choice(BUDGET_NAMES)
+_view = click.Choice(["student", "instructor"])
 
 
 def _fail(exc: GraderError) -> t.NoReturn:
@@ -72,6 +73,13 @@ def main() -> None:
     help="Folder with real cifar-10-batches-py [default: Keras' cache, else synthetic].",
 )
 @click.option(
+    "--view",
+    type=_view,
+    default="instructor",
+    show_default=True,
+    help="Whom report.html/report.md are for; students see hidden checks as status and points.",
+)
+@click.option(
     "--no-sandbox",
     is_flag=True,
     help="Run kernels without isolation or limits. For debugging trusted notebooks only.",
@@ -90,6 +98,7 @@ def grade(
     timeout: float | None,
     cell_timeout: float | None,
     data_dir: Path | None,
+    view: t.Literal["student", "instructor"],
     no_sandbox: bool,
     memory_limit: int | None,
     cpu_limit: int | None,
@@ -144,6 +153,7 @@ def grade(
                         cell_timeout=cell_timeout,
                         total_timeout=timeout,
                         data_dir=data_dir,
+                        view=view,
                         sandbox_options=options,
                     )
                 )
@@ -188,19 +198,80 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 )
 @click.option("--budget", type=_budget, default="smoke", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-def check(notebook: Path, assignment: str | None, budget: str, data_dir: Path | None) -> None:
-    """Self-check NOTEBOOK: quick grade, table, and an HTML report beside the notebook."""
+@click.option("--view", type=_view, default="student", show_default=True, help="Report audience.")
+def check(
+    notebook: Path,
+    assignment: str | None,
+    budget: str,
+    data_dir: Path | None,
+    view: t.Literal["student", "instructor"],
+) -> None:
+    """Self-check NOTEBOOK: quick grade, full report in the terminal and beside the notebook."""
     from grader.pipeline import check as check_one
-    from grader.report import print_checks
+    from grader.report_text import print_report
 
     try:
         result, report = check_one(
-            notebook, assignment=assignment, budget=budget, data_dir=data_dir
+            notebook, assignment=assignment, budget=budget, data_dir=data_dir, view=view
         )
     except GraderError as exc:
         _fail(exc)
-    print_checks(result)
+    print_report(result, view)
     click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
+
+
+@main.command()
+@click.argument("result_json", type=click.Path(path_type=Path))
+@click.option("--view", type=_view, default="student", show_default=True, help="Report audience.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "md"]),
+    default="text",
+    show_default=True,
+    help="text prints to the terminal; html and md write report files.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="File to write (html, md) [default: <view>.report.<format> beside RESULT_JSON].",
+)
+def report(
+    result_json: Path, view: t.Literal["student", "instructor"], fmt: str, out: Path | None
+) -> None:
+    """Render RESULT_JSON (a result.json) again, for students or for the instructor."""
+    from grader.report import render_html, render_markdown
+    from grader.report_text import print_report
+    from grader.results import write_atomic
+
+    try:
+        result = _read_result(result_json)
+    except GraderError as exc:
+        _fail(exc)
+    if fmt == "text":
+        print_report(result, view)
+        return
+    text = render_html(result, view) if fmt == "html" else render_markdown(result, view)
+    path = out or result_json.parent / f"{view}.report.{fmt}"
+    write_atomic(path, text)
+    click.echo(str(path))
+
+
+def _read_result(path: Path) -> t.Any:
+    from grader.exceptions import InputError
+    from grader.results import GradeResult
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        return GradeResult.from_json(path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError) as exc:  # JSON errors are ValueErrors
+        raise InputError(
+            f"{path}: not a grader result.json ({type(exc).__name__}: {exc}); "
+            "give the result.json that `grader grade` wrote"
+        ) from exc
 
 
 @main.command()

@@ -20,11 +20,12 @@ import nbformat
 from grader import data as datasets
 from grader import keras_env, sandbox
 from grader.budget import BUDGET_NAMES, Budget
-from grader.calibrate import cache_dir, calibrate, data_fingerprint
+from grader.calibrate import cache_dir, calibration, data_fingerprint
 from grader.capture import read_artefacts
 from grader.checks import CheckContext, run_check
 from grader.exceptions import InputError, InvalidNotebookError, NotANotebookError
-from grader.execute import Execution, run_notebook
+from grader.execute import Execution, run_notebook, strip_ansi
+from grader.feedback import View, warning_notices
 from grader.kernel_code import finish_code, setup_code
 from grader.outcomes import outcome_of
 from grader.report import write_reports
@@ -118,6 +119,7 @@ def grade(
     cell_timeout: float | None = None,
     total_timeout: float | None = None,
     data_dir: Path | None = None,
+    view: View = "instructor",
     sandbox_options: sandbox.SandboxOptions | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
@@ -133,6 +135,9 @@ def grade(
         cell_timeout: seconds per cell; the rubric's value when None.
         total_timeout: seconds for the whole notebook; the rubric's value when None.
         data_dir: a folder holding real ``cifar-10-batches-py``; Keras' cache when None.
+        view: whom ``report.html``/``report.md`` are for: ``instructor`` (everything) or
+            ``student`` (hidden checks as status and points only). ``result.json`` is always
+            complete.
         sandbox_options: isolation and limits; the rubric's limits, sandbox on, when None.
 
     Returns:
@@ -155,11 +160,12 @@ def grade(
     try:
         nb = read_notebook(Path(submission))
     except NotANotebookError as exc:
-        return _refused(Path(submission), spec, plan, visible, held_out, exc, out, started)
+        return _refused(Path(submission), spec, plan, (visible, held_out), exc, out, view, started)
     options = sandbox_options or sandbox.SandboxOptions(limits=spec.limits)
 
     t0 = time.monotonic()
-    reference_accuracy = calibrate(spec, plan, visible, held_out)
+    reference = calibration(spec, plan, visible, held_out)
+    reference_accuracy = reference.accuracy
     calibrate_s = time.monotonic() - t0
 
     with sandbox.prepare(
@@ -216,12 +222,14 @@ def grade(
         },
         versions=versions(),
         notices=_notices(plan, visible, execution, artefacts.role_variables)
+        + warning_notices(_stderr_by_cell(execution.notebook))
         + _sandbox_notices(options, box),
+        reference_fits=reference.fits,
         outcome=outcome_of(execution.incidents),
         incidents=execution.incidents,
     )
     folder = Path(out) / stem
-    write_reports(result, folder)
+    write_reports(result, folder, view=view)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     # Last, so that a result.json on disk means the submission's folder is complete.
     result.write(folder / "result.json")
@@ -269,10 +277,10 @@ def _refused(
     submission: Path,
     spec: Assignment,
     plan: Budget,
-    visible: datasets.Dataset,
-    held_out: datasets.HeldOut,
+    data: tuple[datasets.Dataset, datasets.HeldOut],
     error: NotANotebookError,
     out: Path,
+    view: View,
     started: float,
 ) -> GradeResult:
     """The result of a file that could not be run: every check fails, the outcome says why."""
@@ -290,7 +298,7 @@ def _refused(
         fits=[],
         budget=plan.name,
         budget_limits=plan.limits(),
-        data=_data_info(visible, held_out),
+        data=_data_info(*data),
         seed=spec.seed,
         timings={"total": time.monotonic() - started},
         versions=versions(),
@@ -299,7 +307,7 @@ def _refused(
         incidents=[Incident(error.outcome, -1, reason)],
     )
     folder = Path(out) / submission.stem
-    write_reports(result, folder)
+    write_reports(result, folder, view=view)
     result.write(folder / "result.json")
     return result
 
@@ -325,14 +333,35 @@ def _notices(
     return notes
 
 
+def _stderr_by_cell(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """What each code cell wrote to stderr (where Keras' warnings go)."""
+    return [
+        (
+            index,
+            strip_ansi(
+                "".join(
+                    str(out.get("text", ""))
+                    for out in cell.get("outputs", [])
+                    if out.get("name") == "stderr"
+                )
+            ),
+        )
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+    ]
+
+
 def check(
     notebook: Path,
     *,
     assignment: str | Path | None = None,
     budget: str = "smoke",
     data_dir: Path | None = None,
+    view: View = "student",
 ) -> tuple[GradeResult, Path]:
     """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
+
+    ``view`` is the report's audience: ``student`` unless an instructor asks for more.
 
     Returns:
         The result and the path of the HTML report.
@@ -345,5 +374,7 @@ def check(
         result = grade(
             Path(notebook), assignment=chosen, out=Path(tmp), budget=budget, data_dir=data_dir
         )
-    paths = write_reports(result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report")
+    paths = write_reports(
+        result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=view
+    )
     return result, paths["html"]

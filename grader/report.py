@@ -21,6 +21,15 @@ from rich.table import Table
 from rich.text import Text
 
 import grader
+from grader.feedback import (
+    View,
+    cell_hint,
+    confusions,
+    fit_curves,
+    for_view,
+    layer_diffs,
+    raw_evidence,
+)
 from grader.results import CheckResult, GradeResult, write_atomic
 
 STATUS_ICONS: dict[str, str] = {
@@ -80,8 +89,9 @@ def _environment() -> jinja2.Environment:
     )
     env.globals.update(
         svg_line_chart=svg_line_chart,
-        metric_groups=metric_groups,
         status_icon=status_icon,
+        cell_hint=cell_hint,
+        raw_evidence=raw_evidence,
         traceback_lines=TRACEBACK_LINES,
     )
     env.filters.update(
@@ -95,33 +105,48 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(result: GradeResult) -> str:
+def render_html(result: GradeResult, view: View = "instructor") -> str:
     """Render the self-contained HTML feedback report for one submission.
 
     Args:
         result: The graded submission.
+        view: ``instructor`` (everything) or ``student`` (hidden checks as status and points
+            only); see :func:`grader.feedback.for_view`.
 
     Returns:
         An HTML5 document with inline CSS and inline SVG charts, and no external references.
     """
-    return _environment().get_template(HTML_TEMPLATE).render(result=result, **_summary(result))
+    shown = for_view(result, view)
+    return (
+        _environment()
+        .get_template(HTML_TEMPLATE)
+        .render(result=shown, view=view, **_summary(shown))
+    )
 
 
-def render_markdown(result: GradeResult) -> str:
+def render_markdown(result: GradeResult, view: View = "instructor") -> str:
     """Render the same facts as the HTML report as Markdown (without charts).
 
     Args:
         result: The graded submission.
+        view: ``instructor`` or ``student``, as for :func:`render_html`.
 
     Returns:
         GitHub-flavoured Markdown text.
     """
-    text = _environment().get_template(MARKDOWN_TEMPLATE).render(result=result, **_summary(result))
+    shown = for_view(result, view)
+    text = (
+        _environment()
+        .get_template(MARKDOWN_TEMPLATE)
+        .render(result=shown, view=view, **_summary(shown))
+    )
     # Optional trailing sections leave blank lines behind; end the file with exactly one newline.
     return text.rstrip("\n") + "\n"
 
 
-def write_reports(result: GradeResult, folder: Path, *, stem: str = "report") -> dict[str, Path]:
+def write_reports(
+    result: GradeResult, folder: Path, *, stem: str = "report", view: View = "instructor"
+) -> dict[str, Path]:
     """Write ``<stem>.html`` and ``<stem>.md`` into ``folder``, each atomically.
 
     Args:
@@ -129,13 +154,14 @@ def write_reports(result: GradeResult, folder: Path, *, stem: str = "report") ->
         folder: Destination folder; created when missing.
         stem: File name without suffix. It may contain dots (``hw.report``): the suffix is
             appended, never substituted.
+        view: ``instructor`` or ``student``, as for :func:`render_html`.
 
     Returns:
         ``{"html": path, "markdown": path}``.
     """
     folder = Path(folder)
     # Render both before writing either, so a template error never leaves a lone stale twin.
-    html, markdown = render_html(result), render_markdown(result)
+    html, markdown = render_html(result, view), render_markdown(result, view)
     paths = {"html": folder / f"{stem}.html", "markdown": folder / f"{stem}.md"}
     write_atomic(paths["html"], html)
     write_atomic(paths["markdown"], markdown)
@@ -273,7 +299,11 @@ _DASHES = ("", "6 3", "2 2", "8 3 2 3")
 
 
 def svg_line_chart(
-    series: Mapping[str, Sequence[float]], title: str, *, y_label: str = ""
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    *,
+    y_label: str = "",
+    y_range: tuple[float, float] | None = None,
 ) -> Markup:
     """Draw per-epoch series as a small inline SVG line chart.
 
@@ -282,6 +312,8 @@ def svg_line_chart(
             with a single finite value is drawn as a dot.
         title: Accessible name of the chart (``<title>`` and ``aria-label``).
         y_label: Optional label of the vertical axis.
+        y_range: Vertical range to draw, so that charts set side by side share a scale; the
+            series' own range when None (values outside it are clamped to the frame).
 
     Returns:
         Safe markup for an ``<svg>`` element in a 320x160 viewBox; with no finite values at all
@@ -334,7 +366,7 @@ def svg_line_chart(
         parts.append(Markup("</svg>"))
         return Markup("").join(parts)
 
-    lo, hi = min(finite), max(finite)
+    lo, hi = y_range if y_range is not None else (min(finite), max(finite))
     if hi == lo:
         # A flat line would divide by zero; centre it in a band around the value.
         pad = abs(lo) * 0.05 or 0.5
@@ -346,7 +378,7 @@ def svg_line_chart(
         return _LEFT + plot_w * i / (n_epochs - 1)
 
     def y_of(v: float) -> float:
-        return _TOP + plot_h * (hi - v) / (hi - lo)
+        return _TOP + plot_h * (hi - min(max(v, lo), hi)) / (hi - lo)
 
     # Axis ticks: the value range and the first/last epoch (1-based, as Keras prints them).
     for value in (hi, (hi + lo) / 2, lo):
@@ -395,28 +427,6 @@ def svg_line_chart(
         legend_x += 24 + 5.5 * len(name)
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
-
-
-def metric_groups(
-    history: Mapping[str, Sequence[float]],
-) -> list[tuple[str, dict[str, list[float]]]]:
-    """Pair each training metric with its ``val_`` twin, one chart per pair.
-
-    Args:
-        history: Keras history, metric name -> per-epoch values.
-
-    Returns:
-        ``[(metric, {name: values})]`` with ``loss`` first, then ``accuracy``, then the rest
-        in the order Keras reported them; the training series precedes ``val_``.
-    """
-    groups: dict[str, dict[str, list[float]]] = {}
-    for name, values in history.items():
-        base = name.removeprefix("val_")
-        groups.setdefault(base, {})[name] = list(values)
-    for base, members in groups.items():
-        groups[base] = dict(sorted(members.items(), key=lambda kv: kv[0].startswith("val_")))
-    order = {"loss": 0, "accuracy": 1}
-    return sorted(groups.items(), key=lambda kv: order.get(kv[0], 2))
 
 
 def _chart_description(
@@ -551,4 +561,7 @@ def _summary(result: GradeResult) -> dict[str, t.Any]:
             ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.budget_limits.items())
             or "no caps"
         ),
+        "layer_diffs": layer_diffs(result.checks),
+        "fit_curves": fit_curves(result),
+        "confusions": confusions(result.checks),
     }

@@ -53,6 +53,8 @@ class CheckResult:
     """What to change, from the rubric; shown when the check does not pass."""
     details: dict[str, t.Any] = field(default_factory=dict)
     """Machine-readable evidence (measured accuracy, thresholds, layer diffs)."""
+    hidden: bool = False
+    """A hidden check: the student view shows only its status and points."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ class GradeResult:
     notices: list[str] = field(default_factory=list)
     """Things the student should know that are not check failures (budget caps, data source)."""
     schema_version: int = SCHEMA_VERSION
+    reference_fits: list[FitRecord] = field(default_factory=list)
+    """The reference's ``fit`` calls under the same budget, data and seed, for comparison."""
     outcome: Outcome = "ok"
     """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
     outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``memory_limit``,
@@ -163,6 +167,7 @@ class GradeResult:
                 "cells": [CellResult(**c) for c in raw["cells"]],
                 "fits": [FitRecord(**f) for f in raw["fits"]],
                 "data": DataInfo(**raw["data"]),
+                "reference_fits": [FitRecord(**f) for f in raw.get("reference_fits", [])],
                 "incidents": [Incident(**i) for i in raw.get("incidents", [])],
             }
         )

@@ -31,6 +31,8 @@ class CheckSpec:
     hint: str
     """Shown to the student when the check does not pass: what to change."""
     params: dict[str, t.Any] = field(default_factory=dict)
+    hidden: bool = False
+    """Students see only its status and points: no message, hint or evidence."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,7 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
                 points=float(c.get("points", (int, float))),
                 hint=c.get("hint", str),
                 params=params,
+                hidden=c.get("hidden", bool, False),
             )
         )
         c.done()

@@ -13,8 +13,8 @@ from keras import layers
 from grader.budget import DEFAULT_BUDGETS
 from grader.capture import Artefacts, FitCapture, LayerState, VariableSummary
 from grader.checks import CheckContext, run_check
-from grader.checks.accuracy import evaluate_accuracy
-from grader.checks.architecture import diff, signatures
+from grader.checks.accuracy import confusion_matrix, evaluate_accuracy
+from grader.checks.architecture import align, diff, signatures
 from grader.data import HeldOut, synthetic_cifar10
 from grader.kernel_runtime import weight_digests
 from grader.rubric import Assignment, CheckSpec, load_assignment
@@ -123,6 +123,54 @@ def test_missing_and_extra_layers_are_named_not_zipped_away() -> None:
     longer = diff(expected, signatures(base_cnn(extra=[layers.Dropout(0.5)])))
     assert any(p.startswith("extra layer 6") and "Dropout(rate=0.5)" in p for p in longer)
     assert len(longer) == 1, longer  # the Dense layers after the extra one still line up
+
+
+def test_comparison_pairs_layers_side_by_side_with_the_differing_fields(tmp_path: Path) -> None:
+    result = judge("base.architecture", artefacts(tmp_path, {"base": base_cnn(kernel=3)}))
+    rows = result.details["comparison"]
+    assert [r["op"] for r in rows] == [
+        "same",
+        "same",
+        "changed",
+        "changed",
+        "changed",
+        "changed",
+        "same",
+    ]
+    conv = rows[2]
+    assert conv["position"] == 3 and conv["expected"]["config"]["kernel_size"] == "4x4"
+    assert conv["actual"]["config"]["kernel_size"] == "3x3"
+    assert conv["differing"] == ["kernel_size", "output_shape", "params"]
+    assert conv["actual"]["output_shape"] == "(None, 12, 12, 32)"
+    counts = result.details["parameters"]
+    assert counts["expected"] == {"trainable": 224_325, "non_trainable": 0}
+    assert counts["actual"]["trainable"] != counts["expected"]["trainable"]
+
+
+def test_alignment_shows_missing_and_extra_layers_as_such() -> None:
+    expected = signatures(ref.build_base_cnn())
+    shorter = align(expected, signatures(base_cnn(drop_last=True)))
+    assert [p.op for p in shorter][-1] == "missing" and shorter[-1].actual is None
+    longer = align(expected, signatures(base_cnn(extra=[layers.Dropout(0.5)])))
+    assert [p.op for p in longer] == ["same"] * 5 + ["extra"] + ["same"] * 2
+    assert longer[5].expected is None and longer[5].position == 6
+
+
+def test_comparison_flags_trainable_differences_without_failing_the_architecture(
+    tmp_path: Path,
+) -> None:
+    base = base_cnn()
+    transfer = ref.build_transfer_model(base)
+    for layer in transfer.layers:
+        layer.trainable = True
+    result = judge(
+        "transfer.architecture", artefacts(tmp_path, {"base": base, "transfer": transfer})
+    )
+    assert result.status == "pass"  # trainable flags are the frozen check's business
+    rows = result.details["comparison"]
+    assert [r["trainable_differs"] for r in rows] == [True] * 5 + [False] * 2
+    counts = result.details["parameters"]
+    assert counts["expected"]["non_trainable"] == 17_984 and counts["actual"]["non_trainable"] == 0
 
 
 def test_wrong_dense_width(tmp_path: Path) -> None:
@@ -242,6 +290,24 @@ def test_accuracy_threshold_is_relative_to_the_reference(
     assert passing.status == "pass" and failing.status == "fail"
     assert "80% of the reference's" in failing.message
     assert failing.details["accuracy"] == pytest.approx(measured)
+    # The Oracle gets its first 30 images right and shifts every later label by one.
+    confusion = failing.details["confusion"]
+    assert confusion["rows"] == [0, 1, 2, 3, 4] and confusion["names"]["0"] == "airplane"
+    counts = np.array(confusion["counts"])
+    assert counts.sum() == len(labels) and np.trace(counts) == 30
+
+
+def test_confusion_matrix_adds_columns_for_labels_outside_the_classes() -> None:
+    matrix = confusion_matrix(
+        np.array([0, 0, 1, 1, 2]),
+        np.array([0, 3, 1, 1, 0]),
+        [5, 6, 7],
+        ["c0", "c1", "c2", "c3", "c4", "dog", "frog", "horse", "ship"],
+        label_offset=5,
+    )
+    assert matrix["rows"] == [0, 1, 2] and matrix["columns"] == [0, 1, 2, 3]
+    assert matrix["names"] == {"0": "dog", "1": "frog", "2": "horse", "3": "ship"}
+    assert matrix["counts"] == [[1, 0, 0, 1], [0, 2, 0, 0], [1, 0, 0, 0]]
 
 
 def test_course_target_applies_at_full_budget_on_real_data(

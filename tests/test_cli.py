@@ -120,3 +120,43 @@ def test_python_dash_m_and_console_script_work() -> None:
         .stdout.strip()
         .endswith("0.1.0")
     )
+
+
+RESULTS = Path(__file__).parent / "files" / "results"
+
+
+def test_report_renders_a_result_for_each_view(tmp_path: Path) -> None:
+    source = tmp_path / "result.json"
+    result = json.loads((RESULTS / "not_frozen.json").read_text())
+    frozen = next(c for c in result["checks"] if c["id"] == "transfer.frozen")
+    frozen["hidden"] = True
+    source.write_text(json.dumps(result))
+
+    code, out = run("report", str(source), "--view", "student", "--format", "html")
+    assert code == 0, out
+    student = (tmp_path / "student.report.html").read_text()
+    code, out = run("report", str(source), "--view", "instructor", "--format", "md")
+    assert code == 0, out
+    instructor = (tmp_path / "instructor.report.md").read_text()
+    secret = "layer 1 (conv2d) is trainable"
+    assert secret not in student and "Hidden check" in student
+    assert secret in instructor and "hidden from students" in instructor
+
+    code, out = run("report", str(source), "--view", "student")  # text, to the terminal
+    assert code == 0 and "transfer.frozen" in out and secret not in out
+    assert "Student view" in out and "≠ trainable" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(None, "no such file"), ("{}", "not a grader result.json"), ("[1", "not a grader")],
+    ids=["missing", "not-a-result", "invalid-json"],
+)
+def test_report_refuses_what_is_not_a_result(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    path = tmp_path / "result.json"
+    if content is not None:
+        path.write_text(content)
+    code, out = run("report", str(path))
+    assert code == 2 and expected in out and "Traceback" not in out

@@ -52,6 +52,27 @@ def test_example_submission_matches_its_golden(
     assert text == result.to_json() and GradeResult.from_json(text).to_json() == text
     assert (folder / "report.html").is_file() and (folder / "report.md").is_file()
     assert (folder / "executed.ipynb").is_file()
+    # What the report draws comes with the result: the reference's fits under the same
+    # budget, a layer comparison per architecture check, a confusion matrix per accuracy check.
+    assert [f.model for f in result.reference_fits] == ["base", "transfer"]
+    assert all(f.epochs_run == 1 and f.history for f in result.reference_fits)
+    by_id = {c.id: c for c in result.checks}
+    for check_id in ("base.architecture", "transfer.architecture"):
+        if by_id[check_id].status != "error":
+            assert by_id[check_id].details["comparison"], check_id
+    flags = {
+        check_id: sum(row["trainable_differs"] for row in by_id[check_id].details["comparison"])
+        for check_id in ("base.architecture", "transfer.architecture")
+    }
+    assert flags == (
+        {"base.architecture": 0, "transfer.architecture": 5}
+        if name == "not_frozen"
+        else {"base.architecture": 0, "transfer.architecture": 0}
+    )
+    for check_id in ACCURACY:
+        if by_id[check_id].status in ("pass", "fail") and "accuracy" in by_id[check_id].details:
+            counts = by_id[check_id].details["confusion"]["counts"]
+            assert sum(map(sum, counts)) == 1000  # the smoke budget's evaluation cap
 
 
 def test_goldens_say_each_mutant_fails_only_its_own_check() -> None:
@@ -84,6 +105,8 @@ def test_name_error_is_reported_and_independent_checks_still_pass(tmp_path: Path
     ):
         assert got[check] == "pass", check
     assert any("new_model" in n for n in result.notices)
+    report = (tmp_path / "name_error" / "report.html").read_text()
+    assert "Hint:</strong> A name was used before it was defined" in report
 
 
 def test_student_template_scores_zero_with_a_reason_per_check(tmp_path: Path) -> None:

@@ -227,7 +227,7 @@ def test_html_header_and_sections() -> None:
     assert "@media print" in html
     assert "Training runs" in html and "3 / 10" in html and "2000 / 50000" in html
     assert html.count("<svg") == 3  # base: loss + accuracy; transfer: loss
-    assert "<title>" in html and 'aria-label="Fit 1 (base): loss per epoch"' in html
+    assert "<title>" in html and 'aria-label="Fit 1 (base), your model: loss per epoch"' in html
 
 
 def test_html_failed_cells_show_source_error_and_traceback_tail() -> None:

@@ -118,3 +118,12 @@ def test_the_full_marks_example_is_the_solution_and_the_template_its_skeleton() 
     assert len(todo) == 5
     for nb in (solution, student):
         assert nb.metadata["grader"]["assignment"] == "cifar10_transfer"
+
+
+def test_hidden_checks_are_read_from_the_rubric(tmp_path: Path) -> None:
+    text = GOOD.replace('kind = "frozen"', 'kind = "frozen"\nhidden = true', 1)
+    checks = {c.id: c for c in load_assignment(_write(tmp_path, text)).checks}
+    assert checks["transfer.frozen"].hidden and not checks["base.architecture"].hidden
+    bad = GOOD.replace('kind = "frozen"', 'kind = "frozen"\nhidden = "yes"', 1)
+    with pytest.raises(RubricError, match=r"\[checks\[5\]\.hidden\] expected bool"):
+        load_assignment(_write(tmp_path, bad))

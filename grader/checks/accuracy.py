@@ -13,6 +13,38 @@ ACCURACY_PARAMS: dict[str, type | tuple[type, ...]] = {"model": str, "classes": 
 ACCURACY_OPTIONAL: dict[str, type | tuple[type, ...]] = {"label_offset": int, "scale": (int, float)}
 
 
+def predict_labels(
+    model: t.Any,
+    held_out: HeldOut,
+    classes: t.Sequence[int],
+    *,
+    label_offset: int = 0,
+    scale: float = 255.0,
+    max_samples: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted labels of ``model`` on the held-out images of ``classes``.
+
+    Args:
+        model: a Keras model taking images divided by ``scale``.
+        held_out: the grader's test images and labels.
+        classes: which labels this model was trained on.
+        label_offset: subtracted from labels before comparing (MNIST's upper digits are 0-4).
+        scale: what the notebook divides pixels by.
+        max_samples: evaluate on at most this many images (the budget's evaluation cap).
+
+    Returns:
+        ``(y_true, y_pred)`` in the model's label space (offset already subtracted).
+    """
+    keep = np.isin(held_out.y, classes)
+    x, y = held_out.x[keep], held_out.y[keep].astype(np.int64) - label_offset
+    if max_samples is not None:
+        x, y = x[:max_samples], y[:max_samples]
+    if len(y) == 0:
+        raise ValueError(f"no held-out images of classes {list(classes)}")
+    predictions = model.predict(x.astype("float32") / scale, batch_size=256, verbose=0)
+    return y, np.argmax(predictions, axis=-1).astype(np.int64)
+
+
 def evaluate_accuracy(
     model: t.Any,
     held_out: HeldOut,
@@ -24,22 +56,57 @@ def evaluate_accuracy(
 ) -> float:
     """Top-1 accuracy of ``model`` on the held-out images of ``classes``.
 
-    Args:
-        model: a Keras model taking images divided by ``scale``.
-        held_out: the grader's test images and labels.
-        classes: which labels this model was trained on.
-        label_offset: subtracted from labels before comparing (MNIST's upper digits are 0-4).
-        scale: what the notebook divides pixels by.
-        max_samples: evaluate on at most this many images (the budget's evaluation cap).
+    Takes the arguments of :func:`predict_labels`.
     """
-    keep = np.isin(held_out.y, classes)
-    x, y = held_out.x[keep], held_out.y[keep].astype(np.int64) - label_offset
-    if max_samples is not None:
-        x, y = x[:max_samples], y[:max_samples]
-    if len(y) == 0:
-        raise ValueError(f"no held-out images of classes {list(classes)}")
-    predictions = model.predict(x.astype("float32") / scale, batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(predictions, axis=-1) == y))
+    y, predicted = predict_labels(
+        model,
+        held_out,
+        classes,
+        label_offset=label_offset,
+        scale=scale,
+        max_samples=max_samples,
+    )
+    return float(np.mean(predicted == y))
+
+
+def confusion_matrix(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: t.Sequence[int],
+    class_names: t.Sequence[str],
+    *,
+    label_offset: int = 0,
+) -> dict[str, t.Any]:
+    """Count each (true class, predicted class) pair.
+
+    Rows are the ``classes`` the model is judged on; columns are those classes followed by any
+    other label the model predicted (a transfer model may still predict a class it was never
+    shown). ``class_names`` are indexed by dataset label, so ``label_offset`` is added back.
+
+    Returns:
+        ``{"rows": [label...], "columns": [label...], "names": {label: name},
+        "counts": [[int...]...]}``, JSON-ready.
+    """
+    rows = [int(c) - label_offset for c in classes]
+    others = sorted({int(p) for p in np.unique(y_pred)} - set(rows))
+    columns = rows + others
+    index = {label: i for i, label in enumerate(columns)}
+    counts = np.zeros((len(rows), len(columns)), dtype=np.int64)
+    for true, predicted in zip(y_true.tolist(), y_pred.tolist(), strict=True):
+        counts[index[true], index[predicted]] += 1
+
+    def name(label: int) -> str:
+        dataset_label = label + label_offset
+        if 0 <= dataset_label < len(class_names):
+            return str(class_names[dataset_label])
+        return f"label {label}"
+
+    return {
+        "rows": rows,
+        "columns": columns,
+        "names": {str(label): name(label) for label in columns},
+        "counts": counts.tolist(),
+    }
 
 
 @register("accuracy", required=ACCURACY_PARAMS, optional=ACCURACY_OPTIONAL)
@@ -52,14 +119,16 @@ def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     """
     role = params["model"]
     model = ctx.artefacts.model(role, when="trained")
-    measured = evaluate_accuracy(
+    offset = params.get("label_offset", 0)
+    y_true, y_pred = predict_labels(
         model,
         ctx.held_out,
         params["classes"],
-        label_offset=params.get("label_offset", 0),
+        label_offset=offset,
         scale=params.get("scale", 255.0),
         max_samples=ctx.budget.max_eval_samples,
     )
+    measured = float(np.mean(y_pred == y_true))
     reference = ctx.reference_accuracy[role]
     threshold = ctx.assignment.relative_threshold * reference
     basis = (
@@ -76,6 +145,9 @@ def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
         "reference_accuracy": reference,
         "course_target": target,
         "held_out_images": int(np.isin(ctx.held_out.y, params["classes"]).sum()),
+        "confusion": confusion_matrix(
+            y_true, y_pred, params["classes"], ctx.truth.class_names, label_offset=offset
+        ),
     }
     passed = measured >= threshold
     verb = "reaches" if passed else "is below"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import typing as t
 from dataclasses import dataclass
 
@@ -89,57 +90,133 @@ def _output_shapes(model: t.Any, layers: list[t.Any]) -> list[tuple[int | None, 
         return shapes
 
 
-def diff(expected: list[LayerSignature], actual: list[LayerSignature]) -> list[str]:
-    """Every difference between two layer lists, missing and extra layers included.
+LayerOp = t.Literal["same", "changed", "replaced", "missing", "extra"]
 
-    Layers are aligned as ``diff`` aligns lines, so one missing layer is reported as missing
-    rather than as a cascade of mismatches.
+
+@dataclass(frozen=True)
+class LayerPair:
+    """One row of the side-by-side comparison: an expected layer, a submitted one, or both."""
+
+    op: LayerOp
+    """``same``; ``changed`` (same type, some fields differ); ``replaced`` (another type);
+    ``missing`` (expected, not submitted); ``extra`` (submitted, not expected)."""
+    expected: LayerSignature | None
+    actual: LayerSignature | None
+    position: int
+    """1-based position in the submitted model (in the expected one for a missing layer)."""
+    differing: tuple[str, ...] = ()
+    """Compared fields whose values differ (``changed`` only)."""
+
+    @property
+    def trainable_differs(self) -> bool:
+        """Trainable flags differ; shown beside the diff, judged by the ``frozen`` check."""
+        return (
+            self.expected is not None
+            and self.actual is not None
+            and self.expected.trainable != self.actual.trainable
+        )
+
+
+def align(expected: list[LayerSignature], actual: list[LayerSignature]) -> list[LayerPair]:
+    """Pair expected and submitted layers as ``diff`` pairs lines.
+
+    Layers are aligned on type and configuration, so an extra or missing layer shows as one
+    insertion or deletion, and a layer with a wrong field as a pair compared field by field,
+    never as a cascade of mismatches.
     """
-    problems: list[str] = []
-    # Align on type and configuration: an extra or missing layer then shows as one insertion or
-    # deletion, and a layer with a wrong field as a replacement compared field by field.
     matcher = difflib.SequenceMatcher(
         a=[s.describe() for s in expected], b=[s.describe() for s in actual], autojunk=False
     )
+    pairs: list[LayerPair] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        pairs = min(i2 - i1, j2 - j1) if op in ("equal", "replace") else 0
-        for k in range(pairs):
+        paired = min(i2 - i1, j2 - j1) if op in ("equal", "replace") else 0
+        for k in range(paired):
             e, a = expected[i1 + k], actual[j1 + k]
-            if e.type == a.type:
-                problems += _compare(e, j1 + k, a)
-            else:
-                problems.append(
-                    f"layer {j1 + k + 1} ({a.name}) is {a.describe()}; expected {e.describe()}"
-                )
-        for i in range(i1 + pairs, i2):
-            problems.append(f"missing layer {i + 1}: {expected[i].describe()}")
-        for j in range(j1 + pairs, j2):
-            problems.append(f"extra layer {j + 1} ({actual[j].name}): {actual[j].describe()}")
+            if e.type != a.type:
+                pairs.append(LayerPair("replaced", e, a, j1 + k + 1))
+                continue
+            want, got = e.compared(), a.compared()
+            differing = tuple(key for key, value in want.items() if got.get(key) != value)
+            pairs.append(LayerPair("changed" if differing else "same", e, a, j1 + k + 1, differing))
+        pairs += [LayerPair("missing", expected[i], None, i + 1) for i in range(i1 + paired, i2)]
+        pairs += [LayerPair("extra", None, actual[j], j + 1) for j in range(j1 + paired, j2)]
+    return pairs
+
+
+def diff(expected: list[LayerSignature], actual: list[LayerSignature]) -> list[str]:
+    """Every difference between two layer lists, missing and extra layers included.
+
+    Layers are aligned as ``diff`` aligns lines (see :func:`align`), so one missing layer is
+    reported as missing rather than as a cascade of mismatches.
+    """
+    problems: list[str] = []
+    for pair in align(expected, actual):
+        e, a, j = pair.expected, pair.actual, pair.position
+        if pair.op == "replaced" and e is not None and a is not None:
+            problems.append(f"layer {j} ({a.name}) is {a.describe()}; expected {e.describe()}")
+        elif pair.op == "changed" and e is not None and a is not None:
+            want, got = e.compared(), a.compared()
+            wrong = [
+                f"{key} is {_fmt(got.get(key, 'absent'))}, expected {_fmt(want[key])}"
+                for key in pair.differing
+            ]
+            problems.append(f"layer {j} ({a.name}, {a.type}): " + "; ".join(wrong))
+        elif pair.op == "missing" and e is not None:
+            problems.append(f"missing layer {j}: {e.describe()}")
+        elif pair.op == "extra" and a is not None:
+            problems.append(f"extra layer {j} ({a.name}): {a.describe()}")
     return problems
 
 
-def _compare(e: LayerSignature, j: int, a: LayerSignature) -> list[str]:
-    want, got = e.compared(), a.compared()
-    wrong = [
-        f"{key} is {_fmt(got.get(key, 'absent'))}, expected {_fmt(value)}"
-        for key, value in want.items()
-        if got.get(key) != value
-    ]
-    return [f"layer {j + 1} ({a.name}, {a.type}): " + "; ".join(wrong)] if wrong else []
+def _row(s: LayerSignature | None) -> dict[str, t.Any] | None:
+    if s is None:
+        return None
+    return {
+        "name": s.name,
+        "type": s.type,
+        "config": {k: _fmt(v) for k, v in s.config.items()},
+        "output_shape": "(" + ", ".join(map(str, s.output_shape)) + ")",
+        "params": s.params,
+        "trainable": s.trainable,
+    }
 
 
 def _table(sigs: list[LayerSignature]) -> list[dict[str, t.Any]]:
+    return [t.cast(dict[str, t.Any], _row(s)) for s in sigs]
+
+
+def comparison(
+    expected: list[LayerSignature], actual: list[LayerSignature]
+) -> list[dict[str, t.Any]]:
+    """The aligned layer pairs as JSON-ready rows, for the side-by-side report."""
     return [
         {
-            "name": s.name,
-            "type": s.type,
-            "config": {k: _fmt(v) for k, v in s.config.items()},
-            "output_shape": _fmt(s.output_shape),
-            "params": s.params,
-            "trainable": s.trainable,
+            "op": p.op,
+            "position": p.position,
+            "expected": _row(p.expected),
+            "actual": _row(p.actual),
+            "differing": [_field_key(k) for k in p.differing],
+            "trainable_differs": p.trainable_differs,
         }
-        for s in sigs
+        for p in align(expected, actual)
     ]
+
+
+def _field_key(key: str) -> str:
+    # Row keys of `_row`: the two non-config fields are named there without spaces.
+    return {"output shape": "output_shape", "parameters": "params"}.get(key, key)
+
+
+def parameter_counts(model: t.Any) -> dict[str, int]:
+    """Trainable and non-trainable parameter counts, as ``model.summary()`` reports them."""
+
+    def count(weights: t.Any) -> int:
+        return int(sum(math.prod(int(d) for d in w.shape) for w in weights))
+
+    return {
+        "trainable": count(model.trainable_weights),
+        "non_trainable": count(model.non_trainable_weights),
+    }
 
 
 def build_reference(ctx: CheckContext, params: dict[str, t.Any]) -> t.Any:
@@ -174,10 +251,21 @@ def check_architecture(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     the student's own base, so a base mistake is charged once, to the base); without that
     model, ``base_builder`` from the reference stands in for it.
     """
-    actual = signatures(ctx.artefacts.model(params["model"]))
-    expected = signatures(build_reference(ctx, params))
+    # As the model was right after its own training: a correct notebook later freezes the base's
+    # layers for transfer, and those flags would show as differences from the reference's base.
+    model = ctx.artefacts.model(params["model"], when="trained")
+    reference = build_reference(ctx, params)
+    actual, expected = signatures(model), signatures(reference)
     problems = diff(expected, actual)
-    details = {"expected": _table(expected), "actual": _table(actual)}
+    details = {
+        "expected": _table(expected),
+        "actual": _table(actual),
+        "comparison": comparison(expected, actual),
+        "parameters": {
+            "expected": parameter_counts(reference),
+            "actual": parameter_counts(model),
+        },
+    }
     if problems:
         return Verdict(
             False,

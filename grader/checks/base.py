@@ -138,4 +138,5 @@ def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
         message=message,
         hint=spec.hint,
         details=details,
+        hidden=spec.hidden,
     )
