@@ -54,7 +54,10 @@ class Watchdog(threading.Thread):
         everything = [p for init in inits for p in descendants(init)]
         if not everything:
             return
-        kernels = {k for init in inits for k in children(init) if inner_pid(k) == 2}
+        # The kernel is PID 2 of its namespace; without a PID namespace, init's only child.
+        kernels = {k for init in inits for k in children(init) if inner_pid(k) == 2} or {
+            k for init in inits for k in children(init)[:1]
+        }
         strays = [p for p in everything if p not in kernels]
         if len(strays) >= max(1, self.limits.processes // 2):
             killed: set[int] = set()
