@@ -24,6 +24,7 @@ from grader.batch import Submission, discover, read_roster
 from grader.exceptions import InputError
 from grader.export import BatchEntry, EntryStatus, gradescope_json, write_class_outputs
 from grader.feedback import View
+from grader.limits import Limits
 from grader.report import write_reports
 from grader.result_cache import CachedResult, ResultCache, grading_context, result_key
 from grader.results import CheckResult, DataInfo, GradeResult, write_atomic
@@ -80,6 +81,8 @@ def grade_batch(
     data_dir: Path | None = None,
     canvas_column: str | None = None,
     view: View = "instructor",
+    limits: Limits | None = None,
+    sandboxed: bool = True,
     observer: BatchObserver | None = None,
 ) -> BatchSummary:
     """Grade every submission in ``sources`` and write the class's outputs into ``out``.
@@ -101,6 +104,8 @@ def grade_batch(
             when None.
         view: whom each submission's report.html/report.md is for (``student`` hides what
             hidden checks say); results.json for Gradescope always uses the student view.
+        limits: each kernel's resource limits; the rubric's ``[sandbox]`` table when None.
+        sandboxed: run kernels in the sandbox; False only for debugging.
         observer: told about progress.
 
     Returns:
@@ -116,12 +121,15 @@ def grade_batch(
     out = Path(out)
     found = discover(sources, out / STAGING, exclude=[out])
     names = read_roster(roster) if roster is not None else {}
+    limits = limits or spec.limits
     context = grading_context(
         spec,
         budget=budget,
         cell_timeout=cell_timeout,
         total_timeout=total_timeout,
         data_dir=data_dir,
+        limits=limits,
+        sandboxed=sandboxed,
     )
     cache = ResultCache()
     entries: dict[str, BatchEntry] = {}
@@ -167,6 +175,8 @@ def grade_batch(
                         data_dir=str(data_dir) if data_dir else None,
                         threads=threads,
                         source=str(sub.path),
+                        limits=limits,
+                        sandboxed=sandboxed,
                     )
 
             for outcome in executor.run(tasks()):

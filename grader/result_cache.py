@@ -8,6 +8,7 @@ Keras nor nbclient, so a cached result comes back in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from grader import data as datasets
 from grader.calibrate import cache_dir
+from grader.limits import Limits
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -45,6 +47,8 @@ def grading_context(
     cell_timeout: float | None,
     total_timeout: float | None,
     data_dir: Path | None,
+    limits: Limits,
+    sandboxed: bool,
 ) -> str:
     """Digest of everything but the notebook that decides a grade.
 
@@ -54,6 +58,8 @@ def grading_context(
         cell_timeout: as given on the command line (None: the rubric's).
         total_timeout: as given on the command line (None: the rubric's).
         data_dir: as given on the command line (None: Keras' cache, else synthetic).
+        limits: the kernel's resource limits (a limit decides whether a cell runs to the end).
+        sandboxed: whether kernels run in the sandbox.
 
     Returns:
         A hex digest; :func:`result_key` combines it with a notebook's digest.
@@ -73,6 +79,8 @@ def grading_context(
                 "total_timeout": total_timeout,
                 "data": _data_source(data_dir),
                 "versions": _versions(),
+                "kernel_limits": dataclasses.asdict(limits),
+                "sandboxed": sandboxed,
             },
             sort_keys=True,
         ).encode()

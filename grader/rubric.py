@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
+from grader.limits import LIMIT_FIELDS, Limits
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ class Assignment:
     course_targets: dict[str, float]
     """Absolute accuracy per role, enforced at ``full`` budget on real data."""
     checks: list[CheckSpec]
+    limits: Limits = field(default_factory=Limits)
+    """Resource limits of the kernel (``[sandbox]``; ``grader grade`` options override them)."""
+    sandbox_files: tuple[str, ...] = ()
+    """Files of the assignment folder copied into the kernel's working folder (``[sandbox]
+    files``); nothing else of the folder is visible to the kernel."""
 
     @property
     def max_score(self) -> float:
@@ -174,6 +180,7 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
     models = top.sub("models")
     accuracy = top.sub("accuracy")
     budgets_table = top.sub("budgets", required=False)
+    sandbox_table = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
     top.done()
 
@@ -226,6 +233,16 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
         raise RubricError.at(path, "checks", f"duplicate check id(s) {', '.join(dupes)}")
 
     folder = path.parent
+    limits = Limits(**{k: sandbox_table.get(k, int, getattr(Limits(), k)) for k in LIMIT_FIELDS})
+    for key in LIMIT_FIELDS:
+        if getattr(limits, key) <= 0:
+            raise RubricError.at(path, f"sandbox.{key}", "expected a positive integer")
+    sandbox_files = _str_list(sandbox_table, "files") if "files" in sandbox_table.table else []
+    for name in sandbox_files:
+        if not (folder / name).is_file() or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise RubricError.at(path, "sandbox.files", f"{name!r} is not a file of {folder}")
+    sandbox_table.used.add("files")
+    sandbox_table.done()
     assignment = Assignment(
         id=meta.get("id", str),
         title=meta.get("title", str),
@@ -243,6 +260,8 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
         relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
         course_targets=course_targets,
         checks=checks,
+        limits=limits,
+        sandbox_files=tuple(sandbox_files),
     )
     for reader in (meta, execution, data, accuracy, targets_reader):
         reader.done()
