@@ -158,6 +158,9 @@ def test_hostile_batch_then_normal_submissions(
                 str(out),
                 "--budget",
                 "smoke",
+                # One kernel at a time: the outcomes, not the workers, are under test here.
+                "-j",
+                "1",
                 *LIMITS,
             ],
         )
