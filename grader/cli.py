@@ -111,6 +111,17 @@ def main() -> None:
     help="Whom report.html/report.md are for; students see hidden checks as status and points.",
 )
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
+@click.option(
+    "--no-sandbox",
+    is_flag=True,
+    help="Run kernels without isolation or limits. For debugging trusted notebooks only.",
+)
+@click.option("--memory-limit", type=click.IntRange(1), help="MiB of memory per kernel.")
+@click.option("--cpu-limit", type=click.IntRange(1), help="CPU seconds per kernel.")
+@click.option("--process-limit", type=click.IntRange(1), help="Processes and threads per kernel.")
+@click.option("--file-size-limit", type=click.IntRange(1), help="MiB per file a kernel writes.")
+@click.option("--open-files-limit", type=click.IntRange(1), help="Open files per kernel.")
+@click.option("--output-limit", type=click.IntRange(1), help="KiB of output kept per cell.")
 def grade(
     submissions: tuple[Path, ...],
     assignment: str,
@@ -125,23 +136,45 @@ def grade(
     force: bool,
     canvas_column: str | None,
     view: t.Literal["student", "instructor"],
+    no_sandbox: bool,
+    memory_limit: int | None,
+    cpu_limit: int | None,
+    process_limit: int | None,
+    file_size_limit: int | None,
+    open_files_limit: int | None,
+    output_limit: int | None,
     weights_dir: Path | None = None,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
 
     Writes OUT/<student id>/ per submission, gradebook.csv, canvas.csv and the class report
     OUT/index.html. Running the same command again grades only what is not finished.
+
+    Every kernel runs in a sandbox (no network, limits, a fresh folder); the rubric's
+    [sandbox] table sets the limits and the --*-limit options override them. A file that is
+    not a notebook, or is damaged, gets a result with that outcome and the batch goes on.
     """
+    import dataclasses
+
     from grader.grade_batch import grade_batch
-    from grader.pipeline import read_notebook
     from grader.progress import RichObserver
     from grader.report import print_table
+    from grader.rubric import load_assignment
     from grader.scheduler import default_jobs
 
     try:
-        for path in submissions:
-            if path.is_file() and path.suffix.lower() != ".zip":
-                read_notebook(path)  # Refuse bad input before spending minutes on good input.
+        spec = load_assignment(assignment)
+        overrides = {
+            "memory_mb": memory_limit,
+            "cpu_seconds": cpu_limit,
+            "processes": process_limit,
+            "file_size_mb": file_size_limit,
+            "open_files": open_files_limit,
+            "output_kb": output_limit,
+        }
+        limits = dataclasses.replace(
+            spec.limits, **{k: v for k, v in overrides.items() if v is not None}
+        )
         with RichObserver() as observer:
             summary = grade_batch(
                 list(submissions),
@@ -158,6 +191,8 @@ def grade(
                 canvas_column=canvas_column,
                 view=view,
                 weights_dir=weights_dir,
+                limits=limits,
+                sandboxed=not no_sandbox,
                 observer=observer,
             )
     except GraderError as exc:

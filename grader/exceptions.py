@@ -6,7 +6,10 @@ The CLI turns any :class:`GraderError` into a single line on stderr and the clas
 
 from __future__ import annotations
 
+import typing as t
 from pathlib import Path
+
+from grader.results import Outcome
 
 
 class GraderError(Exception):
@@ -33,11 +36,30 @@ class InputError(GraderError):
 
 
 class NotANotebookError(InputError):
-    """The file is not a Jupyter notebook (wrong suffix, invalid JSON, or not nbformat 4)."""
+    """The file is not a Jupyter notebook (wrong suffix, not text, not a JSON object).
+
+    ``grader check`` reports it as an error; ``grader grade`` records it as the submission's
+    outcome (``outcome``) and goes on with the batch.
+    """
+
+    outcome: t.ClassVar[Outcome] = "not_a_notebook"
 
     @classmethod
     def from_path(cls, path: Path, why: str) -> NotANotebookError:
         return cls(f"{path}: not a Jupyter notebook ({why}); hand in the .ipynb file itself")
+
+
+class InvalidNotebookError(NotANotebookError):
+    """The file is meant to be a notebook but is corrupt: broken JSON, or not nbformat 4."""
+
+    outcome: t.ClassVar[Outcome] = "invalid_notebook"
+
+    @classmethod
+    def from_path(cls, path: Path, why: str) -> InvalidNotebookError:
+        return cls(
+            f"{path}: not a Jupyter notebook ({why}); the file is damaged: "
+            "save the notebook again in Jupyter and hand in that file"
+        )
 
 
 class UnknownAssignmentError(InputError):

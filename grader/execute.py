@@ -2,11 +2,14 @@
 
 Execution never stops at a failing cell: a later cell may still produce what a check needs.
 Each cell gets the rubric's per-cell timeout, cut short by what is left of the total timeout;
-a timed-out cell is interrupted and the next one runs.
+a timed-out cell is interrupted and the next one runs. The kernel runs in a sandbox
+(:mod:`grader.sandbox`); every limit a cell runs into is recorded as an :class:`Incident`, and a
+cell's output is cut once it grows past the sandbox's output limit.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -15,14 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.exceptions import ExecutionError
 from grader.kernel_code import INJECTED_TAG
-from grader.results import CellResult
+from grader.outcomes import cell_incident, death_incident
+from grader.results import CellResult, Incident
+from grader.sandbox import Sandbox, SandboxedKernelManager
+from grader.watchdog import Watchdog
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -44,6 +49,51 @@ class Execution:
     finish_error: str = ""
     """Why the grader's closing cell (saving models) failed, if it did."""
     notes: list[str] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    """Limits the notebook ran into, in order."""
+
+
+class BoundedClient(NotebookClient):
+    """An nbclient that keeps at most ``max_output_bytes`` of each cell's output.
+
+    What comes after the limit is dropped as it arrives, so a cell printing gigabytes costs the
+    grader bounded memory, and the cell itself runs on.
+    """
+
+    def __init__(
+        self, nb: nbformat.NotebookNode, *, max_output_bytes: int | None, **kw: t.Any
+    ) -> None:
+        super().__init__(nb, **kw)
+        self.max_output_bytes = max_output_bytes
+        self.truncated: set[int] = set()
+        self._output_bytes: dict[int, int] = {}
+
+    def output(
+        self,
+        outs: list[nbformat.NotebookNode],
+        msg: dict[str, t.Any],
+        display_id: str | None,
+        cell_index: int,
+    ) -> nbformat.NotebookNode | None:
+        if self.max_output_bytes is None:
+            return super().output(outs, msg, display_id, cell_index)
+        if cell_index in self.truncated:
+            return None
+        size = len(json.dumps(msg["content"]))
+        used = self._output_bytes.get(cell_index, 0) + size
+        self._output_bytes[cell_index] = used
+        if used > self.max_output_bytes:
+            self.truncated.add(cell_index)
+            notice: nbformat.NotebookNode = nbformat.v4.new_output(  # type: ignore[no-untyped-call]
+                "stream",
+                name="stderr",
+                text=f"\n[grader] output cut: this cell printed more than "
+                f"{self.max_output_bytes // 1024} KiB; the rest was dropped\n",
+            )
+            outs.append(notice)
+            return None
+        out: nbformat.NotebookNode | None = super().output(outs, msg, display_id, cell_index)
+        return out
 
 
 def strip_ansi(text: str) -> str:
@@ -60,6 +110,7 @@ def run_notebook(
     cell_timeout: float,
     total_timeout: float,
     env: dict[str, str],
+    sandbox: Sandbox | None = None,
 ) -> Execution:
     """Execute ``setup``, every code cell of ``nb``, then ``finish``, in one fresh kernel.
 
@@ -71,6 +122,7 @@ def run_notebook(
         cell_timeout: seconds any one cell may run.
         total_timeout: seconds all the student's cells may run together.
         env: the kernel's environment.
+        sandbox: where and how the kernel is confined; None runs it as a plain child process.
 
     Raises:
         ExecutionError: the kernel could not start, or the setup cell failed.
@@ -84,8 +136,12 @@ def run_notebook(
     # TCP, so the kernel needs no network (and can later be run without one). The manager must
     # be the async one: a blocking client would hold nbclient's event loop while it waits for
     # output, and a cell timeout could then never fire.
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(workdir / "kernel"))
-    client = NotebookClient(
+    ipc = sandbox.ipc if sandbox else workdir
+    km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(ipc / "kernel"))
+    if sandbox is not None:
+        km.sandbox = sandbox
+        km.connection_file = str(sandbox.connection_file)
+    client = BoundedClient(
         nb,
         km=km,
         timeout=math.ceil(cell_timeout),
@@ -96,6 +152,11 @@ def run_notebook(
         record_timing=True,
         resources={"metadata": {"path": str(workdir)}},
         on_cell_executed=on_cell_executed,
+        max_output_bytes=(
+            sandbox.options.limits.output_kb * 1024
+            if sandbox is not None and sandbox.options.enabled
+            else None
+        ),
     )
     # nbclient addresses cells by their index in the notebook, so the grader's cells are real
     # cells, tagged, first and last; they are removed again before the notebook is returned.
@@ -104,11 +165,17 @@ def run_notebook(
     student_cells = list(nb.cells)
     nb.cells = [setup_cell, *student_cells, finish_cell]
     cells: list[CellResult] = []
+    incidents: list[Incident] = []
     finish_error = ""
     start = time.monotonic()
     deadline = math.inf
+    watchdog: Watchdog | None = None
     try:
         with client.setup_kernel(env=env):
+            launcher = getattr(km.provisioner, "pid", None)
+            if sandbox is not None and sandbox.options.enabled and launcher:
+                watchdog = Watchdog(launcher, sandbox.options.limits)
+                watchdog.start()
             client.timeout = GRADER_CELL_TIMEOUT_S
             client.execute_cell(setup_cell, 0, store_history=False)
             error = _error_of(setup_cell)
@@ -128,6 +195,7 @@ def run_notebook(
                 cells.append(_run_cell(client, cell, index, cell_timeout, remaining, replies))
                 dead = cells[-1].error_name == "DeadKernelError"
                 out_of_time = cells[-1].status == "timeout" and remaining < cell_timeout
+                incidents += _incidents(cells[-1], client, sandbox, watchdog, dead)
             if dead:
                 finish_error = "the kernel died, so the grader could not save the models"
             else:
@@ -140,6 +208,8 @@ def run_notebook(
         raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
     finally:
         nb.cells = student_cells
+        if watchdog is not None:
+            watchdog.stop()
         # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=True)
@@ -149,7 +219,48 @@ def run_notebook(
         duration_s=time.monotonic() - start,
         setup_output=_stdout_of(setup_cell),
         finish_error=finish_error,
+        incidents=incidents,
     )
+
+
+def _incidents(
+    cell: CellResult,
+    client: BoundedClient,
+    sandbox: Sandbox | None,
+    watchdog: Watchdog | None,
+    dead: bool,
+) -> list[Incident]:
+    """The limits ``cell`` ran into, from its error, the watchdog and the output it printed."""
+    found: list[Incident] = []
+    strays = watchdog.take_strays() if watchdog else 0
+    if strays:
+        found.append(
+            Incident(
+                "process_limit",
+                cell.index,
+                f"cell {cell.index}: {strays} processes filled the process limit and were killed",
+            )
+        )
+    if dead and watchdog is not None and watchdog.memory_killed:
+        found.append(
+            Incident("memory_limit", cell.index, f"cell {cell.index}: killed over the memory limit")
+        )
+    elif dead:
+        found.append(death_incident(cell.index, sandbox.exit_status() if sandbox else ""))
+    elif (incident := cell_incident(cell)) is not None and not (
+        strays and incident.outcome == "process_limit"
+    ):
+        found.append(incident)
+    if cell.index + 1 in client.truncated:  # +1: the setup cell comes first
+        limit = client.max_output_bytes or 0
+        found.append(
+            Incident(
+                "output_truncated",
+                cell.index,
+                f"cell {cell.index}: output cut at {limit // 1024} KiB",
+            )
+        )
+    return found
 
 
 def _run_cell(

@@ -24,6 +24,7 @@ from grader.batch import Submission, discover, read_roster
 from grader.exceptions import InputError
 from grader.export import BatchEntry, EntryStatus, gradescope_json, write_class_outputs
 from grader.feedback import View
+from grader.limits import Limits
 from grader.report import write_reports
 from grader.result_cache import CachedResult, ResultCache, grading_context, result_key
 from grader.results import CheckResult, DataInfo, GradeResult, write_atomic
@@ -80,6 +81,8 @@ def grade_batch(
     data_dir: Path | None = None,
     canvas_column: str | None = None,
     view: View = "instructor",
+    limits: Limits | None = None,
+    sandboxed: bool = True,
     observer: BatchObserver | None = None,
     weights_dir: Path | None = None,
 ) -> BatchSummary:
@@ -102,6 +105,8 @@ def grade_batch(
             when None.
         view: whom each submission's report.html/report.md is for (``student`` hides what
             hidden checks say); results.json for Gradescope always uses the student view.
+        limits: each kernel's resource limits; the rubric's ``[sandbox]`` table when None.
+        sandboxed: run kernels in the sandbox; False only for debugging.
         observer: told about progress.
         weights_dir: ImageNet weights files (on the workers); Keras' cache when None.
 
@@ -118,6 +123,7 @@ def grade_batch(
     out = Path(out)
     found = discover(sources, out / STAGING, exclude=[out])
     names = read_roster(roster) if roster is not None else {}
+    limits = limits or spec.limits
     context = grading_context(
         spec,
         budget=budget,
@@ -125,6 +131,8 @@ def grade_batch(
         total_timeout=total_timeout,
         data_dir=data_dir,
         weights_dir=weights_dir,
+        limits=limits,
+        sandboxed=sandboxed,
     )
     cache = ResultCache()
     entries: dict[str, BatchEntry] = {}
@@ -171,6 +179,8 @@ def grade_batch(
                         threads=threads,
                         source=str(sub.path),
                         weights_dir=str(weights_dir) if weights_dir else None,
+                        limits=limits,
+                        sandboxed=sandboxed,
                     )
 
             for outcome in executor.run(tasks()):

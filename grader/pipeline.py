@@ -6,6 +6,7 @@ Library first: :func:`grade` and :func:`check` are what the CLI calls.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import platform
@@ -18,20 +19,21 @@ from pathlib import Path
 import nbformat
 
 from grader import data as datasets
-from grader import keras_env
+from grader import keras_env, sandbox
 from grader.budget import Budget
 from grader.calibrate import cache_dir, calibration, data_fingerprint
 from grader.capture import read_artefacts
 from grader.checks import CheckContext, run_check
-from grader.exceptions import InputError, NotANotebookError
+from grader.exceptions import InputError, InvalidNotebookError, NotANotebookError
 from grader.execute import Execution, run_notebook, strip_ansi
 from grader.feedback import View, warning_notices
 from grader.kernel_code import finish_code, setup_code
 from grader.locked_cells import describe as describe_locked
 from grader.locked_cells import restore_locked
+from grader.outcomes import outcome_of
 from grader.pretrained import find_weights
 from grader.report import write_reports
-from grader.results import DataInfo, GradeResult, write_atomic
+from grader.results import CheckResult, DataInfo, GradeResult, Incident, write_atomic
 from grader.rubric import Assignment, load_assignment
 
 METADATA_KEY = "grader"
@@ -42,7 +44,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
     Raises:
         InputError: the path does not exist or is a folder.
-        NotANotebookError: wrong suffix, invalid JSON, or not a valid nbformat 4 notebook.
+        NotANotebookError: wrong suffix, not UTF-8 text, or not a JSON object.
+        InvalidNotebookError: a JSON object (or text opening like one) that is corrupt or is
+            not a valid nbformat 4 notebook.
     """
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -55,14 +59,18 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except UnicodeDecodeError as exc:
         raise NotANotebookError.from_path(path, "not UTF-8 text") from exc
     try:
-        json.loads(text)
+        raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise NotANotebookError.from_path(path, f"invalid JSON at line {exc.lineno}") from exc
+        # A notebook cut short or edited by hand still opens like one; anything else is not one.
+        error = InvalidNotebookError if text.lstrip().startswith("{") else NotANotebookError
+        raise error.from_path(path, f"invalid JSON at line {exc.lineno}") from exc
+    if not isinstance(raw, dict):
+        raise NotANotebookError.from_path(path, f"JSON {type(raw).__name__}, not an object")
     try:
         nb: nbformat.NotebookNode = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises several unrelated types for a malformed file
-        raise NotANotebookError.from_path(
+        raise InvalidNotebookError.from_path(
             path, f"not nbformat 4: {str(exc).splitlines()[0]}"
         ) from exc
     return nb
@@ -106,13 +114,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def kernel_env() -> dict[str, str]:
-    """The kernel's environment: the grader's, with TensorFlow's start-up chatter turned down."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    return env
-
-
 def grade(
     submission: Path,
     *,
@@ -123,9 +124,13 @@ def grade(
     total_timeout: float | None = None,
     data_dir: Path | None = None,
     view: View = "instructor",
+    sandbox_options: sandbox.SandboxOptions | None = None,
     weights_dir: Path | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
+
+    A file that is not a notebook, or a damaged one, still gets a result: every check fails
+    and ``outcome`` says why (``not_a_notebook``, ``invalid_notebook``).
 
     Args:
         submission: the student's ``.ipynb``.
@@ -138,6 +143,7 @@ def grade(
         view: whom ``report.html``/``report.md`` are for: ``instructor`` (everything) or
             ``student`` (hidden checks as status and points only). ``result.json`` is always
             complete.
+        sandbox_options: isolation and limits; the rubric's limits, sandbox on, when None.
         weights_dir: a folder holding the ImageNet weights files the assignment needs
             (see :mod:`grader.pretrained`); Keras' cache when None, else random weights.
 
@@ -151,13 +157,17 @@ def grade(
     """
     started = time.monotonic()
     keras_env.preload()  # judging needs Keras: import it while the notebook runs
-    nb = read_notebook(Path(submission))
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
     plan = spec.plan(budget)
-    nb, locked_changes = restore_locked(nb, _released_template(spec))
     visible, held_out, kernel_data = _prepared_data(
         spec.dataset, data_dir, spec.seed, spec.held_back
     )
+    try:
+        nb = read_notebook(Path(submission))
+    except NotANotebookError as exc:
+        return _refused(Path(submission), spec, plan, (visible, held_out), exc, out, view, started)
+    options = sandbox_options or sandbox.SandboxOptions(limits=spec.limits)
+    nb, locked_changes = restore_locked(nb, _released_template(spec))
     pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
 
     t0 = time.monotonic()
@@ -165,32 +175,40 @@ def grade(
     reference_accuracy = reference.accuracy
     calibrate_s = time.monotonic() - t0
 
-    with (
-        tempfile.TemporaryDirectory(prefix="grader-work-") as work,
-        tempfile.TemporaryDirectory(prefix="grader-artefacts-") as art,
-    ):
+    with sandbox.prepare(
+        options,
+        submission=Path(submission),
+        data=kernel_data,
+        # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
+        extra_files=[spec.folder / name for name in spec.sandbox_files]
+        + [w.path for w in pretrained if w.path is not None],
+        hide=_hidden_from_kernel(spec, Path(submission), data_dir),
+    ) as box:
         config = {
             "seed": spec.seed,
             "dataset": spec.dataset,
-            "data_path": str(kernel_data),
+            "data_path": str(box.data),
             "data_note": visible.source,
             "budget": {"name": plan.name, **plan.limits()},
-            "artefacts": art,
+            "artefacts": str(box.artefacts),
             "roles": spec.roles,
             "variables": spec.variables,
-            "pretrained": {w.application: w.path and str(w.path) for w in pretrained},
+            "pretrained": {
+                w.application: w.path and str(box.work / w.path.name) for w in pretrained
+            },
         }
         execution = run_notebook(
             nb,
-            workdir=Path(work),
+            workdir=box.work,
             setup=setup_code(config),
             finish=finish_code(),
             cell_timeout=cell_timeout or spec.cell_timeout,
             total_timeout=total_timeout or spec.total_timeout,
-            env=kernel_env(),
+            env=sandbox.kernel_env(box.work),
+            sandbox=box,
         )
         t0 = time.monotonic()
-        artefacts = read_artefacts(Path(art))
+        artefacts = read_artefacts(box.artefacts)
         ctx = CheckContext(
             artefacts,
             spec,
@@ -214,13 +232,7 @@ def grade(
         fits=artefacts.fit_records(),
         budget=plan.name,
         budget_limits=plan.limits(),
-        data=DataInfo(
-            visible.source,
-            visible.description,
-            len(visible.y_train),
-            len(visible.y_test),
-            len(held_out.y),
-        ),
+        data=_data_info(visible, held_out),
         seed=spec.seed,
         timings={
             "execute": execution.duration_s,
@@ -232,16 +244,96 @@ def grade(
         notices=[
             *_notices(plan, visible, execution, artefacts.role_variables),
             *warning_notices(_stderr_by_cell(execution.notebook)),
+            *_sandbox_notices(options, box),
             *(w.notice() for w in pretrained),
             *(describe_locked(change) for change in locked_changes),
         ],
         reference_fits=reference.fits,
+        outcome=outcome_of(execution.incidents),
+        incidents=execution.incidents,
         locked_cells=locked_changes,
     )
     folder = Path(out) / stem
-    result.write(folder / "result.json")
     write_reports(result, folder, view=view)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
+    # Last, so that a result.json on disk means the submission's folder is complete.
+    result.write(folder / "result.json")
+    return result
+
+
+def _data_info(visible: datasets.Dataset, held_out: datasets.HeldOut) -> DataInfo:
+    return DataInfo(
+        visible.source,
+        visible.description,
+        len(visible.y_train),
+        len(visible.y_test),
+        len(held_out.y),
+    )
+
+
+def _hidden_from_kernel(
+    spec: Assignment, submission: Path, data_dir: Path | None
+) -> list[Path | None]:
+    """What the kernel must not see: held-back data, the rubric and solution, other work."""
+    reference = importlib.util.find_spec(spec.reference)
+    keras_home = os.environ.get("KERAS_HOME")
+    return [
+        cache_dir(),
+        data_dir,
+        Path(keras_home) if keras_home else Path.home() / ".keras",
+        spec.folder,
+        Path(reference.origin).parent if reference and reference.origin else None,
+        submission.resolve().parent,
+    ]
+
+
+def _sandbox_notices(options: sandbox.SandboxOptions, box: sandbox.Sandbox) -> list[str]:
+    if not options.enabled:
+        return ["The notebook ran without the sandbox (--no-sandbox): no limits, no isolation."]
+    if not box.namespaces:
+        return [
+            "The notebook ran with resource limits but without network and file-system "
+            "isolation: this machine does not allow namespaces."
+        ]
+    return []
+
+
+def _refused(
+    submission: Path,
+    spec: Assignment,
+    plan: Budget,
+    data: tuple[datasets.Dataset, datasets.HeldOut],
+    error: NotANotebookError,
+    out: Path,
+    view: View,
+    started: float,
+) -> GradeResult:
+    """The result of a file that could not be run: every check fails, the outcome says why."""
+    reason = error.message.split(": ", 1)[-1]
+    result = GradeResult(
+        assignment=spec.id,
+        submission=submission.stem,
+        score=0.0,
+        max_score=spec.max_score,
+        checks=[
+            CheckResult(c.id, c.title, "fail", 0.0, c.points, f"not graded: {reason}", c.hint)
+            for c in spec.checks
+        ],
+        cells=[],
+        fits=[],
+        budget=plan.name,
+        budget_limits=plan.limits(),
+        data=_data_info(*data),
+        seed=spec.seed,
+        timings={"total": time.monotonic() - started},
+        versions=versions(),
+        notices=[f"Not graded: {reason}"],
+        outcome=error.outcome,
+        incidents=[Incident(error.outcome, -1, reason)],
+    )
+    folder = Path(out) / submission.stem
+    write_reports(result, folder, view=view)
+    result.write(folder / "result.json")
     return result
 
 

@@ -220,6 +220,18 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
     console.print(table)
     if numbered:
         console.print("  ".join(f"{i}={c}" for i, c in enumerate(check_ids, start=1)), style="dim")
+    _print_outcomes(results, console)
+
+
+def _print_outcomes(results: Sequence[GradeResult], console: Console) -> None:
+    """One line per submission that hit a limit or could not be run, naming the outcome."""
+    for result in results:
+        if result.outcome != "ok":
+            first = next((i.detail for i in result.incidents if i.outcome == result.outcome), "")
+            console.print(
+                Text(f"{result.submission}: {result.outcome}", style="yellow")
+                + Text(f" ({first})" if first else "")
+            )
 
 
 def print_checks(result: GradeResult, console: Console | None = None) -> None:
@@ -254,6 +266,8 @@ def print_checks(result: GradeResult, console: Console | None = None) -> None:
     counts = _status_counts(result.checks)
     table.caption = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     console.print(table)
+    for incident in result.incidents:
+        console.print(Text(f"{incident.outcome}: {incident.detail}", style="yellow"))
     if wide:
         return
     # Squeezed into 20-column cells, messages become a word per line; printed beneath the table

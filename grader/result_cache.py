@@ -8,6 +8,7 @@ Keras nor nbclient, so a cached result comes back in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from grader import data as datasets
 from grader.calibrate import cache_dir
+from grader.limits import Limits
 from grader.pretrained import find_weights
 
 if t.TYPE_CHECKING:
@@ -47,6 +49,8 @@ def grading_context(
     total_timeout: float | None,
     data_dir: Path | None,
     weights_dir: Path | None = None,
+    limits: Limits,
+    sandboxed: bool,
 ) -> str:
     """Digest of everything but the notebook that decides a grade.
 
@@ -57,6 +61,8 @@ def grading_context(
         total_timeout: as given on the command line (None: the rubric's).
         data_dir: as given on the command line (None: Keras' cache, else synthetic).
         weights_dir: as given on the command line (None: Keras' cache, else random weights).
+        limits: the kernel's resource limits (a limit decides whether a cell runs to the end).
+        sandboxed: whether kernels run in the sandbox.
 
     Returns:
         A hex digest; :func:`result_key` combines it with a notebook's digest.
@@ -77,6 +83,8 @@ def grading_context(
                 "data": _data_source(spec.dataset, data_dir),
                 "pretrained": [find_weights(a, weights_dir).fingerprint for a in spec.pretrained],
                 "versions": _versions(),
+                "kernel_limits": dataclasses.asdict(limits),
+                "sandboxed": sandboxed,
             },
             sort_keys=True,
         ).encode()

@@ -19,6 +19,16 @@ SCHEMA_VERSION = 1
 
 CheckStatus = t.Literal["pass", "fail", "error", "skipped"]
 CellStatus = t.Literal["ok", "error", "timeout", "skipped"]
+Outcome = t.Literal[
+    "ok",
+    "timeout",
+    "memory_limit",
+    "kernel_died",
+    "process_limit",
+    "output_truncated",
+    "not_a_notebook",
+    "invalid_notebook",
+]
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,19 @@ class FitRecord:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """Something the sandbox stopped, cut or refused while grading a submission."""
+
+    outcome: Outcome
+    """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``process_limit``,
+    ``output_truncated``, ``not_a_notebook`` or ``invalid_notebook``."""
+    cell: int
+    """Index of the cell it happened in (as in ``cells[]``), or -1 for the whole notebook."""
+    detail: str
+    """One line: the limit that was hit, the exit code or signal, why the file was refused."""
+
+
+@dataclass(frozen=True)
 class DataInfo:
     """Where the data the notebook received came from."""
 
@@ -138,6 +161,12 @@ class GradeResult:
     """The reference's ``fit`` calls under the same budget, data and seed, for comparison."""
     locked_cells: list[LockedCellChange] = field(default_factory=list)
     """Cells students must not edit that were edited or deleted; each was graded restored."""
+    outcome: Outcome = "ok"
+    """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
+    outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``memory_limit``,
+    ``process_limit``, ``timeout``, ``output_truncated``, in that order)."""
+    incidents: list[Incident] = field(default_factory=list)
+    """Every limit hit, in the order it happened."""
 
     def to_json(self) -> str:
         """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
@@ -155,6 +184,7 @@ class GradeResult:
                 "data": DataInfo(**raw["data"]),
                 "reference_fits": [FitRecord(**f) for f in raw.get("reference_fits", [])],
                 "locked_cells": [LockedCellChange(**c) for c in raw.get("locked_cells", [])],
+                "incidents": [Incident(**i) for i in raw.get("incidents", [])],
             }
         )
 

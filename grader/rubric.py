@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
+from grader.limits import LIMIT_FIELDS, Limits
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class Assignment:
     pretrained: tuple[str, ...] = ()
     """``keras.applications`` whose ImageNet weights the exercise loads (see
     :mod:`grader.pretrained`); the reference's ``train`` receives them as ``weights``."""
+    limits: Limits = field(default_factory=Limits)
+    """Resource limits of the kernel (``[sandbox]``; ``grader grade`` options override them)."""
+    sandbox_files: tuple[str, ...] = ()
+    """Files of the assignment folder copied into the kernel's working folder (``[sandbox]
+    files``); nothing else of the folder is visible to the kernel."""
 
     @property
     def max_score(self) -> float:
@@ -177,6 +183,7 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
     models = top.sub("models")
     accuracy = top.sub("accuracy")
     budgets_table = top.sub("budgets", required=False)
+    sandbox_table = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
     top.done()
 
@@ -229,6 +236,16 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
         raise RubricError.at(path, "checks", f"duplicate check id(s) {', '.join(dupes)}")
 
     folder = path.parent
+    limits = Limits(**{k: sandbox_table.get(k, int, getattr(Limits(), k)) for k in LIMIT_FIELDS})
+    for key in LIMIT_FIELDS:
+        if getattr(limits, key) <= 0:
+            raise RubricError.at(path, f"sandbox.{key}", "expected a positive integer")
+    sandbox_files = _str_list(sandbox_table, "files") if "files" in sandbox_table.table else []
+    for name in sandbox_files:
+        if not (folder / name).is_file() or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise RubricError.at(path, "sandbox.files", f"{name!r} is not a file of {folder}")
+    sandbox_table.used.add("files")
+    sandbox_table.done()
     assignment = Assignment(
         id=meta.get("id", str),
         title=meta.get("title", str),
@@ -247,6 +264,8 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
         course_targets=course_targets,
         checks=checks,
         pretrained=_pretrained(meta),
+        limits=limits,
+        sandbox_files=tuple(sandbox_files),
     )
     for reader in (meta, execution, data, accuracy, targets_reader):
         reader.done()

@@ -21,23 +21,15 @@ import time
 import typing as t
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import keras_env
 from grader.exceptions import GraderError, SchedulerError
+from grader.limits import THREAD_VARIABLES, Limits
 
 MEMORY_PER_JOB = 3 * 2**30
 """Bytes one parallel job needs: a kernel training a small CNN plus the worker judging it."""
-
-THREAD_VARIABLES = (
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-)
-"""Environment variables that size TensorFlow's and the BLAS libraries' thread pools."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +50,10 @@ class Task:
     """The notebook's path where it was handed in; names it in failure messages."""
     weights_dir: str | None = None
     """Folder with ImageNet weights files on the worker; None: Keras' cache, else random."""
+    limits: Limits = field(default_factory=Limits)
+    """The kernel's resource limits (the rubric's, with the command line's overrides)."""
+    sandboxed: bool = True
+    """False only for debugging (``--no-sandbox``)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +97,7 @@ def grade_task(task: Task) -> Outcome:
     temporary folder as ``<student_id>.ipynb``, so the result is named after the student.
     """
     from grader.pipeline import grade
+    from grader.sandbox import SandboxOptions
 
     started = time.monotonic()
     threads = task.threads if task.threads is not None else _worker_threads()
@@ -122,6 +119,7 @@ def grade_task(task: Task) -> Outcome:
                 total_timeout=task.total_timeout,
                 data_dir=Path(task.data_dir) if task.data_dir else None,
                 weights_dir=Path(task.weights_dir) if task.weights_dir else None,
+                sandbox_options=SandboxOptions(enabled=task.sandboxed, limits=task.limits),
             )
         except GraderError as exc:
             # Name the file the instructor knows, not this worker's temporary copy.
@@ -142,11 +140,12 @@ def grade_task(task: Task) -> Outcome:
             )
         finally:
             _release_models()
-        folder = out / task.student_id
+        # A file refused as not a notebook has a result but was never executed.
+        executed = out / task.student_id / "executed.ipynb"
         return Outcome(
             task.student_id,
             result_json=result.to_json(),
-            executed=(folder / "executed.ipynb").read_text(encoding="utf-8"),
+            executed=executed.read_text(encoding="utf-8") if executed.is_file() else "",
             worker=worker,
             duration_s=time.monotonic() - started,
         )

@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
+from grader.exceptions import NotANotebookError
+from grader.pipeline import read_notebook
 from tests.conftest import EXAMPLES
 
 
@@ -19,42 +21,47 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+BAD_FILES = {
+    "not-ipynb": ("hw.txt", b"print(1)", "not a Jupyter notebook (the name ends in '.txt')"),
+    "text": ("hw.ipynb", b"print(1)\n", "not a Jupyter notebook (invalid JSON at line 1)"),
+    "empty": ("hw.ipynb", b"", "not a Jupyter notebook (invalid JSON at line 1)"),
+    "json-list": ("hw.ipynb", b"[1, 2]", "not a Jupyter notebook (JSON list, not an object)"),
+    "binary": ("hw.ipynb", b"\xff\xfe\x00", "not UTF-8 text"),
+    "corrupt-json": ("hw.ipynb", b'{"cells": [', "invalid JSON at line 1"),
+    "not-nbformat": ("hw.ipynb", b'{"cells": 3}', "not a Jupyter notebook (not nbformat 4"),
+}
+INVALID = {"corrupt-json", "not-nbformat"}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES), ids=sorted(BAD_FILES))
+def test_a_bad_file_is_named_not_a_notebook_or_invalid(tmp_path: Path, kind: str) -> None:
+    name, content, expected = BAD_FILES[kind]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(NotANotebookError) as info:
+        read_notebook(path)
+    assert expected in str(info.value)
+    assert info.value.outcome == ("invalid_notebook" if kind in INVALID else "not_a_notebook")
+    # grader check: one line, exit code 2, no traceback.
+    status, output = run("check", str(path), "--assignment", "cifar10_transfer")
+    assert status == 2 and expected in output
+    assert "Traceback" not in output and len(output.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
-    ("make", "code", "expected"),
+    ("make", "expected"),
     [
-        (lambda d: d / "missing.ipynb", 2, "no such file"),
-        (
-            lambda d: (d / "hw.txt", (d / "hw.txt").write_text("print(1)"))[0],
-            2,
-            "not a Jupyter notebook (the name ends in '.txt')",
-        ),
-        (
-            lambda d: (d / "hw.ipynb", (d / "hw.ipynb").write_text("{not json"))[0],
-            2,
-            "not a Jupyter notebook (invalid JSON at line 1)",
-        ),
-        (
-            lambda d: (d / "hw.ipynb", (d / "hw.ipynb").write_text('{"cells": 3}'))[0],
-            2,
-            "not a Jupyter notebook (not nbformat 4",
-        ),
-        (
-            lambda d: (d / "hw.ipynb", (d / "hw.ipynb").write_bytes(b"\xff\xfe\x00"))[0],
-            2,
-            "not UTF-8 text",
-        ),
-        (lambda d: d, 2, "no .ipynb files in this folder"),
+        (lambda d: d / "missing.ipynb", "no such file"),
+        (lambda d: d, "no .ipynb files in this folder"),
     ],
-    ids=["missing", "not-ipynb", "invalid-json", "not-nbformat", "binary", "empty-folder"],
+    ids=["missing", "empty-folder"],
 )
-def test_bad_submission_is_one_line_with_exit_code(
-    tmp_path: Path, make, code: int, expected: str
-) -> None:
+def test_a_missing_submission_stops_grade_with_one_line(tmp_path: Path, make, expected) -> None:
     path = make(tmp_path)
     status, output = run(
         "grade", str(path), "--assignment", "cifar10_transfer", "--out", str(tmp_path / "out")
     )
-    assert status == code
+    assert status == 2
     assert expected in output
     assert "Traceback" not in output and len(output.strip().splitlines()) == 1
 

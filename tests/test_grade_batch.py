@@ -187,16 +187,30 @@ def test_unknown_budget_is_refused_before_anything_runs(
     assert fake["log"] == []
 
 
-def test_cache_key_changes_with_notebook_budget_timeouts_and_grader_version(
+def test_cache_key_changes_with_notebook_budget_timeouts_limits_and_grader_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = load_assignment("cifar10_transfer")
-    base = {"budget": "smoke", "cell_timeout": None, "total_timeout": None, "data_dir": None}
+    base = {
+        "budget": "smoke",
+        "cell_timeout": None,
+        "total_timeout": None,
+        "data_dir": None,
+        "limits": spec.limits,
+        "sandboxed": True,
+    }
     context = grading_context(spec, **base)  # type: ignore[arg-type]
     assert grading_context(spec, **base) == context  # type: ignore[arg-type]
     key = result_key("a" * 64, context)
     assert result_key("b" * 64, context) != key
-    for change in ({"budget": "standard"}, {"cell_timeout": 5.0}, {"total_timeout": 9.0}):
+    smaller = dataclasses.replace(spec.limits, memory_mb=spec.limits.memory_mb // 2)
+    for change in (
+        {"budget": "standard"},
+        {"cell_timeout": 5.0},
+        {"total_timeout": 9.0},
+        {"limits": smaller},
+        {"sandboxed": False},
+    ):
         assert grading_context(spec, **{**base, **change}) != context  # type: ignore[arg-type]
     real = tmp_path / "cifar-10-batches-py"
     real.mkdir()
@@ -216,7 +230,14 @@ def test_cache_key_changes_with_notebook_budget_timeouts_and_grader_version(
 def test_rubric_change_changes_the_key(tmp_path: Path) -> None:
     folder = tmp_path / "cifar10_transfer"
     shutil.copytree(load_assignment("cifar10_transfer").folder, folder)
-    base = {"budget": "smoke", "cell_timeout": None, "total_timeout": None, "data_dir": None}
+    base = {
+        "budget": "smoke",
+        "cell_timeout": None,
+        "total_timeout": None,
+        "data_dir": None,
+        "limits": load_assignment(folder).limits,
+        "sandboxed": True,
+    }
     before = grading_context(load_assignment(folder), **base)  # type: ignore[arg-type]
     toml = folder / "assignment.toml"
     toml.write_text(toml.read_text().replace("points = 10", "points = 11", 1))

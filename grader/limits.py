@@ -1,0 +1,55 @@
+"""Resource limits of a notebook kernel (the rubric's ``[sandbox]`` table).
+
+Kept apart from :mod:`grader.sandbox` so that reading a rubric imports no Jupyter machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+THREAD_VARIABLES = (
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+"""Environment variables that size TensorFlow's and the BLAS libraries' thread pools: parallel
+graders set them so that N kernels share the cores, and the sandbox lets them through."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one kernel. Defaults suit a 2-core, 24 GB machine grading 2 at once."""
+
+    memory_mb: int = 8192
+    """Data segment (``RLIMIT_DATA``: heap and private memory maps), in MiB. Not the address
+    space: TensorFlow maps far more address space than it uses."""
+    cpu_seconds: int = 7200
+    """CPU time of the kernel process, all threads together (``RLIMIT_CPU``)."""
+    processes: int = 512
+    """Processes and threads of the sandbox user (``RLIMIT_NPROC``). TensorFlow alone starts
+    tens of threads."""
+    file_size_mb: int = 1024
+    """Largest file the kernel may write (``RLIMIT_FSIZE``), in MiB."""
+    open_files: int = 1024
+    """Open file descriptors (``RLIMIT_NOFILE``)."""
+    output_kb: int = 1024
+    """Output one cell may produce (text, images) before the grader cuts it, in KiB."""
+
+    def rlimits(self) -> dict[str, tuple[int, int]]:
+        """``resource`` limit name -> (soft, hard)."""
+        return {
+            "RLIMIT_DATA": (self.memory_mb * MB, self.memory_mb * MB),
+            # The soft limit sends SIGXCPU (reported as a timeout); the hard one kills.
+            "RLIMIT_CPU": (self.cpu_seconds, self.cpu_seconds + 5),
+            "RLIMIT_NPROC": (self.processes, self.processes),
+            "RLIMIT_FSIZE": (self.file_size_mb * MB, self.file_size_mb * MB),
+            "RLIMIT_NOFILE": (self.open_files, self.open_files),
+            "RLIMIT_CORE": (0, 0),
+        }
+
+
+LIMIT_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "open_files", "output_kb")

@@ -1,0 +1,61 @@
+"""Name what stopped a notebook: which limit a failed cell hit, and the submission's outcome.
+
+A cell that hits a limit is an error like any other for the checks (the kernel usually goes
+on); the outcome tells the instructor *why*, without reading tracebacks.
+"""
+
+from __future__ import annotations
+
+import signal
+import typing as t
+
+from grader.results import CellResult, Incident, Outcome
+
+# Most serious first: a submission's outcome is its most serious incident.
+SEVERITY: tuple[Outcome, ...] = (
+    "not_a_notebook",
+    "invalid_notebook",
+    "kernel_died",
+    "memory_limit",
+    "process_limit",
+    "timeout",
+    "output_truncated",
+)
+# numpy raises its own MemoryError subclass; TensorFlow its ResourceExhaustedError.
+MEMORY_ERRORS = frozenset({"MemoryError", "_ArrayMemoryError", "ResourceExhaustedError"})
+
+
+def outcome_of(incidents: t.Iterable[Incident]) -> Outcome:
+    """The most serious incident's outcome, or ``ok``."""
+    found = {i.outcome for i in incidents}
+    return next((o for o in SEVERITY if o in found), "ok")
+
+
+def cell_incident(cell: CellResult) -> Incident | None:
+    """The limit a failed cell ran into, judged from its error; None for an ordinary error."""
+    if cell.status == "timeout":
+        return Incident("timeout", cell.index, f"cell {cell.index}: {cell.error_value}")
+    if cell.status != "error":
+        return None
+    if cell.error_name in MEMORY_ERRORS:
+        return Incident(
+            "memory_limit", cell.index, f"cell {cell.index}: {cell.error_name} (memory limit)"
+        )
+    # fork() and thread creation fail with EAGAIN once the process limit is reached.
+    if (cell.error_name == "BlockingIOError" and "Errno 11" in cell.error_value) or (
+        "can't start new thread" in cell.error_value
+    ):
+        return Incident(
+            "process_limit",
+            cell.index,
+            f"cell {cell.index}: {cell.error_name}: {cell.error_value} (process limit)",
+        )
+    return None
+
+
+def death_incident(cell: int, exit_status: str) -> Incident:
+    """The kernel died in ``cell``: SIGXCPU is the CPU-time limit, anything else a death."""
+    if exit_status == f"signal {signal.SIGXCPU.name}":
+        return Incident("timeout", cell, f"cell {cell}: CPU time limit reached")
+    how = exit_status or "exit status unknown"
+    return Incident("kernel_died", cell, f"cell {cell}: the kernel died ({how})")

@@ -1,0 +1,94 @@
+"""Watch a sandboxed kernel from the grader's side: fork bombs and memory the rlimits miss.
+
+``RLIMIT_NPROC`` stops a fork bomb, but its processes stay and hold every slot, and a kernel
+that cannot start a thread hangs. ``RLIMIT_DATA`` stops heap allocations, but not shared
+memory. So the grader looks at the sandbox's processes a few times a second: when the student's
+processes fill half the process limit they are all killed (the kernel stays), and when the
+sandbox's resident memory passes the limit the whole sandbox is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+from grader.limits import MB, Limits
+from grader.sandbox import children, descendants, inner_pid
+
+POLL_S = 0.2
+
+
+class Watchdog(threading.Thread):
+    """Polls one sandbox until :meth:`stop`; records what it had to do."""
+
+    def __init__(self, launcher_pid: int, limits: Limits) -> None:
+        super().__init__(name="grader-watchdog", daemon=True)
+        self.launcher_pid = launcher_pid
+        self.limits = limits
+        self.killed_strays = 0
+        """Processes killed because they filled the process limit."""
+        self.memory_killed = False
+        """The sandbox was killed for using more memory than the limit."""
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(POLL_S):
+            self.check()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def take_strays(self) -> int:
+        """Processes killed since the last call (0 if none)."""
+        with self._lock:
+            n, self.killed_strays = self.killed_strays, 0
+        return n
+
+    def check(self) -> None:
+        """One look at the sandbox."""
+        inits = children(self.launcher_pid)
+        everything = [p for init in inits for p in descendants(init)]
+        if not everything:
+            return
+        # The kernel is PID 2 of its namespace; without a PID namespace, init's only child.
+        kernels = {k for init in inits for k in children(init) if inner_pid(k) == 2} or {
+            k for init in inits for k in children(init)[:1]
+        }
+        strays = [p for p in everything if p not in kernels]
+        if len(strays) >= max(1, self.limits.processes // 2):
+            killed: set[int] = set()
+            for _ in range(20):  # a fork bomb's children may still be forking
+                killed.update(pid for pid in strays if _kill(pid))
+                strays = [p for init in inits for p in descendants(init) if p not in kernels]
+                if not strays:
+                    break
+            with self._lock:
+                self.killed_strays += len(killed)
+            return
+        # Proportional memory: pages a fork shares with its parent are counted once.
+        if sum(_pss(p) for p in everything) > self.limits.memory_mb * MB:
+            self.memory_killed = True
+            for init in inits:  # PID 1 of the sandbox: its end kills every process in it
+                _kill(init)
+
+
+def _kill(pid: int) -> bool:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
