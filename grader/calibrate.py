@@ -22,6 +22,7 @@ from grader import keras_env
 from grader.budget import Budget
 from grader.data import Dataset, HeldOut
 from grader.exceptions import CalibrationError
+from grader.pretrained import PretrainedWeights
 from grader.results import FitRecord, write_atomic
 
 if t.TYPE_CHECKING:
@@ -56,12 +57,18 @@ class Calibration:
 
 
 def calibration(
-    assignment: Assignment, budget: Budget, ds: Dataset, held_out: HeldOut
+    assignment: Assignment,
+    budget: Budget,
+    ds: Dataset,
+    held_out: HeldOut,
+    *,
+    pretrained: t.Sequence[PretrainedWeights] = (),
 ) -> Calibration:
     """The reference's accuracy per role and its training histories, cached on disk.
 
     A cache entry written before histories were kept counts as a miss, so every report can
-    draw the reference's curves.
+    draw the reference's curves. ``pretrained`` are the ImageNet weights the notebook gets (or
+    their absence); the reference starts from the same ones.
     """
     key = "-".join(
         [
@@ -72,6 +79,7 @@ def calibration(
             str(assignment.seed),
             metadata.version("keras"),
             _reference_digest(assignment, budget),
+            *(w.fingerprint for w in pretrained),
         ]
     )
     path = cache_dir() / "calibration" / f"{key}.json"
@@ -83,7 +91,7 @@ def calibration(
                 [FitRecord(**f) for f in cached["fits"]],
             )
     fits: list[FitRecord] = []
-    accuracy = train_and_measure(assignment, budget, ds, held_out, fits=fits)
+    accuracy = train_and_measure(assignment, budget, ds, held_out, fits=fits, pretrained=pretrained)
     write_atomic(
         path,
         json.dumps(
@@ -117,6 +125,7 @@ def train_and_measure(
     held_out: HeldOut,
     *,
     fits: list[FitRecord] | None = None,
+    pretrained: t.Sequence[PretrainedWeights] = (),
 ) -> dict[str, float]:
     """Train the reference exercise under ``budget`` and measure it as submissions are.
 
@@ -126,6 +135,8 @@ def train_and_measure(
         ds: the data the notebooks receive.
         held_out: the images accuracy is measured on.
         fits: when given, one :class:`FitRecord` per reference ``fit`` call is appended to it.
+        pretrained: with one application, the reference's ``train`` receives its weights
+            file (or None, for random weights) as ``weights``.
 
     Returns:
         Role -> held-out accuracy.
@@ -146,7 +157,8 @@ def train_and_measure(
 
     keras.utils.set_random_seed(assignment.seed)
     try:
-        models = reference.train(ds.x_train, ds.y_train, fit=capped_fit)
+        extra = {"weights": pretrained[0].path} if len(pretrained) == 1 else {}
+        models = reference.train(ds.x_train, ds.y_train, fit=capped_fit, **extra)
     except Exception as exc:  # any failure of the reference is the instructor's to fix
         raise CalibrationError(
             f"training the reference {assignment.reference} failed ({type(exc).__name__}: {exc}); "

@@ -9,6 +9,7 @@ Exit codes:
     5  the reference could not be trained for calibration
     6  the notebook kernel could not be started
     7  the Dask scheduler given with --scheduler could not be reached
+    8  grader validate found problems with an assignment
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from grader.exceptions import GraderError
 
 _budget = click.Choice(BUDGET_NAMES)
 _view = click.Choice(["student", "instructor"])
+_WEIGHTS_HELP = (
+    "Folder with ImageNet weights files (e.g. vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)"
+    " [default: Keras' cache, else random weights]."
+)
 
 
 def _fail(exc: GraderError) -> t.NoReturn:
@@ -105,6 +110,7 @@ def main() -> None:
     show_default=True,
     help="Whom report.html/report.md are for; students see hidden checks as status and points.",
 )
+@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
 @click.option(
     "--no-sandbox",
     is_flag=True,
@@ -137,6 +143,7 @@ def grade(
     file_size_limit: int | None,
     open_files_limit: int | None,
     output_limit: int | None,
+    weights_dir: Path | None = None,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
 
@@ -183,6 +190,7 @@ def grade(
                 data_dir=data_dir,
                 canvas_column=canvas_column,
                 view=view,
+                weights_dir=weights_dir,
                 limits=limits,
                 sandboxed=not no_sandbox,
                 observer=observer,
@@ -217,12 +225,14 @@ def grade(
 @click.option("--budget", type=_budget, default="smoke", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
 @click.option("--view", type=_view, default="student", show_default=True, help="Report audience.")
+@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
 def check(
     notebook: Path,
     assignment: str | None,
     budget: str,
     data_dir: Path | None,
     view: t.Literal["student", "instructor"],
+    weights_dir: Path | None = None,
 ) -> None:
     """Self-check NOTEBOOK: quick grade, full report in the terminal and beside the notebook."""
     from grader.pipeline import check as check_one
@@ -230,7 +240,12 @@ def check(
 
     try:
         result, report = check_one(
-            notebook, assignment=assignment, budget=budget, data_dir=data_dir, view=view
+            notebook,
+            assignment=assignment,
+            budget=budget,
+            data_dir=data_dir,
+            view=view,
+            weights_dir=weights_dir,
         )
     except GraderError as exc:
         _fail(exc)
@@ -321,3 +336,80 @@ def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
     except GraderError as exc:
         _fail(exc)
     click.echo(f"Gradescope autograder: {path} (upload it as the assignment's autograder)")
+
+
+@main.command()
+@click.argument("solution", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="The student notebook."
+)
+@click.option(
+    "-a", "--assignment", default=None, help="Assignment id [default: the solution's metadata]."
+)
+def release(solution: Path, out: Path, assignment: str | None) -> None:
+    """Make the student notebook from SOLUTION: strip solution regions, lock the other cells."""
+    from grader.release import release_file
+
+    try:
+        done = release_file(solution, out, assignment=assignment)
+    except GraderError as exc:
+        _fail(exc)
+    click.echo(
+        f"{done.path}: assignment {done.assignment}; {done.student_cells} cell(s) to complete, "
+        f"{done.locked_cells} locked"
+    )
+
+
+@main.command()
+@click.argument("assignment")
+@click.option("--budget", type=_budget, default="smoke", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
+def validate(assignment: str, budget: str, data_dir: Path | None, weights_dir: Path | None) -> None:
+    """Check ASSIGNMENT: rubric, reference, solution at full marks, template at 0."""
+    from grader.exceptions import ValidationError
+    from grader.validate import validate as validate_one
+
+    try:
+        found = validate_one(assignment, budget=budget, data_dir=data_dir, weights_dir=weights_dir)
+        for role, result in (("solution", found.solution), ("template", found.template)):
+            if result is not None:
+                click.echo(f"{role}: {result.score:g}/{result.max_score:g}")
+        for problem in found.problems:
+            click.secho(f"- {problem}", fg="red")
+        if not found.ok:
+            raise ValidationError(
+                f"{found.assignment.id}: {len(found.problems)} problem(s), listed above"
+            )
+    except GraderError as exc:
+        _fail(exc)
+    click.echo(f"{found.assignment.id}: valid ({len(found.assignment.checks)} checks)")
+
+
+@main.command(name="list")
+def list_assignments() -> None:
+    """List the assignments available, with their checks and points."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.rubric import available, load_assignment
+
+    console = Console()
+    try:
+        for name in available():
+            spec = load_assignment(name)
+            table = Table(
+                title=f"{spec.id}: {spec.title}",
+                caption=f"data {spec.dataset}; {spec.max_score:g} points",
+                title_justify="left",
+            )
+            # Ids are what instructors type and grep for: never wrapped.
+            table.add_column("check", no_wrap=True)
+            table.add_column("kind", no_wrap=True)
+            table.add_column("points", justify="right")
+            table.add_column("what is judged")
+            for check in spec.checks:
+                table.add_row(check.id, check.kind, f"{check.points:g}", check.title)
+            console.print(table)
+    except GraderError as exc:
+        _fail(exc)

@@ -1,7 +1,8 @@
 """The data a notebook receives, and the part of it the notebook never sees.
 
 Real CIFAR-10 is read from Keras' cache (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``)
-or from ``--data-dir``, in the official ``cifar-10-batches-py`` pickle format. Nothing is
+or from ``--data-dir``, in the official ``cifar-10-batches-py`` pickle format (MNIST: see
+:mod:`grader.data_mnist`). Nothing is
 downloaded: without real data, a deterministic synthetic set of the same shape is generated
 whose classes a small CNN can learn, and whose low-level features (oriented edges, colours)
 carry over from one half of the classes to the other, so transfer learning means something.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import data_mnist
 from grader.exceptions import DataError
 
 CIFAR10_CLASSES = (
@@ -34,6 +36,8 @@ CIFAR10_CLASSES = (
 )
 CIFAR10_DIRNAME = "cifar-10-batches-py"
 SYNTHETIC_VERSION = 1
+DATASETS = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
+"""Data sets the grader can serve, with the name reports use."""
 
 
 @dataclass(frozen=True)
@@ -70,19 +74,53 @@ def load(
         >>> ds.x_train.shape, ds.y_train.shape
         ((50000, 32, 32, 3), (50000, 1))
     """
-    if name != "cifar10":
-        raise DataError(f"unknown data set {name!r}; this grader knows: cifar10")
-    folder = find_cifar10(data_dir)
-    if folder is not None:
-        return load_cifar10_batches(folder)
+    if name not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; this grader knows: {', '.join(DATASETS)}")
+    if name == "mnist":
+        found = data_mnist.find_mnist(data_dir)
+        if found is not None:
+            return _mnist(data_mnist.read_mnist_npz(found), "real", f"MNIST read from {found}")
+    else:
+        folder = find_cifar10(data_dir)
+        if folder is not None:
+            return load_cifar10_batches(folder)
     if cache is None:
-        return synthetic_cifar10(seed)
+        return synthetic(name, seed)
     path = cache / f"synthetic-{name}-v{SYNTHETIC_VERSION}-{seed}.npz"
     ds = read_npz(path, name, seed) if path.is_file() else None
     if ds is None:
-        ds = synthetic_cifar10(seed)
+        ds = synthetic(name, seed)
         write_npz(ds, path)
     return ds
+
+
+def synthetic(name: str, seed: int) -> Dataset:
+    """The deterministic synthetic stand-in for data set ``name``."""
+    if name == "mnist":
+        return _mnist(
+            data_mnist.synthetic_mnist_arrays(seed), "synthetic", _synthetic_description(seed, name)
+        )
+    return synthetic_cifar10(seed)
+
+
+def _mnist(
+    arrays: dict[str, np.ndarray], source: t.Literal["real", "synthetic"], description: str
+) -> Dataset:
+    # Keras hands out MNIST labels flat, (n,): notebooks index images with `y_train < 5`.
+    return Dataset(
+        name="mnist",
+        **arrays,
+        source=source,
+        description=description,
+        class_names=data_mnist.MNIST_CLASSES,
+    )
+
+
+def find_real(name: str, data_dir: Path | None) -> Path | None:
+    """Where real data set ``name`` is on disk (a folder, or MNIST's npz file), or None."""
+    if name == "mnist":
+        return data_mnist.find_mnist(data_dir)
+    return find_cifar10(data_dir)
 
 
 def find_cifar10(data_dir: Path | None) -> Path | None:
@@ -190,9 +228,10 @@ def synthetic_cifar10(seed: int, n_train: int = 50_000, n_test: int = 10_000) ->
     )
 
 
-def _synthetic_description(seed: int) -> str:
+def _synthetic_description(seed: int, name: str = "cifar10") -> str:
+    label = DATASETS[name]
     return (
-        f"synthetic CIFAR-10-shaped data (seed {seed}): no real CIFAR-10 in Keras' cache "
+        f"synthetic {label}-shaped data (seed {seed}): no real {label} in Keras' cache "
         "or --data-dir"
     )
 
@@ -286,6 +325,6 @@ def read_npz(path: Path, name: str, seed: int) -> Dataset | None:
         name=name,
         **arrays,
         source="synthetic",
-        description=_synthetic_description(seed),
-        class_names=CIFAR10_CLASSES,
+        description=_synthetic_description(seed, name),
+        class_names=data_mnist.MNIST_CLASSES if name == "mnist" else CIFAR10_CLASSES,
     )

@@ -103,3 +103,9 @@ class SchedulerError(GraderError):
     """The Dask scheduler given with ``--scheduler`` could not be reached."""
 
     exit_code = 7
+
+
+class ValidationError(GraderError):
+    """``grader validate`` found an assignment whose solution, template or rubric disagree."""
+
+    exit_code = 8

@@ -84,6 +84,7 @@ def grade_batch(
     limits: Limits | None = None,
     sandboxed: bool = True,
     observer: BatchObserver | None = None,
+    weights_dir: Path | None = None,
 ) -> BatchSummary:
     """Grade every submission in ``sources`` and write the class's outputs into ``out``.
 
@@ -107,6 +108,7 @@ def grade_batch(
         limits: each kernel's resource limits; the rubric's ``[sandbox]`` table when None.
         sandboxed: run kernels in the sandbox; False only for debugging.
         observer: told about progress.
+        weights_dir: ImageNet weights files (on the workers); Keras' cache when None.
 
     Returns:
         The summary; the files it names are written.
@@ -128,6 +130,7 @@ def grade_batch(
         cell_timeout=cell_timeout,
         total_timeout=total_timeout,
         data_dir=data_dir,
+        weights_dir=weights_dir,
         limits=limits,
         sandboxed=sandboxed,
     )
@@ -175,6 +178,7 @@ def grade_batch(
                         data_dir=str(data_dir) if data_dir else None,
                         threads=threads,
                         source=str(sub.path),
+                        weights_dir=str(weights_dir) if weights_dir else None,
                         limits=limits,
                         sandboxed=sandboxed,
                     )
@@ -297,7 +301,7 @@ def failed_result(
     """
     try:
         source: t.Literal["real", "synthetic"] = (
-            "real" if datasets.find_cifar10(data_dir) else "synthetic"
+            "real" if datasets.find_real(spec.dataset, data_dir) else "synthetic"
         )
     except InputError:
         source = "synthetic"

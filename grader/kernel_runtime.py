@@ -46,6 +46,8 @@ def install(config: dict[str, t.Any]) -> None:
         # Same submission, same score: op determinism removes run-to-run float differences.
         tf.config.experimental.enable_op_determinism()
     _serve_dataset(config["dataset"], Path(config["data_path"]))
+    for application, weights in config.get("pretrained", {}).items():
+        _serve_pretrained(application, weights)
     _wrap_model_methods(keras.Model)
     limits = _STATE["budget"].limits()
     if limits:
@@ -77,6 +79,51 @@ def _serve_dataset(name: str, path: Path) -> None:
     for mod_name, mod in list(sys.modules.items()):
         if mod_name.endswith(f"datasets.{name}") and hasattr(mod, "load_data"):
             mod.load_data = load_data  # type: ignore[attr-defined]
+
+
+# Application -> (function name, modules that export it), as students import it.
+_APPLICATIONS = {"vgg19": ("VGG19", ("applications", "applications.vgg19"))}
+
+
+def _serve_pretrained(application: str, weights: str | None) -> None:
+    """Make ``VGG19(weights="imagenet")`` read the grader's weights file, never download.
+
+    Without a file, the model is built with random weights and the notebook is told so.
+    """
+    import importlib
+
+    function, suffixes = _APPLICATIONS[application]
+    for prefix in ("keras", "keras.src", "keras._tf_keras.keras", "tensorflow.keras"):
+        for suffix in suffixes:
+            try:
+                importlib.import_module(f"{prefix}.{suffix}")
+            except ImportError:
+                continue
+    module = importlib.import_module(f"keras.src.applications.{application}")
+    # Installed twice in one process (tests), wrap Keras' own function, not the last wrapper.
+    original = inspect.unwrap(getattr(module, function))
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def build(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        if bound.arguments["weights"] == "imagenet":
+            if bound.arguments["include_top"]:
+                print(f"[grader] only {function}'s no-top ImageNet weights are available offline")
+                bound.arguments["weights"] = None
+            else:
+                bound.arguments["weights"] = weights
+            if bound.arguments["weights"] is None:
+                print(
+                    f"[grader] {function}: no ImageNet weights on this machine; "
+                    "random initial weights (the report explains)"
+                )
+        return original(*bound.args, **bound.kwargs)
+
+    for mod_name, mod in list(sys.modules.items()):
+        if mod_name.endswith(suffixes) and getattr(mod, function, None) is not None:
+            setattr(mod, function, build)
 
 
 def _wrap_model_methods(model_cls: t.Any) -> None:

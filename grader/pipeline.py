@@ -12,6 +12,7 @@ import os
 import platform
 import tempfile
 import time
+import typing as t
 from importlib import metadata
 from pathlib import Path
 
@@ -27,7 +28,10 @@ from grader.exceptions import InputError, InvalidNotebookError, NotANotebookErro
 from grader.execute import Execution, run_notebook, strip_ansi
 from grader.feedback import View, warning_notices
 from grader.kernel_code import finish_code, setup_code
+from grader.locked_cells import describe as describe_locked
+from grader.locked_cells import restore_locked
 from grader.outcomes import outcome_of
+from grader.pretrained import find_weights
 from grader.report import write_reports
 from grader.results import CheckResult, DataInfo, GradeResult, Incident, write_atomic
 from grader.rubric import Assignment, load_assignment
@@ -121,6 +125,7 @@ def grade(
     data_dir: Path | None = None,
     view: View = "instructor",
     sandbox_options: sandbox.SandboxOptions | None = None,
+    weights_dir: Path | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
 
@@ -139,6 +144,8 @@ def grade(
             ``student`` (hidden checks as status and points only). ``result.json`` is always
             complete.
         sandbox_options: isolation and limits; the rubric's limits, sandbox on, when None.
+        weights_dir: a folder holding the ImageNet weights files the assignment needs
+            (see :mod:`grader.pretrained`); Keras' cache when None, else random weights.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -160,9 +167,11 @@ def grade(
     except NotANotebookError as exc:
         return _refused(Path(submission), spec, plan, (visible, held_out), exc, out, view, started)
     options = sandbox_options or sandbox.SandboxOptions(limits=spec.limits)
+    nb, locked_changes = restore_locked(nb, _released_template(spec))
+    pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
 
     t0 = time.monotonic()
-    reference = calibration(spec, plan, visible, held_out)
+    reference = calibration(spec, plan, visible, held_out, pretrained=pretrained)
     reference_accuracy = reference.accuracy
     calibrate_s = time.monotonic() - t0
 
@@ -170,7 +179,9 @@ def grade(
         options,
         submission=Path(submission),
         data=kernel_data,
-        extra_files=[spec.folder / name for name in spec.sandbox_files],
+        # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
+        extra_files=[spec.folder / name for name in spec.sandbox_files]
+        + [w.path for w in pretrained if w.path is not None],
         hide=_hidden_from_kernel(spec, Path(submission), data_dir),
     ) as box:
         config = {
@@ -182,6 +193,9 @@ def grade(
             "artefacts": str(box.artefacts),
             "roles": spec.roles,
             "variables": spec.variables,
+            "pretrained": {
+                w.application: w.path and str(box.work / w.path.name) for w in pretrained
+            },
         }
         execution = run_notebook(
             nb,
@@ -195,7 +209,15 @@ def grade(
         )
         t0 = time.monotonic()
         artefacts = read_artefacts(box.artefacts)
-        ctx = CheckContext(artefacts, spec, visible, held_out, plan, reference_accuracy)
+        ctx = CheckContext(
+            artefacts,
+            spec,
+            visible,
+            held_out,
+            plan,
+            reference_accuracy,
+            pretrained_available=all(w.path is not None for w in pretrained),
+        )
         checks = [run_check(check, ctx) for check in spec.checks]
         checks_s = time.monotonic() - t0
 
@@ -219,12 +241,17 @@ def grade(
             "total": time.monotonic() - started,
         },
         versions=versions(),
-        notices=_notices(plan, visible, execution, artefacts.role_variables)
-        + warning_notices(_stderr_by_cell(execution.notebook))
-        + _sandbox_notices(options, box),
+        notices=[
+            *_notices(plan, visible, execution, artefacts.role_variables),
+            *warning_notices(_stderr_by_cell(execution.notebook)),
+            *_sandbox_notices(options, box),
+            *(w.notice() for w in pretrained),
+            *(describe_locked(change) for change in locked_changes),
+        ],
         reference_fits=reference.fits,
         outcome=outcome_of(execution.incidents),
         incidents=execution.incidents,
+        locked_cells=locked_changes,
     )
     folder = Path(out) / stem
     write_reports(result, folder, view=view)
@@ -310,6 +337,13 @@ def _refused(
     return result
 
 
+def _released_template(spec: Assignment) -> nbformat.NotebookNode:
+    """The assignment's released student notebook: the authority on its locked cells."""
+    if not spec.student_notebook.is_file():
+        return t.cast(nbformat.NotebookNode, nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
+    return read_notebook(spec.student_notebook)
+
+
 def _notices(
     plan: Budget, ds: datasets.Dataset, execution: Execution, role_variables: dict[str, str]
 ) -> list[str]:
@@ -321,7 +355,8 @@ def _notices(
             "Accuracy thresholds come from the reference trained under the same caps."
         )
     if ds.source == "synthetic":
-        notes.append(f"Graded on {ds.description}. Accuracy figures are not CIFAR-10 accuracies.")
+        label = datasets.DATASETS.get(ds.name, ds.name)
+        notes.append(f"Graded on {ds.description}. Accuracy figures are not {label} accuracies.")
     else:
         notes.append(f"Graded on real data: {ds.description}.")
     for role, variable in sorted(role_variables.items()):
@@ -356,6 +391,7 @@ def check(
     budget: str = "smoke",
     data_dir: Path | None = None,
     view: View = "student",
+    weights_dir: Path | None = None,
 ) -> tuple[GradeResult, Path]:
     """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
 
@@ -370,7 +406,12 @@ def check(
         raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         result = grade(
-            Path(notebook), assignment=chosen, out=Path(tmp), budget=budget, data_dir=data_dir
+            Path(notebook),
+            assignment=chosen,
+            out=Path(tmp),
+            budget=budget,
+            data_dir=data_dir,
+            weights_dir=weights_dir,
         )
     paths = write_reports(
         result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=view
@@ -379,7 +420,11 @@ def check(
 
 
 def prepare(
-    *, assignment: str | Path | Assignment, budget: str = "standard", data_dir: Path | None = None
+    *,
+    assignment: str | Path | Assignment,
+    budget: str = "standard",
+    data_dir: Path | None = None,
+    weights_dir: Path | None = None,
 ) -> dict[str, float]:
     """Prepare the data and calibrate the reference without grading anything.
 
@@ -391,4 +436,5 @@ def prepare(
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
     plan = spec.plan(budget)
     visible, held_out, _ = _prepared_data(spec.dataset, data_dir, spec.seed, spec.held_back)
-    return calibration(spec, plan, visible, held_out).accuracy
+    pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
+    return calibration(spec, plan, visible, held_out, pretrained=pretrained).accuracy

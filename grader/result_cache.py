@@ -23,6 +23,7 @@ from pathlib import Path
 from grader import data as datasets
 from grader.calibrate import cache_dir
 from grader.limits import Limits
+from grader.pretrained import find_weights
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -47,6 +48,7 @@ def grading_context(
     cell_timeout: float | None,
     total_timeout: float | None,
     data_dir: Path | None,
+    weights_dir: Path | None = None,
     limits: Limits,
     sandboxed: bool,
 ) -> str:
@@ -58,6 +60,7 @@ def grading_context(
         cell_timeout: as given on the command line (None: the rubric's).
         total_timeout: as given on the command line (None: the rubric's).
         data_dir: as given on the command line (None: Keras' cache, else synthetic).
+        weights_dir: as given on the command line (None: Keras' cache, else random weights).
         limits: the kernel's resource limits (a limit decides whether a cell runs to the end).
         sandboxed: whether kernels run in the sandbox.
 
@@ -77,7 +80,8 @@ def grading_context(
                 "limits": spec.plan(budget).limits(),
                 "cell_timeout": cell_timeout,
                 "total_timeout": total_timeout,
-                "data": _data_source(data_dir),
+                "data": _data_source(spec.dataset, data_dir),
+                "pretrained": [find_weights(a, weights_dir).fingerprint for a in spec.pretrained],
                 "versions": _versions(),
                 "kernel_limits": dataclasses.asdict(limits),
                 "sandboxed": sandboxed,
@@ -93,12 +97,12 @@ def result_key(notebook_digest: str, context: str) -> str:
     return hashlib.sha256(f"{notebook_digest}:{context}".encode()).hexdigest()[:32]
 
 
-def _data_source(data_dir: Path | None) -> dict[str, t.Any]:
-    folder = datasets.find_cifar10(data_dir)
+def _data_source(dataset: str, data_dir: Path | None) -> dict[str, t.Any]:
+    folder = datasets.find_real(dataset, data_dir)
     if folder is None:
         return {"source": "synthetic", "version": datasets.SYNTHETIC_VERSION}
     # Size and modification time of each batch: cheap, and changes when the data is replaced.
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+    files = [folder] if folder.is_file() else sorted(p for p in folder.iterdir() if p.is_file())
     return {
         "source": "real",
         "folder": str(folder.resolve()),

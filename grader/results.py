@@ -120,6 +120,19 @@ class DataInfo:
 
 
 @dataclass(frozen=True)
+class LockedCellChange:
+    """A cell the released notebook locks, found edited or deleted in the submission."""
+
+    cell_id: str
+    """The cell's nbformat id, as written by ``grader release``."""
+    index: int
+    """Position of the cell in the released notebook (0-based, all cells counted)."""
+    change: t.Literal["edited", "deleted"]
+    diff: str
+    """Unified diff from the released source to the submitted one (empty when deleted)."""
+
+
+@dataclass(frozen=True)
 class GradeResult:
     """Everything known about one graded submission."""
 
@@ -146,6 +159,8 @@ class GradeResult:
     schema_version: int = SCHEMA_VERSION
     reference_fits: list[FitRecord] = field(default_factory=list)
     """The reference's ``fit`` calls under the same budget, data and seed, for comparison."""
+    locked_cells: list[LockedCellChange] = field(default_factory=list)
+    """Cells students must not edit that were edited or deleted; each was graded restored."""
     outcome: Outcome = "ok"
     """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
     outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``memory_limit``,
@@ -168,6 +183,7 @@ class GradeResult:
                 "fits": [FitRecord(**f) for f in raw["fits"]],
                 "data": DataInfo(**raw["data"]),
                 "reference_fits": [FitRecord(**f) for f in raw.get("reference_fits", [])],
+                "locked_cells": [LockedCellChange(**c) for c in raw.get("locked_cells", [])],
                 "incidents": [Incident(**i) for i in raw.get("incidents", [])],
             }
         )

@@ -62,6 +62,9 @@ class Assignment:
     course_targets: dict[str, float]
     """Absolute accuracy per role, enforced at ``full`` budget on real data."""
     checks: list[CheckSpec]
+    pretrained: tuple[str, ...] = ()
+    """``keras.applications`` whose ImageNet weights the exercise loads (see
+    :mod:`grader.pretrained`); the reference's ``train`` receives them as ``weights``."""
     limits: Limits = field(default_factory=Limits)
     """Resource limits of the kernel (``[sandbox]``; ``grader grade`` options override them)."""
     sandbox_files: tuple[str, ...] = ()
@@ -260,6 +263,7 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
         relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
         course_targets=course_targets,
         checks=checks,
+        pretrained=_pretrained(meta),
         limits=limits,
         sandbox_files=tuple(sandbox_files),
     )
@@ -274,3 +278,17 @@ def _str_list(reader: _Reader, key: str) -> list[str]:
     if not values or not all(isinstance(v, str) for v in values):
         raise RubricError.at(reader.path, f"{reader.prefix}.{key}", "expected variable names")
     return list(values)
+
+
+def _pretrained(meta: _Reader) -> tuple[str, ...]:
+    from grader.pretrained import WEIGHT_FILES
+
+    names = meta.get("pretrained", list, [])
+    for i, name in enumerate(names):
+        if name not in WEIGHT_FILES:
+            raise RubricError.at(
+                meta.path,
+                f"assignment.pretrained[{i}]",
+                f"expected one of {sorted(WEIGHT_FILES)}, got {name!r}",
+            )
+    return tuple(names)

@@ -48,6 +48,8 @@ class Task:
     """Threads per kernel; None: the worker's cores divided by its task slots."""
     source: str = ""
     """The notebook's path where it was handed in; names it in failure messages."""
+    weights_dir: str | None = None
+    """Folder with ImageNet weights files on the worker; None: Keras' cache, else random."""
     limits: Limits = field(default_factory=Limits)
     """The kernel's resource limits (the rubric's, with the command line's overrides)."""
     sandboxed: bool = True
@@ -116,6 +118,7 @@ def grade_task(task: Task) -> Outcome:
                 cell_timeout=task.cell_timeout,
                 total_timeout=task.total_timeout,
                 data_dir=Path(task.data_dir) if task.data_dir else None,
+                weights_dir=Path(task.weights_dir) if task.weights_dir else None,
                 sandbox_options=SandboxOptions(enabled=task.sandboxed, limits=task.limits),
             )
         except GraderError as exc:

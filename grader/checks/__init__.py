@@ -7,7 +7,14 @@ names the kind, the id, the points and the hint. Checks never crash the grader: 
 
 from __future__ import annotations
 
-from grader.checks import accuracy, architecture, compilation, data_split, transfer  # noqa: F401
+from grader.checks import (  # noqa: F401
+    accuracy,
+    architecture,
+    class_groups,
+    compilation,
+    data_split,
+    transfer,
+)
 from grader.checks.base import REGISTRY, CheckContext, Verdict, run_check
 
 __all__ = ["REGISTRY", "CheckContext", "Verdict", "run_check"]

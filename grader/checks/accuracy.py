@@ -41,7 +41,12 @@ def predict_labels(
         x, y = x[:max_samples], y[:max_samples]
     if len(y) == 0:
         raise ValueError(f"no held-out images of classes {list(classes)}")
-    predictions = model.predict(x.astype("float32") / scale, batch_size=256, verbose=0)
+    images = x.astype("float32") / scale
+    input_shape = getattr(model, "input_shape", None)
+    if isinstance(input_shape, tuple) and images.ndim == len(input_shape) - 1:
+        # Grey images come as (n, 28, 28); models take them with a channel axis.
+        images = images[..., None]
+    predictions = model.predict(images, batch_size=256, verbose=0)
     return y, np.argmax(predictions, axis=-1).astype(np.int64)
 
 
@@ -136,7 +141,10 @@ def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
         f"at the '{ctx.budget.name}' budget"
     )
     target = ctx.assignment.course_targets.get(role)
-    at_full_on_real = ctx.budget.name == "full" and ctx.truth.source == "real"
+    # Course targets assume the real thing: all the data, real images, ImageNet weights.
+    at_full_on_real = (
+        ctx.budget.name == "full" and ctx.truth.source == "real" and ctx.pretrained_available
+    )
     if target is not None and at_full_on_real and target > threshold:
         threshold, basis = target, f"the course target of {target:.0%}"
     details = {

@@ -43,6 +43,8 @@ class CheckContext:
     budget: Budget
     reference_accuracy: dict[str, float]
     """Role -> accuracy of the reference trained under the same budget, data and seed."""
+    pretrained_available: bool = True
+    """False when a pretrained model's ImageNet weights were missing and random ones used."""
 
     @functools.cached_property
     def reference(self) -> t.Any:
@@ -74,10 +76,26 @@ class CheckKind:
     required: dict[str, type | tuple[type, ...]]
     optional: dict[str, type | tuple[type, ...]]
     doc: str
+    one_of: tuple[tuple[str, ...], ...] = ()
+    """Groups of optional parameters of which the rubric must give exactly one."""
+    string_lists: tuple[str, ...] = ()
+    """List parameters whose items must all be strings (layer-name patterns)."""
 
     def validate(
         self, params: dict[str, t.Any], path: Path, key: str, roles: dict[str, list[str]]
     ) -> None:
+        for group in self.one_of:
+            given = [name for name in group if name in params]
+            if len(given) != 1:
+                raise RubricError.at(
+                    path, key, f"expected exactly one of {', '.join(group)}; got {given or 'none'}"
+                )
+        for name in self.string_lists:
+            value = params.get(name, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise RubricError.at(
+                    path, f"{key}.{name}", f"expected a list of layer-name patterns, got {value!r}"
+                )
         for name in self.required:
             if name not in params:
                 raise RubricError.at(path, f"{key}.{name}", "is required")
@@ -106,11 +124,16 @@ def register(
     kind: str,
     required: dict[str, type | tuple[type, ...]],
     optional: dict[str, type | tuple[type, ...]] | None = None,
+    *,
+    one_of: tuple[tuple[str, ...], ...] = (),
+    string_lists: tuple[str, ...] = (),
 ) -> t.Callable[[CheckFn], CheckFn]:
     """Make a check function available to rubrics under ``kind``."""
 
     def wrap(fn: CheckFn) -> CheckFn:
-        REGISTRY[kind] = CheckKind(fn, required, optional or {}, (fn.__doc__ or "").strip())
+        REGISTRY[kind] = CheckKind(
+            fn, required, optional or {}, (fn.__doc__ or "").strip(), one_of, string_lists
+        )
         return fn
 
     return wrap

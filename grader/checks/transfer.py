@@ -2,51 +2,138 @@
 
 from __future__ import annotations
 
+import fnmatch
 import typing as t
+from dataclasses import dataclass
 
 from grader.capture import LayerState, MissingInput
 from grader.checks.base import CheckContext, Verdict, register
 from grader.kernel_runtime import weight_digests
 
 
-@register("frozen", required={"model": str, "n_frozen": int})
+@register(
+    "frozen",
+    required={"model": str},
+    optional={"n_frozen": int, "frozen": list, "trainable": list, "pretraining_fits": int},
+    one_of=(("n_frozen", "frozen"),),
+    string_lists=("frozen", "trainable"),
+)
 def check_frozen(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
-    """The first ``n_frozen`` layers are frozen, the rest trainable, and training left the
-    frozen weights unchanged."""
-    role, n = params["model"], params["n_frozen"]
+    """The selected layers are frozen, the others trainable, and training left the frozen
+    weights unchanged.
+
+    Select the frozen layers either by position, ``n_frozen`` (the first n layers, input layer
+    not counted), or by name, ``frozen``: glob patterns such as ``"block1_*"``; with patterns,
+    only layers that have weights are judged (a pooling layer has nothing to freeze), and each
+    pattern must match at least one layer. ``trainable`` patterns name layers that must stay
+    trainable; every other layer with weights (the new head) must be trainable too.
+    ``pretraining_fits`` leading ``fit`` calls of the model train the layers before they are
+    frozen (one model trained, frozen, then trained again) and are not judged for changes.
+    """
+    role = params["model"]
     model = ctx.artefacts.model(role)
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    problems = [
-        f"layer {i + 1} ({layer.name}) is trainable; it should be frozen"
-        for i, layer in enumerate(layers[:n])
-        if layer.trainable
-    ]
-    problems += [
-        f"layer {i + 1} ({layer.name}) is frozen; new layers must be trainable"
-        for i, layer in enumerate(layers[n:], start=n)
-        if layer.weights and not layer.trainable
-    ]
-    if len(layers) < n:
-        problems.append(f"the model has {len(layers)} layers; {n} should be frozen")
+    selection = _Selection.from_params(params)
+    problems = selection.problems(layers)
     fits = ctx.artefacts.fits_of(role)
-    if not fits:
-        problems.append(f"the {role} model was never trained, so frozen weights are unconfirmed")
-    for fit in fits:
+    skip = params.get("pretraining_fits", 0)
+    if len(fits) <= skip:
+        when = "never trained" if not fits else "never trained after its layers were frozen"
+        problems.append(f"the {role} model was {when}, so frozen weights are unconfirmed")
+    for fit in fits[skip:]:
         if fit.before is None:
             continue
-        for i, (b, a) in enumerate(zip(fit.before[:n], fit.after[:n], strict=False)):
-            if b.weights != a.weights:
-                problems.append(
-                    f"layer {i + 1} ({a.name}) changed during training (fit #{fit.index + 1})"
-                )
+        changed = [
+            a.name
+            for i, (b, a) in enumerate(zip(fit.before, fit.after, strict=False))
+            if selection.is_frozen(i, a.name) and b.weights != a.weights
+        ]
+        if changed:
+            problems.append(
+                f"{_names(changed)} changed during training (fit #{fit.index + 1}); "
+                "frozen layers must keep their weights"
+            )
     flags = [{"name": layer.name, "trainable": bool(layer.trainable)} for layer in layers]
     if problems:
         return Verdict(False, "\n".join(f"- {p}" for p in problems), {"layers": flags})
     return Verdict(
         True,
-        f"layers 1-{n} frozen and unchanged by training; the new layers trainable",
+        f"{selection.describe()} frozen and unchanged by training; the other layers trainable",
         {"layers": flags},
     )
+
+
+def _names(names: t.Sequence[str], *, with_verb: bool = False) -> str:
+    """``layers a, b`` (``... are`` with the verb): every wrong layer named, in model order."""
+    one = len(names) == 1
+    subject = ("layer " if one else "layers ") + ", ".join(names)
+    return f"{subject} {'is' if one else 'are'}" if with_verb else subject
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """Which layers a rubric wants frozen (and which trainable): by position or by name."""
+
+    n_frozen: int | None
+    frozen: tuple[str, ...]
+    trainable: tuple[str, ...]
+
+    @classmethod
+    def from_params(cls, params: dict[str, t.Any]) -> _Selection:
+        return cls(
+            params.get("n_frozen"),
+            tuple(str(p) for p in params.get("frozen", [])),
+            tuple(str(p) for p in params.get("trainable", [])),
+        )
+
+    def is_frozen(self, index: int, name: str) -> bool:
+        """Positional selections use ``index`` (as the rubric counts), named ones ``name``."""
+        if self.n_frozen is not None:
+            return index < self.n_frozen
+        return any(fnmatch.fnmatchcase(name, p) for p in self.frozen)
+
+    def describe(self) -> str:
+        if self.n_frozen is not None:
+            return f"layers 1-{self.n_frozen}"
+        return "layers " + ", ".join(self.frozen)
+
+    def problems(self, layers: list[t.Any]) -> list[str]:
+        if self.n_frozen is not None:
+            return self._positional(layers, self.n_frozen)
+        problems = []
+        for pattern in (*self.frozen, *self.trainable):
+            if not any(fnmatch.fnmatchcase(layer.name, pattern) for layer in layers):
+                problems.append(f"no layer is named like {pattern!r}; is the base model there?")
+        weighted = [layer for layer in layers if layer.weights]
+        should_freeze = [
+            layer.name for layer in weighted if self.is_frozen(0, layer.name) and layer.trainable
+        ]
+        should_train = [
+            layer.name
+            for layer in weighted
+            if not self.is_frozen(0, layer.name) and not layer.trainable
+        ]
+        if should_freeze:
+            problems.append(f"{_names(should_freeze, with_verb=True)} trainable; freeze them")
+        if should_train:
+            problems.append(f"{_names(should_train, with_verb=True)} frozen; make them trainable")
+        return problems
+
+    @staticmethod
+    def _positional(layers: list[t.Any], n: int) -> list[str]:
+        problems = [
+            f"layer {i + 1} ({layer.name}) is trainable; it should be frozen"
+            for i, layer in enumerate(layers[:n])
+            if layer.trainable
+        ]
+        problems += [
+            f"layer {i + 1} ({layer.name}) is frozen; new layers must be trainable"
+            for i, layer in enumerate(layers[n:], start=n)
+            if layer.weights and not layer.trainable
+        ]
+        if len(layers) < n:
+            problems.append(f"the model has {len(layers)} layers; {n} should be frozen")
+        return problems
 
 
 @register("weights_transferred", required={"model": str, "source": str, "n_layers": int})

@@ -1,0 +1,132 @@
+"""``grader validate``: an assignment is ready when its rubric, notebooks and reference agree.
+
+Checked, in order: the rubric parses (a malformed one raises :class:`RubricError` naming the
+file and key); every builder the checks name exists in the reference; the student notebook is
+the release of the solution notebook (when the solution marks its solution regions); the
+solution scores full marks; the student template scores 0 without a grader error; and every
+check is covered, that is, passed by the solution and failed by the template, so none passes
+whatever is handed in.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from grader.release import release, strip_solutions
+from grader.results import GradeResult
+from grader.rubric import Assignment, load_assignment
+
+
+@dataclass
+class Validation:
+    """What ``validate`` found."""
+
+    assignment: Assignment
+    problems: list[str] = field(default_factory=list)
+    solution: GradeResult | None = None
+    template: GradeResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate(
+    assignment: str | Path,
+    *,
+    budget: str = "smoke",
+    data_dir: Path | None = None,
+    weights_dir: Path | None = None,
+) -> Validation:
+    """Grade the assignment's solution and student notebooks and report every inconsistency.
+
+    Raises:
+        RubricError: the rubric does not parse.
+        UnknownAssignmentError: no such assignment.
+    """
+    from grader.pipeline import grade, read_notebook
+
+    spec = load_assignment(assignment)
+    found = Validation(spec)
+    found.problems += _missing_builders(spec)
+    for path in (spec.solution_notebook, spec.student_notebook):
+        if not path.is_file():
+            found.problems.append(f"{path}: missing")
+    if found.problems:
+        return found
+    found.problems += _stale_template(
+        read_notebook(spec.solution_notebook), read_notebook(spec.student_notebook), spec
+    )
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+        results = {}
+        for role, path in (
+            ("solution", spec.solution_notebook),
+            ("template", spec.student_notebook),
+        ):
+            results[role] = grade(
+                path,
+                assignment=spec,
+                out=Path(tmp) / role,
+                budget=budget,
+                data_dir=data_dir,
+                weights_dir=weights_dir,
+            )
+    found.solution, found.template = results["solution"], results["template"]
+    for check in found.solution.checks:
+        if check.status != "pass":
+            found.problems.append(f"the solution does not pass {check.id}: {check.message}")
+    if found.template.score != 0:
+        found.problems.append(f"the student template scores {found.template.score:g}, not 0")
+    for check in found.template.checks:
+        if check.status == "error":
+            found.problems.append(f"the grader crashed judging {check.id} on the template")
+        elif check.status == "pass":
+            found.problems.append(
+                f"{check.id} passes on the empty template: it does not test the student's work"
+            )
+    return found
+
+
+def _missing_builders(spec: Assignment) -> list[str]:
+    try:
+        reference = spec.reference_module()
+    except ImportError as exc:
+        return [f"reference module {spec.reference!r} cannot be imported: {exc}"]
+    problems = []
+    if not callable(getattr(reference, "train", None)):
+        problems.append(f"{spec.reference} has no train(x_train, y_train, *, fit) function")
+    for check in spec.checks:
+        for key in ("builder", "base_builder"):
+            name = check.params.get(key)
+            if isinstance(name, str) and not callable(getattr(reference, name, None)):
+                problems.append(f"{check.id}: {spec.reference} has no {key} {name!r}")
+    return problems
+
+
+def _stale_template(
+    solution: nbformat.NotebookNode, student: nbformat.NotebookNode, spec: Assignment
+) -> list[str]:
+    """The student notebook must be what ``grader release`` makes of the solution today."""
+    if not any(
+        c.cell_type == "code" and strip_solutions(c.source) is not None for c in solution.cells
+    ):
+        return []  # a solution without markers was not made to be released
+    expected, _, _ = release(solution, assignment=spec.id)
+
+    def sources(nb: nbformat.NotebookNode) -> list[tuple[t.Any, str]]:
+        return [(c.get("id"), c.source) for c in nb.cells]
+
+    key = "grader"
+    if sources(expected) != sources(student) or expected.metadata.get(key) != student.metadata.get(
+        key
+    ):
+        return [
+            f"{spec.student_notebook.name} is not the release of {spec.solution_notebook.name}: "
+            f"run grader release {spec.solution_notebook} --out {spec.student_notebook}"
+        ]
+    return []

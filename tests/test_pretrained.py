@@ -1,0 +1,102 @@
+"""ImageNet weights without a network: the file Keras would download is served from
+--weights-dir or Keras' cache, else the model starts from random weights, and says so.
+
+The weights file is one this test writes itself, in Keras' no-top HDF5 layout."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from grader import kernel_runtime
+from grader.exceptions import InputError
+from grader.pretrained import WEIGHT_FILES, find_weights
+from reference.vgg19_finetune import build_vgg19_finetune
+
+FILENAME = WEIGHT_FILES["vgg19"]
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
+    """A VGG19 no-top weights file in the layout Keras downloads (legacy HDF5, by layer name)."""
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(7)
+    model = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    path = tmp_path_factory.mktemp("weights") / FILENAME
+    with h5py.File(path, "w") as fh:
+        legacy_h5_format.save_weights_to_hdf5_group(fh, model)
+    return path, model.get_weights()
+
+
+@pytest.fixture
+def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if Keras tries to fetch anything; undo the kernel's patches afterwards."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"tried to download {args}")
+
+    from keras.src.utils import file_utils
+
+    monkeypatch.setattr(file_utils, "get_file", refuse)
+    for name, module in list(sys.modules.items()):
+        if name.endswith(("applications", "applications.vgg19")) and hasattr(module, "VGG19"):
+            monkeypatch.setattr(module, "VGG19", module.VGG19)
+
+
+def test_weights_are_found_in_keras_cache_or_weights_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    missing = find_weights("vgg19")
+    assert missing.path is None and missing.fingerprint == "random"
+    assert "random weights" in missing.notice()
+    cached = tmp_path / "home" / "models" / FILENAME
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"weights")
+    assert find_weights("vgg19").path == cached.resolve()
+    assert find_weights("vgg19", tmp_path / "home" / "models").path == cached.resolve()
+    with pytest.raises(InputError, match=f"no {FILENAME} there"):
+        find_weights("vgg19", tmp_path)
+
+
+def test_kernel_serves_the_weights_file_for_imagenet(
+    weights_file: tuple[Path, list[np.ndarray]], no_download: None
+) -> None:
+    path, expected = weights_file
+    kernel_runtime._serve_pretrained("vgg19", str(path))
+    from keras.applications import vgg19
+
+    for build in (vgg19.VGG19, keras.applications.VGG19):
+        model = build(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
+        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), expected, strict=True))
+
+
+def test_without_weights_the_kernel_builds_random_weights_and_says_so(
+    weights_file: tuple[Path, list[np.ndarray]],
+    no_download: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, expected = weights_file
+    kernel_runtime._serve_pretrained("vgg19", None)
+    model = keras.applications.VGG19(include_top=False, input_shape=(32, 32, 3))  # imagenet default
+    assert "no ImageNet weights on this machine" in capsys.readouterr().out
+    assert not np.array_equal(model.get_weights()[0], expected[0])
+
+
+def test_the_reference_starts_from_the_same_weights(
+    weights_file: tuple[Path, list[np.ndarray]],
+) -> None:
+    path, expected = weights_file
+    model = build_vgg19_finetune(path)
+    vgg = [
+        w for layer in model.layers if layer.name.startswith("block") for w in layer.get_weights()
+    ]
+    assert all(np.array_equal(a, b) for a, b in zip(vgg, expected, strict=True))
+    with pytest.raises(ValueError, match="received"):
+        build_vgg19_finetune(path.parent / "missing.h5")
