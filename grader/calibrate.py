@@ -106,13 +106,27 @@ def calibration(
     return Calibration(accuracy, fits)
 
 
+def reference_source(module: str) -> bytes:
+    """The source of a reference module and of the modules beside it, which it may import.
+
+    Read, never imported: importing a reference imports TensorFlow.
+
+    Raises:
+        CalibrationError: the module cannot be found.
+    """
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise CalibrationError(f"reference module {module!r} is not importable")
+    origin = Path(spec.origin)
+    # A variant reuses another exercise's builders (cifar10_transfer_v2 calls
+    # cifar10_transfer's), so a change to any sibling must invalidate what was cached.
+    siblings = sorted(p for p in origin.parent.glob("*.py") if p != origin)
+    return b"".join(p.read_bytes() for p in [origin, *siblings])
+
+
 def _reference_digest(assignment: Assignment, budget: Budget) -> str:
     """Changes when the reference code, the budget's caps or the accuracy checks change."""
-    # Read the source without importing it: importing the reference imports TensorFlow.
-    spec = importlib.util.find_spec(assignment.reference)
-    if spec is None or spec.origin is None:
-        raise CalibrationError(f"reference module {assignment.reference!r} is not importable")
-    source = Path(spec.origin).read_bytes()
+    source = reference_source(assignment.reference)
     checks = [(c.kind, c.params) for c in assignment.checks if c.kind == "accuracy"]
     extra = json.dumps([budget.limits(), checks], sort_keys=True).encode()
     return hashlib.sha256(source + extra).hexdigest()[:10]

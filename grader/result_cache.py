@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from grader import data as datasets
-from grader.calibrate import cache_dir
+from grader.calibrate import cache_dir, reference_source
 from grader.limits import Limits
 from grader.pretrained import find_weights
 
@@ -69,10 +68,7 @@ def grading_context(
     """
     h = hashlib.sha256()
     h.update((spec.folder / "assignment.toml").read_bytes())
-    # Read the reference's source, never import it: importing it imports TensorFlow.
-    found = importlib.util.find_spec(spec.reference)
-    if found is not None and found.origin is not None:
-        h.update(Path(found.origin).read_bytes())
+    h.update(reference_source(spec.reference))
     h.update(
         json.dumps(
             {

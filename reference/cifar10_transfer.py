@@ -102,8 +102,10 @@ def build_base_cnn() -> keras.Model:
     return model
 
 
-def build_transfer_model(base: keras.Model, n_frozen: int = N_FEATURE_LAYERS) -> keras.Model:
-    """Reuse the first ``n_frozen`` layers of ``base``, frozen, under a new Dense head.
+def build_transfer_model(
+    base: keras.Model, n_frozen: int = N_FEATURE_LAYERS, *, name: str = "transfer_cnn"
+) -> keras.Model:
+    """Reuse the first ``n_frozen`` layers of ``base``, frozen, under Dense 128 and Dense 10.
 
     The layers are shared, not copied: the transfer model starts from the base's trained
     weights, and freezing them keeps the base intact.
@@ -111,6 +113,7 @@ def build_transfer_model(base: keras.Model, n_frozen: int = N_FEATURE_LAYERS) ->
     Args:
         base: a built model with at least ``n_frozen`` layers.
         n_frozen: how many leading layers to reuse and freeze.
+        name: the model's name.
 
     Returns:
         A compiled ``Sequential`` model with a 10-way softmax output.
@@ -119,7 +122,7 @@ def build_transfer_model(base: keras.Model, n_frozen: int = N_FEATURE_LAYERS) ->
         raise ValueError(
             f"base needs at least {n_frozen} layers to reuse; received {len(base.layers)}"
         )
-    model = keras.Sequential(name="transfer_cnn")
+    model = keras.Sequential(name=name)
     model.add(keras.Input(shape=base.input_shape[1:]))
     for layer in base.layers[:n_frozen]:
         layer.trainable = False
@@ -131,7 +134,12 @@ def build_transfer_model(base: keras.Model, n_frozen: int = N_FEATURE_LAYERS) ->
 
 
 def train(
-    x_train: np.ndarray, y_train: np.ndarray, *, fit: FitFn = _plain_fit
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    fit: FitFn = _plain_fit,
+    build_base: t.Callable[[], keras.Model] = build_base_cnn,
+    build_transfer: t.Callable[[keras.Model], keras.Model] = build_transfer_model,
 ) -> dict[str, keras.Model]:
     """Run the whole exercise as the solution notebook does; return the models by role.
 
@@ -139,32 +147,27 @@ def train(
         x_train: the training images ``load_data`` returns.
         y_train: their labels.
         fit: trains one model; the grader passes one that applies its budget.
+        build_base: builds the base CNN (a variant of the exercise passes its own).
+        build_transfer: builds the transfer model from the trained base.
 
     Returns:
         ``{"base": ..., "transfer": ...}``, both trained.
     """
-    set1 = split_set(x_train, y_train, SET1_CLASSES, 5)
-    set2 = split_set(x_train, y_train, SET2_CLASSES, 10)
-    base = build_base_cnn()
-    fit(
-        base,
-        x=set1.x_train,
-        y=set1.y_train,
-        epochs=EPOCHS,
-        batch_size=BATCH_SIZE,
-        shuffle=True,
-        validation_data=(set1.x_val, set1.y_val),
-        verbose=0,
-    )
-    transfer = build_transfer_model(base)
-    fit(
-        transfer,
-        x=set2.x_train,
-        y=set2.y_train,
-        epochs=EPOCHS,
-        batch_size=BATCH_SIZE,
-        shuffle=True,
-        validation_data=(set2.x_val, set2.y_val),
-        verbose=0,
-    )
+
+    def fit_on(model: keras.Model, data: Split) -> None:
+        fit(
+            model,
+            x=data.x_train,
+            y=data.y_train,
+            epochs=EPOCHS,
+            batch_size=BATCH_SIZE,
+            shuffle=True,
+            validation_data=(data.x_val, data.y_val),
+            verbose=0,
+        )
+
+    base = build_base()
+    fit_on(base, split_set(x_train, y_train, SET1_CLASSES, 5))
+    transfer = build_transfer(base)  # built after training: it reuses the trained layers
+    fit_on(transfer, split_set(x_train, y_train, SET2_CLASSES, 10))
     return {"base": base, "transfer": transfer}

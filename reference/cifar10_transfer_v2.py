@@ -25,12 +25,11 @@ import keras
 import numpy as np
 from keras import layers
 
-from reference.cifar10_transfer import SET1_CLASSES, SET2_CLASSES, FitFn, _plain_fit, split_set
+from reference import cifar10_transfer
+from reference.cifar10_transfer import SET1_CLASSES, FitFn, _plain_fit
 
 INPUT_SHAPE = (32, 32, 3)
 N_FEATURE_LAYERS = 6
-EPOCHS = 10
-BATCH_SIZE = 100
 
 __all__ = ["FitFn", "build_base_cnn", "build_transfer_model", "train"]
 
@@ -67,47 +66,20 @@ def build_transfer_model(base: keras.Model, n_frozen: int = N_FEATURE_LAYERS) ->
     Returns:
         A compiled ``Sequential`` model with a 10-way softmax output.
     """
-    if len(base.layers) < n_frozen:
-        raise ValueError(
-            f"base needs at least {n_frozen} layers to reuse; received {len(base.layers)}"
-        )
-    model = keras.Sequential(name="transfer_cnn_v2")
-    model.add(keras.Input(shape=base.input_shape[1:]))
-    for layer in base.layers[:n_frozen]:
-        layer.trainable = False
-        model.add(layer)
-    model.add(layers.Dense(128, activation="relu", name="transfer_fc1"))
-    model.add(layers.Dense(10, activation="softmax", name="transfer_predictions"))
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    return model
+    return cifar10_transfer.build_transfer_model(base, n_frozen, name="transfer_cnn_v2")
 
 
 def train(
     x_train: np.ndarray, y_train: np.ndarray, *, fit: FitFn = _plain_fit
 ) -> dict[str, keras.Model]:
-    """Run the whole exercise as the solution notebook does; return the models by role."""
-    set1 = split_set(x_train, y_train, SET1_CLASSES, 5)
-    set2 = split_set(x_train, y_train, SET2_CLASSES, 10)
-    base = build_base_cnn()
-    fit(
-        base,
-        x=set1.x_train,
-        y=set1.y_train,
-        epochs=EPOCHS,
-        batch_size=BATCH_SIZE,
-        shuffle=True,
-        validation_data=(set1.x_val, set1.y_val),
-        verbose=0,
+    """Run the whole exercise as the solution notebook does; return the models by role.
+
+    The steps, epochs and batch size are those of :func:`reference.cifar10_transfer.train`.
+    """
+    return cifar10_transfer.train(
+        x_train,
+        y_train,
+        fit=fit,
+        build_base=build_base_cnn,
+        build_transfer=build_transfer_model,
     )
-    transfer = build_transfer_model(base)
-    fit(
-        transfer,
-        x=set2.x_train,
-        y=set2.y_train,
-        epochs=EPOCHS,
-        batch_size=BATCH_SIZE,
-        shuffle=True,
-        validation_data=(set2.x_val, set2.y_val),
-        verbose=0,
-    )
-    return {"base": base, "transfer": transfer}
