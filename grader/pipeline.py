@@ -281,7 +281,9 @@ def _hidden_from_kernel(
         cache_dir(),
         data_dir,
         Path(keras_home) if keras_home else Path.home() / ".keras",
-        spec.folder,
+        # Every assignment's folder, not only this one's: another assignment's solution is
+        # as much a secret as this one's.
+        spec.folder.parent,
         Path(reference.origin).parent if reference and reference.origin else None,
         submission.resolve().parent,
     ]

@@ -218,8 +218,16 @@ def prepare(
         if ids:
             for path in work.iterdir():
                 os.chown(path, *ids)
-        keep = [Path(sys.prefix), Path(sys.base_prefix), Path(__file__).parent, root]
-        keep += [Path(p) for p in (*sys.path, *os.environ.get("PYTHONPATH", "").split(":")) if p]
+        package = Path(__file__).resolve().parent
+        # A source checkout (an editable install) holds every assignment's solution and the
+        # tests' goldens: it is hidden, and only its grader package (and Python) shown again.
+        checkout = package.parent if (package.parent / "pyproject.toml").is_file() else None
+        keep = [Path(sys.prefix), Path(sys.base_prefix), package, root]
+        keep += [
+            Path(p)
+            for p in (*sys.path, *os.environ.get("PYTHONPATH", "").split(":"))
+            if p and Path(p).resolve() != checkout
+        ]
         sandbox = Sandbox(
             root=root,
             work=work,
@@ -235,7 +243,7 @@ def prepare(
         spec = {
             "namespaces": namespaces,
             "hide": (
-                hidden_paths([*hide, Path.home(), Path(tempfile.gettempdir())], keep)
+                hidden_paths([*hide, checkout, Path.home(), Path(tempfile.gettempdir())], keep)
                 if namespaces
                 else []
             ),

@@ -83,7 +83,9 @@ def notebook(*cells: str) -> nbformat.NotebookNode:
 
 def hostile_notebooks(folder: Path, port: int) -> dict[str, str]:
     """Write one file per attack; returns file stem -> the outcome it must get."""
-    tops = [str(cache_dir()), str(ASSIGNMENT), "/tmp", str(Path.home()), str(folder)]
+    # The grader's own checkout too: every assignment's solution and the goldens live there.
+    root = Path(__file__).resolve().parent.parent
+    tops = [str(cache_dir()), str(ASSIGNMENT), str(root), "/tmp", str(Path.home()), str(folder)]
     cases = {
         "timeout_loop": notebook("while True:\n    pass", AFTER),
         "memory_limit_hog": notebook(
