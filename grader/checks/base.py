@@ -65,6 +65,50 @@ def image_digest(image: np.ndarray) -> bytes:
     ).digest()
 
 
+def sampled_image_problems(
+    ctx: CheckContext,
+    x_name: str,
+    images: np.ndarray,
+    rows: t.Sequence[int],
+    labels: np.ndarray,
+    *,
+    scale: float,
+    offset: int = 0,
+) -> list[str]:
+    """Sampled images must be the grader's own training images, labelled ``true - offset``.
+
+    Args:
+        ctx: gives the true label of every training image.
+        x_name: the notebook variable the images come from.
+        images: the sampled rows of it, as the notebook scaled them.
+        rows: their row numbers in the variable.
+        labels: the notebook's integer label of every row.
+        scale: what the notebook divided pixels by.
+        offset: how far the notebook shifted labels down.
+    """
+    if images.shape[1:] != ctx.truth.x_train.shape[1:] or not len(rows):
+        return []
+    known = ctx.train_labels_by_image
+    unknown = mislabelled = 0
+    for row, image in zip(rows, images, strict=True):
+        true = known.get(image_digest(np.rint(image * scale).clip(0, 255)))
+        if true is None:
+            unknown += 1
+        elif row < len(labels) and int(labels[row]) != true - offset:
+            mislabelled += 1
+    problems = []
+    if unknown:
+        problems.append(
+            f"{unknown} of {len(rows)} sampled {x_name} images are not training images "
+            f"divided by {scale:g}"
+        )
+    if mislabelled:
+        problems.append(
+            f"{mislabelled} of {len(rows)} sampled {x_name} images carry the wrong label"
+        )
+    return problems
+
+
 CheckFn = t.Callable[[CheckContext, dict[str, t.Any]], Verdict]
 
 

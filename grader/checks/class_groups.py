@@ -7,7 +7,7 @@ import typing as t
 import numpy as np
 
 from grader.capture import MissingInput
-from grader.checks.base import CheckContext, Verdict, image_digest, register
+from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
 
 GROUP_KEYS = ("x_train", "y_train", "classes")
 
@@ -55,39 +55,11 @@ def check_class_groups(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
         if stray:
             shift = f" (labels shifted down by {offset})" if offset else ""
             problems.append(f"{y_name} holds labels {stray}; expected only {wanted}{shift}")
-        problems += _sampled_images(ctx, x_name, x.values, x.rows, labels, offset, scale)
+        problems += sampled_image_problems(
+            ctx, x_name, x.values, x.rows, labels, scale=scale, offset=offset
+        )
     if problems:
         return Verdict(False, "\n".join(f"- {p}" for p in problems), {"rows": rows})
     return Verdict(
         True, "every group holds its classes' images with the right labels", {"rows": rows}
     )
-
-
-def _sampled_images(
-    ctx: CheckContext,
-    x_name: str,
-    images: np.ndarray,
-    rows: tuple[int, ...],
-    labels: np.ndarray,
-    offset: int,
-    scale: float,
-) -> list[str]:
-    """Sampled images must be the grader's own training images, labelled true - offset."""
-    if images.shape[1:] != ctx.truth.x_train.shape[1:] or not rows:
-        return []
-    known = ctx.train_labels_by_image
-    unknown = mislabelled = 0
-    for row, image in zip(rows, images, strict=True):
-        true = known.get(image_digest(np.rint(image * scale).clip(0, 255)))
-        if true is None:
-            unknown += 1
-        elif row < len(labels) and int(labels[row]) != true - offset:
-            mislabelled += 1
-    problems = []
-    if unknown:
-        problems.append(f"{unknown} of {len(rows)} sampled {x_name} images are not training images")
-    if mislabelled:
-        problems.append(
-            f"{mislabelled} of {len(rows)} sampled {x_name} images carry the wrong label"
-        )
-    return problems

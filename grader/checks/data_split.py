@@ -7,7 +7,7 @@ import typing as t
 import numpy as np
 
 from grader.capture import MissingInput, VariableSummary
-from grader.checks.base import CheckContext, Verdict, image_digest, register
+from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
 
 SET_KEYS = ("x_train", "y_train", "x_val", "y_val", "classes", "num_classes")
 
@@ -89,32 +89,7 @@ def _check_pair(
     stray = [c for c in found if c not in classes]
     if stray:
         problems.append(f"{y_name} holds classes {stray}; this set takes only {classes}")
-    problems += _images_match_labels(ctx, x_name, x, labels, scale)
-    return problems
-
-
-def _images_match_labels(
-    ctx: CheckContext, x_name: str, x: VariableSummary, labels: np.ndarray, scale: float
-) -> list[str]:
-    """Sampled images must be the grader's own images, with the labels they truly have."""
-    if x.values.shape[1:] != ctx.truth.x_train.shape[1:] or not len(x.rows):
-        return []
-    known = ctx.train_labels_by_image
-    unknown, mislabelled = 0, 0
-    for row, image in zip(x.rows, x.values, strict=True):
-        true = known.get(image_digest(np.rint(image * scale).clip(0, 255)))
-        if true is None:
-            unknown += 1
-        elif row < len(labels) and int(np.argmax(labels[row])) != true:
-            mislabelled += 1
-    problems = []
-    if unknown:
-        problems.append(
-            f"{unknown} of {len(x.rows)} sampled {x_name} images are not training "
-            "images divided by 255"
-        )
-    if mislabelled:
-        problems.append(
-            f"{mislabelled} of {len(x.rows)} sampled {x_name} images carry the wrong label"
-        )
+    problems += sampled_image_problems(
+        ctx, x_name, x.values, x.rows, np.argmax(labels, axis=1), scale=scale
+    )
     return problems
