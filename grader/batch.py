@@ -146,6 +146,11 @@ def extract_zip(path: Path, staging: Path) -> Path:
 
 
 def _discover_folder(folder: Path, exclude: list[Path]) -> tuple[list[Submission], list[str]]:
+    # An excluded folder is skipped where it lies *inside* the hand-in (an output folder kept
+    # next to the notebooks). A hand-in inside an excluded folder, such as a zip extracted under
+    # the output folder's staging area, is searched like any other.
+    inside = folder.resolve()
+    exclude = [e for e in exclude if e == inside or not inside.is_relative_to(e)]
     metadata = _find_gradescope_metadata(folder)
     if metadata is not None:
         return _gradescope(metadata)

@@ -1,0 +1,138 @@
+"""Every input kind through the real command line, as an instructor types it.
+
+The unit tests of discovery call ``discover`` directly; these run ``python -m grader grade``
+in a subprocess with the output folder the README shows, so a regression between discovery
+and the batch (zips are extracted under ``--out``, which discovery skips) cannot hide. Two
+notebooks are executed for real; the other kinds hand in the same bytes and are served from
+the result cache, which exercises everything but the kernel.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.notebook
+
+GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
+GRADESCOPE_METADATA = """\
+submission_101:
+  :submitters:
+  - :name: Ada Lovelace
+    :sid: '2001'
+    :email: ada@example.edu
+submission_102:
+  :submitters:
+  - :name: Alan Turing
+    :sid: '2002'
+    :email: alan@example.edu
+"""
+
+
+def grade(
+    cwd: Path, *sources: Path, out: Path | None = None
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``grader grade SOURCES --out OUT`` at the smoke budget, in this process's cache."""
+    out = out or cwd / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", *map(str, sources),
+         "--assignment", "cifar10_transfer", "--out", str(out), "--budget", "smoke", "-j", "1"],
+        capture_output=True, text=True, cwd=cwd, env=os.environ, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out, done
+
+
+def scores(out: Path) -> dict[str, float]:
+    with (out / "gradebook.csv").open(newline="", encoding="utf-8") as fh:
+        return {row["student_id"]: float(row["total"]) for row in csv.DictReader(fh)}
+
+
+def golden_score(example: str) -> float:
+    return float(json.loads((GOLDENS / f"{example}.json").read_text())["score"])
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, bytes]:
+    return {
+        name: (EXAMPLES / f"{name}.ipynb").read_bytes() for name in ("full_marks", "not_frozen")
+    }
+
+
+def test_a_single_notebook(tmp_path: Path) -> None:
+    notebook = tmp_path / "ada.ipynb"
+    shutil.copy(EXAMPLES / "full_marks.ipynb", notebook)
+    out, _ = grade(tmp_path, notebook)
+    assert scores(out) == {"ada": golden_score("full_marks")}
+    assert (out / "ada" / "result.json").is_file()
+
+
+def test_a_canvas_zip_graded_into_the_readmes_output_folder(
+    tmp_path: Path, examples: dict[str, bytes]
+) -> None:
+    """The LMS issue's first item: a Canvas download, extracted under --out, is graded."""
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("student0_1000_5000_transfer.ipynb", examples["not_frozen"])
+        zf.writestr("turing_LATE_1001_5001_transfer.ipynb", examples["full_marks"])
+    out, done = grade(tmp_path, archive)
+    assert scores(out) == {
+        "1000": golden_score("not_frozen"),
+        "1001": golden_score("full_marks"),
+    }
+    assert "no .ipynb files" not in done.stderr
+    # The grader's own copies under out/ never count as submissions on the next run.
+    _, again = grade(tmp_path, archive)
+    assert "2 submissions" in again.stdout and "2 already done" in again.stdout
+
+
+def gradescope_export(root: Path, examples: dict[str, bytes]) -> Path:
+    export = root / "assignment_42_export"
+    for folder, example in (("submission_101", "full_marks"), ("submission_102", "not_frozen")):
+        (export / folder).mkdir(parents=True)
+        (export / folder / "transfer.ipynb").write_bytes(examples[example])
+    (export / "submission_metadata.yml").write_text(GRADESCOPE_METADATA)
+    return export
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_a_gradescope_export(tmp_path: Path, examples: dict[str, bytes], packed: bool) -> None:
+    export = gradescope_export(tmp_path / "download", examples)
+    source = export
+    if packed:
+        source = tmp_path / "export.zip"
+        with zipfile.ZipFile(source, "w") as zf:
+            for path in export.rglob("*"):
+                if path.is_file():
+                    zf.write(path, path.relative_to(export.parent).as_posix())
+    out, _ = grade(tmp_path, source)
+    assert scores(out) == {
+        "2001": golden_score("full_marks"),
+        "2002": golden_score("not_frozen"),
+    }
+
+
+def test_a_plain_folder_with_the_output_folder_inside_it(
+    tmp_path: Path, examples: dict[str, bytes]
+) -> None:
+    hand_in = tmp_path / "hand-in"
+    hand_in.mkdir()
+    (hand_in / "zoe.ipynb").write_bytes(examples["full_marks"])
+    (hand_in / "amir.ipynb").write_bytes(examples["not_frozen"])
+    (hand_in / "notes.txt").write_text("not a notebook")
+    out, done = grade(tmp_path, hand_in, out=hand_in / "out")
+    assert scores(out) == {
+        "amir": golden_score("not_frozen"),
+        "zoe": golden_score("full_marks"),
+    }
+    assert "ignored (not notebooks): notes.txt" in done.stdout
