@@ -1,13 +1,18 @@
-"""Read back, and validate, what the kernel left in the artefact folder.
+"""Read back, in the judge, what the kernel left for grading (as the grader copied it).
 
-Nothing here is trusted as it comes: JSON is type-checked field by field, arrays are read with
-``allow_pickle=False``, and models are loaded with ``safe_mode=True`` in the grader process,
-out of reach of anything the student's code patched in its kernel.
+Runs in the judge process (:mod:`grader.judge_main`), never in the grader: it deserialises what
+a student's kernel wrote. Nothing is trusted as it comes: JSON is type-checked field by field,
+arrays are read within a declared-size bound and without pickles (:mod:`grader.safe_arrays`),
+and a model is loaded only after its config passed the allow-list (:mod:`grader.model_policy`),
+then with ``safe_mode=True``. Every weight digest is computed here, from the arrays: the
+kernel's records say which model a ``fit`` trained and how long, never what its weights were.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import typing as t
 import warnings
 from dataclasses import dataclass, field
@@ -16,7 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from grader import keras_env
+from grader.model_policy import ModelRefused, inspect_archive
 from grader.results import FitRecord
+from grader.safe_arrays import UnreadableArrays, read_npz
+
+MAX_JSON_BYTES = 16 * 2**20
+MAX_VARIABLE_BYTES = 256 * 2**20
+"""The data variables the kernel summarises: labels in full and 24 sampled images each, a few
+megabytes for any course exercise."""
 
 
 class MissingInput(Exception):  # a reason for failing a check, not an error
@@ -34,18 +46,22 @@ class LayerState:
 
 @dataclass(frozen=True)
 class FitCapture:
-    """One ``fit`` call as recorded in the kernel."""
+    """One ``fit`` call: what the kernel recorded, and the weights the judge digested."""
 
     index: int
     model_id: int
-    model_name: str
     epochs_requested: int
     epochs_run: int
     samples_requested: int
     samples_used: int
     history: dict[str, list[float]]
+    layers: tuple[LayerState, ...]
+    """The model's layers when the fit ended (weight digests from the ``after`` snapshot)."""
     before: tuple[LayerState, ...] | None
-    after: tuple[LayerState, ...]
+    """The same layers when the fit began; None if the model had no weights yet, or the
+    snapshot is missing or does not match the layers."""
+    after: tuple[LayerState, ...] | None
+    """The layers' weights when the fit ended; None if the snapshot is unusable."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,25 @@ class VariableSummary:
     """The sampled rows for images (ndim > 2), the whole array for labels."""
 
 
+def digest(array: t.Any) -> str:
+    """A short digest of one weight array's values."""
+    data = np.ascontiguousarray(np.asarray(array, dtype=np.float32)).tobytes()
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def layer_states(model: t.Any) -> list[LayerState]:
+    """Every layer of a loaded model, with a digest of each weight array."""
+    return [
+        LayerState(
+            layer.name,
+            type(layer).__name__,
+            bool(layer.trainable),
+            tuple(digest(w) for w in layer.get_weights()),
+        )
+        for layer in model.layers
+    ]
+
+
 @dataclass
 class Artefacts:
     """Everything the notebook left for the grader, validated."""
@@ -75,33 +110,80 @@ class Artefacts:
     role_errors: dict[str, str]
     variables: dict[str, VariableSummary]
     variable_errors: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+    """Artefacts that were malformed and ignored, one line each."""
+    max_bytes: int = 2**31
+    """The most one model file may unpack to."""
     _models: dict[tuple[str, str], t.Any] = field(default_factory=dict)
+    _compile: dict[str, dict[str, t.Any] | None] = field(default_factory=dict)
 
     def model(self, role: str, *, when: t.Literal["final", "trained"] = "final") -> t.Any:
-        """Load a role's model with ``safe_mode=True`` (cached).
+        """A role's model (cached).
 
-        ``final`` is the model at the end of the notebook; ``trained`` the same model as it was
-        right after its own last ``fit`` (falls back to ``final`` if it was never trained).
+        ``final`` is the model at the end of the notebook; ``trained`` the same model with the
+        weights and trainable flags it had right after its own last ``fit`` (the final model
+        when it was never trained, or its layers changed since).
 
         Raises:
-            MissingInput: no notebook variable holds that role's model.
+            MissingInput: no notebook variable holds that role's model, or it was refused.
         """
         key = (role, when)
         if key not in self._models:
-            path = self.folder / "models" / f"{role}.keras"
-            if when == "trained" and role in self.roles:
-                snapshot = self.folder / "snapshots" / f"{self.roles[role]}.keras"
-                path = snapshot if snapshot.is_file() else path
-            if role in self.role_errors:
-                raise MissingInput(f"the {role} model could not be saved: {self.role_errors[role]}")
-            if not path.is_file():
-                raise MissingInput(f"no {role} model found in the notebook")
-            keras = keras_env.keras()
-            with warnings.catch_warnings():
-                # The saved optimizer state never matches a fresh one; it is not used here.
-                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-                self._models[key] = keras.saving.load_model(path, safe_mode=True, compile=True)
+            final = self._load_final(role)
+            self._models[key] = final if when == "final" else self._trained(role, final)
         return self._models[key]
+
+    def compile_config(self, role: str) -> dict[str, t.Any] | None:
+        """The arguments the role's model was compiled with, as saved (None: never compiled)."""
+        self._load_final(role)
+        return self._compile[role]
+
+    def _load_final(self, role: str) -> t.Any:
+        if (role, "final") in self._models:
+            return self._models[(role, "final")]
+        if role in self.role_errors:
+            raise MissingInput(f"the {role} model could not be saved: {self.role_errors[role]}")
+        path = self.folder / "models" / f"{role}.keras"
+        if not path.is_file():
+            raise MissingInput(f"no {role} model found in the notebook")
+        try:
+            archive = inspect_archive(path, max_bytes=self.max_bytes)
+        except ModelRefused as exc:
+            raise MissingInput(f"the {role} model was not loaded: {exc}") from exc
+        keras = keras_env.keras()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # compile=False: the compile check reads the saved arguments, so no optimizer,
+            # loss or metric object of the student's is ever built.
+            model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        self._models[(role, "final")] = model
+        self._compile[role] = archive.compile_config
+        return model
+
+    def _trained(self, role: str, final: t.Any) -> t.Any:
+        fits = self.fits_of(role)
+        if not fits:
+            return final
+        snapshot = self.folder / "snapshots" / f"{fits[-1].index}-after.npz"
+        try:
+            arrays = read_npz(snapshot, max_bytes=self.max_bytes)
+        except (OSError, UnreadableArrays):
+            return final
+        layers = fits[-1].layers
+        if [(s.name, s.cls) for s in layers] != [
+            (layer.name, type(layer).__name__) for layer in final.layers
+        ]:
+            return final  # the model was changed after training: judge it as it ended
+        keras = keras_env.keras()
+        model = keras.models.clone_model(final)
+        try:
+            for i, (layer, state) in enumerate(zip(model.layers, layers, strict=True)):
+                weights = [arrays[f"l{i}_w{j}"] for j in range(len(layer.weights))]
+                layer.set_weights(weights)
+                layer.trainable = state.trainable
+        except (KeyError, ValueError):
+            return final
+        return model
 
     def fits_of(self, role: str) -> list[FitCapture]:
         """The ``fit`` calls made on a role's model, in order."""
@@ -131,83 +213,154 @@ class Artefacts:
         ]
 
 
-def read_artefacts(folder: Path) -> Artefacts:
-    """Validate and load the artefact folder the kernel wrote (any part may be missing)."""
-    fits = []
-    fits_path = folder / "fits.jsonl"
-    if fits_path.is_file():
-        for line in fits_path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                fits.append(_fit_from(json.loads(line)))
+def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
+    """Validate and load the artefact folder (any part may be missing).
+
+    Args:
+        folder: the grader's copy of what the kernel wrote (:mod:`grader.evidence`).
+        max_bytes: the most any one file may declare (arrays) or unpack to (models).
+    """
+    notes: list[str] = []
     roles: dict[str, int] = {}
     role_variables: dict[str, str] = {}
     role_errors: dict[str, str] = {}
-    for role, info in _json_object(folder / "roles.json").items():
+    for role, info in _json_object(folder / "roles.json", notes).items():
         if isinstance(info, dict) and isinstance(info.get("model_id"), int):
             roles[role] = info["model_id"]
-            role_variables[role] = str(info.get("variable", ""))
+            role_variables[role] = str(info.get("variable", ""))[:200]
             if "error" in info:
-                role_errors[role] = str(info["error"])
+                role_errors[role] = str(info["error"])[:2000]
+    role_ids = set(roles.values())
+    fits = []
+    for path in sorted((folder / "fits").glob("*.json"), key=lambda p: int(p.stem)):
+        raw = _json_object(path, notes)
+        model_id = raw.get("model_id")
+        digested = isinstance(model_id, int) and model_id in role_ids
+        try:
+            fits.append(_fit_from(raw, folder / "snapshots", digested, max_bytes))
+        except (KeyError, TypeError, ValueError) as exc:
+            notes.append(f"the record of fit {path.stem} is malformed and was ignored ({exc})")
+    variables, variable_errors = _variables(folder, max_bytes, notes)
+    return Artefacts(
+        folder,
+        fits,
+        roles,
+        role_variables,
+        role_errors,
+        variables,
+        variable_errors,
+        notes,
+        max_bytes,
+    )
+
+
+def _variables(
+    folder: Path, max_bytes: int, notes: list[str]
+) -> tuple[dict[str, VariableSummary], dict[str, str]]:
     variables: dict[str, VariableSummary] = {}
-    variable_errors: dict[str, str] = {}
-    summaries = _json_object(folder / "variables.json")
+    errors: dict[str, str] = {}
+    summaries = _json_object(folder / "variables.json", notes)
     arrays: dict[str, np.ndarray] = {}
     if (folder / "variables.npz").is_file():
-        with np.load(folder / "variables.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        try:
+            arrays = read_npz(
+                folder / "variables.npz", max_bytes=min(max_bytes, MAX_VARIABLE_BYTES)
+            )
+        except UnreadableArrays as exc:
+            return {}, dict.fromkeys(summaries, str(exc))
     for name, info in summaries.items():
         if not isinstance(info, dict):
             continue
         if "error" in info:
-            variable_errors[name] = str(info["error"])
+            errors[name] = str(info["error"])[:2000]
         elif name in arrays:
-            variables[name] = VariableSummary(
-                shape=tuple(int(d) for d in info["shape"]),
-                dtype=str(info["dtype"]),
-                min=float(info["min"]),
-                max=float(info["max"]),
-                rows=tuple(int(r) for r in info["rows"]),
-                values=arrays[name],
-            )
-    return Artefacts(folder, fits, roles, role_variables, role_errors, variables, variable_errors)
+            try:
+                variables[name] = VariableSummary(
+                    shape=tuple(int(d) for d in info["shape"]),
+                    dtype=str(info["dtype"])[:40],
+                    min=float(info["min"]),
+                    max=float(info["max"]),
+                    rows=tuple(int(r) for r in info["rows"]),
+                    values=arrays[name],
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                errors[name] = f"its summary is malformed ({exc})"
+    return variables, errors
 
 
-def _json_object(path: Path) -> dict[str, t.Any]:
+def _json_object(path: Path, notes: list[str]) -> dict[str, t.Any]:
+    """A JSON object the kernel wrote; empty (and a note) when it is not one."""
     if not path.is_file():
         return {}
-    value = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(value, dict):
-        raise ValueError(f"{path.name}: expected a JSON object")
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ValueError(f"larger than {MAX_JSON_BYTES:,} bytes")
+        value = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(value, dict):
+            raise ValueError("not a JSON object")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        notes.append(f"{path.name} was ignored: {exc}")
+        return {}
     return value
 
 
-def _layers(raw: t.Any) -> tuple[LayerState, ...]:
-    if not isinstance(raw, list):
-        raise ValueError("layer states must be a list")
-    return tuple(
-        LayerState(
-            str(x["name"]),
-            str(x["class"]),
-            bool(x["trainable"]),
-            tuple(str(w) for w in x["weights"]),
+def _snapshot(
+    path: Path, layers: list[dict[str, t.Any]], max_bytes: int
+) -> tuple[LayerState, ...] | None:
+    """The layers with digests of the snapshot's arrays; None when unusable or mismatched."""
+    if not path.is_file():
+        return None
+    try:
+        arrays = read_npz(path, max_bytes=max_bytes)
+    except UnreadableArrays:
+        return None
+    states = []
+    for i, layer in enumerate(layers):
+        count = int(layer["weights"])
+        keys = [f"l{i}_w{j}" for j in range(count)]
+        if not all(k in arrays for k in keys):
+            return None
+        states.append(
+            LayerState(
+                str(layer["name"]),
+                str(layer["class"]),
+                bool(layer["trainable"]),
+                tuple(digest(arrays[k]) for k in keys),
+            )
         )
-        for x in raw
-    )
+    expected = {
+        f"l{i}_w{j}" for i, layer in enumerate(layers) for j in range(int(layer["weights"]))
+    }
+    return tuple(states) if set(arrays) == expected else None
 
 
-def _fit_from(raw: t.Any) -> FitCapture:
-    if not isinstance(raw, dict):
-        raise ValueError("fit record must be a JSON object")
+_NAME = re.compile(r"[^\x00-\x1f]{0,200}")
+
+
+def _fit_from(raw: dict[str, t.Any], snapshots: Path, digested: bool, max_bytes: int) -> FitCapture:
+    index = int(raw["index"])
+    layers = raw.get("layers")
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise ValueError("a fit record's layers must be a list of objects")
+    if not all(_NAME.fullmatch(str(layer.get("name", ""))) for layer in layers):
+        raise ValueError("a layer name is too long or holds control characters")
     history = raw.get("history", {})
+    if not isinstance(history, dict) or len(history) > 50:
+        raise ValueError("a fit record's history must be an object of at most 50 metrics")
+    plain = tuple(
+        LayerState(str(x["name"]), str(x["class"]), bool(x["trainable"]), ()) for x in layers
+    )
     return FitCapture(
-        index=int(raw["index"]),
+        index=index,
         model_id=int(raw["model_id"]),
-        model_name=str(raw["model_name"]),
         epochs_requested=int(raw["epochs_requested"]),
         epochs_run=int(raw["epochs_run"]),
         samples_requested=int(raw["samples_requested"]),
         samples_used=int(raw["samples_used"]),
-        history={str(k): [float(v) for v in vals] for k, vals in history.items()},
-        before=_layers(raw["layers_before"]) if raw.get("layers_before") is not None else None,
-        after=_layers(raw["layers_after"]),
+        history={str(k)[:100]: [float(v) for v in vals][:10_000] for k, vals in history.items()},
+        layers=plain,
+        before=_snapshot(snapshots / f"{index}-before.npz", layers, max_bytes)
+        if digested
+        else None,
+        after=_snapshot(snapshots / f"{index}-after.npz", layers, max_bytes) if digested else None,
     )

@@ -21,6 +21,7 @@ import numpy as np
 
 from grader import data_mnist
 from grader.exceptions import DataError
+from grader.secret import fingerprint, secret_number
 
 CIFAR10_CLASSES = (
     "airplane",
@@ -35,9 +36,11 @@ CIFAR10_CLASSES = (
     "truck",
 )
 CIFAR10_DIRNAME = "cifar-10-batches-py"
-SYNTHETIC_VERSION = 1
+SYNTHETIC_VERSION = 2
 DATASETS = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
 """Data sets the grader can serve, with the name reports use."""
+DATA_CLASS_NAMES = {"cifar10": CIFAR10_CLASSES, "mnist": data_mnist.MNIST_CLASSES}
+"""Each data set's class names, indexed by label."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,18 @@ class HeldOut:
 
 
 def load(
-    name: str, *, data_dir: Path | None = None, seed: int = 0, cache: Path | None = None
+    name: str,
+    *,
+    data_dir: Path | None = None,
+    seed: int = 0,
+    secret: str = "",
+    cache: Path | None = None,
 ) -> Dataset:
     """Return the named data set, real when it is on disk, synthetic otherwise.
 
     Generating synthetic data takes seconds; with ``cache``, it is kept there between runs.
+    A synthetic set is drawn from ``seed`` and the grader's ``secret`` (see
+    :mod:`grader.secret`), so a notebook, which knows the seed, cannot draw it again.
 
     Example:
         >>> ds = load("cifar10", data_dir=None, seed=0)  # doctest: +SKIP
@@ -85,22 +95,25 @@ def load(
         if folder is not None:
             return load_cifar10_batches(folder)
     if cache is None:
-        return synthetic(name, seed)
-    path = cache / f"synthetic-{name}-v{SYNTHETIC_VERSION}-{seed}.npz"
+        return synthetic(name, seed, secret)
+    path = cache / f"synthetic-{name}-v{SYNTHETIC_VERSION}-{seed}-{fingerprint(secret)}.npz"
     ds = read_npz(path, name, seed) if path.is_file() else None
     if ds is None:
-        ds = synthetic(name, seed)
+        ds = synthetic(name, seed, secret)
         write_npz(ds, path)
     return ds
 
 
-def synthetic(name: str, seed: int) -> Dataset:
-    """The deterministic synthetic stand-in for data set ``name``."""
+def synthetic(name: str, seed: int, secret: str = "") -> Dataset:
+    """The deterministic synthetic stand-in for data set ``name``, drawn from ``seed`` and
+    ``secret``."""
     if name == "mnist":
         return _mnist(
-            data_mnist.synthetic_mnist_arrays(seed), "synthetic", _synthetic_description(seed, name)
+            data_mnist.synthetic_mnist_arrays(seed, secret=secret),
+            "synthetic",
+            _synthetic_description(seed, name),
         )
-    return synthetic_cifar10(seed)
+    return synthetic_cifar10(seed, secret=secret)
 
 
 def _mnist(
@@ -206,14 +219,16 @@ def load_cifar10_batches(folder: Path) -> Dataset:
     )
 
 
-def synthetic_cifar10(seed: int, n_train: int = 50_000, n_test: int = 10_000) -> Dataset:
+def synthetic_cifar10(
+    seed: int, n_train: int = 50_000, n_test: int = 10_000, *, secret: str = ""
+) -> Dataset:
     """A deterministic CIFAR-10-shaped data set a small CNN learns in one epoch or two.
 
     Each class is a colour tint and a grating of its own orientation and frequency, drawn with
     random phase, jittered angle, a random bright blob and pixel noise, so that no single pixel
     or colour gives the class away.
     """
-    rng = np.random.default_rng([SYNTHETIC_VERSION, seed])
+    rng = np.random.default_rng([SYNTHETIC_VERSION, seed, secret_number(secret)])
     y_train = _balanced_labels(rng, n_train)
     y_test = _balanced_labels(rng, n_test)
     return Dataset(
@@ -282,16 +297,18 @@ def _render(rng: np.random.Generator, labels: np.ndarray, chunk: int = 5000) -> 
     return out
 
 
-def hold_out(ds: Dataset, n_holdout: int, seed: int) -> tuple[Dataset, HeldOut]:
-    """Split the test set: a seeded random ``n_holdout`` images stay with the grader.
+def hold_out(ds: Dataset, n_holdout: int, seed: int, secret: str = "") -> tuple[Dataset, HeldOut]:
+    """Split the test set: ``n_holdout`` random images, drawn from ``seed`` and the grader's
+    ``secret``, stay with the grader.
 
     The notebook receives the full training set (so ``n_examples = 50000`` keeps working) and
-    the rest of the test set, in the original order.
+    the rest of the test set, in the original order. Without the secret it cannot tell which
+    test images were held back.
     """
     n_test = len(ds.y_test)
     if not 0 < n_holdout < n_test:
         raise DataError(f"holdout must be between 1 and {n_test - 1}, got {n_holdout}")
-    order = np.random.default_rng([seed, n_test]).permutation(n_test)
+    order = np.random.default_rng([seed, n_test, secret_number(secret)]).permutation(n_test)
     held, given = np.sort(order[:n_holdout]), np.sort(order[n_holdout:])
     visible = Dataset(
         name=ds.name,
@@ -308,9 +325,14 @@ def hold_out(ds: Dataset, n_holdout: int, seed: int) -> tuple[Dataset, HeldOut]:
 
 def write_npz(ds: Dataset, path: Path) -> None:
     """Save a data set as an uncompressed ``.npz`` (fast to write and to read), atomically."""
+    save_arrays(path, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+
+
+def save_arrays(path: Path, **arrays: np.ndarray) -> None:
+    """Save arrays as an uncompressed ``.npz``, atomically (readers never see half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 

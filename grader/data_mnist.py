@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.exceptions import DataError
+from grader.secret import secret_number
 
 MNIST_FILENAME = "mnist.npz"
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -89,10 +90,10 @@ def read_mnist_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def synthetic_mnist_arrays(
-    seed: int, n_train: int = 60_000, n_test: int = 10_000
+    seed: int, n_train: int = 60_000, n_test: int = 10_000, *, secret: str = ""
 ) -> dict[str, np.ndarray]:
     """Deterministic MNIST-shaped arrays: uint8 ``(n, 28, 28)`` images, uint8 ``(n,)`` labels."""
-    rng = np.random.default_rng([2, seed])
+    rng = np.random.default_rng([2, seed, secret_number(secret)])
     y_train = rng.permutation(np.arange(n_train) % 10).astype(np.uint8)
     y_test = rng.permutation(np.arange(n_test) % 10).astype(np.uint8)
     return {

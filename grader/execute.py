@@ -111,6 +111,7 @@ def run_notebook(
     total_timeout: float,
     env: dict[str, str],
     sandbox: Sandbox | None = None,
+    after_cell: t.Callable[[], None] | None = None,
 ) -> Execution:
     """Execute ``setup``, every code cell of ``nb``, then ``finish``, in one fresh kernel.
 
@@ -123,6 +124,8 @@ def run_notebook(
         total_timeout: seconds all the student's cells may run together.
         env: the kernel's environment.
         sandbox: where and how the kernel is confined; None runs it as a plain child process.
+        after_cell: called after each student cell has run (the grader takes the evidence
+            the cell left, before the next cell can touch it).
 
     Raises:
         ExecutionError: the kernel could not start, or the setup cell failed.
@@ -193,6 +196,8 @@ def run_notebook(
                     cells.append(CellResult(index, "skipped", 0.0, cell.source))
                     continue
                 cells.append(_run_cell(client, cell, index, cell_timeout, remaining, replies))
+                if after_cell is not None:
+                    after_cell()
                 dead = cells[-1].error_name == "DeadKernelError"
                 out_of_time = cells[-1].status == "timeout" and remaining < cell_timeout
                 incidents += _incidents(cells[-1], client, sandbox, watchdog, dead)

@@ -194,6 +194,7 @@ def render_class_report(entries: Sequence[BatchEntry], *, title: str, budget: st
         entries=entries,
         counts={s: sum(e.status == s for e in entries) for s in ("graded", "cached", "done")},
         failed=[e for e in entries if e.status == "failed"],
+        flagged=[e for e in graded if e.result.flags],
         graded_count=len(graded),
         max_score=max_score,
         mean=statistics.fmean(scores) if scores else None,

@@ -36,14 +36,17 @@ def for_view(result: GradeResult, view: View) -> GradeResult:
     Args:
         result: The full result, as graded.
         view: ``instructor`` sees everything. ``student`` sees hidden checks as status and
-            points only (no message, hint or evidence), and no grader-internal tracebacks.
+            points only (no message, hint or evidence), no grader-internal tracebacks, and no
+            flags (they are for the instructor to look into).
 
     Returns:
         ``result`` itself for the instructor; a redacted copy for the student.
     """
     if view == "instructor":
         return result
-    return dataclasses.replace(result, checks=[_student_check(c) for c in result.checks])
+    return dataclasses.replace(
+        result, checks=[_student_check(c) for c in result.checks], flags=[]
+    )
 
 
 def _student_check(check: CheckResult) -> CheckResult:

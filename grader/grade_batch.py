@@ -30,6 +30,7 @@ from grader.result_cache import CachedResult, ResultCache, grading_context, resu
 from grader.results import CheckResult, DataInfo, GradeResult, write_atomic
 from grader.rubric import Assignment, load_assignment
 from grader.scheduler import Outcome, Task, cores, open_executor
+from grader.secret import grader_secret
 
 MARKER = ".grader-key"
 STAGING = ".inputs"
@@ -124,6 +125,7 @@ def grade_batch(
     found = discover(sources, out / STAGING, exclude=[out])
     names = read_roster(roster) if roster is not None else {}
     limits = limits or spec.limits
+    secret = grader_secret()
     context = grading_context(
         spec,
         budget=budget,
@@ -133,6 +135,7 @@ def grade_batch(
         weights_dir=weights_dir,
         limits=limits,
         sandboxed=sandboxed,
+        secret=secret,
     )
     cache = ResultCache()
     entries: dict[str, BatchEntry] = {}
@@ -160,7 +163,9 @@ def grade_batch(
             if observer:
                 observer.begin(len(pending), where)
             if jobs > 1 or scheduler:
-                executor.prepare(assignment_ref, budget, str(data_dir) if data_dir else None)
+                executor.prepare(
+                    assignment_ref, budget, str(data_dir) if data_dir else None, secret
+                )
             threads = None if scheduler else max(1, cores() // max(1, jobs))
 
             def tasks() -> Iterator[Task]:
@@ -181,6 +186,7 @@ def grade_batch(
                         weights_dir=str(weights_dir) if weights_dir else None,
                         limits=limits,
                         sandboxed=sandboxed,
+                        secret=secret,
                     )
 
             for outcome in executor.run(tasks()):

@@ -6,18 +6,22 @@ patched Keras or NumPy.
 
 Artefact folder layout (``config["artefacts"]``)::
 
-    fits.jsonl            one JSON object per fit call
-    snapshots/<id>.keras  each trained model as it was after its last fit
-    models/<role>.keras   each rubric role's model at the end of the notebook
-    roles.json            role -> {"variable", "model_id"}
-    variables.json        per data variable: shape, dtype, min, max, sampled row indices
-    variables.npz         labels in full and sampled image rows (no pickles)
+    fits/<k>.json             fit call k: model id and name, epochs, samples, history, layers
+    snapshots/<k>-before.npz  that model's weights when fit k began (absent if not yet built)
+    snapshots/<k>-after.npz   its weights when fit k ended
+    models/<role>.keras       each rubric role's model at the end of the notebook
+    roles.json                role -> {"variable", "model_id"}
+    variables.json            per data variable: shape, dtype, min, max, sampled row indices
+    variables.npz             labels in full and sampled image rows (no pickles)
+
+Every file is written once, under a new name. The grader copies the fit records and snapshots
+out of this folder after each cell, so a later cell cannot rewrite the evidence of an earlier
+fit, and the judge (not this kernel) computes every digest from the arrays.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import json
 import math
@@ -158,10 +162,16 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         kw, notes = _STATE["budget"].cap_fit(kw)
         if notes:
             print(f"[grader] budget '{_STATE['budget'].name}': fit capped ({'; '.join(notes)})")
-        before = weight_digests(model) if model.built else None
+        index = _STATE["fit_count"]
+        _STATE["fit_count"] += 1
+        snapshots = _STATE["artefacts"] / "snapshots"
+        snapshots.mkdir(parents=True, exist_ok=True)
+        if model.built:
+            save_weights(model, snapshots / f"{index}-before.npz")
         history = original(model, **kw)
+        save_weights(model, snapshots / f"{index}-after.npz")
         record = {
-            "index": _STATE["fit_count"],
+            "index": index,
             "model_id": id(model),
             "model_name": model.name,
             "epochs_requested": int(requested_epochs) if isinstance(requested_epochs, int) else -1,
@@ -169,15 +179,11 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
             "samples_requested": requested_samples if requested_samples is not None else -1,
             "samples_used": _n_samples(kw.get("x")) or -1,
             "history": _history(history),
-            "layers_before": before,
-            "layers_after": weight_digests(model),
+            "layers": layer_records(model),
         }
-        _STATE["fit_count"] += 1
-        snapshots = _STATE["artefacts"] / "snapshots"
-        snapshots.mkdir(parents=True, exist_ok=True)
-        model.save(snapshots / f"{id(model)}.keras")
-        with open(_STATE["artefacts"] / "fits.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+        fits = _STATE["artefacts"] / "fits"
+        fits.mkdir(exist_ok=True)
+        (fits / f"{index}.json").write_text(json.dumps(record), encoding="utf-8")
         return history
 
     return fit
@@ -207,23 +213,27 @@ def _history(history: t.Any) -> dict[str, list[float]]:
     return {str(k): [float(v) for v in vals] for k, vals in raw.items()}
 
 
-def weight_digests(model: t.Any) -> list[dict[str, t.Any]]:
-    """Per layer: name, class, trainable flag and a digest of each weight array."""
-    out = []
-    for layer in model.layers:
-        digests = [
-            hashlib.sha256(np.ascontiguousarray(np.asarray(w)).tobytes()).hexdigest()[:20]
-            for w in layer.get_weights()
-        ]
-        out.append(
-            {
-                "name": layer.name,
-                "class": type(layer).__name__,
-                "trainable": bool(layer.trainable),
-                "weights": digests,
-            }
-        )
-    return out
+def layer_records(model: t.Any) -> list[dict[str, t.Any]]:
+    """Per layer: name, class, trainable flag and how many weight arrays it has."""
+    return [
+        {
+            "name": layer.name,
+            "class": type(layer).__name__,
+            "trainable": bool(layer.trainable),
+            "weights": len(layer.weights),
+        }
+        for layer in model.layers
+    ]
+
+
+def save_weights(model: t.Any, path: Path) -> None:
+    """Every weight array of ``model`` as ``l<layer>_w<index>`` in a plain ``.npz``."""
+    arrays = {
+        f"l{i}_w{j}": np.asarray(w)
+        for i, layer in enumerate(model.layers)
+        for j, w in enumerate(layer.get_weights())
+    }
+    np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
 def finish(namespace: dict[str, t.Any]) -> None:

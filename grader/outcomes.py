@@ -16,6 +16,8 @@ SEVERITY: tuple[Outcome, ...] = (
     "not_a_notebook",
     "invalid_notebook",
     "kernel_died",
+    "judge_failed",
+    "judge_timeout",
     "memory_limit",
     "process_limit",
     "timeout",

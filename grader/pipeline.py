@@ -10,31 +10,36 @@ import importlib.util
 import json
 import os
 import platform
+import secrets
 import tempfile
 import time
 import typing as t
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
 
 from grader import data as datasets
-from grader import keras_env, sandbox
+from grader import sandbox
 from grader.budget import Budget
 from grader.calibrate import cache_dir, calibration, data_fingerprint
-from grader.capture import read_artefacts
-from grader.checks import CheckContext, run_check
+from grader.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.exceptions import InputError, InvalidNotebookError, NotANotebookError
 from grader.execute import Execution, run_notebook, strip_ansi
 from grader.feedback import View, warning_notices
+from grader.flags import accuracy_flags
+from grader.judge import Judge, judge_argv
 from grader.kernel_code import finish_code, setup_code
+from grader.limits import MB
 from grader.locked_cells import describe as describe_locked
 from grader.locked_cells import restore_locked
 from grader.outcomes import outcome_of
-from grader.pretrained import find_weights
+from grader.pretrained import PretrainedWeights, find_weights
 from grader.report import write_reports
 from grader.results import CheckResult, DataInfo, GradeResult, Incident, write_atomic
 from grader.rubric import Assignment, load_assignment
+from grader.secret import grader_secret
 
 METADATA_KEY = "grader"
 
@@ -82,18 +87,34 @@ def assignment_of(nb: nbformat.NotebookNode) -> str | None:
     return value if isinstance(value, str) else None
 
 
+@dataclass(frozen=True)
+class PreparedData:
+    """One assignment's data, split, with the files the kernel and the judge read."""
+
+    visible: datasets.Dataset
+    """What the kernel receives."""
+    held_out: datasets.HeldOut
+    """What accuracy is measured on; never in the kernel."""
+    kernel_file: Path
+    held_out_file: Path
+
+
 @functools.cache
 def _prepared_data(
-    dataset: str, data_dir: Path | None, seed: int, held_back: int
-) -> tuple[datasets.Dataset, datasets.HeldOut, Path]:
-    """Load, split and write the kernel's share of the data once per process."""
+    dataset: str, data_dir: Path | None, seed: int, held_back: int, secret: str
+) -> PreparedData:
+    """Load, split and write the kernel's share of the data (and the judge's) once per process."""
     folder = cache_dir() / "data"
-    ds = datasets.load(dataset, data_dir=data_dir, seed=seed, cache=folder)
-    visible, held_out = datasets.hold_out(ds, held_back, seed)
-    kernel_path = folder / f"kernel-{dataset}-{data_fingerprint(visible, held_out)}.npz"
+    ds = datasets.load(dataset, data_dir=data_dir, seed=seed, secret=secret, cache=folder)
+    visible, held_out = datasets.hold_out(ds, held_back, seed, secret)
+    fingerprint = data_fingerprint(visible, held_out)
+    kernel_path = folder / f"kernel-{dataset}-{fingerprint}.npz"
     if not kernel_path.is_file():
         datasets.write_npz(visible, kernel_path)
-    return visible, held_out, kernel_path
+    held_out_path = folder / f"held-out-{dataset}-{fingerprint}.npz"
+    if not held_out_path.is_file():
+        datasets.save_arrays(held_out_path, x=held_out.x, y=held_out.y)
+    return PreparedData(visible, held_out, kernel_path, held_out_path)
 
 
 def versions() -> dict[str, str]:
@@ -126,6 +147,7 @@ def grade(
     view: View = "instructor",
     sandbox_options: sandbox.SandboxOptions | None = None,
     weights_dir: Path | None = None,
+    secret: str | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
 
@@ -146,6 +168,7 @@ def grade(
         sandbox_options: isolation and limits; the rubric's limits, sandbox on, when None.
         weights_dir: a folder holding the ImageNet weights files the assignment needs
             (see :mod:`grader.pretrained`); Keras' cache when None, else random weights.
+        secret: the grader's secret (see :mod:`grader.secret`); this installation's when None.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -156,83 +179,96 @@ def grade(
         (100.0, 100.0)
     """
     started = time.monotonic()
-    keras_env.preload()  # judging needs Keras: import it while the notebook runs
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
     plan = spec.plan(budget)
-    visible, held_out, kernel_data = _prepared_data(
-        spec.dataset, data_dir, spec.seed, spec.held_back
+    data = _prepared_data(
+        spec.dataset, data_dir, spec.seed, spec.held_back, secret or grader_secret()
     )
     try:
         nb = read_notebook(Path(submission))
     except NotANotebookError as exc:
-        return _refused(Path(submission), spec, plan, (visible, held_out), exc, out, view, started)
+        return _refused(Path(submission), spec, plan, data, exc, out, view, started)
     options = sandbox_options or sandbox.SandboxOptions(limits=spec.limits)
     nb, locked_changes = restore_locked(nb, _released_template(spec))
     pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
 
     t0 = time.monotonic()
-    reference = calibration(spec, plan, visible, held_out, pretrained=pretrained)
-    reference_accuracy = reference.accuracy
+    reference = calibration(spec, plan, data.visible, data.held_out, pretrained=pretrained)
     calibrate_s = time.monotonic() - t0
 
-    with sandbox.prepare(
-        options,
-        submission=Path(submission),
-        data=kernel_data,
-        # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
-        extra_files=[spec.folder / name for name in spec.sandbox_files]
-        + [w.path for w in pretrained if w.path is not None],
-        hide=_hidden_from_kernel(spec, Path(submission), data_dir),
-    ) as box:
-        config = {
-            "seed": spec.seed,
-            "dataset": spec.dataset,
-            "data_path": str(box.data),
-            "data_note": visible.source,
-            "budget": {"name": plan.name, **plan.limits()},
-            "artefacts": str(box.artefacts),
-            "roles": spec.roles,
-            "variables": spec.variables,
-            "pretrained": {
-                w.application: w.path and str(box.work / w.path.name) for w in pretrained
-            },
-        }
-        execution = run_notebook(
-            nb,
-            workdir=box.work,
-            setup=setup_code(config),
-            finish=finish_code(),
-            cell_timeout=cell_timeout or spec.cell_timeout,
-            total_timeout=total_timeout or spec.total_timeout,
-            env=sandbox.kernel_env(box.work),
-            sandbox=box,
-        )
-        t0 = time.monotonic()
-        artefacts = read_artefacts(box.artefacts)
-        ctx = CheckContext(
-            artefacts,
-            spec,
-            visible,
-            held_out,
-            plan,
-            reference_accuracy,
-            pretrained_available=all(w.path is not None for w in pretrained),
-        )
-        checks = [run_check(check, ctx) for check in spec.checks]
-        checks_s = time.monotonic() - t0
+    with (
+        sandbox.prepare(
+            options,
+            submission=Path(submission),
+            data=data.kernel_file,
+            # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
+            extra_files=[spec.folder / name for name in spec.sandbox_files]
+            + [w.path for w in pretrained if w.path is not None],
+            hide=_hidden_from_kernel(spec, Path(submission), data_dir),
+        ) as box,
+        tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_root,
+    ):
+        # Started first, so that its Keras import overlaps the notebook's run.
+        judge = Judge(judge_argv(), sandbox.kernel_env(Path(evidence_root)))
+        try:
+            Path(evidence_root).chmod(0o711)
+            collector = EvidenceCollector(
+                box.artefacts,
+                Path(evidence_root) / f"artefacts-{secrets.token_hex(8)}",
+                spec.roles,
+                max_file_bytes=options.limits.file_size_mb * MB,
+                max_total_bytes=MAX_EVIDENCE_BYTES,
+            )
+            config = {
+                "seed": spec.seed,
+                "dataset": spec.dataset,
+                "data_path": str(box.data),
+                "data_note": data.visible.source,
+                "budget": {"name": plan.name, **plan.limits()},
+                "artefacts": str(box.artefacts),
+                "roles": spec.roles,
+                "variables": spec.variables,
+                "pretrained": {
+                    w.application: w.path and str(box.work / w.path.name) for w in pretrained
+                },
+            }
+            execution = run_notebook(
+                nb,
+                workdir=box.work,
+                setup=setup_code(config),
+                finish=finish_code(),
+                cell_timeout=cell_timeout or spec.cell_timeout,
+                total_timeout=total_timeout or spec.total_timeout,
+                env=sandbox.kernel_env(box.work),
+                sandbox=box,
+                after_cell=collector.after_cell,
+            )
+            collector.at_end()
+            t0 = time.monotonic()
+            findings = judge.run(
+                _judge_request(spec, plan, data, collector.dest, reference.accuracy, pretrained),
+                spec,
+                timeout=spec.judge_timeout,
+            )
+            checks_s = time.monotonic() - t0
+        finally:
+            judge.close()
 
     stem = Path(submission).stem
+    incidents = list(execution.incidents)
+    if findings.problem:
+        incidents.append(Incident(findings.problem, -1, findings.detail))
     result = GradeResult(
         assignment=spec.id,
         submission=stem,
-        score=round(sum(c.score for c in checks), 6),
+        score=round(sum(c.score for c in findings.checks), 6),
         max_score=spec.max_score,
-        checks=checks,
+        checks=findings.checks,
         cells=execution.cells,
-        fits=artefacts.fit_records(),
+        fits=findings.fits,
         budget=plan.name,
         budget_limits=plan.limits(),
-        data=_data_info(visible, held_out),
+        data=_data_info(data.visible, data.held_out),
         seed=spec.seed,
         timings={
             "execute": execution.duration_s,
@@ -242,16 +278,18 @@ def grade(
         },
         versions=versions(),
         notices=[
-            *_notices(plan, visible, execution, artefacts.role_variables),
+            *_notices(plan, data.visible, execution, findings.role_variables),
             *warning_notices(_stderr_by_cell(execution.notebook)),
             *_sandbox_notices(options, box),
             *(w.notice() for w in pretrained),
             *(describe_locked(change) for change in locked_changes),
+            *(f"Ignored: {note}" for note in [*collector.notes, *findings.notes]),
         ],
         reference_fits=reference.fits,
-        outcome=outcome_of(execution.incidents),
-        incidents=execution.incidents,
+        outcome=outcome_of(incidents),
+        incidents=incidents,
         locked_cells=locked_changes,
+        flags=accuracy_flags(findings.checks, {c.id: c.kind for c in spec.checks}),
     )
     folder = Path(out) / stem
     write_reports(result, folder, view=view)
@@ -259,6 +297,29 @@ def grade(
     # Last, so that a result.json on disk means the submission's folder is complete.
     result.write(folder / "result.json")
     return result
+
+
+def _judge_request(
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    artefacts: Path,
+    reference_accuracy: dict[str, float],
+    pretrained: t.Sequence[PretrainedWeights],
+) -> dict[str, t.Any]:
+    """Everything the judge needs, as plain data: the rubric's text, never its folder."""
+    return {
+        "rubric": (spec.folder / "assignment.toml").read_text(encoding="utf-8"),
+        "rubric_path": str(spec.folder / "assignment.toml"),
+        "budget": plan.name,
+        "artefacts": str(artefacts),
+        "data": str(data.kernel_file),
+        "held_out": str(data.held_out_file),
+        "dataset": {"source": data.visible.source, "description": data.visible.description},
+        "reference_accuracy": reference_accuracy,
+        "pretrained_available": all(w.path is not None for w in pretrained),
+        "max_bytes": MAX_EVIDENCE_BYTES,
+    }
 
 
 def _data_info(visible: datasets.Dataset, held_out: datasets.HeldOut) -> DataInfo:
@@ -304,7 +365,7 @@ def _refused(
     submission: Path,
     spec: Assignment,
     plan: Budget,
-    data: tuple[datasets.Dataset, datasets.HeldOut],
+    data: PreparedData,
     error: NotANotebookError,
     out: Path,
     view: View,
@@ -325,7 +386,7 @@ def _refused(
         fits=[],
         budget=plan.name,
         budget_limits=plan.limits(),
-        data=_data_info(*data),
+        data=_data_info(data.visible, data.held_out),
         seed=spec.seed,
         timings={"total": time.monotonic() - started},
         versions=versions(),
@@ -427,6 +488,7 @@ def prepare(
     budget: str = "standard",
     data_dir: Path | None = None,
     weights_dir: Path | None = None,
+    secret: str | None = None,
 ) -> dict[str, float]:
     """Prepare the data and calibrate the reference without grading anything.
 
@@ -437,6 +499,8 @@ def prepare(
     """
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
     plan = spec.plan(budget)
-    visible, held_out, _ = _prepared_data(spec.dataset, data_dir, spec.seed, spec.held_back)
+    data = _prepared_data(
+        spec.dataset, data_dir, spec.seed, spec.held_back, secret or grader_secret()
+    )
     pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
-    return calibration(spec, plan, visible, held_out, pretrained=pretrained).accuracy
+    return calibration(spec, plan, data.visible, data.held_out, pretrained=pretrained).accuracy

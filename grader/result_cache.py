@@ -23,6 +23,7 @@ from grader import data as datasets
 from grader.calibrate import cache_dir, reference_source
 from grader.limits import Limits
 from grader.pretrained import find_weights
+from grader.secret import fingerprint
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -50,6 +51,7 @@ def grading_context(
     weights_dir: Path | None = None,
     limits: Limits,
     sandboxed: bool,
+    secret: str = "",
 ) -> str:
     """Digest of everything but the notebook that decides a grade.
 
@@ -62,6 +64,7 @@ def grading_context(
         weights_dir: as given on the command line (None: Keras' cache, else random weights).
         limits: the kernel's resource limits (a limit decides whether a cell runs to the end).
         sandboxed: whether kernels run in the sandbox.
+        secret: the grader's secret, which draws the synthetic data and the held-back images.
 
     Returns:
         A hex digest; :func:`result_key` combines it with a notebook's digest.
@@ -81,6 +84,7 @@ def grading_context(
                 "versions": _versions(),
                 "kernel_limits": dataclasses.asdict(limits),
                 "sandboxed": sandboxed,
+                "secret": fingerprint(secret),
             },
             sort_keys=True,
         ).encode()

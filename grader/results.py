@@ -28,6 +28,8 @@ Outcome = t.Literal[
     "output_truncated",
     "not_a_notebook",
     "invalid_notebook",
+    "judge_timeout",
+    "judge_failed",
 ]
 
 
@@ -98,11 +100,26 @@ class Incident:
 
     outcome: Outcome
     """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``process_limit``,
-    ``output_truncated``, ``not_a_notebook`` or ``invalid_notebook``."""
+    ``output_truncated``, ``not_a_notebook``, ``invalid_notebook``, ``judge_timeout`` (measuring
+    the saved models took longer than the rubric allows) or ``judge_failed`` (the judge process
+    broke)."""
     cell: int
     """Index of the cell it happened in (as in ``cells[]``), or -1 for the whole notebook."""
     detail: str
     """One line: the limit that was hit, the exit code or signal, why the file was refused."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Something an instructor should look at; it never changes the score."""
+
+    check: str
+    """The check whose evidence raised it."""
+    kind: t.Literal["accuracy_above_reference"]
+    """``accuracy_above_reference``: held-out accuracy far above what the reference reaches
+    under the same budget (training past the budget, or on the test images)."""
+    detail: str
+    """One line with the figures."""
 
 
 @dataclass(frozen=True)
@@ -163,10 +180,14 @@ class GradeResult:
     """Cells students must not edit that were edited or deleted; each was graded restored."""
     outcome: Outcome = "ok"
     """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
-    outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``memory_limit``,
-    ``process_limit``, ``timeout``, ``output_truncated``, in that order)."""
+    outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``judge_failed``,
+    ``judge_timeout``, ``memory_limit``, ``process_limit``, ``timeout``, ``output_truncated``, in
+    that order)."""
     incidents: list[Incident] = field(default_factory=list)
     """Every limit hit, in the order it happened."""
+    flags: list[Flag] = field(default_factory=list)
+    """For the instructor's eyes: evidence that looks out of reach (see :class:`Flag`). The
+    student view omits them."""
 
     def to_json(self) -> str:
         """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
@@ -185,6 +206,7 @@ class GradeResult:
                 "reference_fits": [FitRecord(**f) for f in raw.get("reference_fits", [])],
                 "locked_cells": [LockedCellChange(**c) for c in raw.get("locked_cells", [])],
                 "incidents": [Incident(**i) for i in raw.get("incidents", [])],
+                "flags": [Flag(**f) for f in raw.get("flags", [])],
             }
         )
 

@@ -52,6 +52,8 @@ class Assignment:
     """Seconds one cell may run before it is interrupted."""
     total_timeout: float
     """Seconds the whole notebook may run."""
+    judge_timeout: float
+    """Seconds the judge may take to load and measure the notebook's models."""
     held_back: int
     """Test images the kernel never receives; accuracy is measured on them."""
     roles: dict[str, list[str]]
@@ -133,11 +135,23 @@ def load_assignment(name_or_path: str | Path) -> Assignment:
         toml_path = assignments_root() / str(name_or_path) / "assignment.toml"
     else:
         raise UnknownAssignmentError.from_id(str(name_or_path), available())
+    return parse_assignment(toml_path.read_text(encoding="utf-8"), toml_path)
+
+
+def parse_assignment(text: str, path: Path, *, check_files: bool = True) -> Assignment:
+    """Parse the text of an ``assignment.toml`` that lives (or lived) at ``path``.
+
+    ``check_files=False`` skips checking that the files ``[sandbox] files`` names exist: the
+    judge parses the rubric it is sent without seeing the assignment's folder.
+
+    Raises:
+        RubricError: the text is not valid TOML or not a valid rubric.
+    """
     try:
-        raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RubricError(f"{toml_path}: not valid TOML ({exc})") from exc
-    return _parse(raw, toml_path)
+        raise RubricError(f"{path}: not valid TOML ({exc})") from exc
+    return _parse(raw, path, check_files=check_files)
 
 
 class _Reader:
@@ -173,7 +187,7 @@ class _Reader:
             raise RubricError.at(self.path, where, f"unknown key(s) {', '.join(unknown)}")
 
 
-def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
+def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> Assignment:
     from grader.checks import REGISTRY
 
     top = _Reader(path, raw, "")
@@ -242,7 +256,8 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
             raise RubricError.at(path, f"sandbox.{key}", "expected a positive integer")
     sandbox_files = _str_list(sandbox_table, "files") if "files" in sandbox_table.table else []
     for name in sandbox_files:
-        if not (folder / name).is_file() or Path(name).is_absolute() or ".." in Path(name).parts:
+        outside = Path(name).is_absolute() or ".." in Path(name).parts
+        if outside or (check_files and not (folder / name).is_file()):
             raise RubricError.at(path, "sandbox.files", f"{name!r} is not a file of {folder}")
     sandbox_table.used.add("files")
     sandbox_table.done()
@@ -257,6 +272,7 @@ def _parse(raw: dict[str, t.Any], path: Path) -> Assignment:
         solution_notebook=folder / meta.get("solution_notebook", str, "solution.ipynb"),
         cell_timeout=float(execution.get("cell_timeout", (int, float))),
         total_timeout=float(execution.get("total_timeout", (int, float))),
+        judge_timeout=float(execution.get("judge_timeout", (int, float), 300)),
         held_back=data.get("held_back_test_images", int),
         roles=roles,
         budgets=budgets,

@@ -54,6 +54,9 @@ class Task:
     """The kernel's resource limits (the rubric's, with the command line's overrides)."""
     sandboxed: bool = True
     """False only for debugging (``--no-sandbox``)."""
+    secret: str = ""
+    """The submitting grader's secret, so that every worker draws the same data and held-back
+    images (see :mod:`grader.secret`); empty: the worker's own."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ def grade_task(task: Task) -> Outcome:
                 data_dir=Path(task.data_dir) if task.data_dir else None,
                 weights_dir=Path(task.weights_dir) if task.weights_dir else None,
                 sandbox_options=SandboxOptions(enabled=task.sandboxed, limits=task.limits),
+                secret=task.secret or None,
             )
         except GraderError as exc:
             # Name the file the instructor knows, not this worker's temporary copy.
@@ -151,7 +155,7 @@ def grade_task(task: Task) -> Outcome:
         )
 
 
-def prepare_task(assignment: str, budget: str, data_dir: str | None) -> str:
+def prepare_task(assignment: str, budget: str, data_dir: str | None, secret: str = "") -> str:
     """Prepare the data and calibrate the reference once, before workers grade in parallel.
 
     Without it, every worker would find the calibration cache empty and train the reference
@@ -159,7 +163,12 @@ def prepare_task(assignment: str, budget: str, data_dir: str | None) -> str:
     """
     from grader.pipeline import prepare
 
-    prepare(assignment=assignment, budget=budget, data_dir=Path(data_dir) if data_dir else None)
+    prepare(
+        assignment=assignment,
+        budget=budget,
+        data_dir=Path(data_dir) if data_dir else None,
+        secret=secret or None,
+    )
     return _worker_name()
 
 
@@ -196,7 +205,9 @@ class Executor(t.Protocol):
 
     description: str
 
-    def prepare(self, assignment: str, budget: str, data_dir: str | None) -> None: ...
+    def prepare(
+        self, assignment: str, budget: str, data_dir: str | None, secret: str = ""
+    ) -> None: ...
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]: ...
 
@@ -206,7 +217,9 @@ class InProcessExecutor:
 
     description = "this process"
 
-    def prepare(self, assignment: str, budget: str, data_dir: str | None) -> None:
+    def prepare(
+        self, assignment: str, budget: str, data_dir: str | None, secret: str = ""
+    ) -> None:
         # Grading the first notebook calibrates; nobody else is waiting for it.
         return None
 
@@ -222,8 +235,10 @@ class DaskExecutor:
         self.client = client
         self.description = description
 
-    def prepare(self, assignment: str, budget: str, data_dir: str | None) -> None:
-        self.client.submit(prepare_task, assignment, budget, data_dir, pure=False).result()
+    def prepare(
+        self, assignment: str, budget: str, data_dir: str | None, secret: str = ""
+    ) -> None:
+        self.client.submit(prepare_task, assignment, budget, data_dir, secret, pure=False).result()
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         from distributed import as_completed

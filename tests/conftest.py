@@ -23,6 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
         cache = getattr(config, "cache", None)
         cache = Path(cache.mkdir("grader-cache")) if cache else None
         os.environ["GRADER_CACHE_DIR"] = str(cache or ROOT / ".pytest_cache" / "grader-cache")
+    # A fixed secret: the synthetic data and the held-back split, hence every golden, are the
+    # same on every machine (a real installation draws its own; see grader/secret.py).
+    os.environ.setdefault("GRADER_SECRET", "the test suite's secret")
     # A fake home: Keras' cache there is empty, so tests grade on synthetic data unless a test
     # writes real-format files itself.
     os.environ["KERAS_HOME"] = str(Path(os.environ["GRADER_CACHE_DIR"]) / "keras-home")

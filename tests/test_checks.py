@@ -11,12 +11,11 @@ import pytest
 from keras import layers
 
 from grader.budget import DEFAULT_BUDGETS
-from grader.capture import Artefacts, FitCapture, LayerState, VariableSummary
-from grader.checks import CheckContext, run_check
+from grader.capture import Artefacts, FitCapture, LayerState, VariableSummary, layer_states
+from grader.checks import CheckContext, architecture, run_check
 from grader.checks.accuracy import confusion_matrix, evaluate_accuracy
 from grader.checks.architecture import align, diff, signatures
 from grader.data import HeldOut, synthetic_cifar10
-from grader.kernel_runtime import weight_digests
 from grader.rubric import Assignment, CheckSpec, load_assignment
 from reference import cifar10_transfer as ref
 
@@ -49,10 +48,7 @@ def base_cnn(
 
 
 def states(model: keras.Model) -> tuple[LayerState, ...]:
-    return tuple(
-        LayerState(d["name"], d["class"], d["trainable"], tuple(d["weights"]))
-        for d in weight_digests(model)
-    )
+    return tuple(layer_states(model))
 
 
 def train(model: keras.Model, width: int, index: int) -> FitCapture:
@@ -61,9 +57,8 @@ def train(model: keras.Model, width: int, index: int) -> FitCapture:
     x = np.random.default_rng(index).random((8, 32, 32, 3), dtype=np.float32)
     y = keras.utils.to_categorical(np.arange(8) % width, width)
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    return FitCapture(
-        index, id(model), model.name, 1, 1, 8, 8, {"loss": [1.0]}, before, states(model)
-    )
+    after = states(model)
+    return FitCapture(index, id(model), 1, 1, 8, 8, {"loss": [1.0]}, after, before, after)
 
 
 def artefacts(
@@ -397,12 +392,20 @@ def test_missing_variables_are_listed(tmp_path: Path) -> None:
 # --- robustness -------------------------------------------------------------------------------
 
 
-def test_missing_model_fails_with_reason_and_a_crashing_check_is_an_error(tmp_path: Path) -> None:
+def test_missing_model_fails_with_reason_and_a_crashing_check_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = judge("base.architecture", artefacts(tmp_path, {}))
     assert result.status == "fail" and result.message == "no base model found in the notebook"
+    # A file that is not a Keras model is the student's problem, found before loading.
     (tmp_path / "models" / "base.keras").write_text("not a zip")
-    broken = judge("base.architecture", artefacts(tmp_path, {}))
-    assert broken.status == "error" and "could not judge" in broken.message
+    refused = judge("base.architecture", artefacts(tmp_path, {}))
+    assert refused.status == "fail"
+    assert refused.message.startswith("the base model was not loaded: not a readable Keras")
+    # A check that breaks for any other reason is the grader's: an error, never a crash.
+    monkeypatch.setattr(architecture, "signatures", lambda model: 1 / 0)
+    crashing = judge("base.architecture", artefacts(tmp_path / "other", {"base": base_cnn()}))
+    assert crashing.status == "error" and "could not judge" in crashing.message
 
 
 def test_every_registered_kind_is_documented() -> None:

@@ -38,7 +38,8 @@ def fit(model: keras.Model, index: int, width: int = 10) -> FitCapture:
     shape = model.input_shape[1:]
     x = np.random.default_rng(index).random((8, *shape), dtype=np.float32)
     model.fit(x, keras.utils.to_categorical(np.arange(8) % width, width), epochs=1, verbose=0)
-    return FitCapture(index, id(model), model.name, 1, 1, 8, 8, {}, before, states(model))
+    after = states(model)
+    return FitCapture(index, id(model), 1, 1, 8, 8, {}, after, before, after)
 
 
 def mini_vgg() -> keras.Model:

@@ -105,11 +105,24 @@ def test_synthetic_data_is_deterministic_balanced_and_cifar_shaped() -> None:
 def test_synthetic_data_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     small = data.synthetic_cifar10(3, n_train=100, n_test=20)
-    monkeypatch.setattr(data, "synthetic_cifar10", lambda seed: small)
+    monkeypatch.setattr(data, "synthetic_cifar10", lambda seed, **kw: small)
     first = data.load("cifar10", seed=3, cache=tmp_path)
-    monkeypatch.setattr(data, "synthetic_cifar10", lambda seed: pytest.fail("regenerated"))
+    monkeypatch.setattr(data, "synthetic_cifar10", lambda seed, **kw: pytest.fail("regenerated"))
     second = data.load("cifar10", seed=3, cache=tmp_path)
     np.testing.assert_array_equal(first.x_train, second.x_train)
+
+
+def test_the_secret_draws_the_synthetic_set_and_the_held_back_images() -> None:
+    """A notebook knows the seed and the grader's source: without the secret it can neither
+    draw the synthetic test images again nor tell which of them were held back."""
+    ours = data.synthetic_cifar10(1, n_train=50, n_test=40, secret="ours")
+    guess = data.synthetic_cifar10(1, n_train=50, n_test=40, secret="")
+    assert not np.array_equal(ours.x_test, guess.x_test)
+    again = data.synthetic_cifar10(1, n_train=50, n_test=40, secret="ours")
+    np.testing.assert_array_equal(ours.x_test, again.x_test)
+    _, held = data.hold_out(ours, 20, seed=5, secret="ours")
+    _, guessed = data.hold_out(ours, 20, seed=5, secret="")
+    assert held.x.tobytes() != guessed.x.tobytes()
 
 
 def test_holdout_is_disjoint_seeded_and_keeps_the_training_set_whole() -> None:

@@ -153,6 +153,7 @@ def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
         "reference_accuracy": reference,
         "course_target": target,
         "held_out_images": int(np.isin(ctx.held_out.y, params["classes"]).sum()),
+        "evaluated_images": len(y_true),
         "confusion": confusion_matrix(
             y_true, y_pred, params["classes"], ctx.truth.class_names, label_offset=offset
         ),

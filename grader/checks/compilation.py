@@ -32,9 +32,9 @@ def _name(obj: t.Any) -> str:
     return _name(_snake(getattr(obj, "name", None) or type(obj).__name__))
 
 
-def compile_summary(model: t.Any) -> dict[str, t.Any]:
-    """The loss, optimizer and metrics a model was compiled with, as plain names."""
-    config = model.get_compile_config() or {}
+def compile_summary(config: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The loss, optimizer and metrics of a compile configuration (``model.get_compile_config()``,
+    or as a ``.keras`` file saved it), as plain names; empty when never compiled."""
     if not config:
         return {}
     metrics = config.get("metrics") or []
@@ -54,8 +54,8 @@ def compile_summary(model: t.Any) -> dict[str, t.Any]:
 )
 def check_compile(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     """The model is compiled with the reference's loss, optimizer and metrics."""
-    actual = compile_summary(ctx.artefacts.model(params["model"]))
-    expected = compile_summary(build_reference(ctx, params))
+    actual = compile_summary(ctx.artefacts.compile_config(params["model"]))
+    expected = compile_summary(build_reference(ctx, params).get_compile_config())
     if not actual:
         return Verdict(False, "the model was never compiled", {"expected": expected})
     wrong = [

@@ -6,9 +6,8 @@ import fnmatch
 import typing as t
 from dataclasses import dataclass
 
-from grader.capture import LayerState, MissingInput
+from grader.capture import LayerState, MissingInput, layer_states
 from grader.checks.base import CheckContext, Verdict, register
-from grader.kernel_runtime import weight_digests
 
 
 @register(
@@ -35,22 +34,41 @@ def check_frozen(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     selection = _Selection.from_params(params)
     problems = selection.problems(layers)
-    fits = ctx.artefacts.fits_of(role)
-    skip = params.get("pretraining_fits", 0)
-    if len(fits) <= skip:
-        when = "never trained" if not fits else "never trained after its layers were frozen"
+    fits = ctx.artefacts.fits_of(role)[params.get("pretraining_fits", 0) :]
+    if not fits:
+        when = (
+            "never trained"
+            if not ctx.artefacts.fits_of(role)
+            else ("never trained after its layers were frozen")
+        )
         problems.append(f"the {role} model was {when}, so frozen weights are unconfirmed")
-    for fit in fits[skip:]:
-        if fit.before is None:
+    for fit in fits:
+        if fit.before is None or fit.after is None:
             continue
+        before, after = _weighted(fit.before), _weighted(fit.after)
         changed = [
             a.name
-            for i, (b, a) in enumerate(zip(fit.before, fit.after, strict=False))
+            for i, (b, a) in enumerate(zip(before, after, strict=False))
             if selection.is_frozen(i, a.name) and b.weights != a.weights
         ]
         if changed:
             problems.append(
                 f"{_names(changed)} changed during training (fit #{fit.index + 1}); "
+                "frozen layers must keep their weights"
+            )
+    # The weights a fit ended with must be the model's at the end of the notebook: a record
+    # rewritten to hide a change would have to match the saved model too.
+    if fits and fits[-1].after is not None:
+        final = {s.name: s.weights for s in _weighted(tuple(layer_states(model)))}
+        ended = _weighted(fits[-1].after)
+        moved = [
+            s.name
+            for i, s in enumerate(ended)
+            if selection.is_frozen(i, s.name) and s.name in final and final[s.name] != s.weights
+        ]
+        if moved:
+            problems.append(
+                f"{_names(moved)} changed after the last training (fit #{fits[-1].index + 1}); "
                 "frozen layers must keep their weights"
             )
     flags = [{"name": layer.name, "trainable": bool(layer.trainable)} for layer in layers]
@@ -61,6 +79,11 @@ def check_frozen(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
         f"{selection.describe()} frozen and unchanged by training; the other layers trainable",
         {"layers": flags},
     )
+
+
+def _weighted(states: tuple[LayerState, ...]) -> tuple[LayerState, ...]:
+    """The layers as the rubric counts them: without the input layer."""
+    return tuple(s for s in states if s.cls != "InputLayer")
 
 
 def _names(names: t.Sequence[str], *, with_verb: bool = False) -> str:
@@ -146,12 +169,14 @@ def check_weights_transferred(ctx: CheckContext, params: dict[str, t.Any]) -> Ve
         raise MissingInput(
             f"the {source} model was never trained: there were no weights to transfer"
         )
-    trained = source_fits[-1].after[:n]
+    if source_fits[-1].after is None:
+        raise MissingInput(f"the record of the {source} model's training is unusable")
+    trained = _weighted(source_fits[-1].after)[:n]
     target_fits = [f for f in ctx.artefacts.fits_of(role) if f.before is not None]
     if target_fits:
         start = target_fits[0].before
         assert start is not None
-        return _compare(trained, start[:n], role, source, "when its training began")
+        return _compare(trained, _weighted(start)[:n], role, source, "when its training began")
     # Never trained: compare the saved models instead.
     final = ctx.artefacts.model(role)
     base = ctx.artefacts.model(source, when="trained")
@@ -187,11 +212,7 @@ def _compare(
 
 
 def _compare_models(base: t.Any, model: t.Any, n: int, role: str, source: str) -> Verdict:
-    def states(m: t.Any) -> list[LayerState]:
-        return [
-            LayerState(d["name"], d["class"], d["trainable"], tuple(d["weights"]))
-            for d in weight_digests(m)
-            if d["class"] != "InputLayer"
-        ][:n]
+    def states(m: t.Any) -> tuple[LayerState, ...]:
+        return _weighted(tuple(layer_states(m)))[:n]
 
     return _compare(states(base), states(model), role, source, "at the end of the notebook")

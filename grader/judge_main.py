@@ -1,0 +1,114 @@
+"""The judge: a process of its own that loads a student's artefacts and runs the rubric's checks.
+
+The grader never deserialises what a student's kernel wrote; this process does, confined like
+the kernel (no network, no writable path but a private ``/tmp``, an unprivileged identity of
+its own, memory, CPU and time limits; see :mod:`grader.judge`). It is started early, imports
+Keras while the notebook runs, then reads one request from stdin (JSON, written by the grader)
+and writes its findings to stdout as JSON lines, one per check as soon as it is judged::
+
+    {"check": {"id": ..., "status": ..., "message": ..., "details": {...}}}
+    {"artefacts": {"fits": [...], "role_variables": {...}, "notes": [...]}}
+    {"done": true}
+
+so a judge stopped at its time limit still returns the checks it finished. The grader
+validates every line against the rubric before any of it reaches a result (:mod:`grader.judge`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import typing as t
+from pathlib import Path
+
+import numpy as np
+
+
+def _emit(out: t.TextIO, message: dict[str, t.Any]) -> None:
+    out.write(json.dumps(message, allow_nan=False, default=_plain) + "\n")
+    out.flush()
+
+
+def _plain(value: t.Any) -> t.Any:
+    """numpy scalars and tuples in check details, as JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
+    """Run every check of the request's rubric on its artefacts; write the findings to ``out``."""
+    from grader.capture import read_artefacts
+    from grader.checks import CheckContext, run_check
+    from grader.data import DATA_CLASS_NAMES, Dataset, HeldOut
+    from grader.rubric import parse_assignment
+
+    spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)
+    data = request["dataset"]
+    with np.load(request["data"], allow_pickle=False) as z:
+        truth = Dataset(
+            name=spec.dataset,
+            x_train=z["x_train"],
+            y_train=z["y_train"],
+            x_test=z["x_test"],
+            y_test=z["y_test"],
+            source=data["source"],
+            description=data["description"],
+            class_names=DATA_CLASS_NAMES[spec.dataset],
+        )
+    with np.load(request["held_out"], allow_pickle=False) as z:
+        held_out = HeldOut(x=z["x"], y=z["y"])
+    artefacts = read_artefacts(Path(request["artefacts"]), max_bytes=int(request["max_bytes"]))
+    ctx = CheckContext(
+        artefacts,
+        spec,
+        truth,
+        held_out,
+        spec.plan(request["budget"]),
+        {str(k): float(v) for k, v in request["reference_accuracy"].items()},
+        pretrained_available=bool(request["pretrained_available"]),
+    )
+    for check in spec.checks:
+        result = run_check(check, ctx)
+        _emit(
+            out,
+            {
+                "check": {
+                    "id": result.id,
+                    "status": result.status,
+                    "message": result.message,
+                    "details": result.details,
+                }
+            },
+        )
+    _emit(
+        out,
+        {
+            "artefacts": {
+                "fits": [dataclasses.asdict(f) for f in artefacts.fit_records()],
+                "role_variables": artefacts.role_variables,
+                "notes": artefacts.notes,
+            }
+        },
+    )
+    _emit(out, {"done": True})
+
+
+def main() -> int:
+    # Findings go to stdout and nothing else may: Keras and TensorFlow print to it.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    from grader import keras_env
+
+    keras_env.keras()  # the slow part, done while the notebook still runs
+    line = sys.stdin.readline()
+    if not line:
+        return 0  # the grader had nothing to judge (the notebook was refused)
+    judge(json.loads(line), out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
