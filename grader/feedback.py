@@ -44,9 +44,7 @@ def for_view(result: GradeResult, view: View) -> GradeResult:
     """
     if view == "instructor":
         return result
-    return dataclasses.replace(
-        result, checks=[_student_check(c) for c in result.checks], flags=[]
-    )
+    return dataclasses.replace(result, checks=[_student_check(c) for c in result.checks], flags=[])
 
 
 def _student_check(check: CheckResult) -> CheckResult:

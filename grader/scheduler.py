@@ -217,9 +217,7 @@ class InProcessExecutor:
 
     description = "this process"
 
-    def prepare(
-        self, assignment: str, budget: str, data_dir: str | None, secret: str = ""
-    ) -> None:
+    def prepare(self, assignment: str, budget: str, data_dir: str | None, secret: str = "") -> None:
         # Grading the first notebook calibrates; nobody else is waiting for it.
         return None
 
@@ -235,9 +233,7 @@ class DaskExecutor:
         self.client = client
         self.description = description
 
-    def prepare(
-        self, assignment: str, budget: str, data_dir: str | None, secret: str = ""
-    ) -> None:
+    def prepare(self, assignment: str, budget: str, data_dir: str | None, secret: str = "") -> None:
         self.client.submit(prepare_task, assignment, budget, data_dir, secret, pure=False).result()
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:

@@ -38,9 +38,7 @@ class FakeExecutor:
     def __init__(self, log: list[str], die_after: int | None = None, fail: str = "") -> None:
         self.log, self.die_after, self.fail = log, die_after, fail
 
-    def prepare(
-        self, assignment: str, budget: str, data_dir: str | None, secret: str = ""
-    ) -> None:
+    def prepare(self, assignment: str, budget: str, data_dir: str | None, secret: str = "") -> None:
         return None
 
     def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
