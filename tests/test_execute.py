@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.capture import read_artefacts
-from grader.execute import Execution, run_notebook
+from grader.execute import INTERRUPT_GRACE_S, Execution, run_notebook
 from grader.kernel_code import finish_code, setup_code
 
 pytestmark = pytest.mark.notebook
@@ -138,3 +139,25 @@ def test_injected_cells_are_not_part_of_the_returned_notebook(tmp_path: Path) ->
     run, _ = execute(tmp_path, ["x = 1"])
     assert len(run.notebook.cells) == 1 and run.notebook.cells[0].source == "x = 1"
     nbformat.validate(run.notebook)
+
+
+def test_a_cell_that_ignores_the_interrupt_has_its_kernel_killed(tmp_path: Path) -> None:
+    """Issue 10: a cell ignoring SIGINT held the grader until its own 300 s cell limit."""
+    began = time.monotonic()
+    run, artefacts = execute(
+        tmp_path,
+        [
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
+            "print('never')",
+        ],
+        cell_timeout=2,
+        total_timeout=60,
+    )
+    assert time.monotonic() - began < 2 + INTERRUPT_GRACE_S + 60  # kernel start and set-up
+    assert [c.status for c in run.cells] == ["timeout", "skipped"]
+    assert "did not stop within 5 s of the interrupt, so the kernel was killed" in (
+        run.cells[0].error_value
+    )
+    assert run.finish_error.startswith("the grader stopped the kernel (cell 0 ignored")
+    assert [i.outcome for i in run.incidents] == ["timeout"]
+    assert not (artefacts / "roles.json").exists()  # the closing cell could not run
