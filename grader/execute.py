@@ -2,9 +2,13 @@
 
 Execution never stops at a failing cell: a later cell may still produce what a check needs.
 Each cell gets the rubric's per-cell timeout, cut short by what is left of the total timeout;
-a timed-out cell is interrupted and the next one runs. The kernel runs in a sandbox
-(:mod:`grader.sandbox`); every limit a cell runs into is recorded as an :class:`Incident`, and a
-cell's output is cut once it grows past the sandbox's output limit.
+a timed-out cell is interrupted and the next one runs. A cell that does not stop within
+:data:`INTERRUPT_GRACE_S` of the interrupt (it ignores SIGINT, or is stuck in C code) has its
+kernel killed, and the rest of the notebook is skipped. The kernel runs in a sandbox
+(:mod:`grader.sandbox`); every limit a cell runs into is recorded as an :class:`Incident`.
+
+Every message the kernel sends is hostile input: :class:`BoundedClient` bounds what it can make
+the grader keep, and drops what nbclient cannot read rather than ending the grade.
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ import math
 import re
 import time
 import typing as t
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.exceptions import ExecutionError
 from grader.kernel_code import INJECTED_TAG
+from grader.limits import MB
 from grader.outcomes import cell_incident, death_incident
 from grader.results import CellResult, Incident
 from grader.sandbox import Sandbox, SandboxedKernelManager
@@ -34,6 +41,12 @@ TIMEOUT_ENAME = "CellTimeoutError"
 # The grader's own cells import Keras and save models: slow on a busy machine, and not the
 # student's time, so they get their own limit rather than the rubric's per-cell one.
 GRADER_CELL_TIMEOUT_S = 300
+INTERRUPT_GRACE_S = 5
+"""Seconds a cell interrupted at its time limit has to stop before its kernel is killed."""
+PROTOCOL_ENAME = "KernelProtocolError"
+"""The error name of a cell during which the kernel sent messages nbclient could not read."""
+# What nbclient raises on a message whose fields have the wrong shape or are missing.
+MESSAGE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 @dataclass
@@ -54,19 +67,67 @@ class Execution:
 
 
 class BoundedClient(NotebookClient):
-    """An nbclient that keeps at most ``max_output_bytes`` of each cell's output.
+    """An nbclient that bounds what the kernel's messages can make the grader keep.
 
-    What comes after the limit is dropped as it arrives, so a cell printing gigabytes costs the
-    grader bounded memory, and the cell itself runs on.
+    Everything that adds to the notebook counts, as the JSON size of its message, against the
+    cell that is running (``max_output_bytes``) and against the whole notebook
+    (``max_notebook_bytes``): every output, and what display updates add. nbclient applies an
+    update to every earlier output shown under its display id, in any cell, and each is written
+    out in full, so an update counts what it adds to each of them (repeating an update of the
+    same size adds nothing). Past either limit the running cell's messages are dropped as they
+    arrive, so a cell printing gigabytes costs the grader bounded memory, and the cell itself
+    runs on. Comm messages (widgets) are dropped
+    unread: the grader keeps no widget state. A message nbclient cannot read is dropped too,
+    instead of ending the grade.
     """
 
     def __init__(
-        self, nb: nbformat.NotebookNode, *, max_output_bytes: int | None, **kw: t.Any
+        self,
+        nb: nbformat.NotebookNode,
+        *,
+        max_output_bytes: int | None,
+        max_notebook_bytes: int | None = None,
+        **kw: t.Any,
     ) -> None:
         super().__init__(nb, **kw)
         self.max_output_bytes = max_output_bytes
-        self.truncated: set[int] = set()
+        self.max_notebook_bytes = max_notebook_bytes
+        self.truncated: dict[int, str] = {}
+        """Notebook cell index -> why its output was cut."""
+        self.idle: set[int] = set()
+        """Cells after which the kernel reported itself idle (a timed-out cell that is not
+        here never stopped)."""
+        self.dropped: Counter[str] = Counter()
+        """Messages dropped unread: ``comm`` and ``malformed``."""
+        self.stopped = ""
+        """Why the grader killed the kernel; empty while it has not."""
         self._output_bytes: dict[int, int] = {}
+        self._notebook_bytes = 0
+        self._shown: dict[tuple[int, int], int] = {}
+        """(cell index, output index) -> size of the output there, for display updates."""
+        self._running: tuple[int, list[nbformat.NotebookNode]] | None = None
+
+    def process_message(
+        self, msg: dict[str, t.Any], cell: nbformat.NotebookNode, cell_index: int
+    ) -> nbformat.NotebookNode | None:
+        msg_type, content = msg.get("msg_type"), msg.get("content")
+        if not isinstance(msg_type, str) or not _plausible(content):
+            self.dropped["malformed"] += 1
+            return None
+        # nbclient would keep every widget's state and buffers, unbounded, and crashes on a
+        # malformed `jupyter.widget` comm; nothing the grader judges comes through a comm.
+        if msg_type.startswith("comm"):
+            self.dropped["comm"] += 1
+            return None
+        if msg_type == "status" and content.get("execution_state") == "idle":
+            self.idle.add(cell_index)
+        self._running = (cell_index, cell.outputs)
+        try:
+            out: nbformat.NotebookNode | None = super().process_message(msg, cell, cell_index)
+        except MESSAGE_ERRORS:
+            self.dropped["malformed"] += 1
+            return None
+        return out
 
     def output(
         self,
@@ -75,25 +136,108 @@ class BoundedClient(NotebookClient):
         display_id: str | None,
         cell_index: int,
     ) -> nbformat.NotebookNode | None:
-        if self.max_output_bytes is None:
-            return super().output(outs, msg, display_id, cell_index)
-        if cell_index in self.truncated:
+        if not _valid_output(msg["msg_type"], msg["content"]):
+            self.dropped["malformed"] += 1
             return None
-        size = len(json.dumps(msg["content"]))
-        used = self._output_bytes.get(cell_index, 0) + size
-        self._output_bytes[cell_index] = used
-        if used > self.max_output_bytes:
-            self.truncated.add(cell_index)
-            notice: nbformat.NotebookNode = nbformat.v4.new_output(  # type: ignore[no-untyped-call]
-                "stream",
-                name="stderr",
-                text=f"\n[grader] output cut: this cell printed more than "
-                f"{self.max_output_bytes // 1024} KiB; the rest was dropped\n",
-            )
-            outs.append(notice)
+        size = _size(msg["content"])
+        if not self._admit(cell_index, size, outs):
             return None
         out: nbformat.NotebookNode | None = super().output(outs, msg, display_id, cell_index)
+        if out is not None:
+            self._shown[(cell_index, len(outs) - 1)] = size
         return out
+
+    def _update_display_id(self, display_id: str, msg: dict[str, t.Any]) -> None:
+        shown = self._display_id_map.get(display_id) or {}
+        targets = [(cell, index) for cell, indices in shown.items() for index in indices]
+        if not targets or self._running is None:
+            return
+        if not _valid_output("display_data", msg["content"]):
+            self.dropped["malformed"] += 1
+            return
+        size = _size(msg["content"])
+        added = sum(max(0, size - self._shown.get(target, 0)) for target in targets)
+        cell_index, outs = self._running
+        if self._admit(cell_index, added, outs):
+            super()._update_display_id(display_id, msg)
+            self._shown.update(dict.fromkeys(targets, size))
+
+    def clear_output(
+        self, outs: list[nbformat.NotebookNode], msg: dict[str, t.Any], cell_index: int
+    ) -> None:
+        if cell_index in self.truncated:
+            return  # keep the notice that says the output was cut
+        super().clear_output(outs, msg, cell_index)
+
+    def _admit(self, cell_index: int, size: int, outs: list[nbformat.NotebookNode]) -> bool:
+        """Count ``size`` bytes of the running cell's output; False once past a limit."""
+        if cell_index in self.truncated:
+            return False
+        cell_used = self._output_bytes.get(cell_index, 0) + size
+        notebook_used = self._notebook_bytes + size
+        if self.max_output_bytes is not None and cell_used > self.max_output_bytes:
+            why = f"this cell's output passed {_amount(self.max_output_bytes)}"
+        elif self.max_notebook_bytes is not None and notebook_used > self.max_notebook_bytes:
+            why = f"the notebook's output passed {_amount(self.max_notebook_bytes)}"
+        else:
+            self._output_bytes[cell_index] = cell_used
+            self._notebook_bytes = notebook_used
+            return True
+        self.truncated[cell_index] = why
+        notice: nbformat.NotebookNode = nbformat.v4.new_output(  # type: ignore[no-untyped-call]
+            "stream", name="stderr", text=f"\n[grader] output cut: {why}; the rest was dropped\n"
+        )
+        outs.append(notice)
+        return False
+
+
+def _size(content: dict[str, t.Any]) -> int:
+    return len(json.dumps(content))
+
+
+def _amount(size: int) -> str:
+    return f"{size // MB} MiB" if size >= MB and size % MB == 0 else f"{size // 1024} KiB"
+
+
+def _plausible(content: object) -> t.TypeGuard[dict[str, t.Any]]:
+    """Whether a message's content has the shapes nbclient stores without checking."""
+    if not isinstance(content, dict):
+        return False
+    count = content.get("execution_count")
+    transient = content.get("transient")
+    return (count is None or isinstance(count, int)) and (
+        transient is None
+        or (isinstance(transient, dict) and _hashable(transient.get("display_id")))
+    )
+
+
+def _hashable(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _valid_output(msg_type: str, content: dict[str, t.Any]) -> bool:
+    """Whether an output message has the fields nbformat requires, with their types.
+
+    Anything else would reach ``executed.ipynb`` and the grader's own readers of it.
+    """
+    if msg_type == "stream":
+        return isinstance(content.get("name"), str) and isinstance(content.get("text"), str)
+    if msg_type == "error":
+        tb = content.get("traceback")
+        return (
+            isinstance(content.get("ename"), str)
+            and isinstance(content.get("evalue"), str)
+            and isinstance(tb, list)
+            and all(isinstance(line, str) for line in tb)
+        )
+    if msg_type in ("display_data", "execute_result", "update_display_data"):
+        data = content.get("data")
+        return (
+            isinstance(data, dict)
+            and all(isinstance(k, str) for k in data)
+            and isinstance(content.get("metadata", {}), dict)
+        )
+    return True  # nbclient refuses other types itself
 
 
 def strip_ansi(text: str) -> str:
@@ -119,9 +263,13 @@ def run_notebook(
         nb: the submission; its outputs are replaced.
         workdir: the kernel's working folder.
         setup: grader code run before the student's first cell; if it fails, nothing is graded.
-        finish: grader code run after the last cell, even when the total timeout ran out.
+        finish: grader code run after the last cell, even when the total timeout ran out
+            (not after the kernel died or was killed).
         cell_timeout: seconds any one cell may run.
-        total_timeout: seconds all the student's cells may run together.
+        total_timeout: seconds all the student's cells may run together. Wall time is bounded
+            by it plus :data:`INTERRUPT_GRACE_S` (for the last interrupted cell), kernel start,
+            and the grader's two cells (each :data:`GRADER_CELL_TIMEOUT_S` at most, plus the
+            same grace), whatever the notebook does.
         env: the kernel's environment.
         sandbox: where and how the kernel is confined; None runs it as a plain child process.
         after_cell: called after each student cell has run (the grader takes the evidence
@@ -144,6 +292,7 @@ def run_notebook(
     if sandbox is not None:
         km.sandbox = sandbox
         km.connection_file = str(sandbox.connection_file)
+    limits = sandbox.options.limits if sandbox is not None and sandbox.options.enabled else None
     client = BoundedClient(
         nb,
         km=km,
@@ -152,14 +301,14 @@ def run_notebook(
         allow_errors=True,
         interrupt_on_timeout=True,
         error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "", "traceback": []},
+        # After the interrupt, nbclient waits this long for the cell to end (the kernel's idle
+        # status); a cell that has not ended by then never will, and its kernel is killed.
+        iopub_timeout=INTERRUPT_GRACE_S,
         record_timing=True,
         resources={"metadata": {"path": str(workdir)}},
         on_cell_executed=on_cell_executed,
-        max_output_bytes=(
-            sandbox.options.limits.output_kb * 1024
-            if sandbox is not None and sandbox.options.enabled
-            else None
-        ),
+        max_output_bytes=limits.output_kb * 1024 if limits else None,
+        max_notebook_bytes=limits.notebook_output_mb * MB if limits else None,
     )
     # nbclient addresses cells by their index in the notebook, so the grader's cells are real
     # cells, tagged, first and last; they are removed again before the notebook is returned.
@@ -185,6 +334,11 @@ def run_notebook(
             if error:
                 ename, evalue, tb = error
                 raise ExecutionError(f"the grader's setup cell failed: {ename}: {evalue}\n{tb}")
+            if _reply(replies, 0).get("ename") == TIMEOUT_ENAME:
+                raise ExecutionError(
+                    f"the grader's setup cell ran past {GRADER_CELL_TIMEOUT_S} s; "
+                    "is the machine overloaded?"
+                )
             # The total timeout is the student's: kernel start-up and set-up do not count.
             deadline = time.monotonic() + total_timeout
             dead = out_of_time = False
@@ -201,14 +355,16 @@ def run_notebook(
                 dead = cells[-1].error_name == "DeadKernelError"
                 out_of_time = cells[-1].status == "timeout" and remaining < cell_timeout
                 incidents += _incidents(cells[-1], client, sandbox, watchdog, dead)
-            if dead:
+                dead = dead or bool(client.stopped)
+            if client.stopped:
+                finish_error = (
+                    f"the grader stopped the kernel ({client.stopped}), so it could not save "
+                    "the models"
+                )
+            elif dead:
                 finish_error = "the kernel died, so the grader could not save the models"
             else:
-                client.timeout = GRADER_CELL_TIMEOUT_S
-                client.execute_cell(finish_cell, len(nb.cells) - 1, store_history=False)
-                error = _error_of(finish_cell)
-                if error:
-                    finish_error = f"{error[0]}: {error[1]}"
+                finish_error = _run_finish(client, finish_cell, len(nb.cells) - 1, replies)
     except (RuntimeError, OSError) as exc:
         raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
     finally:
@@ -256,20 +412,18 @@ def _incidents(
         strays and incident.outcome == "process_limit"
     ):
         found.append(incident)
-    if cell.index + 1 in client.truncated:  # +1: the setup cell comes first
-        limit = client.max_output_bytes or 0
+    if cell.error_name == PROTOCOL_ENAME:
+        found.append(Incident("kernel_died", cell.index, f"cell {cell.index}: {cell.error_value}"))
+    why = client.truncated.get(cell.index + 1)  # +1: the setup cell comes first
+    if why is not None:
         found.append(
-            Incident(
-                "output_truncated",
-                cell.index,
-                f"cell {cell.index}: output cut at {limit // 1024} KiB",
-            )
+            Incident("output_truncated", cell.index, f"cell {cell.index}: output cut: {why}")
         )
     return found
 
 
 def _run_cell(
-    client: NotebookClient,
+    client: BoundedClient,
     cell: nbformat.NotebookNode,
     index: int,
     cell_timeout: float,
@@ -290,22 +444,76 @@ def _run_cell(
             "DeadKernelError",
             "the kernel died while running this cell",
         )
-    duration = time.monotonic() - began
-    reply = replies.get(index + 1, {}).get("content", {})
-    if reply.get("ename") == TIMEOUT_ENAME:
-        which = "cell" if limit == cell_timeout else "total"
+    except MESSAGE_ERRORS as exc:
+        # A reply nbclient could not read: the kernel can no longer be trusted to follow the
+        # protocol, so it is stopped rather than left to confuse the next cells.
+        why = f"the kernel sent a message the grader could not read ({type(exc).__name__})"
+        stop_kernel(client, why)
         return CellResult(
-            index,
-            "timeout",
-            duration,
-            cell.source,
-            "TimeoutError",
-            f"stopped after {limit:.0f} s (the {which} time limit)",
+            index, "error", time.monotonic() - began, cell.source, PROTOCOL_ENAME, why
         )
+    duration = time.monotonic() - began
+    if _reply(replies, index + 1).get("ename") == TIMEOUT_ENAME:
+        which = "cell" if limit == cell_timeout else "total"
+        value = f"stopped after {limit:.0f} s (the {which} time limit)"
+        if index + 1 not in client.idle:
+            stop_kernel(client, f"cell {index} ignored the interrupt at its time limit")
+            value += (
+                f"; it did not stop within {INTERRUPT_GRACE_S} s of the interrupt, "
+                "so the kernel was killed"
+            )
+        return CellResult(index, "timeout", duration, cell.source, "TimeoutError", value)
     error = _error_of(cell)
     if error:
         return CellResult(index, "error", duration, cell.source, *error)
     return CellResult(index, "ok", duration, cell.source)
+
+
+def _run_finish(
+    client: BoundedClient,
+    cell: nbformat.NotebookNode,
+    cell_index: int,
+    replies: dict[int, dict[str, t.Any]],
+) -> str:
+    """Run the grader's closing cell; returns why it failed, or an empty string."""
+    # A student's thread can still be running (holding the GIL, allocating, writing junk on
+    # the kernel's sockets): the closing cell gets its own deadline and cannot end the grade.
+    client.timeout = GRADER_CELL_TIMEOUT_S
+    try:
+        client.execute_cell(cell, cell_index, store_history=False)
+    except DeadKernelError:
+        return "the kernel died while the grader saved the models"
+    except MESSAGE_ERRORS as exc:
+        return f"the kernel sent a message the grader could not read ({type(exc).__name__})"
+    if _reply(replies, cell_index).get("ename") == TIMEOUT_ENAME:
+        return f"saving the models ran past {GRADER_CELL_TIMEOUT_S} s"
+    error = _error_of(cell)
+    return f"{error[0]}: {error[1]}" if error else ""
+
+
+def stop_kernel(client: BoundedClient, why: str) -> None:
+    """Kill the kernel now, with every process it started, and record why.
+
+    The kernel manager's process is the sandbox launcher, the first process of the kernel's
+    PID namespace: killing it ends every process in there. Without a sandbox, only the kernel
+    process itself is killed.
+
+    Args:
+        client: the client whose kernel to kill; ``client.stopped`` is set to ``why``.
+        why: what the kernel did, for the report.
+    """
+    client.stopped = why
+    km = client.km
+    if isinstance(km, AsyncKernelManager) and km.has_kernel:
+        run_sync(km.shutdown_kernel)(now=True)
+    elif km is not None and km.has_kernel:
+        km.shutdown_kernel(now=True)
+
+
+def _reply(replies: dict[int, dict[str, t.Any]], cell_index: int) -> dict[str, t.Any]:
+    """The content of a cell's execute reply; empty when missing or not a mapping."""
+    content = replies.get(cell_index, {}).get("content")
+    return content if isinstance(content, dict) else {}
 
 
 def _injected(code: str) -> nbformat.NotebookNode:

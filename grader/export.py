@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jinja2
 
+from grader.escape import csv_text
 from grader.feedback import for_view
 from grader.report import STATUS_ICONS, format_number, templates_dir
 from grader.results import GradeResult, write_atomic
@@ -72,15 +73,18 @@ def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        ["student_id", "name", "status", *[c[0] for c in columns], "total", "max_score"]
+        [csv_text(h) for h in ("student_id", "name", "status", *[c[0] for c in columns])]
+        + ["total", "max_score"]
     )
     for entry in entries:
         points = {c.id: c.score for c in entry.result.checks}
+        # Text cells (names and ids come from LMS exports and rosters) are neutralised; the
+        # numbers are the grader's own and stay numbers.
         writer.writerow(
             [
-                entry.student_id,
-                entry.name,
-                entry.status,
+                csv_text(entry.student_id),
+                csv_text(entry.name),
+                csv_text(entry.status),
                 *[format_number(points[c[0]]) if c[0] in points else "" for c in columns],
                 format_number(entry.result.score),
                 format_number(entry.result.max_score),
@@ -108,20 +112,18 @@ def canvas_csv(
     roster = roster or {}
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*CANVAS_COLUMNS, column])
+    writer.writerow([csv_text(c) for c in (*CANVAS_COLUMNS, column)])
     writer.writerow(["    Points Possible", "", "", "", "", format_number(points_possible)])
     for entry in entries:
         known = roster.get(entry.student_id)
-        writer.writerow(
-            [
-                (known.name if known else "") or entry.name or entry.student_id,
-                known.id if known else entry.student_id,
-                known.sis_user_id if known else "",
-                known.sis_login_id if known else "",
-                known.section if known else "",
-                format_number(entry.result.score),
-            ]
-        )
+        text = [
+            (known.name if known else "") or entry.name or entry.student_id,
+            known.id if known else entry.student_id,
+            known.sis_user_id if known else "",
+            known.sis_login_id if known else "",
+            known.section if known else "",
+        ]
+        writer.writerow([*(csv_text(cell) for cell in text), format_number(entry.result.score)])
     return buf.getvalue()
 
 

@@ -37,7 +37,11 @@ class Limits:
     open_files: int = 1024
     """Open file descriptors (``RLIMIT_NOFILE``)."""
     output_kb: int = 1024
-    """Output one cell may produce (text, images) before the grader cuts it, in KiB."""
+    """Output one cell may produce (text, images, display updates) before the grader cuts it,
+    in KiB."""
+    notebook_output_mb: int = 32
+    """Output all cells together may produce before the grader cuts the rest, in MiB: bounds
+    ``executed.ipynb`` and the grader's memory however many cells a notebook has."""
 
     def rlimits(self) -> dict[str, tuple[int, int]]:
         """``resource`` limit name -> (soft, hard)."""
@@ -52,4 +56,12 @@ class Limits:
         }
 
 
-LIMIT_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "open_files", "output_kb")
+LIMIT_FIELDS = (
+    "memory_mb",
+    "cpu_seconds",
+    "processes",
+    "file_size_mb",
+    "open_files",
+    "output_kb",
+    "notebook_output_mb",
+)

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 import grader
+from grader.escape import markdown_code, markdown_fence, markdown_text, printable_copy
 from grader.feedback import (
     View,
     cell_hint,
@@ -74,14 +75,14 @@ def templates_dir() -> Path:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
-    # Only HTML is escaped: Markdown must keep `a < b` literal, since viewers show "&lt;" verbatim
-    # inside code blocks.
+def _environment(markdown: bool = False) -> jinja2.Environment:
+    # Both are autoescaped: HTML by Jinja2's HTML escaping, Markdown by `_markdown_finalize`,
+    # which makes every `{{ ... }}` inert Markdown unless a filter (`code`, `fence`) already did.
+    # A template cannot forget to escape a field, whoever edits it later.
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html.j2", "html"), default_for_string=False, default=False
-        ),
+        autoescape=True,
+        finalize=_markdown_finalize if markdown else None,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -99,10 +100,34 @@ def _environment() -> jinja2.Environment:
         percent=_percent,
         last_value=_last_value,
         tail=_tail,
-        md_cell=markdown_cell,
-        fence=code_fence,
+        code=_code_filter,
+        fence=_fence_filter,
     )
     return env
+
+
+def _markdown_finalize(value: object) -> Markup:
+    if isinstance(value, Markup):
+        return value  # already Markdown: a filter's or a macro's output, or the template's own
+    if isinstance(value, jinja2.Undefined):
+        return _escaped("")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _escaped(str(value))
+    return _escaped(markdown_text(value))
+
+
+def _code_filter(text: object) -> Markup:
+    return _escaped(markdown_code(text))
+
+
+def _fence_filter(text: object, info: str = "") -> Markup:
+    return _escaped(markdown_fence(text, info))
+
+
+def _escaped(markdown: str) -> Markup:
+    # In the Markdown environment, Markup marks text that is already inert Markdown (it is
+    # never HTML-escaped again): only the three functions above produce it.
+    return Markup(markdown)  # noqa: S704
 
 
 def render_html(result: GradeResult, view: View = "instructor") -> str:
@@ -136,7 +161,7 @@ def render_markdown(result: GradeResult, view: View = "instructor") -> str:
     """
     shown = for_view(result, view)
     text = (
-        _environment()
+        _environment(markdown=True)
         .get_template(MARKDOWN_TEMPLATE)
         .render(result=shown, view=view, **_summary(shown))
     )
@@ -176,6 +201,9 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
         console: Where to print; a fresh stdout console when omitted.
     """
     console = console or Console()
+    # Student text is printed as rich Text (never parsed for markup), from a copy without
+    # control characters (no escape sequence, terminal link or carriage return gets through).
+    results = [printable_copy(result) for result in results]
     check_ids: list[str] = []
     for result in results:
         for check in result.checks:
@@ -195,7 +223,7 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
     numbered = name_width + 20 + sum(len(c) + 3 for c in check_ids) > console.width
     for i, check_id in enumerate(check_ids, start=1):
         table.add_column(
-            str(i) if numbered else check_id, justify="center", no_wrap=True, min_width=4
+            Text(str(i) if numbered else check_id), justify="center", no_wrap=True, min_width=4
         )
     for result in results:
         by_id = {check.id: check for check in result.checks}
@@ -216,10 +244,12 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
                     )
                 )
         table.add_row(*row)
-    table.caption = _gradebook_caption(results)
+    table.caption = Text(_gradebook_caption(results))
     console.print(table)
     if numbered:
-        console.print("  ".join(f"{i}={c}" for i, c in enumerate(check_ids, start=1)), style="dim")
+        console.print(
+            Text("  ".join(f"{i}={c}" for i, c in enumerate(check_ids, start=1)), style="dim")
+        )
     _print_outcomes(results, console)
 
 
@@ -246,10 +276,13 @@ def print_checks(result: GradeResult, console: Console | None = None) -> None:
         console: Where to print; a fresh stdout console when omitted.
     """
     console = console or Console()
+    result = printable_copy(result)  # see print_table
     wide = console.width >= WIDE_CONSOLE
     table = Table(
-        title=f"{result.submission}: {format_number(result.score)}/"
-        f"{format_number(result.max_score)} ({_percent(result.score, result.max_score)})",
+        title=Text(
+            f"{result.submission}: {format_number(result.score)}/"
+            f"{format_number(result.max_score)} ({_percent(result.score, result.max_score)})"
+        ),
         show_lines=wide,
     )
     table.add_column("Check", overflow="fold")
@@ -264,7 +297,7 @@ def print_checks(result: GradeResult, console: Console | None = None) -> None:
             cells += [Text(check.message), Text(_visible_hint(check))]
         table.add_row(*cells)
     counts = _status_counts(result.checks)
-    table.caption = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    table.caption = Text(", ".join(f"{n} {status}" for status, n in counts.items() if n))
     console.print(table)
     for incident in result.incidents:
         console.print(Text(f"{incident.outcome}: {incident.detail}", style="yellow"))
@@ -464,34 +497,6 @@ def format_number(value: float | int, digits: int = 6) -> str:
         The text.
     """
     return f"{value:.{digits}g}"
-
-
-def markdown_cell(text: object) -> str:
-    """Make text safe inside one Markdown table cell.
-
-    Pipes would start a new column and newlines would end the row, so they become ``\\|`` and
-    ``<br>``; everything else is kept literally.
-    """
-    lines = str(text).replace("\r\n", "\n").replace("|", "\\|").strip("\n").split("\n")
-    return "<br>".join(line.strip() for line in lines)
-
-
-def code_fence(text: str, info: str = "") -> str:
-    """Wrap text in a fenced code block whose fence is longer than any backtick run inside.
-
-    Args:
-        text: The code.
-        info: Info string (language), e.g. ``python``.
-
-    Returns:
-        The fenced block, without a trailing newline.
-    """
-    longest = run = 0
-    for ch in text:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
 
 
 def _finite(value: object) -> bool:

@@ -12,6 +12,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from grader.escape import printable_copy
 from grader.feedback import (
     Confusion,
     LayerDiff,
@@ -48,7 +49,8 @@ def print_report(result: GradeResult, view: View, console: Console | None = None
         console: Where to print; a fresh stdout console when omitted.
     """
     console = console or Console()
-    shown = for_view(result, view)
+    # As grader.report.print_table: rich Text only, from a copy without control characters.
+    shown = printable_copy(for_view(result, view))
     limits = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.budget_limits.items())
     console.print(
         Text(

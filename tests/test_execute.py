@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+import grader.execute
 from grader.capture import read_artefacts
-from grader.execute import Execution, run_notebook
+from grader.execute import INTERRUPT_GRACE_S, Execution, run_notebook
 from grader.kernel_code import finish_code, setup_code
 
 pytestmark = pytest.mark.notebook
@@ -138,3 +140,52 @@ def test_injected_cells_are_not_part_of_the_returned_notebook(tmp_path: Path) ->
     run, _ = execute(tmp_path, ["x = 1"])
     assert len(run.notebook.cells) == 1 and run.notebook.cells[0].source == "x = 1"
     nbformat.validate(run.notebook)
+
+
+def test_a_cell_that_ignores_the_interrupt_has_its_kernel_killed(tmp_path: Path) -> None:
+    """Issue 10: a cell ignoring SIGINT held the grader until its own 300 s cell limit."""
+    began = time.monotonic()
+    run, artefacts = execute(
+        tmp_path,
+        [
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
+            "print('never')",
+        ],
+        cell_timeout=2,
+        total_timeout=60,
+    )
+    assert time.monotonic() - began < 2 + INTERRUPT_GRACE_S + 60  # kernel start and set-up
+    assert [c.status for c in run.cells] == ["timeout", "skipped"]
+    assert "did not stop within 5 s of the interrupt, so the kernel was killed" in (
+        run.cells[0].error_value
+    )
+    assert run.finish_error.startswith("the grader stopped the kernel (cell 0 ignored")
+    assert [i.outcome for i in run.incidents] == ["timeout"]
+    assert not (artefacts / "roles.json").exists()  # the closing cell could not run
+
+
+def test_the_closing_cell_ends_by_its_deadline_while_a_thread_holds_the_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A student's thread can stall the grader's closing cell; it must still end, and say so."""
+    monkeypatch.setattr(grader.execute, "GRADER_CELL_TIMEOUT_S", 5)
+    work = tmp_path / "work"
+    work.mkdir()
+    # Catastrophic backtracking: the regex engine holds the GIL and never looks at signals. It
+    # starts a second after its cell ended, while the closing cell sleeps.
+    stall = (
+        "import re, threading\nthreading.Timer(1, re.match, (r'(a+)+$', 'a' * 64 + 'b')).start()"
+    )
+    began = time.monotonic()
+    run = run_notebook(
+        new_notebook(cells=[new_code_cell(stall)]),
+        workdir=work,
+        setup="pass",
+        finish="import time\ntime.sleep(3)",
+        cell_timeout=30,
+        total_timeout=60,
+        env={**os.environ},
+    )
+    assert [c.status for c in run.cells] == ["ok"]
+    assert run.finish_error == "saving the models ran past 5 s"
+    assert time.monotonic() - began < 5 + INTERRUPT_GRACE_S + 30  # and the kernel start

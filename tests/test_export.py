@@ -8,6 +8,7 @@ import json
 from html.parser import HTMLParser
 
 from grader.batch import RosterEntry
+from grader.escape import csv_text
 from grader.export import (
     BatchEntry,
     canvas_csv,
@@ -143,8 +144,68 @@ def test_class_report_shows_histogram_pass_rates_slowest_and_failing() -> None:
     assert "<svg" in html and "Histogram of scores" in html
     # data.split passed by both graded submissions; transfer.frozen by one of two.
     assert "100.0%" in html and "50.0%" in html
-    assert "333/report.html" in parser.links  # could not be graded, with its reason
-    assert "222/report.html" in parser.links  # did not pass every check
+    assert "./333/report.html" in parser.links  # could not be graded, with its reason
+    assert "./222/report.html" in parser.links  # did not pass every check
     slowest = html.index("Slowest submissions")
     assert html.index("111/report.html", slowest) < html.index("222/report.html", slowest)
     assert "Mean 17.5, median 17.5 of 25 points" in html
+
+
+# --- student text -------------------------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def _is_formula(cell: str) -> bool:
+    """What a spreadsheet would evaluate: a cell starting (maybe after blanks) with = + - @."""
+    return cell.lstrip().startswith(("=", "+", "-", "@")) or cell.startswith(("\t", "\r"))
+
+
+def test_csv_text_neutralises_formula_starts_and_keeps_other_text() -> None:
+    for formula in [*FORMULAS, " =1", "\n=1"]:
+        assert csv_text(formula).startswith("'"), formula
+    assert csv_text("\r=1") == "'\ufffd=1"  # the carriage return itself is gone too
+    assert [csv_text(v) for v in ("Ada Lovelace", "3.5", "", "x=1", "a-b")] == [
+        "Ada Lovelace",
+        "3.5",
+        "",
+        "x=1",
+        "a-b",
+    ]
+
+
+def test_gradebook_and_canvas_neutralise_student_names_and_ids_numbers_stay_numbers() -> None:
+    """A name or id from an LMS export or roster must not run as a formula (issue 10)."""
+    entries = [
+        BatchEntry(sid, name, "graded", result(sid, PASSED), 1.0)
+        for sid, name in zip(["-5", "@7", "8", "9", "10", "11"], FORMULAS, strict=True)
+    ]
+    roster = {"8": RosterEntry("=1+2", "=cmd|' /C calc'!A0", "+S-1", "-login", "@Sec")}
+    book = list(csv.reader(io.StringIO(gradebook_csv(entries))))
+    canvas = list(
+        csv.reader(
+            io.StringIO(canvas_csv(entries, column="=HW", points_possible=25, roster=roster))
+        )
+    )
+    assert not any(_is_formula(cell) for row in book for cell in row[:3])
+    assert book[1][:2] == ["'-5", "'" + FORMULAS[0]]
+    assert [r[-2:] for r in book[1:]] == [["25", "25"]] * 6  # numbers untouched
+    assert canvas[0][-1] == "'=HW" and canvas[1] == ["    Points Possible", "", "", "", "", "25"]
+    assert canvas[4][:5] == ["'=cmd|' /C calc'!A0", "'=1+2", "'+S-1", "'-login", "'@Sec"]
+    assert all(not _is_formula(cell) for row in canvas[2:] for cell in row[:5])
+    assert [r[-1] for r in canvas[2:]] == ["25"] * 6
+
+
+def test_class_report_escapes_student_names_ids_and_reasons() -> None:
+    evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    entries = [
+        BatchEntry("javascript:alert(1)", evil, "graded", result("a", FROZEN_FAILS, 3.0), 3.0),
+        BatchEntry("b", evil, "failed", result("b", PASSED, 0.0), 0.0, reason=evil),
+    ]
+    html = render_class_report(entries, title=evil, budget=evil)
+    parser = _Links()
+    parser.feed(html)
+    assert parser.scripts == 0 and "<img" not in html and "<script" not in html
+    assert html.count("&lt;script&gt;") >= 4  # title, budget, names, reason
+    assert all(link.startswith("./") for link in parser.links), parser.links
+    assert "./javascript%3Aalert%281%29/report.html" in parser.links

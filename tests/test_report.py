@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import re
 from collections.abc import Callable
@@ -9,9 +11,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 from rich.console import Console
 
 from grader import report
+from grader.escape import markdown_code, markdown_fence, markdown_text
+from grader.feedback import View
 from grader.report import (
     print_checks,
     print_table,
@@ -21,7 +26,10 @@ from grader.report import (
     templates_dir,
     write_reports,
 )
+from grader.report_text import print_report
 from grader.results import CellResult, CheckResult, DataInfo, FitRecord, GradeResult
+
+FIXTURES = Path(__file__).parent / "files" / "results"
 
 VOID_ELEMENTS = frozenset(
     {
@@ -245,7 +253,7 @@ def test_html_failed_cells_show_source_error_and_traceback_tail() -> None:
 # --- Markdown -----------------------------------------------------------------------------------
 
 
-def test_markdown_has_the_facts_unescaped() -> None:
+def test_markdown_has_the_facts() -> None:
     md = render_markdown(_failing())
     assert md.startswith("# cifar10_transfer: feedback for bob_broken\n")
     assert md.endswith("\n") and not md.endswith("\n\n")
@@ -254,12 +262,14 @@ def test_markdown_has_the_facts_unescaped() -> None:
     assert "max epochs 3, max train samples 2000, max eval samples 500" in md
     assert "**Seed:** 7" in md
     assert "Graded on synthetic data." in md
+    assert "execute 42.2 s; calibrate 3.0 s" in md
+    assert "1 cell was never run" in md
     # Pipes and newlines would break the table row.
     assert "layer conv1 is trainable<br>layer conv2 \\| is trainable" in md
     row = next(line for line in md.splitlines() if "`transfer.frozen`" in line)
     assert row.startswith("| ") and row.endswith(" |") and "✘ fail" in row and FAIL_HINT in row
-    assert "could not load transfer.keras: a < b" in md
-    assert "&lt;" not in md and "&#39;" not in md
+    # Free text is escaped for Markdown (every viewer shows "a < b"); code is fenced verbatim.
+    assert "could not load transfer.keras: a &lt; b" in md
     assert "```python\nif a < b:\n    print(x)\n```" in md
     assert "**NameError**: name 'x' is not defined" in md
     assert "<script>alert('tb')</script>" in md  # inside a fenced block, shown literally
@@ -425,3 +435,166 @@ def test_svg_chart_escapes_names() -> None:
     svg = str(svg_line_chart({"<b>": [1.0, 2.0]}, 'say "hi" <script>'))
     assert "<script>" not in svg and "<b>" not in svg
     assert "&lt;b&gt;" in svg and "&#34;hi&#34;" in svg
+
+
+# --- hostile student text -----------------------------------------------------------------------
+
+ATTACK = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> <!-- c -->\n"
+    "# Score: 100/100\n"
+    "| fake | row |\n"
+    "1. one\n"
+    "[click](javascript:alert(3)) ![pixel](http://evil.example/p.png) <http://evil.example>\n"
+    '=HYPERLINK("http://evil.example") [red]rich[/red] **bold** `code` $x$ ~~s~~ &lt;b&gt;\n'
+    "\x1b[2J\x1b]8;;http://evil.example\x1b\\osc link\x1b]8;;\x1b\\ over\rwrite \u202eevil"
+)
+"""Markup for every viewer the reports reach: HTML, Markdown (GitHub, Jupyter, VS Code),
+spreadsheets, rich and terminal escape sequences."""
+BREAKOUT = "````\n</code></pre><script>alert(4)</script>\n````"
+"""A cell source that tries to close the fence around it."""
+
+
+def _hostile() -> GradeResult:
+    """A real result (``not_frozen``) with ATTACK in every field a notebook controls."""
+    raw = json.loads((FIXTURES / "not_frozen.json").read_text())
+    raw["submission"] = ATTACK
+    raw["notices"].append(ATTACK)
+    raw["incidents"] = [{"outcome": "timeout", "cell": 0, "detail": ATTACK}]
+    for check in raw["checks"]:
+        check["message"] = f"{check['message']}\n{ATTACK}"
+        check["status"] = "fail"  # messages and hints of failed checks are shown
+        for row in check["details"].get("comparison", []):
+            if row["actual"]:
+                row["actual"]["name"] = ATTACK
+                row["actual"]["config"] = {k: ATTACK for k in row["actual"]["config"]}
+        if "confusion" in check["details"]:
+            check["details"]["confusion"]["names"]["0"] = ATTACK
+    raw["cells"] = [
+        {
+            "index": 0,
+            "status": "error",
+            "duration_s": 1.0,
+            "source": f"{ATTACK}\n{BREAKOUT}",
+            "error_name": ATTACK,
+            "error_value": ATTACK,
+            "traceback": f"{ATTACK}\n{BREAKOUT}",
+        }
+    ]
+    for fit in raw["fits"]:
+        fit["model"] = ATTACK
+        fit["history"] = {f"{ATTACK} {name}": v for name, v in fit["history"].items()}
+    return GradeResult.from_json(json.dumps(raw))
+
+
+class _Rendered(HTMLParser):
+    """Collects the elements and the text of each heading in an HTML document."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[str] = []
+        self.headings: list[str] = []
+        self.tables: list[list[int]] = []
+        """Per table, the number of cells in each row."""
+        self._in_heading = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [name for name, _ in attrs]
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self._in_heading = True
+            self.headings.append("")
+        if tag == "table":
+            self.tables.append([])
+        if tag == "tr":
+            self.tables[-1].append(0)
+        if tag in ("td", "th"):
+            self.tables[-1][-1] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self._in_heading = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_heading:
+            self.headings[-1] += data
+
+
+def _markdown_as_html(md: str) -> str:
+    """Render as a viewer would, with raw HTML allowed (GitHub and Jupyter pass much of it)."""
+    renderer = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    html: str = renderer.render(md)
+    return html
+
+
+@pytest.mark.parametrize("view", ["instructor", "student"])
+def test_markdown_renders_no_student_markup(view: View) -> None:
+    """Issue 10: error values, layer names, names... rendered raw in report.md."""
+    result = _hostile()
+    md = render_markdown(result, view)
+    rendered = _Rendered()
+    rendered.feed(_markdown_as_html(md))
+    allowed = {"h1", "h2", "h3", "p", "strong", "em", "ul", "ol", "li", "table", "thead",
+               "tbody", "tr", "th", "td", "code", "pre", "br"}  # fmt: skip
+    assert set(rendered.tags) <= allowed, set(rendered.tags) - allowed
+    assert "ol" not in rendered.tags  # "1. one" stayed text
+    assert rendered.attributes == [] or set(rendered.attributes) <= {"style", "class"}
+    assert rendered.tags.count("h1") == 1 and rendered.headings[0].startswith("cifar10_transfer")
+    assert not any("Score: 100/100" in h and h.startswith("Score") for h in rendered.headings)
+    # Every row has as many cells as its header, and each table as many rows as it should:
+    # no row or column was injected.
+    assert all(len(set(rows)) == 1 for rows in rendered.tables), rendered.tables
+    checks_table = rendered.tables[0]
+    assert len(checks_table) == 1 + len(result.checks)
+    assert len(rendered.tables) == md.count("\n| ---")  # the report's own tables, no more
+    assert "\x1b" not in md and "\r" not in md and "\u202e" not in md
+    # The words are all there, shown as text.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in md and "\\# Score: 100/100" in md
+    assert "\\[red\\]rich\\[/red\\]" in md
+
+
+def test_markdown_fence_holds_a_source_that_tries_to_close_it() -> None:
+    md = render_markdown(_hostile())
+    html = _markdown_as_html(md)
+    assert "<script>" not in html
+    assert "&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;alert(4)&lt;/script&gt;" in html
+    assert "`````python\n" in md  # a fence longer than the source's four backticks
+
+
+@pytest.mark.parametrize("view", ["instructor", "student"])
+def test_html_escapes_every_student_field(view: View) -> None:
+    html = render_html(_hostile(), view)
+    rendered = _Rendered()
+    rendered.feed(html)
+    assert "script" not in rendered.tags and "img" not in rendered.tags and "a" not in rendered.tags
+    assert "onerror" not in rendered.attributes and "src" not in rendered.attributes
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 8
+    assert "\x1b" not in html or "&#27;" not in html  # ESC is inert in HTML text either way
+    _assert_well_formed(html)
+
+
+def test_markdown_text_and_code_helpers() -> None:
+    assert markdown_text("a < b & c > d") == "a &lt; b &amp; c &gt; d"
+    assert markdown_text("# h\n- item\n1. n\n2.5 x") == "\\# h<br>\\- item<br>1\\. n<br>2.5 x"
+    assert markdown_text("max_epochs _x_ *y* [l](u) !| ~ $ \\ `") == (
+        "max_epochs \\_x\\_ \\*y\\* \\[l\\](u) \\!\\| \\~ \\$ \\\\ \\`"
+    )
+    assert markdown_text("a\x1b(b\x07\rc\u202ed") == "a\ufffd(b\ufffd\ufffdc\ufffdd"
+    assert markdown_text("  indented ; spaced  ") == "  indented ; spaced  "
+    assert markdown_code("a`b|c\nd") == "``a`b\\|c d``"
+    assert markdown_code("`x") == "`` `x ``"
+    assert markdown_fence("x\n```\ny", "python") == "````python\nx\n```\ny\n````"
+
+
+def test_terminal_report_prints_student_text_without_markup_or_escape_sequences() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="truecolor", width=160)
+    result = _hostile()
+    print_report(result, "instructor", console)
+    print_checks(result, console)
+    print_table([result], console)
+    printed = out.getvalue()
+    # Only rich's own colour codes (SGR) remain: no OSC link, no screen clearing, no \\r.
+    assert re.sub(r"\x1b\[[0-9;]*m", "", printed).count("\x1b") == 0
+    assert "\r" not in printed and "\u202e" not in printed
+    assert "[red]rich[/red]" in printed and "<script>alert(1)</script>" in printed
