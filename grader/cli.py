@@ -122,6 +122,11 @@ def main() -> None:
 @click.option("--file-size-limit", type=click.IntRange(1), help="MiB per file a kernel writes.")
 @click.option("--open-files-limit", type=click.IntRange(1), help="Open files per kernel.")
 @click.option("--output-limit", type=click.IntRange(1), help="KiB of output kept per cell.")
+@click.option(
+    "--tmpfs-limit",
+    type=click.IntRange(1),
+    help="MiB of each of a kernel's /tmp, /var/tmp, /dev/shm.",
+)
 def grade(
     submissions: tuple[Path, ...],
     assignment: str,
@@ -143,6 +148,7 @@ def grade(
     file_size_limit: int | None,
     open_files_limit: int | None,
     output_limit: int | None,
+    tmpfs_limit: int | None = None,
     weights_dir: Path | None = None,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
@@ -171,6 +177,7 @@ def grade(
             "file_size_mb": file_size_limit,
             "open_files": open_files_limit,
             "output_kb": output_limit,
+            "tmpfs_mb": tmpfs_limit,
         }
         limits = dataclasses.replace(
             spec.limits, **{k: v for k, v in overrides.items() if v is not None}

@@ -38,6 +38,9 @@ class Limits:
     """Open file descriptors (``RLIMIT_NOFILE``)."""
     output_kb: int = 1024
     """Output one cell may produce (text, images) before the grader cuts it, in KiB."""
+    tmpfs_mb: int = 512
+    """Size of each of the kernel's private ``/tmp``, ``/var/tmp`` and ``/dev/shm``, in MiB.
+    They are memory that ``RLIMIT_DATA`` does not count, so they are capped apart."""
 
     def rlimits(self) -> dict[str, tuple[int, int]]:
         """``resource`` limit name -> (soft, hard)."""
@@ -52,4 +55,12 @@ class Limits:
         }
 
 
-LIMIT_FIELDS = ("memory_mb", "cpu_seconds", "processes", "file_size_mb", "open_files", "output_kb")
+LIMIT_FIELDS = (
+    "memory_mb",
+    "cpu_seconds",
+    "processes",
+    "file_size_mb",
+    "open_files",
+    "output_kb",
+    "tmpfs_mb",
+)
