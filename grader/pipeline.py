@@ -182,7 +182,7 @@ def grade(
         # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
         extra_files=[spec.folder / name for name in spec.sandbox_files]
         + [w.path for w in pretrained if w.path is not None],
-        hide=_hidden_from_kernel(spec, Path(submission), data_dir),
+        hide=_secrets(spec, data_dir),
     ) as box:
         config = {
             "seed": spec.seed,
@@ -204,7 +204,7 @@ def grade(
             finish=finish_code(),
             cell_timeout=cell_timeout or spec.cell_timeout,
             total_timeout=total_timeout or spec.total_timeout,
-            env=sandbox.kernel_env(box.work),
+            env=box.env(),
             sandbox=box,
         )
         t0 = time.monotonic()
@@ -271,21 +271,22 @@ def _data_info(visible: datasets.Dataset, held_out: datasets.HeldOut) -> DataInf
     )
 
 
-def _hidden_from_kernel(
-    spec: Assignment, submission: Path, data_dir: Path | None
-) -> list[Path | None]:
-    """What the kernel must not see: held-back data, the rubric and solution, other work."""
+def _secrets(spec: Assignment, data_dir: Path | None) -> list[Path | None]:
+    """What the kernel must not see should it lie inside the Python installation it is shown.
+
+    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine`): none of
+    these is mounted. They only matter where an installation holds them (a cache or data
+    folder inside a virtual environment); every assignment's folder and the reference
+    solutions are always covered.
+    """
     reference = importlib.util.find_spec(spec.reference)
     keras_home = os.environ.get("KERAS_HOME")
     return [
         cache_dir(),
         data_dir,
         Path(keras_home) if keras_home else Path.home() / ".keras",
-        # Every assignment's folder, not only this one's: another assignment's solution is
-        # as much a secret as this one's.
         spec.folder.parent,
         Path(reference.origin).parent if reference and reference.origin else None,
-        submission.resolve().parent,
     ]
 
 
