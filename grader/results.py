@@ -25,6 +25,7 @@ Outcome = t.Literal[
     "memory_limit",
     "kernel_died",
     "process_limit",
+    "disk_limit",
     "output_truncated",
     "not_a_notebook",
     "invalid_notebook",
@@ -98,7 +99,7 @@ class Incident:
 
     outcome: Outcome
     """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``process_limit``,
-    ``output_truncated``, ``not_a_notebook`` or ``invalid_notebook``."""
+    ``disk_limit``, ``output_truncated``, ``not_a_notebook`` or ``invalid_notebook``."""
     cell: int
     """Index of the cell it happened in (as in ``cells[]``), or -1 for the whole notebook."""
     detail: str
@@ -164,7 +165,7 @@ class GradeResult:
     outcome: Outcome = "ok"
     """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
     outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``memory_limit``,
-    ``process_limit``, ``timeout``, ``output_truncated``, in that order)."""
+    ``process_limit``, ``disk_limit``, ``timeout``, ``output_truncated``, in that order)."""
     incidents: list[Incident] = field(default_factory=list)
     """Every limit hit, in the order it happened."""
 
