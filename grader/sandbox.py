@@ -269,7 +269,10 @@ def course_material() -> list[Path]:
     """Folders no sandbox may see even inside an allowed tree: assignments and references.
 
     An installed wheel carries every assignment (rubrics, solutions) as
-    ``grader/assignments`` and the reference solutions as the top-level ``reference`` package.
+    ``grader/assignments`` and the reference solutions as the top-level ``reference``
+    package; an editable install leaves the same ``grader/assignments`` in site-packages.
+    Every folder of a sandboxed interpreter's path is searched for both, besides where this
+    grader finds them.
     """
     from grader.rubric import assignments_root
 
@@ -277,7 +280,9 @@ def course_material() -> list[Path]:
     reference = importlib.util.find_spec("reference")
     if reference is not None and reference.origin:
         found.append(Path(reference.origin).parent)
-    return [p.resolve() for p in found if p.exists()]
+    for entry in _interpreter_path(os.environ.get("PYTHONPATH", "")):
+        found += [Path(entry) / "grader" / "assignments", Path(entry) / "reference"]
+    return sorted({p.resolve() for p in found if p.exists()})
 
 
 def system_paths() -> tuple[list[Path], list[tuple[str, str]]]:

@@ -208,7 +208,10 @@ def _make_mount_point(target: str, directory: bool) -> None:
 
 
 def _bind(source: str, target: str, writable: bool) -> None:
-    fd = open_nofollow(source)
+    try:
+        fd = open_nofollow(source)
+    except FileNotFoundError:
+        raise FileNotFoundError(2, f"{source}: no such file or folder to mount") from None
     try:
         _make_mount_point(target, stat.S_ISDIR(os.fstat(fd).st_mode))
         mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)

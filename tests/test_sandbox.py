@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,10 @@ def test_the_new_root_shows_only_the_allow_list(tmp_path: Path) -> None:
     (shown / "inside" / "key.npz").write_text("hidden inside an allowed tree")
     (shown / "visible.txt").write_text("ok")
     checkout = Path(grader.__file__).resolve().parent.parent
+    # Where course material lies: the checkout, and what an install copies into site-packages.
+    material = [checkout / "assignments", checkout / "reference"]
+    for packages in site.getsitepackages():
+        material += [Path(packages) / "grader" / "assignments", Path(packages) / "reference"]
     with confine(
         SandboxOptions(), mounts=[Mount(shown)], workdir=work, hide=[shown / "inside"]
     ) as box:
@@ -115,10 +120,11 @@ def test_the_new_root_shows_only_the_allow_list(tmp_path: Path) -> None:
             f"ls -A {shown} {shown}/inside; echo --; ls -A {checkout}; echo --; "
             f"ls {secret} {checkout}/assignments {checkout}/tests /home /root/.ssh 2>&1 "
             "| grep -c 'No such file'; "
-            "touch /new /etc/new 2>&1",
+            "touch /new /etc/new 2>&1; echo --; "
+            + "; ".join(f"ls -A {p} 2>/dev/null" for p in material),
         )
-    assert run.returncode != 0  # the last command, touch, failed
-    top, dev, folder, mounted, tree, rest = run.stdout.split("--\n")
+    top, dev, folder, mounted, tree, rest, material = run.stdout.split("--\n")
+    assert material == ""  # every assignment and reference solution, wherever installed
     pythons = {p.parts[1] for p in python_paths()[0]}
     assert OWN_NAMES <= set(top.split()) <= SYSTEM_NAMES | OWN_NAMES | pythons
     assert set(dev.split()) == DEVICES | {"shm"}
@@ -144,6 +150,10 @@ def test_python_is_shown_without_the_source_checkout_and_course_material() -> No
     assert not any(p.name == "tests" for p in shown)
     hidden = course_material()
     assert (ROOT / "assignments").resolve() in hidden and (ROOT / "reference").resolve() in hidden
+    # An install (editable too) copies every assignment into site-packages/grader/assignments.
+    for packages in site.getsitepackages():
+        for folder in (Path(packages) / "grader" / "assignments", Path(packages) / "reference"):
+            assert not folder.exists() or folder.resolve() in hidden
 
 
 @needs_namespaces
