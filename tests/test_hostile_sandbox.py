@@ -153,9 +153,10 @@ def test_a_classmates_notebook_and_result_are_unreachable(course: Path) -> None:
     assert (out / "aa_honest" / "result.json").is_file()  # it existed when the snoop ran
     snoop = json.loads(stdout_of(out, "zz_snoop", 0))
     own = snoop["own"] + "/"
+    read = {path: why for path, why in snoop["direct"].items() if "Error" not in why}
+    assert read == {}  # by their known paths: the classmate's work, the rubric, the solution
     assert any(hit.endswith("/zz_snoop.ipynb") for hit in snoop["hits"])  # the walk finds files
     assert [hit for hit in snoop["hits"] if not hit.startswith(own)] == []
-    assert all(why in ("FileNotFoundError", "PermissionError") for why in snoop["direct"].values())
 
 
 @pytest.mark.notebook
@@ -258,7 +259,9 @@ def test_two_sandboxes_have_their_own_users_even_without_namespaces(
             assert sum(bool(users & uids) for uids in processes().values()) == limit
             start(b, f"kill -9 {victim}; echo kill=$?; /bin/true & wait $! && echo forked")
             running[1].wait(timeout=30)
-            seen = (b.work / "out.txt").read_text()
+            out = b.work / "out.txt"
+            # A shared user at its limit cannot even start another sandbox's command.
+            seen = out.read_text() if out.exists() else "the second sandbox did not start"
             assert "kill=1" in seen and "forked" in seen, seen
             assert Path(f"/proc/{victim}").exists()  # still alive
             assert (a.work / "uid").read_text() != (b.work / "uid").read_text()
