@@ -37,9 +37,12 @@ import resource
 import signal
 import stat
 import sys
-import tempfile
 import time
-import typing as t
+
+# Imports cost start-up time on every kernel: typing only for the type checker.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -310,6 +313,8 @@ def _build_dev(new: str) -> None:
 
 def probe() -> int:
     """Print ``ok`` if a sandbox can be built here (a notice after it if only with chroot)."""
+    import tempfile
+
     root = tempfile.mkdtemp(prefix="grader-probe-")
     try:
         binds = [{"path": p, "writable": False} for p in ("/usr", "/etc") if os.path.isdir(p)]
@@ -356,8 +361,11 @@ def main(argv: list[str]) -> int:
             namespaces = False
     grader_pid = os.getppid()
     read_end, write_end = os.pipe()
+    # Queued rather than delivered: the wait below wakes the moment the sandbox ends.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
     child = os.fork()
     if child == 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.close(read_end)
         _init(spec, cmd, write_end, namespaces)
     os.close(write_end)
@@ -368,7 +376,7 @@ def main(argv: list[str]) -> int:
             break
         if os.getppid() != grader_pid:  # the grader was killed: its sandbox must not outlive it
             os.kill(child, signal.SIGKILL)
-        time.sleep(0.1)
+        signal.sigtimedwait({signal.SIGCHLD}, 0.1)
     raw = os.read(read_end, 256).decode()
     if not raw:  # the sandbox's init itself was killed (or failed) before it could report
         killed = os.WIFSIGNALED(init_status)
