@@ -251,7 +251,16 @@ def build_root(spec: dict[str, t.Any]) -> str:
     could only be changed with ``chroot``; raises OSError when the file system cannot be
     built (the command must then not run).
     """
-    os.umask(0o022)
+    # The folders made here to hold mount points can be crossed but not listed (0711): a
+    # process finds its own folders by name, as before, and no other name next to them.
+    previous = os.umask(0o066)
+    try:
+        return _build_root(spec)
+    finally:
+        os.umask(previous)
+
+
+def _build_root(spec: dict[str, t.Any]) -> str:
     new = spec["root"].rstrip("/")
     # A small root, read-only once built: only mount points and links live in it.
     _tmpfs(new, "1m", "0755")
