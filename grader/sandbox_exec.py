@@ -201,43 +201,64 @@ def _lock_down(target: str, writable: bool) -> None:
         mount(None, point, None, MS_REMOUNT | MS_BIND | flags)
 
 
-def _make_mount_point(target: str, directory: bool) -> None:
+def _makedirs(new: str, path: str) -> None:
+    """Make the folders of ``path`` missing under the new root ``new``.
+
+    Each gets the permissions of the folder it stands for on the machine, made traversable
+    and never writable by others: a sandbox's folder that cannot be listed there (0711)
+    cannot be listed here either, and a folder on ``sys.path`` stays listable (imports need
+    that).
+    """
+    made = new
+    for part in [p for p in path.split("/") if p]:
+        host, made = made[len(new) :] + "/" + part, made + "/" + part
+        if os.path.lexists(made):
+            continue
+        try:
+            mode = (os.stat(host).st_mode & 0o755) | 0o111
+        except OSError:
+            mode = 0o711
+        os.mkdir(made)
+        os.chmod(made, mode)
+
+
+def _make_mount_point(new: str, path: str, directory: bool) -> None:
     if directory:
-        os.makedirs(target, exist_ok=True)
+        _makedirs(new, path)
         return
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    if not os.path.lexists(target):
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    _makedirs(new, os.path.dirname(path))
+    if not os.path.lexists(new + path):
+        os.close(os.open(new + path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def _bind(source: str, target: str, writable: bool) -> None:
+def _bind(new: str, path: str, writable: bool) -> None:
     try:
-        fd = open_nofollow(source)
+        fd = open_nofollow(path)
     except FileNotFoundError:
-        raise FileNotFoundError(2, f"{source}: no such file or folder to mount") from None
+        raise FileNotFoundError(2, f"{path}: no such file or folder to mount") from None
     try:
-        _make_mount_point(target, stat.S_ISDIR(os.fstat(fd).st_mode))
-        mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        _make_mount_point(new, path, stat.S_ISDIR(os.fstat(fd).st_mode))
+        mount(f"/proc/self/fd/{fd}", new + path, None, MS_BIND | MS_REC)
     finally:
         os.close(fd)
-    _lock_down(target, writable)
+    _lock_down(new + path, writable)
 
 
-def _tmpfs(target: str, size: str, mode: str, flags: int = MS_NOSUID | MS_NODEV) -> None:
-    os.makedirs(target, exist_ok=True)
-    mount("tmpfs", target, "tmpfs", flags, f"size={size},mode={mode}")
+def _tmpfs(new: str, path: str, size: str, mode: str, flags: int = MS_NOSUID | MS_NODEV) -> None:
+    _makedirs(new, path)
+    mount("tmpfs", new + path, "tmpfs", flags, f"size={size},mode={mode}")
 
 
-def _hole(target: str) -> None:
+def _hole(new: str, path: str) -> None:
     try:
-        mode = os.lstat(target).st_mode
+        mode = os.lstat(new + path).st_mode
     except FileNotFoundError:
         return
     if stat.S_ISDIR(mode):
-        _tmpfs(target, "4k", "0755", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _tmpfs(new, path, "4k", "0755", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     elif not stat.S_ISLNK(mode):  # a link shows only what its target's own mount allows
-        mount("/dev/null", target, None, MS_BIND)
-        _lock_down(target, writable=False)
+        mount("/dev/null", new + path, None, MS_BIND)
+        _lock_down(new + path, writable=False)
 
 
 def _depth_first(path: str) -> tuple[str, ...]:
@@ -251,19 +272,9 @@ def build_root(spec: dict[str, t.Any]) -> str:
     could only be changed with ``chroot``; raises OSError when the file system cannot be
     built (the command must then not run).
     """
-    # The folders made here to hold mount points can be crossed but not listed (0711): a
-    # process finds its own folders by name, as before, and no other name next to them.
-    previous = os.umask(0o066)
-    try:
-        return _build_root(spec)
-    finally:
-        os.umask(previous)
-
-
-def _build_root(spec: dict[str, t.Any]) -> str:
     new = spec["root"].rstrip("/")
     # A small root, read-only once built: only mount points and links live in it.
-    _tmpfs(new, "1m", "0755")
+    mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     size = f"{int(spec['tmpfs_mb'])}m"
     # Parents before children: a caller's folder under /tmp is mounted on the private /tmp.
     steps: list[tuple[str, str, bool]] = [(path, "tmpfs", True) for path in PRIVATE_TMPFS]
@@ -272,27 +283,25 @@ def _build_root(spec: dict[str, t.Any]) -> str:
     steps.sort(key=lambda step: _depth_first(step[0]))
     devices_done = False
     for path, kind, writable in steps:
-        target = new + path
         if path.startswith("/dev/") and not devices_done:
             _build_dev(new)
             devices_done = True
         if kind == "tmpfs":
-            _tmpfs(target, size, "1777")
+            _tmpfs(new, path, size, "1777")
         elif kind == "bind":
-            _bind(path, target, writable)
+            _bind(new, path, writable)
         else:  # a hole: an empty read-only folder (or file) over a secret
-            _hole(target)
+            _hole(new, path)
     if not devices_done:
         _build_dev(new)
     # The namespace's own /proc, mounted while the grader's is still in view: a user namespace
     # may only mount a proc when one is fully visible.
-    os.makedirs(new + "/proc", exist_ok=True)
+    _makedirs(new, "/proc")
     mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for path, target in spec["symlinks"]:
-        link = new + path
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if not os.path.lexists(link):
-            os.symlink(target, link)
+        _makedirs(new, os.path.dirname(path))
+        if not os.path.lexists(new + path):
+            os.symlink(target, new + path)
     mount(None, new + "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
     mount(None, new, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir(new)
@@ -310,14 +319,13 @@ def _build_root(spec: dict[str, t.Any]) -> str:
 
 def _build_dev(new: str) -> None:
     """A ``/dev`` holding six device nodes and the ``/proc/self/fd`` links, nothing else."""
-    dev = new + "/dev"
-    _tmpfs(dev, "64k", "0755", MS_NOSUID)
+    _tmpfs(new, "/dev", "64k", "0755", MS_NOSUID)
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
-            _make_mount_point(f"{dev}/{name}", directory=False)
-            mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
+            _make_mount_point(new, f"/dev/{name}", directory=False)
+            mount(f"/dev/{name}", f"{new}/dev/{name}", None, MS_BIND)
     for name, target in DEVICE_LINKS.items():
-        os.symlink(target, f"{dev}/{name}")
+        os.symlink(target, f"{new}/dev/{name}")
 
 
 def probe() -> int:

@@ -116,8 +116,9 @@ def test_the_new_root_shows_only_the_allow_list(tmp_path: Path) -> None:
     ) as box:
         run = sh(
             box,
-            # Folders made to hold mount points (here tmp_path and the checkout) cannot be
-            # listed by the sandbox's own user; as the grader's user (no root) they can.
+            # A folder made to hold mount points has its twin's permissions: tmp_path (0711)
+            # cannot be listed by the sandbox's own user (as the grader's user, without root,
+            # it can); the checkout can.
             f"ls -A /; echo --; ls -A /dev; echo --; ls -A {tmp_path} 2>/dev/null; echo --; "
             f"ls -A {shown} {shown}/inside; echo --; ls -A {checkout} 2>/dev/null; "
             f"test -r {Path(grader.__file__)} && echo package; echo --; "
