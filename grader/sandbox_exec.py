@@ -20,9 +20,9 @@ The file system is built from nothing: a small read-only tmpfs becomes the root 
 ``chroot`` only where that fails), and only what the spec lists is mounted in it, each at the
 same absolute path as outside: the system (``/usr``, ``/etc``, ...), Python, and the caller's
 folders, read-only unless marked writable. ``/proc`` is the namespace's own, ``/dev`` holds six
-device nodes, and ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are private, size-capped tmpfs that
-end with the namespace. ``holes`` are empty read-only folders mounted over secrets that lie
-inside an allowed tree.
+device nodes and terminals of its own, and ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are private,
+size-capped tmpfs that end with the namespace. ``holes`` are empty read-only folders mounted
+over secrets that lie inside an allowed tree.
 
 The network namespace has no interface but a down loopback: Jupyter's IPC transport (Unix
 sockets in a folder) is all a kernel needs.
@@ -84,6 +84,7 @@ DEVICE_LINKS = {
     "stderr": "/proc/self/fd/2",
 }
 # Private to each sandbox, capped, and gone with it: not the machine's shared folders.
+PTY_OPTIONS = "newinstance,ptmxmode=0666,mode=0620"
 PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108
 # Mount flags a bind mount keeps when it is remounted (statvfs flag -> mount flag); a user
 # namespace may not clear the ones its parent set.
@@ -318,7 +319,7 @@ def build_root(spec: dict[str, t.Any]) -> str:
 
 
 def _build_dev(new: str) -> None:
-    """A ``/dev`` holding six device nodes and the ``/proc/self/fd`` links, nothing else."""
+    """A ``/dev`` holding six device nodes, the ``/proc/self/fd`` links and private terminals."""
     _tmpfs(new, "/dev", "64k", "0755", MS_NOSUID)
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
@@ -326,6 +327,11 @@ def _build_dev(new: str) -> None:
             mount(f"/dev/{name}", f"{new}/dev/{name}", None, MS_BIND)
     for name, target in DEVICE_LINKS.items():
         os.symlink(target, f"{new}/dev/{name}")
+    # Terminals of its own (IPython runs `!command` on one): a new devpts instance, which holds
+    # none of the machine's.
+    _makedirs(new, "/dev/pts")
+    mount("devpts", f"{new}/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, PTY_OPTIONS)
+    os.symlink("pts/ptmx", f"{new}/dev/ptmx")
 
 
 def probe() -> int:

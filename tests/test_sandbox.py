@@ -51,6 +51,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader sw
 SYSTEM_NAMES = {"bin", "sbin", "lib", "lib64", "lib32", "libx32", "usr", "etc"}
 OWN_NAMES = {"dev", "proc", "tmp", "var"}
 DEVICES = {"null", "zero", "full", "random", "urandom", "tty", "fd", "stdin", "stdout", "stderr"}
+TERMINALS = {"pts", "ptmx"}
 
 
 @pytest.fixture
@@ -119,7 +120,8 @@ def test_the_new_root_shows_only_the_allow_list(tmp_path: Path) -> None:
             # A folder made to hold mount points has its twin's permissions: tmp_path (0711)
             # cannot be listed by the sandbox's own user (as the grader's user, without root,
             # it can); the checkout can.
-            f"ls -A /; echo --; ls -A /dev; echo --; ls -A {tmp_path} 2>/dev/null; echo --; "
+            f"ls -A /; echo --; ls -A /dev /dev/pts; echo --; "
+            f"ls -A {tmp_path} 2>/dev/null; echo --; "
             f"ls -A {shown} {shown}/inside; echo --; ls -A {checkout} 2>/dev/null; "
             f"test -r {Path(grader.__file__)} && echo package; echo --; "
             f"ls {secret} {checkout}/assignments {checkout}/tests /home /root/.ssh 2>&1 "
@@ -131,7 +133,8 @@ def test_the_new_root_shows_only_the_allow_list(tmp_path: Path) -> None:
     assert material == ""  # every assignment and reference solution, wherever installed
     pythons = {p.parts[1] for p in python_paths()[0]}
     assert OWN_NAMES <= set(top.split()) <= SYSTEM_NAMES | OWN_NAMES | pythons
-    assert set(dev.split()) == DEVICES | {"shm"}
+    # Terminals of its own: none of the machine's appear in its /dev/pts.
+    assert set(dev.split()) == DEVICES | TERMINALS | {"shm", "/dev:", "/dev/pts:"}
     assert set(folder.split()) <= {"work", "shown"}  # not the secret beside them
     assert mounted.split() == [f"{shown}:", "inside", "visible.txt", f"{shown}/inside:"]
     # The checkout holds every assignment and solution: only its grader package is shown
