@@ -49,7 +49,7 @@ grader = os.path.dirname(__import__("grader").__file__)  # the grader's own pack
 system = [os.path.realpath(p) for p in ("/proc", "/sys", "/dev", "/usr", "/etc",
                                         sys.prefix, sys.base_prefix, grader)]
 found = {"own": own, "hits": [], "direct": {}}
-for top in TOPS:
+for top in TOPS + [os.getcwd()]:  # its own folder too: the search does find files
     inside_system = any(os.path.realpath(top).startswith(s + "/") for s in system)
     for folder, dirs, files in os.walk(top):
         if not inside_system:  # the system and Python are shown on purpose: not searched
