@@ -236,6 +236,7 @@ def test_two_sandboxes_have_their_own_users_even_without_namespaces(
     def start(box: grader.sandbox.Sandbox, script: str) -> subprocess.Popen[bytes]:
         # Python may live in a folder only root can enter: without namespaces, a shell.
         # The launcher discards the command's own output: the script writes to files.
+        box.connection_file.write_text("{}")  # Jupyter writes it before a kernel starts
         command = [sys.executable, "-I", "-S", sandbox_exec.__file__, str(box.spec_file), "--"]
         shell = f"exec > out.txt 2>&1; id -u > uid; {script}"
         proc = subprocess.Popen([*command, "/bin/sh", "-c", shell], start_new_session=True)
