@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import site
@@ -40,6 +41,7 @@ from grader.sandbox import (
     prepare,
     python_paths,
 )
+from grader.watchdog import Watchdog
 from tests.conftest import ASSIGNMENT, ROOT
 
 needs_namespaces = pytest.mark.skipif(
@@ -258,6 +260,7 @@ def test_confine_runs_a_python_filter_over_pipes(tmp_path: Path, enabled: bool) 
     (models / "model.txt").write_text("weights")
     code = (
         "import pathlib, sys\n"
+        "import grader.limits  # a judge runs the grader's own code\n"
         "folder = pathlib.Path(sys.argv[1])\n"
         "print(sys.stdin.read().upper(), (folder / 'model.txt').read_text())\n"
         "try:\n    (folder / 'planted').write_text('x')\nexcept OSError as e:\n    print(e.errno)\n"
@@ -286,6 +289,44 @@ def test_kill_ends_the_sandbox_and_the_status_says_so(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == -signal.SIGKILL
         assert box.exit_status() == "signal SIGKILL"
         assert not box.kill()
+
+
+THREADS = """\
+import threading, time
+for _ in range(COUNT):
+    try:
+        threading.Thread(target=time.sleep, args=(300,), daemon=True).start()
+    except RuntimeError:  # can't start new thread: the process limit
+        break
+time.sleep(300)
+"""
+
+
+@needs_namespaces
+@pytest.mark.parametrize("where", ["kernel", "child"])
+def test_the_watchdog_counts_threads(tmp_path: Path, where: str) -> None:
+    """Threads fill ``RLIMIT_NPROC`` as processes do. In the kernel itself they cannot be
+    killed one by one: the sandbox is killed. In a child process, the child is killed and the
+    kernel (here a shell) goes on."""
+    limits = Limits(processes=32)
+    # A bomb in the kernel goes on until the limit stops it; in a child, it holds 20 threads.
+    code = THREADS.replace("COUNT", str(10**6 if where == "kernel" else 20))
+    python = [sys.executable, "-I", "-c", code]
+    argv = python if where == "kernel" else ["/bin/sh", "-c", f"{shlex.join(python)}; echo went on"]
+    with confine(SandboxOptions(limits=limits), mounts=[], workdir=tmp_path) as box:
+        proc = subprocess.Popen(box.command(argv), stdout=subprocess.PIPE, text=True)
+        wait_for(box.root / "pids.json")
+        watchdog = Watchdog(proc.pid, limits)
+        watchdog.start()
+        try:
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            watchdog.stop()
+    if where == "kernel":
+        assert watchdog.threads_killed and proc.returncode == -signal.SIGKILL
+    else:
+        assert watchdog.take_strays() == 1 and not watchdog.threads_killed
+        assert out == "went on\n" and proc.returncode == 0
 
 
 @needs_namespaces
