@@ -309,10 +309,10 @@ def confine(
 ) -> Iterator[Confinement]:
     """Prepare a confined launch: allocate an identity, write the launcher's spec.
 
-    Run the process with ``Popen(c.command(argv), env=c.env(), ...)`` inside the block; when
-    the block ends, whatever still runs as the sandbox's user is killed and the identity is
-    released. Standard input and output pass through, so a process can be fed and read by
-    pipes.
+    Run the process with ``Popen(c.command(argv), env=c.env(), ...)`` inside the block, and
+    stop it at any time with ``c.kill()``; when the block ends, whatever still runs as the
+    sandbox's user is killed and the identity is released. Standard input and output pass
+    through, so a process can be fed and read by pipes.
 
     Args:
         options: sandbox settings; with ``enabled=False`` nothing is confined.
@@ -328,8 +328,8 @@ def confine(
 
     Raises:
         ExecutionError: no free identity, or the uid lock folder is not safe to use.
-        ValueError: a mount is not absolute, is ``/``, or would cover the sandbox's own
-            ``/proc``, ``/dev`` or private temporary folders.
+        ValueError: a mount is ``/``, would cover the sandbox's own ``/proc``, ``/dev`` or
+            private temporary folders, or lies inside course material or ``hide``.
     """
     limits = limits or options.limits
     wanted = [Mount(Path(os.path.abspath(m.path)), m.writable) for m in mounts]
