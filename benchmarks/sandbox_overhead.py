@@ -20,7 +20,7 @@ import numpy as np
 from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.execute import run_notebook
-from grader.sandbox import SandboxOptions, kernel_env, namespaces_available, prepare
+from grader.sandbox import SandboxOptions, namespaces_available, prepare
 
 
 def one_run(sandboxed: bool, folder: Path) -> float:
@@ -39,7 +39,7 @@ def one_run(sandboxed: bool, folder: Path) -> float:
             finish="pass",
             cell_timeout=60,
             total_timeout=120,
-            env=kernel_env(box.work),
+            env=box.env(),
             sandbox=box,
         )
     if [c.status for c in run.cells] != ["ok", "ok"]:

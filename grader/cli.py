@@ -127,6 +127,11 @@ def main() -> None:
     type=click.IntRange(1),
     help="MiB of output kept for the whole notebook.",
 )
+@click.option(
+    "--tmpfs-limit",
+    type=click.IntRange(1),
+    help="MiB of each of a kernel's /tmp, /var/tmp, /dev/shm.",
+)
 def grade(
     submissions: tuple[Path, ...],
     assignment: str,
@@ -149,6 +154,7 @@ def grade(
     open_files_limit: int | None,
     output_limit: int | None,
     notebook_output_limit: int | None = None,
+    tmpfs_limit: int | None = None,
     weights_dir: Path | None = None,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
@@ -178,6 +184,7 @@ def grade(
             "open_files": open_files_limit,
             "output_kb": output_limit,
             "notebook_output_mb": notebook_output_limit,
+            "tmpfs_mb": tmpfs_limit,
         }
         limits = dataclasses.replace(
             spec.limits, **{k: v for k, v in overrides.items() if v is not None}

@@ -406,6 +406,14 @@ def _incidents(
         found.append(
             Incident("memory_limit", cell.index, f"cell {cell.index}: killed over the memory limit")
         )
+    elif dead and watchdog is not None and watchdog.threads_killed:
+        found.append(
+            Incident(
+                "process_limit",
+                cell.index,
+                f"cell {cell.index}: killed: its threads filled the process limit",
+            )
+        )
     elif dead:
         found.append(death_incident(cell.index, sandbox.exit_status() if sandbox else ""))
     elif (incident := cell_incident(cell)) is not None and not (

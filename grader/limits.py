@@ -42,6 +42,9 @@ class Limits:
     notebook_output_mb: int = 32
     """Output all cells together may produce before the grader cuts the rest, in MiB: bounds
     ``executed.ipynb`` and the grader's memory however many cells a notebook has."""
+    tmpfs_mb: int = 512
+    """Size of each of the kernel's private ``/tmp``, ``/var/tmp`` and ``/dev/shm``, in MiB.
+    They are memory that ``RLIMIT_DATA`` does not count, so they are capped apart."""
 
     def rlimits(self) -> dict[str, tuple[int, int]]:
         """``resource`` limit name -> (soft, hard)."""
@@ -64,4 +67,5 @@ LIMIT_FIELDS = (
     "open_files",
     "output_kb",
     "notebook_output_mb",
+    "tmpfs_mb",
 )

@@ -20,11 +20,15 @@ SEVERITY: tuple[Outcome, ...] = (
     "judge_timeout",
     "memory_limit",
     "process_limit",
+    "disk_limit",
     "timeout",
     "output_truncated",
 )
 # numpy raises its own MemoryError subclass; TensorFlow its ResourceExhaustedError.
 MEMORY_ERRORS = frozenset({"MemoryError", "_ArrayMemoryError", "ResourceExhaustedError"})
+# A write past the size of the private /tmp, /var/tmp or /dev/shm (or a full disk): ENOSPC;
+# past the largest file the kernel may write (RLIMIT_FSIZE; Python ignores SIGXFSZ): EFBIG.
+DISK_ERRNOS = ("[Errno 28]", "[Errno 27]", "[Errno 122]")
 
 
 def outcome_of(incidents: t.Iterable[Incident]) -> Outcome:
@@ -42,6 +46,13 @@ def cell_incident(cell: CellResult) -> Incident | None:
     if cell.error_name in MEMORY_ERRORS:
         return Incident(
             "memory_limit", cell.index, f"cell {cell.index}: {cell.error_name} (memory limit)"
+        )
+    if cell.error_name in ("OSError", "IOError") and cell.error_value.startswith(DISK_ERRNOS):
+        return Incident(
+            "disk_limit",
+            cell.index,
+            f"cell {cell.index}: {cell.error_name}: {cell.error_value} (temporary space or "
+            "file size limit)",
         )
     # fork() and thread creation fail with EAGAIN once the process limit is reached.
     if (cell.error_name == "BlockingIOError" and "Errno 11" in cell.error_value) or (

@@ -5,6 +5,7 @@ Library first: :func:`grade` and :func:`check` are what the CLI calls.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import json
@@ -204,17 +205,16 @@ def grade(
             # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
             extra_files=[spec.folder / name for name in spec.sandbox_files]
             + [w.path for w in pretrained if w.path is not None],
-            hide=_hidden_from_kernel(spec, Path(submission), data_dir),
+            hide=_secrets(spec, data_dir),
         ) as box,
-        tempfile.TemporaryDirectory(prefix="grader-evidence-") as evidence_root,
+        _judge_sandbox(options, spec, data) as (judge_box, evidence),
     ):
         # Started first, so that its Keras import overlaps the notebook's run.
-        judge = Judge(judge_argv(), sandbox.kernel_env(Path(evidence_root)))
+        judge = Judge(judge_box.command(judge_argv()), judge_box.env())
         try:
-            Path(evidence_root).chmod(0o711)
             collector = EvidenceCollector(
                 box.artefacts,
-                Path(evidence_root) / f"artefacts-{secrets.token_hex(8)}",
+                evidence,
                 spec.roles,
                 max_file_bytes=options.limits.file_size_mb * MB,
                 max_total_bytes=MAX_EVIDENCE_BYTES,
@@ -239,14 +239,14 @@ def grade(
                 finish=finish_code(),
                 cell_timeout=cell_timeout or spec.cell_timeout,
                 total_timeout=total_timeout or spec.total_timeout,
-                env=sandbox.kernel_env(box.work),
+                env=box.env(),
                 sandbox=box,
                 after_cell=collector.after_cell,
             )
             collector.at_end()
             t0 = time.monotonic()
             findings = judge.run(
-                _judge_request(spec, plan, data, collector.dest, reference.accuracy, pretrained),
+                _judge_request(spec, plan, data, evidence, reference.accuracy, pretrained),
                 spec,
                 timeout=spec.judge_timeout,
             )
@@ -332,22 +332,53 @@ def _data_info(visible: datasets.Dataset, held_out: datasets.HeldOut) -> DataInf
     )
 
 
-def _hidden_from_kernel(
-    spec: Assignment, submission: Path, data_dir: Path | None
-) -> list[Path | None]:
-    """What the kernel must not see: held-back data, the rubric and solution, other work."""
+def _secrets(spec: Assignment, data_dir: Path | None) -> list[Path | None]:
+    """What the kernel must not see should it lie inside the Python installation it is shown.
+
+    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine`): none of
+    these is mounted. They only matter where an installation holds them (a cache or data
+    folder inside a virtual environment); every assignment's folder and the reference
+    solutions are always covered.
+    """
     reference = importlib.util.find_spec(spec.reference)
     keras_home = os.environ.get("KERAS_HOME")
     return [
         cache_dir(),
         data_dir,
         Path(keras_home) if keras_home else Path.home() / ".keras",
-        # Every assignment's folder, not only this one's: another assignment's solution is
-        # as much a secret as this one's.
         spec.folder.parent,
         Path(reference.origin).parent if reference and reference.origin else None,
-        submission.resolve().parent,
     ]
+
+
+@contextlib.contextmanager
+def _judge_sandbox(
+    options: sandbox.SandboxOptions, spec: Assignment, data: PreparedData
+) -> t.Iterator[tuple[sandbox.Confinement, Path]]:
+    """The judge's confinement, and the folder the grader puts the evidence in for it.
+
+    The judge sees the evidence and the data read-only, and the reference package (it builds
+    the expected models); it writes nothing but its private ``/tmp``. It has the kernel's
+    isolation and limits, and an identity of its own.
+    """
+    reference = importlib.util.find_spec(spec.reference)
+    package = Path(reference.origin).parent if reference and reference.origin else None
+    with tempfile.TemporaryDirectory(prefix="grader-judge-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o711)  # traversable, not listable: the evidence folder's name is random
+        evidence = root / f"evidence-{secrets.token_hex(8)}"
+        evidence.mkdir(mode=0o755)
+        work = root / f"work-{secrets.token_hex(8)}"
+        work.mkdir(mode=0o700)
+        shown = [evidence, data.kernel_file, data.held_out_file, *([package] if package else [])]
+        with sandbox.confine(
+            options,
+            mounts=[sandbox.Mount(path) for path in shown],
+            workdir=work,
+            name="judge",
+            reveal=[package] if package else [],
+        ) as box:
+            yield box, evidence
 
 
 def _sandbox_notices(options: sandbox.SandboxOptions, box: sandbox.Sandbox) -> list[str]:

@@ -25,6 +25,7 @@ Outcome = t.Literal[
     "memory_limit",
     "kernel_died",
     "process_limit",
+    "disk_limit",
     "output_truncated",
     "not_a_notebook",
     "invalid_notebook",
@@ -100,9 +101,9 @@ class Incident:
 
     outcome: Outcome
     """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``process_limit``,
-    ``output_truncated``, ``not_a_notebook``, ``invalid_notebook``, ``judge_timeout`` (measuring
-    the saved models took longer than the rubric allows) or ``judge_failed`` (the judge process
-    broke)."""
+    ``disk_limit``, ``output_truncated``, ``not_a_notebook``, ``invalid_notebook``,
+    ``judge_timeout`` (measuring the saved models took longer than the rubric allows) or
+    ``judge_failed`` (the judge process broke)."""
     cell: int
     """Index of the cell it happened in (as in ``cells[]``), or -1 for the whole notebook."""
     detail: str
@@ -181,8 +182,8 @@ class GradeResult:
     outcome: Outcome = "ok"
     """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
     outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``judge_failed``,
-    ``judge_timeout``, ``memory_limit``, ``process_limit``, ``timeout``, ``output_truncated``, in
-    that order)."""
+    ``judge_timeout``, ``memory_limit``, ``process_limit``, ``disk_limit``, ``timeout``,
+    ``output_truncated``, in that order)."""
     incidents: list[Incident] = field(default_factory=list)
     """Every limit hit, in the order it happened."""
     flags: list[Flag] = field(default_factory=list)

@@ -1,10 +1,17 @@
-"""Watch a sandboxed kernel from the grader's side: fork bombs and memory the rlimits miss.
+"""Watch a sandboxed kernel from the grader's side: fork and thread bombs, memory the rlimits miss.
 
-``RLIMIT_NPROC`` stops a fork bomb, but its processes stay and hold every slot, and a kernel
-that cannot start a thread hangs. ``RLIMIT_DATA`` stops heap allocations, but not shared
-memory. So the grader looks at the sandbox's processes a few times a second: when the student's
-processes fill half the process limit they are all killed (the kernel stays), and when the
-sandbox's resident memory passes the limit the whole sandbox is killed.
+``RLIMIT_NPROC`` counts the processes *and threads* of the sandbox's user. It stops a bomb, but
+the bomb's processes or threads stay and hold every slot, and a kernel that cannot start a
+thread hangs. ``RLIMIT_DATA`` stops heap allocations, but not shared memory. So the grader
+looks at the sandbox a few times a second, counting every thread of every process:
+
+* when the student's other processes hold half the process limit, they are all killed (the
+  kernel stays: a fork bomb costs one cell);
+* when the sandbox holds the whole limit, the threads are the kernel's own, which cannot be
+  killed one by one: the sandbox is killed (a thread bomb);
+* when the sandbox's resident memory passes the limit, the sandbox is killed.
+
+Each sandbox has its own user, so what one bomb holds never counts against another kernel.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ class Watchdog(threading.Thread):
         """Processes killed because they filled the process limit."""
         self.memory_killed = False
         """The sandbox was killed for using more memory than the limit."""
+        self.threads_killed = False
+        """The sandbox was killed because its threads filled the process limit."""
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
 
@@ -58,8 +67,9 @@ class Watchdog(threading.Thread):
         kernels = {k for init in inits for k in children(init) if inner_pid(k) == 2} or {
             k for init in inits for k in children(init)[:1]
         }
+        threads = {p: _threads(p) for p in everything}
         strays = [p for p in everything if p not in kernels]
-        if len(strays) >= max(1, self.limits.processes // 2):
+        if strays and sum(threads[p] for p in strays) >= max(1, self.limits.processes // 2):
             killed: set[int] = set()
             for _ in range(20):  # a fork bomb's children may still be forking
                 killed.update(pid for pid in strays if _kill(pid))
@@ -69,11 +79,20 @@ class Watchdog(threading.Thread):
             with self._lock:
                 self.killed_strays += len(killed)
             return
-        # Proportional memory: pages a fork shares with its parent are counted once.
+        if sum(threads.values()) >= self.limits.processes:
+            self.threads_killed = True
+            self._kill_sandbox(inits)
+            return
+        # Proportional memory, per process (its threads share it): pages a fork shares with
+        # its parent are counted once.
         if sum(_pss(p) for p in everything) > self.limits.memory_mb * MB:
             self.memory_killed = True
-            for init in inits:  # PID 1 of the sandbox: its end kills every process in it
-                _kill(init)
+            self._kill_sandbox(inits)
+
+    @staticmethod
+    def _kill_sandbox(inits: list[int]) -> None:
+        for init in inits:  # PID 1 of the sandbox: its end kills every process in it
+            _kill(init)
 
 
 def _kill(pid: int) -> bool:
@@ -92,3 +111,14 @@ def _pss(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _threads(pid: int) -> int:
+    """Threads of ``pid`` (1 when it cannot be read: it is a process all the same)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 1

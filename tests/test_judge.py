@@ -117,3 +117,47 @@ def test_accuracy_far_above_the_reference_is_flagged_never_scored() -> None:
     assert flag.kind == "accuracy_above_reference" and "98.0%" in flag.detail
     # On few images the noise is larger, and so is the margin.
     assert accuracy_margin(0.5, 50) > accuracy_margin(0.5, 5000) == 0.15
+
+
+def test_the_judge_runs_confined_with_its_own_identity(tmp_path: Path) -> None:
+    """What a judge taken over by a student's file could do: read what it measures, write and
+    reach nothing else."""
+    from grader.pipeline import _judge_sandbox, _prepared_data
+    from grader.sandbox import SandboxOptions, namespaces_available
+
+    if not namespaces_available():
+        pytest.skip("this machine does not allow namespaces")
+    data = _prepared_data(SPEC.dataset, None, SPEC.seed, SPEC.held_back, "judge-test")
+    hand_in = tmp_path / "hand-in.ipynb"
+    hand_in.write_text("{}")
+    probe = f"""
+import json, os, reference.cifar10_transfer
+found = {{"uid": os.getuid()}}
+for name, path in [("data", {str(data.held_out_file)!r}), ("hand_in", {str(hand_in)!r}),
+                   ("solution", {str(SPEC.solution_notebook)!r})]:
+    try:
+        open(path, "rb").read(1)
+        found[name] = "read"
+    except OSError as exc:
+        found[name] = type(exc).__name__
+try:
+    open({str(data.held_out_file)!r}, "ab")
+    found["write"] = "written"
+except OSError as exc:
+    found["write"] = type(exc).__name__
+print(json.dumps(found))
+"""
+    with _judge_sandbox(SandboxOptions(), SPEC, data) as (box, evidence):
+        done = subprocess.run(
+            box.command([sys.executable, "-I", "-c", probe]),
+            env=box.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["data"] == "read" and found["write"] != "written"
+    assert found["hand_in"] == "FileNotFoundError" and found["solution"] == "FileNotFoundError"
+    if os.geteuid() == 0:
+        assert found["uid"] != 0
