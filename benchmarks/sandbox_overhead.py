@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.execute import run_notebook
-from grader.sandbox import SandboxOptions, namespaces_available, prepare
+from grader.execute.run import run_notebook
+from grader.sandbox.confine import SandboxOptions, namespaces_available, prepare
 
 
 def one_run(sandboxed: bool, folder: Path) -> float:

@@ -5,7 +5,7 @@ Public API::
     from grader import grade, check, load_assignment
     result = grade(Path("hw.ipynb"), assignment="cifar10_transfer", out=Path("out"))
 
-Names are imported on first use: the student's kernel imports ``grader.kernel_runtime`` and
+Names are imported on first use: the student's kernel imports ``grader.kernel.runtime`` and
 should not pay for nbclient, Jinja2 and rich.
 """
 
@@ -24,7 +24,7 @@ _EXPORTS = {
     "CalibrationError": "grader.exceptions",
     "ExecutionError": "grader.exceptions",
     "grade": "grader.pipeline",
-    "grade_batch": "grader.grade_batch",
+    "grade_batch": "grader.batch.run",
     "check": "grader.pipeline",
     "GradeResult": "grader.results",
     "CheckResult": "grader.results",

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from grader import keras_env
 from grader.budget import Budget
-from grader.data import Dataset, HeldOut
+from grader.data.pretrained import PretrainedWeights
+from grader.data.sets import Dataset, HeldOut
 from grader.exceptions import CalibrationError
-from grader.pretrained import PretrainedWeights
 from grader.results import FitRecord, write_atomic
 
 if t.TYPE_CHECKING:

@@ -168,11 +168,11 @@ def grade(
     """
     import dataclasses
 
-    from grader.grade_batch import grade_batch
-    from grader.progress import RichObserver
-    from grader.report import print_table
+    from grader.batch.progress import RichObserver
+    from grader.batch.run import grade_batch
+    from grader.batch.workers import default_jobs
+    from grader.report.render import print_table
     from grader.rubric import load_assignment
-    from grader.scheduler import default_jobs
 
     try:
         spec = load_assignment(assignment)
@@ -250,7 +250,7 @@ def check(
 ) -> None:
     """Self-check NOTEBOOK: quick grade, full report in the terminal and beside the notebook."""
     from grader.pipeline import check as check_one
-    from grader.report_text import print_report
+    from grader.report.terminal import print_report
 
     try:
         result, report = check_one(
@@ -289,8 +289,8 @@ def report(
     result_json: Path, view: t.Literal["student", "instructor"], fmt: str, out: Path | None
 ) -> None:
     """Render RESULT_JSON (a result.json) again, for students or for the instructor."""
-    from grader.report import render_html, render_markdown
-    from grader.report_text import print_report
+    from grader.report.render import render_html, render_markdown
+    from grader.report.terminal import print_report
     from grader.results import write_atomic
 
     try:
@@ -343,7 +343,7 @@ def schema() -> None:
 @click.option("--budget", type=_budget, default="standard", show_default=True)
 def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
     """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT."""
-    from grader.gradescope import build_bundle
+    from grader.export.gradescope import build_bundle
 
     try:
         path = build_bundle(assignment, out=out, budget=budget)
@@ -362,7 +362,7 @@ def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
 )
 def release(solution: Path, out: Path, assignment: str | None) -> None:
     """Make the student notebook from SOLUTION: strip solution regions, lock the other cells."""
-    from grader.release import release_file
+    from grader.authoring.release import release_file
 
     try:
         done = release_file(solution, out, assignment=assignment)
@@ -381,8 +381,8 @@ def release(solution: Path, out: Path, assignment: str | None) -> None:
 @click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
 def validate(assignment: str, budget: str, data_dir: Path | None, weights_dir: Path | None) -> None:
     """Check ASSIGNMENT: rubric, reference, solution at full marks, template at 0."""
+    from grader.authoring.validate import validate as validate_one
     from grader.exceptions import ValidationError
-    from grader.validate import validate as validate_one
 
     try:
         found = validate_one(assignment, budget=budget, data_dir=data_dir, weights_dir=weights_dir)

@@ -21,26 +21,26 @@ from pathlib import Path
 
 import nbformat
 
-from grader import data as datasets
-from grader import sandbox
+from grader.authoring.locked_cells import describe as describe_locked
+from grader.authoring.locked_cells import restore_locked
 from grader.budget import Budget
 from grader.calibrate import cache_dir, calibration, data_fingerprint
-from grader.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
+from grader.data import sets as datasets
+from grader.data.pretrained import PretrainedWeights, find_weights
+from grader.data.secret import grader_secret
 from grader.exceptions import InputError, InvalidNotebookError, NotANotebookError
-from grader.execute import Execution, run_notebook, strip_ansi
-from grader.feedback import View, warning_notices
-from grader.flags import accuracy_flags
-from grader.judge import Judge, judge_argv
-from grader.kernel_code import finish_code, setup_code
-from grader.limits import MB
-from grader.locked_cells import describe as describe_locked
-from grader.locked_cells import restore_locked
-from grader.outcomes import outcome_of
-from grader.pretrained import PretrainedWeights, find_weights
-from grader.report import write_reports
+from grader.execute.outcomes import outcome_of
+from grader.execute.run import Execution, run_notebook, strip_ansi
+from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
+from grader.judge.flags import accuracy_flags
+from grader.judge.process import Judge, judge_argv
+from grader.kernel.cells import finish_code, setup_code
+from grader.report.facts import View, warning_notices
+from grader.report.render import write_reports
 from grader.results import CheckResult, DataInfo, GradeResult, Incident, write_atomic
 from grader.rubric import Assignment, load_assignment
-from grader.secret import grader_secret
+from grader.sandbox import confine as sandbox
+from grader.sandbox.limits import MB
 
 METADATA_KEY = "grader"
 
@@ -168,8 +168,8 @@ def grade(
             complete.
         sandbox_options: isolation and limits; the rubric's limits, sandbox on, when None.
         weights_dir: a folder holding the ImageNet weights files the assignment needs
-            (see :mod:`grader.pretrained`); Keras' cache when None, else random weights.
-        secret: the grader's secret (see :mod:`grader.secret`); this installation's when None.
+            (see :mod:`grader.data.pretrained`); Keras' cache when None, else random weights.
+        secret: the grader's secret (see :mod:`grader.data.secret`); this installation's when None.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -335,7 +335,7 @@ def _data_info(visible: datasets.Dataset, held_out: datasets.HeldOut) -> DataInf
 def _secrets(spec: Assignment, data_dir: Path | None) -> list[Path | None]:
     """What the kernel must not see should it lie inside the Python installation it is shown.
 
-    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine`): none of
+    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine.confine`): none of
     these is mounted. They only matter where an installation holds them (a cache or data
     folder inside a virtual environment); every assignment's folder and the reference
     solutions are always covered.

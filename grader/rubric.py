@@ -15,7 +15,7 @@ from pathlib import Path
 
 from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
-from grader.limits import LIMIT_FIELDS, Limits
+from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Assignment:
     checks: list[CheckSpec]
     pretrained: tuple[str, ...] = ()
     """``keras.applications`` whose ImageNet weights the exercise loads (see
-    :mod:`grader.pretrained`); the reference's ``train`` receives them as ``weights``."""
+    :mod:`grader.data.pretrained`); the reference's ``train`` receives them as ``weights``."""
     limits: Limits = field(default_factory=Limits)
     """Resource limits of the kernel (``[sandbox]``; ``grader grade`` options override them)."""
     sandbox_files: tuple[str, ...] = ()
@@ -297,7 +297,7 @@ def _str_list(reader: _Reader, key: str) -> list[str]:
 
 
 def _pretrained(meta: _Reader) -> tuple[str, ...]:
-    from grader.pretrained import WEIGHT_FILES
+    from grader.data.pretrained import WEIGHT_FILES
 
     names = meta.get("pretrained", list, [])
     for i, name in enumerate(names):

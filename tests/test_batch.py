@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import discover, read_roster, safe_id
+from grader.batch.discover import discover, read_roster, safe_id
 from grader.exceptions import InputError
 from tests.conftest import EXAMPLES
 

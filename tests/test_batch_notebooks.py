@@ -20,10 +20,10 @@ import nbformat
 import pytest
 from click.testing import CliRunner, Result
 
+from grader.batch.run import MARKER
+from grader.batch.workers import cores
 from grader.cli import main
-from grader.grade_batch import MARKER
 from grader.results import GradeResult
-from grader.scheduler import cores
 from tests.conftest import EXAMPLES, ROOT
 
 pytestmark = pytest.mark.notebook

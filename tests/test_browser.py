@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from grader.report import render_html
+from grader.report.render import render_html
 from grader.results import GradeResult
 from tests.chromium import Chromium, find_or_install
 from tests.test_report import _assert_well_formed

@@ -11,11 +11,11 @@ import pytest
 from keras import layers
 
 from grader.budget import DEFAULT_BUDGETS
-from grader.capture import Artefacts, FitCapture, LayerState, VariableSummary, layer_states
 from grader.checks import CheckContext, architecture, run_check
 from grader.checks.accuracy import confusion_matrix, evaluate_accuracy
 from grader.checks.architecture import align, diff, signatures
-from grader.data import HeldOut, synthetic_cifar10
+from grader.data.sets import HeldOut, synthetic_cifar10
+from grader.judge.artefacts import Artefacts, FitCapture, LayerState, VariableSummary, layer_states
 from grader.rubric import Assignment, CheckSpec, load_assignment
 from reference import cifar10_transfer as ref
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from keras import layers
 
-from grader.capture import Artefacts, FitCapture, VariableSummary
+from grader.authoring.validate import _missing_builders
 from grader.checks import CheckContext, run_check
 from grader.checks.accuracy import evaluate_accuracy
-from grader.data import HeldOut, synthetic
+from grader.data.sets import HeldOut, synthetic
 from grader.exceptions import RubricError
+from grader.judge.artefacts import Artefacts, FitCapture, VariableSummary
 from grader.rubric import Assignment, available, load_assignment
-from grader.validate import _missing_builders
 from tests.test_checks import artefacts, states
 
 VGG = load_assignment("vgg19_finetune")

@@ -16,11 +16,11 @@ import keras
 import pytest
 
 from grader import grade
-from grader.feedback import cell_hint
-from grader.pretrained import WEIGHT_FILES
+from grader.authoring.validate import validate
+from grader.data.pretrained import WEIGHT_FILES
+from grader.report.facts import cell_hint
 from grader.results import GradeResult
 from grader.rubric import assignments_root, available, load_assignment
-from grader.validate import validate
 
 pytestmark = pytest.mark.notebook
 GOLDENS = Path(__file__).parent / "goldens"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import data
+from grader.data import sets as data
 from grader.exceptions import DataError
 
 

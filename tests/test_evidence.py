@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.evidence import EvidenceCollector
-from grader.safe_arrays import UnreadableArrays, read_npz
+from grader.judge.arrays import UnreadableArrays, read_npz
+from grader.judge.evidence import EvidenceCollector
 
 
 def collector(tmp_path: Path, **bounds: int) -> EvidenceCollector:

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-import grader.execute
-from grader.capture import read_artefacts
-from grader.execute import INTERRUPT_GRACE_S, Execution, run_notebook
-from grader.kernel_code import finish_code, setup_code
+import grader.execute.run
+from grader.execute.run import INTERRUPT_GRACE_S, Execution, run_notebook
+from grader.judge.artefacts import read_artefacts
+from grader.kernel.cells import finish_code, setup_code
 
 pytestmark = pytest.mark.notebook
 
@@ -168,7 +168,7 @@ def test_the_closing_cell_ends_by_its_deadline_while_a_thread_holds_the_interpre
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A student's thread can stall the grader's closing cell; it must still end, and say so."""
-    monkeypatch.setattr(grader.execute, "GRADER_CELL_TIMEOUT_S", 5)
+    monkeypatch.setattr(grader.execute.run, "GRADER_CELL_TIMEOUT_S", 5)
     work = tmp_path / "work"
     work.mkdir()
     # Catastrophic backtracking: the regex engine holds the GIL and never looks at signals. It

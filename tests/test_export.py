@@ -7,9 +7,8 @@ import io
 import json
 from html.parser import HTMLParser
 
-from grader.batch import RosterEntry
-from grader.escape import csv_text
-from grader.export import (
+from grader.batch.discover import RosterEntry
+from grader.export.class_report import (
     BatchEntry,
     canvas_csv,
     gradebook_csv,
@@ -17,6 +16,7 @@ from grader.export import (
     histogram,
     render_class_report,
 )
+from grader.report.escape import csv_text
 from grader.results import CheckResult, DataInfo, GradeResult
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from rich.console import Console
 
-from grader.feedback import (
+from grader.report.facts import (
     HIDDEN_MESSAGE,
     cell_hint,
     confusions,
@@ -18,8 +18,8 @@ from grader.feedback import (
     layer_diffs,
     warning_notices,
 )
-from grader.report import render_html, render_markdown
-from grader.report_text import print_report
+from grader.report.render import render_html, render_markdown
+from grader.report.terminal import print_report
 from grader.results import CellResult, CheckResult, FitRecord, GradeResult
 from tests.test_report import _assert_well_formed, _failing
 
@@ -270,7 +270,7 @@ def test_results_round_trip_with_reference_fits_and_hidden_checks() -> None:
 
 def test_gradescope_output_is_the_student_view() -> None:
     """Students read Gradescope's results.json: a hidden check's message must not reach it."""
-    from grader.export import gradescope_json
+    from grader.export.class_report import gradescope_json
 
     text = gradescope_json(_rich())
     assert SECRET not in text and "Train longer." not in text

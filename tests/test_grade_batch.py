@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from grader import grade_batch as batch_module
+from grader.batch import run as batch_module
+from grader.batch.cache import ResultCache, grading_context, result_key
+from grader.batch.run import MARKER, grade_batch
+from grader.batch.workers import Outcome, Task
 from grader.exceptions import InputError
-from grader.grade_batch import MARKER, grade_batch
-from grader.result_cache import ResultCache, grading_context, result_key
 from grader.results import GradeResult
 from grader.rubric import load_assignment
-from grader.scheduler import Outcome, Task
 from tests.conftest import EXAMPLES
 from tests.test_export import result as canned_result
 
@@ -245,7 +245,7 @@ def test_rubric_change_changes_the_key(tmp_path: Path) -> None:
 
 
 def test_cache_entry_is_stored_whole(tmp_path: Path) -> None:
-    from grader.result_cache import CachedResult
+    from grader.batch.cache import CachedResult
 
     cache = ResultCache(tmp_path / "results")
     assert cache.get("k") is None
@@ -258,7 +258,7 @@ def test_cache_entry_is_stored_whole(tmp_path: Path) -> None:
 CACHED_RUN = """
 import sys
 from pathlib import Path
-from grader.grade_batch import grade_batch
+from grader.batch.run import grade_batch
 summary = grade_batch([Path(sys.argv[1])], assignment="cifar10_transfer", out=Path(sys.argv[2]),
                       budget="smoke")
 print([e.status for e in summary.entries],

@@ -58,7 +58,8 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     assert not any("extra ==" in d for d in project["project"]["dependencies"])
     # Laid out as an installed wheel: the package finds its templates and the assignment.
     probe = (
-        "from grader.rubric import load_assignment; from grader.report import templates_dir; "
+        "from grader.rubric import load_assignment; "
+        "from grader.report.render import templates_dir; "
         "print(load_assignment('cifar10_transfer').folder); print(templates_dir())"
     )
     env = {**os.environ, "PYTHONPATH": str(source)}

@@ -40,7 +40,7 @@ GOLDEN = json.loads(
 )
 JUDGE_TIMEOUT = 60
 
-RUNTIME = "_STATE = __import__('grader.kernel_runtime', fromlist=['_STATE'])._STATE\n"
+RUNTIME = "_STATE = __import__('grader.kernel.runtime', fromlist=['_STATE'])._STATE\n"
 
 GADGET = (
     RUNTIME
@@ -118,7 +118,7 @@ else:  # one record per fit, one weights snapshot before and after it
 LAZY = (
     RUNTIME
     + """\
-import grader.data as gd, keras, numpy as np
+import grader.data.sets as gd, keras, numpy as np
 seed = _STATE["config"]["seed"]
 ds = gd.synthetic_cifar10(seed)
 visible, held = gd.hold_out(ds, 5000, seed)

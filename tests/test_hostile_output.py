@@ -9,7 +9,7 @@ Issue 10 found holes in what the grader keeps of a kernel's messages and in what
 - error values, layer names and LMS names reached ``report.md``, ``gradebook.csv`` and
   ``canvas.csv`` raw.
 
-The first tests feed :class:`~grader.execute.BoundedClient` crafted messages, as a hostile
+The first tests feed :class:`~grader.execute.run.BoundedClient` crafted messages, as a hostile
 kernel can send them (a notebook can reach its kernel's session and sockets); the ``notebook``
 tests grade real notebooks through the command line, and an honest notebook graded beside them
 keeps its golden score.
@@ -36,8 +36,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from rich.console import Console
 
 from grader.cli import main
-from grader.execute import BoundedClient
-from grader.report_text import print_report
+from grader.execute.run import BoundedClient
+from grader.report.terminal import print_report
 from grader.results import GradeResult
 from tests.conftest import EXAMPLES
 

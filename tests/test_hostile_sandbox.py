@@ -27,13 +27,13 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
 
-import grader.sandbox
-from grader import sandbox_exec
+import grader.sandbox.confine
 from grader.calibrate import cache_dir
 from grader.cli import main
-from grader.limits import Limits
 from grader.results import GradeResult
-from grader.sandbox import SandboxOptions, namespaces_available, prepare
+from grader.sandbox import launcher as sandbox_exec
+from grader.sandbox.confine import SandboxOptions, namespaces_available, prepare
+from grader.sandbox.limits import Limits
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT
 
 GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
@@ -223,7 +223,7 @@ def test_two_sandboxes_have_their_own_users_even_without_namespaces(
     """The identity alone must keep kernels apart (a machine without namespaces shows them each
     other's processes): one fills its process limit; the other can neither kill it nor be
     stopped by it from starting a process."""
-    monkeypatch.setattr(grader.sandbox, "namespaces_available", lambda: False)
+    monkeypatch.setattr(grader.sandbox.confine, "namespaces_available", lambda: False)
     folder = Path(tempfile.mkdtemp(prefix="grader-two-"))
     folder.chmod(0o711)
     submission, data = folder / "hw.ipynb", folder / "data.npz"
@@ -233,7 +233,7 @@ def test_two_sandboxes_have_their_own_users_even_without_namespaces(
     options = SandboxOptions(limits=Limits(processes=limit))
     running: list[subprocess.Popen[bytes]] = []
 
-    def start(box: grader.sandbox.Sandbox, script: str) -> subprocess.Popen[bytes]:
+    def start(box: grader.sandbox.confine.Sandbox, script: str) -> subprocess.Popen[bytes]:
         # Python may live in a folder only root can enter: without namespaces, a shell.
         # The launcher discards the command's own output: the script writes to files.
         box.connection_file.write_text("{}")  # Jupyter writes it before a kernel starts

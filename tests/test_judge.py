@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.flags import accuracy_flags, accuracy_margin
-from grader.judge import Judge, parse_findings
+from grader.data.secret import grader_secret
+from grader.judge.flags import accuracy_flags, accuracy_margin
+from grader.judge.process import Judge, parse_findings
 from grader.results import CheckResult
 from grader.rubric import load_assignment
-from grader.secret import grader_secret
 
 SPEC = load_assignment("cifar10_transfer")
 IDS = [c.id for c in SPEC.checks]
@@ -94,7 +94,7 @@ def test_the_secret_is_created_once_private_and_an_environment_value_wins(
     assert len(first) == 64 and grader_secret() == first
     assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
     # Two graders starting at once agree on one secret.
-    code = "from grader.secret import grader_secret; print(grader_secret())"
+    code = "from grader.data.secret import grader_secret; print(grader_secret())"
     (tmp_path / "secret").unlink()
     procs = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -123,7 +123,7 @@ def test_the_judge_runs_confined_with_its_own_identity(tmp_path: Path) -> None:
     """What a judge taken over by a student's file could do: read what it measures, write and
     reach nothing else."""
     from grader.pipeline import _judge_sandbox, _prepared_data
-    from grader.sandbox import SandboxOptions, namespaces_available
+    from grader.sandbox.confine import SandboxOptions, namespaces_available
 
     if not namespaces_available():
         pytest.skip("this machine does not allow namespaces")
@@ -147,7 +147,7 @@ except OSError as exc:
     found["write"] = type(exc).__name__
 print(json.dumps(found))
 """
-    with _judge_sandbox(SandboxOptions(), SPEC, data) as (box, evidence):
+    with _judge_sandbox(SandboxOptions(), SPEC, data) as (box, _):
         done = subprocess.run(
             box.command([sys.executable, "-I", "-c", probe]),
             env=box.env(),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import data
+from grader.data import sets as data
 from grader.exceptions import DataError
 
 
@@ -104,7 +104,7 @@ def test_synthetic_mnist_is_cached_under_its_own_name(tmp_path: Path) -> None:
 
 def test_batch_cache_keys_see_real_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Batch grading's result cache names MNIST's npz, not a CIFAR folder it would not find."""
-    from grader.result_cache import _data_source
+    from grader.batch.cache import _data_source
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
     assert _data_source("mnist", None)["source"] == "synthetic"

@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from grader.model_policy import ModelRefused, check_config, inspect_archive
+from grader.judge.policy import ModelRefused, check_config, inspect_archive
 
 MB = 2**20
 

@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-from grader import kernel_runtime
+from grader.data.pretrained import WEIGHT_FILES, find_weights
 from grader.exceptions import InputError
-from grader.pretrained import WEIGHT_FILES, find_weights
+from grader.kernel import runtime as kernel_runtime
 from reference.vgg19_finetune import build_vgg19_finetune
 
 FILENAME = WEIGHT_FILES["vgg19"]

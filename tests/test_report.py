@@ -14,10 +14,10 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from grader import report
-from grader.escape import markdown_code, markdown_fence, markdown_text
-from grader.feedback import View
-from grader.report import (
+from grader.report import render as report
+from grader.report.escape import markdown_code, markdown_fence, markdown_text
+from grader.report.facts import View
+from grader.report.render import (
     print_checks,
     print_table,
     render_html,
@@ -26,7 +26,7 @@ from grader.report import (
     templates_dir,
     write_reports,
 )
-from grader.report_text import print_report
+from grader.report.terminal import print_report
 from grader.results import CellResult, CheckResult, DataInfo, FitRecord, GradeResult
 
 FIXTURES = Path(__file__).parent / "files" / "results"

@@ -21,13 +21,12 @@ from pathlib import Path
 import pytest
 
 import grader
-from grader import sandbox_exec
 from grader.exceptions import ExecutionError, RubricError
-from grader.limits import Limits
-from grader.outcomes import cell_incident, death_incident, outcome_of
+from grader.execute.outcomes import cell_incident, death_incident, outcome_of
 from grader.results import CellResult, Incident
 from grader.rubric import load_assignment
-from grader.sandbox import (
+from grader.sandbox import launcher as sandbox_exec
+from grader.sandbox.confine import (
     LOCK_FOLDER,
     Confinement,
     Mount,
@@ -41,7 +40,8 @@ from grader.sandbox import (
     prepare,
     python_paths,
 )
-from grader.watchdog import Watchdog
+from grader.sandbox.limits import Limits
+from grader.sandbox.watchdog import Watchdog
 from tests.conftest import ASSIGNMENT, ROOT
 
 needs_namespaces = pytest.mark.skipif(
@@ -260,7 +260,7 @@ def test_confine_runs_a_python_filter_over_pipes(tmp_path: Path, enabled: bool) 
     (models / "model.txt").write_text("weights")
     code = (
         "import pathlib, sys\n"
-        "import grader.limits  # a judge runs the grader's own code\n"
+        "import grader.sandbox.limits  # a judge runs the grader's own code\n"
         "folder = pathlib.Path(sys.argv[1])\n"
         "print(sys.stdin.read().upper(), (folder / 'model.txt').read_text())\n"
         "try:\n    (folder / 'planted').write_text('x')\nexcept OSError as e:\n    print(e.errno)\n"
@@ -369,7 +369,7 @@ def test_two_graders_never_share_a_uid(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys\nfrom pathlib import Path\n"
-            "from grader.sandbox import SandboxOptions, confine\n"
+            "from grader.sandbox.confine import SandboxOptions, confine\n"
             f"with confine(SandboxOptions(), mounts=[], workdir=Path({str(tmp_path)!r})) as c:\n"
             "    print(c.uid, c.root, flush=True)\n    sys.stdin.read()\n",
         ],

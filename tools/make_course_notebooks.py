@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.release import BEGIN, END, YOUR_CODE, release
+from grader.authoring.release import BEGIN, END, YOUR_CODE, release
 
 ROOT = Path(__file__).resolve().parent.parent / "assignments"
 

@@ -2,7 +2,8 @@
 
 A check is registered under a *kind* with the parameters the rubric must give it; the rubric
 names the kind, the id, the points and the hint. Checks never crash the grader: a missing input
-(:class:`~grader.capture.MissingInput`) is a failure with its reason, anything else an error.
+(:class:`~grader.judge.artefacts.MissingInput`) is a failure with its reason, anything else an
+error.
 """
 
 from __future__ import annotations

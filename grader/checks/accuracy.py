@@ -7,7 +7,7 @@ import typing as t
 import numpy as np
 
 from grader.checks.base import CheckContext, Verdict, register
-from grader.data import HeldOut
+from grader.data.sets import HeldOut
 
 ACCURACY_PARAMS: dict[str, type | tuple[type, ...]] = {"model": str, "classes": list}
 ACCURACY_OPTIONAL: dict[str, type | tuple[type, ...]] = {"label_offset": int, "scale": (int, float)}

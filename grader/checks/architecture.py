@@ -8,8 +8,8 @@ import typing as t
 from dataclasses import dataclass
 
 from grader import keras_env
-from grader.capture import MissingInput
 from grader.checks.base import CheckContext, Verdict, register
+from grader.judge.artefacts import MissingInput
 
 # The configuration fields that define what a layer computes; names, initialisers and
 # dtypes are the student's business.

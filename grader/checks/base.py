@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from grader.budget import Budget
-from grader.capture import Artefacts, MissingInput
-from grader.data import Dataset, HeldOut
+from grader.data.sets import Dataset, HeldOut
 from grader.exceptions import RubricError
+from grader.judge.artefacts import Artefacts, MissingInput
 from grader.results import CheckResult
 
 if t.TYPE_CHECKING:

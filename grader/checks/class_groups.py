@@ -6,8 +6,8 @@ import typing as t
 
 import numpy as np
 
-from grader.capture import MissingInput
 from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
+from grader.judge.artefacts import MissingInput
 
 GROUP_KEYS = ("x_train", "y_train", "classes")
 

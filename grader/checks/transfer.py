@@ -6,8 +6,8 @@ import fnmatch
 import typing as t
 from dataclasses import dataclass
 
-from grader.capture import LayerState, MissingInput, layer_states
 from grader.checks.base import CheckContext, Verdict, register
+from grader.judge.artefacts import LayerState, MissingInput, layer_states
 
 
 @register(

@@ -8,8 +8,8 @@ In the solution, each part students write sits between two marker lines in a cod
 
 Release replaces each region with ``### Your code goes here ###``. Every other code cell is
 *locked*: its checksum goes into the notebook's metadata with the assignment id, and Jupyter is
-asked not to let it be edited or deleted. At grading, :mod:`grader.locked_cells` restores any
-locked cell a student changed anyway, and says so in the result.
+asked not to let it be edited or deleted. At grading, :mod:`grader.authoring.locked_cells`
+restores any locked cell a student changed anyway, and says so in the result.
 """
 
 from __future__ import annotations

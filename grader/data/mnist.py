@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.data.secret import secret_number
 from grader.exceptions import DataError
-from grader.secret import secret_number
 
 MNIST_FILENAME = "mnist.npz"
 MNIST_CLASSES = tuple(str(d) for d in range(10))

@@ -3,7 +3,8 @@
 Gradescope unzips the bundle into ``/autograder/source``, runs ``setup.sh`` once when it builds
 the image, and ``run_autograder`` for every submission (the student's files are in
 ``/autograder/submission``). ``run_autograder`` grades the notebook with ``grader grade`` and
-copies that submission's ``results.json`` (see :func:`grader.export.gradescope_results`) to
+copies that submission's ``results.json`` (see
+:func:`grader.export.class_report.gradescope_results`) to
 ``/autograder/results/results.json``; when nothing could be graded it still writes one, with
 zero points and the reason.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
-from grader.report import templates_dir
+from grader.report.render import templates_dir
 from grader.rubric import Assignment, load_assignment
 
 SOURCE = "grader-src"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from grader import keras_env
 from grader.exceptions import GraderError, SchedulerError
-from grader.limits import THREAD_VARIABLES, Limits
+from grader.sandbox.limits import THREAD_VARIABLES, Limits
 
 MEMORY_PER_JOB = 3 * 2**30
 """Bytes one parallel job needs: a kernel training a small CNN plus the worker judging it."""
@@ -56,7 +56,7 @@ class Task:
     """False only for debugging (``--no-sandbox``)."""
     secret: str = ""
     """The submitting grader's secret, so that every worker draws the same data and held-back
-    images (see :mod:`grader.secret`); empty: the worker's own."""
+    images (see :mod:`grader.data.secret`); empty: the worker's own."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def grade_task(task: Task) -> Outcome:
     temporary folder as ``<student_id>.ipynb``, so the result is named after the student.
     """
     from grader.pipeline import grade
-    from grader.sandbox import SandboxOptions
+    from grader.sandbox.confine import SandboxOptions
 
     started = time.monotonic()
     threads = task.threads if task.threads is not None else _worker_threads()

@@ -18,8 +18,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from grader.export import BatchEntry
-from grader.report import format_number
+from grader.export.class_report import BatchEntry
+from grader.report.render import format_number
 
 
 class RichObserver:

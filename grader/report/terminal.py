@@ -1,9 +1,8 @@
 """The whole report in a terminal: the facts of ``report.html``, as rich tables, without charts.
 
-:func:`grader.report.print_checks` is the short form ``grader check`` starts with; this adds the
-layer-by-layer diff, the final metrics beside the reference's, the confusion matrices and the
-failed cells with their hints.
-"""
+:func:`grader.report.render.print_checks` is the short form ``grader check`` starts with; this
+adds the layer-by-layer diff, the final metrics beside the reference's, the confusion matrices
+and the failed cells with their hints."""
 
 from __future__ import annotations
 
@@ -12,8 +11,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from grader.escape import printable_copy
-from grader.feedback import (
+from grader.report.escape import printable_copy
+from grader.report.facts import (
     Confusion,
     LayerDiff,
     View,
@@ -23,7 +22,7 @@ from grader.feedback import (
     for_view,
     layer_diffs,
 )
-from grader.report import (
+from grader.report.render import (
     TRACEBACK_LINES,
     format_number,
     print_checks,
@@ -45,11 +44,11 @@ def print_report(result: GradeResult, view: View, console: Console | None = None
 
     Args:
         result: The graded submission (complete; redacted here for ``view``).
-        view: ``student`` or ``instructor`` (see :func:`grader.feedback.for_view`).
+        view: ``student`` or ``instructor`` (see :func:`grader.report.facts.for_view`).
         console: Where to print; a fresh stdout console when omitted.
     """
     console = console or Console()
-    # As grader.report.print_table: rich Text only, from a copy without control characters.
+    # As grader.report.render.print_table: rich Text only, from a copy without control characters.
     shown = printable_copy(for_view(result, view))
     limits = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.budget_limits.items())
     console.print(

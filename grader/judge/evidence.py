@@ -1,7 +1,7 @@
 """Take what a kernel leaves for judging out of its reach, as its cells finish.
 
 The kernel writes fit records, weight snapshots and its final models into its artefact folder
-(see :mod:`grader.kernel_runtime`). Everything there is hostile input: names, links, sizes and
+(see :mod:`grader.kernel.runtime`). Everything there is hostile input: names, links, sizes and
 timing are the student's to choose. After each cell, the grader copies the new fit records and
 snapshots into a folder the kernel cannot see, once: a file already taken is never read again,
 so a later cell cannot rewrite the evidence of an earlier ``fit``. The final models, the role

@@ -2,7 +2,7 @@
 
 Real CIFAR-10 is read from Keras' cache (``~/.keras/datasets``, or ``$KERAS_HOME/datasets``)
 or from ``--data-dir``, in the official ``cifar-10-batches-py`` pickle format (MNIST: see
-:mod:`grader.data_mnist`). Nothing is
+:mod:`grader.data.mnist`). Nothing is
 downloaded: without real data, a deterministic synthetic set of the same shape is generated
 whose classes a small CNN can learn, and whose low-level features (oriented edges, colours)
 carry over from one half of the classes to the other, so transfer learning means something.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import data_mnist
+from grader.data import mnist as data_mnist
+from grader.data.secret import fingerprint, secret_number
 from grader.exceptions import DataError
-from grader.secret import fingerprint, secret_number
 
 CIFAR10_CLASSES = (
     "airplane",
@@ -77,7 +77,7 @@ def load(
 
     Generating synthetic data takes seconds; with ``cache``, it is kept there between runs.
     A synthetic set is drawn from ``seed`` and the grader's ``secret`` (see
-    :mod:`grader.secret`), so a notebook, which knows the seed, cannot draw it again.
+    :mod:`grader.data.secret`), so a notebook, which knows the seed, cannot draw it again.
 
     Example:
         >>> ds = load("cifar10", data_dir=None, seed=0)  # doctest: +SKIP

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import jinja2
 
-from grader.escape import csv_text
-from grader.feedback import for_view
-from grader.report import STATUS_ICONS, format_number, templates_dir
+from grader.report.escape import csv_text
+from grader.report.facts import for_view
+from grader.report.render import STATUS_ICONS, format_number, templates_dir
 from grader.results import GradeResult, write_atomic
 
 if t.TYPE_CHECKING:
-    from grader.batch import RosterEntry
+    from grader.batch.discover import RosterEntry
 
 EntryStatus = t.Literal["graded", "cached", "done", "failed"]
 CLASS_REPORT_TEMPLATE = "class_report.html.j2"

@@ -2,7 +2,7 @@
 
 The grader never deserialises what a student's kernel wrote; this process does, confined like
 the kernel (no network, no writable path but a private ``/tmp``, an unprivileged identity of
-its own, memory, CPU and time limits; see :mod:`grader.judge`). It is started early, imports
+its own, memory, CPU and time limits; see :mod:`grader.judge.process`). It is started early, imports
 Keras while the notebook runs, then reads one request from stdin (JSON, written by the grader)
 and writes its findings to stdout as JSON lines, one per check as soon as it is judged::
 
@@ -11,7 +11,8 @@ and writes its findings to stdout as JSON lines, one per check as soon as it is 
     {"done": true}
 
 so a judge stopped at its time limit still returns the checks it finished. The grader
-validates every line against the rubric before any of it reaches a result (:mod:`grader.judge`).
+validates every line against the rubric before any of it reaches a result
+(:mod:`grader.judge.process`).
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ def _plain(value: t.Any) -> t.Any:
 
 def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
     """Run every check of the request's rubric on its artefacts; write the findings to ``out``."""
-    from grader.capture import read_artefacts
     from grader.checks import CheckContext, run_check
-    from grader.data import DATA_CLASS_NAMES, Dataset, HeldOut
+    from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
+    from grader.judge.artefacts import read_artefacts
     from grader.rubric import parse_assignment
 
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)

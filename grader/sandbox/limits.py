@@ -1,6 +1,6 @@
 """Resource limits of a notebook kernel (the rubric's ``[sandbox]`` table).
 
-Kept apart from :mod:`grader.sandbox` so that reading a rubric imports no Jupyter machinery.
+Kept apart from :mod:`grader.sandbox.confine` so that reading a rubric imports no Jupyter machinery.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Each cell gets the rubric's per-cell timeout, cut short by what is left of the t
 a timed-out cell is interrupted and the next one runs. A cell that does not stop within
 :data:`INTERRUPT_GRACE_S` of the interrupt (it ignores SIGINT, or is stuck in C code) has its
 kernel killed, and the rest of the notebook is skipped. The kernel runs in a sandbox
-(:mod:`grader.sandbox`); every limit a cell runs into is recorded as an :class:`Incident`.
+(:mod:`grader.sandbox.confine`); every limit a cell runs into is recorded as an :class:`Incident`.
 
 Every message the kernel sends is hostile input: :class:`BoundedClient` bounds what it can make
 the grader keep, and drops what nbclient cannot read rather than ending the grade.
@@ -29,12 +29,12 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.exceptions import ExecutionError
-from grader.kernel_code import INJECTED_TAG
-from grader.limits import MB
-from grader.outcomes import cell_incident, death_incident
+from grader.execute.outcomes import cell_incident, death_incident
+from grader.kernel.cells import INJECTED_TAG
 from grader.results import CellResult, Incident
-from grader.sandbox import Sandbox, SandboxedKernelManager
-from grader.watchdog import Watchdog
+from grader.sandbox.confine import Sandbox, SandboxedKernelManager
+from grader.sandbox.limits import MB
+from grader.sandbox.watchdog import Watchdog
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 TIMEOUT_ENAME = "CellTimeoutError"

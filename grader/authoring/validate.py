@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.release import release, strip_solutions
+from grader.authoring.release import release, strip_solutions
 from grader.results import GradeResult
 from grader.rubric import Assignment, load_assignment
 

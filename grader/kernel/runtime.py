@@ -1,6 +1,6 @@
 """Runs inside the student's kernel: serves the grader's data, applies the budget, records fits.
 
-Imported by the cells in :mod:`grader.kernel_code`. Everything written here is an artefact the
+Imported by the cells in :mod:`grader.kernel.cells`. Everything written here is an artefact the
 grader validates before use; no score is computed in the kernel, where student code could have
 patched Keras or NumPy.
 

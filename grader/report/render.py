@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 import grader
-from grader.escape import markdown_code, markdown_fence, markdown_text, printable_copy
-from grader.feedback import (
+from grader.report.escape import markdown_code, markdown_fence, markdown_text, printable_copy
+from grader.report.facts import (
     View,
     cell_hint,
     confusions,
@@ -136,7 +136,7 @@ def render_html(result: GradeResult, view: View = "instructor") -> str:
     Args:
         result: The graded submission.
         view: ``instructor`` (everything) or ``student`` (hidden checks as status and points
-            only); see :func:`grader.feedback.for_view`.
+            only); see :func:`grader.report.facts.for_view`.
 
     Returns:
         An HTML5 document with inline CSS and inline SVG charts, and no external references.

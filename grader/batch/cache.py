@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from grader import data as datasets
 from grader.calibrate import cache_dir, reference_source
-from grader.limits import Limits
-from grader.pretrained import find_weights
-from grader.secret import fingerprint
+from grader.data import sets as datasets
+from grader.data.pretrained import find_weights
+from grader.data.secret import fingerprint
+from grader.sandbox.limits import Limits
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment

@@ -1,7 +1,7 @@
 """Code the grader runs in the student's kernel, before and after the student's cells.
 
 Kept as templates in one place so it is easy to audit what a submission's kernel executes
-beyond the student's own code. The logic lives in :mod:`grader.kernel_runtime`.
+beyond the student's own code. The logic lives in :mod:`grader.kernel.runtime`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import typing as t
 INJECTED_TAG = "grader-injected"
 
 SETUP_TEMPLATE = """\
-import grader.kernel_runtime as __grader_runtime
+import grader.kernel.runtime as __grader_runtime
 __grader_runtime.install(__import__("json").loads({config!r}))
 """
 

@@ -5,7 +5,7 @@ holds its cache key; that file is written last, after ``result.json``, the repor
 executed notebook and ``results.json``, each of them atomically. Killing the grader (even with
 SIGKILL) and running the same command again therefore re-grades only unfinished submissions,
 and never leaves a half-written file. Results are also kept in the cache
-(:mod:`grader.result_cache`), so an unchanged notebook is not executed again, whatever folder
+(:mod:`grader.batch.cache`), so an unchanged notebook is not executed again, whatever folder
 it is graded into.
 """
 
@@ -19,18 +19,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import data as datasets
-from grader.batch import Submission, discover, read_roster
+from grader.batch.cache import CachedResult, ResultCache, grading_context, result_key
+from grader.batch.discover import Submission, discover, read_roster
+from grader.batch.workers import Outcome, Task, cores, open_executor
+from grader.data import sets as datasets
+from grader.data.secret import grader_secret
 from grader.exceptions import InputError
-from grader.export import BatchEntry, EntryStatus, gradescope_json, write_class_outputs
-from grader.feedback import View
-from grader.limits import Limits
-from grader.report import write_reports
-from grader.result_cache import CachedResult, ResultCache, grading_context, result_key
+from grader.export.class_report import BatchEntry, EntryStatus, gradescope_json, write_class_outputs
+from grader.report.facts import View
+from grader.report.render import write_reports
 from grader.results import CheckResult, DataInfo, GradeResult, write_atomic
 from grader.rubric import Assignment, load_assignment
-from grader.scheduler import Outcome, Task, cores, open_executor
-from grader.secret import grader_secret
+from grader.sandbox.limits import Limits
 
 MARKER = ".grader-key"
 STAGING = ".inputs"

@@ -16,7 +16,7 @@ import typing as t
 
 import nbformat
 
-from grader.release import METADATA_KEY, checksum
+from grader.authoring.release import METADATA_KEY, checksum
 from grader.results import LockedCellChange
 
 

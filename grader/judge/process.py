@@ -1,13 +1,13 @@
 """The grader's side of the judge: start it early, hand it one request, trust nothing it says.
 
-The judge (:mod:`grader.judge_main`) is the only process that deserialises a student's
-artefacts. It is started when grading starts, so its Keras import overlaps the notebook's run,
-and it is used once. Its answer is read within a byte bound and a deadline; every line is
-checked against the rubric: check ids in rubric order, known statuses, bounded text. Titles,
-hints, points and scores come from the rubric, never from the judge, so the most a judge
-could misreport is which checks passed. A judge still busy at the deadline is killed and the
-checks it had not finished are failed with the reason (outcome ``judge_timeout``).
-"""
+The judge (:mod:`grader.judge.__main__`, run as ``python -m grader.judge``) is the only process
+that deserialises a student's artefacts. It is started when grading starts, so its Keras import
+overlaps the notebook's run, and it is used once. Its answer is read within a byte bound and a
+deadline; every line is checked against the rubric: check ids in rubric order, known statuses,
+bounded text. Titles, hints, points and scores come from the rubric, never from the judge, so
+the most a judge could misreport is which checks passed. A judge still busy at the deadline is
+killed and the checks it had not finished are failed with the reason (outcome
+``judge_timeout``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ MAX_OUTPUT_BYTES = 32 * 2**20
 MAX_TEXT = 64 * 1024
 MAX_FITS = 1000
 STDERR_TAIL = 8 * 1024
-JUDGE_MODULE = "grader.judge_main"
+JUDGE_MODULE = "grader.judge"
 
 
 @dataclass

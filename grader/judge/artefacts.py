@@ -1,9 +1,9 @@
 """Read back, in the judge, what the kernel left for grading (as the grader copied it).
 
-Runs in the judge process (:mod:`grader.judge_main`), never in the grader: it deserialises what
+Runs in the judge process (:mod:`grader.judge.__main__`), never in the grader: it deserialises what
 a student's kernel wrote. Nothing is trusted as it comes: JSON is type-checked field by field,
-arrays are read within a declared-size bound and without pickles (:mod:`grader.safe_arrays`),
-and a model is loaded only after its config passed the allow-list (:mod:`grader.model_policy`),
+arrays are read within a declared-size bound and without pickles (:mod:`grader.judge.arrays`),
+and a model is loaded only after its config passed the allow-list (:mod:`grader.judge.policy`),
 then with ``safe_mode=True``. Every weight digest is computed here, from the arrays: the
 kernel's records say which model a ``fit`` trained and how long, never what its weights were.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from grader import keras_env
-from grader.model_policy import ModelRefused, inspect_archive
+from grader.judge.arrays import UnreadableArrays, read_npz
+from grader.judge.policy import ModelRefused, inspect_archive
 from grader.results import FitRecord
-from grader.safe_arrays import UnreadableArrays, read_npz
 
 MAX_JSON_BYTES = 16 * 2**20
 MAX_VARIABLE_BYTES = 256 * 2**20
@@ -217,7 +217,7 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
     """Validate and load the artefact folder (any part may be missing).
 
     Args:
-        folder: the grader's copy of what the kernel wrote (:mod:`grader.evidence`).
+        folder: the grader's copy of what the kernel wrote (:mod:`grader.judge.evidence`).
         max_bytes: the most any one file may declare (arrays) or unpack to (models).
     """
     notes: list[str] = []

@@ -6,7 +6,7 @@ Student code is untrusted. :func:`confine` prepares one confined process:
   range, held machine-wide for the confinement's lifetime (a ``flock()``-ed file per uid), so
   that two sandboxes (of one batch, or of two graders) never share one: neither can signal the
   other nor use up the other's process limit;
-* new network, mount and PID namespaces (see :mod:`grader.sandbox_exec`): no network, and every
+* new network, mount and PID namespaces (see :mod:`grader.sandbox.launcher`): no network, and every
   process it starts ends with it;
 * an allow-listed file system: the system (``/usr``, ``/etc``, ...), Python (without any course
   material: assignments and reference solutions are covered even inside site-packages) and the
@@ -46,9 +46,9 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from grader import sandbox_exec
 from grader.exceptions import ExecutionError
-from grader.limits import THREAD_VARIABLES, Limits
+from grader.sandbox import launcher as sandbox_exec
+from grader.sandbox.limits import THREAD_VARIABLES, Limits
 
 log = logging.getLogger("grader")
 
@@ -378,7 +378,7 @@ def _spec(
     reveal: t.Iterable[Path],
     discard_output: bool,
 ) -> dict[str, t.Any]:
-    """The launcher's spec (see :mod:`grader.sandbox_exec`)."""
+    """The launcher's spec (see :mod:`grader.sandbox.launcher`)."""
     binds: list[dict[str, t.Any]] = []
     symlinks: list[tuple[str, str]] = []
     holes: list[str] = []
@@ -670,7 +670,7 @@ def prepare(
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel through :mod:`grader.sandbox_exec` when a sandbox is set."""
+    """Starts the kernel through :mod:`grader.sandbox.launcher` when a sandbox is set."""
 
     sandbox: Sandbox | None = None
 

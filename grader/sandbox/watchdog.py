@@ -21,8 +21,8 @@ import signal
 import threading
 from pathlib import Path
 
-from grader.limits import MB, Limits
-from grader.sandbox import children, descendants, inner_pid
+from grader.sandbox.confine import children, descendants, inner_pid
+from grader.sandbox.limits import MB, Limits
 
 POLL_S = 0.2
 

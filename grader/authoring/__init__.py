@@ -1,0 +1,1 @@
+"""Tools for instructors writing assignments: release, locked cells, validate."""

@@ -1,0 +1,1 @@
+"""A whole class: find the submissions, grade them anywhere, resume, cache."""

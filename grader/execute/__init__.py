@@ -1,0 +1,1 @@
+"""Running a notebook with nbclient in its sandbox, and naming what stopped it."""

@@ -1,0 +1,1 @@
+"""Feedback a student can act on: facts from a result, rendered as HTML, Markdown and text."""

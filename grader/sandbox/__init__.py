@@ -1,0 +1,1 @@
+"""The confinement of every untrusted process: launcher, identities, limits, watchdog."""
