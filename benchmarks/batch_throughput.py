@@ -111,7 +111,7 @@ def main() -> None:
                 sys.executable,
                 "-c",
                 "from grader.pipeline import prepare; "
-                f"prepare(assignment='cifar10_transfer', budget={args.budget!r})",
+                f"kernel_sandbox(assignment='cifar10_transfer', budget={args.budget!r})",
             ],
             check=True,
         )

@@ -99,7 +99,7 @@ def course_rows(
     name: str, tmp_path: Path, *, skip_full: bool, epochs: int | None
 ) -> list[tuple[str, float, float]]:
     """One assignment's full-marks example: standard grade (cold and warm) and full execution."""
-    from grader import grade
+    from grader.cli import grade
     from grader.data import sets as data
     from grader.rubric import load_assignment
 
@@ -145,7 +145,7 @@ def main() -> None:
         full_execution(args.notebook, args.full_only, args.dataset, args.full_epochs)
         return
 
-    from grader import grade
+    from grader.cli import grade
     from grader.data import sets as data
     from grader.rubric import load_assignment
 

@@ -20,7 +20,8 @@ import numpy as np
 from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.execute.run import run_notebook
-from grader.sandbox.confine import SandboxOptions, namespaces_available, prepare
+from grader.sandbox.confine import SandboxOptions, namespaces_available
+from grader.sandbox.kernel import kernel_sandbox
 
 
 def one_run(sandboxed: bool, folder: Path) -> float:
@@ -31,7 +32,7 @@ def one_run(sandboxed: bool, folder: Path) -> float:
     if not data.exists():
         np.savez(data, x=np.zeros(1))
     started = time.monotonic()
-    with prepare(SandboxOptions(enabled=sandboxed), submission=submission, data=data) as box:
+    with kernel_sandbox(SandboxOptions(enabled=sandboxed), submission=submission, data=data) as box:
         run = run_notebook(
             nb,
             workdir=box.work,

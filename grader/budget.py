@@ -39,6 +39,10 @@ class Budget:
             if f.name != "name" and (v := getattr(self, f.name)) is not None
         }
 
+    def describe(self) -> str:
+        """The caps in words, as every report says them."""
+        return describe_limits(self.limits())
+
     def cap_fit(self, kwargs: dict[str, t.Any]) -> tuple[dict[str, t.Any], list[str]]:
         """Return ``fit`` keyword arguments within the budget, and what was cut.
 
@@ -55,7 +59,7 @@ class Budget:
             kw["epochs"] = self.max_epochs
             notes.append(f"epochs {epochs} -> {self.max_epochs}")
         if self.max_train_samples is not None:
-            n = _length(kw.get("x"))
+            n = sample_count(kw.get("x"))
             if n is not None and n > self.max_train_samples:
                 kw["x"] = _head(kw["x"], self.max_train_samples)
                 if kw.get("y") is not None:
@@ -70,7 +74,7 @@ class Budget:
                 notes.append(f"steps per epoch -> {kw['steps_per_epoch']}")
         val = kw.get("validation_data")
         if self.max_eval_samples is not None and isinstance(val, tuple | list) and val:
-            n = _length(val[0])
+            n = sample_count(val[0])
             if n is not None and n > self.max_eval_samples:
                 kw["validation_data"] = tuple(_head(v, self.max_eval_samples) for v in val)
                 notes.append(f"validation samples {n} -> {self.max_eval_samples}")
@@ -82,7 +86,7 @@ class Budget:
         notes: list[str] = []
         if self.max_eval_samples is None:
             return kw, notes
-        n = _length(kw.get("x"))
+        n = sample_count(kw.get("x"))
         if n is not None and n > self.max_eval_samples:
             for key in ("x", "y", "sample_weight"):
                 if kw.get(key) is not None:
@@ -94,16 +98,31 @@ class Budget:
         return kw, notes
 
 
-def _length(data: t.Any) -> int | None:
-    """Number of samples in array-like data; None for generators and datasets."""
+def describe_limits(limits: dict[str, int]) -> str:
+    """Caps (``Budget.limits()``, or a result's ``budget_limits``) in words.
+
+    Example:
+        >>> describe_limits({"max_epochs": 1, "max_train_samples": 4000})
+        'max epochs 1, max train samples 4000'
+    """
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in limits.items()) or "no caps"
+
+
+def sample_count(data: t.Any) -> int | None:
+    """Number of samples in array-like data; None for generators and datasets.
+
+    Example:
+        >>> sample_count([[0, 1], [2, 3], [4, 5]]), sample_count(iter([1, 2]))
+        (3, None)
+    """
     if data is None:
         return None
     if isinstance(data, dict):
-        lengths = {_length(v) for v in data.values()}
+        lengths = {sample_count(v) for v in data.values()}
         return lengths.pop() if len(lengths) == 1 else None
     if isinstance(data, list | tuple) and data and hasattr(data[0], "shape"):
         # Multi-input models take a list of arrays.
-        return _length(data[0])
+        return sample_count(data[0])
     shape = getattr(data, "shape", None)
     if shape is not None and len(shape) > 0 and shape[0] is not None:
         return int(shape[0])

@@ -1,9 +1,10 @@
-"""Calibrate accuracy thresholds by training the reference under the submission's conditions.
+"""Calibrate thresholds by training the reference under the submission's conditions.
 
-The reference is trained on the same data, with the same budget caps and seed, and evaluated
-on the same held-out images as every submission. Results are cached on disk, keyed by
+The reference is trained on the same data, with the same budget caps and seed, and measured on
+the same held-out images as every submission, by each check kind that calibrates (see
+``measure_reference`` in :mod:`grader.checks.base`). Results are cached on disk, keyed by
 assignment, budget, data source and fingerprint, seed and Keras version, so a class pays for
-calibration once.
+calibration once. Trusted code on trusted data: this runs in the grader's process.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
-import os
 import typing as t
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from grader import keras_env
-from grader.budget import Budget
+from grader.budget import Budget, sample_count
+from grader.checks.base import REGISTRY
+from grader.data.cache import cache_dir
+from grader.data.prepare import PreparedData
 from grader.data.pretrained import PretrainedWeights
 from grader.data.sets import Dataset, HeldOut
 from grader.exceptions import CalibrationError
@@ -29,28 +32,13 @@ if t.TYPE_CHECKING:
     from grader.rubric import Assignment
 
 
-def cache_dir() -> Path:
-    """``$GRADER_CACHE_DIR``, else ``~/.cache/keras-notebook-grader``."""
-    default = (
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "keras-notebook-grader"
-    )
-    return Path(os.environ.get("GRADER_CACHE_DIR", default))
-
-
-def data_fingerprint(ds: Dataset, held_out: HeldOut) -> str:
-    """A short digest of the data, so a different data set never reuses a calibration."""
-    h = hashlib.sha256()
-    for array in (ds.y_train, ds.y_test, held_out.y, ds.x_train[:64], held_out.x[:64]):
-        h.update(array.tobytes())
-    return h.hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class Calibration:
     """What training the reference under a budget measured."""
 
-    accuracy: dict[str, float]
-    """Role -> held-out accuracy of the reference."""
+    figures: dict[str, float]
+    """Check id -> what the reference measured for that check (its held-out accuracy, for an
+    accuracy check)."""
     fits: list[FitRecord]
     """The reference's ``fit`` calls under the same caps, histories included (for the report's
     curves beside the student's)."""
@@ -59,8 +47,7 @@ class Calibration:
 def calibration(
     assignment: Assignment,
     budget: Budget,
-    ds: Dataset,
-    held_out: HeldOut,
+    data: PreparedData,
     *,
     pretrained: t.Sequence[PretrainedWeights] = (),
 ) -> Calibration:
@@ -74,8 +61,8 @@ def calibration(
         [
             assignment.id,
             budget.name,
-            ds.source,
-            data_fingerprint(ds, held_out),
+            data.visible.source,
+            data.fingerprint,
             str(assignment.seed),
             metadata.version("keras"),
             _reference_digest(assignment, budget),
@@ -85,25 +72,26 @@ def calibration(
     path = cache_dir() / "calibration" / f"{key}.json"
     if path.is_file():
         cached = json.loads(path.read_text(encoding="utf-8"))
-        if "fits" in cached:
-            return Calibration(
-                {str(k): float(v) for k, v in cached["accuracy"].items()},
-                [FitRecord(**f) for f in cached["fits"]],
-            )
+        return Calibration(
+            {str(k): float(v) for k, v in cached["figures"].items()},
+            [FitRecord(**f) for f in cached["fits"]],
+        )
     fits: list[FitRecord] = []
-    accuracy = train_and_measure(assignment, budget, ds, held_out, fits=fits, pretrained=pretrained)
+    figures = train_and_measure(
+        assignment, budget, data.visible, data.held_out, fits=fits, pretrained=pretrained
+    )
     write_atomic(
         path,
         json.dumps(
             {
                 "key": key,
                 "budget": budget.limits(),
-                "accuracy": accuracy,
+                "figures": figures,
                 "fits": [dataclasses.asdict(f) for f in fits],
             }
         ),
     )
-    return Calibration(accuracy, fits)
+    return Calibration(figures, fits)
 
 
 def reference_source(module: str) -> bytes:
@@ -125,9 +113,13 @@ def reference_source(module: str) -> bytes:
 
 
 def _reference_digest(assignment: Assignment, budget: Budget) -> str:
-    """Changes when the reference code, the budget's caps or the accuracy checks change."""
+    """Changes when the reference code, the budget's caps or the calibrated checks change."""
     source = reference_source(assignment.reference)
-    checks = [(c.kind, c.params) for c in assignment.checks if c.kind == "accuracy"]
+    checks = [
+        (c.id, c.kind, dataclasses.asdict(c.params))
+        for c in assignment.checks
+        if REGISTRY[c.kind].measure_reference is not None
+    ]
     extra = json.dumps([budget.limits(), checks], sort_keys=True).encode()
     return hashlib.sha256(source + extra).hexdigest()[:10]
 
@@ -153,10 +145,8 @@ def train_and_measure(
             file (or None, for random weights) as ``weights``.
 
     Returns:
-        Role -> held-out accuracy.
+        Check id -> the reference's figure for that check.
     """
-    from grader.checks.accuracy import evaluate_accuracy
-
     keras = keras_env.keras()
 
     reference = assignment.reference_module()
@@ -184,19 +174,12 @@ def train_and_measure(
             _fit_record(role_of.get(id(model), "other"), args, history)
             for model, args, history in trained
         ]
-    accuracy = {}
+    figures = {}
     for check in assignment.checks:
-        if check.kind == "accuracy":
-            role = check.params["model"]
-            accuracy[role] = evaluate_accuracy(
-                models[role],
-                held_out,
-                check.params["classes"],
-                label_offset=check.params.get("label_offset", 0),
-                scale=check.params.get("scale", 255.0),
-                max_samples=budget.max_eval_samples,
-            )
-    return accuracy
+        measure = REGISTRY[check.kind].measure_reference
+        if measure is not None:
+            figures[check.id] = measure(models[check.params.model], held_out, check.params, budget)
+    return figures
 
 
 def _fit_record(role: str, args: dict[str, t.Any], history: t.Any) -> FitRecord:
@@ -206,11 +189,7 @@ def _fit_record(role: str, args: dict[str, t.Any], history: t.Any) -> FitRecord:
         model=role,
         epochs_requested=int(requested.get("epochs", 1)),
         epochs_run=max((len(v) for v in runs.values()), default=0),
-        samples_requested=_samples(requested.get("x")),
-        samples_used=_samples(capped.get("x")),
+        samples_requested=sample_count(requested.get("x")) or 0,
+        samples_used=sample_count(capped.get("x")) or 0,
         history=runs,
     )
-
-
-def _samples(x: t.Any) -> int:
-    return len(x) if hasattr(x, "__len__") else 0

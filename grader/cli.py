@@ -1,5 +1,9 @@
 """Command line: parses options and calls the library; never shows a traceback for bad input.
 
+Every :class:`~grader.exceptions.GraderError` becomes one line on stderr and its exit code, in
+one place (:class:`_Group`); ``grader --verbose ...`` adds the traceback and the error's
+details. Defaults come from :class:`~grader.options.GradeOptions`, written once.
+
 Exit codes:
     0  graded (whatever the score)
     1  the grader itself failed (a bug: the traceback is shown)
@@ -14,32 +18,117 @@ Exit codes:
 
 from __future__ import annotations
 
-import sys
+import dataclasses
+import traceback
 import typing as t
 from pathlib import Path
 
 import click
 
 from grader.budget import BUDGET_NAMES
-from grader.exceptions import GraderError
+from grader.exceptions import GraderError, InputError
+from grader.options import CHECK_DEFAULTS, GradeOptions
+from grader.sandbox.limits import Limits
 
-_budget = click.Choice(BUDGET_NAMES)
-_view = click.Choice(["student", "instructor"])
-_WEIGHTS_HELP = (
-    "Folder with ImageNet weights files (e.g. vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)"
-    " [default: Keras' cache, else random weights]."
-)
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+DEFAULTS = GradeOptions()
+LIMIT_OPTIONS = {
+    # option: (Limits field, help)
+    "memory_limit": ("memory_mb", "MiB of memory per kernel."),
+    "cpu_limit": ("cpu_seconds", "CPU seconds per kernel."),
+    "process_limit": ("processes", "Processes and threads per kernel."),
+    "file_size_limit": ("file_size_mb", "MiB per file a kernel writes."),
+    "open_files_limit": ("open_files", "Open files per kernel."),
+    "output_limit": ("output_kb", "KiB of output kept per cell."),
+    "notebook_output_limit": ("notebook_output_mb", "MiB of output kept for the whole notebook."),
+    "tmpfs_limit": ("tmpfs_mb", "MiB of each of a kernel's /tmp, /var/tmp, /dev/shm."),
+}
+"""Every ``--*-limit`` option and the :class:`~grader.sandbox.limits.Limits` field it sets."""
 
 
-def _fail(exc: GraderError) -> t.NoReturn:
-    click.secho(f"error: {exc.message.splitlines()[0]}", fg="red", err=True)
-    sys.exit(exc.exit_code)
+class _Group(click.Group):
+    """Turns a :class:`GraderError` into one line and its exit code, for every command."""
+
+    def invoke(self, ctx: click.Context) -> t.Any:
+        try:
+            return super().invoke(ctx)
+        except GraderError as exc:
+            click.secho(f"error: {exc.message.splitlines()[0]}", fg="red", err=True)
+            if (ctx.obj or {}).get("verbose"):
+                click.echo(traceback.format_exc(), err=True)
+                if exc.details:
+                    click.echo(exc.details, err=True)
+            ctx.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="keras-notebook-grader")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="On an error, show the traceback too.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """Grade Keras notebook assignments by judging the models they build."""
+    ctx.obj = {"verbose": verbose}
+
+
+def _data_options(fn: F) -> F:
+    for decorator in reversed(
+        [
+            click.option(
+                "--data-dir",
+                type=click.Path(path_type=Path, file_okay=False),
+                default=None,
+                help="Folder with real cifar-10-batches-py or mnist.npz "
+                "[default: Keras' cache, else synthetic].",
+            ),
+            click.option(
+                "--weights-dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Folder with ImageNet weights files (e.g. "
+                "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5) "
+                "[default: Keras' cache, else random weights].",
+            ),
+        ]
+    ):
+        fn = decorator(fn)
+    return fn
+
+
+def _budget_option(default: str) -> t.Callable[[F], F]:
+    return click.option(
+        "--budget",
+        type=click.Choice(BUDGET_NAMES),
+        default=default,
+        show_default=True,
+        help="How much training each fit/evaluate/predict call may do.",
+    )
+
+
+def _view_option(default: str) -> t.Callable[[F], F]:
+    return click.option(
+        "--view",
+        type=click.Choice(["student", "instructor"]),
+        default=default,
+        show_default=True,
+        help="Whom reports are for; students see hidden checks as status and points.",
+    )
+
+
+def _limit_options(fn: F) -> F:
+    for name, (_, help_text) in reversed(LIMIT_OPTIONS.items()):
+        flag = "--" + name.replace("_", "-")
+        fn = click.option(flag, name, type=click.IntRange(1), default=None, help=help_text)(fn)
+    return fn
+
+
+def _limits(assignment: str, given: dict[str, int | None]) -> Limits | None:
+    """The rubric's limits with the command line's overrides; None when none was given."""
+    from grader.rubric import load_assignment
+
+    overrides = {LIMIT_OPTIONS[k][0]: v for k, v in given.items() if v is not None}
+    if not overrides:
+        return None
+    return dataclasses.replace(load_assignment(assignment).limits, **overrides)
 
 
 @main.command()
@@ -51,33 +140,14 @@ def main() -> None:
     type=click.Path(path_type=Path),
     default=Path("out"),
     show_default=True,
-    help="Results go to OUT/<notebook stem>/.",
+    help="Results go to OUT/<student id>/.",
 )
-@click.option(
-    "--budget",
-    type=_budget,
-    default="standard",
-    show_default=True,
-    help="How much training each fit/evaluate/predict call may do.",
-)
-@click.option(
-    "--timeout",
-    type=float,
-    default=None,
-    help="Seconds the whole notebook may run [default: from the rubric].",
-)
-@click.option(
-    "--cell-timeout",
-    type=float,
-    default=None,
-    help="Seconds one cell may run [default: from the rubric].",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Folder with real cifar-10-batches-py [default: Keras' cache, else synthetic].",
-)
+@_budget_option(DEFAULTS.budget)
+@click.option("--timeout", type=float, default=None, help="Seconds the whole notebook may run "
+              "[default: from the rubric].")  # fmt: skip
+@click.option("--cell-timeout", type=float, default=None, help="Seconds one cell may run "
+              "[default: from the rubric].")  # fmt: skip
+@_data_options
 @click.option(
     "-j",
     "--jobs",
@@ -103,35 +173,13 @@ def main() -> None:
     default=None,
     help="Score column header in canvas.csv, e.g. 'HW 3 (123456)' [default: assignment title].",
 )
-@click.option(
-    "--view",
-    type=_view,
-    default="instructor",
-    show_default=True,
-    help="Whom report.html/report.md are for; students see hidden checks as status and points.",
-)
-@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
+@_view_option(DEFAULTS.view)
 @click.option(
     "--no-sandbox",
     is_flag=True,
     help="Run kernels without isolation or limits. For debugging trusted notebooks only.",
 )
-@click.option("--memory-limit", type=click.IntRange(1), help="MiB of memory per kernel.")
-@click.option("--cpu-limit", type=click.IntRange(1), help="CPU seconds per kernel.")
-@click.option("--process-limit", type=click.IntRange(1), help="Processes and threads per kernel.")
-@click.option("--file-size-limit", type=click.IntRange(1), help="MiB per file a kernel writes.")
-@click.option("--open-files-limit", type=click.IntRange(1), help="Open files per kernel.")
-@click.option("--output-limit", type=click.IntRange(1), help="KiB of output kept per cell.")
-@click.option(
-    "--notebook-output-limit",
-    type=click.IntRange(1),
-    help="MiB of output kept for the whole notebook.",
-)
-@click.option(
-    "--tmpfs-limit",
-    type=click.IntRange(1),
-    help="MiB of each of a kernel's /tmp, /var/tmp, /dev/shm.",
-)
+@_limit_options
 def grade(
     submissions: tuple[Path, ...],
     assignment: str,
@@ -140,6 +188,7 @@ def grade(
     timeout: float | None,
     cell_timeout: float | None,
     data_dir: Path | None,
+    weights_dir: Path | None,
     jobs: int | None,
     scheduler: str | None,
     roster: Path | None,
@@ -147,15 +196,7 @@ def grade(
     canvas_column: str | None,
     view: t.Literal["student", "instructor"],
     no_sandbox: bool,
-    memory_limit: int | None,
-    cpu_limit: int | None,
-    process_limit: int | None,
-    file_size_limit: int | None,
-    open_files_limit: int | None,
-    output_limit: int | None,
-    notebook_output_limit: int | None = None,
-    tmpfs_limit: int | None = None,
-    weights_dir: Path | None = None,
+    **limits: int | None,
 ) -> None:
     """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
 
@@ -166,51 +207,34 @@ def grade(
     [sandbox] table sets the limits and the --*-limit options override them. A file that is
     not a notebook, or is damaged, gets a result with that outcome and the batch goes on.
     """
-    import dataclasses
-
     from grader.batch.progress import RichObserver
     from grader.batch.run import grade_batch
     from grader.batch.workers import default_jobs
     from grader.report.render import print_table
-    from grader.rubric import load_assignment
 
-    try:
-        spec = load_assignment(assignment)
-        overrides = {
-            "memory_mb": memory_limit,
-            "cpu_seconds": cpu_limit,
-            "processes": process_limit,
-            "file_size_mb": file_size_limit,
-            "open_files": open_files_limit,
-            "output_kb": output_limit,
-            "notebook_output_mb": notebook_output_limit,
-            "tmpfs_mb": tmpfs_limit,
-        }
-        limits = dataclasses.replace(
-            spec.limits, **{k: v for k, v in overrides.items() if v is not None}
+    options = GradeOptions(
+        budget=budget,
+        cell_timeout=cell_timeout,
+        total_timeout=timeout,
+        data_dir=data_dir,
+        weights_dir=weights_dir,
+        limits=_limits(assignment, limits),
+        sandboxed=not no_sandbox,
+        view=view,
+    )
+    with RichObserver() as observer:
+        summary = grade_batch(
+            list(submissions),
+            assignment=assignment,
+            out=out,
+            options=options,
+            jobs=jobs or default_jobs(),
+            scheduler=scheduler,
+            roster=roster,
+            force=force,
+            canvas_column=canvas_column,
+            observer=observer,
         )
-        with RichObserver() as observer:
-            summary = grade_batch(
-                list(submissions),
-                assignment=assignment,
-                out=out,
-                budget=budget,
-                jobs=jobs or default_jobs(),
-                scheduler=scheduler,
-                roster=roster,
-                force=force,
-                cell_timeout=cell_timeout,
-                total_timeout=timeout,
-                data_dir=data_dir,
-                canvas_column=canvas_column,
-                view=view,
-                weights_dir=weights_dir,
-                limits=limits,
-                sandboxed=not no_sandbox,
-                observer=observer,
-            )
-    except GraderError as exc:
-        _fail(exc)
     print_table([e.result for e in summary.entries])
     counts = {s: sum(e.status == s for e in summary.entries) for s in ("graded", "cached", "done")}
     failed = [e for e in summary.entries if e.status == "failed"]
@@ -236,40 +260,32 @@ def grade(
     default=None,
     help="Assignment id [default: read from the notebook's metadata].",
 )
-@click.option("--budget", type=_budget, default="smoke", show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--view", type=_view, default="student", show_default=True, help="Report audience.")
-@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
+@_budget_option(CHECK_DEFAULTS.budget)
+@_data_options
+@_view_option(CHECK_DEFAULTS.view)
 def check(
     notebook: Path,
     assignment: str | None,
     budget: str,
     data_dir: Path | None,
+    weights_dir: Path | None,
     view: t.Literal["student", "instructor"],
-    weights_dir: Path | None = None,
 ) -> None:
     """Self-check NOTEBOOK: quick grade, full report in the terminal and beside the notebook."""
     from grader.pipeline import check as check_one
     from grader.report.terminal import print_report
 
-    try:
-        result, report = check_one(
-            notebook,
-            assignment=assignment,
-            budget=budget,
-            data_dir=data_dir,
-            view=view,
-            weights_dir=weights_dir,
-        )
-    except GraderError as exc:
-        _fail(exc)
+    options = CHECK_DEFAULTS.replace(
+        budget=budget, data_dir=data_dir, weights_dir=weights_dir, view=view
+    )
+    result, report = check_one(notebook, assignment=assignment, options=options)
     print_report(result, view)
     click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
 
 
 @main.command()
 @click.argument("result_json", type=click.Path(path_type=Path))
-@click.option("--view", type=_view, default="student", show_default=True, help="Report audience.")
+@_view_option("student")
 @click.option(
     "--format",
     "fmt",
@@ -293,10 +309,7 @@ def report(
     from grader.report.terminal import print_report
     from grader.results import write_atomic
 
-    try:
-        result = _read_result(result_json)
-    except GraderError as exc:
-        _fail(exc)
+    result = _read_result(result_json)
     if fmt == "text":
         print_report(result, view)
         return
@@ -307,7 +320,6 @@ def report(
 
 
 def _read_result(path: Path) -> t.Any:
-    from grader.exceptions import InputError
     from grader.results import GradeResult
 
     if not path.is_file():
@@ -340,15 +352,12 @@ def schema() -> None:
     default=Path("autograder.zip"),
     show_default=True,
 )
-@click.option("--budget", type=_budget, default="standard", show_default=True)
+@_budget_option(DEFAULTS.budget)
 def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
     """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT."""
     from grader.export.gradescope import build_bundle
 
-    try:
-        path = build_bundle(assignment, out=out, budget=budget)
-    except GraderError as exc:
-        _fail(exc)
+    path = build_bundle(assignment, out=out, budget=budget)
     click.echo(f"Gradescope autograder: {path} (upload it as the assignment's autograder)")
 
 
@@ -364,10 +373,7 @@ def release(solution: Path, out: Path, assignment: str | None) -> None:
     """Make the student notebook from SOLUTION: strip solution regions, lock the other cells."""
     from grader.authoring.release import release_file
 
-    try:
-        done = release_file(solution, out, assignment=assignment)
-    except GraderError as exc:
-        _fail(exc)
+    done = release_file(solution, out, assignment=assignment)
     click.echo(
         f"{done.path}: assignment {done.assignment}; {done.student_cells} cell(s) to complete, "
         f"{done.locked_cells} locked"
@@ -376,27 +382,22 @@ def release(solution: Path, out: Path, assignment: str | None) -> None:
 
 @main.command()
 @click.argument("assignment")
-@click.option("--budget", type=_budget, default="smoke", show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--weights-dir", type=click.Path(path_type=Path), default=None, help=_WEIGHTS_HELP)
+@_budget_option(CHECK_DEFAULTS.budget)
+@_data_options
 def validate(assignment: str, budget: str, data_dir: Path | None, weights_dir: Path | None) -> None:
     """Check ASSIGNMENT: rubric, reference, solution at full marks, template at 0."""
     from grader.authoring.validate import validate as validate_one
     from grader.exceptions import ValidationError
 
-    try:
-        found = validate_one(assignment, budget=budget, data_dir=data_dir, weights_dir=weights_dir)
-        for role, result in (("solution", found.solution), ("template", found.template)):
-            if result is not None:
-                click.echo(f"{role}: {result.score:g}/{result.max_score:g}")
-        for problem in found.problems:
-            click.secho(f"- {problem}", fg="red")
-        if not found.ok:
-            raise ValidationError(
-                f"{found.assignment.id}: {len(found.problems)} problem(s), listed above"
-            )
-    except GraderError as exc:
-        _fail(exc)
+    options = GradeOptions(budget=budget, data_dir=data_dir, weights_dir=weights_dir)
+    found = validate_one(assignment, options=options)
+    for role, result in (("solution", found.solution), ("template", found.template)):
+        if result is not None:
+            click.echo(f"{role}: {result.score:g}/{result.max_score:g}")
+    for problem in found.problems:
+        click.secho(f"- {problem}", fg="red")
+    if not found.ok:
+        raise ValidationError(found.assignment.id, found.problems)
     click.echo(f"{found.assignment.id}: valid ({len(found.assignment.checks)} checks)")
 
 
@@ -409,21 +410,18 @@ def list_assignments() -> None:
     from grader.rubric import available, load_assignment
 
     console = Console()
-    try:
-        for name in available():
-            spec = load_assignment(name)
-            table = Table(
-                title=f"{spec.id}: {spec.title}",
-                caption=f"data {spec.dataset}; {spec.max_score:g} points",
-                title_justify="left",
-            )
-            # Ids are what instructors type and grep for: never wrapped.
-            table.add_column("check", no_wrap=True)
-            table.add_column("kind", no_wrap=True)
-            table.add_column("points", justify="right")
-            table.add_column("what is judged")
-            for check in spec.checks:
-                table.add_row(check.id, check.kind, f"{check.points:g}", check.title)
-            console.print(table)
-    except GraderError as exc:
-        _fail(exc)
+    for name in available():
+        spec = load_assignment(name)
+        table = Table(
+            title=f"{spec.id}: {spec.title}",
+            caption=f"data {spec.dataset}; {spec.max_score:g} points",
+            title_justify="left",
+        )
+        # Ids are what instructors type and grep for: never wrapped.
+        table.add_column("check", no_wrap=True)
+        table.add_column("kind", no_wrap=True)
+        table.add_column("points", justify="right")
+        table.add_column("what is judged")
+        for check in spec.checks:
+            table.add_row(check.id, check.kind, f"{check.points:g}", check.title)
+        console.print(table)

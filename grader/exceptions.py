@@ -1,7 +1,8 @@
-"""Every error a user can meet, under one base class.
+"""Every error a user can meet, under one base class, each carrying its data.
 
-The CLI turns any :class:`GraderError` into a single line on stderr and the class's
-``exit_code``; anything else is a bug and keeps its traceback.
+The command line turns any :class:`GraderError` into a single line on stderr and the class's
+``exit_code`` (``--verbose`` adds the traceback and ``details``); anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -19,18 +20,21 @@ class GraderError(Exception):
     wrong without parsing the message.
     """
 
-    exit_code: int = 1
+    exit_code: t.ClassVar[int] = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, details: str = "") -> None:
         super().__init__(message)
         self.message = message
+        """One line saying what went wrong and what to do."""
+        self.details = details
+        """More, for ``--verbose``: a traceback from the kernel, a list of problems."""
 
     def __str__(self) -> str:
         return self.message
 
 
 class InputError(GraderError):
-    """A path the user gave does not exist or is not what it should be."""
+    """A path or value the user gave does not exist or is not what it should be."""
 
     exit_code = 2
 
@@ -43,32 +47,35 @@ class NotANotebookError(InputError):
     """
 
     outcome: t.ClassVar[Outcome] = "not_a_notebook"
+    advice: t.ClassVar[str] = "hand in the .ipynb file itself"
 
-    @classmethod
-    def from_path(cls, path: Path, why: str) -> NotANotebookError:
-        return cls(f"{path}: not a Jupyter notebook ({why}); hand in the .ipynb file itself")
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        """The file, as the user named it."""
+        self.reason = reason
+        """Why it is not a notebook, e.g. ``invalid JSON at line 3``."""
+        super().__init__(f"{path}: not a Jupyter notebook ({reason}); {self.advice}")
+
+    def at(self, path: Path) -> NotANotebookError:
+        """The same error about another name for the same file (a worker's copy, renamed)."""
+        return type(self)(path, self.reason)
 
 
 class InvalidNotebookError(NotANotebookError):
     """The file is meant to be a notebook but is corrupt: broken JSON, or not nbformat 4."""
 
     outcome: t.ClassVar[Outcome] = "invalid_notebook"
-
-    @classmethod
-    def from_path(cls, path: Path, why: str) -> InvalidNotebookError:
-        return cls(
-            f"{path}: not a Jupyter notebook ({why}); the file is damaged: "
-            "save the notebook again in Jupyter and hand in that file"
-        )
+    advice = "the file is damaged: save the notebook again in Jupyter and hand in that file"
 
 
 class UnknownAssignmentError(InputError):
     """No assignment folder with that id."""
 
-    @classmethod
-    def from_id(cls, assignment_id: str, known: list[str]) -> UnknownAssignmentError:
+    def __init__(self, assignment_id: str, known: t.Sequence[str]) -> None:
+        self.assignment_id = assignment_id
+        self.known = list(known)
         choices = ", ".join(known) or "none found"
-        return cls(f"unknown assignment {assignment_id!r}; choose one of: {choices}")
+        super().__init__(f"unknown assignment {assignment_id!r}; choose one of: {choices}")
 
 
 class RubricError(GraderError):
@@ -76,9 +83,17 @@ class RubricError(GraderError):
 
     exit_code = 3
 
+    def __init__(self, path: Path, problem: str, *, key: str = "") -> None:
+        self.path = path
+        self.key = key
+        """The TOML key, e.g. ``checks[2].params.model`` (empty: the whole file)."""
+        self.problem = problem
+        super().__init__(f"{path}: [{key}] {problem}" if key else f"{path}: {problem}")
+
     @classmethod
     def at(cls, path: Path, key: str, expected: str) -> RubricError:
-        return cls(f"{path}: [{key}] {expected}")
+        """A problem with one key."""
+        return cls(path, expected, key=key)
 
 
 class DataError(GraderError):
@@ -104,8 +119,27 @@ class SchedulerError(GraderError):
 
     exit_code = 7
 
+    def __init__(self, address: str, why: str) -> None:
+        self.address = address
+        super().__init__(
+            f"cannot reach the Dask scheduler at {address} ({why}); "
+            "start it with `dask scheduler` or check the address"
+        )
+
 
 class ValidationError(GraderError):
     """``grader validate`` found an assignment whose solution, template or rubric disagree."""
 
     exit_code = 8
+
+    def __init__(self, assignment_id: str, problems: t.Sequence[str]) -> None:
+        self.assignment_id = assignment_id
+        self.problems = list(problems)
+        super().__init__(
+            f"{assignment_id}: {len(problems)} problem(s), listed above",
+            details="\n".join(f"- {p}" for p in problems),
+        )
+
+
+class ReleaseError(InputError):
+    """A solution notebook cannot be released: unbalanced solution markers, no assignment id."""

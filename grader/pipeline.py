@@ -1,22 +1,16 @@
-"""The pipeline for one submission: rubric -> execute -> capture -> check -> report.
+"""One submission, end to end: rubric, data, calibration, execution, judging, result, reports.
 
-Library first: :func:`grade` and :func:`check` are what the CLI calls.
+Library first: :func:`grade` and :func:`check` are what the command line calls. Each step is a
+function of its own below; :func:`grade` reads as the list of them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import importlib.util
-import json
-import os
-import platform
-import secrets
 import tempfile
 import time
 import typing as t
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -24,116 +18,38 @@ import nbformat
 from grader.authoring.locked_cells import describe as describe_locked
 from grader.authoring.locked_cells import restore_locked
 from grader.budget import Budget
-from grader.calibrate import cache_dir, calibration, data_fingerprint
-from grader.data import sets as datasets
+from grader.calibrate import Calibration, calibration
+from grader.data.cache import cache_dir, keras_home
+from grader.data.prepare import PreparedData, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
-from grader.data.secret import grader_secret
-from grader.exceptions import InputError, InvalidNotebookError, NotANotebookError
+from grader.data.sets import DATASETS
+from grader.exceptions import InputError, NotANotebookError
 from grader.execute.outcomes import outcome_of
 from grader.execute.run import Execution, run_notebook, strip_ansi
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
-from grader.judge.process import Judge, judge_argv
+from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
 from grader.kernel.cells import finish_code, setup_code
-from grader.report.facts import View, warning_notices
+from grader.notebook import assignment_of, read_notebook
+from grader.options import CHECK_DEFAULTS, GradeOptions
+from grader.report.facts import warning_notices
 from grader.report.render import write_reports
-from grader.results import CheckResult, DataInfo, GradeResult, Incident, write_atomic
+from grader.results import GradeResult, Incident, unjudged_result, write_atomic
 from grader.rubric import Assignment, load_assignment
-from grader.sandbox import confine as sandbox
+from grader.sandbox.kernel import Sandbox, kernel_sandbox
 from grader.sandbox.limits import MB
-
-METADATA_KEY = "grader"
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read and validate a submission.
-
-    Raises:
-        InputError: the path does not exist or is a folder.
-        NotANotebookError: wrong suffix, not UTF-8 text, or not a JSON object.
-        InvalidNotebookError: a JSON object (or text opening like one) that is corrupt or is
-            not a valid nbformat 4 notebook.
-    """
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give the notebook file")
-    if path.suffix != ".ipynb":
-        raise NotANotebookError.from_path(path, f"the name ends in {path.suffix or 'nothing'!r}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise NotANotebookError.from_path(path, "not UTF-8 text") from exc
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        # A notebook cut short or edited by hand still opens like one; anything else is not one.
-        error = InvalidNotebookError if text.lstrip().startswith("{") else NotANotebookError
-        raise error.from_path(path, f"invalid JSON at line {exc.lineno}") from exc
-    if not isinstance(raw, dict):
-        raise NotANotebookError.from_path(path, f"JSON {type(raw).__name__}, not an object")
-    try:
-        nb: nbformat.NotebookNode = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
-        nbformat.validate(nb)
-    except Exception as exc:  # nbformat raises several unrelated types for a malformed file
-        raise InvalidNotebookError.from_path(
-            path, f"not nbformat 4: {str(exc).splitlines()[0]}"
-        ) from exc
-    return nb
-
-
-def assignment_of(nb: nbformat.NotebookNode) -> str | None:
-    """The assignment id written into a released notebook's metadata, if any."""
-    value = nb.metadata.get(METADATA_KEY, {}).get("assignment")
-    return value if isinstance(value, str) else None
+from grader.versions import versions
 
 
 @dataclass(frozen=True)
-class PreparedData:
-    """One assignment's data, split, with the files the kernel and the judge read."""
+class Graded:
+    """What running and judging one notebook produced, before it becomes a result."""
 
-    visible: datasets.Dataset
-    """What the kernel receives."""
-    held_out: datasets.HeldOut
-    """What accuracy is measured on; never in the kernel."""
-    kernel_file: Path
-    held_out_file: Path
-
-
-@functools.cache
-def _prepared_data(
-    dataset: str, data_dir: Path | None, seed: int, held_back: int, secret: str
-) -> PreparedData:
-    """Load, split and write the kernel's share of the data (and the judge's) once per process."""
-    folder = cache_dir() / "data"
-    ds = datasets.load(dataset, data_dir=data_dir, seed=seed, secret=secret, cache=folder)
-    visible, held_out = datasets.hold_out(ds, held_back, seed, secret)
-    fingerprint = data_fingerprint(visible, held_out)
-    kernel_path = folder / f"kernel-{dataset}-{fingerprint}.npz"
-    if not kernel_path.is_file():
-        datasets.write_npz(visible, kernel_path)
-    held_out_path = folder / f"held-out-{dataset}-{fingerprint}.npz"
-    if not held_out_path.is_file():
-        datasets.save_arrays(held_out_path, x=held_out.x, y=held_out.y)
-    return PreparedData(visible, held_out, kernel_path, held_out_path)
-
-
-def versions() -> dict[str, str]:
-    """Versions that affect a grade, recorded in every result."""
-    out = {
-        name: metadata.version(dist)
-        for name, dist in (
-            ("grader", "keras-notebook-grader"),
-            ("keras", "keras"),
-            ("numpy", "numpy"),
-        )
-    }
-    out["python"] = platform.python_version()
-    try:
-        out["tensorflow"] = metadata.version("tensorflow-cpu")
-    except metadata.PackageNotFoundError:
-        out["tensorflow"] = metadata.version("tensorflow")
-    return out
+    execution: Execution
+    findings: JudgeFindings
+    evidence_notes: list[str]
+    sandbox_notices: list[str]
+    judge_seconds: float
 
 
 def grade(
@@ -141,14 +57,7 @@ def grade(
     *,
     assignment: str | Path | Assignment,
     out: Path,
-    budget: str = "standard",
-    cell_timeout: float | None = None,
-    total_timeout: float | None = None,
-    data_dir: Path | None = None,
-    view: View = "instructor",
-    sandbox_options: sandbox.SandboxOptions | None = None,
-    weights_dir: Path | None = None,
-    secret: str | None = None,
+    options: GradeOptions = GradeOptions(),  # noqa: B008 (frozen, shared safely)
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
 
@@ -159,55 +68,80 @@ def grade(
         submission: the student's ``.ipynb``.
         assignment: an assignment id, folder, or an already loaded :class:`Assignment`.
         out: the submission's results go to ``out/<notebook stem>/``.
-        budget: ``smoke``, ``standard`` or ``full`` (see :mod:`grader.budget`).
-        cell_timeout: seconds per cell; the rubric's value when None.
-        total_timeout: seconds for the whole notebook; the rubric's value when None.
-        data_dir: a folder holding real ``cifar-10-batches-py``; Keras' cache when None.
-        view: whom ``report.html``/``report.md`` are for: ``instructor`` (everything) or
-            ``student`` (hidden checks as status and points only). ``result.json`` is always
-            complete.
-        sandbox_options: isolation and limits; the rubric's limits, sandbox on, when None.
-        weights_dir: a folder holding the ImageNet weights files the assignment needs
-            (see :mod:`grader.data.pretrained`); Keras' cache when None, else random weights.
-        secret: the grader's secret (see :mod:`grader.data.secret`); this installation's when None.
+        options: budget, timeouts, data, limits, the report's view (see
+            :class:`~grader.options.GradeOptions`).
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
 
+    Raises:
+        InputError: the submission does not exist, or an unknown budget.
+        RubricError: the assignment's rubric is malformed.
+        ExecutionError: the kernel could not be started.
+
     Example:
         >>> r = grade(Path("hw.ipynb"), assignment="cifar10_transfer", out=Path("out"))
-        >>> r.score, r.max_score
-        (100.0, 100.0)
+        ... # doctest: +SKIP
     """
     started = time.monotonic()
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    plan = spec.plan(budget)
-    data = _prepared_data(
-        spec.dataset, data_dir, spec.seed, spec.held_back, secret or grader_secret()
-    )
+    plan = spec.plan(options.budget)
+    data = _data(spec, options)
+    folder = Path(out) / Path(submission).stem
     try:
         nb = read_notebook(Path(submission))
     except NotANotebookError as exc:
-        return _refused(Path(submission), spec, plan, data, exc, out, view, started)
-    options = sandbox_options or sandbox.SandboxOptions(limits=spec.limits)
+        result = _refused(Path(submission), spec, plan, data, exc, started)
+        write_reports(result, folder, view=options.view)
+        result.write(folder / "result.json")
+        return result
     nb, locked_changes = restore_locked(nb, _released_template(spec))
-    pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
-
+    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
     t0 = time.monotonic()
-    reference = calibration(spec, plan, data.visible, data.held_out, pretrained=pretrained)
+    reference = calibration(spec, plan, data, pretrained=pretrained)
     calibrate_s = time.monotonic() - t0
+    graded = _run_and_judge(Path(submission), nb, spec, plan, data, reference, pretrained, options)
+    result = _result(
+        Path(submission).stem, spec, plan, data, reference, pretrained, graded, locked_changes
+    )
+    result.timings.update(calibrate=calibrate_s, total=time.monotonic() - started)
+    _write(result, graded.execution, folder, options)
+    return result
 
+
+def _data(spec: Assignment, options: GradeOptions) -> PreparedData:
+    return prepare_data(
+        spec.dataset,
+        data_dir=options.data_dir,
+        seed=spec.seed,
+        held_back=spec.held_back,
+        secret=options.secret,
+    )
+
+
+def _run_and_judge(
+    submission: Path,
+    nb: nbformat.NotebookNode,
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    reference: Calibration,
+    pretrained: list[PretrainedWeights],
+    options: GradeOptions,
+) -> Graded:
+    """Run the notebook in its sandbox, take its evidence after each cell, and judge it."""
+    sandbox = options.sandbox_for(spec)
     with (
-        sandbox.prepare(
-            options,
-            submission=Path(submission),
+        kernel_sandbox(
+            sandbox,
+            submission=submission,
             data=data.kernel_file,
             # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
             extra_files=[spec.folder / name for name in spec.sandbox_files]
             + [w.path for w in pretrained if w.path is not None],
-            hide=_secrets(spec, data_dir),
+            hide=_secrets(spec, options),
         ) as box,
-        _judge_sandbox(options, spec, data) as (judge_box, evidence),
+        judge_sandbox(sandbox, spec, data) as (judge_box, evidence),
     ):
         # Started first, so that its Keras import overlaps the notebook's run.
         judge = Judge(judge_box.command(judge_argv()), judge_box.env())
@@ -216,49 +150,66 @@ def grade(
                 box.artefacts,
                 evidence,
                 spec.roles,
-                max_file_bytes=options.limits.file_size_mb * MB,
+                max_file_bytes=sandbox.limits.file_size_mb * MB,
                 max_total_bytes=MAX_EVIDENCE_BYTES,
             )
-            config = {
-                "seed": spec.seed,
-                "dataset": spec.dataset,
-                "data_path": str(box.data),
-                "data_note": data.visible.source,
-                "budget": {"name": plan.name, **plan.limits()},
-                "artefacts": str(box.artefacts),
-                "roles": spec.roles,
-                "variables": spec.variables,
-                "pretrained": {
-                    w.application: w.path and str(box.work / w.path.name) for w in pretrained
-                },
-            }
             execution = run_notebook(
                 nb,
                 workdir=box.work,
-                setup=setup_code(config),
+                setup=setup_code(_kernel_config(spec, plan, data, box, pretrained)),
                 finish=finish_code(),
-                cell_timeout=cell_timeout or spec.cell_timeout,
-                total_timeout=total_timeout or spec.total_timeout,
+                cell_timeout=options.cell_timeout or spec.cell_timeout,
+                total_timeout=options.total_timeout or spec.total_timeout,
                 env=box.env(),
                 sandbox=box,
                 after_cell=collector.after_cell,
             )
             collector.at_end()
             t0 = time.monotonic()
-            findings = judge.run(
-                _judge_request(spec, plan, data, evidence, reference.accuracy, pretrained),
-                spec,
-                timeout=spec.judge_timeout,
-            )
-            checks_s = time.monotonic() - t0
+            request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
+            findings = judge.run(request, spec, timeout=spec.judge_timeout)
+            judge_s = time.monotonic() - t0
         finally:
             judge.close()
+    return Graded(execution, findings, collector.notes, _sandbox_notices(box), judge_s)
 
-    stem = Path(submission).stem
+
+def _kernel_config(
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    box: Sandbox,
+    pretrained: list[PretrainedWeights],
+) -> dict[str, t.Any]:
+    """What the grader's setup cell tells the kernel (see :func:`grader.kernel.runtime.install`)."""
+    return {
+        "seed": spec.seed,
+        "dataset": spec.dataset,
+        "data_path": str(box.data),
+        "data_note": data.visible.source,
+        "budget": {"name": plan.name, **plan.limits()},
+        "artefacts": str(box.artefacts),
+        "roles": spec.roles,
+        "variables": spec.variables,
+        "pretrained": {w.application: w.path and str(box.work / w.path.name) for w in pretrained},
+    }
+
+
+def _result(
+    stem: str,
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    reference: Calibration,
+    pretrained: list[PretrainedWeights],
+    graded: Graded,
+    locked_changes: list[t.Any],
+) -> GradeResult:
+    execution, findings = graded.execution, graded.findings
     incidents = list(execution.incidents)
     if findings.problem:
         incidents.append(Incident(findings.problem, -1, findings.detail))
-    result = GradeResult(
+    return GradeResult(
         assignment=spec.id,
         submission=stem,
         score=round(sum(c.score for c in findings.checks), 6),
@@ -268,22 +219,17 @@ def grade(
         fits=findings.fits,
         budget=plan.name,
         budget_limits=plan.limits(),
-        data=_data_info(data.visible, data.held_out),
+        data=data.info(),
         seed=spec.seed,
-        timings={
-            "execute": execution.duration_s,
-            "calibrate": calibrate_s,
-            "checks": checks_s,
-            "total": time.monotonic() - started,
-        },
+        timings={"execute": execution.duration_s, "checks": graded.judge_seconds},
         versions=versions(),
         notices=[
-            *_notices(plan, data.visible, execution, findings.role_variables),
+            *_notices(plan, data, execution, findings.role_variables),
             *warning_notices(_stderr_by_cell(execution.notebook)),
-            *_sandbox_notices(options, box),
+            *graded.sandbox_notices,
             *(w.notice() for w in pretrained),
             *(describe_locked(change) for change in locked_changes),
-            *(f"Ignored: {note}" for note in [*collector.notes, *findings.notes]),
+            *(f"Ignored: {note}" for note in [*graded.evidence_notes, *findings.notes]),
         ],
         reference_fits=reference.fits,
         outcome=outcome_of(incidents),
@@ -291,98 +237,35 @@ def grade(
         locked_cells=locked_changes,
         flags=accuracy_flags(findings.checks, {c.id: c.kind for c in spec.checks}),
     )
-    folder = Path(out) / stem
-    write_reports(result, folder, view=view)
+
+
+def _write(result: GradeResult, execution: Execution, folder: Path, options: GradeOptions) -> None:
+    write_reports(result, folder, view=options.view)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     # Last, so that a result.json on disk means the submission's folder is complete.
     result.write(folder / "result.json")
-    return result
 
 
-def _judge_request(
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
-    artefacts: Path,
-    reference_accuracy: dict[str, float],
-    pretrained: t.Sequence[PretrainedWeights],
-) -> dict[str, t.Any]:
-    """Everything the judge needs, as plain data: the rubric's text, never its folder."""
-    return {
-        "rubric": (spec.folder / "assignment.toml").read_text(encoding="utf-8"),
-        "rubric_path": str(spec.folder / "assignment.toml"),
-        "budget": plan.name,
-        "artefacts": str(artefacts),
-        "data": str(data.kernel_file),
-        "held_out": str(data.held_out_file),
-        "dataset": {"source": data.visible.source, "description": data.visible.description},
-        "reference_accuracy": reference_accuracy,
-        "pretrained_available": all(w.path is not None for w in pretrained),
-        "max_bytes": MAX_EVIDENCE_BYTES,
-    }
-
-
-def _data_info(visible: datasets.Dataset, held_out: datasets.HeldOut) -> DataInfo:
-    return DataInfo(
-        visible.source,
-        visible.description,
-        len(visible.y_train),
-        len(visible.y_test),
-        len(held_out.y),
-    )
-
-
-def _secrets(spec: Assignment, data_dir: Path | None) -> list[Path | None]:
+def _secrets(spec: Assignment, options: GradeOptions) -> list[Path | None]:
     """What the kernel must not see should it lie inside the Python installation it is shown.
 
-    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine.confine`): none of
-    these is mounted. They only matter where an installation holds them (a cache or data
-    folder inside a virtual environment); every assignment's folder and the reference
+    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine.confine`):
+    none of these is mounted. They only matter where an installation holds them (a cache or
+    data folder inside a virtual environment); every assignment's folder and the reference
     solutions are always covered.
     """
     reference = importlib.util.find_spec(spec.reference)
-    keras_home = os.environ.get("KERAS_HOME")
     return [
         cache_dir(),
-        data_dir,
-        Path(keras_home) if keras_home else Path.home() / ".keras",
+        options.data_dir,
+        keras_home(),
         spec.folder.parent,
         Path(reference.origin).parent if reference and reference.origin else None,
     ]
 
 
-@contextlib.contextmanager
-def _judge_sandbox(
-    options: sandbox.SandboxOptions, spec: Assignment, data: PreparedData
-) -> t.Iterator[tuple[sandbox.Confinement, Path]]:
-    """The judge's confinement, and the folder the grader puts the evidence in for it.
-
-    The judge sees the evidence and the data read-only, and the reference package (it builds
-    the expected models); it writes nothing but its private ``/tmp``. It has the kernel's
-    isolation and limits, and an identity of its own.
-    """
-    reference = importlib.util.find_spec(spec.reference)
-    package = Path(reference.origin).parent if reference and reference.origin else None
-    with tempfile.TemporaryDirectory(prefix="grader-judge-") as tmp:
-        root = Path(tmp)
-        root.chmod(0o711)  # traversable, not listable: the evidence folder's name is random
-        evidence = root / f"evidence-{secrets.token_hex(8)}"
-        evidence.mkdir(mode=0o755)
-        work = root / f"work-{secrets.token_hex(8)}"
-        work.mkdir(mode=0o700)
-        shown = [evidence, data.kernel_file, data.held_out_file, *([package] if package else [])]
-        with sandbox.confine(
-            options,
-            mounts=[sandbox.Mount(path) for path in shown],
-            workdir=work,
-            name="judge",
-            reveal=[package] if package else [],
-        ) as box:
-            yield box, evidence
-
-
-def _sandbox_notices(options: sandbox.SandboxOptions, box: sandbox.Sandbox) -> list[str]:
-    if not options.enabled:
+def _sandbox_notices(box: Sandbox) -> list[str]:
+    if not box.options.enabled:
         return ["The notebook ran without the sandbox (--no-sandbox): no limits, no isolation."]
     if not box.namespaces:
         return [
@@ -398,36 +281,19 @@ def _refused(
     plan: Budget,
     data: PreparedData,
     error: NotANotebookError,
-    out: Path,
-    view: View,
     started: float,
 ) -> GradeResult:
     """The result of a file that could not be run: every check fails, the outcome says why."""
-    reason = error.message.split(": ", 1)[-1]
-    result = GradeResult(
-        assignment=spec.id,
-        submission=submission.stem,
-        score=0.0,
-        max_score=spec.max_score,
-        checks=[
-            CheckResult(c.id, c.title, "fail", 0.0, c.points, f"not graded: {reason}", c.hint)
-            for c in spec.checks
-        ],
-        cells=[],
-        fits=[],
-        budget=plan.name,
-        budget_limits=plan.limits(),
-        data=_data_info(data.visible, data.held_out),
-        seed=spec.seed,
-        timings={"total": time.monotonic() - started},
-        versions=versions(),
-        notices=[f"Not graded: {reason}"],
+    result = unjudged_result(
+        spec,
+        submission.stem,
+        f"not graded: {error.reason}",
+        status="fail",
+        budget=plan,
+        data=data.info(),
         outcome=error.outcome,
-        incidents=[Incident(error.outcome, -1, reason)],
     )
-    folder = Path(out) / submission.stem
-    write_reports(result, folder, view=view)
-    result.write(folder / "result.json")
+    result.timings["total"] = time.monotonic() - started
     return result
 
 
@@ -439,17 +305,18 @@ def _released_template(spec: Assignment) -> nbformat.NotebookNode:
 
 
 def _notices(
-    plan: Budget, ds: datasets.Dataset, execution: Execution, role_variables: dict[str, str]
+    plan: Budget, data: PreparedData, execution: Execution, role_variables: dict[str, str]
 ) -> list[str]:
     notes = []
     if plan.capped:
-        caps = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in plan.limits().items())
         notes.append(
-            f"Budget '{plan.name}': every fit/evaluate/predict call was capped ({caps}). "
-            "Accuracy thresholds come from the reference trained under the same caps."
+            f"Budget '{plan.name}': every fit/evaluate/predict call was capped "
+            f"({plan.describe()}). Accuracy thresholds come from the reference trained under "
+            "the same caps."
         )
+    ds = data.visible
     if ds.source == "synthetic":
-        label = datasets.DATASETS.get(ds.name, ds.name)
+        label = DATASETS.get(ds.name, ds.name)
         notes.append(f"Graded on {ds.description}. Accuracy figures are not {label} accuracies.")
     else:
         notes.append(f"Graded on real data: {ds.description}.")
@@ -482,44 +349,37 @@ def check(
     notebook: Path,
     *,
     assignment: str | Path | None = None,
-    budget: str = "smoke",
-    data_dir: Path | None = None,
-    view: View = "student",
-    weights_dir: Path | None = None,
+    options: GradeOptions = CHECK_DEFAULTS,
 ) -> tuple[GradeResult, Path]:
     """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
 
-    ``view`` is the report's audience: ``student`` unless an instructor asks for more.
+    Args:
+        notebook: the student's notebook.
+        assignment: the assignment id; the notebook's metadata says it when None.
+        options: the smoke budget and the student's view unless an instructor asks for more.
 
     Returns:
         The result and the path of the HTML report.
+
+    Raises:
+        InputError: not a notebook, or no assignment id anywhere.
     """
     nb = read_notebook(Path(notebook))
     chosen = assignment or assignment_of(nb)
     if chosen is None:
         raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
-        result = grade(
-            Path(notebook),
-            assignment=chosen,
-            out=Path(tmp),
-            budget=budget,
-            data_dir=data_dir,
-            weights_dir=weights_dir,
-        )
+        result = grade(Path(notebook), assignment=chosen, out=Path(tmp), options=options)
     paths = write_reports(
-        result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=view
+        result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=options.view
     )
     return result, paths["html"]
 
 
-def prepare(
+def prepare_reference(
     *,
     assignment: str | Path | Assignment,
-    budget: str = "standard",
-    data_dir: Path | None = None,
-    weights_dir: Path | None = None,
-    secret: str | None = None,
+    options: GradeOptions = GradeOptions(),  # noqa: B008
 ) -> dict[str, float]:
     """Prepare the data and calibrate the reference without grading anything.
 
@@ -529,9 +389,8 @@ def prepare(
         The reference's held-out accuracy per model role.
     """
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    plan = spec.plan(budget)
-    data = _prepared_data(
-        spec.dataset, data_dir, spec.seed, spec.held_back, secret or grader_secret()
+    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
+    reference = calibration(
+        spec, spec.plan(options.budget), _data(spec, options), pretrained=pretrained
     )
-    pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
-    return calibration(spec, plan, data.visible, data.held_out, pretrained=pretrained).accuracy
+    return reference.figures

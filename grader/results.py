@@ -15,6 +15,10 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+if t.TYPE_CHECKING:
+    from grader.budget import Budget
+    from grader.rubric import Assignment
+
 SCHEMA_VERSION = 1
 
 CheckStatus = t.Literal["pass", "fail", "error", "skipped"]
@@ -214,6 +218,51 @@ class GradeResult:
     def write(self, path: Path) -> None:
         """Write ``result.json`` atomically: readers see the old file or the new one, never half."""
         write_atomic(path, self.to_json())
+
+
+def unjudged_result(
+    spec: Assignment,
+    submission: str,
+    reason: str,
+    *,
+    status: t.Literal["fail", "error"],
+    budget: Budget,
+    data: DataInfo,
+    outcome: Outcome = "ok",
+) -> GradeResult:
+    """The result of a notebook that could not be judged: every check ``status``, no points.
+
+    Args:
+        spec: the assignment.
+        submission: the submission's name (file stem or student id).
+        reason: one line: every check's message, and the first notice.
+        status: ``fail`` when the submission is at fault (not a notebook), ``error`` when the
+            grader is (a worker died): the batch grades ``error`` results again next time.
+        budget: the budget it was to be graded at.
+        data: where the data would have come from.
+        outcome: the outcome, with an incident saying ``reason`` unless ``ok``.
+    """
+    return GradeResult(
+        assignment=spec.id,
+        submission=submission,
+        score=0.0,
+        max_score=spec.max_score,
+        checks=[
+            CheckResult(c.id, c.title, status, 0.0, c.points, reason, c.hint, hidden=c.hidden)
+            for c in spec.checks
+        ],
+        cells=[],
+        fits=[],
+        budget=budget.name,
+        budget_limits=budget.limits(),
+        data=data,
+        seed=spec.seed,
+        timings={},
+        versions={},
+        notices=[reason[:1].upper() + reason[1:]],
+        outcome=outcome,
+        incidents=[Incident(outcome, -1, reason)] if outcome != "ok" else [],
+    )
 
 
 def _rounded(value: t.Any) -> t.Any:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
+from grader.checks.base import REGISTRY
+from grader.checks.params import parse as parse_params
+from grader.checks.params import variables as params_variables
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
@@ -30,7 +33,8 @@ class CheckSpec:
     points: float
     hint: str
     """Shown to the student when the check does not pass: what to change."""
-    params: dict[str, t.Any] = field(default_factory=dict)
+    params: t.Any = None
+    """The check kind's typed parameters (a frozen dataclass; see :mod:`grader.checks`)."""
     hidden: bool = False
     """Students see only its status and points: no message, hint or evidence."""
 
@@ -80,13 +84,7 @@ class Assignment:
     @property
     def variables(self) -> list[str]:
         """Data variables the kernel must report (named by the checks' params)."""
-        names: list[str] = []
-        for check in self.checks:
-            for group in check.params.get("sets", []):
-                names += [
-                    v for k, v in group.items() if k in ("x_train", "y_train", "x_val", "y_val")
-                ]
-        return names
+        return [name for check in self.checks for name in params_variables(check.params)]
 
     def reference_module(self) -> t.Any:
         return importlib.import_module(self.reference)
@@ -134,7 +132,7 @@ def load_assignment(name_or_path: str | Path) -> Assignment:
     elif (assignments_root() / str(name_or_path) / "assignment.toml").is_file():
         toml_path = assignments_root() / str(name_or_path) / "assignment.toml"
     else:
-        raise UnknownAssignmentError.from_id(str(name_or_path), available())
+        raise UnknownAssignmentError(str(name_or_path), available())
     return parse_assignment(toml_path.read_text(encoding="utf-8"), toml_path)
 
 
@@ -150,7 +148,7 @@ def parse_assignment(text: str, path: Path, *, check_files: bool = True) -> Assi
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RubricError(f"{path}: not valid TOML ({exc})") from exc
+        raise RubricError(path, f"not valid TOML ({exc})") from exc
     return _parse(raw, path, check_files=check_files)
 
 
@@ -188,7 +186,6 @@ class _Reader:
 
 
 def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> Assignment:
-    from grader.checks import REGISTRY
 
     top = _Reader(path, raw, "")
     meta = top.sub("assignment")
@@ -230,8 +227,13 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
             raise RubricError.at(
                 path, f"checks[{i}].kind", f"unknown check kind {kind!r}; known: {sorted(REGISTRY)}"
             )
-        params = c.get("params", dict, {})
-        REGISTRY[kind].validate(params, path, f"checks[{i}].params", roles)
+        params: t.Any = parse_params(
+            REGISTRY[kind].params,
+            c.get("params", dict, {}),
+            path=path,
+            key=f"checks[{i}].params",
+            roles=roles,
+        )
         checks.append(
             CheckSpec(
                 id=c.get("id", str),

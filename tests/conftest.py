@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from grader.options import GradeOptions
+
 # Before anything imports TensorFlow: keep its C++ start-up chatter out of test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = ROOT / "assignments" / "cifar10_transfer"
 EXAMPLES = ASSIGNMENT / "submissions"
+SMOKE = GradeOptions(budget="smoke")
+"""How the tests grade: the smoke budget, everything else as instructors grade."""
 
 
 def pytest_configure(config: pytest.Config) -> None:

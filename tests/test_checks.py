@@ -11,17 +11,18 @@ import pytest
 from keras import layers
 
 from grader.budget import DEFAULT_BUDGETS
-from grader.checks import CheckContext, architecture, run_check
+from grader.checks import architecture
 from grader.checks.accuracy import confusion_matrix, evaluate_accuracy
 from grader.checks.architecture import align, diff, signatures
-from grader.data.sets import HeldOut, synthetic_cifar10
+from grader.checks.base import CheckContext, run_check
+from grader.data.sets import HeldOut, synthetic
 from grader.judge.artefacts import Artefacts, FitCapture, LayerState, VariableSummary, layer_states
 from grader.rubric import Assignment, CheckSpec, load_assignment
 from reference import cifar10_transfer as ref
 
 ASSIGNMENT = load_assignment("cifar10_transfer")
 CHECKS = {c.id: c for c in ASSIGNMENT.checks}
-TRUTH = synthetic_cifar10(0, n_train=400, n_test=100)
+TRUTH = synthetic("cifar10", 0, n_train=400, n_test=100)
 HELD = HeldOut(TRUTH.x_test, TRUTH.y_test.reshape(-1))
 
 
@@ -78,7 +79,7 @@ def judge(
     check_id: str,
     art: Artefacts,
     *,
-    reference_accuracy: dict[str, float] | None = None,
+    reference: dict[str, float] | None = None,
     assignment: Assignment = ASSIGNMENT,
     budget: str = "smoke",
     truth: t.Any = TRUTH,
@@ -89,7 +90,7 @@ def judge(
         truth,
         HELD,
         DEFAULT_BUDGETS[budget],
-        reference_accuracy or {"base": 0.5, "transfer": 0.5},
+        reference or {"base.accuracy": 0.5, "transfer.accuracy": 0.5},
     )
     return run_check(CHECKS[check_id], ctx)
 
@@ -280,8 +281,8 @@ def test_accuracy_threshold_is_relative_to_the_reference(
     art = artefacts(tmp_path, {})
     monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": Oracle(labels, 30, 5))
     measured = 30 / len(labels)
-    passing = judge("base.accuracy", art, reference_accuracy={"base": measured / 0.8 - 0.01})
-    failing = judge("base.accuracy", art, reference_accuracy={"base": measured / 0.8 + 0.01})
+    passing = judge("base.accuracy", art, reference={"base.accuracy": measured / 0.8 - 0.01})
+    failing = judge("base.accuracy", art, reference={"base.accuracy": measured / 0.8 + 0.01})
     assert passing.status == "pass" and failing.status == "fail"
     assert "80% of the reference's" in failing.message
     assert failing.details["accuracy"] == pytest.approx(measured)
@@ -316,7 +317,7 @@ def test_course_target_applies_at_full_budget_on_real_data(
     result = judge(
         "base.accuracy",
         artefacts(tmp_path, {}),
-        reference_accuracy={"base": 0.1},
+        reference={"base.accuracy": 0.1},
         budget="full",
         truth=real,
     )
@@ -409,7 +410,7 @@ def test_missing_model_fails_with_reason_and_a_crashing_check_is_an_error(
 
 
 def test_every_registered_kind_is_documented() -> None:
-    from grader.checks import REGISTRY
+    from grader.checks.base import REGISTRY
 
     assert {c.kind for c in ASSIGNMENT.checks} <= set(REGISTRY)
     assert all(kind.doc for kind in REGISTRY.values())

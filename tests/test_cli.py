@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from grader.cli import main
 from grader.exceptions import NotANotebookError
-from grader.pipeline import read_notebook
+from grader.notebook import read_notebook
 from tests.conftest import EXAMPLES
 
 

@@ -13,8 +13,8 @@ import pytest
 from keras import layers
 
 from grader.authoring.validate import _missing_builders
-from grader.checks import CheckContext, run_check
 from grader.checks.accuracy import evaluate_accuracy
+from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
 from grader.exceptions import RubricError
 from grader.judge.artefacts import Artefacts, FitCapture, VariableSummary
@@ -188,7 +188,7 @@ FROZEN = 'frozen = ["block1_*", "block2_*", "block3_*", "block4_*"]'
     ("old", "new", "key", "expected"),
     [
         (FROZEN, FROZEN + "\nn_frozen = 5", "checks[2].params", "exactly one of n_frozen, frozen"),
-        (FROZEN, 'frozen = ["block1_*", 4]', "checks[2].params.frozen", "list of layer-name"),
+        (FROZEN, 'frozen = ["block1_*", 4]', "checks[2].params.frozen[1]", "expected string"),
         ('pretrained = ["vgg19"]', 'pretrained = ["vgg99"]', "assignment.pretrained[0]", "vgg19"),
         (
             'pretrained = ["vgg19"]',
@@ -230,7 +230,7 @@ def test_course_target_needs_the_imagenet_weights(
         replace(TRUTH, source="real"),
         HELD,
         DEFAULT_BUDGETS["full"],
-        {"model": 0.2},
+        {"model.accuracy": 0.2},
         pretrained_available=weights_found,
     )
     result = run_check(next(c for c in VGG.checks if c.id == "model.accuracy"), ctx)

@@ -15,12 +15,13 @@ import h5py
 import keras
 import pytest
 
-from grader import grade
 from grader.authoring.validate import validate
+from grader.cli import grade
 from grader.data.pretrained import WEIGHT_FILES
 from grader.report.facts import cell_hint
 from grader.results import GradeResult
 from grader.rubric import assignments_root, available, load_assignment
+from tests.conftest import SMOKE
 
 pytestmark = pytest.mark.notebook
 GOLDENS = Path(__file__).parent / "goldens"
@@ -35,7 +36,7 @@ EXAMPLES = [
 
 @pytest.mark.parametrize("name", available())
 def test_every_assignment_validates(name: str) -> None:
-    found = validate(name, budget="smoke")
+    found = validate(name, options=SMOKE)
     assert found.problems == []
     assert found.solution is not None and found.template is not None
     assert found.solution.score == found.solution.max_score
@@ -69,8 +70,7 @@ def test_example_submission_matches_its_golden(
         spec.folder / "submissions" / f"{name}.ipynb",
         assignment=spec,
         out=tmp_path,
-        budget="smoke",
-        weights_dir=weights,
+        options=SMOKE.replace(weights_dir=weights),
     )
     golden_path = GOLDENS / assignment / f"{name}.json"
     got = {"checks": statuses(result), "score": result.score}
@@ -115,7 +115,7 @@ def test_seed_002_shows_the_keras_3_hint_and_names_the_wrong_layers(tmp_path: Pa
         spec.folder / "submissions" / "seed_002.ipynb",
         assignment=spec,
         out=tmp_path,
-        budget="smoke",
+        options=SMOKE,
     )
     failed = [c for c in result.cells if c.status == "error"]
     assert failed[0].error_name == "ImportError" and "np_utils" in failed[0].error_value
@@ -137,7 +137,7 @@ def test_an_edited_locked_cell_is_reported_and_graded_restored(tmp_path: Path) -
         spec.folder / "submissions" / "edited_locked_cell.ipynb",
         assignment=spec,
         out=tmp_path,
-        budget="smoke",
+        options=SMOKE,
     )
     assert [(c.cell_id, c.change) for c in result.locked_cells] == [("parameters", "edited")]
     assert "-epochs = 5" in result.locked_cells[0].diff

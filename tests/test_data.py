@@ -91,9 +91,9 @@ def test_a_pickle_carrying_code_is_refused(tmp_path: Path) -> None:
 
 
 def test_synthetic_data_is_deterministic_balanced_and_cifar_shaped() -> None:
-    a = data.synthetic_cifar10(7, n_train=200, n_test=50)
-    b = data.synthetic_cifar10(7, n_train=200, n_test=50)
-    c = data.synthetic_cifar10(8, n_train=200, n_test=50)
+    a = data.synthetic("cifar10", 7, n_train=200, n_test=50)
+    b = data.synthetic("cifar10", 7, n_train=200, n_test=50)
+    c = data.synthetic("cifar10", 8, n_train=200, n_test=50)
     np.testing.assert_array_equal(a.x_train, b.x_train)
     assert not np.array_equal(a.x_train, c.x_train)
     assert a.x_train.shape == (200, 32, 32, 3) and a.x_train.dtype == np.uint8
@@ -104,10 +104,10 @@ def test_synthetic_data_is_deterministic_balanced_and_cifar_shaped() -> None:
 
 def test_synthetic_data_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
-    small = data.synthetic_cifar10(3, n_train=100, n_test=20)
-    monkeypatch.setattr(data, "synthetic_cifar10", lambda seed, **kw: small)
+    small = data.synthetic("cifar10", 3, n_train=100, n_test=20)
+    monkeypatch.setattr(data, "synthetic", lambda *a, **kw: small)
     first = data.load("cifar10", seed=3, cache=tmp_path)
-    monkeypatch.setattr(data, "synthetic_cifar10", lambda seed, **kw: pytest.fail("regenerated"))
+    monkeypatch.setattr(data, "synthetic", lambda *a, **kw: pytest.fail("regenerated"))
     second = data.load("cifar10", seed=3, cache=tmp_path)
     np.testing.assert_array_equal(first.x_train, second.x_train)
 
@@ -115,10 +115,10 @@ def test_synthetic_data_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.Mo
 def test_the_secret_draws_the_synthetic_set_and_the_held_back_images() -> None:
     """A notebook knows the seed and the grader's source: without the secret it can neither
     draw the synthetic test images again nor tell which of them were held back."""
-    ours = data.synthetic_cifar10(1, n_train=50, n_test=40, secret="ours")
-    guess = data.synthetic_cifar10(1, n_train=50, n_test=40, secret="")
+    ours = data.synthetic("cifar10", 1, "ours", n_train=50, n_test=40)
+    guess = data.synthetic("cifar10", 1, "", n_train=50, n_test=40)
     assert not np.array_equal(ours.x_test, guess.x_test)
-    again = data.synthetic_cifar10(1, n_train=50, n_test=40, secret="ours")
+    again = data.synthetic("cifar10", 1, "ours", n_train=50, n_test=40)
     np.testing.assert_array_equal(ours.x_test, again.x_test)
     _, held = data.hold_out(ours, 20, seed=5, secret="ours")
     _, guessed = data.hold_out(ours, 20, seed=5, secret="")
@@ -126,7 +126,7 @@ def test_the_secret_draws_the_synthetic_set_and_the_held_back_images() -> None:
 
 
 def test_holdout_is_disjoint_seeded_and_keeps_the_training_set_whole() -> None:
-    ds = data.synthetic_cifar10(1, n_train=100, n_test=40)
+    ds = data.synthetic("cifar10", 1, n_train=100, n_test=40)
     visible, held = data.hold_out(ds, 15, seed=5)
     _, held_again = data.hold_out(ds, 15, seed=5)
     assert len(held.y) == 15 and len(visible.y_test) == 25

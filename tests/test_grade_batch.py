@@ -20,11 +20,13 @@ import pytest
 from grader.batch import run as batch_module
 from grader.batch.cache import ResultCache, grading_context, result_key
 from grader.batch.run import MARKER, grade_batch
-from grader.batch.workers import Outcome, Task
+from grader.batch.workers import Task, TaskResult
 from grader.exceptions import InputError
+from grader.options import GradeOptions
 from grader.results import GradeResult
 from grader.rubric import load_assignment
-from tests.conftest import EXAMPLES
+from grader.versions import versions
+from tests.conftest import EXAMPLES, SMOKE
 from tests.test_export import result as canned_result
 
 EXECUTED = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -38,22 +40,22 @@ class FakeExecutor:
     def __init__(self, log: list[str], die_after: int | None = None, fail: str = "") -> None:
         self.log, self.die_after, self.fail = log, die_after, fail
 
-    def prepare(self, assignment: str, budget: str, data_dir: str | None, secret: str = "") -> None:
+    def calibrate(self, assignment: str, options: GradeOptions) -> None:
         return None
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+    def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]:
         for task in tasks:
             if self.die_after is not None and len(self.log) >= self.die_after:
                 raise KeyboardInterrupt  # the grader was killed mid-batch
             self.log.append(task.student_id)
             if task.student_id == self.fail:
-                yield Outcome(task.student_id, failure="the kernel could not be started")
+                yield TaskResult(task.student_id, failure="the kernel could not be started")
                 continue
             result = dataclasses.replace(
                 canned_result(task.student_id, {"data.split": "pass", "transfer.frozen": "fail"}),
                 timings={"total": 3.0},
             )
-            yield Outcome(task.student_id, result.to_json(), EXECUTED, duration_s=3.0)
+            yield TaskResult(task.student_id, result.to_json(), EXECUTED, duration_s=3.0)
 
 
 @pytest.fixture
@@ -80,7 +82,7 @@ def hand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(hand_in: Path, out: Path, **kwargs: object) -> batch_module.BatchSummary:
-    return grade_batch([hand_in], assignment="cifar10_transfer", out=out, budget="smoke", **kwargs)  # type: ignore[arg-type]
+    return grade_batch([hand_in], assignment="cifar10_transfer", out=out, options=SMOKE, **kwargs)  # type: ignore[arg-type]
 
 
 def test_batch_writes_every_output_and_marks_each_submission_last(
@@ -158,7 +160,7 @@ def test_failed_submission_gets_a_result_and_is_tried_again_next_run(
     assert alan.status == "failed" and alan.reason == "the kernel could not be started"
     result = GradeResult.from_json((tmp_path / "out" / "alan" / "result.json").read_text())
     assert result.score == 0 and {c.status for c in result.checks} == {"error"}
-    assert "could not be graded: the kernel could not be started" in result.notices[0]
+    assert result.notices[0] == "Not graded: the kernel could not be started"
     gradescope = json.loads((tmp_path / "out" / "alan" / "results.json").read_text())
     assert gradescope["output"].startswith("Not graded: the kernel could not be started")
     assert not (tmp_path / "out" / "alan" / MARKER).exists()
@@ -183,7 +185,12 @@ def test_unknown_budget_is_refused_before_anything_runs(
     hand_in: Path, tmp_path: Path, fake: dict[str, object]
 ) -> None:
     with pytest.raises(InputError, match="unknown budget 'huge'"):
-        grade_batch([hand_in], assignment="cifar10_transfer", out=tmp_path / "o", budget="huge")
+        grade_batch(
+            [hand_in],
+            assignment="cifar10_transfer",
+            out=tmp_path / "o",
+            options=GradeOptions(budget="huge"),
+        )
     assert fake["log"] == []
 
 
@@ -191,16 +198,10 @@ def test_cache_key_changes_with_notebook_budget_timeouts_limits_and_grader_versi
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = load_assignment("cifar10_transfer")
-    base = {
-        "budget": "smoke",
-        "cell_timeout": None,
-        "total_timeout": None,
-        "data_dir": None,
-        "limits": spec.limits,
-        "sandboxed": True,
-    }
-    context = grading_context(spec, **base)  # type: ignore[arg-type]
-    assert grading_context(spec, **base) == context  # type: ignore[arg-type]
+    base = GradeOptions(budget="smoke")
+    context = grading_context(spec, base)
+    assert grading_context(spec, base) == context
+    assert grading_context(spec, base.replace(view="student")) == context  # reports only
     key = result_key("a" * 64, context)
     assert result_key("b" * 64, context) != key
     smaller = dataclasses.replace(spec.limits, memory_mb=spec.limits.memory_mb // 2)
@@ -210,12 +211,13 @@ def test_cache_key_changes_with_notebook_budget_timeouts_limits_and_grader_versi
         {"total_timeout": 9.0},
         {"limits": smaller},
         {"sandboxed": False},
+        {"secret": "another"},
     ):
-        assert grading_context(spec, **{**base, **change}) != context  # type: ignore[arg-type]
+        assert grading_context(spec, base.replace(**change)) != context, change
     real = tmp_path / "cifar-10-batches-py"
     real.mkdir()
     (real / "test_batch").write_bytes(b"x")
-    assert grading_context(spec, **{**base, "data_dir": real}) != context  # type: ignore[arg-type]
+    assert grading_context(spec, base.replace(data_dir=real)) != context
     from importlib import metadata
 
     version = metadata.version
@@ -224,24 +226,21 @@ def test_cache_key_changes_with_notebook_budget_timeouts_limits_and_grader_versi
         "version",
         lambda d: "9.9.9" if d == "keras-notebook-grader" else version(d),
     )
-    assert grading_context(spec, **base) != context  # type: ignore[arg-type]
+    versions.cache_clear()
+    try:
+        assert grading_context(spec, base) != context
+    finally:
+        monkeypatch.undo()
+        versions.cache_clear()
 
 
 def test_rubric_change_changes_the_key(tmp_path: Path) -> None:
     folder = tmp_path / "cifar10_transfer"
     shutil.copytree(load_assignment("cifar10_transfer").folder, folder)
-    base = {
-        "budget": "smoke",
-        "cell_timeout": None,
-        "total_timeout": None,
-        "data_dir": None,
-        "limits": load_assignment(folder).limits,
-        "sandboxed": True,
-    }
-    before = grading_context(load_assignment(folder), **base)  # type: ignore[arg-type]
+    before = grading_context(load_assignment(folder), SMOKE)
     toml = folder / "assignment.toml"
     toml.write_text(toml.read_text().replace("points = 10", "points = 11", 1))
-    assert grading_context(load_assignment(folder), **base) != before  # type: ignore[arg-type]
+    assert grading_context(load_assignment(folder), SMOKE) != before
 
 
 def test_cache_entry_is_stored_whole(tmp_path: Path) -> None:
@@ -259,8 +258,9 @@ CACHED_RUN = """
 import sys
 from pathlib import Path
 from grader.batch.run import grade_batch
+from grader.options import GradeOptions
 summary = grade_batch([Path(sys.argv[1])], assignment="cifar10_transfer", out=Path(sys.argv[2]),
-                      budget="smoke")
+                      options=GradeOptions(budget="smoke"))
 print([e.status for e in summary.entries],
       sorted(m for m in ("keras", "tensorflow", "nbclient") if m in sys.modules))
 """

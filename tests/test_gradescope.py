@@ -77,7 +77,10 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     ]
     setup = (tmp_path / "setup.sh").read_text()
     assert "pip install /autograder/source/grader-src" in setup
-    assert "prepare(assignment='cifar10_transfer', budget='smoke')" in setup
+    assert (
+        "prepare_reference(assignment='cifar10_transfer', options=GradeOptions(budget='smoke'))"
+        in setup
+    )
 
 
 def run_autograder(bundle: Path, root: Path, submission: dict[str, Path]) -> dict[str, object]:

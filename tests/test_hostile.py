@@ -19,11 +19,10 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader import grade
-from grader.calibrate import cache_dir
-from grader.cli import main
+from grader.cli import grade, main
+from grader.data.cache import cache_dir
 from grader.results import GradeResult
-from tests.conftest import ASSIGNMENT, EXAMPLES
+from tests.conftest import ASSIGNMENT, EXAMPLES, SMOKE
 
 pytestmark = pytest.mark.notebook
 GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
@@ -239,7 +238,7 @@ def test_hostile_batch_then_normal_submissions(
     patched.cells.insert(0, new_code_cell(PATCH_EVALUATE))
     patched.cells.append(new_code_cell("print(trans_model.evaluate(x2_val, y2_val))"))
     nbformat.write(patched, patched_path)
-    cheat = grade(patched_path, assignment="cifar10_transfer", out=out, budget="smoke")
+    cheat = grade(patched_path, assignment="cifar10_transfer", out=out, options=SMOKE)
     assert "[0.0, 0.99]" in executed_stdout(out, "patched_evaluate", len(patched.cells) - 1)
     by_id = {c.id: c for c in cheat.checks}
     for check_id in ("base.accuracy", "transfer.accuracy"):
@@ -248,7 +247,7 @@ def test_hostile_batch_then_normal_submissions(
     assert cheat.outcome == "ok" and cheat.score < cheat.max_score
 
     normal = grade(EXAMPLES / "full_marks.ipynb", assignment="cifar10_transfer", out=out,
-                   budget="smoke")  # fmt: skip
+                   options=SMOKE)  # fmt: skip
     golden = json.loads((GOLDENS / "full_marks.json").read_text())
     assert {c.id: c.status for c in normal.checks} == golden["checks"]
     assert normal.score == golden["score"] and normal.outcome == "ok"

@@ -118,10 +118,11 @@ else:  # one record per fit, one weights snapshot before and after it
 LAZY = (
     RUNTIME
     + """\
-import grader.data.sets as gd, keras, numpy as np
+import keras, numpy as np
+from grader.data.sets import hold_out, synthetic
 seed = _STATE["config"]["seed"]
-ds = gd.synthetic_cifar10(seed)
-visible, held = gd.hold_out(ds, 5000, seed)
+ds = synthetic("cifar10", seed)
+visible, held = hold_out(ds, 5000, seed)
 (_, _), (x_given, _) = cifar10.load_data()
 print("recomputed:", np.array_equal(visible.x_test, x_given))
 keep = held.y < 5

@@ -36,7 +36,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from rich.console import Console
 
 from grader.cli import main
-from grader.execute.run import BoundedClient
+from grader.execute.client import BoundedClient
 from grader.report.terminal import print_report
 from grader.results import GradeResult
 from tests.conftest import EXAMPLES

@@ -28,11 +28,12 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
 
 import grader.sandbox.confine
-from grader.calibrate import cache_dir
 from grader.cli import main
+from grader.data.cache import cache_dir
 from grader.results import GradeResult
 from grader.sandbox import launcher as sandbox_exec
-from grader.sandbox.confine import SandboxOptions, namespaces_available, prepare
+from grader.sandbox.confine import SandboxOptions, namespaces_available
+from grader.sandbox.kernel import kernel_sandbox
 from grader.sandbox.limits import Limits
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT
 
@@ -245,8 +246,8 @@ def test_two_sandboxes_have_their_own_users_even_without_namespaces(
 
     try:
         with (
-            prepare(options, submission=submission, data=data) as a,
-            prepare(options, submission=submission, data=data) as b,
+            kernel_sandbox(options, submission=submission, data=data) as a,
+            kernel_sandbox(options, submission=submission, data=data) as b,
         ):
             # The shell and limit - 1 sleeps: the first sandbox's user is at its limit.
             start(a, f"i=1; while [ $i -lt {limit} ]; do sleep 300 & i=$((i+1)); done; "
@@ -293,7 +294,7 @@ def test_the_grader_can_read_what_it_must_and_a_kernel_cannot(tmp_path: Path) ->
     submission, data = tmp_path / "hw.ipynb", tmp_path / "data.npz"
     submission.write_text("{}")
     data.write_bytes(b"npz")
-    with prepare(SandboxOptions(), submission=submission, data=data) as box:
+    with kernel_sandbox(SandboxOptions(), submission=submission, data=data) as box:
         box.connection_file.write_text("{}")  # Jupyter writes it before a kernel starts
         command = [sys.executable, "-I", "-S", sandbox_exec.__file__, str(box.spec_file), "--"]
         script = (

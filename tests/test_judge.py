@@ -122,12 +122,15 @@ def test_accuracy_far_above_the_reference_is_flagged_never_scored() -> None:
 def test_the_judge_runs_confined_with_its_own_identity(tmp_path: Path) -> None:
     """What a judge taken over by a student's file could do: read what it measures, write and
     reach nothing else."""
-    from grader.pipeline import _judge_sandbox, _prepared_data
+    from grader.data.prepare import prepare_data
+    from grader.judge.process import judge_sandbox
     from grader.sandbox.confine import SandboxOptions, namespaces_available
 
     if not namespaces_available():
         pytest.skip("this machine does not allow namespaces")
-    data = _prepared_data(SPEC.dataset, None, SPEC.seed, SPEC.held_back, "judge-test")
+    data = prepare_data(
+        SPEC.dataset, data_dir=None, seed=SPEC.seed, held_back=SPEC.held_back, secret="judge-test"
+    )
     hand_in = tmp_path / "hand-in.ipynb"
     hand_in.write_text("{}")
     probe = f"""
@@ -147,7 +150,7 @@ except OSError as exc:
     found["write"] = type(exc).__name__
 print(json.dumps(found))
 """
-    with _judge_sandbox(SandboxOptions(), SPEC, data) as (box, _):
+    with judge_sandbox(SandboxOptions(), SPEC, data) as (box, _):
         done = subprocess.run(
             box.command([sys.executable, "-I", "-c", probe]),
             env=box.env(),

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.data import cifar10
 from grader.data import sets as data
 from grader.exceptions import DataError
 
@@ -96,7 +97,7 @@ def test_synthetic_digits_are_deterministic_balanced_and_mnist_shaped() -> None:
 
 def test_synthetic_mnist_is_cached_under_its_own_name(tmp_path: Path) -> None:
     ds = data.load("mnist", seed=1, cache=tmp_path)
-    assert len(list(tmp_path.glob(f"synthetic-mnist-v{data.SYNTHETIC_VERSION}-1-*.npz"))) == 1
+    assert len(list(tmp_path.glob(f"synthetic-mnist-v{cifar10.SYNTHETIC_VERSION}-1-*.npz"))) == 1
     again = data.load("mnist", seed=1, cache=tmp_path)
     assert again.class_names == ds.class_names and "MNIST" in again.description
     np.testing.assert_array_equal(again.y_test, ds.y_test)

@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import grade
-from grader.cli import main
+from grader.cli import grade, main
 from grader.results import GradeResult
-from tests.conftest import ASSIGNMENT, EXAMPLES
+from tests.conftest import ASSIGNMENT, EXAMPLES, SMOKE
 
 pytestmark = pytest.mark.notebook
 GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
@@ -35,7 +34,7 @@ def test_example_submission_matches_its_golden(
     name: str, tmp_path: Path, update_goldens: bool
 ) -> None:
     result = grade(
-        EXAMPLES / f"{name}.ipynb", assignment="cifar10_transfer", out=tmp_path, budget="smoke"
+        EXAMPLES / f"{name}.ipynb", assignment="cifar10_transfer", out=tmp_path, options=SMOKE
     )
     golden_path = GOLDENS / f"{name}.json"
     got = {"checks": statuses(result), "score": result.score}
@@ -90,7 +89,7 @@ def test_goldens_say_each_mutant_fails_only_its_own_check() -> None:
 
 def test_name_error_is_reported_and_independent_checks_still_pass(tmp_path: Path) -> None:
     result = grade(
-        EXAMPLES / "name_error.ipynb", assignment="cifar10_transfer", out=tmp_path, budget="smoke"
+        EXAMPLES / "name_error.ipynb", assignment="cifar10_transfer", out=tmp_path, options=SMOKE
     )
     failed = [c for c in result.cells if c.status == "error"]
     assert [c.error_name for c in failed] == ["NameError"]
@@ -111,7 +110,7 @@ def test_name_error_is_reported_and_independent_checks_still_pass(tmp_path: Path
 
 def test_student_template_scores_zero_with_a_reason_per_check(tmp_path: Path) -> None:
     result = grade(
-        ASSIGNMENT / "student.ipynb", assignment="cifar10_transfer", out=tmp_path, budget="smoke"
+        ASSIGNMENT / "student.ipynb", assignment="cifar10_transfer", out=tmp_path, options=SMOKE
     )
     assert result.score == 0
     for check in result.checks:
@@ -126,7 +125,7 @@ def test_grading_twice_gives_identical_scores(tmp_path: Path) -> None:
             EXAMPLES / "not_frozen.ipynb",
             assignment="cifar10_transfer",
             out=tmp_path / str(i),
-            budget="smoke",
+            options=SMOKE,
         )
         for i in range(2)
     ]

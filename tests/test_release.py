@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.authoring.locked_cells import restore_locked
-from grader.authoring.release import YOUR_CODE, ReleaseError, checksum, release, strip_solutions
+from grader.authoring.release import YOUR_CODE, checksum, release, strip_solutions
 from grader.cli import main
+from grader.exceptions import ReleaseError
 from grader.rubric import assignments_root
 
 RELEASED = ["vgg19_finetune", "mnist_transfer", "cifar10_transfer_v2"]

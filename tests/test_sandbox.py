@@ -27,19 +27,16 @@ from grader.results import CellResult, Incident
 from grader.rubric import load_assignment
 from grader.sandbox import launcher as sandbox_exec
 from grader.sandbox.confine import (
-    LOCK_FOLDER,
     Confinement,
     Mount,
-    SandboxedKernelManager,
     SandboxOptions,
     confine,
-    course_material,
     kernel_env,
-    lock_folder,
     namespaces_available,
-    prepare,
-    python_paths,
 )
+from grader.sandbox.filesystem import course_material, python_paths
+from grader.sandbox.identity import LOCK_FOLDER, lock_folder
+from grader.sandbox.kernel import SandboxedKernelManager, kernel_sandbox
 from grader.sandbox.limits import Limits
 from grader.sandbox.watchdog import Watchdog
 from tests.conftest import ASSIGNMENT, ROOT
@@ -522,7 +519,9 @@ def test_the_kernel_is_started_through_the_launcher_unless_the_sandbox_is_off(
     data = tmp_path / "data.npz"
     data.write_bytes(b"npz")
     for enabled in (True, False):
-        with prepare(SandboxOptions(enabled=enabled), submission=submission, data=data) as box:
+        with kernel_sandbox(
+            SandboxOptions(enabled=enabled), submission=submission, data=data
+        ) as box:
             km = SandboxedKernelManager(kernel_name="python3")
             km.sandbox = box
             cmd = km.format_kernel_cmd()

@@ -16,13 +16,14 @@ import typing as t
 
 import nbformat
 
-from grader.authoring.release import METADATA_KEY, checksum
+from grader.authoring.release import checksum
+from grader.notebook import grader_metadata
 from grader.results import LockedCellChange
 
 
 def locked_entries(template: nbformat.NotebookNode) -> list[dict[str, t.Any]]:
     """The released notebook's locked cells (``id``, ``index``, ``sha256``); [] if none."""
-    entries = template.metadata.get(METADATA_KEY, {}).get("locked", [])
+    entries = grader_metadata(template).get("locked", [])
     return [e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
 
 

@@ -23,16 +23,12 @@ from pathlib import Path
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
 
-from grader.exceptions import InputError
+from grader.exceptions import ReleaseError
+from grader.notebook import METADATA_KEY, read_notebook
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 YOUR_CODE = "### Your code goes here ###"
-METADATA_KEY = "grader"
-
-
-class ReleaseError(InputError):
-    """The solution notebook's solution markers are unbalanced or it names no assignment."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +119,6 @@ def release_file(solution: Path, out: Path, *, assignment: str | None = None) ->
         NotANotebookError: ``solution`` is not a notebook.
         ReleaseError: unbalanced markers, or no assignment id.
     """
-    from grader.pipeline import read_notebook
     from grader.results import write_atomic
 
     nb, students, locked = release(read_notebook(solution), assignment=assignment)

@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 
 from grader.authoring.release import release, strip_solutions
+from grader.notebook import grader_metadata, read_notebook
+from grader.options import GradeOptions
 from grader.results import GradeResult
 from grader.rubric import Assignment, load_assignment
 
@@ -39,9 +41,7 @@ class Validation:
 def validate(
     assignment: str | Path,
     *,
-    budget: str = "smoke",
-    data_dir: Path | None = None,
-    weights_dir: Path | None = None,
+    options: GradeOptions = GradeOptions(budget="smoke"),  # noqa: B008 (frozen)
 ) -> Validation:
     """Grade the assignment's solution and student notebooks and report every inconsistency.
 
@@ -49,7 +49,7 @@ def validate(
         RubricError: the rubric does not parse.
         UnknownAssignmentError: no such assignment.
     """
-    from grader.pipeline import grade, read_notebook
+    from grader.pipeline import grade
 
     spec = load_assignment(assignment)
     found = Validation(spec)
@@ -68,14 +68,7 @@ def validate(
             ("solution", spec.solution_notebook),
             ("template", spec.student_notebook),
         ):
-            results[role] = grade(
-                path,
-                assignment=spec,
-                out=Path(tmp) / role,
-                budget=budget,
-                data_dir=data_dir,
-                weights_dir=weights_dir,
-            )
+            results[role] = grade(path, assignment=spec, out=Path(tmp) / role, options=options)
     found.solution, found.template = results["solution"], results["template"]
     for check in found.solution.checks:
         if check.status != "pass":
@@ -102,7 +95,7 @@ def _missing_builders(spec: Assignment) -> list[str]:
         problems.append(f"{spec.reference} has no train(x_train, y_train, *, fit) function")
     for check in spec.checks:
         for key in ("builder", "base_builder"):
-            name = check.params.get(key)
+            name = getattr(check.params, key, None)
             if isinstance(name, str) and not callable(getattr(reference, name, None)):
                 problems.append(f"{check.id}: {spec.reference} has no {key} {name!r}")
     return problems
@@ -121,9 +114,8 @@ def _stale_template(
     def sources(nb: nbformat.NotebookNode) -> list[tuple[t.Any, str]]:
         return [(c.get("id"), c.source) for c in nb.cells]
 
-    key = "grader"
-    if sources(expected) != sources(student) or expected.metadata.get(key) != student.metadata.get(
-        key
+    if sources(expected) != sources(student) or grader_metadata(expected) != grader_metadata(
+        student
     ):
         return [
             f"{spec.student_notebook.name} is not the release of {spec.solution_notebook.name}: "

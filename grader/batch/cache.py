@@ -16,14 +16,16 @@ import shutil
 import tempfile
 import typing as t
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-from grader.calibrate import cache_dir, reference_source
+from grader.calibrate import reference_source
+from grader.data import cifar10
 from grader.data import sets as datasets
+from grader.data.cache import cache_dir
 from grader.data.pretrained import find_weights
-from grader.data.secret import fingerprint
-from grader.sandbox.limits import Limits
+from grader.data.secret import fingerprint, grader_secret
+from grader.options import GradeOptions
+from grader.versions import versions
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -41,30 +43,13 @@ class CachedResult:
     """The executed notebook's JSON text."""
 
 
-def grading_context(
-    spec: Assignment,
-    *,
-    budget: str,
-    cell_timeout: float | None,
-    total_timeout: float | None,
-    data_dir: Path | None,
-    weights_dir: Path | None = None,
-    limits: Limits,
-    sandboxed: bool,
-    secret: str = "",
-) -> str:
+def grading_context(spec: Assignment, options: GradeOptions) -> str:
     """Digest of everything but the notebook that decides a grade.
 
     Args:
-        spec: the assignment; its ``assignment.toml`` and reference module are read as bytes.
-        budget: the budget name (its caps come from the rubric, which is hashed).
-        cell_timeout: as given on the command line (None: the rubric's).
-        total_timeout: as given on the command line (None: the rubric's).
-        data_dir: as given on the command line (None: Keras' cache, else synthetic).
-        weights_dir: as given on the command line (None: Keras' cache, else random weights).
-        limits: the kernel's resource limits (a limit decides whether a cell runs to the end).
-        sandboxed: whether kernels run in the sandbox.
-        secret: the grader's secret, which draws the synthetic data and the held-back images.
+        spec: the assignment; its ``assignment.toml`` and reference package are read as bytes.
+        options: how the batch grades; its ``view`` (only the reports' audience) is left out,
+            its ``secret`` only enters as a fingerprint.
 
     Returns:
         A hex digest; :func:`result_key` combines it with a notebook's digest.
@@ -75,16 +60,18 @@ def grading_context(
     h.update(
         json.dumps(
             {
-                "budget": budget,
-                "limits": spec.plan(budget).limits(),
-                "cell_timeout": cell_timeout,
-                "total_timeout": total_timeout,
-                "data": _data_source(spec.dataset, data_dir),
-                "pretrained": [find_weights(a, weights_dir).fingerprint for a in spec.pretrained],
-                "versions": _versions(),
-                "kernel_limits": dataclasses.asdict(limits),
-                "sandboxed": sandboxed,
-                "secret": fingerprint(secret),
+                "budget": options.budget,
+                "limits": spec.plan(options.budget).limits(),
+                "cell_timeout": options.cell_timeout,
+                "total_timeout": options.total_timeout,
+                "data": _data_source(spec.dataset, options.data_dir),
+                "pretrained": [
+                    find_weights(a, options.weights_dir).fingerprint for a in spec.pretrained
+                ],
+                "versions": versions(),
+                "kernel_limits": dataclasses.asdict(options.limits_for(spec)),
+                "sandboxed": options.sandboxed,
+                "secret": fingerprint(options.secret or grader_secret()),
             },
             sort_keys=True,
         ).encode()
@@ -100,7 +87,7 @@ def result_key(notebook_digest: str, context: str) -> str:
 def _data_source(dataset: str, data_dir: Path | None) -> dict[str, t.Any]:
     folder = datasets.find_real(dataset, data_dir)
     if folder is None:
-        return {"source": "synthetic", "version": datasets.SYNTHETIC_VERSION}
+        return {"source": "synthetic", "version": cifar10.SYNTHETIC_VERSION}
     # Size and modification time of each batch: cheap, and changes when the data is replaced.
     files = [folder] if folder.is_file() else sorted(p for p in folder.iterdir() if p.is_file())
     return {
@@ -108,16 +95,6 @@ def _data_source(dataset: str, data_dir: Path | None) -> dict[str, t.Any]:
         "folder": str(folder.resolve()),
         "files": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files],
     }
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for dist in ("keras-notebook-grader", "keras", "tensorflow-cpu", "tensorflow", "numpy"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 class ResultCache:

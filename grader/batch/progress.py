@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from grader.export.class_report import BatchEntry
+from grader.batch.entry import BatchEntry
 from grader.report.render import format_number
 
 

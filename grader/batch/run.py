@@ -16,21 +16,22 @@ import json
 import time
 import typing as t
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.cache import CachedResult, ResultCache, grading_context, result_key
 from grader.batch.discover import Submission, discover, read_roster
-from grader.batch.workers import Outcome, Task, cores, open_executor
-from grader.data import sets as datasets
+from grader.batch.entry import BatchEntry, EntryStatus
+from grader.batch.workers import Task, TaskResult, cores, open_executor
+from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
-from grader.export.class_report import BatchEntry, EntryStatus, gradescope_json, write_class_outputs
-from grader.report.facts import View
+from grader.export.class_outputs import write_class_outputs
+from grader.export.gradescope import gradescope_json
+from grader.options import GradeOptions, View
 from grader.report.render import write_reports
-from grader.results import CheckResult, DataInfo, GradeResult, write_atomic
+from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
 from grader.rubric import Assignment, load_assignment
-from grader.sandbox.limits import Limits
 
 MARKER = ".grader-key"
 STAGING = ".inputs"
@@ -72,20 +73,13 @@ def grade_batch(
     *,
     assignment: str | Path,
     out: Path,
-    budget: str = "standard",
+    options: GradeOptions = GradeOptions(),  # noqa: B008 (frozen, shared safely)
     jobs: int = 1,
     scheduler: str | None = None,
     roster: Path | None = None,
     force: bool = False,
-    cell_timeout: float | None = None,
-    total_timeout: float | None = None,
-    data_dir: Path | None = None,
     canvas_column: str | None = None,
-    view: View = "instructor",
-    limits: Limits | None = None,
-    sandboxed: bool = True,
     observer: BatchObserver | None = None,
-    weights_dir: Path | None = None,
 ) -> BatchSummary:
     """Grade every submission in ``sources`` and write the class's outputs into ``out``.
 
@@ -94,22 +88,16 @@ def grade_batch(
         assignment: assignment id or folder (on remote workers, an id or a shared path).
         out: gets ``<student id>/`` per submission, ``gradebook.csv``, ``canvas.csv``,
             ``index.html`` and ``batch.json``.
-        budget: ``smoke``, ``standard`` or ``full``.
+        options: how each notebook is graded (paths in it are the workers'); its ``view`` is
+            whom each report.html/report.md is for. Gradescope's results.json always uses the
+            student view.
         jobs: local worker processes; 1 grades in this process.
         scheduler: a Dask scheduler address; overrides ``jobs``.
         roster: a CSV mapping student ids to names (a Canvas gradebook export works).
         force: grade every notebook again, ignoring earlier runs and the cache.
-        cell_timeout: seconds per cell; the rubric's value when None.
-        total_timeout: seconds per notebook; the rubric's value when None.
-        data_dir: real ``cifar-10-batches-py`` (on the workers); Keras' cache when None.
         canvas_column: header of the score column in ``canvas.csv``; the assignment's title
             when None.
-        view: whom each submission's report.html/report.md is for (``student`` hides what
-            hidden checks say); results.json for Gradescope always uses the student view.
-        limits: each kernel's resource limits; the rubric's ``[sandbox]`` table when None.
-        sandboxed: run kernels in the sandbox; False only for debugging.
         observer: told about progress.
-        weights_dir: ImageNet weights files (on the workers); Keras' cache when None.
 
     Returns:
         The summary; the files it names are written.
@@ -120,138 +108,146 @@ def grade_batch(
     """
     started = time.monotonic()
     spec = load_assignment(assignment)
-    spec.plan(budget)  # an unknown budget is refused before anything is extracted or run
+    spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
+    # Every worker grades with this process's secret: the same data, the same held-back images.
+    options = options.replace(secret=options.secret or grader_secret())
     out = Path(out)
     found = discover(sources, out / STAGING, exclude=[out])
     names = read_roster(roster) if roster is not None else {}
-    limits = limits or spec.limits
-    secret = grader_secret()
-    context = grading_context(
-        spec,
-        budget=budget,
-        cell_timeout=cell_timeout,
-        total_timeout=total_timeout,
-        data_dir=data_dir,
-        weights_dir=weights_dir,
-        limits=limits,
-        sandboxed=sandboxed,
-        secret=secret,
-    )
-    cache = ResultCache()
-    entries: dict[str, BatchEntry] = {}
-    pending: list[tuple[Submission, str, str]] = []
+    batch = _Batch(spec, options, out, ResultCache(), grading_context(spec, options))
+    pending = []
     for sub in found.submissions:
-        key = result_key(sub.digest, context)
         name = sub.name or (names[sub.student_id].name if sub.student_id in names else "")
-        reused = None if force else _reuse(out / sub.student_id, key, cache, view)
-        if reused is None:
-            pending.append((sub, key, name))
-            continue
-        status, result = reused
-        entries[sub.student_id] = _entry(sub, name, status, result)
+        if force or not batch.reuse(sub, name):
+            pending.append((sub, name))
     if observer:
-        observer.reused(sorted(entries.values(), key=lambda e: e.student_id))
-
+        observer.reused(sorted(batch.entries.values(), key=lambda e: e.student_id))
     where = "nowhere (nothing to execute)"
     if pending:
-        by_id = {item[0].student_id: item for item in pending}
-        # Starting workers costs seconds: never more of them than notebooks to grade.
-        jobs = min(jobs, len(pending))
-        assignment_ref = spec.id if _is_installed(spec) else str(spec.folder.resolve())
-        with open_executor(jobs=jobs, scheduler=scheduler) as executor:
-            where = executor.description
-            if observer:
-                observer.begin(len(pending), where)
-            if jobs > 1 or scheduler:
-                executor.prepare(
-                    assignment_ref, budget, str(data_dir) if data_dir else None, secret
-                )
-            threads = None if scheduler else max(1, cores() // max(1, jobs))
-
-            def tasks() -> Iterator[Task]:
-                # Lazily: a notebook's bytes are read only when a worker is about to get it.
-                for sub, _, _ in pending:
-                    if observer:
-                        observer.running(sub.student_id)
-                    yield Task(
-                        student_id=sub.student_id,
-                        notebook=sub.path.read_bytes(),
-                        assignment=assignment_ref,
-                        budget=budget,
-                        cell_timeout=cell_timeout,
-                        total_timeout=total_timeout,
-                        data_dir=str(data_dir) if data_dir else None,
-                        threads=threads,
-                        source=str(sub.path),
-                        weights_dir=str(weights_dir) if weights_dir else None,
-                        limits=limits,
-                        sandboxed=sandboxed,
-                        secret=secret,
-                    )
-
-            for outcome in executor.run(tasks()):
-                sub, key, name = by_id[outcome.student_id]
-                entry = _store(outcome, sub, name, key, spec, budget, out, cache, data_dir, view)
-                entries[sub.student_id] = entry
-                if observer:
-                    observer.finished(entry)
-
-    ordered = [entries[k] for k in sorted(entries)]
+        where = batch.grade(pending, jobs=jobs, scheduler=scheduler, observer=observer)
+    ordered = [batch.entries[k] for k in sorted(batch.entries)]
     outputs = write_class_outputs(
         ordered,
         out,
         title=spec.title,
-        budget=budget,
+        budget=options.budget,
         canvas_column=canvas_column or spec.title,
         points_possible=spec.max_score,
         roster=names,
     )
     summary = BatchSummary(ordered, found.ignored, outputs, time.monotonic() - started, where)
-    write_atomic(out / "batch.json", _batch_json(summary, spec, budget))
+    write_atomic(out / "batch.json", _batch_json(summary, spec, options.budget))
     return summary
 
 
-def _reuse(
-    folder: Path, key: str, cache: ResultCache, view: View
-) -> tuple[EntryStatus, GradeResult] | None:
-    """A finished result for ``key``: from the output folder, else restored from the cache."""
-    marker = folder / MARKER
-    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == key:
+@dataclass
+class _Batch:
+    """One batch's state: what it is graded with, and the entries found so far."""
+
+    spec: Assignment
+    options: GradeOptions
+    out: Path
+    cache: ResultCache
+    context: str
+    """The result-cache key of everything but the notebook (:func:`grading_context`)."""
+    entries: dict[str, BatchEntry] = field(default_factory=dict)
+
+    def reuse(self, sub: Submission, name: str) -> bool:
+        """Take ``sub``'s finished result from the output folder, else the cache, if any."""
+        key = result_key(sub.digest, self.context)
+        folder = self.out / sub.student_id
+        marker = folder / MARKER
+        result = None
+        if marker.is_file() and marker.read_text(encoding="utf-8").strip() == key:
+            try:
+                result = GradeResult.from_json((folder / "result.json").read_text("utf-8"))
+                status: EntryStatus = "done"
+            except (OSError, ValueError, TypeError, KeyError):
+                pass  # tampered with or from another schema version: restore or grade again
+        if result is None:
+            cached = self.cache.get(key)
+            if cached is None:
+                return False
+            result, status = GradeResult.from_json(cached.result_json), "cached"
+            _write_submission(folder, result, cached.executed, key=key, view=self.options.view)
+        self.entries[sub.student_id] = _entry(sub, name, status, result)
+        return True
+
+    def grade(
+        self,
+        pending: list[tuple[Submission, str]],
+        *,
+        jobs: int,
+        scheduler: str | None,
+        observer: BatchObserver | None,
+    ) -> str:
+        """Grade ``pending`` on the executor ``jobs``/``scheduler`` ask for; says where."""
+        by_id = {sub.student_id: (sub, name) for sub, name in pending}
+        # Starting workers costs seconds: never more of them than notebooks to grade.
+        jobs = min(jobs, len(pending))
+        ref = self.spec.id if _is_installed(self.spec) else str(self.spec.folder.resolve())
+        with open_executor(jobs=jobs, scheduler=scheduler) as executor:
+            if observer:
+                observer.begin(len(pending), executor.description)
+            if jobs > 1 or scheduler:
+                executor.calibrate(ref, self.options)
+            threads = None if scheduler else max(1, cores() // max(1, jobs))
+
+            def tasks() -> Iterator[Task]:
+                # Lazily: a notebook's bytes are read only when a worker is about to get it.
+                for sub, _ in pending:
+                    if observer:
+                        observer.running(sub.student_id)
+                    yield Task(
+                        sub.student_id, sub.path.read_bytes(), ref, self.options, threads,
+                        source=str(sub.path),
+                    )  # fmt: skip
+
+            for done in executor.run(tasks()):
+                sub, name = by_id[done.student_id]
+                entry = self.store(done, sub, name)
+                self.entries[sub.student_id] = entry
+                if observer:
+                    observer.finished(entry)
+            return executor.description
+
+    def store(self, done: TaskResult, sub: Submission, name: str) -> BatchEntry:
+        """Write a graded (or failed) submission's files; cache a graded one."""
+        folder = self.out / sub.student_id
+        view = self.options.view
+        if done.failure:
+            result = self.failed_result(sub.student_id, done.failure)
+            # No marker and no cache entry: the next run tries this notebook again.
+            _write_submission(folder, result, "", key=None, failure=done.failure, view=view)
+            entry = _entry(sub, name, "failed", result, reason=done.failure)
+            return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
+        key = result_key(sub.digest, self.context)
+        result = GradeResult.from_json(done.result_json)
+        _write_submission(folder, result, done.executed, key=key, view=view)
+        self.cache.put(key, CachedResult(done.result_json, done.executed))
+        return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
+
+    def failed_result(self, student_id: str, reason: str) -> GradeResult:
+        """The result of a notebook that could not be graded: every check ``error``."""
         try:
-            return "done", GradeResult.from_json((folder / "result.json").read_text("utf-8"))
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # tampered with or from another schema version: restore or grade again
-    cached = cache.get(key)
-    if cached is None:
-        return None
-    result = GradeResult.from_json(cached.result_json)
-    _write_submission(folder, result, cached.executed, key=key, view=view)
-    return "cached", result
-
-
-def _store(
-    outcome: Outcome,
-    sub: Submission,
-    name: str,
-    key: str,
-    spec: Assignment,
-    budget: str,
-    out: Path,
-    cache: ResultCache,
-    data_dir: Path | None,
-    view: View,
-) -> BatchEntry:
-    folder = out / sub.student_id
-    if outcome.failure:
-        result = failed_result(spec, sub.student_id, outcome.failure, budget, data_dir)
-        # No marker and no cache entry: the next run tries this notebook again.
-        _write_submission(folder, result, "", key=None, failure=outcome.failure, view=view)
-        entry = _entry(sub, name, "failed", result, reason=outcome.failure)
-        return dataclasses.replace(entry, seconds=outcome.duration_s, worker=outcome.worker)
-    result = GradeResult.from_json(outcome.result_json)
-    _write_submission(folder, result, outcome.executed, key=key, view=view)
-    cache.put(key, CachedResult(outcome.result_json, outcome.executed))
-    return dataclasses.replace(_entry(sub, name, "graded", result), worker=outcome.worker)
+            real = sets.find_real(self.spec.dataset, self.options.data_dir) is not None
+        except InputError:
+            real = False
+        data = DataInfo(
+            "real" if real else "synthetic",
+            "not graded: the notebook was not run to completion",
+            0,
+            0,
+            0,
+        )
+        return unjudged_result(
+            self.spec,
+            student_id,
+            f"not graded: {reason}",
+            status="error",
+            budget=self.spec.plan(self.options.budget),
+            data=data,
+        )
 
 
 def _write_submission(
@@ -290,55 +286,6 @@ def _entry(
         seconds=result.timings.get("total", 0.0),
         reason=reason,
         source=str(sub.path),
-    )
-
-
-def failed_result(
-    spec: Assignment, submission: str, reason: str, budget: str, data_dir: Path | None = None
-) -> GradeResult:
-    """The result of a notebook that could not be graded: every check ``error``, no points.
-
-    Args:
-        spec: the assignment.
-        submission: the student id.
-        reason: one line saying why; it becomes every check's message and the first notice.
-        budget: the budget the batch ran at.
-        data_dir: as given to the batch (decides which data source is reported).
-    """
-    try:
-        source: t.Literal["real", "synthetic"] = (
-            "real" if datasets.find_real(spec.dataset, data_dir) else "synthetic"
-        )
-    except InputError:
-        source = "synthetic"
-    checks = [
-        CheckResult(
-            id=c.id,
-            title=c.title,
-            status="error",
-            score=0.0,
-            max_score=c.points,
-            message=f"Not graded: {reason}",
-            hint="",
-        )
-        for c in spec.checks
-    ]
-    plan = spec.plan(budget)
-    return GradeResult(
-        assignment=spec.id,
-        submission=submission,
-        score=0.0,
-        max_score=spec.max_score,
-        checks=checks,
-        cells=[],
-        fits=[],
-        budget=budget,
-        budget_limits=plan.limits(),
-        data=DataInfo(source, "not graded: the notebook was not run to completion", 0, 0, 0),
-        seed=spec.seed,
-        timings={},
-        versions={},
-        notices=[f"This submission could not be graded: {reason}"],
     )
 
 

@@ -21,12 +21,13 @@ import time
 import typing as t
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader import keras_env
 from grader.exceptions import GraderError, SchedulerError
-from grader.sandbox.limits import THREAD_VARIABLES, Limits
+from grader.options import GradeOptions
+from grader.sandbox.limits import THREAD_VARIABLES
 
 MEMORY_PER_JOB = 3 * 2**30
 """Bytes one parallel job needs: a kernel training a small CNN plus the worker judging it."""
@@ -40,27 +41,18 @@ class Task:
     notebook: bytes
     assignment: str
     """Assignment id, or a folder path that exists on the worker."""
-    budget: str
-    cell_timeout: float | None
-    total_timeout: float | None
-    data_dir: str | None
-    threads: int | None
+    options: GradeOptions
+    """How to grade it; paths in it (``data_dir``, ``weights_dir``) are the worker's. Its
+    ``secret`` is the submitting grader's, so that every worker draws the same data and
+    held-back images."""
+    threads: int | None = None
     """Threads per kernel; None: the worker's cores divided by its task slots."""
     source: str = ""
     """The notebook's path where it was handed in; names it in failure messages."""
-    weights_dir: str | None = None
-    """Folder with ImageNet weights files on the worker; None: Keras' cache, else random."""
-    limits: Limits = field(default_factory=Limits)
-    """The kernel's resource limits (the rubric's, with the command line's overrides)."""
-    sandboxed: bool = True
-    """False only for debugging (``--no-sandbox``)."""
-    secret: str = ""
-    """The submitting grader's secret, so that every worker draws the same data and held-back
-    images (see :mod:`grader.data.secret`); empty: the worker's own."""
 
 
 @dataclass(frozen=True)
-class Outcome:
+class TaskResult:
     """What grading one task produced: a result, or why there is none."""
 
     student_id: str
@@ -93,14 +85,13 @@ def thread_env(threads: int) -> dict[str, str]:
     return dict.fromkeys(THREAD_VARIABLES, str(max(1, threads)))
 
 
-def grade_task(task: Task) -> Outcome:
+def grade_task(task: Task) -> TaskResult:
     """Grade one notebook in a fresh kernel; never raises for a bad submission.
 
     Runs in the submitting process or on a Dask worker. The notebook is written to a private
     temporary folder as ``<student_id>.ipynb``, so the result is named after the student.
     """
     from grader.pipeline import grade
-    from grader.sandbox.confine import SandboxOptions
 
     started = time.monotonic()
     threads = task.threads if task.threads is not None else _worker_threads()
@@ -113,29 +104,16 @@ def grade_task(task: Task) -> Outcome:
         path.write_bytes(task.notebook)
         out = Path(tmp) / "out"
         try:
-            result = grade(
-                path,
-                assignment=task.assignment,
-                out=out,
-                budget=task.budget,
-                cell_timeout=task.cell_timeout,
-                total_timeout=task.total_timeout,
-                data_dir=Path(task.data_dir) if task.data_dir else None,
-                weights_dir=Path(task.weights_dir) if task.weights_dir else None,
-                sandbox_options=SandboxOptions(enabled=task.sandboxed, limits=task.limits),
-                secret=task.secret or None,
-            )
+            result = grade(path, assignment=task.assignment, out=out, options=task.options)
         except GraderError as exc:
-            # Name the file the instructor knows, not this worker's temporary copy.
-            message = exc.message.splitlines()[0].replace(str(path), task.source or path.name)
-            return Outcome(
+            return TaskResult(
                 task.student_id,
-                failure=message,
+                failure=exc.message.splitlines()[0],
                 worker=worker,
                 duration_s=time.monotonic() - started,
             )
         except Exception as exc:  # a grader bug on one notebook must not end the class's batch
-            return Outcome(
+            return TaskResult(
                 task.student_id,
                 failure=f"the grader failed on this notebook ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''})",
@@ -146,7 +124,7 @@ def grade_task(task: Task) -> Outcome:
             _release_models()
         # A file refused as not a notebook has a result but was never executed.
         executed = out / task.student_id / "executed.ipynb"
-        return Outcome(
+        return TaskResult(
             task.student_id,
             result_json=result.to_json(),
             executed=executed.read_text(encoding="utf-8") if executed.is_file() else "",
@@ -155,20 +133,15 @@ def grade_task(task: Task) -> Outcome:
         )
 
 
-def prepare_task(assignment: str, budget: str, data_dir: str | None, secret: str = "") -> str:
+def calibrate_task(assignment: str, options: GradeOptions) -> str:
     """Prepare the data and calibrate the reference once, before workers grade in parallel.
 
     Without it, every worker would find the calibration cache empty and train the reference
     at the same time.
     """
-    from grader.pipeline import prepare
+    from grader.pipeline import prepare_reference
 
-    prepare(
-        assignment=assignment,
-        budget=budget,
-        data_dir=Path(data_dir) if data_dir else None,
-        secret=secret or None,
-    )
+    prepare_reference(assignment=assignment, options=options)
     return _worker_name()
 
 
@@ -205,11 +178,10 @@ class Executor(t.Protocol):
 
     description: str
 
-    def prepare(
-        self, assignment: str, budget: str, data_dir: str | None, secret: str = ""
-    ) -> None: ...
+    def calibrate(self, assignment: str, options: GradeOptions) -> None:
+        """Calibrate the reference where the workers will find it, before they start."""
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]: ...
+    def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]: ...
 
 
 class InProcessExecutor:
@@ -217,11 +189,11 @@ class InProcessExecutor:
 
     description = "this process"
 
-    def prepare(self, assignment: str, budget: str, data_dir: str | None, secret: str = "") -> None:
+    def calibrate(self, assignment: str, options: GradeOptions) -> None:
         # Grading the first notebook calibrates; nobody else is waiting for it.
         return None
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+    def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]:
         for task in tasks:
             yield grade_task(task)
 
@@ -233,10 +205,10 @@ class DaskExecutor:
         self.client = client
         self.description = description
 
-    def prepare(self, assignment: str, budget: str, data_dir: str | None, secret: str = "") -> None:
-        self.client.submit(prepare_task, assignment, budget, data_dir, secret, pure=False).result()
+    def calibrate(self, assignment: str, options: GradeOptions) -> None:
+        self.client.submit(calibrate_task, assignment, options, pure=False).result()
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+    def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]:
         from distributed import as_completed
 
         # A bounded number of tasks in flight: notebooks are read and sent only as workers
@@ -260,9 +232,9 @@ class DaskExecutor:
         for future in queue:
             task = futures.pop(future)
             try:
-                outcome: Outcome = future.result()
+                outcome: TaskResult = future.result()
             except Exception as exc:  # the worker process died (KilledWorker) or was lost
-                outcome = Outcome(
+                outcome = TaskResult(
                     task.student_id,
                     failure=f"the grading worker failed ({type(exc).__name__}: {exc})",
                 )
@@ -294,10 +266,7 @@ def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[Executor]:
             try:
                 client = Client(scheduler, timeout="20s")  # type: ignore[no-untyped-call]
             except (OSError, TimeoutError) as exc:
-                raise SchedulerError(
-                    f"cannot reach the Dask scheduler at {scheduler} ({exc}); "
-                    "start it with `dask scheduler` or check the address"
-                ) from exc
+                raise SchedulerError(scheduler, str(exc)) from exc
             with client:
                 yield DaskExecutor(client, f"Dask scheduler {scheduler}")
             return

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 import numpy as np
 
+from grader.budget import Budget
 from grader.checks.base import CheckContext, Verdict, register
+from grader.checks.params import Role
 from grader.data.sets import HeldOut
 
-ACCURACY_PARAMS: dict[str, type | tuple[type, ...]] = {"model": str, "classes": list}
-ACCURACY_OPTIONAL: dict[str, type | tuple[type, ...]] = {"label_offset": int, "scale": (int, float)}
+
+@dataclass(frozen=True)
+class AccuracyParams:
+    """Which model, judged on which classes' held-out images, fed as the notebook feeds it."""
+
+    model: Role
+    classes: list[int]
+    """Dataset labels of the images the model is judged on."""
+    label_offset: int = 0
+    """Subtracted from the labels (a model trained on digits 5-9 as 0-4 has offset 5)."""
+    scale: float = 255.0
+    """What the notebook divides pixels by."""
 
 
 def predict_labels(
@@ -114,36 +127,46 @@ def confusion_matrix(
     }
 
 
-@register("accuracy", required=ACCURACY_PARAMS, optional=ACCURACY_OPTIONAL)
-def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
+def measure(model: t.Any, held_out: HeldOut, params: AccuracyParams, budget: Budget) -> float:
+    """Held-out accuracy of ``model`` as the check measures it (for the reference, too)."""
+    return evaluate_accuracy(
+        model,
+        held_out,
+        params.classes,
+        label_offset=params.label_offset,
+        scale=params.scale,
+        max_samples=budget.max_eval_samples,
+    )
+
+
+@register("accuracy", AccuracyParams, measure_reference=measure)
+def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
     """Held-out accuracy reaches the threshold.
 
     The threshold is ``relative_to_reference`` times the accuracy of the reference trained
     under the same budget, data and seed; at the ``full`` budget on real data, the course's
     absolute target applies as well.
     """
-    role = params["model"]
-    model = ctx.artefacts.model(role, when="trained")
-    offset = params.get("label_offset", 0)
+    model = ctx.artefacts.model(params.model, when="trained")
     y_true, y_pred = predict_labels(
         model,
         ctx.held_out,
-        params["classes"],
-        label_offset=offset,
-        scale=params.get("scale", 255.0),
+        params.classes,
+        label_offset=params.label_offset,
+        scale=params.scale,
         max_samples=ctx.budget.max_eval_samples,
     )
     measured = float(np.mean(y_pred == y_true))
-    reference = ctx.reference_accuracy[role]
+    reference = ctx.reference_figure()
     threshold = ctx.assignment.relative_threshold * reference
     basis = (
         f"{ctx.assignment.relative_threshold:.0%} of the reference's {reference:.1%} "
         f"at the '{ctx.budget.name}' budget"
     )
-    target = ctx.assignment.course_targets.get(role)
+    target = ctx.assignment.course_targets.get(params.model)
     # Course targets assume the real thing: all the data, real images, ImageNet weights.
     at_full_on_real = (
-        ctx.budget.name == "full" and ctx.truth.source == "real" and ctx.pretrained_available
+        ctx.budget.name == "full" and ctx.given.source == "real" and ctx.pretrained_available
     )
     if target is not None and at_full_on_real and target > threshold:
         threshold, basis = target, f"the course target of {target:.0%}"
@@ -152,10 +175,14 @@ def check_accuracy(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
         "threshold": threshold,
         "reference_accuracy": reference,
         "course_target": target,
-        "held_out_images": int(np.isin(ctx.held_out.y, params["classes"]).sum()),
+        "held_out_images": int(np.isin(ctx.held_out.y, params.classes).sum()),
         "evaluated_images": len(y_true),
         "confusion": confusion_matrix(
-            y_true, y_pred, params["classes"], ctx.truth.class_names, label_offset=offset
+            y_true,
+            y_pred,
+            params.classes,
+            ctx.given.class_names,
+            label_offset=params.label_offset,
         ),
     }
     passed = measured >= threshold

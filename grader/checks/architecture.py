@@ -9,7 +9,23 @@ from dataclasses import dataclass
 
 from grader import keras_env
 from grader.checks.base import CheckContext, Verdict, register
-from grader.judge.artefacts import MissingInput
+from grader.checks.params import Role
+from grader.judge.artefacts import MissingInput, without_input
+
+
+@dataclass(frozen=True)
+class ReferenceModelParams:
+    """A role's model, and how to build the reference's model it is compared with."""
+
+    model: Role
+    builder: str
+    """A function of the reference module that builds the expected model."""
+    built_on: Role | None = None
+    """A role whose model the builder receives (the transfer builder extends the student's own
+    base, so a mistake in the base is charged once, to the base)."""
+    base_builder: str | None = None
+    """Builds a stand-in for ``built_on`` when the notebook has no such model."""
+
 
 # The configuration fields that define what a layer computes; names, initialisers and
 # dtypes are the student's business.
@@ -58,7 +74,7 @@ def _normalise(value: t.Any) -> t.Any:
 
 def signatures(model: t.Any) -> list[LayerSignature]:
     """The signature of every layer of ``model`` but its input layer, in order."""
-    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    layers = without_input(model.layers)
     shapes = _output_shapes(model, layers)
     out = []
     for layer, shape in zip(layers, shapes, strict=True):
@@ -219,7 +235,7 @@ def parameter_counts(model: t.Any) -> dict[str, int]:
     }
 
 
-def build_reference(ctx: CheckContext, params: dict[str, t.Any]) -> t.Any:
+def build_reference(ctx: CheckContext, params: ReferenceModelParams) -> t.Any:
     """Build the reference model a check compares with, as the rubric's params describe.
 
     ``builder`` names a function of the reference module. With ``built_on``, it receives a
@@ -227,24 +243,20 @@ def build_reference(ctx: CheckContext, params: dict[str, t.Any]) -> t.Any:
     loaded models are shared between checks), or, when there is none, ``base_builder()``.
     """
     keras = keras_env.keras()
-    builder = getattr(ctx.reference, params["builder"])
-    if "built_on" not in params:
+    builder = getattr(ctx.reference, params.builder)
+    if params.built_on is None:
         return builder()
     try:
-        base = keras.models.clone_model(ctx.artefacts.model(params["built_on"]))
+        base = keras.models.clone_model(ctx.artefacts.model(params.built_on))
     except MissingInput:
-        if "base_builder" not in params:
+        if params.base_builder is None:
             raise
-        base = getattr(ctx.reference, params["base_builder"])()
+        base = getattr(ctx.reference, params.base_builder)()
     return builder(base)
 
 
-@register(
-    "architecture",
-    required={"model": str, "builder": str},
-    optional={"built_on": str, "base_builder": str},
-)
-def check_architecture(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
+@register("architecture", ReferenceModelParams)
+def check_architecture(ctx: CheckContext, params: ReferenceModelParams) -> Verdict:
     """The model's layers match the reference builder's, layer by layer.
 
     ``built_on`` names a role whose model the builder receives (the transfer builder extends
@@ -253,7 +265,7 @@ def check_architecture(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     """
     # As the model was right after its own training: a correct notebook later freezes the base's
     # layers for transfer, and those flags would show as differences from the reference's base.
-    model = ctx.artefacts.model(params["model"], when="trained")
+    model = ctx.artefacts.model(params.model, when="trained")
     reference = build_reference(ctx, params)
     actual, expected = signatures(model), signatures(reference)
     problems = diff(expected, actual)

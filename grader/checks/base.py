@@ -7,13 +7,11 @@ import hashlib
 import traceback
 import typing as t
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from grader.budget import Budget
 from grader.data.sets import Dataset, HeldOut
-from grader.exceptions import RubricError
 from grader.judge.artefacts import Artefacts, MissingInput
 from grader.results import CheckResult
 
@@ -36,15 +34,23 @@ class CheckContext:
 
     artefacts: Artefacts
     assignment: Assignment
-    truth: Dataset
+    given: Dataset
     """The data the kernel was given (to verify what the notebook did with it)."""
     held_out: HeldOut
     """Test data the kernel never saw."""
     budget: Budget
-    reference_accuracy: dict[str, float]
-    """Role -> accuracy of the reference trained under the same budget, data and seed."""
+    reference_figures: dict[str, float]
+    """Check id -> what the reference measured on the same check, trained under the same
+    budget, data and seed (its held-out accuracy, for an accuracy check)."""
     pretrained_available: bool = True
     """False when a pretrained model's ImageNet weights were missing and random ones used."""
+    current: CheckSpec | None = None
+    """The check being judged (set by :func:`run_check`)."""
+
+    def reference_figure(self) -> float:
+        """What the reference measured on the current check (its calibrated figure)."""
+        assert self.current is not None
+        return self.reference_figures[self.current.id]
 
     @functools.cached_property
     def reference(self) -> t.Any:
@@ -53,9 +59,9 @@ class CheckContext:
     @functools.cached_property
     def train_labels_by_image(self) -> dict[bytes, int]:
         """Digest of each training image -> its true label, to recognise images by content."""
-        labels = self.truth.y_train.reshape(-1)
+        labels = self.given.y_train.reshape(-1)
         return {
-            image_digest(img): int(lab) for img, lab in zip(self.truth.x_train, labels, strict=True)
+            image_digest(img): int(lab) for img, lab in zip(self.given.x_train, labels, strict=True)
         }
 
 
@@ -86,7 +92,7 @@ def sampled_image_problems(
         scale: what the notebook divided pixels by.
         offset: how far the notebook shifted labels down.
     """
-    if images.shape[1:] != ctx.truth.x_train.shape[1:] or not len(rows):
+    if images.shape[1:] != ctx.given.x_train.shape[1:] or not len(rows):
         return []
     known = ctx.train_labels_by_image
     unknown = mislabelled = 0
@@ -109,75 +115,36 @@ def sampled_image_problems(
     return problems
 
 
-CheckFn = t.Callable[[CheckContext, dict[str, t.Any]], Verdict]
+CheckFn = t.Callable[[CheckContext, t.Any], Verdict]
+ReferenceMeasure = t.Callable[[t.Any, HeldOut, t.Any, Budget], float]
+"""``(reference model, held-out data, params, budget) -> a figure`` the check's threshold is
+calibrated on (see :mod:`grader.calibrate`)."""
 
 
 @dataclass(frozen=True)
 class CheckKind:
-    """A registered check function and the parameters the rubric must give it."""
+    """A registered check function and the typed parameters the rubric must give it."""
 
     fn: CheckFn
-    required: dict[str, type | tuple[type, ...]]
-    optional: dict[str, type | tuple[type, ...]]
+    params: type
+    """A frozen dataclass (see :mod:`grader.checks.params`), validated when the rubric loads."""
     doc: str
-    one_of: tuple[tuple[str, ...], ...] = ()
-    """Groups of optional parameters of which the rubric must give exactly one."""
-    string_lists: tuple[str, ...] = ()
-    """List parameters whose items must all be strings (layer-name patterns)."""
-
-    def validate(
-        self, params: dict[str, t.Any], path: Path, key: str, roles: dict[str, list[str]]
-    ) -> None:
-        for group in self.one_of:
-            given = [name for name in group if name in params]
-            if len(given) != 1:
-                raise RubricError.at(
-                    path, key, f"expected exactly one of {', '.join(group)}; got {given or 'none'}"
-                )
-        for name in self.string_lists:
-            value = params.get(name, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise RubricError.at(
-                    path, f"{key}.{name}", f"expected a list of layer-name patterns, got {value!r}"
-                )
-        for name in self.required:
-            if name not in params:
-                raise RubricError.at(path, f"{key}.{name}", "is required")
-        for name, value in params.items():
-            kind = self.required.get(name) or self.optional.get(name)
-            if kind is None:
-                known = sorted({*self.required, *self.optional})
-                raise RubricError.at(path, f"{key}.{name}", f"unknown parameter; known: {known}")
-            if not isinstance(value, kind):
-                names = (
-                    kind.__name__
-                    if isinstance(kind, type)
-                    else " or ".join(k.__name__ for k in kind)
-                )
-                raise RubricError.at(path, f"{key}.{name}", f"expected {names}, got {value!r}")
-            if name in ("model", "source", "built_on") and value not in roles:
-                raise RubricError.at(
-                    path, f"{key}.{name}", f"expected a role from [models] {sorted(roles)}"
-                )
+    measure_reference: ReferenceMeasure | None = None
+    """For checks whose threshold comes from the reference trained under the same budget:
+    how to measure the reference's model (calibration calls it; the check reads the figure
+    from :attr:`CheckContext.reference_figures`)."""
 
 
 REGISTRY: dict[str, CheckKind] = {}
 
 
 def register(
-    kind: str,
-    required: dict[str, type | tuple[type, ...]],
-    optional: dict[str, type | tuple[type, ...]] | None = None,
-    *,
-    one_of: tuple[tuple[str, ...], ...] = (),
-    string_lists: tuple[str, ...] = (),
+    kind: str, params: type, *, measure_reference: ReferenceMeasure | None = None
 ) -> t.Callable[[CheckFn], CheckFn]:
-    """Make a check function available to rubrics under ``kind``."""
+    """Make a check function available to rubrics under ``kind``, with its params dataclass."""
 
     def wrap(fn: CheckFn) -> CheckFn:
-        REGISTRY[kind] = CheckKind(
-            fn, required, optional or {}, (fn.__doc__ or "").strip(), one_of, string_lists
-        )
+        REGISTRY[kind] = CheckKind(fn, params, (fn.__doc__ or "").strip(), measure_reference)
         return fn
 
     return wrap
@@ -186,6 +153,7 @@ def register(
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Judge one rubric check; never raises."""
     status: t.Literal["pass", "fail", "error"]
+    ctx.current = spec
     try:
         verdict = REGISTRY[spec.kind].fn(ctx, spec.params)
         status = "pass" if verdict.passed else "fail"

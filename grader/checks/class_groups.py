@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-import typing as t
+from dataclasses import dataclass
 
 import numpy as np
 
 from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
+from grader.checks.params import Variable
 from grader.judge.artefacts import MissingInput
 
-GROUP_KEYS = ("x_train", "y_train", "classes")
+
+@dataclass(frozen=True)
+class ClassGroup:
+    """One group of classes the notebook separates, and how it relabels them."""
+
+    x_train: Variable
+    y_train: Variable
+    classes: list[int]
+    label_offset: int = 0
+    """Subtracted from the labels (digits 5-9 become 0-4 with 5)."""
 
 
-@register("class_groups", required={"sets": list}, optional={"scale": (int, float)})
-def check_class_groups(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
+@dataclass(frozen=True)
+class GroupsParams:
+    """The groups, and what pixels are divided by (1: as loaded)."""
+
+    sets: list[ClassGroup]
+    scale: float = 1.0
+
+
+@register("class_groups", GroupsParams)
+def check_class_groups(ctx: CheckContext, params: GroupsParams) -> Verdict:
     """Each group holds every training image of its classes and no other, with integer labels
     shifted down by ``label_offset`` (digits 5-9 become 0-4), pixels as loaded (``scale`` 1)
     or divided by ``scale``.
@@ -21,16 +39,13 @@ def check_class_groups(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
     Each entry of ``sets`` names ``x_train``, ``y_train``, ``classes`` and optionally
     ``label_offset`` (0 by default).
     """
-    scale = float(params.get("scale", 1))
-    truth = ctx.truth.y_train.reshape(-1)
+    scale = params.scale
+    truth = ctx.given.y_train.reshape(-1)
     problems: list[str] = []
     rows: dict[str, int] = {}
-    for group in params["sets"]:
-        missing = [k for k in GROUP_KEYS if k not in group]
-        if missing:
-            raise ValueError(f"rubric set is missing {missing}")
-        classes, offset = [int(c) for c in group["classes"]], int(group.get("label_offset", 0))
-        x_name, y_name = group["x_train"], group["y_train"]
+    for group in params.sets:
+        classes, offset = group.classes, group.label_offset
+        x_name, y_name = group.x_train, group.y_train
         try:
             x, y = ctx.artefacts.variable(x_name), ctx.artefacts.variable(y_name)
         except MissingInput as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import typing as t
 
-from grader.checks.architecture import build_reference
+from grader.checks.architecture import ReferenceModelParams, build_reference
 from grader.checks.base import CheckContext, Verdict, register
 
 _ALIASES = {
@@ -47,14 +47,10 @@ def compile_summary(config: dict[str, t.Any] | None) -> dict[str, t.Any]:
     }
 
 
-@register(
-    "compile",
-    required={"model": str, "builder": str},
-    optional={"built_on": str, "base_builder": str},
-)
-def check_compile(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
+@register("compile", ReferenceModelParams)
+def check_compile(ctx: CheckContext, params: ReferenceModelParams) -> Verdict:
     """The model is compiled with the reference's loss, optimizer and metrics."""
-    actual = compile_summary(ctx.artefacts.compile_config(params["model"]))
+    actual = compile_summary(ctx.artefacts.compile_config(params.model))
     expected = compile_summary(build_reference(ctx, params).get_compile_config())
     if not actual:
         return Verdict(False, "the model was never compiled", {"expected": expected})

@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
-import typing as t
+from dataclasses import dataclass
 
 import numpy as np
 
 from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
+from grader.checks.params import Variable
 from grader.judge.artefacts import MissingInput, VariableSummary
 
-SET_KEYS = ("x_train", "y_train", "x_val", "y_val", "classes", "num_classes")
+
+@dataclass(frozen=True)
+class SplitSet:
+    """One set of classes the notebook splits out: its variables, classes and one-hot width."""
+
+    x_train: Variable
+    y_train: Variable
+    x_val: Variable
+    y_val: Variable
+    classes: list[int]
+    num_classes: int
+    """Width of the one-hot labels."""
 
 
-@register(
-    "data_split", required={"sets": list}, optional={"val_fraction": float, "scale": (int, float)}
-)
-def check_data_split(ctx: CheckContext, params: dict[str, t.Any]) -> Verdict:
+@dataclass(frozen=True)
+class SplitParams:
+    """The sets the notebook must build, how much is kept for validation, and the scaling."""
+
+    sets: list[SplitSet]
+    val_fraction: float = 0.2
+    scale: float = 255.0
+    """What pixels are divided by."""
+
+
+@register("data_split", SplitParams)
+def check_data_split(ctx: CheckContext, params: SplitParams) -> Verdict:
     """Each set holds only its classes, scaled to [0, 1], one-hot encoded at the right width,
     and split into training and validation parts in the right proportion."""
-    val_fraction = params.get("val_fraction", 0.2)
-    scale = float(params.get("scale", 255.0))
+    val_fraction, scale = params.val_fraction, params.scale
     problems: list[str] = []
     counts: dict[str, int] = {}
-    truth = ctx.truth.y_train.reshape(-1)
-    for group in params["sets"]:
-        missing = [k for k in SET_KEYS if k not in group]
-        if missing:
-            raise ValueError(f"rubric set is missing {missing}")
-        classes, width = list(group["classes"]), int(group["num_classes"])
+    truth = ctx.given.y_train.reshape(-1)
+    for group in params.sets:
+        classes, width = group.classes, group.num_classes
         total = int(np.isin(truth, classes).sum())
         n_train = int((1 - val_fraction) * total)
         expected_rows = {"train": n_train, "val": total - n_train}
         for part in ("train", "val"):
-            x_name, y_name = group[f"x_{part}"], group[f"y_{part}"]
+            x_name, y_name = getattr(group, f"x_{part}"), getattr(group, f"y_{part}")
             try:
                 x, y = ctx.artefacts.variable(x_name), ctx.artefacts.variable(y_name)
             except MissingInput as exc:
@@ -61,7 +77,7 @@ def _check_pair(
     scale: float,
 ) -> list[str]:
     problems = []
-    image_shape = ctx.truth.x_train.shape[1:]
+    image_shape = ctx.given.x_train.shape[1:]
     if x.shape[1:] != image_shape:
         problems.append(
             f"{x_name} has shape {x.shape}; expected (n, {', '.join(map(str, image_shape))})"

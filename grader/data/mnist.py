@@ -10,12 +10,12 @@ shared between digits, so features learned on 5-9 help with 0-4 and transfer mea
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from grader.data.cache import keras_home
 from grader.data.secret import secret_number
 from grader.exceptions import DataError
 
@@ -59,8 +59,7 @@ def find_mnist(data_dir: Path | None) -> Path | None:
             f"--data-dir {data_dir}: no {MNIST_FILENAME} there; "
             "point it at the folder holding Keras' official mnist.npz"
         )
-    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    candidate = keras_home / "datasets" / MNIST_FILENAME
+    candidate = keras_home() / "datasets" / MNIST_FILENAME
     return candidate if candidate.is_file() else None
 
 

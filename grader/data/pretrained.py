@@ -10,10 +10,10 @@ not ImageNet-transfer accuracies.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.data.cache import keras_home
 from grader.exceptions import InputError
 
 # Keras' file names for the application weights without the classifier top.
@@ -64,6 +64,5 @@ def find_weights(application: str, weights_dir: Path | None = None) -> Pretraine
         if not candidate.is_file():
             raise InputError(f"--weights-dir {weights_dir}: no {filename} there")
         return PretrainedWeights(application, candidate.resolve())
-    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    cached = keras_home / "models" / filename
+    cached = keras_home() / "models" / filename
     return PretrainedWeights(application, cached.resolve() if cached.is_file() else None)

@@ -22,7 +22,7 @@ FILENAME = "secret"
 
 def grader_secret() -> str:
     """This installation's secret: ``$GRADER_SECRET``, else the cache folder's, created once."""
-    from grader.calibrate import cache_dir
+    from grader.data.cache import cache_dir
 
     given = os.environ.get(ENV)
     if given:

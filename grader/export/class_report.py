@@ -1,174 +1,24 @@
-"""What a batch hands to people and to the LMS: gradebooks, Gradescope results, a class report.
-
-- ``gradebook.csv``: one row per submission, one column per check, and the total.
-- ``canvas.csv``: the columns Canvas' gradebook import expects (``Student, ID, SIS User ID,
-  SIS Login ID, Section``, the assignment, and a ``Points Possible`` row).
-- ``<id>/results.json``: Gradescope's autograder results format.
-- ``index.html``: the class report (score histogram, pass rate of every check, the slowest and
-  the failing submissions, with links to their reports).
-"""
+"""The class report, ``index.html``: one self-contained page with the score histogram, the pass
+rate of every check, the submissions flagged, failed or not graded, and the slowest."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import statistics
 import typing as t
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 
 import jinja2
 
-from grader.report.escape import csv_text
-from grader.report.facts import for_view
+from grader.batch.entry import BatchEntry
+from grader.export.gradebook import check_columns
 from grader.report.render import STATUS_ICONS, format_number, templates_dir
-from grader.results import GradeResult, write_atomic
 
 if t.TYPE_CHECKING:
-    from grader.batch.discover import RosterEntry
+    pass
 
-EntryStatus = t.Literal["graded", "cached", "done", "failed"]
 CLASS_REPORT_TEMPLATE = "class_report.html.j2"
 HISTOGRAM_BINS = 10
 SLOWEST = 10
-CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-
-
-@dataclass(frozen=True)
-class BatchEntry:
-    """One submission of a batch, as the gradebooks and the class report see it."""
-
-    student_id: str
-    name: str
-    status: EntryStatus
-    """``graded`` now; ``cached`` (same notebook graded before, result reused); ``done``
-    (already in the output folder from an earlier run); ``failed`` (could not be graded)."""
-    result: GradeResult
-    """The result without cells and fit histories, which the class views do not need."""
-    seconds: float
-    """Seconds grading took when the notebook was executed, in this run or an earlier one
-    (0 when it could not be graded)."""
-    reason: str = ""
-    """Why a failed submission could not be graded."""
-    source: str = ""
-    """The notebook's path as found in the hand-in."""
-    worker: str = ""
-    """Where it was executed in this run (a Dask worker's address, or this process)."""
-
-
-def check_columns(entries: Sequence[BatchEntry]) -> list[tuple[str, str, float]]:
-    """``(id, title, points)`` of every check, in rubric order."""
-    seen: dict[str, tuple[str, str, float]] = {}
-    for entry in entries:
-        for check in entry.result.checks:
-            seen.setdefault(check.id, (check.id, check.title, check.max_score))
-    return list(seen.values())
-
-
-def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
-    """The class gradebook: student, status, the points of every check, total and maximum."""
-    columns = check_columns(entries)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(
-        [csv_text(h) for h in ("student_id", "name", "status", *[c[0] for c in columns])]
-        + ["total", "max_score"]
-    )
-    for entry in entries:
-        points = {c.id: c.score for c in entry.result.checks}
-        # Text cells (names and ids come from LMS exports and rosters) are neutralised; the
-        # numbers are the grader's own and stay numbers.
-        writer.writerow(
-            [
-                csv_text(entry.student_id),
-                csv_text(entry.name),
-                csv_text(entry.status),
-                *[format_number(points[c[0]]) if c[0] in points else "" for c in columns],
-                format_number(entry.result.score),
-                format_number(entry.result.max_score),
-            ]
-        )
-    return buf.getvalue()
-
-
-def canvas_csv(
-    entries: Sequence[BatchEntry],
-    *,
-    column: str,
-    points_possible: float,
-    roster: Mapping[str, RosterEntry] | None = None,
-) -> str:
-    """A CSV that Canvas' gradebook imports.
-
-    Args:
-        entries: the batch; ``student_id`` must be the Canvas user id (as in Canvas' zip).
-        column: the assignment's column header, as in Canvas' own export
-            (``Homework 3 (123456)``) so Canvas matches it to the existing assignment.
-        points_possible: the assignment's maximum.
-        roster: names, SIS ids and sections, when known.
-    """
-    roster = roster or {}
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([csv_text(c) for c in (*CANVAS_COLUMNS, column)])
-    writer.writerow(["    Points Possible", "", "", "", "", format_number(points_possible)])
-    for entry in entries:
-        known = roster.get(entry.student_id)
-        text = [
-            (known.name if known else "") or entry.name or entry.student_id,
-            known.id if known else entry.student_id,
-            known.sis_user_id if known else "",
-            known.sis_login_id if known else "",
-            known.section if known else "",
-        ]
-        writer.writerow([*(csv_text(cell) for cell in text), format_number(entry.result.score)])
-    return buf.getvalue()
-
-
-def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t.Any]:
-    """``results.json`` in Gradescope's autograder format, one test per check.
-
-    Args:
-        result: the graded submission; Gradescope shows it to the student, so it is rendered
-            in the student view (hidden checks as status and points only).
-        failure: why the notebook could not be graded, shown at the top.
-    """
-    result = for_view(result, "student")
-    tests = []
-    for number, check in enumerate(result.checks, start=1):
-        output = check.message
-        if check.status != "pass" and check.hint:
-            output = f"{output}\nHint: {check.hint}".strip()
-        tests.append(
-            {
-                "name": f"{check.title} ({check.id})",
-                "number": str(number),
-                "score": check.score,
-                "max_score": check.max_score,
-                "status": "passed" if check.status == "pass" else "failed",
-                "output": output,
-                "visibility": "visible",
-                "tags": [check.id.split(".")[0]],
-            }
-        )
-    lines = [f"Not graded: {failure}"] if failure else []
-    lines += [f"Score {format_number(result.score)}/{format_number(result.max_score)}."]
-    lines += result.notices
-    return {
-        "score": result.score,
-        "execution_time": round(result.timings.get("total", 0.0)),
-        "output": "\n".join(lines),
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    }
-
-
-def gradescope_json(result: GradeResult, *, failure: str = "") -> str:
-    """:func:`gradescope_results` as JSON text."""
-    return json.dumps(gradescope_results(result, failure=failure), indent=2) + "\n"
 
 
 def render_class_report(entries: Sequence[BatchEntry], *, title: str, budget: str) -> str:
@@ -244,32 +94,3 @@ def check_pass_rates(entries: Sequence[BatchEntry]) -> list[dict[str, t.Any]]:
             }
         )
     return rows
-
-
-def write_class_outputs(
-    entries: Sequence[BatchEntry],
-    out: Path,
-    *,
-    title: str,
-    budget: str,
-    canvas_column: str,
-    points_possible: float,
-    roster: Mapping[str, RosterEntry] | None = None,
-) -> dict[str, Path]:
-    """Write ``gradebook.csv``, ``canvas.csv`` and ``index.html`` into ``out``, each atomically.
-
-    Returns:
-        ``{"gradebook": path, "canvas": path, "report": path}``.
-    """
-    paths = {
-        "gradebook": out / "gradebook.csv",
-        "canvas": out / "canvas.csv",
-        "report": out / "index.html",
-    }
-    write_atomic(paths["gradebook"], gradebook_csv(entries))
-    write_atomic(
-        paths["canvas"],
-        canvas_csv(entries, column=canvas_column, points_possible=points_possible, roster=roster),
-    )
-    write_atomic(paths["report"], render_class_report(entries, title=title, budget=budget))
-    return paths

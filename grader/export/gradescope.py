@@ -15,13 +15,16 @@ import importlib.util
 import json
 import shlex
 import stat
+import typing as t
 import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
-from grader.report.render import templates_dir
+from grader.report.facts import for_view
+from grader.report.render import format_number, templates_dir
+from grader.results import GradeResult
 from grader.rubric import Assignment, load_assignment
 
 SOURCE = "grader-src"
@@ -38,7 +41,8 @@ python3.11 -m venv /autograder/venv
 /autograder/venv/bin/pip install /autograder/source/{source}
 # Calibrate the reference now, once, rather than in every student's run.
 GRADER_CACHE_DIR=/autograder/cache /autograder/venv/bin/python -c \\
-  "from grader.pipeline import prepare; prepare(assignment={assignment_py}, budget={budget_py})"
+  "from grader.options import GradeOptions; from grader.pipeline import prepare_reference; \
+prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budget_py}))"
 """
 
 RUN_AUTOGRADER = """\
@@ -171,3 +175,47 @@ def _pyproject() -> str:
     return PYPROJECT.format(
         version=json.dumps(version), dependencies=json.dumps(dependencies, indent=4)
     )
+
+
+def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t.Any]:
+    """``results.json`` in Gradescope's autograder format, one test per check.
+
+    Args:
+        result: the graded submission; Gradescope shows it to the student, so it is rendered
+            in the student view (hidden checks as status and points only).
+        failure: why the notebook could not be graded, shown at the top.
+    """
+    result = for_view(result, "student")
+    tests = []
+    for number, check in enumerate(result.checks, start=1):
+        output = check.message
+        if check.status != "pass" and check.hint:
+            output = f"{output}\nHint: {check.hint}".strip()
+        tests.append(
+            {
+                "name": f"{check.title} ({check.id})",
+                "number": str(number),
+                "score": check.score,
+                "max_score": check.max_score,
+                "status": "passed" if check.status == "pass" else "failed",
+                "output": output,
+                "visibility": "visible",
+                "tags": [check.id.split(".")[0]],
+            }
+        )
+    lines = [f"Not graded: {failure}"] if failure else []
+    lines += [f"Score {format_number(result.score)}/{format_number(result.max_score)}."]
+    lines += result.notices
+    return {
+        "score": result.score,
+        "execution_time": round(result.timings.get("total", 0.0)),
+        "output": "\n".join(lines),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def gradescope_json(result: GradeResult, *, failure: str = "") -> str:
+    """:func:`gradescope_results` as JSON text."""
+    return json.dumps(gradescope_results(result, failure=failure), indent=2) + "\n"

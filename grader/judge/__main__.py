@@ -41,7 +41,7 @@ def _plain(value: t.Any) -> t.Any:
 
 def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
     """Run every check of the request's rubric on its artefacts; write the findings to ``out``."""
-    from grader.checks import CheckContext, run_check
+    from grader.checks.base import CheckContext, run_check
     from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
     from grader.judge.artefacts import read_artefacts
     from grader.rubric import parse_assignment
@@ -49,7 +49,7 @@ def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)
     data = request["dataset"]
     with np.load(request["data"], allow_pickle=False) as z:
-        truth = Dataset(
+        given = Dataset(
             name=spec.dataset,
             x_train=z["x_train"],
             y_train=z["y_train"],
@@ -65,10 +65,10 @@ def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
     ctx = CheckContext(
         artefacts,
         spec,
-        truth,
+        given,
         held_out,
         spec.plan(request["budget"]),
-        {str(k): float(v) for k, v in request["reference_accuracy"].items()},
+        {str(k): float(v) for k, v in request["reference_figures"].items()},
         pretrained_available=bool(request["pretrained_available"]),
     )
     for check in spec.checks:

@@ -84,6 +84,19 @@ def digest(array: t.Any) -> str:
     return hashlib.sha256(data).hexdigest()[:20]
 
 
+L = t.TypeVar("L")
+
+
+def without_input(layers: t.Iterable[L]) -> list[L]:
+    """Layers as a rubric counts them: without the input layer, which Keras lists first in a
+    functional model and leaves out of a sequential one. Takes layers or :class:`LayerState`."""
+    return [
+        x
+        for x in layers
+        if (x.cls if isinstance(x, LayerState) else type(x).__name__) != "InputLayer"
+    ]
+
+
 def layer_states(model: t.Any) -> list[LayerState]:
     """Every layer of a loaded model, with a digest of each weight array."""
     return [

@@ -11,17 +11,27 @@ killed and the checks it had not finished are failed with the reason (outcome
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
+import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import typing as t
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from grader.budget import Budget
+from grader.data.prepare import PreparedData
+from grader.data.pretrained import PretrainedWeights
+from grader.judge.evidence import MAX_EVIDENCE_BYTES
 from grader.results import CheckResult, CheckStatus, FitRecord
 from grader.rubric import Assignment
+from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
 
 MAX_OUTPUT_BYTES = 32 * 2**20
 MAX_TEXT = 64 * 1024
@@ -271,3 +281,56 @@ def _fit(raw: t.Any) -> FitRecord:
         samples_used=_count(raw["samples_used"]),
         history={_text(k, "a metric")[:100]: [float(x) for x in v] for k, v in history.items()},
     )
+
+
+def judge_request(
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    artefacts: Path,
+    reference_figures: dict[str, float],
+    pretrained: t.Sequence[PretrainedWeights],
+) -> dict[str, t.Any]:
+    """Everything the judge needs, as plain data: the rubric's text, never its folder."""
+    return {
+        "rubric": (spec.folder / "assignment.toml").read_text(encoding="utf-8"),
+        "rubric_path": str(spec.folder / "assignment.toml"),
+        "budget": plan.name,
+        "artefacts": str(artefacts),
+        "data": str(data.kernel_file),
+        "held_out": str(data.held_out_file),
+        "dataset": {"source": data.visible.source, "description": data.visible.description},
+        "reference_figures": reference_figures,
+        "pretrained_available": all(w.path is not None for w in pretrained),
+        "max_bytes": MAX_EVIDENCE_BYTES,
+    }
+
+
+@contextlib.contextmanager
+def judge_sandbox(
+    options: SandboxOptions, spec: Assignment, data: PreparedData
+) -> t.Iterator[tuple[Confinement, Path]]:
+    """The judge's confinement, and the folder the grader puts the evidence in for it.
+
+    The judge sees the evidence and the data read-only, and the reference package (it builds
+    the expected models); it writes nothing but its private ``/tmp``. It has the kernel's
+    isolation and limits, and an identity of its own.
+    """
+    reference = importlib.util.find_spec(spec.reference)
+    package = Path(reference.origin).parent if reference and reference.origin else None
+    with tempfile.TemporaryDirectory(prefix="grader-judge-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o711)  # traversable, not listable: the evidence folder's name is random
+        evidence = root / f"evidence-{secrets.token_hex(8)}"
+        evidence.mkdir(mode=0o755)
+        work = root / f"work-{secrets.token_hex(8)}"
+        work.mkdir(mode=0o700)
+        shown = [evidence, data.kernel_file, data.held_out_file, *([package] if package else [])]
+        with confine(
+            options,
+            mounts=[Mount(path) for path in shown],
+            workdir=work,
+            name="judge",
+            reveal=[package] if package else [],
+        ) as box:
+            yield box, evidence

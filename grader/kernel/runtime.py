@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.budget import Budget
+from grader.budget import Budget, sample_count
 
 _STATE: dict[str, t.Any] = {}
 SAMPLED_ROWS = 24
@@ -158,7 +158,7 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     def fit(*args: t.Any, **kwargs: t.Any) -> t.Any:
         model, kw = _bind(original, args, kwargs)
         requested_epochs = kw.get("epochs", 1)
-        requested_samples = _n_samples(kw.get("x"))
+        requested_samples = sample_count(kw.get("x"))
         kw, notes = _STATE["budget"].cap_fit(kw)
         if notes:
             print(f"[grader] budget '{_STATE['budget'].name}': fit capped ({'; '.join(notes)})")
@@ -177,7 +177,7 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
             "epochs_requested": int(requested_epochs) if isinstance(requested_epochs, int) else -1,
             "epochs_run": len(getattr(history, "epoch", []) or []),
             "samples_requested": requested_samples if requested_samples is not None else -1,
-            "samples_used": _n_samples(kw.get("x")) or -1,
+            "samples_used": sample_count(kw.get("x")) or -1,
             "history": _history(history),
             "layers": layer_records(model),
         }
@@ -199,13 +199,6 @@ def _eval_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         return original(model, **kw)
 
     return call
-
-
-def _n_samples(data: t.Any) -> int | None:
-    shape = getattr(data, "shape", None)
-    if shape is not None and len(shape) and shape[0] is not None:
-        return int(shape[0])
-    return len(data) if isinstance(data, list) else None
 
 
 def _history(history: t.Any) -> dict[str, list[float]]:

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 import grader
+from grader.budget import describe_limits
 from grader.report.escape import markdown_code, markdown_fence, markdown_text, printable_copy
 from grader.report.facts import (
     View,
@@ -562,10 +563,7 @@ def _summary(result: GradeResult) -> dict[str, t.Any]:
         "status_counts": _status_counts(result.checks),
         "failed_cells": failed_cells,
         "skipped_cells": sum(1 for c in result.cells if c.status == "skipped"),
-        "limits_text": (
-            ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.budget_limits.items())
-            or "no caps"
-        ),
+        "limits_text": describe_limits(result.budget_limits),
         "layer_diffs": layer_diffs(result.checks),
         "fit_curves": fit_curves(result),
         "confusions": confusions(result.checks),

@@ -11,6 +11,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from grader.budget import describe_limits
 from grader.report.escape import printable_copy
 from grader.report.facts import (
     Confusion,
@@ -50,7 +51,7 @@ def print_report(result: GradeResult, view: View, console: Console | None = None
     console = console or Console()
     # As grader.report.render.print_table: rich Text only, from a copy without control characters.
     shown = printable_copy(for_view(result, view))
-    limits = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.budget_limits.items())
+    limits = describe_limits(shown.budget_limits)
     console.print(
         Text(
             f"{view.capitalize()} view. Budget {shown.budget} ({limits or 'no caps'}); "

@@ -23,32 +23,26 @@ If namespaces cannot be created here, the grader says so once and keeps the othe
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import importlib.util
 import json
 import logging
 import os
-import pwd
-import secrets
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
-import time
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
-
-from grader.exceptions import ExecutionError
 from grader.sandbox import launcher as sandbox_exec
+from grader.sandbox.filesystem import course_material, outermost, python_paths, system_paths
+from grader.sandbox.identity import DEFAULT_UIDS, identity
 from grader.sandbox.limits import THREAD_VARIABLES, Limits
+from grader.sandbox.processes import descendants, kill_process, parent_of
 
 log = logging.getLogger("grader")
 
@@ -65,15 +59,6 @@ ENV_ALLOWED = (
     "CUDA_VISIBLE_DEVICES",
     *THREAD_VARIABLES,
 )
-DEFAULT_UIDS = (200_000, 265_535)
-"""The uids (and gids) a root grader gives its sandboxes: not ``nobody``, which other software
-uses, and above the ranges that distributions hand to users and to containers' subuids."""
-# The system's read-only part of every sandbox (a link, such as /lib -> usr/lib, stays a link).
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
-# Where the grader keeps one lock file per uid in use; /run/lock is cleared at boot.
-LOCK_FOLDER = "keras-notebook-grader-uids"
-# A folder holding one of these is a source checkout: only its grader package is shown.
-CHECKOUT_MARKERS = ("pyproject.toml", "setup.py", ".git")
 
 
 @dataclass(frozen=True)
@@ -157,12 +142,12 @@ class Confinement:
             launcher, init = int(pids["launcher"]), int(pids["init"])
         except (OSError, ValueError, KeyError, TypeError):
             return False
-        if _parent_of(init) != launcher:  # ended already (its pid may have been reused)
+        if parent_of(init) != launcher:  # ended already (its pid may have been reused)
             return False
         below = descendants(init)
-        killed = _kill(init)
+        killed = kill_process(init)
         for pid in below:
-            _kill(pid)
+            kill_process(pid)
         return killed
 
 
@@ -211,89 +196,6 @@ def kernel_env(work: Path, *, tmp: Path | None = None) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def python_paths() -> tuple[list[Path], list[tuple[str, str]]]:
-    """What of the Python installation a sandbox needs, and links to keep its paths working.
-
-    Returns the resolved folders of the interpreter, its prefixes, ``sys.path`` and
-    ``PYTHONPATH``, and the grader package; and (path, target) links for each of those whose
-    own path goes through a symbolic link. A source checkout on ``sys.path`` (an editable
-    install puts the whole checkout there, with every assignment, solution and golden file) is
-    replaced by its ``grader`` package.
-    """
-    package = Path(__file__).resolve().parent
-    candidates = [
-        sys.executable,
-        sys.prefix,
-        sys.base_prefix,
-        sys.exec_prefix,
-        sys.base_exec_prefix,
-        *_interpreter_path(os.environ.get("PYTHONPATH", "")),
-        str(package),
-    ]
-    found: list[Path] = []
-    links: list[tuple[str, str]] = []
-    for candidate in candidates:
-        if not candidate or not os.path.isabs(candidate):
-            continue
-        resolved = Path(candidate).resolve()
-        if not resolved.exists() or _is_checkout(resolved):
-            continue
-        found.append(resolved)
-        plain = Path(os.path.abspath(candidate))
-        if plain != resolved:
-            links.append((str(plain), str(resolved)))
-    outermost = _outermost(found)
-    visible = [(p, target) for p, target in links if not _shown_as_is(Path(p), outermost)]
-    return outermost, sorted(set(visible))
-
-
-@functools.cache
-def _interpreter_path(pythonpath: str) -> tuple[str, ...]:
-    """``sys.path`` of a fresh interpreter, as a sandboxed one starts: not this process's,
-    whose first entry is the grader's script folder or working folder (which may hold the
-    class's hand-in), and to which test runners add their own."""
-    probe = subprocess.run(
-        [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path[1:]))"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd="/",
-        env={"PYTHONPATH": pythonpath, "HOME": "/nonexistent", "PATH": os.defpath},
-    )
-    return tuple(json.loads(probe.stdout))
-
-
-def course_material() -> list[Path]:
-    """Folders no sandbox may see even inside an allowed tree: assignments and references.
-
-    An installed wheel carries every assignment (rubrics, solutions) as
-    ``grader/assignments`` and the reference solutions as the top-level ``reference``
-    package; an editable install leaves the same ``grader/assignments`` in site-packages.
-    Every folder of a sandboxed interpreter's path is searched for both, besides where this
-    grader finds them.
-    """
-    from grader.rubric import assignments_root
-
-    found = [assignments_root()]
-    reference = importlib.util.find_spec("reference")
-    if reference is not None and reference.origin:
-        found.append(Path(reference.origin).parent)
-    for entry in _interpreter_path(os.environ.get("PYTHONPATH", "")):
-        found += [Path(entry) / "grader" / "assignments", Path(entry) / "reference"]
-    return sorted({p.resolve() for p in found if p.exists()})
-
-
-def system_paths() -> tuple[list[Path], list[tuple[str, str]]]:
-    """The system folders that exist here, and the ones that are links (``/lib -> usr/lib``)."""
-    folders, links = [], []
-    for name in SYSTEM_PATHS:
-        if os.path.islink(name):
-            links.append((name, os.readlink(name)))
-        elif os.path.isdir(name):
-            folders.append(Path(name))
-    return folders, links
 
 
 @contextmanager
@@ -346,7 +248,7 @@ def confine(
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
         ids = None
         if options.enabled and os.geteuid() == 0:
-            uid = stack.enter_context(_identity(*options.uids))
+            uid = stack.enter_context(identity(*options.uids))
             ids = (uid, uid)
         namespaces = options.enabled and namespaces_available()
         confinement = Confinement(
@@ -385,7 +287,7 @@ def _spec(
     if confinement.namespaces:
         system, system_links = system_paths()
         python, python_links = python_paths()
-        shown = _outermost([*system, *python])
+        shown = outermost([*system, *python])
         binds = [{"path": str(p), "writable": False} for p in shown]
         # The caller's paths are resolved here; the launcher refuses a link it meets later.
         binds += [
@@ -449,288 +351,3 @@ def _give(path: Path, uid: int, gid: int) -> None:
         for folder, dirs, files in os.walk(path):
             for entry in (*dirs, *files):
                 os.chown(os.path.join(folder, entry), uid, gid, follow_symlinks=False)
-
-
-def _is_checkout(path: Path) -> bool:
-    return path.is_dir() and any((path / marker).exists() for marker in CHECKOUT_MARKERS)
-
-
-def _outermost(paths: t.Iterable[Path]) -> list[Path]:
-    """The paths not inside another one of them, sorted."""
-    unique = sorted(set(paths))
-    return [p for p in unique if not any(p != o and p.is_relative_to(o) for o in unique)]
-
-
-def _shown_as_is(path: Path, shown: Sequence[Path]) -> bool:
-    """Whether ``path`` appears inside a sandbox at its own name (its folder is mounted)."""
-    parent = path.parent
-    return parent.resolve() == parent and any(path.is_relative_to(s) for s in shown)
-
-
-def lock_folder(base: Path | None = None) -> Path:
-    """The root-owned folder of uid locks: ``/run/lock/...`` if there is one, else in ``$TMPDIR``.
-
-    Raises:
-        ExecutionError: the folder exists but is not a root-owned folder closed to others
-            (someone else created it to steal or block identities).
-    """
-    if base is None:
-        base = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
-    folder = base / LOCK_FOLDER
-    with suppress(FileExistsError):
-        folder.mkdir(mode=0o700)
-    info = os.lstat(folder)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
-        raise ExecutionError(
-            f"{folder}: the sandbox's uid lock folder must be a folder owned by root with mode "
-            "0700; someone else made it: remove it and grade again"
-        )
-    return folder
-
-
-@contextmanager
-def _identity(first: int, last: int) -> Iterator[int]:
-    """Hold the lowest free uid of ``first..last`` machine-wide until the block ends.
-
-    A uid is free when no other grader holds its lock and no process runs as it. The lock is
-    an ``flock()`` on ``<uid>.lock``: the system releases it when the holder dies, however it
-    dies. At the end, whatever still runs as the uid is killed: only this sandbox used it.
-    """
-    folder = os.open(lock_folder(), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        busy = _uids_in_use()
-        for uid in range(first, last + 1):
-            if uid in busy or _has_account(uid):
-                continue
-            fd = os.open(
-                f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600, dir_fd=folder
-            )
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            if uid in _uids_in_use():  # a process appeared between the scan and the lock
-                os.close(fd)
-                continue
-            try:
-                yield uid
-            finally:
-                _kill_user(uid)
-                os.close(fd)
-            return
-    finally:
-        os.close(folder)
-    raise ExecutionError(
-        f"no free sandbox uid in {first}-{last}: every one is in use by another sandbox; "
-        "wait, or give a larger range"
-    )
-
-
-def _has_account(uid: int) -> bool:
-    try:
-        pwd.getpwuid(uid)
-    except KeyError:
-        return False
-    return True
-
-
-def _process_uids() -> dict[int, set[int]]:
-    """Every process on the machine -> its uids (real, effective, saved, file system)."""
-    found: dict[int, set[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status", encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith("Uid:"):
-                        found[int(entry.name)] = {int(v) for v in line.split()[1:]}
-                        break
-        except (OSError, ValueError):
-            continue
-    return found
-
-
-def _uids_in_use() -> set[int]:
-    return set().union(*_process_uids().values())
-
-
-def _kill_user(uid: int) -> None:
-    """SIGKILL every process running as ``uid`` (a fork bomb's may still be forking)."""
-    for _ in range(20):
-        pids = [pid for pid, uids in _process_uids().items() if uid in uids]
-        if not pids:
-            return
-        for pid in pids:
-            _kill(pid)
-        time.sleep(0.05)
-
-
-@dataclass(frozen=True)
-class Sandbox:
-    """One kernel's prepared folder (removed when the ``prepare`` block ends)."""
-
-    root: Path
-    work: Path
-    """The kernel's working folder and ``HOME``."""
-    artefacts: Path
-    ipc: Path
-    """Where the kernel's IPC sockets are created."""
-    data: Path
-    """The kernel's copy of its data set."""
-    connection_file: Path
-    confinement: Confinement
-    options: SandboxOptions
-
-    @property
-    def namespaces(self) -> bool:
-        return self.confinement.namespaces
-
-    @property
-    def status_file(self) -> Path:
-        return self.confinement.status_file
-
-    @property
-    def spec_file(self) -> Path:
-        return self.confinement.spec_file
-
-    def env(self) -> dict[str, str]:
-        """The kernel's environment (see :meth:`Confinement.env`)."""
-        return self.confinement.env()
-
-    def exit_status(self) -> str:
-        """How the kernel ended, e.g. ``exit code 1`` or ``signal SIGKILL``; empty if unknown."""
-        return self.confinement.exit_status()
-
-    def kill(self) -> bool:
-        """SIGKILL the kernel and everything it started (see :meth:`Confinement.kill`)."""
-        return self.confinement.kill()
-
-
-@contextmanager
-def prepare(
-    options: SandboxOptions,
-    *,
-    submission: Path,
-    data: Path,
-    extra_files: t.Iterable[Path] = (),
-    hide: t.Iterable[Path | None] = (),
-) -> Iterator[Sandbox]:
-    """Create one kernel's folder and confinement, and remove them afterwards.
-
-    Args:
-        options: sandbox settings.
-        submission: copied into the working folder, so the kernel finds its notebook there.
-        data: the kernel's share of the data set, linked (or copied) into the sandbox.
-        extra_files: files the rubric lists, copied into the working folder.
-        hide: secrets to cover should they lie inside the Python installation the kernel
-            sees (see :func:`confine`); everything else outside its own folders is not
-            mounted at all.
-    """
-    with tempfile.TemporaryDirectory(prefix="grader-sandbox-") as tmp:
-        root = Path(tmp)
-        # Random names, under a folder that is traversable but not listable (0711): a
-        # process without namespaces cannot find another kernel's folders.
-        token = secrets.token_hex(8)
-        work, artefacts, ipc = (root / f"{name}-{token}" for name in ("work", "artefacts", "ipc"))
-        for folder in (work, artefacts, ipc):
-            folder.mkdir(mode=0o700)
-        root.chmod(0o711)
-        kernel_data = root / f"data-{token}.npz"
-        try:
-            os.link(data, kernel_data)
-        except OSError:  # another file system: a copy costs a fraction of a second
-            shutil.copyfile(data, kernel_data)
-        kernel_data.chmod(0o444)
-        shutil.copyfile(submission, work / submission.name)
-        for extra in extra_files:
-            shutil.copyfile(extra, work / extra.name)
-        connection_file = root / f"kernel-{token}.json"
-        mounts = [
-            Mount(work, writable=True),
-            Mount(artefacts, writable=True),
-            Mount(ipc, writable=True),
-            Mount(kernel_data),
-            Mount(connection_file),  # written by Jupyter just before the kernel starts
-        ]
-        with confine(
-            options, mounts=mounts, workdir=work, hide=hide, name="kernel", discard_output=True
-        ) as confinement:
-            yield Sandbox(
-                root=root,
-                work=work,
-                artefacts=artefacts,
-                ipc=ipc,
-                data=kernel_data,
-                connection_file=connection_file,
-                confinement=confinement,
-                options=options,
-            )
-
-
-class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel through :mod:`grader.sandbox.launcher` when a sandbox is set."""
-
-    sandbox: Sandbox | None = None
-
-    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        cmd: list[str] = super().format_kernel_cmd(extra_arguments)
-        if self.sandbox is None or not self.sandbox.options.enabled:
-            return cmd
-        confinement = self.sandbox.confinement
-        # Jupyter has just written the connection file, readable by the grader only.
-        if confinement.uid is not None and os.path.isfile(self.connection_file):
-            os.chown(self.connection_file, confinement.uid, confinement.gid or confinement.uid)
-        return confinement.command(cmd)
-
-
-def children(pid: int) -> list[int]:
-    """Child process ids of ``pid`` (empty once it is gone)."""
-    out: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            text = (task / "children").read_text()
-            out += [int(c) for c in text.split()]
-    except OSError:
-        pass
-    return out
-
-
-def inner_pid(pid: int) -> int:
-    """A process's PID in its own (innermost) PID namespace."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("NSpid:"):
-                return int(line.split()[-1])
-    except OSError:
-        pass
-    return pid
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``."""
-    out, todo = [], [pid]
-    while todo:
-        for child in children(todo.pop()):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("PPid:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _kill(pid: int) -> bool:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True

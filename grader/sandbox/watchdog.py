@@ -21,8 +21,8 @@ import signal
 import threading
 from pathlib import Path
 
-from grader.sandbox.confine import children, descendants, inner_pid
 from grader.sandbox.limits import MB, Limits
+from grader.sandbox.processes import children, descendants, inner_pid
 
 POLL_S = 0.2
 
@@ -72,7 +72,7 @@ class Watchdog(threading.Thread):
         if strays and sum(threads[p] for p in strays) >= max(1, self.limits.processes // 2):
             killed: set[int] = set()
             for _ in range(20):  # a fork bomb's children may still be forking
-                killed.update(pid for pid in strays if _kill(pid))
+                killed.update(pid for pid in strays if kill_process(pid))
                 strays = [p for init in inits for p in descendants(init) if p not in kernels]
                 if not strays:
                     break
@@ -92,10 +92,10 @@ class Watchdog(threading.Thread):
     @staticmethod
     def _kill_sandbox(inits: list[int]) -> None:
         for init in inits:  # PID 1 of the sandbox: its end kills every process in it
-            _kill(init)
+            kill_process(init)
 
 
-def _kill(pid: int) -> bool:
+def kill_process(pid: int) -> bool:
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:

@@ -1,0 +1,140 @@
+"""A notebook kernel's sandbox: its folders, its copy of the data, and its kernel manager.
+
+Built on :func:`grader.sandbox.confine.confine`: the kernel sees its working folder (the
+submission and the files the rubric lists), its artefact folder, its IPC sockets and its share
+of the data, and nothing of the grader's but the system and Python.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import typing as t
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+
+from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """One kernel's prepared folder (removed when the ``prepare`` block ends)."""
+
+    root: Path
+    work: Path
+    """The kernel's working folder and ``HOME``."""
+    artefacts: Path
+    ipc: Path
+    """Where the kernel's IPC sockets are created."""
+    data: Path
+    """The kernel's copy of its data set."""
+    connection_file: Path
+    confinement: Confinement
+    options: SandboxOptions
+
+    @property
+    def namespaces(self) -> bool:
+        return self.confinement.namespaces
+
+    @property
+    def status_file(self) -> Path:
+        return self.confinement.status_file
+
+    @property
+    def spec_file(self) -> Path:
+        return self.confinement.spec_file
+
+    def env(self) -> dict[str, str]:
+        """The kernel's environment (see :meth:`Confinement.env`)."""
+        return self.confinement.env()
+
+    def exit_status(self) -> str:
+        """How the kernel ended, e.g. ``exit code 1`` or ``signal SIGKILL``; empty if unknown."""
+        return self.confinement.exit_status()
+
+    def kill(self) -> bool:
+        """SIGKILL the kernel and everything it started (see :meth:`Confinement.kill`)."""
+        return self.confinement.kill()
+
+
+@contextmanager
+def kernel_sandbox(
+    options: SandboxOptions,
+    *,
+    submission: Path,
+    data: Path,
+    extra_files: t.Iterable[Path] = (),
+    hide: t.Iterable[Path | None] = (),
+) -> Iterator[Sandbox]:
+    """Create one kernel's folder and confinement, and remove them afterwards.
+
+    Args:
+        options: sandbox settings.
+        submission: copied into the working folder, so the kernel finds its notebook there.
+        data: the kernel's share of the data set, linked (or copied) into the sandbox.
+        extra_files: files the rubric lists, copied into the working folder.
+        hide: secrets to cover should they lie inside the Python installation the kernel
+            sees (see :func:`confine`); everything else outside its own folders is not
+            mounted at all.
+    """
+    with tempfile.TemporaryDirectory(prefix="grader-sandbox-") as tmp:
+        root = Path(tmp)
+        # Random names, under a folder that is traversable but not listable (0711): a
+        # process without namespaces cannot find another kernel's folders.
+        token = secrets.token_hex(8)
+        work, artefacts, ipc = (root / f"{name}-{token}" for name in ("work", "artefacts", "ipc"))
+        for folder in (work, artefacts, ipc):
+            folder.mkdir(mode=0o700)
+        root.chmod(0o711)
+        kernel_data = root / f"data-{token}.npz"
+        try:
+            os.link(data, kernel_data)
+        except OSError:  # another file system: a copy costs a fraction of a second
+            shutil.copyfile(data, kernel_data)
+        kernel_data.chmod(0o444)
+        shutil.copyfile(submission, work / submission.name)
+        for extra in extra_files:
+            shutil.copyfile(extra, work / extra.name)
+        connection_file = root / f"kernel-{token}.json"
+        mounts = [
+            Mount(work, writable=True),
+            Mount(artefacts, writable=True),
+            Mount(ipc, writable=True),
+            Mount(kernel_data),
+            Mount(connection_file),  # written by Jupyter just before the kernel starts
+        ]
+        with confine(
+            options, mounts=mounts, workdir=work, hide=hide, name="kernel", discard_output=True
+        ) as confinement:
+            yield Sandbox(
+                root=root,
+                work=work,
+                artefacts=artefacts,
+                ipc=ipc,
+                data=kernel_data,
+                connection_file=connection_file,
+                confinement=confinement,
+                options=options,
+            )
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """Starts the kernel through :mod:`grader.sandbox.launcher` when a sandbox is set."""
+
+    sandbox: Sandbox | None = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd: list[str] = super().format_kernel_cmd(extra_arguments)
+        if self.sandbox is None or not self.sandbox.options.enabled:
+            return cmd
+        confinement = self.sandbox.confinement
+        # Jupyter has just written the connection file, readable by the grader only.
+        if confinement.uid is not None and os.path.isfile(self.connection_file):
+            os.chown(self.connection_file, confinement.uid, confinement.gid or confinement.uid)
+        return confinement.command(cmd)
