@@ -23,7 +23,8 @@ browser:
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: $(STAMP) browser
+# Lint first: CI runs this target, and a style or type error fails it as a test would.
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -162,7 +162,9 @@ def train_and_measure(
     keras.utils.set_random_seed(assignment.seed)
     try:
         extra = {"weights": pretrained[0].path} if len(pretrained) == 1 else {}
-        models = reference.train(ds.x_train, ds.y_train, fit=capped_fit, **extra)
+        # TensorFlow's C++ runtime logs to stderr when training starts (see keras_env).
+        with keras_env.quiet_stderr():
+            models = reference.train(ds.x_train, ds.y_train, fit=capped_fit, **extra)
     except Exception as exc:  # any failure of the reference is the instructor's to fix
         raise CalibrationError(
             f"training the reference {assignment.reference} failed ({type(exc).__name__}: {exc}); "
@@ -175,10 +177,12 @@ def train_and_measure(
             for model, args, history in trained
         ]
     figures = {}
-    for check in assignment.checks:
-        measure = REGISTRY[check.kind].measure_reference
-        if measure is not None:
-            figures[check.id] = measure(models[check.params.model], held_out, check.params, budget)
+    with keras_env.quiet_stderr():
+        for check in assignment.checks:
+            measure = REGISTRY[check.kind].measure_reference
+            if measure is not None:
+                model = models[check.params.model]
+                figures[check.id] = measure(model, held_out, check.params, budget)
     return figures
 
 

@@ -1,12 +1,16 @@
-"""Keras in the grader process: imported quietly, and early, off the critical path.
+"""Keras where the grader's own code needs it (calibration, the judge): imported quietly, once.
 
-Importing TensorFlow costs seconds. The grader needs it only after the notebook has run (to
-load and judge the saved models), so :func:`preload` starts the import in a thread while the
-kernel works, and :func:`keras` waits for it.
+TensorFlow's C++ runtime writes to the process's stderr before it reads any setting (absl's
+"All log messages before absl::InitializeLog()" and oneDNN's notice), then its own log lines
+while training. An instructor's terminal should show the grader's lines only, so the import
+runs with stderr sent to ``/dev/null`` and TensorFlow's logging at errors-off; a student's
+kernel keeps its messages, in ``executed.ipynb``. :func:`preload` starts the import in a
+thread, and :func:`keras` waits for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -16,9 +20,24 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
+@contextlib.contextmanager
+def quiet_stderr() -> t.Iterator[None]:
+    """Send the process's stderr (file descriptor 2, where C++ logs go) to ``/dev/null``."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _import() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_stderr():
+        import keras
 
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
-CheckStatus = t.Literal["pass", "fail", "error", "skipped"]
+CheckStatus = t.Literal["pass", "fail", "error"]
 CellStatus = t.Literal["ok", "error", "timeout", "skipped"]
 Outcome = t.Literal[
     "ok",
@@ -48,8 +48,7 @@ class CheckResult:
     """One-line description of what the check judges."""
     status: CheckStatus
     """``pass``; ``fail`` (the submission is wrong, or an input it needs is missing);
-    ``error`` (the grader could not judge it: a bug or an unreadable artefact);
-    ``skipped`` (not judged at this budget or data source)."""
+    ``error`` (the grader could not judge it: a bug, a broken judge)."""
     score: float
     """Points earned."""
     max_score: float

@@ -26,7 +26,8 @@ import numpy as np
 from keras import layers
 
 from reference import cifar10_transfer
-from reference.cifar10_transfer import SET1_CLASSES, FitFn, _plain_fit
+from reference.cifar10_transfer import SET1_CLASSES
+from reference.training import FitFn, plain_fit
 
 INPUT_SHAPE = (32, 32, 3)
 N_FEATURE_LAYERS = 6
@@ -70,7 +71,7 @@ def build_transfer_model(base: keras.Model, n_frozen: int = N_FEATURE_LAYERS) ->
 
 
 def train(
-    x_train: np.ndarray, y_train: np.ndarray, *, fit: FitFn = _plain_fit
+    x_train: np.ndarray, y_train: np.ndarray, *, fit: FitFn = plain_fit
 ) -> dict[str, keras.Model]:
     """Run the whole exercise as the solution notebook does; return the models by role.
 

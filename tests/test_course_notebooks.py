@@ -21,10 +21,10 @@ from grader.data.pretrained import WEIGHT_FILES
 from grader.report.facts import cell_hint
 from grader.results import GradeResult
 from grader.rubric import assignments_root, available, load_assignment
-from tests.conftest import SMOKE
+from tests.conftest import ROOT, SMOKE
 
 pytestmark = pytest.mark.notebook
-GOLDENS = Path(__file__).parent / "goldens"
+GOLDENS = ROOT / "tests" / "goldens"
 COURSE = ("vgg19_finetune", "mnist_transfer", "cifar10_transfer_v2")
 EXAMPLES = [
     (name, path.stem)

@@ -22,10 +22,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 from grader.cli import grade, main
 from grader.data.cache import cache_dir
 from grader.results import GradeResult
-from tests.conftest import ASSIGNMENT, EXAMPLES, SMOKE
+from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT, SMOKE
 
 pytestmark = pytest.mark.notebook
-GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
+GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
 CELL_TIMEOUT = 15  # generous: the machine may be busy, and only the endless loop waits it out
 LIMITS = [
     "--memory-limit", "2048",
@@ -83,7 +83,7 @@ def notebook(*cells: str) -> nbformat.NotebookNode:
 def hostile_notebooks(folder: Path, port: int) -> dict[str, str]:
     """Write one file per attack; returns file stem -> the outcome it must get."""
     # The grader's own checkout too: every assignment's solution and the goldens live there.
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     tops = [str(cache_dir()), str(ASSIGNMENT), str(root), "/tmp", str(Path.home()), str(folder)]
     cases = {
         "timeout_loop": notebook("while True:\n    pass", AFTER),

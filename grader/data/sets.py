@@ -99,8 +99,8 @@ def load(
         DataError: an unknown data set, or real data on disk that is incomplete or damaged.
 
     Example:
-        >>> ds = load("cifar10", data_dir=None, seed=0)  # doctest: +SKIP
-        >>> ds.x_train.shape, ds.y_train.shape
+        >>> ds = load("cifar10", seed=0)  # doctest: +SKIP
+        >>> ds.x_train.shape, ds.y_train.shape  # doctest: +SKIP
         ((50000, 32, 32, 3), (50000, 1))
     """
     if name not in SOURCES:
@@ -129,7 +129,13 @@ def synthetic(
     n_test: int | None = None,
 ) -> Dataset:
     """The deterministic synthetic stand-in for data set ``name``, drawn from ``seed`` and
-    ``secret`` (``n_train``/``n_test`` images: the real set's sizes when None)."""
+    ``secret`` (``n_train``/``n_test`` images: the real set's sizes when None).
+
+    Example:
+        >>> ds = synthetic("mnist", 0, n_train=20, n_test=10)
+        >>> ds.x_train.shape, ds.y_test.shape, ds.source
+        ((20, 28, 28), (10,), 'synthetic')
+    """
     sizes = {k: v for k, v in (("n_train", n_train), ("n_test", n_test)) if v is not None}
     arrays = SOURCES[name].synthetic(seed, **sizes, secret=secret)
     return _dataset(name, arrays, "synthetic", _synthetic_description(seed, name))

@@ -56,7 +56,6 @@ class Execution:
     """What the grader's setup cell printed (budget and data notices)."""
     finish_error: str = ""
     """Why the grader's closing cell (saving models) failed, if it did."""
-    notes: list[str] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     """Limits the notebook ran into, in order."""
 

@@ -7,11 +7,9 @@ import statistics
 import typing as t
 from collections.abc import Sequence
 
-import jinja2
-
 from grader.batch.entry import BatchEntry
 from grader.export.gradebook import check_columns
-from grader.report.render import STATUS_ICONS, format_number, templates_dir
+from grader.report.render import STATUS_ICONS, jinja_environment
 
 if t.TYPE_CHECKING:
     pass
@@ -29,14 +27,7 @@ def render_class_report(entries: Sequence[BatchEntry], *, title: str, budget: st
         title: the assignment's title.
         budget: the budget the class was graded at.
     """
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir()),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = format_number
+    env = jinja_environment()
     graded = [e for e in entries if e.status != "failed"]
     scores = [e.result.score for e in graded]
     max_score = max((e.result.max_score for e in entries), default=0.0)

@@ -14,10 +14,17 @@ import typing as t
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from grader.options import View
 from grader.results import CellResult, CheckResult, FitRecord, GradeResult
 
-View = t.Literal["student", "instructor"]
-VIEWS: tuple[View, ...] = ("student", "instructor")
+LAYER_OP_TEXT = {
+    "same": "✔ same",
+    "changed": "✘ fields differ",
+    "replaced": "✘ different layer type",
+    "missing": "✘ missing layer",
+    "extra": "✘ extra layer",
+}
+"""How every report says what happened to a layer (``op`` of an architecture comparison row)."""
 
 HIDDEN_MESSAGE = "Hidden check: only its result and points are shown."
 

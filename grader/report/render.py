@@ -22,9 +22,10 @@ from rich.text import Text
 
 import grader
 from grader.budget import describe_limits
+from grader.options import View
 from grader.report.escape import markdown_code, markdown_fence, markdown_text, printable_copy
 from grader.report.facts import (
-    View,
+    LAYER_OP_TEXT,
     cell_hint,
     confusions,
     fit_curves,
@@ -38,7 +39,6 @@ STATUS_ICONS: dict[str, str] = {
     "pass": "✔",
     "fail": "✘",
     "error": "⚠",
-    "skipped": "\u2013",  # en dash
     "ok": "✔",
     "timeout": "⏱",
 }
@@ -48,7 +48,6 @@ _RICH_STYLES: dict[str, str] = {
     "pass": "green",
     "fail": "bold red",
     "error": "yellow",
-    "skipped": "dim",
 }
 
 TRACEBACK_LINES = 25
@@ -76,7 +75,8 @@ def templates_dir() -> Path:
 
 
 @functools.cache
-def _environment(markdown: bool = False) -> jinja2.Environment:
+def jinja_environment(markdown: bool = False) -> jinja2.Environment:
+    """The reports' Jinja2 environment (every template of the grader's renders in it)."""
     # Both are autoescaped: HTML by Jinja2's HTML escaping, Markdown by `_markdown_finalize`,
     # which makes every `{{ ... }}` inert Markdown unless a filter (`code`, `fence`) already did.
     # A template cannot forget to escape a field, whoever edits it later.
@@ -95,6 +95,7 @@ def _environment(markdown: bool = False) -> jinja2.Environment:
         cell_hint=cell_hint,
         raw_evidence=raw_evidence,
         traceback_lines=TRACEBACK_LINES,
+        op_text=LAYER_OP_TEXT,
     )
     env.filters.update(
         num=format_number,
@@ -144,7 +145,7 @@ def render_html(result: GradeResult, view: View = "instructor") -> str:
     """
     shown = for_view(result, view)
     return (
-        _environment()
+        jinja_environment()
         .get_template(HTML_TEMPLATE)
         .render(result=shown, view=view, **_summary(shown))
     )
@@ -162,7 +163,7 @@ def render_markdown(result: GradeResult, view: View = "instructor") -> str:
     """
     shown = for_view(result, view)
     text = (
-        _environment(markdown=True)
+        jinja_environment(markdown=True)
         .get_template(MARKDOWN_TEMPLATE)
         .render(result=shown, view=view, **_summary(shown))
     )
@@ -212,7 +213,7 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
                 check_ids.append(check.id)
 
     table = Table(
-        title="Grades (✔ pass, ✘ fail, ⚠ error, – skipped; points earned)",  # noqa: RUF001
+        title="Grades (✔ pass, ✘ fail, ⚠ error; points earned)",
         box=box.SIMPLE_HEAD,
         show_lines=False,
         collapse_padding=True,
@@ -528,12 +529,12 @@ def _points(check: CheckResult) -> str:
     return f"{format_number(check.score)}/{format_number(check.max_score)}"
 
 
-def _status_text(status: str, *, suffix: str = "") -> Text:
-    return Text(f"{status_icon(status)} {status}{suffix}", style=_RICH_STYLES.get(status, ""))
+def _status_text(status: str) -> Text:
+    return Text(f"{status_icon(status)} {status}", style=_RICH_STYLES.get(status, ""))
 
 
 def _status_counts(checks: Sequence[CheckResult]) -> dict[str, int]:
-    counts = dict.fromkeys(("pass", "fail", "error", "skipped"), 0)
+    counts = dict.fromkeys(("pass", "fail", "error"), 0)
     for check in checks:
         counts[check.status] = counts.get(check.status, 0) + 1
     return counts

@@ -12,11 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.budget import describe_limits
+from grader.options import View
 from grader.report.escape import printable_copy
 from grader.report.facts import (
+    LAYER_OP_TEXT,
     Confusion,
     LayerDiff,
-    View,
     cell_hint,
     confusions,
     fit_curves,
@@ -30,14 +31,6 @@ from grader.report.render import (
     status_icon,
 )
 from grader.results import GradeResult
-
-_OP_TEXT = {
-    "same": "✔ same",
-    "changed": "✘ fields differ",
-    "replaced": "✘ different layer type",
-    "missing": "✘ missing layer",
-    "extra": "✘ extra layer",
-}
 
 
 def print_report(result: GradeResult, view: View, console: Console | None = None) -> None:
@@ -124,7 +117,7 @@ def _layer_table(diff: LayerDiff) -> Table:
                 )
             )
             cells.append(text)
-        result = _OP_TEXT[row["op"]] + (
+        result = LAYER_OP_TEXT[row["op"]] + (
             "; trainable flag differs" if row["trainable_differs"] else ""
         )
         table.add_row(str(row["position"]), *cells, Text(result))

@@ -27,7 +27,7 @@ from grader.results import GradeResult
 from grader.rubric import load_assignment
 from grader.versions import versions
 from tests.conftest import EXAMPLES, SMOKE
-from tests.test_export import result as canned_result
+from tests.export.test_exports import result as canned_result
 
 EXECUTED = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 

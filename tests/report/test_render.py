@@ -28,8 +28,9 @@ from grader.report.render import (
 )
 from grader.report.terminal import print_report
 from grader.results import CellResult, CheckResult, DataInfo, FitRecord, GradeResult
+from tests.conftest import ROOT
 
-FIXTURES = Path(__file__).parent / "files" / "results"
+FIXTURES = ROOT / "tests" / "files" / "results"
 
 VOID_ELEMENTS = frozenset(
     {
@@ -109,7 +110,7 @@ def _failing() -> GradeResult:
                 "could not load transfer.keras: a < b",
                 ERROR_HINT,
             ),
-            CheckResult("bonus.augment", "Augmentation", "skipped", 0.0, 1.5, "", "Try flips."),
+            CheckResult("bonus.augment", "Augmentation", "error", 0.0, 1.5, "", "Try flips."),
         ],
         cells=[
             CellResult(0, "ok", 0.2, "import keras"),
@@ -229,7 +230,7 @@ def test_html_header_and_sections() -> None:
     assert "Budget &#39;smoke&#39;: every fit call was capped." in html
     assert "no caps" in render_html(_passing())
     # Status is never colour alone: icon and word together.
-    for icon_word in ("✔ pass", "✘ fail", "⚠ error", "\u2013 skipped"):
+    for icon_word in ("✔ pass", "✘ fail", "⚠ error"):
         assert icon_word in html
     assert "white-space: pre-wrap" in html
     assert "@media print" in html

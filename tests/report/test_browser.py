@@ -19,10 +19,11 @@ from PIL import Image
 from grader.report.render import render_html
 from grader.results import GradeResult
 from tests.chromium import Chromium, find_or_install
-from tests.test_report import _assert_well_formed
+from tests.conftest import ROOT
+from tests.report.test_render import _assert_well_formed
 
 pytestmark = pytest.mark.browser
-RESULTS = Path(__file__).parent / "files" / "results"
+RESULTS = ROOT / "tests" / "files" / "results"
 
 # What must be on screen for any report, and for a failing one.
 ALWAYS = [

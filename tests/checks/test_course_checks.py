@@ -19,7 +19,7 @@ from grader.data.sets import HeldOut, synthetic
 from grader.exceptions import RubricError
 from grader.judge.artefacts import Artefacts, FitCapture, VariableSummary
 from grader.rubric import Assignment, available, load_assignment
-from tests.test_checks import artefacts, states
+from tests.checks.test_checks import artefacts, states
 
 VGG = load_assignment("vgg19_finetune")
 MNIST = load_assignment("mnist_transfer")
@@ -220,7 +220,7 @@ def test_course_target_needs_the_imagenet_weights(
     from dataclasses import replace
 
     from grader.budget import DEFAULT_BUDGETS
-    from tests.test_checks import HELD, TRUTH, Oracle
+    from tests.checks.test_checks import HELD, TRUTH, Oracle
 
     labels = HELD.y
     monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": Oracle(labels, 30, 10))

@@ -27,7 +27,7 @@ from grader.results import GradeResult
 from tests.conftest import EXAMPLES, ROOT
 
 pytestmark = pytest.mark.notebook
-GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
+GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
 ACCURACY = {"base.accuracy", "transfer.accuracy"}
 
 

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 from grader.cli import grade, main
 from grader.results import GradeResult
-from tests.conftest import ASSIGNMENT, EXAMPLES, SMOKE
+from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT, SMOKE
 
 pytestmark = pytest.mark.notebook
-GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
+GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
 EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.ipynb"))
 ACCURACY = {"base.accuracy", "transfer.accuracy"}
 

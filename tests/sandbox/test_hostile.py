@@ -37,7 +37,7 @@ from grader.sandbox.kernel import kernel_sandbox
 from grader.sandbox.limits import Limits
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT
 
-GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
+GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader switches users")
 needs_namespaces = pytest.mark.skipif(
     not namespaces_available(), reason="this machine does not allow namespaces"

@@ -32,11 +32,11 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from grader.results import GradeResult
-from tests.conftest import ASSIGNMENT, EXAMPLES
+from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT
 
 pytestmark = pytest.mark.notebook
 GOLDEN = json.loads(
-    (Path(__file__).parent / "goldens/cifar10_transfer/full_marks.json").read_text()
+    (ROOT / "tests" / "goldens" / "cifar10_transfer" / "full_marks.json").read_text()
 )
 JUDGE_TIMEOUT = 60
 

@@ -39,9 +39,9 @@ from grader.cli import main
 from grader.execute.client import BoundedClient
 from grader.report.terminal import print_report
 from grader.results import GradeResult
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, ROOT
 
-GOLDENS = Path(__file__).parent / "goldens" / "cifar10_transfer"
+GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
 AFTER = "print('after')"  # a harmless cell after each attack: the kernel must still run it
 
 # --- crafted messages, no kernel -----------------------------------------------------------------

@@ -21,7 +21,7 @@ from grader.report.facts import (
 from grader.report.render import render_html, render_markdown
 from grader.report.terminal import print_report
 from grader.results import CellResult, CheckResult, FitRecord, GradeResult
-from tests.test_report import _assert_well_formed, _failing
+from tests.report.test_render import _assert_well_formed, _failing
 
 SECRET = "reference threshold 0.6123 on hidden images"
 
