@@ -18,32 +18,17 @@ Exit codes:
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
 import typing as t
 from pathlib import Path
 
 import click
 
-from grader.budget import BUDGET_NAMES
+from grader.cli_options import budget_option, data_options, limit_options, limits_from, view_option
 from grader.exceptions import GraderError, InputError
 from grader.options import CHECK_DEFAULTS, GradeOptions
-from grader.sandbox.limits import Limits
 
-F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 DEFAULTS = GradeOptions()
-LIMIT_OPTIONS = {
-    # option: (Limits field, help)
-    "memory_limit": ("memory_mb", "MiB of memory per kernel."),
-    "cpu_limit": ("cpu_seconds", "CPU seconds per kernel."),
-    "process_limit": ("processes", "Processes and threads per kernel."),
-    "file_size_limit": ("file_size_mb", "MiB per file a kernel writes."),
-    "open_files_limit": ("open_files", "Open files per kernel."),
-    "output_limit": ("output_kb", "KiB of output kept per cell."),
-    "notebook_output_limit": ("notebook_output_mb", "MiB of output kept for the whole notebook."),
-    "tmpfs_limit": ("tmpfs_mb", "MiB of each of a kernel's /tmp, /var/tmp, /dev/shm."),
-}
-"""Every ``--*-limit`` option and the :class:`~grader.sandbox.limits.Limits` field it sets."""
 
 
 class _Group(click.Group):
@@ -70,67 +55,6 @@ def main(ctx: click.Context, verbose: bool) -> None:
     ctx.obj = {"verbose": verbose}
 
 
-def _data_options(fn: F) -> F:
-    for decorator in reversed(
-        [
-            click.option(
-                "--data-dir",
-                type=click.Path(path_type=Path, file_okay=False),
-                default=None,
-                help="Folder with real cifar-10-batches-py or mnist.npz "
-                "[default: Keras' cache, else synthetic].",
-            ),
-            click.option(
-                "--weights-dir",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="Folder with ImageNet weights files (e.g. "
-                "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5) "
-                "[default: Keras' cache, else random weights].",
-            ),
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
-
-
-def _budget_option(default: str) -> t.Callable[[F], F]:
-    return click.option(
-        "--budget",
-        type=click.Choice(BUDGET_NAMES),
-        default=default,
-        show_default=True,
-        help="How much training each fit/evaluate/predict call may do.",
-    )
-
-
-def _view_option(default: str) -> t.Callable[[F], F]:
-    return click.option(
-        "--view",
-        type=click.Choice(["student", "instructor"]),
-        default=default,
-        show_default=True,
-        help="Whom reports are for; students see hidden checks as status and points.",
-    )
-
-
-def _limit_options(fn: F) -> F:
-    for name, (_, help_text) in reversed(LIMIT_OPTIONS.items()):
-        flag = "--" + name.replace("_", "-")
-        fn = click.option(flag, name, type=click.IntRange(1), default=None, help=help_text)(fn)
-    return fn
-
-
-def _limits(assignment: str, given: dict[str, int | None]) -> Limits | None:
-    """The rubric's limits with the command line's overrides; None when none was given."""
-    from grader.rubric import load_assignment
-
-    overrides = {LIMIT_OPTIONS[k][0]: v for k, v in given.items() if v is not None}
-    if not overrides:
-        return None
-    return dataclasses.replace(load_assignment(assignment).limits, **overrides)
-
-
 @main.command()
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-a", "--assignment", required=True, help="Assignment id or folder.")
@@ -142,12 +66,12 @@ def _limits(assignment: str, given: dict[str, int | None]) -> Limits | None:
     show_default=True,
     help="Results go to OUT/<student id>/.",
 )
-@_budget_option(DEFAULTS.budget)
+@budget_option(DEFAULTS.budget)
 @click.option("--timeout", type=float, default=None, help="Seconds the whole notebook may run "
               "[default: from the rubric].")  # fmt: skip
 @click.option("--cell-timeout", type=float, default=None, help="Seconds one cell may run "
               "[default: from the rubric].")  # fmt: skip
-@_data_options
+@data_options
 @click.option(
     "-j",
     "--jobs",
@@ -173,13 +97,13 @@ def _limits(assignment: str, given: dict[str, int | None]) -> Limits | None:
     default=None,
     help="Score column header in canvas.csv, e.g. 'HW 3 (123456)' [default: assignment title].",
 )
-@_view_option(DEFAULTS.view)
+@view_option(DEFAULTS.view)
 @click.option(
     "--no-sandbox",
     is_flag=True,
     help="Run kernels without isolation or limits. For debugging trusted notebooks only.",
 )
-@_limit_options
+@limit_options
 def grade(
     submissions: tuple[Path, ...],
     assignment: str,
@@ -210,7 +134,7 @@ def grade(
     from grader.batch.progress import RichObserver
     from grader.batch.run import grade_batch
     from grader.batch.workers import default_jobs
-    from grader.report.render import print_table
+    from grader.report.terminal import print_table
 
     options = GradeOptions(
         budget=budget,
@@ -218,7 +142,7 @@ def grade(
         total_timeout=timeout,
         data_dir=data_dir,
         weights_dir=weights_dir,
-        limits=_limits(assignment, limits),
+        limits=limits_from(assignment, limits),
         sandboxed=not no_sandbox,
         view=view,
     )
@@ -260,9 +184,9 @@ def grade(
     default=None,
     help="Assignment id [default: read from the notebook's metadata].",
 )
-@_budget_option(CHECK_DEFAULTS.budget)
-@_data_options
-@_view_option(CHECK_DEFAULTS.view)
+@budget_option(CHECK_DEFAULTS.budget)
+@data_options
+@view_option(CHECK_DEFAULTS.view)
 def check(
     notebook: Path,
     assignment: str | None,
@@ -285,7 +209,7 @@ def check(
 
 @main.command()
 @click.argument("result_json", type=click.Path(path_type=Path))
-@_view_option("student")
+@view_option("student")
 @click.option(
     "--format",
     "fmt",
@@ -352,7 +276,7 @@ def schema() -> None:
     default=Path("autograder.zip"),
     show_default=True,
 )
-@_budget_option(DEFAULTS.budget)
+@budget_option(DEFAULTS.budget)
 def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
     """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT."""
     from grader.export.gradescope import build_bundle
@@ -382,8 +306,8 @@ def release(solution: Path, out: Path, assignment: str | None) -> None:
 
 @main.command()
 @click.argument("assignment")
-@_budget_option(CHECK_DEFAULTS.budget)
-@_data_options
+@budget_option(CHECK_DEFAULTS.budget)
+@data_options
 def validate(assignment: str, budget: str, data_dir: Path | None, weights_dir: Path | None) -> None:
     """Check ASSIGNMENT: rubric, reference, solution at full marks, template at 0."""
     from grader.authoring.validate import validate as validate_one

@@ -186,37 +186,64 @@ class _Reader:
 
 
 def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> Assignment:
-
     top = _Reader(path, raw, "")
     meta = top.sub("assignment")
     execution = top.sub("execution")
     data = top.sub("data")
     models = top.sub("models")
     accuracy = top.sub("accuracy")
-    budgets_table = top.sub("budgets", required=False)
-    sandbox_table = top.sub("sandbox", required=False)
+    budgets = _budgets(top.sub("budgets", required=False))
+    sandbox = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
     top.done()
-
     roles = {role: _str_list(models, role) for role in models.table}
     models.used.update(models.table)
-    targets_reader = accuracy.sub("course_target", required=False)
-    course_targets = {k: float(targets_reader.get(k, (int, float))) for k in targets_reader.table}
+    targets = accuracy.sub("course_target", required=False)
+    folder = path.parent
+    assignment = Assignment(
+        id=meta.get("id", str),
+        title=meta.get("title", str),
+        folder=folder,
+        reference=meta.get("reference", str),
+        dataset=meta.get("dataset", str),
+        seed=meta.get("seed", int),
+        student_notebook=folder / meta.get("student_notebook", str, "student.ipynb"),
+        solution_notebook=folder / meta.get("solution_notebook", str, "solution.ipynb"),
+        cell_timeout=float(execution.get("cell_timeout", (int, float))),
+        total_timeout=float(execution.get("total_timeout", (int, float))),
+        judge_timeout=float(execution.get("judge_timeout", (int, float), 300)),
+        held_back=data.get("held_back_test_images", int),
+        roles=roles,
+        budgets=budgets,
+        relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
+        course_targets={k: float(targets.get(k, (int, float))) for k in targets.table},
+        checks=_checks(raw_checks, path, roles),
+        pretrained=_pretrained(meta),
+        limits=_limits(sandbox),
+        sandbox_files=_sandbox_files(sandbox, check_files=check_files),
+    )
+    for reader in (meta, execution, data, accuracy, targets):
+        reader.done()
+    return assignment
 
+
+def _budgets(table: _Reader) -> dict[str, Budget]:
+    """The default budgets, with the rubric's ``[budgets.<name>]`` overrides."""
     budgets = dict(DEFAULT_BUDGETS)
-    for name in budgets_table.table:
+    for name in table.table:
         if name not in BUDGET_NAMES:
-            raise RubricError.at(path, f"budgets.{name}", f"budget must be one of {BUDGET_NAMES}")
-        b = budgets_table.sub(name)
-        budgets[name] = Budget(
-            name,
-            **{
-                k: b.get(k, int, getattr(budgets[name], k))
-                for k in ("max_epochs", "max_train_samples", "max_eval_samples")
-            },
-        )
+            raise RubricError.at(
+                table.path, f"budgets.{name}", f"budget must be one of {BUDGET_NAMES}"
+            )
+        b = table.sub(name)
+        caps = ("max_epochs", "max_train_samples", "max_eval_samples")
+        budgets[name] = Budget(name, **{k: b.get(k, int, getattr(budgets[name], k)) for k in caps})
         b.done()
+    return budgets
 
+
+def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) -> list[CheckSpec]:
+    """Every ``[[checks]]`` table, its params parsed and validated by its kind."""
     checks: list[CheckSpec] = []
     for i, entry in enumerate(raw_checks):
         if not isinstance(entry, dict):
@@ -250,44 +277,29 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise RubricError.at(path, "checks", f"duplicate check id(s) {', '.join(dupes)}")
+    return checks
 
-    folder = path.parent
-    limits = Limits(**{k: sandbox_table.get(k, int, getattr(Limits(), k)) for k in LIMIT_FIELDS})
+
+def _limits(table: _Reader) -> Limits:
+    """The kernel's limits: the defaults, with the rubric's ``[sandbox]`` values."""
+    limits = Limits(**{k: table.get(k, int, getattr(Limits(), k)) for k in LIMIT_FIELDS})
     for key in LIMIT_FIELDS:
         if getattr(limits, key) <= 0:
-            raise RubricError.at(path, f"sandbox.{key}", "expected a positive integer")
-    sandbox_files = _str_list(sandbox_table, "files") if "files" in sandbox_table.table else []
-    for name in sandbox_files:
+            raise RubricError.at(table.path, f"sandbox.{key}", "expected a positive integer")
+    return limits
+
+
+def _sandbox_files(table: _Reader, *, check_files: bool) -> tuple[str, ...]:
+    """The files of the assignment's folder the kernel gets (``[sandbox] files``)."""
+    names = _str_list(table, "files") if "files" in table.table else []
+    folder = table.path.parent
+    for name in names:
         outside = Path(name).is_absolute() or ".." in Path(name).parts
         if outside or (check_files and not (folder / name).is_file()):
-            raise RubricError.at(path, "sandbox.files", f"{name!r} is not a file of {folder}")
-    sandbox_table.used.add("files")
-    sandbox_table.done()
-    assignment = Assignment(
-        id=meta.get("id", str),
-        title=meta.get("title", str),
-        folder=folder,
-        reference=meta.get("reference", str),
-        dataset=meta.get("dataset", str),
-        seed=meta.get("seed", int),
-        student_notebook=folder / meta.get("student_notebook", str, "student.ipynb"),
-        solution_notebook=folder / meta.get("solution_notebook", str, "solution.ipynb"),
-        cell_timeout=float(execution.get("cell_timeout", (int, float))),
-        total_timeout=float(execution.get("total_timeout", (int, float))),
-        judge_timeout=float(execution.get("judge_timeout", (int, float), 300)),
-        held_back=data.get("held_back_test_images", int),
-        roles=roles,
-        budgets=budgets,
-        relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
-        course_targets=course_targets,
-        checks=checks,
-        pretrained=_pretrained(meta),
-        limits=limits,
-        sandbox_files=tuple(sandbox_files),
-    )
-    for reader in (meta, execution, data, accuracy, targets_reader):
-        reader.done()
-    return assignment
+            raise RubricError.at(table.path, "sandbox.files", f"{name!r} is not a file of {folder}")
+    table.used.add("files")
+    table.done()
+    return tuple(names)
 
 
 def _str_list(reader: _Reader, key: str) -> list[str]:

@@ -19,7 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 from grader.batch.entry import BatchEntry
-from grader.report.render import format_number
+from grader.report.formats import format_number
 
 
 class RichObserver:

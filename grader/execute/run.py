@@ -99,6 +99,71 @@ def run_notebook(
         ExecutionError: the kernel could not start, or the setup cell failed.
     """
     replies: dict[int, dict[str, t.Any]] = {}
+    km, client = _client(nb, workdir, sandbox, cell_timeout, replies)
+    # nbclient addresses cells by their index in the notebook, so the grader's cells are real
+    # cells, tagged, first and last; they are removed again before the notebook is returned.
+    setup_cell = _injected(setup)
+    finish_cell = _injected(finish)
+    student_cells = list(nb.cells)
+    nb.cells = [setup_cell, *student_cells, finish_cell]
+    cells: list[CellResult] = []
+    incidents: list[Incident] = []
+    start = time.monotonic()
+    watchdog: Watchdog | None = None
+    try:
+        with client.setup_kernel(env=env):
+            launcher = getattr(km.provisioner, "pid", None)
+            if sandbox is not None and sandbox.options.enabled and launcher:
+                watchdog = Watchdog(launcher, sandbox.options.limits)
+                watchdog.start()
+            _run_setup(client, setup_cell, replies)
+            # The total timeout is the student's: kernel start-up and set-up do not count.
+            deadline = time.monotonic() + total_timeout
+            ended = False
+            for index, cell in enumerate(student_cells):
+                if cell.cell_type != "code":
+                    continue
+                remaining = deadline - time.monotonic()
+                if ended or remaining <= 0:
+                    cells.append(CellResult(index, "skipped", 0.0, cell.source))
+                    continue
+                ran = _run_cell(client, cell, index, cell_timeout, remaining, replies)
+                cells.append(ran)
+                if after_cell is not None:
+                    after_cell()
+                dead = ran.error_name == "DeadKernelError"
+                incidents += _incidents(ran, client, sandbox, watchdog, dead)
+                # Nothing more runs in a dead or stopped kernel, nor once the total time is up.
+                out_of_time = ran.status == "timeout" and remaining < cell_timeout
+                ended = dead or bool(client.stopped) or out_of_time
+            finish_error = _finish(client, cells, finish_cell, len(nb.cells) - 1, replies)
+    except (RuntimeError, OSError) as exc:
+        raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
+    finally:
+        nb.cells = student_cells
+        if watchdog is not None:
+            watchdog.stop()
+        # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    return Execution(
+        notebook=nb,
+        cells=cells,
+        duration_s=time.monotonic() - start,
+        setup_output=_stdout_of(setup_cell),
+        finish_error=finish_error,
+        incidents=incidents,
+    )
+
+
+def _client(
+    nb: nbformat.NotebookNode,
+    workdir: Path,
+    sandbox: Sandbox | None,
+    cell_timeout: float,
+    replies: dict[int, dict[str, t.Any]],
+) -> tuple[SandboxedKernelManager, BoundedClient]:
+    """The kernel manager (its kernel started in ``sandbox``) and the client that runs cells."""
 
     def on_cell_executed(cell: t.Any, cell_index: int, execute_reply: t.Any) -> None:
         replies[cell_index] = execute_reply or {}
@@ -130,78 +195,39 @@ def run_notebook(
         max_output_bytes=limits.output_kb * 1024 if limits else None,
         max_notebook_bytes=limits.notebook_output_mb * MB if limits else None,
     )
-    # nbclient addresses cells by their index in the notebook, so the grader's cells are real
-    # cells, tagged, first and last; they are removed again before the notebook is returned.
-    setup_cell = _injected(setup)
-    finish_cell = _injected(finish)
-    student_cells = list(nb.cells)
-    nb.cells = [setup_cell, *student_cells, finish_cell]
-    cells: list[CellResult] = []
-    incidents: list[Incident] = []
-    finish_error = ""
-    start = time.monotonic()
-    deadline = math.inf
-    watchdog: Watchdog | None = None
-    try:
-        with client.setup_kernel(env=env):
-            launcher = getattr(km.provisioner, "pid", None)
-            if sandbox is not None and sandbox.options.enabled and launcher:
-                watchdog = Watchdog(launcher, sandbox.options.limits)
-                watchdog.start()
-            client.timeout = GRADER_CELL_TIMEOUT_S
-            client.execute_cell(setup_cell, 0, store_history=False)
-            error = _error_of(setup_cell)
-            if error:
-                ename, evalue, tb = error
-                raise ExecutionError(f"the grader's setup cell failed: {ename}: {evalue}\n{tb}")
-            if _reply(replies, 0).get("ename") == TIMEOUT_ENAME:
-                raise ExecutionError(
-                    f"the grader's setup cell ran past {GRADER_CELL_TIMEOUT_S} s; "
-                    "is the machine overloaded?"
-                )
-            # The total timeout is the student's: kernel start-up and set-up do not count.
-            deadline = time.monotonic() + total_timeout
-            dead = out_of_time = False
-            for index, cell in enumerate(student_cells):
-                if cell.cell_type != "code":
-                    continue
-                remaining = deadline - time.monotonic()
-                if dead or out_of_time or remaining <= 0:
-                    cells.append(CellResult(index, "skipped", 0.0, cell.source))
-                    continue
-                cells.append(_run_cell(client, cell, index, cell_timeout, remaining, replies))
-                if after_cell is not None:
-                    after_cell()
-                dead = cells[-1].error_name == "DeadKernelError"
-                out_of_time = cells[-1].status == "timeout" and remaining < cell_timeout
-                incidents += _incidents(cells[-1], client, sandbox, watchdog, dead)
-                dead = dead or bool(client.stopped)
-            if client.stopped:
-                finish_error = (
-                    f"the grader stopped the kernel ({client.stopped}), so it could not save "
-                    "the models"
-                )
-            elif dead:
-                finish_error = "the kernel died, so the grader could not save the models"
-            else:
-                finish_error = _run_finish(client, finish_cell, len(nb.cells) - 1, replies)
-    except (RuntimeError, OSError) as exc:
-        raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
-    finally:
-        nb.cells = student_cells
-        if watchdog is not None:
-            watchdog.stop()
-        # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
-        if km.has_kernel:
-            run_sync(km.shutdown_kernel)(now=True)
-    return Execution(
-        notebook=nb,
-        cells=cells,
-        duration_s=time.monotonic() - start,
-        setup_output=_stdout_of(setup_cell),
-        finish_error=finish_error,
-        incidents=incidents,
-    )
+    return km, client
+
+
+def _run_setup(
+    client: BoundedClient, cell: nbformat.NotebookNode, replies: dict[int, dict[str, t.Any]]
+) -> None:
+    """The grader's first cell; if it fails, nothing can be graded."""
+    client.timeout = GRADER_CELL_TIMEOUT_S
+    client.execute_cell(cell, 0, store_history=False)
+    error = _error_of(cell)
+    if error:
+        ename, evalue, tb = error
+        raise ExecutionError(f"the grader's setup cell failed: {ename}: {evalue}", details=tb)
+    if _reply(replies, 0).get("ename") == TIMEOUT_ENAME:
+        raise ExecutionError(
+            f"the grader's setup cell ran past {GRADER_CELL_TIMEOUT_S} s; "
+            "is the machine overloaded?"
+        )
+
+
+def _finish(
+    client: BoundedClient,
+    cells: list[CellResult],
+    cell: nbformat.NotebookNode,
+    cell_index: int,
+    replies: dict[int, dict[str, t.Any]],
+) -> str:
+    """Run the grader's last cell (it saves the models) if the kernel can; why not, if not."""
+    if client.stopped:
+        return f"the grader stopped the kernel ({client.stopped}), so it could not save the models"
+    if any(c.error_name == "DeadKernelError" for c in cells):
+        return "the kernel died, so the grader could not save the models"
+    return _run_finish(client, cell, cell_index, replies)
 
 
 def _incidents(

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from grader.batch.discover import RosterEntry
 from grader.batch.entry import BatchEntry
 from grader.report.escape import csv_text
-from grader.report.render import format_number
+from grader.report.formats import format_number
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from grader.batch.entry import BatchEntry
 from grader.export.gradebook import check_columns
-from grader.report.render import STATUS_ICONS, jinja_environment
+from grader.report.formats import STATUS_ICONS
+from grader.report.render import jinja_environment
 
 if t.TYPE_CHECKING:
     pass

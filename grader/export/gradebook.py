@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from grader.batch.entry import BatchEntry
 from grader.report.escape import csv_text
-from grader.report.render import format_number
+from grader.report.formats import format_number
 
 
 def check_columns(entries: Sequence[BatchEntry]) -> list[tuple[str, str, float]]:

@@ -23,7 +23,8 @@ from pathlib import Path
 import grader
 from grader.exceptions import InputError
 from grader.report.facts import for_view
-from grader.report.render import format_number, templates_dir
+from grader.report.formats import format_number
+from grader.report.render import templates_dir
 from grader.results import GradeResult
 from grader.rubric import Assignment, load_assignment
 

@@ -6,6 +6,9 @@ and the failed cells with their hints."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from rich import box
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
@@ -24,13 +27,16 @@ from grader.report.facts import (
     for_view,
     layer_diffs,
 )
-from grader.report.render import (
-    TRACEBACK_LINES,
+from grader.report.formats import (
+    RICH_STYLES,
     format_number,
-    print_checks,
+    percent,
+    points,
+    status_counts,
     status_icon,
 )
-from grader.results import GradeResult
+from grader.report.render import TRACEBACK_LINES
+from grader.results import CheckResult, GradeResult
 
 
 def print_report(result: GradeResult, view: View, console: Console | None = None) -> None:
@@ -204,3 +210,156 @@ def _print_failed_cells(result: GradeResult, console: Console) -> None:
         if cell.traceback:
             lines = cell.traceback.rstrip("\n").split("\n")[-TRACEBACK_LINES:]
             console.print(Padding(Text("\n".join(lines), style="dim"), (0, 0, 0, 2)))
+
+
+WIDE_CONSOLE = 140
+"""Columns from which :func:`print_checks` fits messages and hints into its table."""
+
+
+def print_table(results: Sequence[GradeResult], console: Console | None = None) -> None:
+    """Print a gradebook: one row per submission, one column per check.
+
+    Args:
+        results: Graded submissions, in the order to show them.
+        console: Where to print; a fresh stdout console when omitted.
+    """
+    console = console or Console()
+    # Student text is printed as rich Text (never parsed for markup), from a copy without
+    # control characters (no escape sequence, terminal link or carriage return gets through).
+    results = [printable_copy(result) for result in results]
+    check_ids: list[str] = []
+    for result in results:
+        for check in result.checks:
+            if check.id not in check_ids:
+                check_ids.append(check.id)
+
+    table = Table(
+        title="Grades (✔ pass, ✘ fail, ⚠ error; points earned)",
+        box=box.SIMPLE_HEAD,
+        show_lines=False,
+        collapse_padding=True,
+    )
+    table.add_column("Submission", no_wrap=True)
+    table.add_column("Score", justify="right", no_wrap=True)
+    name_width = max((len(r.submission) for r in results), default=10)
+    # Full check ids as headers when they fit; numbered columns and a legend when they don't.
+    numbered = name_width + 20 + sum(len(c) + 3 for c in check_ids) > console.width
+    for i, check_id in enumerate(check_ids, start=1):
+        table.add_column(
+            Text(str(i) if numbered else check_id), justify="center", no_wrap=True, min_width=4
+        )
+    for result in results:
+        by_id = {check.id: check for check in result.checks}
+        row: list[Text] = [
+            Text(result.submission),
+            Text(f"{format_number(result.score)}/{format_number(result.max_score)}"),
+        ]
+        for check_id in check_ids:
+            found = by_id.get(check_id)
+            if found is None:
+                row.append(Text("—", style="dim"))
+            else:
+                # Icon and points only: a class gradebook must fit an 80-column terminal.
+                row.append(
+                    Text(
+                        f"{status_icon(found.status)} {format_number(found.score)}",
+                        style=RICH_STYLES.get(found.status, ""),
+                    )
+                )
+        table.add_row(*row)
+    table.caption = Text(_gradebook_caption(results))
+    console.print(table)
+    if numbered:
+        console.print(
+            Text("  ".join(f"{i}={c}" for i, c in enumerate(check_ids, start=1)), style="dim")
+        )
+    _print_outcomes(results, console)
+
+
+def _print_outcomes(results: Sequence[GradeResult], console: Console) -> None:
+    """One line per submission that hit a limit or could not be run, naming the outcome."""
+    for result in results:
+        if result.outcome != "ok":
+            first = next((i.detail for i in result.incidents if i.outcome == result.outcome), "")
+            console.print(
+                Text(f"{result.submission}: {result.outcome}", style="yellow")
+                + Text(f" ({first})" if first else "")
+            )
+
+
+def print_checks(result: GradeResult, console: Console | None = None) -> None:
+    """Print one submission's checks with messages, and hints where a check did not pass.
+
+    On a console at least :data:`WIDE_CONSOLE` columns wide this is one table (check, status,
+    points, message, hint). Narrower consoles get the table without the two text columns, and
+    each message and hint printed beneath it at full width.
+
+    Args:
+        result: The graded submission.
+        console: Where to print; a fresh stdout console when omitted.
+    """
+    console = console or Console()
+    result = printable_copy(result)  # see print_table
+    wide = console.width >= WIDE_CONSOLE
+    table = Table(
+        title=Text(
+            f"{result.submission}: {format_number(result.score)}/"
+            f"{format_number(result.max_score)} ({percent(result.score, result.max_score)})"
+        ),
+        show_lines=wide,
+    )
+    table.add_column("Check", overflow="fold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Points", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("Message", overflow="fold")
+        table.add_column("Hint", overflow="fold")
+    for check in result.checks:
+        cells = [Text(check.id), _status_text(check.status), Text(points(check))]
+        if wide:
+            cells += [Text(check.message), Text(_visible_hint(check))]
+        table.add_row(*cells)
+    counts = status_counts(result.checks)
+    table.caption = Text(", ".join(f"{n} {status}" for status, n in counts.items() if n))
+    console.print(table)
+    for incident in result.incidents:
+        console.print(Text(f"{incident.outcome}: {incident.detail}", style="yellow"))
+    if wide:
+        return
+    # Squeezed into 20-column cells, messages become a word per line; printed beneath the table
+    # they keep whole sentences, and phrases like "units is 64, expected 128" stay findable.
+    for check in result.checks:
+        hint = _visible_hint(check)
+        if not check.message and not hint:
+            continue
+        console.print(Text.assemble((check.id, "bold"), " ", _status_text(check.status)))
+        if check.message:
+            console.print(Padding(Text(check.message), (0, 0, 0, 2), expand=False))
+        if hint:
+            hint_text = Text.assemble(("Hint: ", "bold"), hint)
+            console.print(Padding(hint_text, (0, 0, 0, 2), expand=False))
+
+
+def _visible_hint(check: CheckResult) -> str:
+    # A passing check needs no advice; showing it would read as a criticism.
+    return check.hint if check.status != "pass" else ""
+
+
+def _status_text(status: str) -> Text:
+    return Text(f"{status_icon(status)} {status}", style=RICH_STYLES.get(status, ""))
+
+
+def _gradebook_caption(results: Sequence[GradeResult]) -> str:
+    if not results:
+        return "No submissions."
+    total = sum(r.score for r in results)
+    total_max = sum(r.max_score for r in results)
+    counts = status_counts([c for r in results for c in r.checks])
+    mean = total / len(results)
+    mean_max = total_max / len(results)
+    statuses = ", ".join(f"{status_icon(s)} {n} {s}" for s, n in counts.items())
+    return (
+        f"{len(results)} submission{'s' if len(results) != 1 else ''}; "
+        f"mean {format_number(mean, 4)}/{format_number(mean_max, 4)} "
+        f"({percent(total, total_max)}); checks: {statuses}"
+    )

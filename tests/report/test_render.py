@@ -14,19 +14,12 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
+from grader.options import View
 from grader.report import render as report
+from grader.report.charts import svg_line_chart
 from grader.report.escape import markdown_code, markdown_fence, markdown_text
-from grader.report.facts import View
-from grader.report.render import (
-    print_checks,
-    print_table,
-    render_html,
-    render_markdown,
-    svg_line_chart,
-    templates_dir,
-    write_reports,
-)
-from grader.report.terminal import print_report
+from grader.report.render import render_html, render_markdown, templates_dir, write_reports
+from grader.report.terminal import print_checks, print_report, print_table
 from grader.results import CellResult, CheckResult, DataInfo, FitRecord, GradeResult
 from tests.conftest import ROOT
 
