@@ -23,6 +23,7 @@ import numpy as np
 from grader import keras_env
 from grader.judge.arrays import UnreadableArrays, read_npz
 from grader.judge.policy import ModelRefused, inspect_archive
+from grader.kernel import layout
 from grader.results import FitRecord
 
 MAX_JSON_BYTES = 16 * 2**20
@@ -156,7 +157,7 @@ class Artefacts:
             return self._models[(role, "final")]
         if role in self.role_errors:
             raise MissingInput(f"the {role} model could not be saved: {self.role_errors[role]}")
-        path = self.folder / "models" / f"{role}.keras"
+        path = self.folder / layout.model_file(role)
         if not path.is_file():
             raise MissingInput(f"no {role} model found in the notebook")
         try:
@@ -177,7 +178,7 @@ class Artefacts:
         fits = self.fits_of(role)
         if not fits:
             return final
-        snapshot = self.folder / "snapshots" / f"{fits[-1].index}-after.npz"
+        snapshot = self.folder / layout.snapshot(fits[-1].index, "after")
         try:
             arrays = read_npz(snapshot, max_bytes=self.max_bytes)
         except (OSError, UnreadableArrays):
@@ -191,7 +192,7 @@ class Artefacts:
         model = keras.models.clone_model(final)
         try:
             for i, (layer, state) in enumerate(zip(model.layers, layers, strict=True)):
-                weights = [arrays[f"l{i}_w{j}"] for j in range(len(layer.weights))]
+                weights = [arrays[layout.weight_key(i, j)] for j in range(len(layer.weights))]
                 layer.set_weights(weights)
                 layer.trainable = state.trainable
         except (KeyError, ValueError):
@@ -237,7 +238,7 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
     roles: dict[str, int] = {}
     role_variables: dict[str, str] = {}
     role_errors: dict[str, str] = {}
-    for role, info in _json_object(folder / "roles.json", notes).items():
+    for role, info in _json_object(folder / layout.ROLES, notes).items():
         if isinstance(info, dict) and isinstance(info.get("model_id"), int):
             roles[role] = info["model_id"]
             role_variables[role] = str(info.get("variable", ""))[:200]
@@ -245,12 +246,12 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
                 role_errors[role] = str(info["error"])[:2000]
     role_ids = set(roles.values())
     fits = []
-    for path in sorted((folder / "fits").glob("*.json"), key=lambda p: int(p.stem)):
+    for path in sorted((folder / layout.FITS).glob("*.json"), key=lambda p: int(p.stem)):
         raw = _json_object(path, notes)
         model_id = raw.get("model_id")
         digested = isinstance(model_id, int) and model_id in role_ids
         try:
-            fits.append(_fit_from(raw, folder / "snapshots", digested, max_bytes))
+            fits.append(_fit_from(raw, folder, digested, max_bytes))
         except (KeyError, TypeError, ValueError) as exc:
             notes.append(f"the record of fit {path.stem} is malformed and was ignored ({exc})")
     variables, variable_errors = _variables(folder, max_bytes, notes)
@@ -272,12 +273,12 @@ def _variables(
 ) -> tuple[dict[str, VariableSummary], dict[str, str]]:
     variables: dict[str, VariableSummary] = {}
     errors: dict[str, str] = {}
-    summaries = _json_object(folder / "variables.json", notes)
+    summaries = _json_object(folder / layout.VARIABLES, notes)
     arrays: dict[str, np.ndarray] = {}
-    if (folder / "variables.npz").is_file():
+    if (folder / layout.VARIABLE_ARRAYS).is_file():
         try:
             arrays = read_npz(
-                folder / "variables.npz", max_bytes=min(max_bytes, MAX_VARIABLE_BYTES)
+                folder / layout.VARIABLE_ARRAYS, max_bytes=min(max_bytes, MAX_VARIABLE_BYTES)
             )
         except UnreadableArrays as exc:
             return {}, dict.fromkeys(summaries, str(exc))
@@ -330,7 +331,7 @@ def _snapshot(
     states = []
     for i, layer in enumerate(layers):
         count = int(layer["weights"])
-        keys = [f"l{i}_w{j}" for j in range(count)]
+        keys = [layout.weight_key(i, j) for j in range(count)]
         if not all(k in arrays for k in keys):
             return None
         states.append(
@@ -342,7 +343,9 @@ def _snapshot(
             )
         )
     expected = {
-        f"l{i}_w{j}" for i, layer in enumerate(layers) for j in range(int(layer["weights"]))
+        layout.weight_key(i, j)
+        for i, layer in enumerate(layers)
+        for j in range(int(layer["weights"]))
     }
     return tuple(states) if set(arrays) == expected else None
 
@@ -350,7 +353,7 @@ def _snapshot(
 _NAME = re.compile(r"[^\x00-\x1f]{0,200}")
 
 
-def _fit_from(raw: dict[str, t.Any], snapshots: Path, digested: bool, max_bytes: int) -> FitCapture:
+def _fit_from(raw: dict[str, t.Any], folder: Path, digested: bool, max_bytes: int) -> FitCapture:
     index = int(raw["index"])
     layers = raw.get("layers")
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
@@ -372,8 +375,10 @@ def _fit_from(raw: dict[str, t.Any], snapshots: Path, digested: bool, max_bytes:
         samples_used=int(raw["samples_used"]),
         history={str(k)[:100]: [float(v) for v in vals][:10_000] for k, vals in history.items()},
         layers=plain,
-        before=_snapshot(snapshots / f"{index}-before.npz", layers, max_bytes)
+        before=_snapshot(folder / layout.snapshot(index, "before"), layers, max_bytes)
         if digested
         else None,
-        after=_snapshot(snapshots / f"{index}-after.npz", layers, max_bytes) if digested else None,
+        after=_snapshot(folder / layout.snapshot(index, "after"), layers, max_bytes)
+        if digested
+        else None,
     )

@@ -20,6 +20,8 @@ import stat
 import typing as t
 from pathlib import Path
 
+from grader.kernel import layout
+
 CHUNK = 1 << 20
 MAX_EVIDENCE_BYTES = 4 * 2**30
 """All of one notebook's artefacts together: a VGG19 notebook leaves about 0.5 GB."""
@@ -27,11 +29,7 @@ MAX_FILES = 2000
 MAX_LISTED = 10_000
 """Entries looked at per folder: a kernel may fill its folder with millions."""
 
-_PER_CELL: dict[str, re.Pattern[str]] = {
-    "fits": re.compile(r"\d{1,6}\.json"),
-    "snapshots": re.compile(r"\d{1,6}-(before|after)\.npz"),
-}
-_FINAL_FILES = ("roles.json", "variables.json", "variables.npz")
+_PER_CELL = {layout.FITS: layout.FIT_RECORD, layout.SNAPSHOTS: layout.SNAPSHOT}
 
 
 class EvidenceCollector:
@@ -56,7 +54,8 @@ class EvidenceCollector:
     ) -> None:
         self.source = source
         self.dest = dest
-        self.models = re.compile("|".join(re.escape(f"{r}.keras") for r in roles) or "(?!)")
+        names = (re.escape(layout.model_file(r).split("/", 1)[1]) for r in roles)
+        self.models = re.compile("|".join(names) or "(?!)")
         self.max_file_bytes = max_file_bytes
         self.max_total_bytes = max_total_bytes
         self.taken: set[str] = set()
@@ -79,8 +78,8 @@ class EvidenceCollector:
         with self._folder(None) as root:
             if root is None:
                 return
-            self._take_matching(root, "models", self.models)
-            for name in _FINAL_FILES:
+            self._take_matching(root, layout.MODELS, self.models)
+            for name in layout.FINAL_FILES:
                 self._take(root, name, name)
 
     def _take_matching(self, root: int, sub: str, pattern: re.Pattern[str]) -> None:

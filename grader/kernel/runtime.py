@@ -4,19 +4,10 @@ Imported by the cells in :mod:`grader.kernel.cells`. Everything written here is 
 grader validates before use; no score is computed in the kernel, where student code could have
 patched Keras or NumPy.
 
-Artefact folder layout (``config["artefacts"]``)::
-
-    fits/<k>.json             fit call k: model id and name, epochs, samples, history, layers
-    snapshots/<k>-before.npz  that model's weights when fit k began (absent if not yet built)
-    snapshots/<k>-after.npz   its weights when fit k ended
-    models/<role>.keras       each rubric role's model at the end of the notebook
-    roles.json                role -> {"variable", "model_id"}
-    variables.json            per data variable: shape, dtype, min, max, sampled row indices
-    variables.npz             labels in full and sampled image rows (no pickles)
-
-Every file is written once, under a new name. The grader copies the fit records and snapshots
-out of this folder after each cell, so a later cell cannot rewrite the evidence of an earlier
-fit, and the judge (not this kernel) computes every digest from the arrays.
+The artefact folder's layout is :mod:`grader.kernel.layout`. Every file is written once, under a
+new name. The grader copies the fit records and snapshots out of this folder after each cell, so
+a later cell cannot rewrite the evidence of an earlier fit, and the judge (not this kernel)
+computes every digest from the arrays.
 """
 
 from __future__ import annotations
@@ -32,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.budget import Budget, sample_count
+from grader.kernel import layout
 
 _STATE: dict[str, t.Any] = {}
 SAMPLED_ROWS = 24
@@ -164,12 +156,12 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
             print(f"[grader] budget '{_STATE['budget'].name}': fit capped ({'; '.join(notes)})")
         index = _STATE["fit_count"]
         _STATE["fit_count"] += 1
-        snapshots = _STATE["artefacts"] / "snapshots"
-        snapshots.mkdir(parents=True, exist_ok=True)
+        folder: Path = _STATE["artefacts"]
+        (folder / layout.SNAPSHOTS).mkdir(parents=True, exist_ok=True)
         if model.built:
-            save_weights(model, snapshots / f"{index}-before.npz")
+            save_weights(model, folder / layout.snapshot(index, "before"))
         history = original(model, **kw)
-        save_weights(model, snapshots / f"{index}-after.npz")
+        save_weights(model, folder / layout.snapshot(index, "after"))
         record = {
             "index": index,
             "model_id": id(model),
@@ -181,9 +173,8 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
             "history": _history(history),
             "layers": layer_records(model),
         }
-        fits = _STATE["artefacts"] / "fits"
-        fits.mkdir(exist_ok=True)
-        (fits / f"{index}.json").write_text(json.dumps(record), encoding="utf-8")
+        (folder / layout.FITS).mkdir(exist_ok=True)
+        (folder / layout.fit_record(index)).write_text(json.dumps(record), encoding="utf-8")
         return history
 
     return fit
@@ -222,7 +213,7 @@ def layer_records(model: t.Any) -> list[dict[str, t.Any]]:
 def save_weights(model: t.Any, path: Path) -> None:
     """Every weight array of ``model`` as ``l<layer>_w<index>`` in a plain ``.npz``."""
     arrays = {
-        f"l{i}_w{j}": np.asarray(w)
+        layout.weight_key(i, j): np.asarray(w)
         for i, layer in enumerate(model.layers)
         for j, w in enumerate(layer.get_weights())
     }
@@ -235,20 +226,20 @@ def finish(namespace: dict[str, t.Any]) -> None:
 
     config = _STATE["config"]
     artefacts: Path = _STATE["artefacts"]
-    (artefacts / "models").mkdir(parents=True, exist_ok=True)
+    (artefacts / layout.MODELS).mkdir(parents=True, exist_ok=True)
     roles: dict[str, dict[str, t.Any]] = {}
     for role, names in config["roles"].items():
         for name in names:
             value = namespace.get(name)
             if isinstance(value, keras.Model):
                 try:
-                    value.save(artefacts / "models" / f"{role}.keras")
+                    value.save(artefacts / layout.model_file(role))
                 except Exception as exc:  # reported to the grader, not raised in the notebook
                     roles[role] = {"variable": name, "model_id": id(value), "error": repr(exc)}
                     break
                 roles[role] = {"variable": name, "model_id": id(value)}
                 break
-    (artefacts / "roles.json").write_text(json.dumps(roles))
+    (artefacts / layout.ROLES).write_text(json.dumps(roles))
     _save_variables(namespace, config["variables"], artefacts)
 
 
@@ -278,5 +269,8 @@ def _save_variables(namespace: dict[str, t.Any], names: list[str], artefacts: Pa
         }
         # Labels are small: keep them whole. Images: only the sampled rows.
         arrays[name] = value if value.ndim <= 2 else value[rows]
-    (artefacts / "variables.json").write_text(json.dumps(summary))
-    np.savez(artefacts / "variables.npz", **{k: v.astype(np.float32) for k, v in arrays.items()})  # type: ignore[arg-type]
+    (artefacts / layout.VARIABLES).write_text(json.dumps(summary))
+    np.savez(
+        artefacts / layout.VARIABLE_ARRAYS,
+        **{k: v.astype(np.float32) for k, v in arrays.items()},  # type: ignore[arg-type]
+    )
