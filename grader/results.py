@@ -246,10 +246,7 @@ def unjudged_result(
         submission=submission,
         score=0.0,
         max_score=spec.max_score,
-        checks=[
-            CheckResult(c.id, c.title, status, 0.0, c.points, reason, c.hint, hidden=c.hidden)
-            for c in spec.checks
-        ],
+        checks=[c.result(status, reason) for c in spec.checks],
         cells=[],
         fits=[],
         budget=budget.name,

@@ -18,6 +18,7 @@ from grader.checks.base import REGISTRY
 from grader.checks.params import parse as parse_params
 from grader.checks.params import variables as params_variables
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
+from grader.results import CheckResult, CheckStatus
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
 
@@ -37,6 +38,25 @@ class CheckSpec:
     """The check kind's typed parameters (a frozen dataclass; see :mod:`grader.checks`)."""
     hidden: bool = False
     """Students see only its status and points: no message, hint or evidence."""
+
+    def result(
+        self,
+        status: CheckStatus,
+        message: str,
+        details: dict[str, t.Any] | None = None,
+    ) -> CheckResult:
+        """This check's result: points for a pass only; title, hint and points from the rubric."""
+        return CheckResult(
+            id=self.id,
+            title=self.title,
+            status=status,
+            score=self.points if status == "pass" else 0.0,
+            max_score=self.points,
+            message=message,
+            hint=self.hint,
+            details=details or {},
+            hidden=self.hidden,
+        )
 
 
 @dataclass(frozen=True)

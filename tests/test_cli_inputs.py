@@ -20,23 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.batch.test_discover import GRADESCOPE_METADATA
 from tests.conftest import EXAMPLES, ROOT
 
 pytestmark = pytest.mark.notebook
 
 GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
-GRADESCOPE_METADATA = """\
-submission_101:
-  :submitters:
-  - :name: Ada Lovelace
-    :sid: '2001'
-    :email: ada@example.edu
-submission_102:
-  :submitters:
-  - :name: Alan Turing
-    :sid: '2002'
-    :email: alan@example.edu
-"""
 
 
 def grade(

@@ -164,14 +164,4 @@ def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
         status = "error"
         message = f"the grader could not judge this check: {type(exc).__name__}: {exc}"
         details = {"traceback": traceback.format_exc(limit=6)}
-    return CheckResult(
-        id=spec.id,
-        title=spec.title,
-        status=status,
-        score=spec.points if status == "pass" else 0.0,
-        max_score=spec.points,
-        message=message,
-        hint=spec.hint,
-        details=details,
-        hidden=spec.hidden,
-    )
+    return spec.result(status, message, details)

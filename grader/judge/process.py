@@ -30,7 +30,7 @@ from grader.data.prepare import PreparedData
 from grader.data.pretrained import PretrainedWeights
 from grader.judge.evidence import MAX_EVIDENCE_BYTES
 from grader.results import CheckResult, CheckStatus, FitRecord
-from grader.rubric import Assignment
+from grader.rubric import Assignment, CheckSpec
 from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
 
 MAX_OUTPUT_BYTES = 32 * 2**20
@@ -191,19 +191,7 @@ def parse_findings(
             )
             findings.detail = f"the judge did not finish: {why}"
     status: CheckStatus = "fail" if findings.problem == "judge_timeout" else "error"
-    for spec_check in expected[len(checks) :]:
-        checks.append(
-            CheckResult(
-                id=spec_check.id,
-                title=spec_check.title,
-                status=status,
-                score=0.0,
-                max_score=spec_check.points,
-                message=f"not judged: {findings.detail}",
-                hint=spec_check.hint,
-                hidden=spec_check.hidden,
-            )
-        )
+    checks += [c.result(status, f"not judged: {findings.detail}") for c in expected[len(checks) :]]
     return findings
 
 
@@ -218,7 +206,7 @@ def _text(value: t.Any, what: str) -> str:
     return value
 
 
-def _check(raw: t.Any, spec_check: t.Any) -> CheckResult:
+def _check(raw: t.Any, spec_check: CheckSpec) -> CheckResult:
     if not isinstance(raw, dict) or set(raw) != {"id", "status", "message", "details"}:
         raise ValueError("a check must have id, status, message and details")
     if raw["id"] != spec_check.id:
@@ -228,17 +216,7 @@ def _check(raw: t.Any, spec_check: t.Any) -> CheckResult:
         raise ValueError(f"unknown status {str(status)[:20]!r}")
     if not isinstance(raw["details"], dict):
         raise ValueError("details must be an object")
-    return CheckResult(
-        id=spec_check.id,
-        title=spec_check.title,
-        status=status,
-        score=spec_check.points if status == "pass" else 0.0,
-        max_score=spec_check.points,
-        message=_text(raw["message"], "a message"),
-        hint=spec_check.hint,
-        details=raw["details"],
-        hidden=spec_check.hidden,
-    )
+    return spec_check.result(status, _text(raw["message"], "a message"), raw["details"])
 
 
 def _artefacts(raw: t.Any, findings: JudgeFindings) -> None:

@@ -19,15 +19,20 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def inner_pid(pid: int) -> int:
-    """A process's PID in its own (innermost) PID namespace."""
+def status_numbers(pid: int, field: str) -> list[int]:
+    """The numbers of one field of ``/proc/<pid>/status`` (empty once the process is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("NSpid:"):
-                return int(line.split()[-1])
-    except OSError:
+            if line.startswith(f"{field}:"):
+                return [int(x) for x in line.split()[1:]]
+    except (OSError, ValueError):
         pass
-    return pid
+    return []
+
+
+def inner_pid(pid: int) -> int:
+    """A process's PID in its own (innermost) PID namespace."""
+    return (status_numbers(pid, "NSpid") or [pid])[-1]
 
 
 def descendants(pid: int) -> list[int]:
@@ -41,16 +46,12 @@ def descendants(pid: int) -> list[int]:
 
 
 def parent_of(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("PPid:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    """The parent's pid (None once the process is gone)."""
+    return next(iter(status_numbers(pid, "PPid")), None)
 
 
 def kill_process(pid: int) -> bool:
+    """SIGKILL ``pid``; False when there was nothing (left) to kill."""
     try:
         os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 from grader.sandbox.limits import MB, Limits
-from grader.sandbox.processes import children, descendants, inner_pid
+from grader.sandbox.processes import children, descendants, inner_pid, status_numbers
 
 POLL_S = 0.2
 
@@ -115,10 +115,4 @@ def _pss(pid: int) -> int:
 
 def _threads(pid: int) -> int:
     """Threads of ``pid`` (1 when it cannot be read: it is a process all the same)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 1
+    return next(iter(status_numbers(pid, "Threads")), 1)
