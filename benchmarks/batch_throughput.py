@@ -110,8 +110,10 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "from grader.pipeline import prepare; "
-                f"kernel_sandbox(assignment='cifar10_transfer', budget={args.budget!r})",
+                "from grader.options import GradeOptions; "
+                "from grader.pipeline import prepare_reference; "
+                "prepare_reference(assignment='cifar10_transfer', "
+                f"options=GradeOptions(budget={args.budget!r}))",
             ],
             check=True,
         )

@@ -99,14 +99,16 @@ def course_rows(
     name: str, tmp_path: Path, *, skip_full: bool, epochs: int | None
 ) -> list[tuple[str, float, float]]:
     """One assignment's full-marks example: standard grade (cold and warm) and full execution."""
-    from grader.cli import grade
     from grader.data import sets as data
+    from grader.options import GradeOptions
+    from grader.pipeline import grade
     from grader.rubric import load_assignment
 
     spec = load_assignment(name)
+    standard = GradeOptions(budget="standard")
     notebook = spec.folder / "submissions" / "full_marks.ipynb"
     started = time.monotonic()
-    grade(notebook, assignment=spec, out=tmp_path / f"{name}-cold", budget="standard")
+    grade(notebook, assignment=spec, out=tmp_path / f"{name}-cold", options=standard)
     rows = [(f"{name}: grade --budget standard, cold cache", time.monotonic() - started, math.nan)]
     out = str(tmp_path / f"{name}-warm")
     warm = grader_cli("grade", str(notebook), "-a", name, "--budget", "standard", "--out", out)
@@ -145,8 +147,9 @@ def main() -> None:
         full_execution(args.notebook, args.full_only, args.dataset, args.full_epochs)
         return
 
-    from grader.cli import grade
     from grader.data import sets as data
+    from grader.options import GradeOptions
+    from grader.pipeline import grade
     from grader.rubric import load_assignment
 
     spec = load_assignment("cifar10_transfer")
@@ -159,7 +162,12 @@ def main() -> None:
 
         rows: list[tuple[str, float, float]] = []
         started = time.monotonic()
-        grade(args.notebook, assignment=spec, out=tmp_path / "cold", budget="standard")
+        grade(
+            args.notebook,
+            assignment=spec,
+            out=tmp_path / "cold",
+            options=GradeOptions(budget="standard"),
+        )
         rows.append(
             (
                 "grade --budget standard, cold cache (calibrates the reference)",

@@ -16,8 +16,8 @@ import keras
 import pytest
 
 from grader.authoring.validate import validate
-from grader.cli import grade
 from grader.data.pretrained import WEIGHT_FILES
+from grader.pipeline import grade
 from grader.report.facts import cell_hint
 from grader.results import GradeResult
 from grader.rubric import assignments_root, available, load_assignment

@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.cli import grade, main
+from grader.cli import main
 from grader.data.cache import cache_dir
+from grader.pipeline import grade
 from grader.results import GradeResult
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT, SMOKE
 

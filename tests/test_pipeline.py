@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader.cli import grade, main
+from grader.cli import main
+from grader.pipeline import grade
 from grader.results import GradeResult
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT, SMOKE
 
