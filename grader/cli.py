@@ -10,6 +10,8 @@ Exit codes:
     6  the notebook kernel could not be started
     7  the Dask scheduler given with --scheduler could not be reached
     8  grader validate found problems with an assignment
+    9  grader review: the output folder is not a graded class, or its review database is
+       unreadable
 """
 
 from __future__ import annotations
@@ -420,3 +422,9 @@ def list_assignments() -> None:
             console.print(table)
     except GraderError as exc:
         _fail(exc)
+
+
+# Issue 17: the review desk lives in its own package; its command is registered here.
+from grader.review.cli import review as _review  # noqa: E402
+
+main.add_command(_review)

@@ -109,3 +109,18 @@ class ValidationError(GraderError):
     """``grader validate`` found an assignment whose solution, template or rubric disagree."""
 
     exit_code = 8
+
+
+class ReviewError(GraderError):
+    """The review desk cannot go on: its database is unreadable, or an output folder is not a
+    graded class."""
+
+    exit_code = 9
+
+
+class ReviewConflictError(ReviewError):
+    """A review decision changed elsewhere (another tab or session) since this page read it."""
+
+    def __init__(self, message: str, *, current: int) -> None:
+        super().__init__(message)
+        self.current = current

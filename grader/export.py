@@ -25,9 +25,11 @@ from grader.escape import csv_text
 from grader.feedback import for_view
 from grader.report import STATUS_ICONS, format_number, templates_dir
 from grader.results import GradeResult, write_atomic
+from grader.review.merge import effective_check_scores, final_score
 
 if t.TYPE_CHECKING:
     from grader.batch import RosterEntry
+    from grader.review.similarity import LookalikePair
 
 EntryStatus = t.Literal["graded", "cached", "done", "failed"]
 CLASS_REPORT_TEMPLATE = "class_report.html.j2"
@@ -68,16 +70,49 @@ def check_columns(entries: Sequence[BatchEntry]) -> list[tuple[str, str, float]]
 
 
 def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
-    """The class gradebook: student, status, the points of every check, total and maximum."""
+    """The class gradebook: student, status, the points of every check, total and maximum.
+
+    Checks show the points that count (an instructor's override where there is one). When the
+    rubric has manual items or a check was overridden, review columns follow the checks: each
+    manual item's points or ``pending``, ``automatic`` (the checks' total as graded) and
+    ``overrides``; ``total`` is then ``pending`` until every manual item is graded, never a
+    silent 0 (see :mod:`grader.review.merge`).
+    """
     columns = check_columns(entries)
+    manual = _manual_columns(entries)
+    reviewed = bool(manual) or any(e.result.overrides for e in entries)
+    extra = [*manual, "automatic", "overrides"] if reviewed else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        [csv_text(h) for h in ("student_id", "name", "status", *[c[0] for c in columns])]
+        [csv_text(h) for h in ("student_id", "name", "status", *[c[0] for c in columns], *extra)]
         + ["total", "max_score"]
     )
     for entry in entries:
-        points = {c.id: c.score for c in entry.result.checks}
+        points = effective_check_scores(entry.result)
+        final = final_score(entry.result)
+        review: list[str] = []
+        if reviewed:
+            answers = {m.id: m for m in entry.result.manual}
+            for item in manual:
+                found = answers.get(item)
+                review.append(
+                    ""
+                    if found is None
+                    else "pending"
+                    if found.status != "graded" or found.score is None
+                    else format_number(found.score)
+                )
+            review.append(format_number(entry.result.score))
+            review.append(
+                csv_text(
+                    "; ".join(
+                        f"{o.check}: {format_number(o.automatic_score)} -> "
+                        f"{format_number(o.score)} ({o.reason})"
+                        for o in entry.result.overrides
+                    )
+                )
+            )
         # Text cells (names and ids come from LMS exports and rosters) are neutralised; the
         # numbers are the grader's own and stay numbers.
         writer.writerow(
@@ -86,11 +121,20 @@ def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
                 csv_text(entry.name),
                 csv_text(entry.status),
                 *[format_number(points[c[0]]) if c[0] in points else "" for c in columns],
-                format_number(entry.result.score),
-                format_number(entry.result.max_score),
+                *review,
+                final.text,
+                format_number(final.max_score),
             ]
         )
     return buf.getvalue()
+
+
+def _manual_columns(entries: Sequence[BatchEntry]) -> list[str]:
+    seen: dict[str, None] = {}
+    for entry in entries:
+        for item in entry.result.manual:
+            seen.setdefault(item.id, None)
+    return list(seen)
 
 
 def canvas_csv(
@@ -106,8 +150,11 @@ def canvas_csv(
         entries: the batch; ``student_id`` must be the Canvas user id (as in Canvas' zip).
         column: the assignment's column header, as in Canvas' own export
             (``Homework 3 (123456)``) so Canvas matches it to the existing assignment.
-        points_possible: the assignment's maximum.
+        points_possible: the assignment's maximum (manual items included).
         roster: names, SIS ids and sections, when known.
+
+    A submission with manual items still pending gets an empty score: Canvas leaves it
+    ungraded rather than importing a 0.
     """
     roster = roster or {}
     buf = io.StringIO()
@@ -123,7 +170,9 @@ def canvas_csv(
             known.sis_login_id if known else "",
             known.section if known else "",
         ]
-        writer.writerow([*(csv_text(cell) for cell in text), format_number(entry.result.score)])
+        final = final_score(entry.result)
+        score = "" if final.score is None else format_number(final.score)
+        writer.writerow([*(csv_text(cell) for cell in text), score])
     return buf.getvalue()
 
 
@@ -136,16 +185,25 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
         failure: why the notebook could not be graded, shown at the top.
     """
     result = for_view(result, "student")
+    overrides = {o.check: o for o in result.overrides}
+    final = final_score(result)
     tests = []
     for number, check in enumerate(result.checks, start=1):
         output = check.message
         if check.status != "pass" and check.hint:
             output = f"{output}\nHint: {check.hint}".strip()
+        score = check.score
+        if check.id in overrides:
+            score = overrides[check.id].score
+            output = (
+                f"{output}\nAdjusted by your instructor from {format_number(check.score)} to "
+                f"{format_number(score)} points: {overrides[check.id].reason}"
+            ).strip()
         tests.append(
             {
                 "name": f"{check.title} ({check.id})",
                 "number": str(number),
-                "score": check.score,
+                "score": score,
                 "max_score": check.max_score,
                 "status": "passed" if check.status == "pass" else "failed",
                 "output": output,
@@ -153,11 +211,36 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
                 "tags": [check.id.split(".")[0]],
             }
         )
+    for number, item in enumerate(result.manual, start=len(tests) + 1):
+        test: dict[str, t.Any] = {
+            "name": f"{item.title} ({item.id})",
+            "number": str(number),
+            "max_score": item.max_score,
+            "visibility": "visible",
+            "tags": ["manual"],
+        }
+        if item.status == "graded" and item.score is not None:
+            met = "".join(f"\n- {c}" for c in item.criteria)
+            test["score"] = item.score
+            test["output"] = (f"{item.comment}\n" if item.comment else "") + (
+                f"Criteria met:{met}" if met else ""
+            )
+        else:
+            # No score at all rather than 0: the points are not decided yet.
+            test["output"] = "Pending: your instructor grades this answer by hand."
+        tests.append(test)
     lines = [f"Not graded: {failure}"] if failure else []
-    lines += [f"Score {format_number(result.score)}/{format_number(result.max_score)}."]
+    if final.pending:
+        lines += [
+            f"Score so far {format_number(final.automatic + final.manual)}/"
+            f"{format_number(final.max_score)}: {len(final.pending)} answer(s) graded by hand "
+            "are pending."
+        ]
+    else:
+        lines += [f"Score {format_number(t.cast(float, final.score))}/{format_number(final.max_score)}."]
     lines += result.notices
     return {
-        "score": result.score,
+        "score": final.automatic + final.manual if final.pending else final.score,
         "execution_time": round(result.timings.get("total", 0.0)),
         "output": "\n".join(lines),
         "visibility": "visible",
@@ -171,13 +254,21 @@ def gradescope_json(result: GradeResult, *, failure: str = "") -> str:
     return json.dumps(gradescope_results(result, failure=failure), indent=2) + "\n"
 
 
-def render_class_report(entries: Sequence[BatchEntry], *, title: str, budget: str) -> str:
+def render_class_report(
+    entries: Sequence[BatchEntry],
+    *,
+    title: str,
+    budget: str,
+    lookalikes: Sequence[LookalikePair] = (),
+) -> str:
     """The class report as one self-contained HTML page.
 
     Args:
         entries: the batch, in gradebook order.
         title: the assignment's title.
         budget: the budget the class was graded at.
+        lookalikes: look-alike pairs (:mod:`grader.review.similarity`), shown with their
+            matching parts side by side.
     """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
@@ -209,6 +300,8 @@ def render_class_report(entries: Sequence[BatchEntry], *, title: str, budget: st
             key=lambda e: (e.result.score, e.student_id),
         ),
         icons=STATUS_ICONS,
+        lookalikes=lookalikes,
+        pending=[e for e in entries if final_score(e.result).pending],
     )
 
 
@@ -255,6 +348,7 @@ def write_class_outputs(
     canvas_column: str,
     points_possible: float,
     roster: Mapping[str, RosterEntry] | None = None,
+    lookalikes: Sequence[LookalikePair] = (),
 ) -> dict[str, Path]:
     """Write ``gradebook.csv``, ``canvas.csv`` and ``index.html`` into ``out``, each atomically.
 
@@ -271,5 +365,8 @@ def write_class_outputs(
         paths["canvas"],
         canvas_csv(entries, column=canvas_column, points_possible=points_possible, roster=roster),
     )
-    write_atomic(paths["report"], render_class_report(entries, title=title, budget=budget))
+    write_atomic(
+        paths["report"],
+        render_class_report(entries, title=title, budget=budget, lookalikes=lookalikes),
+    )
     return paths

@@ -28,6 +28,8 @@ from grader.limits import Limits
 from grader.report import write_reports
 from grader.result_cache import CachedResult, ResultCache, grading_context, result_key
 from grader.results import CheckResult, DataInfo, GradeResult, write_atomic
+from grader.review.answers import missing_answers
+from grader.review.export import review_batch
 from grader.rubric import Assignment, load_assignment
 from grader.scheduler import Outcome, Task, cores, open_executor
 from grader.secret import grader_secret
@@ -197,17 +199,24 @@ def grade_batch(
                     observer.finished(entry)
 
     ordered = [entries[k] for k in sorted(entries)]
+    # Issue 17: decisions made in `grader review` (OUT/review.sqlite) still apply to what was
+    # re-graded, and look-alike submissions are listed in the class report.
+    review = review_batch(out, ordered, template=spec.student_notebook, view=view)
+    ordered = review.entries
     outputs = write_class_outputs(
         ordered,
         out,
         title=spec.title,
         budget=budget,
         canvas_column=canvas_column or spec.title,
-        points_possible=spec.max_score,
+        points_possible=spec.max_score + sum(item.points for item in spec.manual),
         roster=names,
+        lookalikes=review.lookalikes.pairs if review.lookalikes else (),
     )
     summary = BatchSummary(ordered, found.ignored, outputs, time.monotonic() - started, where)
-    write_atomic(out / "batch.json", _batch_json(summary, spec, budget))
+    write_atomic(
+        out / "batch.json", _batch_json(summary, spec, budget, view, canvas_column or spec.title)
+    )
     return summary
 
 
@@ -339,6 +348,7 @@ def failed_result(
         timings={},
         versions={},
         notices=[f"This submission could not be graded: {reason}"],
+        manual=missing_answers(spec.manual),
     )
 
 
@@ -349,11 +359,18 @@ def _is_installed(spec: Assignment) -> bool:
         return False
 
 
-def _batch_json(summary: BatchSummary, spec: Assignment, budget: str) -> str:
+def _batch_json(
+    summary: BatchSummary, spec: Assignment, budget: str, view: View, canvas_column: str
+) -> str:
     return (
         json.dumps(
             {
                 "assignment": spec.id,
+                # What `grader review OUT --export` needs to write the class outputs again.
+                "assignment_folder": str(spec.folder.resolve()),
+                "title": spec.title,
+                "view": view,
+                "canvas_column": canvas_column,
                 "budget": budget,
                 "where": summary.where,
                 "seconds": round(summary.seconds, 3),

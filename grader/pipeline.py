@@ -38,6 +38,7 @@ from grader.outcomes import outcome_of
 from grader.pretrained import PretrainedWeights, find_weights
 from grader.report import write_reports
 from grader.results import CheckResult, DataInfo, GradeResult, Incident, write_atomic
+from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
 from grader.secret import grader_secret
 
@@ -189,6 +190,8 @@ def grade(
     except NotANotebookError as exc:
         return _refused(Path(submission), spec, plan, data, exc, out, view, started)
     options = sandbox_options or sandbox.SandboxOptions(limits=spec.limits)
+    # Written answers as submitted (issue 17), before locked cells are restored.
+    manual = collect_answers(spec.manual, nb.cells)
     nb, locked_changes = restore_locked(nb, _released_template(spec))
     pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
 
@@ -290,6 +293,7 @@ def grade(
         incidents=incidents,
         locked_cells=locked_changes,
         flags=accuracy_flags(findings.checks, {c.id: c.kind for c in spec.checks}),
+        manual=manual,
     )
     folder = Path(out) / stem
     write_reports(result, folder, view=view)
@@ -393,6 +397,7 @@ def _refused(
         notices=[f"Not graded: {reason}"],
         outcome=error.outcome,
         incidents=[Incident(error.outcome, -1, reason)],
+        manual=missing_answers(spec.manual),
     )
     folder = Path(out) / submission.stem
     write_reports(result, folder, view=view)

@@ -32,6 +32,7 @@ from grader.feedback import (
     raw_evidence,
 )
 from grader.results import CheckResult, GradeResult, write_atomic
+from grader.review.merge import final_score
 
 STATUS_ICONS: dict[str, str] = {
     "pass": "✔",
@@ -569,4 +570,5 @@ def _summary(result: GradeResult) -> dict[str, t.Any]:
         "layer_diffs": layer_diffs(result.checks),
         "fit_curves": fit_curves(result),
         "confusions": confusions(result.checks),
+        "final": final_score(result),  # issue 17: manual points and overrides
     }

@@ -16,6 +16,7 @@ from pathlib import Path
 from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 from grader.limits import LIMIT_FIELDS, Limits
+from grader.review.rubric import ManualItem, parse_manual
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class Assignment:
     sandbox_files: tuple[str, ...] = ()
     """Files of the assignment folder copied into the kernel's working folder (``[sandbox]
     files``); nothing else of the folder is visible to the kernel."""
+    manual: tuple[ManualItem, ...] = ()
+    """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
+    are not in :attr:`max_score`, which counts the automatic checks only."""
 
     @property
     def max_score(self) -> float:
@@ -199,6 +203,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     budgets_table = top.sub("budgets", required=False)
     sandbox_table = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
+    raw_manual = top.get("manual", list, [])
     top.done()
 
     roles = {role: _str_list(models, role) for role in models.table}
@@ -282,6 +287,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         pretrained=_pretrained(meta),
         limits=limits,
         sandbox_files=tuple(sandbox_files),
+        manual=tuple(parse_manual(raw_manual, path, ids)),
     )
     for reader in (meta, execution, data, accuracy, targets_reader):
         reader.done()
