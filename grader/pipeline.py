@@ -190,9 +190,10 @@ def grade(
     except NotANotebookError as exc:
         return _refused(Path(submission), spec, plan, data, exc, out, view, started)
     options = sandbox_options or sandbox.SandboxOptions(limits=spec.limits)
+    template = _released_template(spec)
     # Written answers as submitted (issue 17), before locked cells are restored.
-    manual = collect_answers(spec.manual, nb.cells)
-    nb, locked_changes = restore_locked(nb, _released_template(spec))
+    manual = collect_answers(spec.manual, nb.cells, template.cells)
+    nb, locked_changes = restore_locked(nb, template)
     pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
 
     t0 = time.monotonic()

@@ -94,7 +94,9 @@ class ReviewDB:
             # acknowledged commit durable.
             db.execute("PRAGMA journal_mode=WAL")
             with _transaction(db):
-                db.executescript(_SCHEMA)
+                # executescript would commit first: one statement at a time stays inside.
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
                 row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
                 if row is None:
                     db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))

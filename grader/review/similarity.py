@@ -22,6 +22,7 @@ by side; it never changes a score.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
@@ -257,13 +258,18 @@ def fingerprint_cells(cells: Iterable[Cell]) -> _Fingerprints:
     """Fingerprints of a submission's cells, each cell on its own (order does not matter)."""
     found = _Fingerprints()
     for cell in cells:
-        if cell.kind == "code":
-            for h, first, last in winnow(code_tokens(cell.source), CODE_K, CODE_WINDOW):
-                found.code[h].append((cell.index, first, last))
-        else:
-            for h, first, last in winnow(text_tokens(cell.source), TEXT_K, TEXT_WINDOW):
-                found.text[h].append((cell.index, first, last))
+        table = found.code if cell.kind == "code" else found.text
+        for h, first, last in _cell_prints(cell.kind, cell.source):
+            table[h].append((cell.index, first, last))
     return found
+
+
+@functools.lru_cache(maxsize=8192)
+def _cell_prints(kind: str, source: str) -> tuple[tuple[int, int, int], ...]:
+    # Every submission carries the template's cells: each distinct cell is fingerprinted once.
+    if kind == "code":
+        return tuple(winnow(code_tokens(source), CODE_K, CODE_WINDOW))
+    return tuple(winnow(text_tokens(source), TEXT_K, TEXT_WINDOW))
 
 
 def notebook_cells(nb: Mapping[str, t.Any]) -> list[Cell]:
