@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import flask
+import jinja2
 from werkzeug.wrappers import Response
 
 from grader.exceptions import ReviewConflictError, ReviewError
@@ -107,8 +108,12 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
     )
     app.config.update(MAX_CONTENT_LENGTH=256 * 1024)
     app.secret_key = secrets.token_bytes(32)
-    app.jinja_env.autoescape = True
-    app.jinja_env.undefined = flask.templating.jinja2.StrictUndefined  # type: ignore[attr-defined]
+    # Flask autoescapes only templates named *.html; these are *.html.j2, so say it outright.
+    app.jinja_options = {
+        **app.jinja_options,
+        "autoescape": True,
+        "undefined": jinja2.StrictUndefined,
+    }
 
     def klass() -> _Class:
         return state["class"]
