@@ -156,7 +156,8 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: with no-referrer a form POST says "Origin: null".
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cache-Control"] = "no-store"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         return response
@@ -171,6 +172,10 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
         if name not in STATIC_FILES:
             flask.abort(404)
         return Response((HERE / "static" / name).read_bytes(), mimetype=STATIC_FILES[name])
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)  # browsers ask; an error in their console helps nobody
 
     @app.get("/")
     def index() -> str:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import secrets
 import sys
 import threading
+import typing as t
 import webbrowser
 from pathlib import Path
 
 import click
 
 from grader.exceptions import GraderError, ReviewError
+
+if t.TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
 
 HOST = "127.0.0.1"
 
@@ -67,19 +71,9 @@ def serve(out: Path, *, port: int = 0, open_browser: bool = True) -> None:
     Raises:
         ReviewError: ``out`` is not a graded class, or the port is taken.
     """
-    from werkzeug.serving import make_server
-
-    from grader.review.app import create_app
-
     token = secrets.token_urlsafe(32)
-    try:
-        # Bound first, so that the app knows the port a 0 picked (its Host check needs it).
-        server = make_server(HOST, port, _Late(), threaded=True)
-    except OSError as exc:
-        raise ReviewError(f"cannot listen on {HOST}:{port} ({exc}); pick another --port") from exc
-    actual = server.server_port
-    server.app = create_app(out, token=token, port=actual)  # type: ignore[assignment]
-    url = f"http://{HOST}:{actual}/?token={token}"
+    server = open_server(out, port=port, token=token)
+    url = f"http://{HOST}:{server.server_port}/?token={token}"
     click.echo(f"Review desk for {out}:\n    {url}\nCtrl-C stops it; every decision is already saved.")
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
@@ -89,6 +83,29 @@ def serve(out: Path, *, port: int = 0, open_browser: bool = True) -> None:
         click.echo("stopped")
     finally:
         server.server_close()
+
+
+def open_server(out: Path, *, port: int, token: str) -> BaseWSGIServer:
+    """A threaded WSGI server on 127.0.0.1 serving the review app (not started yet).
+
+    Raises:
+        ReviewError: ``out`` is not a graded class, or the port is taken.
+    """
+    from werkzeug.serving import make_server
+
+    from grader.review.app import create_app
+
+    try:
+        # Bound first, so that the app knows the port a 0 picked (its Host check needs it).
+        server = make_server(HOST, port, _Late(), threaded=True)
+    except OSError as exc:
+        raise ReviewError(f"cannot listen on {HOST}:{port} ({exc}); pick another --port") from exc
+    try:
+        server.app = create_app(out, token=token, port=server.server_port)  # type: ignore[assignment]
+    except BaseException:
+        server.server_close()
+        raise
+    return server
 
 
 class _Late:
