@@ -237,7 +237,9 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
             "are pending."
         ]
     else:
-        lines += [f"Score {format_number(t.cast(float, final.score))}/{format_number(final.max_score)}."]
+        lines += [
+            f"Score {format_number(t.cast(float, final.score))}/{format_number(final.max_score)}."
+        ]
     lines += result.notices
     return {
         "score": final.automatic + final.manual if final.pending else final.score,

@@ -48,7 +48,8 @@ class Tab:
 
     def goto(self, url: str) -> None:
         self.send("Page.navigate", {"url": url})
-        self.wait_until(f"location.href.startsWith({json.dumps(url.split('?token=')[0])}) && document.readyState === 'complete'")
+        where = json.dumps(url.split("?token=")[0])
+        self.wait_until(f"location.href.startsWith({where}) && document.readyState === 'complete'")
 
     def eval(self, expression: str) -> t.Any:
         reply = self.send(
@@ -80,9 +81,17 @@ class Tab:
             down: dict[str, t.Any] = {"key": key, "code": code, "windowsVirtualKeyCode": vk}
         else:
             code = f"Digit{key}" if key.isdigit() else f"Key{key.upper()}"
-            down = {"key": key, "code": code, "text": key, "windowsVirtualKeyCode": ord(key.upper())}
+            down = {
+                "key": key,
+                "code": code,
+                "text": key,
+                "windowsVirtualKeyCode": ord(key.upper()),
+            }
         self.send("Input.dispatchKeyEvent", {"type": "keyDown", **down})
-        self.send("Input.dispatchKeyEvent", {"type": "keyUp", **{k: v for k, v in down.items() if k != "text"}})
+        self.send(
+            "Input.dispatchKeyEvent",
+            {"type": "keyUp", **{k: v for k, v in down.items() if k != "text"}},
+        )
 
     def type(self, text: str) -> None:
         self.send("Input.insertText", {"text": text})
@@ -95,7 +104,7 @@ class Tab:
     def events(self, *methods: str) -> list[dict[str, t.Any]]:
         return [
             e
-            for e in self.browser._events  # noqa: SLF001 - the harness's own event log
+            for e in self.browser._events
             if e.get("sessionId") == self.session and e.get("method") in methods
         ]
 

@@ -96,7 +96,7 @@ OWN_WHAT = (
 )
 HOSTILE = (
     "<script>alert('answer')</script><img src=x onerror=\"alert('img')\">"
-    "</pre><b id=\"injected\">bold?</b> {{ 7*7 }} & done"
+    '</pre><b id="injected">bold?</b> {{ 7*7 }} & done'
 )
 
 
@@ -112,7 +112,7 @@ class Student:
 
 STUDENTS = (
     Student("alice", "Ada Lovelace", "full_marks", (SEED_001_TRANSFER, SEED_002_WHAT)),
-    Student("bob", "Bob =HYPERLINK(\"x\")", "not_frozen", (OWN_TRANSFER, OWN_WHAT)),
+    Student("bob", 'Bob =HYPERLINK("x")', "not_frozen", (OWN_TRANSFER, OWN_WHAT)),
     Student("carol", "Carol <b>Shannon</b>", "name_error", (HOSTILE, "")),
 )
 
@@ -157,7 +157,9 @@ def notebook(student: Student) -> nbformat.NotebookNode:
     return nb
 
 
-def write_submission(out: Path, spec: Assignment, student: Student, nb: nbformat.NotebookNode) -> GradeResult:
+def write_submission(
+    out: Path, spec: Assignment, student: Student, nb: nbformat.NotebookNode
+) -> GradeResult:
     """The files ``grader grade`` writes for one submission, from its example's real result."""
     base = GradeResult.from_json((RESULTS / f"{student.example}.json").read_text("utf-8"))
     result = dataclasses.replace(
@@ -183,7 +185,9 @@ def build_class(root: Path, students: tuple[Student, ...] = STUDENTS) -> GradedC
     for student in students:
         result = write_submission(out, spec, student, notebook(student))
         entries.append(
-            BatchEntry(student.sid, student.name, "graded", result, 12.5, source=f"{student.sid}.ipynb")
+            BatchEntry(
+                student.sid, student.name, "graded", result, 12.5, source=f"{student.sid}.ipynb"
+            )
         )
     summary = BatchSummary(entries, [], {}, 1.0, "this process")
     write_atomic(

@@ -52,9 +52,7 @@ def _pools() -> tuple[list[str], list[str]]:
 FUNCTIONS, SENTENCES = _pools()
 
 
-def student(
-    functions: list[str], sentences: list[str], template: list[Cell]
-) -> list[Cell]:
+def student(functions: list[str], sentences: list[str], template: list[Cell]) -> list[Cell]:
     """Independent work: the template's cells, five functions and two written answers of four
     sentences, taken off the pools (no two students draw the same function or sentence)."""
     cells = list(template)
@@ -88,7 +86,9 @@ def _renamed(source: str, rng: random.Random) -> str:
         tree = ast.parse(source)
     except SyntaxError:
         return source
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    bound = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
     bound |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
     bound -= {"self", "cls"}
     names = {name: f"my_{name[::-1]}_{rng.randint(0, 99)}" for name in bound}

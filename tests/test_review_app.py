@@ -45,7 +45,9 @@ def login(client: FlaskClient) -> str:
     return text.split('data-csrf="', 1)[1].split('"', 1)[0]
 
 
-@pytest.mark.parametrize("path", ["/", "/q/written.transfer", "/s/alice", "/s/alice/report", "/static/review.js"])
+@pytest.mark.parametrize(
+    "path", ["/", "/q/written.transfer", "/s/alice", "/s/alice/report", "/static/review.js"]
+)
 def test_every_page_needs_the_token(client: FlaskClient, path: str) -> None:
     assert client.get(f"{BASE}{path}").status_code == 403
     assert client.get(f"{BASE}{path}?token=wrong").status_code == 403
@@ -86,7 +88,7 @@ def test_pages_carry_a_strict_policy_and_the_report_is_sandboxed(client: FlaskCl
 def test_student_text_is_escaped_everywhere(client: FlaskClient) -> None:
     login(client)
     html = client.get(f"{BASE}/q/written.transfer?s=carol").get_data(as_text=True)
-    assert "<script>alert" not in html and "<b id=\"injected\">" not in html
+    assert "<script>alert" not in html and '<b id="injected">' not in html
     assert "&lt;script&gt;alert(&#39;answer&#39;)&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in html  # no template evaluation of student text either
     index = client.get(f"{BASE}/").get_data(as_text=True)
@@ -107,9 +109,17 @@ def _digest(graded: GradedClass, sid: str) -> str:
     return next(m["answer_digest"] for m in result["manual"] if m["id"] == "written.transfer")  # type: ignore[index]
 
 
-def test_writes_need_the_csrf_secret_and_a_same_origin(client: FlaskClient, graded: GradedClass) -> None:
+def test_writes_need_the_csrf_secret_and_a_same_origin(
+    client: FlaskClient, graded: GradedClass
+) -> None:
     csrf = login(client)
-    body = {"student": "alice", "digest": _digest(graded, "alice"), "version": 0, "criteria": [0], "points": 4}
+    body = {
+        "student": "alice",
+        "digest": _digest(graded, "alice"),
+        "version": 0,
+        "criteria": [0],
+        "points": 4,
+    }
     assert _save(client, "", **body).status_code == 403
     assert _save(client, "x" * len(csrf), **body).status_code == 403
     cross = client.post(
@@ -128,7 +138,16 @@ def test_a_grade_is_stored_with_its_criteria_and_a_stale_page_conflicts(
 ) -> None:
     csrf = login(client)
     digest = _digest(graded, "bob")
-    ok = _save(client, csrf, student="bob", digest=digest, version=0, criteria=[0, 2], points=7, comment="clear")
+    ok = _save(
+        client,
+        csrf,
+        student="bob",
+        digest=digest,
+        version=0,
+        criteria=[0, 2],
+        points=7,
+        comment="clear",
+    )
     assert ok.status_code == 200 and ok.get_json() == {"saved": True, "version": 1}
     stored = ReviewDB.in_folder(graded.out).manual("bob", "written.transfer", digest)
     assert stored is not None and stored.decision.points == 7
@@ -145,19 +164,28 @@ def test_a_grade_is_stored_with_its_criteria_and_a_stale_page_conflicts(
     assert client.get(f"{BASE}/q/written.transfer?s=nobody").status_code == 404
 
 
-def test_an_override_keeps_the_verdict_and_needs_a_reason(client: FlaskClient, graded: GradedClass) -> None:
+def test_an_override_keeps_the_verdict_and_needs_a_reason(
+    client: FlaskClient, graded: GradedClass
+) -> None:
     csrf = login(client)
 
     def post(**body: t.Any) -> t.Any:
         return client.post(
-            f"{BASE}/s/bob/override", data=json.dumps(body), content_type="application/json",
+            f"{BASE}/s/bob/override",
+            data=json.dumps(body),
+            content_type="application/json",
             headers={"X-CSRF-Token": csrf},
-        )  # fmt: skip
+        )
 
     assert post(check="transfer.frozen", version=0, score=15, reason="").status_code == 400
     assert post(check="transfer.frozen", version=0, score=16, reason="r").status_code == 400
     assert post(check="no.such", version=0, score=1, reason="r").status_code == 404
-    assert post(check="transfer.frozen", version=0, score=12, reason="frozen after compile").status_code == 200
+    assert (
+        post(
+            check="transfer.frozen", version=0, score=12, reason="frozen after compile"
+        ).status_code
+        == 200
+    )
     page = client.get(f"{BASE}/s/bob").get_data(as_text=True)
     assert "overridden: 12" in page and "fail</span> 0/15" in page
     [stored] = ReviewDB.in_folder(graded.out).overrides_for("bob")
@@ -168,9 +196,17 @@ def test_forms_work_without_script(client: FlaskClient, graded: GradedClass) -> 
     csrf = login(client)
     response = client.post(
         f"{BASE}/q/written.transfer/save",
-        data={"csrf": csrf, "student": "alice", "digest": _digest(graded, "alice"), "version": "0",
-              "criteria": ["0", "1"], "points": "7", "comment": "", "next": "bob"},
-    )  # fmt: skip
+        data={
+            "csrf": csrf,
+            "student": "alice",
+            "digest": _digest(graded, "alice"),
+            "version": "0",
+            "criteria": ["0", "1"],
+            "points": "7",
+            "comment": "",
+            "next": "bob",
+        },
+    )
     assert response.status_code == 303 and response.headers["Location"].endswith("s=bob")
     export = client.post(f"{BASE}/export", data={"csrf": csrf})
     assert export.status_code == 303

@@ -113,8 +113,12 @@ def test_grading_with_the_keyboard_overriding_reloading_and_exporting(
     tab.press("k")
     on(tab, desk, "/q/written.transfer?s=bob")
     assert tab.eval("document.getElementById('points').value") == "6"
-    assert tab.eval("[...document.querySelectorAll('input[name=criteria]')].map(b => b.checked)") == [True, False, True]
-    assert tab.eval("document.getElementById('progress').textContent").startswith("Answer 2 of 3 · 3 graded")
+    assert tab.eval(
+        "[...document.querySelectorAll('input[name=criteria]')].map(b => b.checked)"
+    ) == [True, False, True]
+    assert tab.eval("document.getElementById('progress').textContent").startswith(
+        "Answer 2 of 3 · 3 graded"
+    )
     if request.config.getoption("--update-goldens"):
         _save_screenshot(tab)
 
@@ -132,7 +136,9 @@ def test_grading_with_the_keyboard_overriding_reloading_and_exporting(
         " f.requestSubmit(); })()"
     )
     tab.wait_until("document.querySelector('#check-transfer\\\\.frozen .overridden') !== null")
-    assert "fail 0/15" in tab.eval("document.querySelector('#check-transfer\\\\.frozen').textContent").replace("\n", " ").replace("  ", " ")
+    assert "fail 0/15" in tab.eval(
+        "document.querySelector('#check-transfer\\\\.frozen').textContent"
+    ).replace("\n", " ").replace("  ", " ")
     # The report is framed in a sandbox: an opaque origin the app's page cannot reach into.
     assert tab.eval("document.querySelector('iframe.report').contentDocument") is None
 
@@ -146,18 +152,31 @@ def test_grading_with_the_keyboard_overriding_reloading_and_exporting(
     # Export, then read the gradebooks.
     tab.goto(desk.url("/"))
     tab.eval("document.getElementById('export-button').click()")
-    tab.wait_until("document.querySelector('.notice') && document.querySelector('.notice').textContent.startsWith('Exported')")
-    book = {r["student_id"]: r for r in csv.DictReader(io.StringIO((desk.graded.out / "gradebook.csv").read_text("utf-8")))}
+    tab.wait_until(
+        "(document.querySelector('.notice') || {textContent: ''}).textContent"
+        ".startsWith('Exported')"
+    )
+    book = {
+        r["student_id"]: r
+        for r in csv.DictReader(io.StringIO((desk.graded.out / "gradebook.csv").read_text("utf-8")))
+    }
     assert [book[s]["written.transfer"] for s in ("alice", "bob", "carol")] == ["7", "6", "3"]
     assert (book["alice"]["written.why"], book["alice"]["total"]) == ("6", "113")
     assert (book["bob"]["transfer.frozen"], book["bob"]["total"]) == ("12", "pending")
     canvas = list(csv.reader(io.StringIO((desk.graded.out / "canvas.csv").read_text("utf-8"))))
-    assert [(row[1], row[-1]) for row in canvas[2:]] == [("alice", "113"), ("bob", ""), ("carol", "")]
+    assert [(row[1], row[-1]) for row in canvas[2:]] == [
+        ("alice", "113"),
+        ("bob", ""),
+        ("carol", ""),
+    ]
     assert tab.problems() == []
 
 
 def _save_screenshot(tab: Tab) -> None:
-    tab.send("Emulation.setDeviceMetricsOverride", {"width": 1100, "height": 640, "deviceScaleFactor": 1, "mobile": False})
+    tab.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1100, "height": 640, "deviceScaleFactor": 1, "mobile": False},
+    )
     png = Image.open(io.BytesIO(tab.screenshot())).convert("RGB")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     png.quantize(colors=64).save(SCREENSHOT, optimize=True)
@@ -178,7 +197,9 @@ def test_two_sessions_at_once_lose_nothing(browser: Chromium, desk: Desk) -> Non
     one.press("2")
     saved(one)
     two.press("3")
-    two.wait_until("document.getElementById('save-status').textContent.includes('changed elsewhere')")
+    two.wait_until(
+        "document.getElementById('save-status').textContent.includes('changed elsewhere')"
+    )
     for tab in (one, two):
         tab.goto(desk.url("/q/written.transfer?s=alice"))
         assert tab.eval("document.getElementById('points').value") == "7"
@@ -196,12 +217,16 @@ def test_no_token_no_page_and_no_inline_script(browser: Chromium, desk: Desk) ->
     stranger.send("Page.navigate", {"url": desk.url("/")})
     stranger.wait_until("document.body && document.body.innerText.startsWith('Forbidden')")
     stranger.send("Page.navigate", {"url": desk.url("/q/written.transfer?s=carol")})
-    stranger.wait_until("location.href.endsWith('s=carol') && document.body.innerText.startsWith('Forbidden')")
+    stranger.wait_until(
+        "location.href.endsWith('s=carol') && document.body.innerText.startsWith('Forbidden')"
+    )
     assert set(stranger.statuses().values()) == {403}
     # Signed in, the policy still forbids any inline script a page could be tricked into.
     tab = signed_in(browser, desk, isolated=True)
-    tab.eval("(() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
-             " document.body.appendChild(s); })()")  # fmt: skip
+    tab.eval(
+        "(() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        " document.body.appendChild(s); })()"
+    )
     assert tab.eval("window.ran === undefined")
     tab.wait_until("true")
     assert any("Content Security Policy" in p for p in tab.problems())

@@ -16,7 +16,9 @@ from grader.review.merge import ManualDecision, OverrideDecision
 
 def test_a_decision_round_trips_and_the_file_is_in_wal_mode(tmp_path: Path) -> None:
     db = ReviewDB.in_folder(tmp_path)
-    version = db.save_manual("s1", "w", "d", ManualDecision(4, ("a", "b"), "ok"), expected_version=0)
+    version = db.save_manual(
+        "s1", "w", "d", ManualDecision(4, ("a", "b"), "ok"), expected_version=0
+    )
     assert version == 1
     stored = db.manual("s1", "w", "d")
     assert stored is not None and stored.decision == ManualDecision(4.0, ("a", "b"), "ok")
@@ -60,7 +62,11 @@ def _writer(folder: str, worker: int, count: int) -> None:
     db = ReviewDB(Path(folder) / "review.sqlite")
     for n in range(count):
         db.save_manual(
-            f"s{n}", "w", f"d{worker}", ManualDecision(n, (), f"worker {worker}"), expected_version=0
+            f"s{n}",
+            "w",
+            f"d{worker}",
+            ManualDecision(n, (), f"worker {worker}"),
+            expected_version=0,
         )
         # Both also fight over one shared answer: each read-modify-write is one transaction.
         while True:
@@ -108,7 +114,7 @@ def test_threads_of_one_app_share_the_file_safely(tmp_path: Path) -> None:
                 db.save_override(
                     f"t{worker}-{n}", "c", OverrideDecision(1, "r", "fail", 0), expected_version=0
                 )
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(w,)) for w in range(4)]

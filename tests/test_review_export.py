@@ -41,14 +41,29 @@ def decide(graded: GradedClass) -> None:
     db = ReviewDB.in_folder(graded.out)
     alice = {m.id: m.answer_digest for m in result(graded, "alice").manual}
     bob = {m.id: m.answer_digest for m in result(graded, "bob").manual}
-    db.save_manual("alice", "written.transfer", alice["written.transfer"],
-                   ManualDecision(9, ("Says the reused layers were frozen, and why",), "Good."),
-                   expected_version=0)  # fmt: skip
-    db.save_manual("alice", "written.why", alice["written.why"], ManualDecision(5, (), ""), expected_version=0)
-    db.save_manual("bob", "written.transfer", bob["written.transfer"], ManualDecision(6, (), "=1+1"), expected_version=0)
-    db.save_override("bob", "transfer.frozen",
-                     OverrideDecision(12, "froze them after compiling: half marks", "fail", 0.0),
-                     expected_version=0)  # fmt: skip
+    db.save_manual(
+        "alice",
+        "written.transfer",
+        alice["written.transfer"],
+        ManualDecision(9, ("Says the reused layers were frozen, and why",), "Good."),
+        expected_version=0,
+    )
+    db.save_manual(
+        "alice", "written.why", alice["written.why"], ManualDecision(5, (), ""), expected_version=0
+    )
+    db.save_manual(
+        "bob",
+        "written.transfer",
+        bob["written.transfer"],
+        ManualDecision(6, (), "=1+1"),
+        expected_version=0,
+    )
+    db.save_override(
+        "bob",
+        "transfer.frozen",
+        OverrideDecision(12, "froze them after compiling: half marks", "fail", 0.0),
+        expected_version=0,
+    )
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -57,7 +72,9 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 def test_pending_is_said_everywhere_before_any_decision(graded: GradedClass) -> None:
     book = rows(graded.out / "gradebook.csv")
-    assert [(r["written.transfer"], r["written.why"], r["total"]) for r in book] == [("pending", "pending", "pending")] * 3
+    assert [(r["written.transfer"], r["written.why"], r["total"]) for r in book] == [
+        ("pending", "pending", "pending")
+    ] * 3
     assert [r["automatic"] for r in book] == ["100", "75", "75"]
     canvas = list(csv.reader(io.StringIO((graded.out / "canvas.csv").read_text("utf-8"))))
     assert canvas[1][-1] == "116"  # points possible: 100 automatic + 16 written
@@ -77,15 +94,32 @@ def test_export_writes_every_decision_into_every_file(graded: GradedClass) -> No
     assert [(m.status, m.score) for m in alice.manual] == [("graded", 9), ("graded", 5)]
     assert alice.manual[0].criteria == ["Says the reused layers were frozen, and why"]
     assert bob.score == 75 and next(c for c in bob.checks if c.id == "transfer.frozen").score == 0
-    assert [(o.check, o.score, o.automatic_score) for o in bob.overrides] == [("transfer.frozen", 12, 0)]
+    assert [(o.check, o.score, o.automatic_score) for o in bob.overrides] == [
+        ("transfer.frozen", 12, 0)
+    ]
 
     book = {r["student_id"]: r for r in rows(graded.out / "gradebook.csv")}
-    assert (book["alice"]["total"], book["alice"]["written.transfer"], book["alice"]["max_score"]) == ("114", "9", "116")
-    assert (book["bob"]["transfer.frozen"], book["bob"]["automatic"], book["bob"]["total"]) == ("12", "75", "pending")
-    assert book["bob"]["overrides"] == "transfer.frozen: 0 -> 12 (froze them after compiling: half marks)"
+    assert (
+        book["alice"]["total"],
+        book["alice"]["written.transfer"],
+        book["alice"]["max_score"],
+    ) == ("114", "9", "116")
+    assert (book["bob"]["transfer.frozen"], book["bob"]["automatic"], book["bob"]["total"]) == (
+        "12",
+        "75",
+        "pending",
+    )
+    assert (
+        book["bob"]["overrides"]
+        == "transfer.frozen: 0 -> 12 (froze them after compiling: half marks)"
+    )
     canvas = list(csv.reader(io.StringIO((graded.out / "canvas.csv").read_text("utf-8"))))
     assert canvas[0][-1] == "HW 3 (1234)"
-    assert [(row[1], row[-1]) for row in canvas[2:]] == [("alice", "114"), ("bob", ""), ("carol", "")]
+    assert [(row[1], row[-1]) for row in canvas[2:]] == [
+        ("alice", "114"),
+        ("bob", ""),
+        ("carol", ""),
+    ]
 
     gradescope = read_json(graded.out / "bob" / "results.json")
     frozen = next(t for t in gradescope["tests"] if "transfer.frozen" in t["name"])  # type: ignore[index]
@@ -105,7 +139,14 @@ def test_export_writes_every_decision_into_every_file(graded: GradedClass) -> No
 def test_exporting_again_changes_nothing(graded: GradedClass) -> None:
     decide(graded)
     export_review(graded.out)
-    names = ("gradebook.csv", "canvas.csv", "index.html", "alice/result.json", "bob/results.json", "bob/report.md")
+    names = (
+        "gradebook.csv",
+        "canvas.csv",
+        "index.html",
+        "alice/result.json",
+        "bob/results.json",
+        "bob/report.md",
+    )
     before = {n: (graded.out / n).read_bytes() for n in names}
     assert export_review(graded.out).updated == []
     assert {n: (graded.out / n).read_bytes() for n in names} == before
@@ -115,15 +156,27 @@ def test_grading_again_keeps_what_still_applies_and_flags_what_changed(graded: G
     decide(graded)
     export_review(graded.out)
     # Alice rewrites one answer and hands in again; `grader grade` writes the automatic result.
-    alice = dataclasses.replace(STUDENTS[0], answers=(STUDENTS[0].answers[0], "Rewritten: it reuses a model."))
+    alice = dataclasses.replace(
+        STUDENTS[0], answers=(STUDENTS[0].answers[0], "Rewritten: it reuses a model.")
+    )
     write_submission(graded.out, graded.assignment, alice, notebook(alice))
     # Bob's notebook is graded again and now passes transfer.frozen: his override was made
     # against a failing verdict, so it no longer applies.
     bob = result(graded, "bob")
-    fixed = [dataclasses.replace(c, status="pass", score=15) if c.id == "transfer.frozen" else c for c in bob.checks]
-    dataclasses.replace(bob, checks=fixed, score=90, overrides=[], manual=[
-        dataclasses.replace(m, status="pending", score=None, criteria=[], comment="") for m in bob.manual
-    ]).write(graded.out / "bob" / "result.json")  # fmt: skip
+    fixed = [
+        dataclasses.replace(c, status="pass", score=15) if c.id == "transfer.frozen" else c
+        for c in bob.checks
+    ]
+    dataclasses.replace(
+        bob,
+        checks=fixed,
+        score=90,
+        overrides=[],
+        manual=[
+            dataclasses.replace(m, status="pending", score=None, criteria=[], comment="")
+            for m in bob.manual
+        ],
+    ).write(graded.out / "bob" / "result.json")
 
     info = read_class(graded.out)
     state = review_batch(graded.out, info.entries, template=info.template)  # as grade_batch does
@@ -136,7 +189,9 @@ def test_grading_again_keeps_what_still_applies_and_flags_what_changed(graded: G
     assert state.changed_answers == [("alice", "written.why")]
     assert state.stale_overrides == [("bob", "transfer.frozen")]
     bob_now = result(graded, "bob")
-    assert bob_now.overrides == [] and bob_now.manual[0].status == "graded"  # his answer did not change
+    assert (
+        bob_now.overrides == [] and bob_now.manual[0].status == "graded"
+    )  # his answer did not change
 
 
 def test_canvas_identities_survive_an_export(tmp_path: Path) -> None:
@@ -151,7 +206,9 @@ def test_canvas_identities_survive_an_export(tmp_path: Path) -> None:
     assert canvas.read_text("utf-8") == again
 
 
-def test_the_cli_exports_and_refuses_a_folder_that_is_not_a_class(graded: GradedClass, tmp_path: Path) -> None:
+def test_the_cli_exports_and_refuses_a_folder_that_is_not_a_class(
+    graded: GradedClass, tmp_path: Path
+) -> None:
     decide(graded)
     runner = CliRunner()
     done = runner.invoke(main, ["review", str(graded.out), "--export"])
@@ -160,7 +217,11 @@ def test_the_cli_exports_and_refuses_a_folder_that_is_not_a_class(graded: Graded
     empty = tmp_path / "empty"
     empty.mkdir()
     refused = runner.invoke(main, ["review", str(empty), "--export"])
-    assert refused.exit_code == 9 and refused.output.startswith("error: ") and "grader grade" in refused.output
+    assert (
+        refused.exit_code == 9
+        and refused.output.startswith("error: ")
+        and "grader grade" in refused.output
+    )
     assert len(refused.output.strip().splitlines()) == 1
 
 

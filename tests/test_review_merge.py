@@ -33,8 +33,13 @@ def test_pending_items_make_the_final_score_unknown_not_zero() -> None:
 def test_final_is_checks_with_overrides_plus_manual_points() -> None:
     result, stale = merged(
         RESULT,
-        manual={("w1", "d1"): ManualDecision(7, ("a",), "good"), ("w2", "d2"): ManualDecision(6, (), "")},
-        overrides={"transfer.frozen": OverrideDecision(10, "froze them after compiling", "fail", 0.0)},
+        manual={
+            ("w1", "d1"): ManualDecision(7, ("a",), "good"),
+            ("w2", "d2"): ManualDecision(6, (), ""),
+        },
+        overrides={
+            "transfer.frozen": OverrideDecision(10, "froze them after compiling", "fail", 0.0)
+        },
     )
     assert stale == []
     final = final_score(result)
@@ -49,7 +54,11 @@ def test_final_is_checks_with_overrides_plus_manual_points() -> None:
 
 def test_a_decision_applies_only_to_the_answer_it_was_made_on() -> None:
     changed = dataclasses.replace(
-        RESULT, manual=[dataclasses.replace(ANSWERS[0], answer="rewritten", answer_digest="d9"), ANSWERS[1]]
+        RESULT,
+        manual=[
+            dataclasses.replace(ANSWERS[0], answer="rewritten", answer_digest="d9"),
+            ANSWERS[1],
+        ],
     )
     result, _ = merged(
         changed,

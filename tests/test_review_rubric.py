@@ -41,11 +41,31 @@ def test_a_rubric_without_manual_items_has_none() -> None:
     [
         ('[[manual]]\nid = "w"\ntitle = "t"\npoints = 5\n', "manual[0]", "needs `prompt`"),
         ('[[manual]]\nid = "w"\ntitle = "t"\nprompt = "p"\n', "manual[0].points", "is required"),
-        ('[[manual]]\nid = "w"\ntitle = "t"\npoints = "5"\nprompt = "p"\n', "manual[0].points", "expected int or float"),
-        ('[[manual]]\nid = "w"\ntitle = "t"\npoints = 0\nprompt = "p"\n', "manual[0].points", "positive"),
-        ('[[manual]]\nid = "base.compile"\ntitle = "t"\npoints = 5\nprompt = "p"\n', "manual[0].id", "already a check"),
-        ('[[manual]]\nid = "w"\ntitle = "t"\npoints = 5\nprompt = "p"\nanswr = "x"\n', "manual[0]", "unknown key(s) answr"),
-        ('[[manual]]\nid = "w"\ntitle = "t"\npoints = 5\nprompt = "p"\nanswer = "html"\n', "manual[0].answer", "expected one of"),
+        (
+            '[[manual]]\nid = "w"\ntitle = "t"\npoints = "5"\nprompt = "p"\n',
+            "manual[0].points",
+            "expected int or float",
+        ),
+        (
+            '[[manual]]\nid = "w"\ntitle = "t"\npoints = 0\nprompt = "p"\n',
+            "manual[0].points",
+            "positive",
+        ),
+        (
+            '[[manual]]\nid = "base.compile"\ntitle = "t"\npoints = 5\nprompt = "p"\n',
+            "manual[0].id",
+            "already a check",
+        ),
+        (
+            '[[manual]]\nid = "w"\ntitle = "t"\npoints = 5\nprompt = "p"\nanswr = "x"\n',
+            "manual[0]",
+            "unknown key(s) answr",
+        ),
+        (
+            '[[manual]]\nid = "w"\ntitle = "t"\npoints = 5\nprompt = "p"\nanswer = "html"\n',
+            "manual[0].answer",
+            "expected one of",
+        ),
         (
             '[[manual]]\nid = "w"\ntitle = "t"\npoints = 2\nprompt = "p"\n'
             '[[manual.criteria]]\ntext = "a"\npoints = 3\n',
@@ -59,8 +79,18 @@ def test_a_rubric_without_manual_items_has_none() -> None:
             "is required",
         ),
     ],
-    ids=["no-place", "no-points", "points-text", "zero-points", "id-clash", "typo", "kind", "over", "criterion"],
-)  # fmt: skip
+    ids=[
+        "no-place",
+        "no-points",
+        "points-text",
+        "zero-points",
+        "id-clash",
+        "typo",
+        "kind",
+        "over",
+        "criterion",
+    ],
+)
 def test_a_malformed_item_names_the_file_and_key(extra: str, key: str, says: str) -> None:
     with pytest.raises(RubricError) as caught:
         parse(extra)
@@ -72,7 +102,9 @@ def _nb(*cells: tuple[str, str, str]) -> list[dict[str, object]]:
     made = []
     for kind, text, cell_id in cells:
         cell = (
-            nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
+            nbformat.v4.new_markdown_cell(text)
+            if kind == "markdown"
+            else nbformat.v4.new_code_cell(text)
         )
         if cell_id:
             cell["id"] = cell_id
@@ -84,8 +116,11 @@ ITEM = ManualItem("w", "What is DropOut?", 5, prompt="What is DropOut? what are 
 
 
 def test_the_answer_follows_its_prompt_up_to_the_next_instruction() -> None:
-    template = _nb(("markdown", "**What is  DROPOUT? what are its advantages and disadvantages?**", ""),
-                   ("markdown", "*Your answer here*", ""), ("markdown", "**Now train it.**", ""))  # fmt: skip
+    template = _nb(
+        ("markdown", "**What is  DROPOUT? what are its advantages and disadvantages?**", ""),
+        ("markdown", "*Your answer here*", ""),
+        ("markdown", "**Now train it.**", ""),
+    )
     cells = _nb(
         ("markdown", "**What is DropOut? what are its advantages and disadvantages?**", ""),
         ("markdown", "*Your answer here*", ""),  # the placeholder, left in place
@@ -96,14 +131,21 @@ def test_the_answer_follows_its_prompt_up_to_the_next_instruction() -> None:
     )
     [found] = collect_answers([ITEM], cells, template)
     assert found.cells == [2, 3]
-    assert found.answer == "Dropout switches units off at random.\n\nIt regularises; training is slower."
+    assert (
+        found.answer
+        == "Dropout switches units off at random.\n\nIt regularises; training is slower."
+    )
     assert found.status == "pending" and found.score is None
-    assert found.answer_digest == answer_digest("Dropout switches units off at random.\n\n It regularises;  training is slower.\n")
+    assert found.answer_digest == answer_digest(
+        "Dropout switches units off at random.\n\n It regularises;  training is slower.\n"
+    )
 
 
 def test_a_prompt_in_a_code_comment_finds_the_markdown_after_it() -> None:
     """Seed 001 asks in code comments: ``# DataLoaders going to help us. What are they doing?``."""
-    item = ManualItem("w", "DataLoaders", 5, prompt="DataLoaders going to help us. What are they doing?")
+    item = ManualItem(
+        "w", "DataLoaders", 5, prompt="DataLoaders going to help us. What are they doing?"
+    )
     cells = _nb(
         ("code", "# DataLoaders going to help us. What are they doing?\nloader = make()", ""),
         ("markdown", "They load the data in batches.", ""),
@@ -114,9 +156,15 @@ def test_a_prompt_in_a_code_comment_finds_the_markdown_after_it() -> None:
 
 def test_the_cell_id_wins_and_the_prompt_is_the_fallback() -> None:
     item = ManualItem("w", "q", 5, prompt="Explain", cell="answer-1")
-    cells = _nb(("markdown", "Explain", ""), ("markdown", "by prompt", ""), ("markdown", "by id", "answer-1"))
+    cells = _nb(
+        ("markdown", "Explain", ""),
+        ("markdown", "by prompt", ""),
+        ("markdown", "by id", "answer-1"),
+    )
     assert collect_answers([item], cells)[0].answer == "by id"
-    renamed = _nb(("markdown", "Explain", ""), ("markdown", "by prompt", ""), ("markdown", "x", "other"))
+    renamed = _nb(
+        ("markdown", "Explain", ""), ("markdown", "by prompt", ""), ("markdown", "x", "other")
+    )
     assert collect_answers([item], renamed)[0].answer == "by prompt\n\nx"
 
 

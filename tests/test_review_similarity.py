@@ -26,12 +26,30 @@ def tokens(source: str) -> list[str]:
 
 def test_names_literals_comments_and_spacing_do_not_count_but_the_api_does() -> None:
     original = "model = Sequential()\nmodel.add(Dense(128, activation='relu'))  # hidden\n"
-    disguised_ = "# my net\nnet=Sequential( )\n\nnet.add(Dense(64,\n    activation = \"tanh\"))\n"
+    disguised_ = '# my net\nnet=Sequential( )\n\nnet.add(Dense(64,\n    activation = "tanh"))\n'
     assert tokens(original) == tokens(disguised_)
     assert tokens(original) == [
-        "V", "=", "V", "(", ")", ";", "V", ".", "add", "(", "V", "(", "N", ",", "activation",
-        "=", "S", ")", ")", ";",
-    ]  # fmt: skip
+        "V",
+        "=",
+        "V",
+        "(",
+        ")",
+        ";",
+        "V",
+        ".",
+        "add",
+        "(",
+        "V",
+        "(",
+        "N",
+        ",",
+        "activation",
+        "=",
+        "S",
+        ")",
+        ")",
+        ";",
+    ]
     # A different call is a different token stream.
     assert tokens("net.fit(x, y, epochs=3)\n") != tokens("net.evaluate(x, y, epochs=3)\n")
 
@@ -134,7 +152,9 @@ def test_300_submissions_in_seconds_with_every_copy_found_and_no_false_pair() ->
         copies_of.setdefault(source, []).append(copy)
     # Two copies of the same student's work look alike too.
     siblings = {
-        tuple(sorted(pair)) for copies in copies_of.values() for pair in itertools.combinations(copies, 2)
+        tuple(sorted(pair))
+        for copies in copies_of.values()
+        for pair in itertools.combinations(copies, 2)
     }
     assert pairs == planted | siblings
     assert found.threshold == DEFAULT_THRESHOLD

@@ -48,8 +48,7 @@ CSP = (
     "base-uri 'none'"
 )
 REPORT_CSP = (
-    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "frame-ancestors 'self'"
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 )
 """The generated report is inline CSS and SVG only; ``sandbox`` gives it an opaque origin
 with no script, forms or top navigation, even opened on its own."""
@@ -103,9 +102,7 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
     lock = threading.Lock()
     csrf = hmac.new(token.encode(), b"csrf", hashlib.sha256).hexdigest()
     allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
-    app = flask.Flask(
-        "grader.review", static_folder=None, template_folder=str(HERE / "templates")
-    )
+    app = flask.Flask("grader.review", static_folder=None, template_folder=str(HERE / "templates"))
     app.config.update(MAX_CONTENT_LENGTH=256 * 1024)
     app.secret_key = secrets.token_bytes(32)
     # Flask autoescapes only templates named *.html; these are *.html.j2, so say it outright.
@@ -190,10 +187,18 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
         elif show == "flagged":
             rows = [r for r in rows if r["flags"] or r["lookalike"]]
         elif show == "failed":
-            rows = [r for r in rows if any(ch.status != "pass" and (not check or ch.id == check)
-                                           for ch in r["entry"].result.checks)]
+            rows = [
+                r
+                for r in rows
+                if any(
+                    ch.status != "pass" and (not check or ch.id == check)
+                    for ch in r["entry"].result.checks
+                )
+            ]
         progress = {
-            item.id: sum(1 for r in all_rows for m in r["manual"] if m["id"] == item.id and m["graded"])
+            item.id: sum(
+                1 for r in all_rows for m in r["manual"] if m["id"] == item.id and m["graded"]
+            )
             for item in c.items
         }
         checks = [ch.id for ch in c.info.entries[0].result.checks] if c.info.entries else []
@@ -230,7 +235,13 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
         graded = sum(
             1
             for s in students
-            if db.manual(s, item_id, t.cast(ManualAnswer, _answer(c.info.entries[c.by_id[s]].result, item_id)).answer_digest)
+            if db.manual(
+                s,
+                item_id,
+                t.cast(
+                    ManualAnswer, _answer(c.info.entries[c.by_id[s]].result, item_id)
+                ).answer_digest,
+            )
         )
         return render(
             "question.html.j2",
@@ -259,7 +270,11 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
         if answer is None or item is None:
             flask.abort(404)
         if form.get("digest") != answer.answer_digest:
-            return _json_or_redirect(409, {"error": "the answer changed since this page was made; reload"}, flask.request.path)
+            return _json_or_redirect(
+                409,
+                {"error": "the answer changed since this page was made; reload"},
+                flask.request.path,
+            )
         ticked = [int(n) for n in _list(form, "criteria") if str(n).isdigit()]
         criteria = tuple(item.criteria[n].text for n in ticked if 0 <= n < len(item.criteria))
         try:
@@ -328,7 +343,9 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
             flask.abort(404)
         form = _form()
         check_id = str(form.get("check", ""))
-        check = next((ch for ch in c.info.entries[c.by_id[sid]].result.checks if ch.id == check_id), None)
+        check = next(
+            (ch for ch in c.info.entries[c.by_id[sid]].result.checks if ch.id == check_id), None
+        )
         if check is None:
             flask.abort(404)
         target = flask.url_for("submission", sid=sid)
@@ -436,7 +453,12 @@ def _row(
         "flags": result.flags,
         "lookalike": [p for p in pairs if entry.student_id in (p.a, p.b)],
         "manual": [
-            {"id": m.id, "graded": m.status == "graded", "score": m.score, "changed": m.answer_changed}
+            {
+                "id": m.id,
+                "graded": m.status == "graded",
+                "score": m.score,
+                "changed": m.answer_changed,
+            }
             for m in result.manual
         ],
         "overridden": len(result.overrides),

@@ -74,7 +74,9 @@ def serve(out: Path, *, port: int = 0, open_browser: bool = True) -> None:
     token = secrets.token_urlsafe(32)
     server = open_server(out, port=port, token=token)
     url = f"http://{HOST}:{server.server_port}/?token={token}"
-    click.echo(f"Review desk for {out}:\n    {url}\nCtrl-C stops it; every decision is already saved.")
+    click.echo(
+        f"Review desk for {out}:\n    {url}\nCtrl-C stops it; every decision is already saved."
+    )
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
@@ -101,7 +103,7 @@ def open_server(out: Path, *, port: int, token: str) -> BaseWSGIServer:
     except OSError as exc:
         raise ReviewError(f"cannot listen on {HOST}:{port} ({exc}); pick another --port") from exc
     try:
-        server.app = create_app(out, token=token, port=server.server_port)  # type: ignore[assignment]
+        server.app = create_app(out, token=token, port=server.server_port)
     except BaseException:
         server.server_close()
         raise

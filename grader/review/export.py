@@ -281,6 +281,7 @@ def canvas_roster(path: Path) -> dict[str, RosterEntry]:
         sid = row.get("ID") or ""
         if not sid or (row.get("Student") or "").strip() == "Points Possible":
             continue
+
         # Cells were neutralised when written (a ' before a formula character); the writer
         # adds it again, so take it off here, and only there, to keep the file stable.
         def clean(key: str, row: dict[str, str] = row) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from grader.results import CheckOverride, GradeResult, ManualAnswer
 
+
 @dataclass(frozen=True)
 class FinalScore:
     """A submission's score with every review decision applied."""
@@ -143,7 +144,10 @@ def merged(
         found = overrides.get(check.id)
         if found is None:
             continue
-        if found.automatic_status != check.status or abs(found.automatic_score - check.score) > 1e-9:
+        if (
+            found.automatic_status != check.status
+            or abs(found.automatic_score - check.score) > 1e-9
+        ):
             stale.append(check.id)
             continue
         applied.append(
@@ -162,5 +166,3 @@ def merged(
 def is_reviewed(result: GradeResult) -> bool:
     """Whether the gradebooks need review columns for this result (items or overrides)."""
     return bool(result.manual or result.overrides)
-
-

@@ -90,7 +90,9 @@ def parse_manual(raw: object, path: Path, check_ids: t.Collection[str] = ()) -> 
         seen.add(item_id)
         points = float(_get(entry, "points", (int, float), path, where))
         if points <= 0:
-            raise RubricError.at(path, f"{where}.points", f"expected a positive number, got {points}")
+            raise RubricError.at(
+                path, f"{where}.points", f"expected a positive number, got {points}"
+            )
         prompt = _get(entry, "prompt", str, path, where, "").strip()
         cell = _get(entry, "cell", str, path, where, "").strip()
         if not prompt and not cell:
@@ -104,7 +106,9 @@ def parse_manual(raw: object, path: Path, check_ids: t.Collection[str] = ()) -> 
         total = sum(c.points for c in criteria)
         if total > points + 1e-9:
             raise RubricError.at(
-                path, f"{where}.criteria", f"criteria add up to {total:g}, more than points {points:g}"
+                path,
+                f"{where}.criteria",
+                f"criteria add up to {total:g}, more than points {points:g}",
             )
         items.append(
             ManualItem(

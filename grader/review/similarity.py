@@ -22,6 +22,7 @@ by side; it never changes a score.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import hashlib
 import io
@@ -35,8 +36,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import builtins
 
 from grader.results import write_atomic
 
@@ -224,9 +223,7 @@ def _token_id(token: str) -> int:
     return found
 
 
-def winnow(
-    tokens: Sequence[tuple[str, int]], k: int, window: int
-) -> list[tuple[int, int, int]]:
+def winnow(tokens: Sequence[tuple[str, int]], k: int, window: int) -> list[tuple[int, int, int]]:
     """Winnowed fingerprints of a token sequence (Schleimer, Wilkerson and Aiken, 2003).
 
     Args:
