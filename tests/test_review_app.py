@@ -228,3 +228,19 @@ def test_filters(client: FlaskClient) -> None:
     assert students("show=pending") == ["alice", "bob", "carol"]
     # The three examples are one solution with one mistake each: look-alikes by construction.
     assert students("show=flagged") == ["alice", "bob", "carol"]
+
+
+def test_the_side_by_side_page_escapes_code(client: FlaskClient, graded: GradedClass) -> None:
+    from tests.test_review_export import _hostile_code
+
+    attack = _hostile_code(graded)
+    from grader.review.export import export_review
+
+    export_review(graded.out)
+    fresh = create_app(graded.out, token=TOKEN, port=PORT).test_client()
+    login(fresh)
+    index = fresh.get(f"{BASE}/").get_data(as_text=True)
+    pair = index.split('href="/pair/', 1)[1].split('"', 1)[0]
+    html = fresh.get(f"{BASE}/pair/{pair}").get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and attack.startswith("# </pre>")

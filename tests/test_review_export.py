@@ -235,3 +235,41 @@ def test_a_notebook_without_answers_is_pending_not_missing(graded: GradedClass) 
     assert transfer.answer == nb.cells[transfer.cells[0]].source
     assert transfer.answer.startswith("<script>")
     assert json.loads((graded.out / "batch.json").read_text())["canvas_column"] == "HW 3 (1234)"
+
+
+def _hostile_code(graded: GradedClass) -> str:
+    """Put markup into a code cell that the look-alike finder will show side by side."""
+    path = graded.out / "carol" / "executed.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(
+        c for c in nb.cells if c.cell_type == "code" and "new_model = Sequential()" in c.source
+    )
+    attack = "# </pre></div><script>alert(1)</script><img src=x onerror=alert(2)>\n"
+    cell.source = attack + cell.source
+    nbformat.write(nb, path)
+    return attack.strip()
+
+
+def test_code_shown_side_by_side_in_the_class_report_stays_text(graded: GradedClass) -> None:
+    from html.parser import HTMLParser
+
+    attack = _hostile_code(graded)
+    export_review(graded.out)
+    index = (graded.out / "index.html").read_text("utf-8")
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.text = ""
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self.tags.append(tag)
+
+        def handle_data(self, data: str) -> None:
+            self.text += data
+
+    parsed = Tags()
+    parsed.feed(index)
+    assert "script" not in parsed.tags and "img" not in parsed.tags
+    assert attack in parsed.text  # shown, literally, in the matching part
