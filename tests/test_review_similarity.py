@@ -170,3 +170,21 @@ def test_findings_round_trip(tmp_path: Path) -> None:
     from grader.review.similarity import Findings
 
     assert Findings.from_json(found.to_json()) == found
+
+
+def test_damaged_notebooks_and_odd_code_never_stop_the_finder(tmp_path: Path) -> None:
+    from grader.review.similarity import find_in_folder
+
+    odd = {
+        "nulls": '{"cells": [{"cell_type": "code", "source": "x = 1\\u0000\\n"}]}',
+        "not-list": '{"cells": {"a": 1}}',
+        "bad-cells": '{"cells": [1, "x", null, {"cell_type": "code", "source": [1, 2]}]}',
+        "broken": "{not json",
+        "tabs": '{"cells": [{"cell_type": "code", "source": "if x:\\n\\tpass\\n        pass\\n"}]}',
+        "strings": '{"cells": [{"cell_type": "code", "source": "s = \\"\\"\\"never closed\\n"}]}',
+    }
+    for sid, text in odd.items():
+        (tmp_path / sid).mkdir()
+        (tmp_path / sid / "executed.ipynb").write_text(text, encoding="utf-8")
+    found = find_in_folder(tmp_path, sorted(odd), template=None)
+    assert found.pairs == [] and (tmp_path / "lookalikes.json").is_file()

@@ -138,7 +138,7 @@ def code_tokens(source: str) -> list[tuple[str, int]]:
     text = "\n".join(lines) + "\n"
     try:
         return _python_tokens(text)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    except (tokenize.TokenError, SyntaxError, ValueError):
         return _fallback_tokens(lines)
 
 
@@ -271,10 +271,13 @@ def _cell_prints(kind: str, source: str) -> tuple[tuple[int, int, int], ...]:
 
 def notebook_cells(nb: Mapping[str, t.Any]) -> list[Cell]:
     """The code and markdown cells of a notebook (nbformat 4 dictionary)."""
-    cells = []
-    for index, cell in enumerate(nb.get("cells", [])):
+    cells: list[Cell] = []
+    found = nb.get("cells", [])
+    for index, cell in enumerate(found if isinstance(found, list) else []):
+        if not isinstance(cell, dict):
+            continue
         source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
+        text = "".join(map(str, source)) if isinstance(source, list) else str(source)
         if cell.get("cell_type") == "code":
             cells.append(Cell(index, "code", text))
         elif cell.get("cell_type") == "markdown":
