@@ -244,3 +244,26 @@ def test_the_side_by_side_page_escapes_code(client: FlaskClient, graded: GradedC
     html = fresh.get(f"{BASE}/pair/{pair}").get_data(as_text=True)
     assert "<script>alert(1)" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and attack.startswith("# </pre>")
+
+
+def test_a_class_graded_again_while_the_desk_is_open_shows_at_once(
+    client: FlaskClient, graded: GradedClass
+) -> None:
+    import dataclasses
+
+    from tests.review_fixtures import STUDENTS, notebook, write_submission
+
+    csrf = login(client)
+    old = _digest(graded, "alice")
+    alice = dataclasses.replace(STUDENTS[0], answers=("A late, better answer.", ""))
+    write_submission(graded.out, graded.assignment, alice, notebook(alice))
+    batch = graded.out / "batch.json"
+    batch.write_text(batch.read_text("utf-8") + "\n", encoding="utf-8")  # as grade rewrites it
+    html = client.get(f"{BASE}/q/written.transfer?s=alice").get_data(as_text=True)
+    assert "A late, better answer." in html
+    stale = _save(client, csrf, student="alice", digest=old, version=0, points=3)
+    assert stale.status_code == 409
+    fresh = _save(
+        client, csrf, student="alice", digest=_digest(graded, "alice"), version=0, points=3
+    )
+    assert fresh.status_code == 200

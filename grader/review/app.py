@@ -69,6 +69,8 @@ class _Class:
     items: list[ManualItem]
     lookalikes: Findings | None
     by_id: dict[str, int]
+    stamp: tuple[int, int]
+    """``batch.json``'s modification time and size: ``grader grade`` rewrites it last."""
 
     @classmethod
     def load(cls, out: Path) -> _Class:
@@ -82,7 +84,7 @@ class _Class:
                     seen.setdefault(m.id, ManualItem(m.id, m.title, m.max_score, prompt=m.title))
             items = list(seen.values())
         by_id = {e.student_id: n for n, e in enumerate(info.entries)}
-        return cls(info, items, load_findings(out), by_id)
+        return cls(info, items, load_findings(out), by_id, _stamp(out))
 
 
 def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
@@ -99,7 +101,7 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
     out = Path(out)
     db = ReviewDB.in_folder(out)
     state = {"class": _Class.load(out)}
-    lock = threading.Lock()
+    lock = threading.RLock()
     csrf = hmac.new(token.encode(), b"csrf", hashlib.sha256).hexdigest()
     allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
     app = flask.Flask("grader.review", static_folder=None, template_folder=str(HERE / "templates"))
@@ -113,6 +115,12 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
     }
 
     def klass() -> _Class:
+        # A `grader grade` run while the desk is open (a late submission graded) shows at the
+        # next page: answers and verdicts must be the ones the decisions are checked against.
+        if _stamp(out) != state["class"].stamp:
+            with lock:
+                if _stamp(out) != state["class"].stamp:
+                    state["class"] = _Class.load(out)
         return state["class"]
 
     @app.before_request
@@ -186,7 +194,7 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
             rows = [r for r in rows if r["pending"]]
         elif show == "flagged":
             rows = [r for r in rows if r["flags"] or r["lookalike"]]
-        elif show == "failed":
+        elif show == "failed" or check:
             rows = [
                 r
                 for r in rows
@@ -404,6 +412,14 @@ def create_app(out: Path, *, token: str, port: int) -> flask.Flask:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _stamp(out: Path) -> tuple[int, int]:
+    try:
+        found = (out / "batch.json").stat()
+    except OSError:
+        return (0, 0)
+    return (found.st_mtime_ns, found.st_size)
 
 
 def _answer(result: GradeResult, item_id: str) -> ManualAnswer | None:
