@@ -14,6 +14,8 @@ Exit codes:
     6  the notebook kernel could not be started
     7  the Dask scheduler given with --scheduler could not be reached
     8  grader validate found problems with an assignment
+    9  grader review: the output folder is not a graded class, or its review database is
+       unreadable
 """
 
 from __future__ import annotations
@@ -349,3 +351,13 @@ def list_assignments() -> None:
         for check in spec.checks:
             table.add_row(check.id, check.kind, f"{check.points:g}", check.title)
         console.print(table)
+
+
+def _add_review() -> None:
+    # The review desk (Flask) is a package of its own, imported only to register its command.
+    from grader.review.cli import review
+
+    main.add_command(review)
+
+
+_add_review()

@@ -143,3 +143,19 @@ class ValidationError(GraderError):
 
 class ReleaseError(InputError):
     """A solution notebook cannot be released: unbalanced solution markers, no assignment id."""
+
+
+class ReviewError(GraderError):
+    """The review desk cannot go on: its database is unreadable, or an output folder is not a
+    graded class."""
+
+    exit_code = 9
+
+
+class ReviewConflictError(ReviewError):
+    """A review decision changed elsewhere (another tab or session) since this page read it."""
+
+    def __init__(self, message: str, *, current: int) -> None:
+        super().__init__(message)
+        self.current = current
+        """The decision's version now; the page read an older one."""

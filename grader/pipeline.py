@@ -6,6 +6,7 @@ function of its own below; :func:`grade` reads as the list of them.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import tempfile
 import time
@@ -35,6 +36,7 @@ from grader.options import CHECK_DEFAULTS, GradeOptions
 from grader.report.facts import warning_notices
 from grader.report.render import write_reports
 from grader.results import GradeResult, Incident, unjudged_result, write_atomic
+from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.kernel import Sandbox, kernel_sandbox
 from grader.sandbox.limits import MB
@@ -95,7 +97,10 @@ def grade(
         write_reports(result, folder, view=options.view)
         result.write(folder / "result.json")
         return result
-    nb, locked_changes = restore_locked(nb, _released_template(spec))
+    template = _released_template(spec)
+    # Written answers as submitted, before locked cells are restored.
+    manual = collect_answers(spec.manual, nb.cells, template.cells)
+    nb, locked_changes = restore_locked(nb, template)
     pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
     t0 = time.monotonic()
     reference = calibration(spec, plan, data, pretrained=pretrained)
@@ -104,6 +109,7 @@ def grade(
     result = _result(
         Path(submission).stem, spec, plan, data, reference, pretrained, graded, locked_changes
     )
+    result = dataclasses.replace(result, manual=manual)
     result.timings.update(calibrate=calibrate_s, total=time.monotonic() - started)
     _write(result, graded.execution, folder, options)
     return result
@@ -293,6 +299,7 @@ def _refused(
         data=data.info(),
         outcome=error.outcome,
     )
+    result = dataclasses.replace(result, manual=missing_answers(spec.manual))
     result.timings["total"] = time.monotonic() - started
     return result
 

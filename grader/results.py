@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import tempfile
+import types
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,56 @@ class LockedCellChange:
     """Unified diff from the released source to the submitted one (empty when deleted)."""
 
 
+# --- Graded by a person (issue 17): written answers and score overrides ------------------------
+
+ManualStatus = t.Literal["pending", "graded"]
+
+
+@dataclass(frozen=True)
+class ManualAnswer:
+    """A rubric item graded by a person (``[[manual]]``): the answer found, and its grade."""
+
+    id: str
+    """Stable item id from the rubric, e.g. ``written.transfer``."""
+    title: str
+    """The question, as the rubric words it."""
+    max_score: float
+    """Points available."""
+    answer: str
+    """What the student wrote: the source of the answer cells, joined by blank lines."""
+    answer_digest: str
+    """SHA-256 of the answer with white space collapsed; decisions are kept against it."""
+    cells: list[int] = field(default_factory=list)
+    """Positions of the answer cells in the submitted notebook (empty: no answer found)."""
+    status: ManualStatus = "pending"
+    """``pending`` until a person grades it (exports say so, never 0); then ``graded``."""
+    score: float | None = None
+    """Points a person awarded; ``null`` while pending."""
+    criteria: list[str] = field(default_factory=list)
+    """The rubric criteria the grader ticked as met, by their text."""
+    comment: str = ""
+    """The grader's comment to the student."""
+    answer_changed: bool = False
+    """A decision exists for an earlier answer to this item that differs from this one: it
+    was not applied, and the item is pending again."""
+
+
+@dataclass(frozen=True)
+class CheckOverride:
+    """A person's score for an automatic check, kept beside the check's own verdict."""
+
+    check: str
+    """The check id; its entry in ``checks[]`` keeps the automatic status and score."""
+    score: float
+    """Points that count instead of the automatic ones."""
+    reason: str
+    """Why, in the instructor's words."""
+    automatic_status: CheckStatus
+    """The automatic verdict the override was made against."""
+    automatic_score: float
+    """The automatic points the override replaces."""
+
+
 @dataclass(frozen=True)
 class GradeResult:
     """Everything known about one graded submission."""
@@ -192,6 +243,11 @@ class GradeResult:
     flags: list[Flag] = field(default_factory=list)
     """For the instructor's eyes: evidence that looks out of reach (see :class:`Flag`). The
     student view omits them."""
+    manual: list[ManualAnswer] = field(default_factory=list)
+    """Items a person grades (written answers), ``pending`` until graded. ``score`` and
+    ``max_score`` above never include them: see :func:`grader.review.merge.final_score`."""
+    overrides: list[CheckOverride] = field(default_factory=list)
+    """Check scores a person replaced, with the reasons; ``checks[]`` keeps the verdicts."""
 
     def to_json(self) -> str:
         """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
@@ -211,6 +267,8 @@ class GradeResult:
                 "locked_cells": [LockedCellChange(**c) for c in raw.get("locked_cells", [])],
                 "incidents": [Incident(**i) for i in raw.get("incidents", [])],
                 "flags": [Flag(**f) for f in raw.get("flags", [])],
+                "manual": [ManualAnswer(**m) for m in raw.get("manual", [])],
+                "overrides": [CheckOverride(**o) for o in raw.get("overrides", [])],
             }
         )
 
@@ -312,11 +370,13 @@ def _schema_of(tp: t.Any) -> dict[str, t.Any]:
         return {"type": "object", "properties": props, "required": [f.name for f in fields]}
     if origin is t.Literal:
         return {"enum": list(t.get_args(tp))}
+    if origin in (t.Union, types.UnionType):
+        return {"anyOf": [_schema_of(arg) for arg in t.get_args(tp)]}
     if origin is list:
         return {"type": "array", "items": _schema_of(t.get_args(tp)[0])}
     if origin is dict:
         return {"type": "object", "additionalProperties": _schema_of(t.get_args(tp)[1])}
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
     if tp in simple:
         return {"type": simple[tp]}
     return {}

@@ -19,6 +19,7 @@ from grader.checks.params import parse as parse_params
 from grader.checks.params import variables as params_variables
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 from grader.results import CheckResult, CheckStatus
+from grader.review.rubric import ManualItem, parse_manual
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
 
@@ -96,6 +97,9 @@ class Assignment:
     sandbox_files: tuple[str, ...] = ()
     """Files of the assignment folder copied into the kernel's working folder (``[sandbox]
     files``); nothing else of the folder is visible to the kernel."""
+    manual: tuple[ManualItem, ...] = ()
+    """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
+    are not in :attr:`max_score`, which counts the automatic checks only."""
 
     @property
     def max_score(self) -> float:
@@ -215,6 +219,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     budgets = _budgets(top.sub("budgets", required=False))
     sandbox = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
+    raw_manual = top.get("manual", list, [])
     top.done()
     roles = {role: _str_list(models, role) for role in models.table}
     models.used.update(models.table)
@@ -237,10 +242,11 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         budgets=budgets,
         relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
         course_targets={k: float(targets.get(k, (int, float))) for k in targets.table},
-        checks=_checks(raw_checks, path, roles),
+        checks=(checks := _checks(raw_checks, path, roles)),
         pretrained=_pretrained(meta),
         limits=_limits(sandbox),
         sandbox_files=_sandbox_files(sandbox, check_files=check_files),
+        manual=tuple(parse_manual(raw_manual, path, [c.id for c in checks])),
     )
     for reader in (meta, execution, data, accuracy, targets):
         reader.done()

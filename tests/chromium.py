@@ -103,8 +103,20 @@ _VISIBLE_JS = """
 class Chromium:
     """One headless Chromium process, driven over the DevTools pipe."""
 
-    def __init__(self, executable: str, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, executable: str, timeout_s: float = 60.0, reachable: t.Sequence[str] = ()
+    ) -> None:
+        """Start the browser.
+
+        Args:
+            executable: the ``chromium`` binary.
+            timeout_s: how long to wait for any one reply.
+            reachable: hosts left out of the resolver's block, e.g. ``127.0.0.1`` for a test
+                server on the loopback (the review desk); every other name still resolves to
+                nothing.
+        """
         self.timeout_s = timeout_s
+        rules = "MAP * ~NOTFOUND" + "".join(f", EXCLUDE {host}" for host in reachable)
         self._profile = tempfile.TemporaryDirectory(prefix="grader-chromium-")
         commands_r, self._commands_w = _high_pipe()
         self._replies_r, replies_w = _high_pipe()
@@ -122,7 +134,7 @@ class Chromium:
             "--disable-sync",
             "--disable-dev-shm-usage",
             # No request may leave the machine: names resolve to nothing, the proxy is closed.
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--host-resolver-rules={rules}",
             "--proxy-server=127.0.0.1:9",
             "--window-size=1280,1600",
             "about:blank",

@@ -31,6 +31,8 @@ from grader.export.gradescope import gradescope_json
 from grader.options import GradeOptions, View
 from grader.report.render import write_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
+from grader.review.answers import missing_answers
+from grader.review.export import review_batch
 from grader.rubric import Assignment, load_assignment
 
 MARKER = ".grader-key"
@@ -126,17 +128,23 @@ def grade_batch(
     if pending:
         where = batch.grade(pending, jobs=jobs, scheduler=scheduler, observer=observer)
     ordered = [batch.entries[k] for k in sorted(batch.entries)]
+    # Decisions made in `grader review` (OUT/review.sqlite) still apply to what was graded
+    # again, and look-alike submissions are listed in the class report.
+    review = review_batch(out, ordered, template=spec.student_notebook, view=options.view)
+    ordered = review.entries
     outputs = write_class_outputs(
         ordered,
         out,
         title=spec.title,
         budget=options.budget,
         canvas_column=canvas_column or spec.title,
-        points_possible=spec.max_score,
+        points_possible=spec.max_score + sum(item.points for item in spec.manual),
         roster=names,
+        lookalikes=review.lookalikes.pairs if review.lookalikes else (),
     )
     summary = BatchSummary(ordered, found.ignored, outputs, time.monotonic() - started, where)
-    write_atomic(out / "batch.json", _batch_json(summary, spec, options.budget))
+    batch_json = _batch_json(summary, spec, options, canvas_column or spec.title)
+    write_atomic(out / "batch.json", batch_json)
     return summary
 
 
@@ -240,7 +248,7 @@ class _Batch:
             0,
             0,
         )
-        return unjudged_result(
+        result = unjudged_result(
             self.spec,
             student_id,
             f"not graded: {reason}",
@@ -248,6 +256,7 @@ class _Batch:
             budget=self.spec.plan(self.options.budget),
             data=data,
         )
+        return dataclasses.replace(result, manual=missing_answers(self.spec.manual))
 
 
 def _write_submission(
@@ -296,12 +305,19 @@ def _is_installed(spec: Assignment) -> bool:
         return False
 
 
-def _batch_json(summary: BatchSummary, spec: Assignment, budget: str) -> str:
+def _batch_json(
+    summary: BatchSummary, spec: Assignment, options: GradeOptions, canvas_column: str
+) -> str:
     return (
         json.dumps(
             {
                 "assignment": spec.id,
-                "budget": budget,
+                # What `grader review OUT --export` needs to write the class outputs again.
+                "assignment_folder": str(spec.folder.resolve()),
+                "title": spec.title,
+                "view": options.view,
+                "canvas_column": canvas_column,
+                "budget": options.budget,
                 "where": summary.where,
                 "seconds": round(summary.seconds, 3),
                 "ignored": summary.ignored,

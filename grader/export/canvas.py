@@ -11,6 +11,7 @@ from grader.batch.discover import RosterEntry
 from grader.batch.entry import BatchEntry
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
+from grader.review.merge import final_score
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 
@@ -28,8 +29,11 @@ def canvas_csv(
         entries: the batch; ``student_id`` must be the Canvas user id (as in Canvas' zip).
         column: the assignment's column header, as in Canvas' own export
             (``Homework 3 (123456)``) so Canvas matches it to the existing assignment.
-        points_possible: the assignment's maximum.
+        points_possible: the assignment's maximum (manual items included).
         roster: names, SIS ids and sections, when known.
+
+    A submission with manual items still pending gets an empty score: Canvas leaves it
+    ungraded rather than importing a 0.
     """
     roster = roster or {}
     buf = io.StringIO()
@@ -45,5 +49,7 @@ def canvas_csv(
             known.sis_login_id if known else "",
             known.section if known else "",
         ]
-        writer.writerow([*(csv_text(cell) for cell in text), format_number(entry.result.score)])
+        final = final_score(entry.result)
+        score = "" if final.score is None else format_number(final.score)
+        writer.writerow([*(csv_text(cell) for cell in text), score])
     return buf.getvalue()

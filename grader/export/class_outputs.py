@@ -11,6 +11,7 @@ from grader.export.canvas import canvas_csv
 from grader.export.class_report import render_class_report
 from grader.export.gradebook import gradebook_csv
 from grader.results import write_atomic
+from grader.review.similarity import LookalikePair
 
 
 def write_class_outputs(
@@ -22,6 +23,7 @@ def write_class_outputs(
     canvas_column: str,
     points_possible: float,
     roster: Mapping[str, RosterEntry] | None = None,
+    lookalikes: Sequence[LookalikePair] = (),
 ) -> dict[str, Path]:
     """Write ``gradebook.csv``, ``canvas.csv`` and ``index.html`` into ``out``, each atomically.
 
@@ -38,5 +40,8 @@ def write_class_outputs(
         paths["canvas"],
         canvas_csv(entries, column=canvas_column, points_possible=points_possible, roster=roster),
     )
-    write_atomic(paths["report"], render_class_report(entries, title=title, budget=budget))
+    write_atomic(
+        paths["report"],
+        render_class_report(entries, title=title, budget=budget, lookalikes=lookalikes),
+    )
     return paths

@@ -11,22 +11,31 @@ from grader.batch.entry import BatchEntry
 from grader.export.gradebook import check_columns
 from grader.report.formats import STATUS_ICONS
 from grader.report.render import jinja_environment
+from grader.review.merge import final_score
 
 if t.TYPE_CHECKING:
-    pass
+    from grader.review.similarity import LookalikePair
 
 CLASS_REPORT_TEMPLATE = "class_report.html.j2"
 HISTOGRAM_BINS = 10
 SLOWEST = 10
 
 
-def render_class_report(entries: Sequence[BatchEntry], *, title: str, budget: str) -> str:
+def render_class_report(
+    entries: Sequence[BatchEntry],
+    *,
+    title: str,
+    budget: str,
+    lookalikes: Sequence[LookalikePair] = (),
+) -> str:
     """The class report as one self-contained HTML page.
 
     Args:
         entries: the batch, in gradebook order.
         title: the assignment's title.
         budget: the budget the class was graded at.
+        lookalikes: look-alike pairs (:mod:`grader.review.similarity`), shown with their
+            matching parts side by side.
     """
     env = jinja_environment()
     graded = [e for e in entries if e.status != "failed"]
@@ -51,6 +60,8 @@ def render_class_report(entries: Sequence[BatchEntry], *, title: str, budget: st
             key=lambda e: (e.result.score, e.student_id),
         ),
         icons=STATUS_ICONS,
+        lookalikes=lookalikes,
+        pending=[e for e in entries if final_score(e.result).pending],
     )
 
 

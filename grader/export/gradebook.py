@@ -1,4 +1,5 @@
-"""``gradebook.csv``: one row per submission, one column per check, and the total."""
+"""``gradebook.csv``: one row per submission, one column per check (and per item graded by
+a person), and the total."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from grader.batch.entry import BatchEntry
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
+from grader.review.merge import effective_check_scores, final_score
 
 
 def check_columns(entries: Sequence[BatchEntry]) -> list[tuple[str, str, float]]:
@@ -21,16 +23,49 @@ def check_columns(entries: Sequence[BatchEntry]) -> list[tuple[str, str, float]]
 
 
 def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
-    """The class gradebook: student, status, the points of every check, total and maximum."""
+    """The class gradebook: student, status, the points of every check, total and maximum.
+
+    Checks show the points that count (an instructor's override where there is one). When the
+    rubric has manual items or a check was overridden, review columns follow the checks: each
+    manual item's points or ``pending``, ``automatic`` (the checks' total as graded) and
+    ``overrides``; ``total`` is then ``pending`` until every manual item is graded, never a
+    silent 0 (see :mod:`grader.review.merge`).
+    """
     columns = check_columns(entries)
+    manual = _manual_columns(entries)
+    reviewed = bool(manual) or any(e.result.overrides for e in entries)
+    extra = [*manual, "automatic", "overrides"] if reviewed else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(
-        [csv_text(h) for h in ("student_id", "name", "status", *[c[0] for c in columns])]
+        [csv_text(h) for h in ("student_id", "name", "status", *[c[0] for c in columns], *extra)]
         + ["total", "max_score"]
     )
     for entry in entries:
-        points = {c.id: c.score for c in entry.result.checks}
+        points = effective_check_scores(entry.result)
+        final = final_score(entry.result)
+        review: list[str] = []
+        if reviewed:
+            answers = {m.id: m for m in entry.result.manual}
+            for item in manual:
+                found = answers.get(item)
+                review.append(
+                    ""
+                    if found is None
+                    else "pending"
+                    if found.status != "graded" or found.score is None
+                    else format_number(found.score)
+                )
+            review.append(format_number(entry.result.score))
+            review.append(
+                csv_text(
+                    "; ".join(
+                        f"{o.check}: {format_number(o.automatic_score)} -> "
+                        f"{format_number(o.score)} ({o.reason})"
+                        for o in entry.result.overrides
+                    )
+                )
+            )
         # Text cells (names and ids come from LMS exports and rosters) are neutralised; the
         # numbers are the grader's own and stay numbers.
         writer.writerow(
@@ -39,8 +74,17 @@ def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
                 csv_text(entry.name),
                 csv_text(entry.status),
                 *[format_number(points[c[0]]) if c[0] in points else "" for c in columns],
-                format_number(entry.result.score),
-                format_number(entry.result.max_score),
+                *review,
+                final.text,
+                format_number(final.max_score),
             ]
         )
     return buf.getvalue()
+
+
+def _manual_columns(entries: Sequence[BatchEntry]) -> list[str]:
+    seen: dict[str, None] = {}
+    for entry in entries:
+        for item in entry.result.manual:
+            seen.setdefault(item.id, None)
+    return list(seen)

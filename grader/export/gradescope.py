@@ -26,6 +26,7 @@ from grader.report.facts import for_view
 from grader.report.formats import format_number
 from grader.report.render import templates_dir
 from grader.results import GradeResult
+from grader.review.merge import final_score
 from grader.rubric import Assignment, load_assignment
 
 SOURCE = "grader-src"
@@ -187,16 +188,25 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
         failure: why the notebook could not be graded, shown at the top.
     """
     result = for_view(result, "student")
+    overrides = {o.check: o for o in result.overrides}
+    final = final_score(result)
     tests = []
     for number, check in enumerate(result.checks, start=1):
         output = check.message
         if check.status != "pass" and check.hint:
             output = f"{output}\nHint: {check.hint}".strip()
+        score = check.score
+        if check.id in overrides:
+            score = overrides[check.id].score
+            output = (
+                f"{output}\nAdjusted by your instructor from {format_number(check.score)} to "
+                f"{format_number(score)} points: {overrides[check.id].reason}"
+            ).strip()
         tests.append(
             {
                 "name": f"{check.title} ({check.id})",
                 "number": str(number),
-                "score": check.score,
+                "score": score,
                 "max_score": check.max_score,
                 "status": "passed" if check.status == "pass" else "failed",
                 "output": output,
@@ -204,11 +214,38 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
                 "tags": [check.id.split(".")[0]],
             }
         )
+    for number, item in enumerate(result.manual, start=len(tests) + 1):
+        test: dict[str, t.Any] = {
+            "name": f"{item.title} ({item.id})",
+            "number": str(number),
+            "max_score": item.max_score,
+            "visibility": "visible",
+            "tags": ["manual"],
+        }
+        if item.status == "graded" and item.score is not None:
+            met = "".join(f"\n- {c}" for c in item.criteria)
+            test["score"] = item.score
+            test["output"] = (f"{item.comment}\n" if item.comment else "") + (
+                f"Criteria met:{met}" if met else ""
+            )
+        else:
+            # No score at all rather than 0: the points are not decided yet.
+            test["output"] = "Pending: your instructor grades this answer by hand."
+        tests.append(test)
     lines = [f"Not graded: {failure}"] if failure else []
-    lines += [f"Score {format_number(result.score)}/{format_number(result.max_score)}."]
+    if final.pending:
+        lines += [
+            f"Score so far {format_number(final.automatic + final.manual)}/"
+            f"{format_number(final.max_score)}: {len(final.pending)} answer(s) graded by hand "
+            "are pending."
+        ]
+    else:
+        lines += [
+            f"Score {format_number(t.cast(float, final.score))}/{format_number(final.max_score)}."
+        ]
     lines += result.notices
     return {
-        "score": result.score,
+        "score": final.automatic + final.manual if final.pending else final.score,
         "execution_time": round(result.timings.get("total", 0.0)),
         "output": "\n".join(lines),
         "visibility": "visible",

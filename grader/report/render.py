@@ -29,6 +29,7 @@ from grader.report.facts import (
 )
 from grader.report.formats import format_number, percent, status_counts, status_icon
 from grader.results import GradeResult, write_atomic
+from grader.review.merge import final_score
 
 TRACEBACK_LINES = 25
 """How many trailing traceback lines a report shows; the end is where the student's error is."""
@@ -198,4 +199,5 @@ def _summary(result: GradeResult) -> dict[str, t.Any]:
         "layer_diffs": layer_diffs(result.checks),
         "fit_curves": fit_curves(result),
         "confusions": confusions(result.checks),
+        "final": final_score(result),  # manual points and overrides (the review desk)
     }

@@ -1,0 +1,299 @@
+"""Review decisions into every file a class's graders and students read.
+
+``result.json`` on disk is always ``merged(automatic result, OUT/review.sqlite)``
+(:mod:`grader.review.merge`). Two paths lead there, and they compose:
+
+- ``grader grade`` (:func:`review_batch`, called by :func:`grader.grade_batch.grade_batch`
+  before it writes the class outputs): a re-graded submission gets the decisions that still
+  apply to it, and the look-alike finder runs over the class.
+- ``grader review OUT --export`` and the app's Export button (:func:`export_review`): the
+  decisions made since are written into ``result.json``, ``report.html``/``report.md``,
+  Gradescope's ``results.json``, ``gradebook.csv``, ``canvas.csv`` and ``index.html``.
+
+Neither reads its own output as input: both start from each result's automatic part, so
+running them again, in any order, gives the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import typing as t
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.exceptions import GraderError, ReviewError
+from grader.report.escape import csv_text
+from grader.results import GradeResult
+from grader.review.db import FILENAME as DB_FILENAME
+from grader.review.db import ReviewDB, active
+from grader.review.merge import final_score, merged
+from grader.review.rubric import ManualItem
+from grader.review.similarity import Findings, find_in_folder
+
+if t.TYPE_CHECKING:
+    from grader.batch.discover import RosterEntry
+    from grader.batch.entry import BatchEntry
+    from grader.options import View
+
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+"""An executed notebook larger than this is left out of the look-alike search (its size is
+outputs, not code)."""
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """What the review adds to a class's outputs."""
+
+    entries: list[BatchEntry]
+    """The batch, each result merged with the decisions that apply to it."""
+    lookalikes: Findings | None
+    """Look-alike pairs (``None`` when the finder could not run)."""
+    points_possible: float
+    """The most a submission can score: automatic checks and manual items."""
+    updated: list[str]
+    """Students whose ``result.json`` changed."""
+    stale_overrides: list[tuple[str, str]]
+    """``(student, check)`` overrides made against another automatic verdict: not applied."""
+    changed_answers: list[tuple[str, str]]
+    """``(student, item)`` answers that changed since they were graded: pending again."""
+
+    @property
+    def pending(self) -> int:
+        """Manual items still waiting for a person, across the class."""
+        return sum(len(final_score(e.result).pending) for e in self.entries)
+
+
+def review_batch(
+    out: Path,
+    entries: Sequence[BatchEntry],
+    *,
+    template: Path | None,
+    view: View = "instructor",
+) -> ReviewState:
+    """Merge the review database into a batch's results, rewrite what changed, find look-alikes.
+
+    Without ``OUT/review.sqlite`` nothing is merged (and no file is rewritten); the look-alike
+    finder always runs.
+
+    Args:
+        out: the class's output folder.
+        entries: the batch.
+        template: the released student notebook (its code is not evidence of copying).
+        view: whom the rewritten reports are for.
+
+    Returns:
+        The merged batch and what the review found.
+    """
+    out = Path(out)
+    updated: list[str] = []
+    stale: list[tuple[str, str]] = []
+    changed: list[tuple[str, str]] = []
+    merged_entries = list(entries)
+    if (out / DB_FILENAME).is_file():
+        merged_entries, updated, stale, changed = _merge_all(out, entries, view)
+    lookalikes = _lookalikes(out, [e.student_id for e in entries], template)
+    possible = max((final_score(e.result).max_score for e in merged_entries), default=0.0)
+    return ReviewState(merged_entries, lookalikes, possible, updated, stale, changed)
+
+
+def _merge_all(
+    out: Path, entries: Sequence[BatchEntry], view: View
+) -> tuple[list[BatchEntry], list[str], list[tuple[str, str]], list[tuple[str, str]]]:
+    from grader.export.gradescope import gradescope_json
+    from grader.report.render import write_reports
+
+    db = ReviewDB.in_folder(out)
+    manual_rows = db.all_manual()
+    override_rows = [o for o in db.all_overrides() if active(o)]
+    result_entries: list[BatchEntry] = []
+    updated: list[str] = []
+    stale: list[tuple[str, str]] = []
+    changed: list[tuple[str, str]] = []
+    for entry in entries:
+        sid = entry.student_id
+        path = out / sid / "result.json"
+        try:
+            full = GradeResult.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError, KeyError):
+            result_entries.append(entry)
+            continue
+        digests = {(m.id, m.answer_digest) for m in full.manual}
+        mine = [r for r in manual_rows if r.student == sid]
+        result, stale_here = merged(
+            full,
+            manual={(r.item, r.digest): r.decision for r in mine},
+            earlier_answers={r.item for r in mine if (r.item, r.digest) not in digests},
+            overrides={o.check: o.decision for o in override_rows if o.student == sid},
+        )
+        stale += [(sid, c) for c in stale_here]
+        changed += [(sid, m.id) for m in result.manual if m.answer_changed]
+        text = result.to_json()
+        if text != path.read_text(encoding="utf-8"):
+            result.write(path)
+            write_reports(result, out / sid, view=view)
+            failure = entry.reason if entry.status == "failed" else ""
+            from grader.results import write_atomic
+
+            write_atomic(out / sid / "results.json", gradescope_json(result, failure=failure))
+            updated.append(sid)
+        result_entries.append(
+            dataclasses.replace(
+                entry, result=dataclasses.replace(result, cells=[], fits=[], notices=[])
+            )
+        )
+    return result_entries, updated, stale, changed
+
+
+def _lookalikes(out: Path, students: Sequence[str], template: Path | None) -> Findings | None:
+    small = [
+        sid
+        for sid in students
+        if (out / sid / "executed.ipynb").is_file()
+        and (out / sid / "executed.ipynb").stat().st_size <= MAX_NOTEBOOK_BYTES
+    ]
+    usable = template if template is not None and template.is_file() else None
+    return find_in_folder(out, small, template=usable)
+
+
+# --- from the app or the command line: the folder alone ------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """What ``batch.json`` says about a graded class, and where its files are."""
+
+    out: Path
+    assignment: str
+    title: str
+    budget: str
+    view: View
+    canvas_column: str
+    template: Path | None
+    entries: list[BatchEntry]
+    manual: tuple[ManualItem, ...] = ()
+    """The rubric's ``[[manual]]`` items with their criteria (empty when the rubric is gone)."""
+
+
+def read_class(out: Path) -> ClassInfo:
+    """Read a graded class's folder: ``batch.json`` and every ``result.json``.
+
+    Raises:
+        ReviewError: the folder has no ``batch.json`` (``grader grade`` was not run into it).
+    """
+    from grader.batch.entry import BatchEntry
+    from grader.rubric import load_assignment
+
+    out = Path(out)
+    try:
+        batch = json.loads((out / "batch.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReviewError(
+            f"{out}: no readable batch.json; run `grader grade ... --out {out}` first"
+        ) from exc
+    assignment = str(batch.get("assignment", ""))
+    title = str(batch.get("title", "")) or assignment
+    template = None
+    manual: tuple[ManualItem, ...] = ()
+    for where in (batch.get("assignment_folder"), assignment):
+        try:
+            spec = load_assignment(str(where))
+        except GraderError:
+            continue  # moved or renamed: the class can be reviewed without it, less criteria
+        title = str(batch.get("title", "")) or spec.title
+        template, manual = spec.student_notebook, spec.manual
+        break
+    entries = []
+    for row in batch.get("submissions", []):
+        sid = str(row["student_id"])
+        path = out / sid / "result.json"
+        try:
+            result = GradeResult.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        entries.append(
+            BatchEntry(
+                student_id=sid,
+                name=str(row.get("name", "")),
+                status=row.get("status", "done"),
+                result=dataclasses.replace(result, cells=[], fits=[], notices=[]),
+                seconds=float(row.get("seconds", 0.0)),
+                reason=str(row.get("reason", "")),
+                source=str(row.get("source", "")),
+                worker=str(row.get("worker", "")),
+            )
+        )
+    view = batch.get("view", "instructor")
+    return ClassInfo(
+        out=out,
+        assignment=assignment,
+        title=title,
+        budget=str(batch.get("budget", "")),
+        view=view if view in ("student", "instructor") else "instructor",
+        canvas_column=str(batch.get("canvas_column", "")) or title,
+        template=template,
+        entries=entries,
+        manual=manual,
+    )
+
+
+def export_review(out: Path) -> ReviewState:
+    """Write every decision in ``OUT/review.sqlite`` into the class's files.
+
+    ``result.json``, the reports and Gradescope's ``results.json`` of each changed submission,
+    then ``gradebook.csv``, ``canvas.csv`` (names, SIS ids and sections kept from the one
+    ``grader grade`` wrote) and ``index.html``.
+
+    Raises:
+        ReviewError: the folder is not a graded class.
+    """
+    from grader.export.class_outputs import write_class_outputs
+
+    info = read_class(out)
+    ReviewDB.in_folder(info.out)  # creates it, so that an export without decisions still merges
+    state = review_batch(info.out, info.entries, template=info.template, view=info.view)
+    write_class_outputs(
+        state.entries,
+        info.out,
+        title=info.title,
+        budget=info.budget,
+        canvas_column=info.canvas_column,
+        points_possible=state.points_possible,
+        roster=canvas_roster(info.out / "canvas.csv"),
+        lookalikes=state.lookalikes.pairs if state.lookalikes else (),
+    )
+    return state
+
+
+def canvas_roster(path: Path) -> dict[str, RosterEntry]:
+    """The students of a ``canvas.csv`` the grader wrote, by ``ID``: names, SIS ids, sections."""
+    from grader.batch.discover import RosterEntry
+
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError:
+        return {}
+    roster = {}
+    for row in rows:
+        sid = row.get("ID") or ""
+        if not sid or (row.get("Student") or "").strip() == "Points Possible":
+            continue
+
+        # Cells were neutralised when written (a ' before a formula character); the writer
+        # adds it again, so take it off here, and only there, to keep the file stable.
+        def clean(key: str, row: dict[str, str] = row) -> str:
+            value = row.get(key) or ""
+            bare = value[1:]
+            return bare if value.startswith("'") and csv_text(bare) == value else value
+
+        roster[clean("ID")] = RosterEntry(
+            id=clean("ID"),
+            name=clean("Student"),
+            sis_user_id=clean("SIS User ID"),
+            sis_login_id=clean("SIS Login ID"),
+            section=clean("Section"),
+        )
+    return roster

@@ -1,0 +1,468 @@
+"""Look-alike submissions: winnowed k-gram fingerprints (as MOSS) and an inverted index.
+
+Code cells are tokenised and normalised first: comments, white space and line breaks inside a
+statement vanish; every identifier a student can rename becomes ``V`` (keywords, builtins,
+attribute names and keyword-argument names stay, since they are the API, not the student's
+choice); every number becomes ``N`` and every string ``S``. Renaming variables, re-spacing,
+re-commenting or changing constants therefore changes nothing. Each cell is fingerprinted on
+its own, so reordering cells changes nothing either. Written text (markdown cells) is
+compared by its words, case folded.
+
+Fingerprints of the released template (``student.ipynb``: its code and its markdown) are
+removed from every submission: code the course gave everyone is no evidence. So is any
+fingerprint that more than ``common_limit`` submissions share (MOSS's ``-m``): in a large
+class, what many wrote alike is the exercise's idiom, not copying.
+
+Pairs are found through an inverted index (fingerprint -> submissions), never by comparing
+every pair of texts: the work grows with the fingerprints two submissions actually share.
+
+A pair above the threshold is a flag for a person to look at, with the matching parts side
+by side; it never changes a score.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import hashlib
+import io
+import itertools
+import json
+import keyword
+import re
+import tokenize
+import typing as t
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grader.results import write_atomic
+
+FILENAME = "lookalikes.json"
+CODE_K = 12
+"""Tokens per k-gram of code: shorter runs (one ``model.add(...)`` line is about 15 tokens)
+are too common to mean anything."""
+CODE_WINDOW = 6
+"""Winnowing window for code: any run of ``CODE_K + CODE_WINDOW - 1`` equal tokens is
+guaranteed to share a fingerprint."""
+TEXT_K = 7
+"""Words per k-gram of text."""
+TEXT_WINDOW = 5
+DEFAULT_THRESHOLD = 0.6
+"""Share of the smaller submission's fingerprints found in the other one."""
+MIN_SHARED = 8
+"""Fingerprints two submissions must share before a share is worth reporting: a one-line
+answer contained in another says nothing."""
+PARTS_SHOWN = 6
+"""Matching cell pairs kept per look-alike pair."""
+
+_KEEP = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"self", "cls"}
+_FALLBACK_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\"[^\"\n]*\"|'[^'\n]*'|\S")
+_WORD = re.compile(r"\w+")
+_MAGIC = re.compile(r"^\s*[!%]")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a submission as the finder sees it."""
+
+    index: int
+    """Position in the notebook (all cells counted)."""
+    kind: t.Literal["code", "text"]
+    source: str
+
+
+@dataclass(frozen=True)
+class MatchedPart:
+    """Two cells, one from each submission, that share fingerprints."""
+
+    kind: t.Literal["code", "text"]
+    a_cell: int
+    b_cell: int
+    a_source: str
+    b_source: str
+    a_lines: list[int]
+    """0-based lines of ``a_source`` covered by shared fingerprints."""
+    b_lines: list[int]
+    shared: int
+    """Fingerprints the two cells share."""
+
+
+@dataclass(frozen=True)
+class LookalikePair:
+    """Two submissions that look alike, and where."""
+
+    a: str
+    b: str
+    code_score: float
+    """Share of the smaller submission's code fingerprints found in the other's (0-1)."""
+    text_score: float
+    """The same for written text."""
+    shared_code: int
+    shared_text: int
+    parts: list[MatchedPart] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return max(self.code_score, self.text_score)
+
+    def describe(self, student: str) -> str:
+        """One line for the flag of ``student`` (one of the pair)."""
+        other = self.b if student == self.a else self.a
+        return (
+            f"looks like {other}'s submission: code {self.code_score:.0%} "
+            f"({self.shared_code} fingerprints), text {self.text_score:.0%} "
+            f"({self.shared_text} fingerprints)"
+        )
+
+
+@dataclass
+class _Fingerprints:
+    """Fingerprint -> where it occurs (cell, first line, last line), per kind."""
+
+    code: dict[int, list[tuple[int, int, int]]] = field(default_factory=lambda: defaultdict(list))
+    text: dict[int, list[tuple[int, int, int]]] = field(default_factory=lambda: defaultdict(list))
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+
+def code_tokens(source: str) -> list[tuple[str, int]]:
+    """Normalised tokens of Python code, each with its 0-based line.
+
+    IPython magics and shell lines (``%time``, ``!pip``) are dropped; code that does not
+    tokenise (a syntax error) is split by a simpler rule, so a broken cell still compares.
+    """
+    lines = ["" if _MAGIC.match(line) else line for line in source.splitlines()]
+    text = "\n".join(lines) + "\n"
+    try:
+        return _python_tokens(text)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return _fallback_tokens(lines)
+
+
+def _python_tokens(text: str) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    raw = [
+        tok
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+        if tok.type
+        not in (
+            tokenize.COMMENT,
+            tokenize.NL,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENCODING,
+            tokenize.ENDMARKER,
+        )
+    ]
+    depth = 0
+    for i, tok in enumerate(raw):
+        line = tok.start[0] - 1
+        if tok.type == tokenize.NEWLINE:
+            out.append((";", line))
+        elif tok.type == tokenize.NAME:
+            after = raw[i + 1].string if i + 1 < len(raw) else ""
+            before = raw[i - 1].string if i else ""
+            api = before == "." or (depth > 0 and after == "=")
+            out.append((tok.string if api or tok.string in _KEEP else "V", line))
+        elif tok.type == tokenize.NUMBER:
+            out.append(("N", line))
+        elif tok.type == tokenize.STRING:
+            out.append(("S", line))
+        else:
+            if tok.string in "([{":
+                depth += 1
+            elif tok.string in ")]}":
+                depth = max(0, depth - 1)
+            out.append((tok.string, line))
+    return out
+
+
+def _fallback_tokens(lines: Sequence[str]) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for number, line in enumerate(lines):
+        code = line.split("#", 1)[0]
+        for match in _FALLBACK_TOKEN.finditer(code):
+            word = match.group()
+            if word[0].isalpha() or word[0] == "_":
+                out.append((word if word in _KEEP else "V", number))
+            elif word[0].isdigit():
+                out.append(("N", number))
+            elif word[0] in "\"'":
+                out.append(("S", number))
+            else:
+                out.append((word, number))
+        if out and out[-1][0] != ";":
+            out.append((";", number))
+    return out
+
+
+def text_tokens(source: str) -> list[tuple[str, int]]:
+    """Words of written text, case folded, each with its 0-based line."""
+    return [
+        (word.casefold(), number)
+        for number, line in enumerate(source.splitlines())
+        for word in _WORD.findall(line)
+    ]
+
+
+# --- fingerprints --------------------------------------------------------------------------
+
+_TOKEN_IDS: dict[str, int] = {}
+
+
+def _token_id(token: str) -> int:
+    # Python salts str hashes per process; token ids from a digest keep fingerprints (and so
+    # the pairs found) the same in every run.
+    found = _TOKEN_IDS.get(token)
+    if found is None:
+        found = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+        _TOKEN_IDS[token] = found
+    return found
+
+
+def winnow(tokens: Sequence[tuple[str, int]], k: int, window: int) -> list[tuple[int, int, int]]:
+    """Winnowed fingerprints of a token sequence (Schleimer, Wilkerson and Aiken, 2003).
+
+    Args:
+        tokens: ``(token, line)`` pairs.
+        k: tokens per k-gram.
+        window: k-grams per window; the rightmost smallest hash of each window is kept.
+
+    Returns:
+        ``(hash, first line, last line)`` of every selected k-gram, in order.
+    """
+    if len(tokens) < k:
+        return []
+    ids = [_token_id(tok) for tok, _ in tokens]
+    # Hashes of int tuples are not salted: stable across runs, and computed in C.
+    hashes = [hash(tuple(ids[i : i + k])) for i in range(len(ids) - k + 1)]
+    picked: list[tuple[int, int, int]] = []
+    last = -1
+    for start in range(max(1, len(hashes) - window + 1)):
+        span = hashes[start : start + window]
+        smallest = min(span)
+        at = start + len(span) - 1 - span[::-1].index(smallest)
+        if at != last:
+            picked.append((smallest, tokens[at][1], tokens[at + k - 1][1]))
+            last = at
+    return picked
+
+
+def fingerprint_cells(cells: Iterable[Cell]) -> _Fingerprints:
+    """Fingerprints of a submission's cells, each cell on its own (order does not matter)."""
+    found = _Fingerprints()
+    for cell in cells:
+        table = found.code if cell.kind == "code" else found.text
+        for h, first, last in _cell_prints(cell.kind, cell.source):
+            table[h].append((cell.index, first, last))
+    return found
+
+
+@functools.lru_cache(maxsize=8192)
+def _cell_prints(kind: str, source: str) -> tuple[tuple[int, int, int], ...]:
+    # Every submission carries the template's cells: each distinct cell is fingerprinted once.
+    if kind == "code":
+        return tuple(winnow(code_tokens(source), CODE_K, CODE_WINDOW))
+    return tuple(winnow(text_tokens(source), TEXT_K, TEXT_WINDOW))
+
+
+def notebook_cells(nb: Mapping[str, t.Any]) -> list[Cell]:
+    """The code and markdown cells of a notebook (nbformat 4 dictionary)."""
+    cells: list[Cell] = []
+    found = nb.get("cells", [])
+    for index, cell in enumerate(found if isinstance(found, list) else []):
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", "")
+        text = "".join(map(str, source)) if isinstance(source, list) else str(source)
+        if cell.get("cell_type") == "code":
+            cells.append(Cell(index, "code", text))
+        elif cell.get("cell_type") == "markdown":
+            cells.append(Cell(index, "text", text))
+    return cells
+
+
+# --- the finder ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the finder found in a class."""
+
+    pairs: list[LookalikePair]
+    """Pairs above the threshold, most alike first."""
+    submissions: int
+    threshold: float
+    common_limit: int
+    """Fingerprints shared by more submissions than this were ignored."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Findings:
+        raw = json.loads(text)
+        pairs = [
+            LookalikePair(**{**p, "parts": [MatchedPart(**m) for m in p["parts"]]})
+            for p in raw["pairs"]
+        ]
+        return cls(pairs, raw["submissions"], raw["threshold"], raw["common_limit"])
+
+    def lines_for(self, student: str) -> list[str]:
+        """One flag line per pair ``student`` is in."""
+        return [p.describe(student) for p in self.pairs if student in (p.a, p.b)]
+
+
+def find_lookalikes(
+    submissions: Mapping[str, Sequence[Cell]],
+    *,
+    template: Sequence[Cell] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    common_limit: int | None = None,
+) -> Findings:
+    """Pairs of submissions whose code or written text look alike.
+
+    Args:
+        submissions: student id -> cells.
+        template: the released notebook's cells; their fingerprints are ignored everywhere.
+        threshold: a pair is kept when the share of the smaller side's code or text
+            fingerprints found in the other reaches this (and they share at least
+            :data:`MIN_SHARED`).
+        common_limit: ignore fingerprints in more submissions than this; by default
+            ``max(10, 10% of the class)``.
+
+    Returns:
+        The pairs, most alike first, each with its matching parts.
+    """
+    ids = sorted(submissions)
+    limit = common_limit if common_limit is not None else max(10, len(ids) // 10)
+    base = fingerprint_cells(template)
+    prints = {sid: fingerprint_cells(submissions[sid]) for sid in ids}
+    sources = {sid: {c.index: c.source for c in submissions[sid]} for sid in ids}
+    shared: dict[str, Counter[tuple[int, int]]] = {}
+    sizes: dict[str, dict[int, int]] = {}
+    for kind in ("code", "text"):
+        excluded = set(getattr(base, kind))
+        index: dict[int, list[int]] = defaultdict(list)
+        sizes[kind] = {}
+        for n, sid in enumerate(ids):
+            kept = [h for h in getattr(prints[sid], kind) if h not in excluded]
+            sizes[kind][n] = len(kept)
+            for h in kept:
+                index[h].append(n)
+        counts: Counter[tuple[int, int]] = Counter()
+        for owners in index.values():
+            if 2 <= len(owners) <= limit:
+                counts.update(itertools.combinations(owners, 2))
+        shared[kind] = counts
+        sizes[kind + "-excluded"] = {0: len(excluded)}
+
+    pairs = []
+    for a, b in set(shared["code"]) | set(shared["text"]):
+        scores = {}
+        for kind in ("code", "text"):
+            n = shared[kind].get((a, b), 0)
+            smaller = min(sizes[kind][a], sizes[kind][b])
+            scores[kind] = (n / smaller if smaller and n >= MIN_SHARED else 0.0, n)
+        if max(scores["code"][0], scores["text"][0]) < threshold:
+            continue
+        sa, sb = ids[a], ids[b]
+        pairs.append(
+            LookalikePair(
+                a=sa,
+                b=sb,
+                code_score=round(scores["code"][0], 4),
+                text_score=round(scores["text"][0], 4),
+                shared_code=scores["code"][1],
+                shared_text=scores["text"][1],
+                parts=_parts(prints[sa], prints[sb], sources[sa], sources[sb], base, limit),
+            )
+        )
+    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+    return Findings(pairs, len(ids), threshold, limit)
+
+
+def _parts(
+    a: _Fingerprints,
+    b: _Fingerprints,
+    a_sources: Mapping[int, str],
+    b_sources: Mapping[int, str],
+    base: _Fingerprints,
+    limit: int,
+) -> list[MatchedPart]:
+    found: dict[tuple[str, int, int], tuple[set[int], set[int], int]] = {}
+    for kind in ("code", "text"):
+        mine, theirs, excluded = getattr(a, kind), getattr(b, kind), getattr(base, kind)
+        for h in mine.keys() & theirs.keys():
+            if h in excluded:
+                continue
+            for (ca, fa, la), (cb, fb, lb) in itertools.product(mine[h], theirs[h]):
+                lines_a, lines_b, n = found.get((kind, ca, cb), (set(), set(), 0))
+                lines_a.update(range(fa, la + 1))
+                lines_b.update(range(fb, lb + 1))
+                found[(kind, ca, cb)] = (lines_a, lines_b, n + 1)
+    best = sorted(found.items(), key=lambda item: -item[1][2])[:PARTS_SHOWN]
+    return [
+        MatchedPart(
+            kind=t.cast(t.Literal["code", "text"], kind),
+            a_cell=ca,
+            b_cell=cb,
+            a_source=a_sources.get(ca, ""),
+            b_source=b_sources.get(cb, ""),
+            a_lines=sorted(lines_a),
+            b_lines=sorted(lines_b),
+            shared=n,
+        )
+        for (kind, ca, cb), (lines_a, lines_b, n) in best
+    ]
+
+
+# --- an output folder ----------------------------------------------------------------------
+
+
+def read_notebook_cells(path: Path) -> list[Cell]:
+    """The cells of a notebook file; none when it cannot be read as JSON."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return notebook_cells(raw) if isinstance(raw, dict) else []
+
+
+def find_in_folder(
+    out: Path,
+    students: Iterable[str],
+    *,
+    template: Path | None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Findings:
+    """Compare the ``executed.ipynb`` of each student in an output folder, and save the pairs.
+
+    Args:
+        out: the graded class's folder.
+        students: the student ids (sub-folders) to compare.
+        template: the released student notebook, whose code and text are ignored.
+        threshold: see :func:`find_lookalikes`.
+
+    Returns:
+        The findings, also written to ``OUT/lookalikes.json``.
+    """
+    cells = {sid: read_notebook_cells(Path(out) / sid / "executed.ipynb") for sid in students}
+    base = read_notebook_cells(template) if template is not None else []
+    found = find_lookalikes(
+        {sid: c for sid, c in cells.items() if c}, template=base, threshold=threshold
+    )
+    write_atomic(Path(out) / FILENAME, found.to_json())
+    return found
+
+
+def load_findings(out: Path) -> Findings | None:
+    """``OUT/lookalikes.json``, when a run wrote one."""
+    path = Path(out) / FILENAME
+    try:
+        return Findings.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
