@@ -45,9 +45,11 @@ for name, path in [("shadow", "/etc/shadow"), ("ssh", "/root/.ssh/id_rsa")]:
     except OSError as exc:
         found[name] = type(exc).__name__
 hits = []
+# Python and the grader's own package are shown to every kernel (not secret, but visible).
+shown = (sys.prefix, sys.base_prefix, os.path.dirname(__import__("grader").__file__))
 for top in TOPS + [os.getcwd()]:  # its own folder too: the search does find files
     for folder, _, files in os.walk(top):
-        if folder.startswith((sys.prefix, sys.base_prefix)):
+        if folder.startswith(shown):
             continue
         hits += [os.path.join(folder, f) for f in files
                  if f.endswith((".npz", ".npy", ".ipynb", ".toml", ".json")) or "cifar" in f]
