@@ -24,8 +24,10 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 # Lint first: CI runs this target, and a style or type error fails it as a test would.
+# Notebook tests wait on kernels and judges as much as they compute: one worker per core keeps
+# both cores busy. Whole files go to one worker, so a file's shared fixtures are built once.
 test: $(STAMP) browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not notebook"

@@ -4,11 +4,14 @@ the grader's deterministic synthetic set."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from grader.options import GradeOptions
+from grader.results import GradeResult
 
 # Before anything imports TensorFlow: keep its C++ start-up chatter out of test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,3 +49,63 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
+
+
+@dataclass(frozen=True)
+class Graded:
+    """An example submission graded once for the whole session, and where its files are."""
+
+    result: GradeResult
+    folder: Path
+
+
+GradeExample = Callable[[str, str], Graded]
+
+
+@pytest.fixture(scope="session")
+def graded_example(tmp_path_factory: pytest.TempPathFactory) -> GradeExample:
+    """Grade ``assignments/<assignment>/submissions/<name>.ipynb`` at the smoke budget, once.
+
+    Several tests read the same graded example (its golden statuses, its report, its hints):
+    a notebook run costs tens of seconds, so each is graded once per session and the tests
+    share the result and its output folder. Tests must only read what they are given.
+    """
+    from grader.pipeline import grade
+    from grader.rubric import load_assignment
+
+    done: dict[tuple[str, str], Graded] = {}
+
+    def get(assignment: str, name: str) -> Graded:
+        if (assignment, name) not in done:
+            spec = load_assignment(assignment)
+            out = tmp_path_factory.mktemp(f"{assignment}-{name}")
+            weights = vgg19_weights(tmp_path_factory) if spec.pretrained else None
+            result = grade(
+                spec.folder / "submissions" / f"{name}.ipynb",
+                assignment=spec,
+                out=out,
+                options=SMOKE.replace(weights_dir=weights),
+            )
+            done[assignment, name] = Graded(result, out / name)
+        return done[assignment, name]
+
+    return get
+
+
+def vgg19_weights(factory: pytest.TempPathFactory) -> Path:
+    """VGG19 no-top weights written in Keras' HDF5 layout (not ImageNet's values), once."""
+    folder = factory.getbasetemp() / "vgg19-weights"
+    if folder.is_dir():
+        return folder
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from grader.data.pretrained import WEIGHT_FILES
+
+    folder.mkdir()
+    keras.utils.set_random_seed(11)
+    model = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    with h5py.File(folder / WEIGHT_FILES["vgg19"], "w") as fh:
+        legacy_h5_format.save_weights_to_hdf5_group(fh, model)
+    return folder

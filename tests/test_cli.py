@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,9 @@ def test_a_bad_file_is_named_not_a_notebook_or_invalid(tmp_path: Path, kind: str
     ],
     ids=["missing", "empty-folder"],
 )
-def test_a_missing_submission_stops_grade_with_one_line(tmp_path: Path, make, expected) -> None:
+def test_a_missing_submission_stops_grade_with_one_line(
+    tmp_path: Path, make: Callable[[Path], Path], expected: str
+) -> None:
     path = make(tmp_path)
     status, output = run(
         "grade", str(path), "--assignment", "cifar10_transfer", "--out", str(tmp_path / "out")

@@ -1,6 +1,5 @@
 """The later course assignments through the real pipeline (kernel, smoke budget, synthetic data).
 
-``grader validate`` runs on every assignment: its solution scores full marks and its template 0.
 Each example submission (the seeds' own code pasted in as a student would, and typical
 mistakes) matches its golden statuses; as in test_notebooks, accuracy goldens are not enforced
 for examples, since accuracy may move with any change. ``pytest --update-goldens`` refreshes.
@@ -9,19 +8,14 @@ for examples, since accuracy may move with any change. ``pytest --update-goldens
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Any
 
-import h5py
-import keras
 import pytest
 
-from grader.authoring.validate import validate
-from grader.data.pretrained import WEIGHT_FILES
-from grader.pipeline import grade
 from grader.report.facts import cell_hint
 from grader.results import GradeResult
-from grader.rubric import assignments_root, available, load_assignment
-from tests.conftest import ROOT, SMOKE
+from grader.rubric import assignments_root, load_assignment
+from tests.conftest import ROOT, GradeExample
 
 pytestmark = pytest.mark.notebook
 GOLDENS = ROOT / "tests" / "goldens"
@@ -34,46 +28,18 @@ EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize("name", available())
-def test_every_assignment_validates(name: str) -> None:
-    found = validate(name, options=SMOKE)
-    assert found.problems == []
-    assert found.solution is not None and found.template is not None
-    assert found.solution.score == found.solution.max_score
-    assert found.template.score == 0
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """VGG19 no-top weights written by this test in Keras' HDF5 layout (not ImageNet's values)."""
-    from keras.src.legacy.saving import legacy_h5_format
-
-    folder = tmp_path_factory.mktemp("weights")
-    keras.utils.set_random_seed(11)
-    model = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
-    with h5py.File(folder / WEIGHT_FILES["vgg19"], "w") as fh:
-        legacy_h5_format.save_weights_to_hdf5_group(fh, model)
-    return folder
-
-
 def statuses(result: GradeResult) -> dict[str, str]:
     return {c.id: c.status for c in result.checks}
 
 
 @pytest.mark.parametrize(("assignment", "name"), EXAMPLES, ids=[f"{a}-{n}" for a, n in EXAMPLES])
 def test_example_submission_matches_its_golden(
-    assignment: str, name: str, tmp_path: Path, update_goldens: bool, request: pytest.FixtureRequest
+    assignment: str, name: str, update_goldens: bool, graded_example: GradeExample
 ) -> None:
     spec = load_assignment(assignment)
-    weights = request.getfixturevalue("weights_dir") if spec.pretrained else None
-    result = grade(
-        spec.folder / "submissions" / f"{name}.ipynb",
-        assignment=spec,
-        out=tmp_path,
-        options=SMOKE.replace(weights_dir=weights),
-    )
+    result = graded_example(assignment, name).result
     golden_path = GOLDENS / assignment / f"{name}.json"
-    got = {"checks": statuses(result), "score": result.score}
+    got: dict[str, Any] = {"checks": statuses(result), "score": result.score}
     if update_goldens:
         golden_path.parent.mkdir(exist_ok=True)
         golden_path.write_text(json.dumps(got, indent=2) + "\n")
@@ -82,8 +48,8 @@ def test_example_submission_matches_its_golden(
     assert {k: v for k, v in got["checks"].items() if k not in accuracy} == {
         k: v for k, v in golden["checks"].items() if k not in accuracy
     }
-    if weights is not None:
-        assert any(f"read from {weights}" in n for n in result.notices)
+    if spec.pretrained:
+        assert any("read from" in n and "vgg19-weights" in n for n in result.notices)
 
 
 def test_goldens_say_what_each_example_gets_wrong() -> None:
@@ -109,14 +75,11 @@ def test_goldens_say_what_each_example_gets_wrong() -> None:
         assert found == failing, (assignment, name)
 
 
-def test_seed_002_shows_the_keras_3_hint_and_names_the_wrong_layers(tmp_path: Path) -> None:
-    spec = load_assignment("vgg19_finetune")
-    result = grade(
-        spec.folder / "submissions" / "seed_002.ipynb",
-        assignment=spec,
-        out=tmp_path,
-        options=SMOKE,
-    )
+def test_seed_002_shows_the_keras_3_hint_and_names_the_wrong_layers(
+    graded_example: GradeExample,
+) -> None:
+    graded = graded_example("vgg19_finetune", "seed_002")
+    result, folder = graded.result, graded.folder
     failed = [c for c in result.cells if c.status == "error"]
     assert failed[0].error_name == "ImportError" and "np_utils" in failed[0].error_value
     assert "keras.utils.to_categorical" in cell_hint(failed[0])
@@ -124,23 +87,19 @@ def test_seed_002_shows_the_keras_3_hint_and_names_the_wrong_layers(tmp_path: Pa
     assert "block2_conv2, block3_conv1" in frozen.message and "block4_conv4" in frozen.message
     # What can be graded is graded: the architecture and compile checks still pass.
     assert statuses(result)["model.architecture"] == "pass"
-    assert any("random weights" in n for n in result.notices)
     for report in ("report.md", "report.html"):
-        text = (tmp_path / "seed_002" / report).read_text()
+        text = (folder / report).read_text()
         assert "from keras.utils import np_utils" in text  # the failing cell is shown
         assert "Keras 3 removed keras.utils.np_utils" in text
 
 
-def test_an_edited_locked_cell_is_reported_and_graded_restored(tmp_path: Path) -> None:
-    spec = load_assignment("mnist_transfer")
-    result = grade(
-        spec.folder / "submissions" / "edited_locked_cell.ipynb",
-        assignment=spec,
-        out=tmp_path,
-        options=SMOKE,
-    )
+def test_an_edited_locked_cell_is_reported_and_graded_restored(
+    graded_example: GradeExample,
+) -> None:
+    graded = graded_example("mnist_transfer", "edited_locked_cell")
+    result, folder = graded.result, graded.folder
     assert [(c.cell_id, c.change) for c in result.locked_cells] == [("parameters", "edited")]
     assert "-epochs = 5" in result.locked_cells[0].diff
     assert any("Locked cell" in n and "+epochs = 1" in n for n in result.notices)
-    executed = (tmp_path / "edited_locked_cell" / "executed.ipynb").read_text()
+    executed = (folder / "executed.ipynb").read_text()
     assert "epochs = 5" in executed and "epochs = 1" not in executed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 from grader.cli import main
 from grader.pipeline import grade
 from grader.results import GradeResult
-from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT, SMOKE
+from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT, SMOKE, GradeExample
 
 pytestmark = pytest.mark.notebook
 GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
@@ -32,13 +33,12 @@ def statuses(result: GradeResult) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_example_submission_matches_its_golden(
-    name: str, tmp_path: Path, update_goldens: bool
+    name: str, update_goldens: bool, graded_example: GradeExample
 ) -> None:
-    result = grade(
-        EXAMPLES / f"{name}.ipynb", assignment="cifar10_transfer", out=tmp_path, options=SMOKE
-    )
+    graded = graded_example("cifar10_transfer", name)
+    result, folder = graded.result, graded.folder
     golden_path = GOLDENS / f"{name}.json"
-    got = {"checks": statuses(result), "score": result.score}
+    got: dict[str, Any] = {"checks": statuses(result), "score": result.score}
     if update_goldens:
         golden_path.write_text(json.dumps(got, indent=2) + "\n")
     golden = json.loads(golden_path.read_text())
@@ -47,7 +47,6 @@ def test_example_submission_matches_its_golden(
     if name == "full_marks":
         assert got == golden and result.score == result.max_score
     # Every artefact a user reads was written.
-    folder = tmp_path / name
     text = (folder / "result.json").read_text()
     assert text == result.to_json() and GradeResult.from_json(text).to_json() == text
     assert (folder / "report.html").is_file() and (folder / "report.md").is_file()
@@ -88,10 +87,11 @@ def test_goldens_say_each_mutant_fails_only_its_own_check() -> None:
         assert {k for k, v in golden.items() if v != "pass" and k not in ACCURACY} == failing, name
 
 
-def test_name_error_is_reported_and_independent_checks_still_pass(tmp_path: Path) -> None:
-    result = grade(
-        EXAMPLES / "name_error.ipynb", assignment="cifar10_transfer", out=tmp_path, options=SMOKE
-    )
+def test_name_error_is_reported_and_independent_checks_still_pass(
+    graded_example: GradeExample,
+) -> None:
+    graded = graded_example("cifar10_transfer", "name_error")
+    result = graded.result
     failed = [c for c in result.cells if c.status == "error"]
     assert [c.error_name for c in failed] == ["NameError"]
     assert "trans_model" in failed[0].error_value and "\x1b[" not in failed[0].traceback
@@ -105,7 +105,7 @@ def test_name_error_is_reported_and_independent_checks_still_pass(tmp_path: Path
     ):
         assert got[check] == "pass", check
     assert any("new_model" in n for n in result.notices)
-    report = (tmp_path / "name_error" / "report.html").read_text()
+    report = (graded.folder / "report.html").read_text()
     assert "Hint:</strong> A name was used before it was defined" in report
 
 
@@ -120,15 +120,16 @@ def test_student_template_scores_zero_with_a_reason_per_check(tmp_path: Path) ->
     assert any(c.status == "error" for c in result.cells)
 
 
-def test_grading_twice_gives_identical_scores(tmp_path: Path) -> None:
+def test_grading_twice_gives_identical_scores(tmp_path: Path, graded_example: GradeExample) -> None:
+    # The first grade is the one the golden test read; this is a second, independent run.
     runs = [
+        graded_example("cifar10_transfer", "not_frozen").result,
         grade(
             EXAMPLES / "not_frozen.ipynb",
             assignment="cifar10_transfer",
-            out=tmp_path / str(i),
+            out=tmp_path,
             options=SMOKE,
-        )
-        for i in range(2)
+        ),
     ]
     a, b = [json.dumps([c.__dict__ for c in r.checks], sort_keys=True) for r in runs]
     assert a == b

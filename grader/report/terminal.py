@@ -37,6 +37,7 @@ from grader.report.formats import (
 )
 from grader.report.render import TRACEBACK_LINES
 from grader.results import CheckResult, GradeResult
+from grader.review.merge import final_score
 
 
 def print_report(result: GradeResult, view: View, console: Console | None = None) -> None:
@@ -322,6 +323,7 @@ def print_checks(result: GradeResult, console: Console | None = None) -> None:
     counts = status_counts(result.checks)
     table.caption = Text(", ".join(f"{n} {status}" for status, n in counts.items() if n))
     console.print(table)
+    _print_reviewed(result, console)
     for incident in result.incidents:
         console.print(Text(f"{incident.outcome}: {incident.detail}", style="yellow"))
     if wide:
@@ -338,6 +340,29 @@ def print_checks(result: GradeResult, console: Console | None = None) -> None:
         if hint:
             hint_text = Text.assemble(("Hint: ", "bold"), hint)
             console.print(Padding(hint_text, (0, 0, 0, 2), expand=False))
+
+
+def _print_reviewed(result: GradeResult, console: Console) -> None:
+    # Written answers and overrides are part of the grade: a terminal that left them out would
+    # show the automatic score as if it were final (the review desk, issue 17).
+    if not result.manual and not result.overrides:
+        return
+    final = final_score(result)
+    total = "pending" if final.score is None else format_number(final.score)
+    console.print(
+        Text(f"With the instructor's review: {total}/{format_number(final.max_score)}", style="bold")
+    )
+    for o in result.overrides:
+        console.print(
+            Text(
+                f"  {o.check}: {format_number(o.score)} points instead of "
+                f"{format_number(o.automatic_score)} ({o.automatic_status}): {o.reason}"
+            )
+        )
+    for m in result.manual:
+        got = format_number(m.score) if m.score is not None else m.status
+        where = "" if m.cells else " (no answer found)"
+        console.print(Text(f"  {m.id}: {got}/{format_number(m.max_score)}, {m.title}{where}"))
 
 
 def _visible_hint(check: CheckResult) -> str:

@@ -29,7 +29,7 @@ def solution() -> nbformat.NotebookNode:
         cell.id = f"c{i}"
     nb = new_notebook(cells=cells)
     nb.metadata["grader"] = {"assignment": "demo"}
-    return nb  # type: ignore[no-any-return]
+    return nb
 
 
 def test_release_strips_solutions_and_locks_every_other_code_cell() -> None:

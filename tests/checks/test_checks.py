@@ -340,7 +340,7 @@ def summary(values: np.ndarray) -> VariableSummary:
 
 
 def split_variables(scale: float = 255.0, width1: int = 5) -> dict[str, VariableSummary]:
-    out = {}
+    out: dict[str, VariableSummary] = {}
     for n, classes, width in ((1, ref.SET1_CLASSES, width1), (2, ref.SET2_CLASSES, 10)):
         s = ref.split_set(TRUTH.x_train, TRUTH.y_train, classes, width)
         factor = 255.0 / scale

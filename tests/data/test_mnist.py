@@ -23,7 +23,8 @@ def write_official_npz(path: Path, n_train: int = 30, n_test: int = 10) -> dict[
         "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    # numpy's stubs read ** as its allow_pickle keyword.
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
     return arrays
 
 

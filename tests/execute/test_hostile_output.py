@@ -82,7 +82,7 @@ def send(c: BoundedClient, cell: int, msg: dict[str, object]) -> None:
 
 
 def notebook_size(c: BoundedClient) -> int:
-    return len(nbformat.writes(c.nb))  # type: ignore[no-untyped-call]
+    return len(nbformat.writes(c.nb))
 
 
 def test_display_updates_count_against_the_running_cell_and_are_cut() -> None:

@@ -110,7 +110,8 @@ def test_data_budget_and_capture_inside_the_kernel(tmp_path: Path) -> None:
         60,
         20,
     )
-    assert fit.before is not None and fit.before[1].weights != fit.after[1].weights
+    assert fit.before is not None and fit.after is not None
+    assert fit.before[1].weights != fit.after[1].weights
     assert art.fits_of("base") == [fit]
     assert art.variable("labels").shape == (60, 10)
     assert art.model("base").count_params() == 30730

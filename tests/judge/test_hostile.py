@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+import typing as t
 from pathlib import Path
 
 import nbformat
@@ -277,7 +278,8 @@ def test_an_array_bomb_is_refused_before_it_is_read(graded: dict[str, object]) -
     result: GradeResult = graded["results"]["bomb"]  # type: ignore[index]
     split = next(c for c in result.checks if c.id == "data.split")
     assert split.status == "fail" and "declares more than" in split.message
-    assert graded["grader_peak_rss"] < 2.5 * 2**30, graded["grader_peak_rss"]
+    peak = t.cast(float, graded["grader_peak_rss"])
+    assert peak < 2.5 * 2**30, peak
 
 
 def test_a_model_too_slow_to_judge_is_stopped_at_the_judges_time_limit(

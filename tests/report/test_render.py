@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -20,7 +21,15 @@ from grader.report.charts import svg_line_chart
 from grader.report.escape import markdown_code, markdown_fence, markdown_text
 from grader.report.render import render_html, render_markdown, templates_dir, write_reports
 from grader.report.terminal import print_checks, print_report, print_table
-from grader.results import CellResult, CheckResult, DataInfo, FitRecord, GradeResult
+from grader.results import (
+    CellResult,
+    CheckOverride,
+    CheckResult,
+    DataInfo,
+    FitRecord,
+    GradeResult,
+    ManualAnswer,
+)
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "files" / "results"
@@ -380,6 +389,37 @@ def test_print_checks_does_not_interpret_rich_markup() -> None:
     print_checks(odd, console)
     text = console.export_text()
     assert "[bold]mismatch[/bold]" in text and "[red]it[/]" in text
+
+
+def test_print_checks_shows_written_answers_and_overrides_with_the_final_total() -> None:
+    result = _failing()
+    written = ManualAnswer("written.why", "Why transfer learning?", 6, "Less data.", "d", [3])
+    blank = ManualAnswer("written.how", "How does it help?", 4, "", "e")
+    override = CheckOverride(
+        "transfer.frozen", 1.5, "froze by name: fine", automatic_status="fail", automatic_score=0
+    )
+    pending = GradeResult(**{**result.__dict__, "manual": [written, blank]})
+    console = Console(record=True, width=160)
+    print_checks(pending, console)
+    text = console.export_text()
+    assert "With the instructor's review: pending/19" in text
+    assert "written.why: pending/6, Why transfer learning?" in text
+    assert "written.how: pending/4, How does it help? (no answer found)" in text
+
+    graded = GradeResult(
+        **{
+            **result.__dict__,
+            "manual": [dataclasses.replace(written, status="graded", score=5)],
+            "overrides": [override],
+        }
+    )
+    console = Console(record=True, width=160)
+    print_checks(graded, console)
+    text = console.export_text()
+    # 2.5 automatic + 1.5 overriding transfer.frozen's 0 + 5 written = 9 of 9 + 6.
+    assert "With the instructor's review: 9/15" in text
+    assert "transfer.frozen: 1.5 points instead of 0 (fail): froze by name: fine" in text
+    assert "written.why: 5/6" in text
 
 
 # --- SVG chart ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from grader.batch.run import grade_batch
 from grader.results import GradeResult
 from grader.review.db import ReviewDB
 from grader.review.merge import ManualDecision
+from tests.conftest import SMOKE
 from tests.review.fixtures import SEED_001_TRANSFER, STUDENTS, make_assignment, notebook
 
 pytestmark = pytest.mark.notebook
@@ -25,7 +26,7 @@ def test_answers_are_collected_pending_and_decisions_survive_grading_again(tmp_p
     nbformat.write(notebook(STUDENTS[0]), hand_in / "alice.ipynb")
     out = tmp_path / "out"
 
-    first = grade_batch([hand_in], assignment=spec.folder, out=out, budget="smoke", jobs=1)
+    first = grade_batch([hand_in], assignment=spec.folder, out=out, options=SMOKE, jobs=1)
     [entry] = first.entries
     assert entry.status == "graded"
     result = GradeResult.from_json((out / "alice" / "result.json").read_text("utf-8"))
@@ -47,7 +48,7 @@ def test_answers_are_collected_pending_and_decisions_survive_grading_again(tmp_p
         "alice", "written.why", why.answer_digest, ManualDecision(5, (), ""), expected_version=0
     )
 
-    again = grade_batch([hand_in], assignment=spec.folder, out=out, budget="smoke", jobs=1)
+    again = grade_batch([hand_in], assignment=spec.folder, out=out, options=SMOKE, jobs=1)
     assert again.entries[0].status == "done"  # not executed again
     merged = GradeResult.from_json((out / "alice" / "result.json").read_text("utf-8"))
     assert [(m.status, m.score) for m in merged.manual] == [("graded", 8), ("graded", 5)]

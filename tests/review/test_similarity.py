@@ -147,7 +147,7 @@ def test_300_submissions_in_seconds_with_every_copy_found_and_no_false_pair() ->
     found = find_lookalikes(class_, template=template)
     seconds = time.perf_counter() - started
     pairs = {(p.a, p.b) for p in found.pairs}
-    copies_of = {}
+    copies_of: dict[str, list[str]] = {}
     for source, copy in planted:
         copies_of.setdefault(source, []).append(copy)
     # Two copies of the same student's work look alike too.

@@ -33,7 +33,7 @@ from grader.data.cache import cache_dir
 from grader.results import GradeResult
 from grader.sandbox import launcher as sandbox_exec
 from grader.sandbox.confine import SandboxOptions, namespaces_available
-from grader.sandbox.kernel import kernel_sandbox
+from grader.sandbox.kernel import Sandbox, kernel_sandbox
 from grader.sandbox.limits import Limits
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT
 
@@ -234,7 +234,7 @@ def test_two_sandboxes_have_their_own_users_even_without_namespaces(
     options = SandboxOptions(limits=Limits(processes=limit))
     running: list[subprocess.Popen[bytes]] = []
 
-    def start(box: grader.sandbox.confine.Sandbox, script: str) -> subprocess.Popen[bytes]:
+    def start(box: Sandbox, script: str) -> subprocess.Popen[bytes]:
         # Python may live in a folder only root can enter: without namespaces, a shell.
         # The launcher discards the command's own output: the script writes to files.
         box.connection_file.write_text("{}")  # Jupyter writes it before a kernel starts

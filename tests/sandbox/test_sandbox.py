@@ -128,13 +128,13 @@ def test_the_new_root_shows_only_the_allow_list(tmp_path: Path) -> None:
             "touch /new /etc/new 2>&1; echo --; "
             + "; ".join(f"ls -A {p} 2>/dev/null" for p in material),
         )
-    top, dev, folder, mounted, tree, rest, material = run.stdout.split("--\n")
-    assert material == ""  # every assignment and reference solution, wherever installed
+    top, dev, listed, mounted, tree, rest, unhidden = run.stdout.split("--\n")
+    assert unhidden == ""  # every assignment and reference solution, wherever installed
     pythons = {p.parts[1] for p in python_paths()[0]}
     assert OWN_NAMES <= set(top.split()) <= SYSTEM_NAMES | OWN_NAMES | pythons
     # Terminals of its own: none of the machine's appear in its /dev/pts.
     assert set(dev.split()) == DEVICES | TERMINALS | {"shm", "/dev:", "/dev/pts:"}
-    assert set(folder.split()) <= {"work", "shown"}  # not the secret beside them
+    assert set(listed.split()) <= {"work", "shown"}  # not the secret beside them
     assert mounted.split() == [f"{shown}:", "inside", "visible.txt", f"{shown}/inside:"]
     # The checkout holds every assignment and solution: only its grader package is shown
     # (and the virtual environment, when it lives there).
