@@ -124,10 +124,12 @@ def grade(
     no_sandbox: bool,
     **limits: int | None,
 ) -> None:
-    """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
+    """Grade SUBMISSIONS: notebooks, folders, Canvas, Moodle or Blackboard zips, Gradescope
+    exports, nbgrader courses.
 
     Writes OUT/<student id>/ per submission, gradebook.csv, canvas.csv and the class report
-    OUT/index.html. Running the same command again grades only what is not finished.
+    OUT/index.html; canvas_feedback.zip, moodle.csv, blackboard.csv when the hand-in came from
+    that LMS. Running the same command again grades only what is not finished.
 
     Every kernel runs in a sandbox (no network, limits, a fresh folder); the rubric's
     [sandbox] table sets the limits and the --*-limit options override them. A file that is
@@ -173,9 +175,16 @@ def grade(
         click.secho(f"  not graded: {entry.student_id}: {entry.reason}", fg="yellow")
     if summary.ignored:
         click.echo(f"ignored (not notebooks): {', '.join(summary.ignored)}")
+    for line in summary.set_aside:
+        click.echo(f"not graded, another notebook of the student is: {line}")
     click.echo(f"results and reports: {out}/<student id>/")
     click.echo(f"class report: {summary.outputs['report']}")
-    click.echo(f"gradebooks: {summary.outputs['gradebook']}, {summary.outputs['canvas']}")
+    books = ("gradebook", "canvas", "moodle", "blackboard", "canvas_feedback")
+    click.echo(
+        f"gradebooks: {', '.join(str(summary.outputs[k]) for k in books if k in summary.outputs)}"
+    )
+    for warning in summary.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
 @main.command()

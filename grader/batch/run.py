@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.cache import CachedResult, ResultCache, grading_context, result_key
-from grader.batch.discover import Submission, discover, read_roster
+from grader.batch.discover import Submission, discover, expected_notebook, read_roster
 from grader.batch.entry import BatchEntry, EntryStatus
 from grader.batch.workers import Task, TaskResult, cores, open_executor
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
+from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope import gradescope_json
 from grader.options import GradeOptions, View
@@ -68,6 +69,11 @@ class BatchSummary:
     seconds: float
     where: str
     """Where notebooks were executed (``this process``, local workers, a scheduler)."""
+    set_aside: list[str] = field(default_factory=list)
+    """Notebooks not graded because another one of the same student is, with the reason."""
+    warnings: list[str] = field(default_factory=list)
+    """What the instructor should know before importing the gradebooks (a Canvas column that
+    Canvas would not match)."""
 
 
 def grade_batch(
@@ -82,6 +88,7 @@ def grade_batch(
     force: bool = False,
     canvas_column: str | None = None,
     observer: BatchObserver | None = None,
+    single: bool = False,
 ) -> BatchSummary:
     """Grade every submission in ``sources`` and write the class's outputs into ``out``.
 
@@ -100,6 +107,8 @@ def grade_batch(
         canvas_column: header of the score column in ``canvas.csv``; the assignment's title
             when None.
         observer: told about progress.
+        single: ``sources`` are one student's hand-in (Gradescope's): grade one notebook, the
+            one :func:`grader.batch.discover.choose` picks, as ``submission``.
 
     Returns:
         The summary; the files it names are written.
@@ -114,7 +123,9 @@ def grade_batch(
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
     out = Path(out)
-    found = discover(sources, out / STAGING, exclude=[out])
+    found = discover(
+        sources, out / STAGING, exclude=[out], expected=expected_notebook(spec), single=single
+    )
     names = read_roster(roster) if roster is not None else {}
     batch = _Batch(spec, options, out, ResultCache(), grading_context(spec, options))
     pending = []
@@ -142,7 +153,15 @@ def grade_batch(
         roster=names,
         lookalikes=review.lookalikes.pairs if review.lookalikes else (),
     )
-    summary = BatchSummary(ordered, found.ignored, outputs, time.monotonic() - started, where)
+    summary = BatchSummary(
+        ordered,
+        found.ignored,
+        outputs,
+        time.monotonic() - started,
+        where,
+        set_aside=found.set_aside,
+        warnings=canvas_warnings(canvas_column, ordered),
+    )
     batch_json = _batch_json(summary, spec, options, canvas_column or spec.title)
     write_atomic(out / "batch.json", batch_json)
     return summary
@@ -321,6 +340,7 @@ def _batch_json(
                 "where": summary.where,
                 "seconds": round(summary.seconds, 3),
                 "ignored": summary.ignored,
+                "set_aside": summary.set_aside,
                 "submissions": [
                     {
                         "student_id": e.student_id,
