@@ -42,7 +42,9 @@ if t.TYPE_CHECKING:
     from grader.rubric import Assignment
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Letters of any script stay (nbgrader and Blackboard ids may be names); separators, controls
+# and punctuation go.
+_UNSAFE = re.compile(r"[^\w.-]+")
 # Output folders are named after ids; these names would mean something else there.
 _RESERVED = {"", ".", ".."}
 
@@ -106,7 +108,8 @@ class Discovery:
 
 
 def safe_id(text: str) -> str:
-    """A file-name-safe version of a student id (keeps letters, digits, ``.``, ``_``, ``-``)."""
+    """A file-name-safe version of a student id (keeps letters and digits of any script, ``.``,
+    ``_``, ``-``)."""
     cleaned = _UNSAFE.sub("_", text.strip()).strip("._")
     return cleaned if cleaned not in _RESERVED else "submission"
 
