@@ -22,6 +22,10 @@ from grader.results import CheckResult, CheckStatus
 from grader.review.rubric import ManualItem, parse_manual
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
+Reveal = t.Literal["after_due_date", "after_published", "hidden"]
+"""Gradescope's visibility values for a test students must not see at once."""
+REVEAL: tuple[str, ...] = t.get_args(Reveal)
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -39,6 +43,9 @@ class CheckSpec:
     """The check kind's typed parameters (a frozen dataclass; see :mod:`grader.checks`)."""
     hidden: bool = False
     """Students see only its status and points: no message, hint or evidence."""
+    reveal: Reveal = "after_due_date"
+    """For a hidden check, when Gradescope shows its test in full (its ``visibility``):
+    ``after_due_date``, ``after_published`` (once grades are published) or ``hidden`` (never)."""
 
     def result(
         self,
@@ -100,6 +107,10 @@ class Assignment:
     manual: tuple[ManualItem, ...] = ()
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
+
+    def reveals(self) -> dict[str, Reveal]:
+        """Hidden check id -> when Gradescope shows its test (see :attr:`CheckSpec.reveal`)."""
+        return {c.id: c.reveal for c in self.checks if c.hidden}
 
     @property
     def max_score(self) -> float:
@@ -253,6 +264,18 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     return assignment
 
 
+def _reveal(value: str, hidden: bool, path: Path, index: int) -> Reveal:
+    if value not in REVEAL:
+        raise RubricError.at(
+            path, f"checks[{index}].reveal", f"must be one of {', '.join(REVEAL)}, not {value!r}"
+        )
+    if value != "after_due_date" and not hidden:
+        raise RubricError.at(
+            path, f"checks[{index}].reveal", "only a hidden check (hidden = true) has a reveal"
+        )
+    return t.cast(Reveal, value)
+
+
 def _budgets(table: _Reader) -> dict[str, Budget]:
     """The default budgets, with the rubric's ``[budgets.<name>]`` overrides."""
     budgets = dict(DEFAULT_BUDGETS)
@@ -295,7 +318,8 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
                 points=float(c.get("points", (int, float))),
                 hint=c.get("hint", str),
                 params=params,
-                hidden=c.get("hidden", bool, False),
+                hidden=(hidden := c.get("hidden", bool, False)),
+                reveal=_reveal(c.get("reveal", str, "after_due_date"), hidden, path, i),
             )
         )
         c.done()

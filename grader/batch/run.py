@@ -15,7 +15,7 @@ import dataclasses
 import json
 import time
 import typing as t
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,7 +196,14 @@ class _Batch:
             if cached is None:
                 return False
             result, status = GradeResult.from_json(cached.result_json), "cached"
-            _write_submission(folder, result, cached.executed, key=key, view=self.options.view)
+            _write_submission(
+                folder,
+                result,
+                cached.executed,
+                key=key,
+                view=self.options.view,
+                reveals=self.spec.reveals(),
+            )
         self.entries[sub.student_id] = _entry(sub, name, status, result)
         return True
 
@@ -245,12 +252,22 @@ class _Batch:
         if done.failure:
             result = self.failed_result(sub.student_id, done.failure)
             # No marker and no cache entry: the next run tries this notebook again.
-            _write_submission(folder, result, "", key=None, failure=done.failure, view=view)
+            _write_submission(
+                folder,
+                result,
+                "",
+                key=None,
+                failure=done.failure,
+                view=view,
+                reveals=self.spec.reveals(),
+            )
             entry = _entry(sub, name, "failed", result, reason=done.failure)
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
         key = result_key(sub.digest, self.context)
         result = GradeResult.from_json(done.result_json)
-        _write_submission(folder, result, done.executed, key=key, view=view)
+        _write_submission(
+            folder, result, done.executed, key=key, view=view, reveals=self.spec.reveals()
+        )
         self.cache.put(key, CachedResult(done.result_json, done.executed))
         return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
 
@@ -286,6 +303,7 @@ def _write_submission(
     key: str | None,
     view: View,
     failure: str = "",
+    reveals: Mapping[str, str] | None = None,
 ) -> None:
     """Write one submission's files, the completion marker last."""
     (folder / MARKER).unlink(missing_ok=True)
@@ -295,7 +313,7 @@ def _write_submission(
         write_atomic(folder / "executed.ipynb", executed)
     else:
         (folder / "executed.ipynb").unlink(missing_ok=True)
-    write_atomic(folder / "results.json", gradescope_json(result, failure=failure))
+    write_atomic(folder / "results.json", gradescope_json(result, failure=failure, reveals=reveals))
     if key is not None:
         write_atomic(folder / MARKER, key + "\n")
 

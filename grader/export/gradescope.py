@@ -11,17 +11,20 @@ zero points and the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shlex
 import stat
 import typing as t
 import zipfile
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
+from grader.report.escape import markdown_text
 from grader.report.facts import for_view
 from grader.report.formats import format_number
 from grader.report.render import templates_dir
@@ -179,28 +182,54 @@ def _pyproject() -> str:
     )
 
 
-def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t.Any]:
+def gradescope_results(
+    result: GradeResult,
+    *,
+    failure: str = "",
+    reveals: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> dict[str, t.Any]:
     """``results.json`` in Gradescope's autograder format, one test per check.
+
+    Gradescope's specification (gradescope-autograder docs, "Autograder Specifications"): the
+    top level holds ``score``, ``execution_time``, ``output`` with its ``output_format``,
+    ``tests`` and an optional ``leaderboard``; each test ``name``, ``number``, ``score``,
+    ``max_score``, ``status``, ``output``, ``visibility`` (``visible``, ``hidden``,
+    ``after_due_date``, ``after_published``) and ``tags``. Output is Markdown (``md``): the
+    top-level output is the student's Markdown report (the layer diffs included), and every
+    test's output is escaped Markdown, since messages quote student text.
 
     Args:
         result: the graded submission; Gradescope shows it to the student, so it is rendered
-            in the student view (hidden checks as status and points only).
+            in the student view, except that a hidden check's test carries its full message with
+            the rubric's ``reveal`` as visibility: Gradescope holds it back until then.
         failure: why the notebook could not be graded, shown at the top.
+        reveals: hidden check id -> its Gradescope visibility (the rubric's ``reveal``);
+            ``after_due_date`` for a hidden check not named.
+        notes: lines for the top of the output (the autograder's limits, its sandbox).
     """
-    result = for_view(result, "student")
-    overrides = {o.check: o for o in result.overrides}
-    final = final_score(result)
+    from grader.report.render import render_markdown
+
+    reveals = reveals or {}
+    full = {c.id: c for c in result.checks}
+    shown = for_view(result, "student")
+    overrides = {o.check: o for o in shown.overrides}
+    final = final_score(shown)
     tests = []
-    for number, check in enumerate(result.checks, start=1):
-        output = check.message
+    for number, check in enumerate(shown.checks, start=1):
+        visibility = "visible"
+        if check.hidden:
+            visibility = reveals.get(check.id, "after_due_date")
+            check = dataclasses.replace(full[check.id], details={})
+        output = markdown_text(check.message)
         if check.status != "pass" and check.hint:
-            output = f"{output}\nHint: {check.hint}".strip()
+            output = f"{output}\n\nHint: {markdown_text(check.hint)}".strip()
         score = check.score
         if check.id in overrides:
             score = overrides[check.id].score
             output = (
-                f"{output}\nAdjusted by your instructor from {format_number(check.score)} to "
-                f"{format_number(score)} points: {overrides[check.id].reason}"
+                f"{output}\n\nAdjusted by your instructor from {format_number(check.score)} to "
+                f"{format_number(score)} points: {markdown_text(overrides[check.id].reason)}"
             ).strip()
         tests.append(
             {
@@ -210,29 +239,31 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
                 "max_score": check.max_score,
                 "status": "passed" if check.status == "pass" else "failed",
                 "output": output,
-                "visibility": "visible",
+                "output_format": "md",
+                "visibility": visibility,
                 "tags": [check.id.split(".")[0]],
             }
         )
-    for number, item in enumerate(result.manual, start=len(tests) + 1):
+    for number, item in enumerate(shown.manual, start=len(tests) + 1):
         test: dict[str, t.Any] = {
             "name": f"{item.title} ({item.id})",
             "number": str(number),
             "max_score": item.max_score,
+            "output_format": "md",
             "visibility": "visible",
             "tags": ["manual"],
         }
         if item.status == "graded" and item.score is not None:
-            met = "".join(f"\n- {c}" for c in item.criteria)
+            met = "".join(f"\n- {markdown_text(c)}" for c in item.criteria)
             test["score"] = item.score
-            test["output"] = (f"{item.comment}\n" if item.comment else "") + (
+            test["output"] = (f"{markdown_text(item.comment)}\n\n" if item.comment else "") + (
                 f"Criteria met:{met}" if met else ""
             )
         else:
             # No score at all rather than 0: the points are not decided yet.
             test["output"] = "Pending: your instructor grades this answer by hand."
         tests.append(test)
-    lines = [f"Not graded: {failure}"] if failure else []
+    lines = [f"**Not graded:** {markdown_text(failure)}"] if failure else []
     if final.pending:
         lines += [
             f"Score so far {format_number(final.automatic + final.manual)}/"
@@ -243,17 +274,44 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
         lines += [
             f"Score {format_number(t.cast(float, final.score))}/{format_number(final.max_score)}."
         ]
-    lines += result.notices
-    return {
+    lines += [markdown_text(n) for n in notes]
+    data: dict[str, t.Any] = {
         "score": final.automatic + final.manual if final.pending else final.score,
         "execution_time": round(result.timings.get("total", 0.0)),
-        "output": "\n".join(lines),
+        "output": "\n\n".join(lines) + "\n\n" + render_markdown(result, "student"),
+        "output_format": "md",
+        "test_output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+    board = leaderboard(shown)
+    if board:
+        data["leaderboard"] = board
+    return data
 
 
-def gradescope_json(result: GradeResult, *, failure: str = "") -> str:
+def leaderboard(result: GradeResult) -> list[dict[str, t.Any]]:
+    """Gradescope leaderboard entries: each visible accuracy check's held-out accuracy.
+
+    Hidden checks stay off the board, which every student of the course can read.
+    """
+    board = []
+    for check in result.checks:
+        accuracy = check.details.get("accuracy")
+        if check.hidden or isinstance(accuracy, bool) or not isinstance(accuracy, int | float):
+            continue
+        board.append({"name": check.title, "value": round(float(accuracy), 4), "order": "desc"})
+    return board
+
+
+def gradescope_json(
+    result: GradeResult,
+    *,
+    failure: str = "",
+    reveals: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
     """:func:`gradescope_results` as JSON text."""
-    return json.dumps(gradescope_results(result, failure=failure), indent=2) + "\n"
+    data = gradescope_results(result, failure=failure, reveals=reveals, notes=notes)
+    return json.dumps(data, indent=2) + "\n"
