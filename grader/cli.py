@@ -99,6 +99,12 @@ def main(ctx: click.Context, verbose: bool) -> None:
     default=None,
     help="Score column header in canvas.csv, e.g. 'HW 3 (123456)' [default: assignment title].",
 )
+@click.option(
+    "--one-student",
+    is_flag=True,
+    help="SUBMISSIONS are one student's files (Gradescope's submission folder): grade the "
+    "assignment's notebook into OUT/submission/ and list the others as not graded.",
+)
 @view_option(DEFAULTS.view)
 @click.option(
     "--no-sandbox",
@@ -120,6 +126,7 @@ def grade(
     roster: Path | None,
     force: bool,
     canvas_column: str | None,
+    one_student: bool,
     view: t.Literal["student", "instructor"],
     no_sandbox: bool,
     **limits: int | None,
@@ -162,6 +169,7 @@ def grade(
             force=force,
             canvas_column=canvas_column,
             observer=observer,
+            single=one_student,
         )
     print_table([e.result for e in summary.entries])
     counts = {s: sum(e.status == s for e in summary.entries) for s in ("graded", "cached", "done")}
@@ -288,11 +296,46 @@ def schema() -> None:
     show_default=True,
 )
 @budget_option(DEFAULTS.budget)
-def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
-    """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT."""
+@data_options
+@click.option(
+    "--fetch/--no-fetch",
+    default=True,
+    show_default=True,
+    help="Let setup.sh download the official data and weights not carried (checked against "
+    "Keras' digests); --no-fetch grades on synthetic data and random weights.",
+)
+@click.option(
+    "--gradescope-timeout",
+    type=click.IntRange(60, 2400),
+    default=600,
+    show_default=True,
+    help="The autograder timeout set in Gradescope (seconds); each run stays under it.",
+)
+def gradescope_bundle(
+    assignment: str,
+    out: Path,
+    budget: str,
+    data_dir: Path | None,
+    weights_dir: Path | None,
+    fetch: bool,
+    gradescope_timeout: int,
+) -> None:
+    """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT.
+
+    --data-dir and --weights-dir carry real data and weights in the zip, with their SHA-256;
+    what is not carried is downloaded by setup.sh when Gradescope builds the image.
+    """
     from grader.export.gradescope import build_bundle
 
-    path = build_bundle(assignment, out=out, budget=budget)
+    path = build_bundle(
+        assignment,
+        out=out,
+        budget=budget,
+        data_dir=data_dir,
+        weights_dir=weights_dir,
+        fetch=fetch,
+        gradescope_timeout=gradescope_timeout,
+    )
     click.echo(f"Gradescope autograder: {path} (upload it as the assignment's autograder)")
 
 

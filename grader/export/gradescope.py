@@ -1,12 +1,10 @@
-"""The Gradescope autograder bundle: ``setup.sh``, ``run_autograder`` and the grader's source.
+"""The Gradescope autograder bundle: ``setup.sh``, ``run_autograder``, the grader's source, its
+pinned dependencies, and the real data and weights (carried, or fetched at build).
 
 Gradescope unzips the bundle into ``/autograder/source``, runs ``setup.sh`` once when it builds
-the image, and ``run_autograder`` for every submission (the student's files are in
-``/autograder/submission``). ``run_autograder`` grades the notebook with ``grader grade`` and
-copies that submission's ``results.json`` (see
-:func:`grader.export.class_report.gradescope_results`) to
-``/autograder/results/results.json``; when nothing could be graded it still writes one, with
-zero points and the reason.
+the image (with internet), and ``run_autograder`` for every submission (the student's files are
+in ``/autograder/submission``); see :mod:`grader.export.gradescope_run` for what runs there.
+``results.json`` follows Gradescope's autograder specification (:func:`gradescope_results`).
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ import importlib.util
 import json
 import shlex
 import stat
+import sys
 import typing as t
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -37,17 +36,46 @@ SOURCE = "grader-src"
 
 SETUP_SH = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, as root, while it builds the autograder image.
+# Gradescope runs this once, as root, while it builds the autograder image (with internet).
 set -euo pipefail
-apt-get update
-apt-get install -y --no-install-recommends python3.11 python3.11-venv
-python3.11 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install /autograder/source/{source}
-# Calibrate the reference now, once, rather than in every student's run.
-GRADER_CACHE_DIR=/autograder/cache /autograder/venv/bin/python -c \\
-  "from grader.options import GradeOptions; from grader.pipeline import prepare_reference; \
-prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budget_py}))"
+export DEBIAN_FRONTEND=noninteractive
+SRC=/autograder/source
+apt-get update -q
+# Python 3.11 or newer: Ubuntu 22.04 (and Debian 12) offer python3.11; Ubuntu 24.04 has 3.12
+# as python3 and no python3.11.
+if apt-cache show python3.11-venv >/dev/null 2>&1; then
+  apt-get install -y -q --no-install-recommends python3.11 python3.11-venv ca-certificates
+  PY=python3.11
+else
+  apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates
+  PY=python3
+fi
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup.sh: the grader needs Python 3.11 or newer; this image has $("$PY" --version)" >&2
+  exit 1
+fi
+"$PY" -m venv /autograder/venv
+VENV_PY=/autograder/venv/bin/python
+"$VENV_PY" -m pip install --no-cache-dir --upgrade pip
+# The versions the instructor's grader runs with (requirements.lock, {python}), then the
+# grader itself without letting pip pick anything else.
+"$VENV_PY" -m pip install --no-cache-dir -r "$SRC/requirements.lock"
+"$VENV_PY" -m pip install --no-cache-dir --no-deps "$SRC/{source}"
+# Real data and weights, fetched or carried, each checked against its digest.
+"$VENV_PY" -m grader.export.gradescope_run assets "$SRC"
+export GRADER_CACHE_DIR=/autograder/cache
+mkdir -p "$GRADER_CACHE_DIR"
+chmod 700 "$GRADER_CACHE_DIR"
+# The grader's secret is made now, once, into the image (0600 in a 0700 folder of root's):
+# every submission is graded with it and no kernel, which runs as another user, can read it.
+"$VENV_PY" -c "from grader.data.secret import grader_secret; grader_secret()"
+# Calibrate the reference now, once, on the same data, rather than in every student's run.
+"$VENV_PY" -c "from grader.options import GradeOptions; \\
+from grader.pipeline import prepare_reference; \\
+prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budget_py}, \\
+data_dir={data_py}, weights_dir={weights_py}))"
+# The bundle (rubric, reference, data) is root's alone from now on.
+chmod -R go-rwx "$SRC"
 """
 
 RUN_AUTOGRADER = """\
@@ -59,29 +87,16 @@ GRADER_BIN="${{GRADER_BIN:-$ROOT/venv/bin/grader}}"
 GRADER_PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
 export GRADER_CACHE_DIR="${{GRADER_CACHE_DIR:-$ROOT/cache}}"
 mkdir -p "$ROOT/results"
-rm -rf "$ROOT/grader-out"
-"$GRADER_BIN" grade "$ROOT/submission" --assignment {assignment} --budget {budget} \\
-  --out "$ROOT/grader-out" --jobs 1 >"$ROOT/grader.log" 2>&1
+rm -f "$ROOT/results/results.json"
+"$GRADER_PYTHON" -m grader.export.gradescope_run grade --root "$ROOT" --grader "$GRADER_BIN" \\
+  --assignment {assignment} --budget {budget} --gradescope-timeout {timeout}{data_args}
 status=$?
-cat "$ROOT/grader.log"
-found=$(ls "$ROOT"/grader-out/*/results.json 2>/dev/null | head -n 1)
-if [ -n "$found" ]; then
-  cp "$found" "$ROOT/results/results.json"
-else
-  # Gradescope shows an error page without results.json: write one that says what happened.
-  "$GRADER_PYTHON" - "$ROOT/grader.log" "$ROOT/results/results.json" "$status" <<'PY'
-import json, sys
-log = open(sys.argv[1], encoding="utf-8", errors="replace").read().strip().splitlines()
-why = log[-1] if log else "the grader printed nothing"
-result = {{
-    "score": 0,
-    "output": f"Your submission could not be graded (exit code {{sys.argv[3]}}): {{why}}\\n"
-    "Submit the assignment's .ipynb notebook.",
-    "visibility": "visible",
-    "tests": [],
-}}
-open(sys.argv[2], "w", encoding="utf-8").write(json.dumps(result, indent=2) + "\\n")
-PY
+cat "$ROOT/grader.log" 2>/dev/null
+if [ ! -s "$ROOT/results/results.json" ]; then
+  # Python itself failed: Gradescope shows an error page without results.json.
+  printf '{{"score": 0, "tests": [], "output": "%s"}}\\n' \\
+    "The autograder failed before grading (exit code $status); your instructor can see its log." \\
+    >"$ROOT/results/results.json"
 fi
 """
 
@@ -103,34 +118,104 @@ grader = "grader.cli:main"
 packages = ["grader", "reference"]
 """
 
+# Where Keras itself downloads each asset, with the digest Keras checks it against
+# (keras/src/datasets/cifar10.py, mnist.py; keras/src/applications/vgg19.py: MD5 there).
+OFFICIAL_DATA = {
+    "cifar10": {
+        "path": "data/cifar-10-python.tar.gz",
+        "url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "digest": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        "unpack": "data",
+    },
+    "mnist": {
+        "path": "data/mnist.npz",
+        "url": "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+        "digest": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    },
+}
+OFFICIAL_WEIGHTS = {
+    "vgg19": {
+        "path": "weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "url": "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "digest": "253f8cb515780f3b799900260a226db6",
+    },
+}
+BUNDLE_ROOT = "/autograder/source"
 
-def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard") -> Path:
+
+def build_bundle(
+    assignment: str | Path,
+    *,
+    out: Path,
+    budget: str = "standard",
+    data_dir: Path | None = None,
+    weights_dir: Path | None = None,
+    fetch: bool = True,
+    gradescope_timeout: int = 600,
+) -> Path:
     """Write Gradescope's autograder zip for one assignment.
 
     Args:
         assignment: assignment id or folder.
         out: the zip to write.
         budget: the budget every submission is graded at.
+        data_dir: real data to carry in the bundle (as for ``grader grade --data-dir``).
+        weights_dir: ImageNet weights to carry (as for ``--weights-dir``).
+        fetch: for what is not carried, let ``setup.sh`` download the official files (checked
+            against Keras' digests); without it, grading uses synthetic data and random weights.
+        gradescope_timeout: the autograder timeout set in Gradescope, in seconds; each run
+            keeps its own limits under it.
 
     Returns:
         ``out``.
 
     Raises:
-        InputError: the grader is not installed (its dependencies cannot be listed), or the
-            budget is unknown.
+        InputError: the grader is not installed (its dependencies cannot be listed), the budget
+            is unknown, or ``data_dir``/``weights_dir`` lacks the files.
     """
+    from grader.export.gradescope_run import file_digest
+
     spec = load_assignment(assignment)
     spec.plan(budget)  # refuses an unknown budget
     files = _source_files(spec)
+    carried = _carried_assets(spec, data_dir, weights_dir)
+    manifest = [
+        {"path": name, "digest": file_digest(path, "sha256")} for name, path in carried.items()
+    ]
+    has_data = any(n.startswith("data/") for n in carried)
+    has_weights = any(n.startswith("weights/") for n in carried)
+    if fetch and not has_data and spec.dataset in OFFICIAL_DATA:
+        manifest.append(OFFICIAL_DATA[spec.dataset])
+        has_data = True
+    for application in spec.pretrained:
+        if fetch and not has_weights and application in OFFICIAL_WEIGHTS:
+            manifest.append(OFFICIAL_WEIGHTS[application])
+    has_weights = any(str(e["path"]).startswith("weights/") for e in manifest)
+    data_at = f"{BUNDLE_ROOT}/data" if has_data else None
+    weights_at = f"{BUNDLE_ROOT}/weights" if has_weights else None
+    data_args = "".join(
+        f" \\\n  {flag} {shlex.quote(at)}"
+        for flag, at in (("--data-dir", data_at), ("--weights-dir", weights_at))
+        if at
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         scripts = {
             "setup.sh": SETUP_SH.format(
-                source=SOURCE, assignment_py=repr(spec.id), budget_py=repr(budget)
+                source=SOURCE,
+                assignment_py=repr(spec.id),
+                budget_py=repr(budget),
+                data_py=repr(data_at),
+                weights_py=repr(weights_at),
+                python=f"resolved on Python {'.'.join(map(str, sys.version_info[:3]))}",
             ),
             "run_autograder": RUN_AUTOGRADER.format(
-                assignment=shlex.quote(spec.id), budget=shlex.quote(budget)
+                assignment=shlex.quote(spec.id),
+                budget=shlex.quote(budget),
+                timeout=int(gradescope_timeout),
+                data_args=data_args,
             ),
         }
         for name, text in scripts.items():
@@ -139,9 +224,81 @@ def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard")
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, text)
         bundle.writestr(f"{SOURCE}/pyproject.toml", _pyproject())
-        for arcname, path in sorted(files.items()):
+        bundle.writestr("requirements.lock", requirements_lock())
+        bundle.writestr("assets.json", json.dumps(manifest, indent=2) + "\n")
+        for arcname, path in sorted({**files, **carried}.items()):
             bundle.write(path, arcname)
     return out
+
+
+def _carried_assets(
+    spec: Assignment, data_dir: Path | None, weights_dir: Path | None
+) -> dict[str, Path]:
+    """Bundle name -> file of the real data and weights given on the command line."""
+    from grader.data import sets
+    from grader.data.pretrained import WEIGHT_FILES, find_weights
+
+    carried: dict[str, Path] = {}
+    if data_dir is not None:
+        found = sets.find_real(spec.dataset, data_dir)
+        if found is None:
+            raise InputError(f"--data-dir {data_dir}: no {spec.dataset} data there")
+        if found.is_file():
+            carried[f"data/{found.name}"] = found
+        else:
+            for path in sorted(p for p in found.iterdir() if p.is_file()):
+                carried[f"data/{found.name}/{path.name}"] = path
+    if weights_dir is not None:
+        for application in spec.pretrained:
+            weights = find_weights(application, weights_dir)
+            assert weights.path is not None  # find_weights raises when weights_dir lacks it
+            carried[f"weights/{WEIGHT_FILES[application]}"] = weights.path
+    return carried
+
+
+def requirements_lock() -> str:
+    """Every distribution the installed grader depends on, pinned to its installed version.
+
+    The closure of the grader's requirements (markers evaluated here, extras followed), so
+    the image grades with the very libraries the instructor's machine does.
+
+    Raises:
+        InputError: the grader, or one of its requirements, is not installed.
+    """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()
+    queue: list[tuple[str, str]] = [("keras-notebook-grader", "")]
+    while queue:
+        name, extra = queue.pop()
+        if (canonicalize_name(name), extra) in seen:
+            continue
+        seen.add((canonicalize_name(name), extra))
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError as exc:
+            raise InputError(f"{name} is not installed; run `pip install .` first") from exc
+        for text in requires:
+            requirement = Requirement(text)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+                continue
+            key = canonicalize_name(requirement.name)
+            try:
+                pins[key] = metadata.version(requirement.name)
+            except metadata.PackageNotFoundError as exc:
+                raise InputError(
+                    f"{requirement.name} (needed by {name}) is not installed; "
+                    "run `pip install .` first"
+                ) from exc
+            queue += [(requirement.name, "")] + [(requirement.name, e) for e in requirement.extras]
+    pins.pop("keras-notebook-grader", None)
+    header = (
+        "# The grader's dependencies as installed where the bundle was built "
+        f"(Python {'.'.join(map(str, sys.version_info[:3]))}).\n"
+    )
+    return header + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
 
 
 def _source_files(spec: Assignment) -> dict[str, Path]:
