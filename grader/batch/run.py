@@ -29,6 +29,7 @@ from grader.exceptions import InputError
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope import gradescope_json
+from grader.export.prairielearn import prairielearn_json
 from grader.options import GradeOptions, View
 from grader.report.render import write_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
@@ -314,6 +315,7 @@ def _write_submission(
     else:
         (folder / "executed.ipynb").unlink(missing_ok=True)
     write_atomic(folder / "results.json", gradescope_json(result, failure=failure, reveals=reveals))
+    write_atomic(folder / "prairielearn.json", prairielearn_json(result, failure=failure))
     if key is not None:
         write_atomic(folder / MARKER, key + "\n")
 
