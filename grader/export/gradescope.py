@@ -413,9 +413,11 @@ def gradescope_results(
         if item.status == "graded" and item.score is not None:
             met = "".join(f"\n- {markdown_text(c)}" for c in item.criteria)
             test["score"] = item.score
-            test["output"] = (f"{markdown_text(item.comment)}\n\n" if item.comment else "") + (
-                f"Criteria met:{met}" if met else ""
-            )
+            parts = [
+                markdown_text(item.comment) if item.comment else "",
+                met and f"Criteria met:{met}",
+            ]
+            test["output"] = "\n\n".join(p for p in parts if p)
         else:
             # No score at all rather than 0: the points are not decided yet.
             test["output"] = "Pending: your instructor grades this answer by hand."
