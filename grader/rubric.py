@@ -22,9 +22,9 @@ from grader.results import CheckResult, CheckStatus
 from grader.review.rubric import ManualItem, parse_manual
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
-Reveal = t.Literal["after_due_date", "after_published", "hidden"]
-"""Gradescope's visibility values for a test students must not see at once."""
-REVEAL: tuple[str, ...] = t.get_args(Reveal)
+Visibility = t.Literal["visible", "after_due_date", "after_published", "hidden"]
+"""Gradescope's visibility values of a test."""
+VISIBILITIES: tuple[str, ...] = t.get_args(Visibility)
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,11 @@ class CheckSpec:
     """The check kind's typed parameters (a frozen dataclass; see :mod:`grader.checks`)."""
     hidden: bool = False
     """Students see only its status and points: no message, hint or evidence."""
-    reveal: Reveal = "after_due_date"
-    """For a hidden check, when Gradescope shows its test in full (its ``visibility``):
-    ``after_due_date``, ``after_published`` (once grades are published) or ``hidden`` (never)."""
+    visibility: Visibility = "visible"
+    """A hidden check's Gradescope test: ``visible`` (at once, as status and points only, as
+    every student view shows it), or its full message held back by Gradescope until
+    ``after_due_date``, ``after_published`` (grades published), or ``hidden`` (never shown to
+    students)."""
 
     def result(
         self,
@@ -108,9 +110,10 @@ class Assignment:
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
 
-    def reveals(self) -> dict[str, Reveal]:
-        """Hidden check id -> when Gradescope shows its test (see :attr:`CheckSpec.reveal`)."""
-        return {c.id: c.reveal for c in self.checks if c.hidden}
+    def reveals(self) -> dict[str, Visibility]:
+        """Hidden check id -> its Gradescope visibility, for those not ``visible`` (see
+        :attr:`CheckSpec.visibility`)."""
+        return {c.id: c.visibility for c in self.checks if c.hidden and c.visibility != "visible"}
 
     @property
     def max_score(self) -> float:
@@ -264,16 +267,13 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     return assignment
 
 
-def _reveal(value: str, hidden: bool, path: Path, index: int) -> Reveal:
-    if value not in REVEAL:
-        raise RubricError.at(
-            path, f"checks[{index}].reveal", f"must be one of {', '.join(REVEAL)}, not {value!r}"
-        )
-    if value != "after_due_date" and not hidden:
-        raise RubricError.at(
-            path, f"checks[{index}].reveal", "only a hidden check (hidden = true) has a reveal"
-        )
-    return t.cast(Reveal, value)
+def _visibility(value: str, hidden: bool, path: Path, index: int) -> Visibility:
+    key = f"checks[{index}].visibility"
+    if value not in VISIBILITIES:
+        raise RubricError.at(path, key, f"must be one of {', '.join(VISIBILITIES)}, not {value!r}")
+    if value != "visible" and not hidden:
+        raise RubricError.at(path, key, "only a hidden check (hidden = true) is held back")
+    return t.cast(Visibility, value)
 
 
 def _budgets(table: _Reader) -> dict[str, Budget]:
@@ -319,7 +319,7 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
                 hint=c.get("hint", str),
                 params=params,
                 hidden=(hidden := c.get("hidden", bool, False)),
-                reveal=_reveal(c.get("reveal", str, "after_due_date"), hidden, path, i),
+                visibility=_visibility(c.get("visibility", str, "visible"), hidden, path, i),
             )
         )
         c.done()

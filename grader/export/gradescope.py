@@ -358,11 +358,11 @@ def gradescope_results(
 
     Args:
         result: the graded submission; Gradescope shows it to the student, so it is rendered
-            in the student view, except that a hidden check's test carries its full message with
-            the rubric's ``reveal`` as visibility: Gradescope holds it back until then.
+            in the student view, except that a hidden check held back by the rubric's
+            ``visibility`` carries its full message: Gradescope shows it only then.
         failure: why the notebook could not be graded, shown at the top.
-        reveals: hidden check id -> its Gradescope visibility (the rubric's ``reveal``);
-            ``after_due_date`` for a hidden check not named.
+        reveals: hidden check id -> its Gradescope visibility (the rubric's ``visibility``);
+            a hidden check not named is a ``visible`` test with status and points only.
         notes: lines for the top of the output (the autograder's limits, its sandbox).
     """
     from grader.report.render import render_markdown
@@ -374,9 +374,8 @@ def gradescope_results(
     final = final_score(shown)
     tests = []
     for number, check in enumerate(shown.checks, start=1):
-        visibility = "visible"
-        if check.hidden:
-            visibility = reveals.get(check.id, "after_due_date")
+        visibility = reveals.get(check.id, "visible") if check.hidden else "visible"
+        if visibility != "visible":
             check = dataclasses.replace(full[check.id], details={})
         output = markdown_text(check.message)
         if check.status != "pass" and check.hint:

@@ -29,15 +29,18 @@ def graded(**changes: object) -> GradeResult:
 def test_hidden_check_gets_the_rubrics_visibility_and_its_full_message() -> None:
     secret_message = "transfer.frozen <b>went wrong</b>"
     hidden = graded(hidden=True)
-    for reveal in ("after_due_date", "after_published", "hidden"):
-        data = gradescope_results(hidden, reveals={"transfer.frozen": reveal})
+    for visibility in ("after_due_date", "after_published", "hidden"):
+        data = gradescope_results(hidden, reveals={"transfer.frozen": visibility})
         first, second = data["tests"]
-        assert first["visibility"] == "visible" and second["visibility"] == reveal
+        assert first["visibility"] == "visible" and second["visibility"] == visibility
         # Gradescope holds the test back, so it may carry what the student view hides.
         assert "went wrong" in second["output"] and secret_message not in second["output"]
-    assert gradescope_results(hidden)["tests"][1]["visibility"] == "after_due_date"
-    # The top-level report, shown at once, keeps the student view: no hidden message there.
-    assert "went wrong" not in gradescope_results(hidden)["output"]
+        # The top-level report, shown at once, keeps the student view.
+        assert "went wrong" not in data["output"]
+    # Not held back by the rubric: a visible test with status and points only.
+    default = gradescope_results(hidden)
+    assert default["tests"][1]["visibility"] == "visible"
+    assert "went wrong" not in json.dumps(default)
     assert "went wrong" in gradescope_results(graded())["output"]
 
 
@@ -64,21 +67,24 @@ def test_leaderboard_lists_visible_accuracies_only() -> None:
     assert "leaderboard" not in gradescope_results(graded(details={"accuracy": True}))
 
 
-def test_rubric_reveal_is_validated_and_listed(tmp_path: Path) -> None:
+def test_rubric_visibility_is_validated_and_listed(tmp_path: Path) -> None:
     spec = load_assignment("cifar10_transfer")
-    assert spec.reveals() == {c.id: "after_due_date" for c in spec.checks if c.hidden}
+    assert spec.reveals() == {}
     folder = tmp_path / "hw"
     shutil.copytree(spec.folder, folder, ignore=shutil.ignore_patterns("submissions"))
     toml = folder / "assignment.toml"
     text = toml.read_text()
-    first_check = text.index("[[checks]]") + len("[[checks]]\n")
-    toml.write_text(
-        text[:first_check] + 'hidden = true\nreveal = "after_published"\n' + text[first_check:]
-    )
-    assert list(load_assignment(folder).reveals().values()) == ["after_published"]
-    toml.write_text(text[:first_check] + 'reveal = "hidden"\n' + text[first_check:])
+    at = text.index("[[checks]]") + len("[[checks]]\n")
+
+    def with_keys(keys: str) -> Path:
+        toml.write_text(text[:at] + keys + text[at:])
+        return folder
+
+    held = load_assignment(with_keys('hidden = true\nvisibility = "after_published"\n'))
+    assert list(held.reveals().values()) == ["after_published"]
+    # Hidden without a visibility: shown at once, as status and points only.
+    assert load_assignment(with_keys("hidden = true\n")).reveals() == {}
     with pytest.raises(RubricError, match="only a hidden check"):
-        load_assignment(folder)
-    toml.write_text(text[:first_check] + 'hidden = true\nreveal = "later"\n' + text[first_check:])
+        load_assignment(with_keys('visibility = "hidden"\n'))
     with pytest.raises(RubricError, match="must be one of"):
-        load_assignment(folder)
+        load_assignment(with_keys('hidden = true\nvisibility = "later"\n'))
