@@ -57,8 +57,8 @@ fi
 "$PY" -m venv /autograder/venv
 VENV_PY=/autograder/venv/bin/python
 "$VENV_PY" -m pip install --no-cache-dir --upgrade pip
-# The versions the instructor's grader runs with (requirements.lock, {python}), then the
-# grader itself without letting pip pick anything else.
+# The versions the instructor's grader runs with (requirements.lock, resolved on
+# Python {python}), then the grader itself without letting pip pick anything else.
 "$VENV_PY" -m pip install --no-cache-dir -r "$SRC/requirements.lock"
 "$VENV_PY" -m pip install --no-cache-dir --no-deps "$SRC/{source}"
 # Real data and weights, fetched or carried, each checked against its digest.
@@ -209,7 +209,7 @@ def build_bundle(
                 budget_py=repr(budget),
                 data_py=repr(data_at),
                 weights_py=repr(weights_at),
-                python=f"resolved on Python {'.'.join(map(str, sys.version_info[:3]))}",
+                python=".".join(map(str, sys.version_info[:3])),
             ),
             "run_autograder": RUN_AUTOGRADER.format(
                 assignment=shlex.quote(spec.id),
