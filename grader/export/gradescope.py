@@ -65,9 +65,9 @@ VENV_PY=/autograder/venv/bin/python
 "$VENV_PY" -m grader.export.gradescope_run assets "$SRC"
 export GRADER_CACHE_DIR=/autograder/cache
 mkdir -p "$GRADER_CACHE_DIR"
-chmod 700 "$GRADER_CACHE_DIR"
-# The grader's secret is made now, once, into the image (0600 in a 0700 folder of root's):
-# every submission is graded with it and no kernel, which runs as another user, can read it.
+# The grader's secret is made now, once, into the image (a 0600 file of root's): every
+# submission is graded with it and no kernel, which runs as another user, can read it. (The
+# folder itself stays readable: without namespaces, the judge reads the data files there.)
 "$VENV_PY" -c "from grader.data.secret import grader_secret; grader_secret()"
 # Calibrate the reference now, once, on the same data, rather than in every student's run.
 "$VENV_PY" -c "from grader.options import GradeOptions; \\

@@ -160,10 +160,10 @@ def sandbox_note() -> str:
     if namespaces_available():
         return "Sandbox: the notebook ran in its own namespaces (no network, private files)."
     return (
-        "Sandbox: this container does not allow namespaces (Docker without CAP_SYS_ADMIN, and "
-        "its seccomp profile refuses unprivileged user namespaces too), so the notebook ran as "
-        "an unprivileged user with resource limits, but with the network and the container's "
-        "files in view."
+        "Sandbox: the grader cannot create namespaces in this container (Gradescope's Docker "
+        "container has no CAP_SYS_ADMIN, and Docker's seccomp profile then refuses user "
+        "namespaces too), so the notebook ran as an unprivileged user with resource limits, "
+        "but with the network and the container's readable files in view."
     )
 
 
