@@ -225,6 +225,15 @@ def _discover_folder(folder: Path, exclude: list[Path]) -> tuple[list[Submission
                     upload=owner.upload,
                 )
             )
+    if any(s.origin == "nbgrader" for s in subs):
+        # An nbgrader course also holds source/, release/, autograded/ and feedback/ copies in
+        # the same layout: only submitted/ holds hand-ins.
+        ignored += [
+            f"{s.path.relative_to(folder)} (not in nbgrader's submitted/)"
+            for s in subs
+            if s.origin != "nbgrader"
+        ]
+        subs = [s for s in subs if s.origin == "nbgrader"]
     return subs, ignored
 
 

@@ -141,9 +141,15 @@ def test_nbgrader_submitted_tree(tmp_path: Path, point_at: str) -> None:
     (course / "autograded" / "ada" / "ps1" / "ps1.ipynb").write_bytes(NOTEBOOK)
     source = course if point_at == "course" else course / "submitted"
     found = discover([source], tmp_path / "staging", expected=EXPECTED)
-    nbgrader = [(s.student_id, s.path.name) for s in found.submissions if s.origin == "nbgrader"]
-    assert nbgrader == [("ada", "ps1.ipynb"), ("bob", "ps1.ipynb"), ("jürgen", "ps1.ipynb")]
+    graded = [(s.student_id, s.path.name, s.origin) for s in found.submissions]
+    assert graded == [
+        ("ada", "ps1.ipynb", "nbgrader"),
+        ("bob", "ps1.ipynb", "nbgrader"),
+        ("jürgen", "ps1.ipynb", "nbgrader"),
+    ]
     assert found.set_aside == ["ps1-copy.ipynb (student bob: ps1.ipynb is graded)"]
+    if point_at == "course":
+        assert "autograded/ada/ps1/ps1.ipynb (not in nbgrader's submitted/)" in found.ignored
 
 
 def test_blackboard_download_keeps_the_latest_attempt(tmp_path: Path) -> None:
