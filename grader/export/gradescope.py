@@ -61,6 +61,9 @@ VENV_PY=/autograder/venv/bin/python
 # Python {python}), then the grader itself without letting pip pick anything else.
 "$VENV_PY" -m pip install --no-cache-dir -r "$SRC/requirements.lock"
 "$VENV_PY" -m pip install --no-cache-dir --no-deps "$SRC/{source}"
+# Kernels run as another user, who cannot write __pycache__ into root's venv: compile it now,
+# or every kernel compiles TensorFlow's Python anew and may miss its start-up deadline.
+"$VENV_PY" -m compileall -q -j 0 /autograder/venv >/dev/null || true
 # Real data and weights, fetched or carried, each checked against its digest.
 "$VENV_PY" -m grader.export.gradescope_run assets "$SRC"
 export GRADER_CACHE_DIR=/autograder/cache
