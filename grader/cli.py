@@ -99,6 +99,12 @@ def main(ctx: click.Context, verbose: bool) -> None:
     default=None,
     help="Score column header in canvas.csv, e.g. 'HW 3 (123456)' [default: assignment title].",
 )
+@click.option(
+    "--one-student",
+    is_flag=True,
+    help="SUBMISSIONS are one student's files (Gradescope's submission folder): grade the "
+    "assignment's notebook into OUT/submission/ and list the others as not graded.",
+)
 @view_option(DEFAULTS.view)
 @click.option(
     "--no-sandbox",
@@ -120,14 +126,17 @@ def grade(
     roster: Path | None,
     force: bool,
     canvas_column: str | None,
+    one_student: bool,
     view: t.Literal["student", "instructor"],
     no_sandbox: bool,
     **limits: int | None,
 ) -> None:
-    """Grade SUBMISSIONS: notebooks, folders, Canvas zips or Gradescope exports.
+    """Grade SUBMISSIONS: notebooks, folders, Canvas, Moodle or Blackboard zips, Gradescope
+    exports, nbgrader courses.
 
     Writes OUT/<student id>/ per submission, gradebook.csv, canvas.csv and the class report
-    OUT/index.html. Running the same command again grades only what is not finished.
+    OUT/index.html; canvas_feedback.zip, moodle.csv, blackboard.csv when the hand-in came from
+    that LMS. Running the same command again grades only what is not finished.
 
     Every kernel runs in a sandbox (no network, limits, a fresh folder); the rubric's
     [sandbox] table sets the limits and the --*-limit options override them. A file that is
@@ -160,6 +169,7 @@ def grade(
             force=force,
             canvas_column=canvas_column,
             observer=observer,
+            single=one_student,
         )
     print_table([e.result for e in summary.entries])
     counts = {s: sum(e.status == s for e in summary.entries) for s in ("graded", "cached", "done")}
@@ -173,9 +183,16 @@ def grade(
         click.secho(f"  not graded: {entry.student_id}: {entry.reason}", fg="yellow")
     if summary.ignored:
         click.echo(f"ignored (not notebooks): {', '.join(summary.ignored)}")
+    for line in summary.set_aside:
+        click.echo(f"not graded, another notebook of the student is: {line}")
     click.echo(f"results and reports: {out}/<student id>/")
     click.echo(f"class report: {summary.outputs['report']}")
-    click.echo(f"gradebooks: {summary.outputs['gradebook']}, {summary.outputs['canvas']}")
+    books = ("gradebook", "canvas", "moodle", "blackboard", "canvas_feedback")
+    click.echo(
+        f"gradebooks: {', '.join(str(summary.outputs[k]) for k in books if k in summary.outputs)}"
+    )
+    for warning in summary.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
 @main.command()
@@ -279,11 +296,46 @@ def schema() -> None:
     show_default=True,
 )
 @budget_option(DEFAULTS.budget)
-def gradescope_bundle(assignment: str, out: Path, budget: str) -> None:
-    """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT."""
+@data_options
+@click.option(
+    "--fetch/--no-fetch",
+    default=True,
+    show_default=True,
+    help="Let setup.sh download the official data and weights not carried (checked against "
+    "Keras' digests); --no-fetch grades on synthetic data and random weights.",
+)
+@click.option(
+    "--gradescope-timeout",
+    type=click.IntRange(60, 2400),
+    default=600,
+    show_default=True,
+    help="The autograder timeout set in Gradescope (seconds); each run stays under it.",
+)
+def gradescope_bundle(
+    assignment: str,
+    out: Path,
+    budget: str,
+    data_dir: Path | None,
+    weights_dir: Path | None,
+    fetch: bool,
+    gradescope_timeout: int,
+) -> None:
+    """Build the Gradescope autograder zip (setup.sh, run_autograder) for ASSIGNMENT.
+
+    --data-dir and --weights-dir carry real data and weights in the zip, with their SHA-256;
+    what is not carried is downloaded by setup.sh when Gradescope builds the image.
+    """
     from grader.export.gradescope import build_bundle
 
-    path = build_bundle(assignment, out=out, budget=budget)
+    path = build_bundle(
+        assignment,
+        out=out,
+        budget=budget,
+        data_dir=data_dir,
+        weights_dir=weights_dir,
+        fetch=fetch,
+        gradescope_timeout=gradescope_timeout,
+    )
     click.echo(f"Gradescope autograder: {path} (upload it as the assignment's autograder)")
 
 

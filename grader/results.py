@@ -346,13 +346,26 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+SCHEMA_ID = f"urn:keras-notebook-grader:result:v{SCHEMA_VERSION}"
+"""The schema's ``$id``: names this version of ``result.json``'s format."""
+
+
 def json_schema() -> dict[str, t.Any]:
-    """JSON Schema (draft 2020-12) of ``result.json``, derived from the dataclasses above."""
-    return {
+    """JSON Schema (draft 2020-12) of ``result.json``, derived from the dataclasses above.
+
+    ``schema_version`` is a ``const``: a reader validating against this schema refuses a file of
+    another version instead of misreading it.
+    """
+    schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
         "title": "Keras notebook grader result",
         **_schema_of(GradeResult),
     }
+    version = schema["properties"]["schema_version"]
+    schema["properties"]["schema_version"] = {"const": SCHEMA_VERSION, **version}
+    del schema["properties"]["schema_version"]["type"]
+    return schema
 
 
 def _schema_of(tp: t.Any) -> dict[str, t.Any]:

@@ -22,6 +22,10 @@ from grader.results import CheckResult, CheckStatus
 from grader.review.rubric import ManualItem, parse_manual
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
+Visibility = t.Literal["visible", "after_due_date", "after_published", "hidden"]
+"""Gradescope's visibility values of a test."""
+VISIBILITIES: tuple[str, ...] = t.get_args(Visibility)
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -39,6 +43,11 @@ class CheckSpec:
     """The check kind's typed parameters (a frozen dataclass; see :mod:`grader.checks`)."""
     hidden: bool = False
     """Students see only its status and points: no message, hint or evidence."""
+    visibility: Visibility = "visible"
+    """A hidden check's Gradescope test: ``visible`` (at once, as status and points only, as
+    every student view shows it), or its full message held back by Gradescope until
+    ``after_due_date``, ``after_published`` (grades published), or ``hidden`` (never shown to
+    students)."""
 
     def result(
         self,
@@ -100,6 +109,11 @@ class Assignment:
     manual: tuple[ManualItem, ...] = ()
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
+
+    def reveals(self) -> dict[str, Visibility]:
+        """Hidden check id -> its Gradescope visibility, for those not ``visible`` (see
+        :attr:`CheckSpec.visibility`)."""
+        return {c.id: c.visibility for c in self.checks if c.hidden and c.visibility != "visible"}
 
     @property
     def max_score(self) -> float:
@@ -253,6 +267,15 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     return assignment
 
 
+def _visibility(value: str, hidden: bool, path: Path, index: int) -> Visibility:
+    key = f"checks[{index}].visibility"
+    if value not in VISIBILITIES:
+        raise RubricError.at(path, key, f"must be one of {', '.join(VISIBILITIES)}, not {value!r}")
+    if value != "visible" and not hidden:
+        raise RubricError.at(path, key, "only a hidden check (hidden = true) is held back")
+    return t.cast(Visibility, value)
+
+
 def _budgets(table: _Reader) -> dict[str, Budget]:
     """The default budgets, with the rubric's ``[budgets.<name>]`` overrides."""
     budgets = dict(DEFAULT_BUDGETS)
@@ -295,7 +318,8 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
                 points=float(c.get("points", (int, float))),
                 hint=c.get("hint", str),
                 params=params,
-                hidden=c.get("hidden", bool, False),
+                hidden=(hidden := c.get("hidden", bool, False)),
+                visibility=_visibility(c.get("visibility", str, "visible"), hidden, path, i),
             )
         )
         c.done()

@@ -80,6 +80,13 @@ def test_a_canvas_zip_graded_into_the_readmes_output_folder(
         "1001": golden_score("full_marks"),
     }
     assert "no .ipynb files" not in done.stderr
+    # No --canvas-column: Canvas would import the scores as a new assignment; say so.
+    assert "NEW assignment" in done.stderr
+    with zipfile.ZipFile(out / "canvas_feedback.zip") as feedback:
+        assert sorted(feedback.namelist()) == [
+            "student0_1000_5000_report.html",
+            "turing_LATE_1001_5001_report.html",
+        ]
     # The grader's own copies under out/ never count as submissions on the next run.
     _, again = grade(tmp_path, archive)
     assert "2 submissions" in again.stdout and "2 already done" in again.stdout
@@ -125,3 +132,32 @@ def test_a_plain_folder_with_the_output_folder_inside_it(
         "zoe": golden_score("full_marks"),
     }
     assert "ignored (not notebooks): notes.txt" in done.stdout
+
+
+def test_a_moodle_download(tmp_path: Path, examples: dict[str, bytes]) -> None:
+    archive = tmp_path / "HW3-42-submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(
+            "Ada Lovelace_4411_assignsubmission_file_/transfer.ipynb", examples["full_marks"]
+        )
+        zf.writestr("Jürgen Müller_4412_assignsubmission_file_/hw.ipynb", examples["not_frozen"])
+    out, _ = grade(tmp_path, archive)
+    assert scores(out) == {"4411": golden_score("full_marks"), "4412": golden_score("not_frozen")}
+    with (out / "moodle.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["Identifier"], r["Full name"]) for r in rows] == [
+        ("Participant 4411", "Ada Lovelace"),
+        ("Participant 4412", "Jürgen Müller"),
+    ]
+    assert float(rows[0]["Grade"]) == golden_score("full_marks")
+
+
+def test_an_nbgrader_course(tmp_path: Path, examples: dict[str, bytes]) -> None:
+    course = tmp_path / "course"
+    for student, example in (("ada", "full_marks"), ("bob", "not_frozen")):
+        folder = course / "submitted" / student / "ps1"
+        folder.mkdir(parents=True)
+        (folder / "ps1.ipynb").write_bytes(examples[example])
+        (folder / "timestamp.txt").write_text("2024-03-01 10:00:00.000000 UTC")
+    out, _ = grade(tmp_path, course)
+    assert scores(out) == {"ada": golden_score("full_marks"), "bob": golden_score("not_frozen")}

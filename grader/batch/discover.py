@@ -1,12 +1,17 @@
-"""Find the submissions of a class: a folder, a Canvas zip, or a Gradescope export.
+"""Find the submissions of a class: a folder, a Canvas or Moodle zip, a Gradescope export, an
+nbgrader course.
 
 Each submission gets a student id, which names its output folder:
 
-- Canvas' "download submissions" zip names files ``lastname_12345_67890_notebook.ipynb``
-  (``lastname_LATE_12345_...`` when late): ``12345`` is the Canvas user id.
+- Canvas, Moodle and nbgrader name files and folders after the student; see
+  :mod:`grader.batch.lms_names` for each platform's scheme.
 - A Gradescope export holds ``submission_metadata.yml`` and one ``submission_<n>/`` folder per
   submission; the metadata names the submitters and their student ids (``:sid:``).
 - In a plain folder the notebook's file stem is the id.
+
+One student gets one row: when an LMS hand-in holds several notebooks of one student (a
+re-upload, a scratch copy), :func:`choose` keeps one and the others are listed as ignored,
+because every gradebook import keys rows by student and would keep an arbitrary one of two.
 
 A roster CSV maps ids to names and, for the Canvas gradebook, to SIS ids and sections.
 """
@@ -14,6 +19,7 @@ A roster CSV maps ids to names and, for the Canvas gradebook, to SIS ids and sec
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import re
 import shutil
@@ -22,14 +28,23 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.batch.lms_names import (
+    Owner,
+    blackboard_owner,
+    canvas_owner,
+    moodle_owner,
+    nbgrader_owner,
+    plain_name,
+)
 from grader.exceptions import InputError
 
-CANVAS_NAME = re.compile(
-    r"^(?P<name>[a-z0-9-]+?)(?:_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$",
-    re.IGNORECASE,
-)
+if t.TYPE_CHECKING:
+    from grader.rubric import Assignment
+
 GRADESCOPE_METADATA = "submission_metadata.yml"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Letters of any script stay (nbgrader and Blackboard ids may be names); separators, controls
+# and punctuation go.
+_UNSAFE = re.compile(r"[^\w.-]+")
 # Output folders are named after ids; these names would mean something else there.
 _RESERVED = {"", ".", ".."}
 
@@ -43,14 +58,30 @@ class Submission:
     path: Path
     """The notebook on disk (inside the staging folder when it came from a zip)."""
     origin: str
-    """Where it was found: ``folder``, ``canvas`` or ``gradescope``."""
+    """Where it was found: ``folder``, ``canvas``, ``moodle``, ``nbgrader``, ``blackboard``,
+    ``gradescope``, or ``single`` (one student's files, :func:`discover`'s ``single``)."""
     name: str = ""
     """The student's name when the hand-in or the roster says it."""
+    late: bool = False
+    """Canvas marked the file ``LATE``."""
+    upload: int = 0
+    """Orders one student's uploads, later larger: Canvas' attachment id, Blackboard's attempt
+    time; 0 elsewhere."""
 
     @property
     def digest(self) -> str:
         """SHA-256 of the notebook's bytes."""
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the assignment's notebook looks like, to choose among one student's notebooks."""
+
+    assignment: str = ""
+    """The assignment id the released notebook carries in ``metadata.grader.assignment``."""
+    names: tuple[str, ...] = ()
+    """File names the notebook is expected to have (lower case), such as ``student.ipynb``."""
 
 
 @dataclass(frozen=True)
@@ -71,28 +102,41 @@ class Discovery:
     submissions: list[Submission]
     ignored: list[str]
     """Files that are not notebooks (a student's ``.py``, a PDF), named for the summary."""
+    set_aside: list[str] = dataclasses.field(default_factory=list)
+    """Notebooks not graded because another notebook of the same student is (:func:`choose`),
+    each with the reason."""
 
 
 def safe_id(text: str) -> str:
-    """A file-name-safe version of a student id (keeps letters, digits, ``.``, ``_``, ``-``)."""
+    """A file-name-safe version of a student id (keeps letters and digits of any script, ``.``,
+    ``_``, ``-``)."""
     cleaned = _UNSAFE.sub("_", text.strip()).strip("._")
     return cleaned if cleaned not in _RESERVED else "submission"
 
 
 def discover(
-    sources: t.Sequence[Path], staging: Path, *, exclude: t.Sequence[Path] = ()
+    sources: t.Sequence[Path],
+    staging: Path,
+    *,
+    exclude: t.Sequence[Path] = (),
+    expected: Expected = Expected(),
+    single: bool = False,
 ) -> Discovery:
     """List the submissions in notebooks, folders and zip files.
 
     Args:
-        sources: notebooks, folders (plain or Gradescope export) and zip files (Canvas or
-            Gradescope), in any mix.
+        sources: notebooks, folders (plain, Gradescope export, Moodle download, nbgrader
+            course) and zip files (Canvas, Moodle or Gradescope), in any mix.
         staging: where zip files are extracted, one sub-folder per zip.
         exclude: folders whose notebooks are never submissions (the grader's output folder,
             which may lie inside a hand-in folder and holds ``executed.ipynb`` copies).
+        expected: the assignment's notebook, to choose one of a student's notebooks.
+        single: every notebook found is one student's (Gradescope's ``/autograder/submission``):
+            keep one, set the others aside.
 
     Returns:
-        Submissions sorted by student id; ids are made unique with a ``-2``, ``-3`` suffix.
+        Submissions sorted by student id. A student known to an LMS has one submission (see
+        :func:`choose`); the same file stem twice in a plain folder gets a ``-2`` suffix.
 
     Raises:
         InputError: a path does not exist, a zip is unreadable or holds unsafe paths, or a
@@ -114,7 +158,10 @@ def discover(
             ignored += skipped
         else:
             found.append(Submission(safe_id(source.stem), source, "folder"))
-    return Discovery(_unique(found), ignored)
+    if single and found:
+        found = [dataclasses.replace(f, origin="single", student_id="submission") for f in found]
+    found, set_aside = _one_per_student(found, expected)
+    return Discovery(_unique(found), ignored, set_aside)
 
 
 def extract_zip(path: Path, staging: Path) -> Path:
@@ -164,12 +211,110 @@ def _discover_folder(folder: Path, exclude: list[Path]) -> tuple[list[Submission
         if path.suffix.lower() != ".ipynb":
             ignored.append(str(path.relative_to(folder)))
             continue
-        match = CANVAS_NAME.match(path.name)
-        if match:
-            subs.append(Submission(match["user"], path, "canvas"))
-        else:
+        owner = _owner(path.relative_to(folder), folder.name)
+        if owner is None:
             subs.append(Submission(safe_id(path.stem), path, "folder"))
+        else:
+            subs.append(
+                Submission(
+                    safe_id(owner.student_id),
+                    path,
+                    owner.platform,
+                    owner.name,
+                    late=owner.late,
+                    upload=owner.upload,
+                )
+            )
+    if any(s.origin == "nbgrader" for s in subs):
+        # An nbgrader course also holds source/, release/, autograded/ and feedback/ copies in
+        # the same layout: only submitted/ holds hand-ins.
+        ignored += [
+            f"{s.path.relative_to(folder)} (not in nbgrader's submitted/)"
+            for s in subs
+            if s.origin != "nbgrader"
+        ]
+        subs = [s for s in subs if s.origin == "nbgrader"]
     return subs, ignored
+
+
+def _owner(relative: Path, folder_name: str) -> Owner | None:
+    # Moodle's and nbgrader's shapes are specific (a fixed folder suffix, a `submitted/` level);
+    # Canvas' only needs two numbers in a file name, so it is tried last.
+    return (
+        moodle_owner(relative)
+        or nbgrader_owner(relative, folder_name=folder_name)
+        or blackboard_owner(relative)
+        or canvas_owner(relative)
+    )
+
+
+def choose(notebooks: t.Sequence[Submission], expected: Expected) -> Submission:
+    """The one notebook of a student's several that is graded.
+
+    In order: the notebook the assignment released (its ``metadata.grader.assignment`` is the
+    assignment's id), then one with the expected file name (Canvas' ``-1`` re-upload suffix
+    aside), then the later upload (Canvas' larger attachment id), then the first by path.
+    A student who hands in a scratch copy beside the assignment gets the assignment graded;
+    one who re-uploads gets the latest graded, as the LMS itself shows it.
+    """
+
+    if len(notebooks) == 1:
+        return notebooks[0]  # nothing to choose: the notebook is not even opened
+
+    def rank(sub: Submission) -> tuple[int, int, int, str]:
+        released = bool(expected.assignment) and _assignment_of(sub.path) == expected.assignment
+        named = plain_name(_display_name(sub)) in expected.names
+        return (-int(released), -int(named), -sub.upload, str(sub.path))
+
+    return min(notebooks, key=rank)
+
+
+def _display_name(sub: Submission) -> str:
+    parse = {"canvas": canvas_owner, "blackboard": blackboard_owner}.get(sub.origin)
+    owner = parse(Path(sub.path.name)) if parse else None
+    return owner.file_name if owner else sub.path.name
+
+
+_METADATA_LIMIT = 64 * 1024 * 1024
+
+
+def _assignment_of(path: Path) -> str:
+    """``metadata.grader.assignment`` of a notebook; "" when it has none or is not JSON."""
+    import json
+
+    try:
+        if path.stat().st_size > _METADATA_LIMIT:
+            return ""
+        data = json.loads(path.read_bytes())
+        value = data["metadata"]["grader"]["assignment"]
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _one_per_student(
+    subs: list[Submission], expected: Expected
+) -> tuple[list[Submission], list[str]]:
+    """Keep one notebook per LMS student; name the others for the summary."""
+    by_student: dict[tuple[str, str], list[Submission]] = {}
+    kept: list[Submission] = []
+    for sub in subs:
+        if sub.origin == "folder":
+            kept.append(sub)  # a plain folder's ids are file stems, not students
+        else:
+            # Gradescope's ids are its own; the LMS ones cannot collide across platforms in one
+            # hand-in, but a Canvas id and a Moodle id of two students may be equal.
+            by_student.setdefault((sub.origin, sub.student_id), []).append(sub)
+    ignored: list[str] = []
+    for (_, student), notebooks in sorted(by_student.items()):
+        chosen = choose(notebooks, expected)
+        kept.append(chosen)
+        ignored += [
+            f"{n.path.name} (student {student}: {chosen.path.name} is graded)"
+            for n in sorted(notebooks, key=lambda n: str(n.path))
+            if n is not chosen
+        ]
+    return kept, ignored
 
 
 def _hidden(relative: Path) -> bool:
@@ -210,9 +355,8 @@ def _gradescope(metadata_path: Path) -> tuple[list[Submission], list[str]]:
         first = submitters[0] if isinstance(submitters[0], dict) else {}
         sid = str(first.get(":sid") or first.get(":email") or folder_name)
         name = str(first.get(":name") or "")
-        # One notebook per submission: the assignment is one notebook; extra ones are ignored.
-        subs.append(Submission(safe_id(sid), notebooks[0], "gradescope", name))
-        ignored += [str(p.relative_to(root)) for p in notebooks[1:]]
+        # Every notebook is a candidate; one per student is kept (see `choose`).
+        subs += [Submission(safe_id(sid), p, "gradescope", name) for p in notebooks]
     return subs, ignored
 
 
@@ -258,13 +402,19 @@ def _unique(subs: list[Submission]) -> list[Submission]:
         n = seen.get(sub.student_id, 0) + 1
         seen[sub.student_id] = n
         if n > 1:
-            sub = Submission(f"{sub.student_id}-{n}", sub.path, sub.origin, sub.name)
+            sub = dataclasses.replace(sub, student_id=f"{sub.student_id}-{n}")
         out.append(sub)
     return out
 
 
 _ROSTER_ID = ("id", "student id", "student_id", "sid", "user id")
 _ROSTER_NAME = ("name", "student", "student name")
+
+
+def expected_notebook(spec: Assignment) -> Expected:
+    """What ``spec``'s notebook looks like: its id in the metadata, its released file name."""
+    names = {spec.student_notebook.name.lower(), f"{spec.id}.ipynb".lower()}
+    return Expected(spec.id, tuple(sorted(names)))
 
 
 def read_roster(path: Path) -> dict[str, RosterEntry]:

@@ -15,19 +15,21 @@ import dataclasses
 import json
 import time
 import typing as t
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.cache import CachedResult, ResultCache, grading_context, result_key
-from grader.batch.discover import Submission, discover, read_roster
+from grader.batch.discover import Submission, discover, expected_notebook, read_roster
 from grader.batch.entry import BatchEntry, EntryStatus
 from grader.batch.workers import Task, TaskResult, cores, open_executor
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
+from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope import gradescope_json
+from grader.export.prairielearn import prairielearn_json
 from grader.options import GradeOptions, View
 from grader.report.render import write_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
@@ -68,6 +70,11 @@ class BatchSummary:
     seconds: float
     where: str
     """Where notebooks were executed (``this process``, local workers, a scheduler)."""
+    set_aside: list[str] = field(default_factory=list)
+    """Notebooks not graded because another one of the same student is, with the reason."""
+    warnings: list[str] = field(default_factory=list)
+    """What the instructor should know before importing the gradebooks (a Canvas column that
+    Canvas would not match)."""
 
 
 def grade_batch(
@@ -82,6 +89,7 @@ def grade_batch(
     force: bool = False,
     canvas_column: str | None = None,
     observer: BatchObserver | None = None,
+    single: bool = False,
 ) -> BatchSummary:
     """Grade every submission in ``sources`` and write the class's outputs into ``out``.
 
@@ -100,6 +108,8 @@ def grade_batch(
         canvas_column: header of the score column in ``canvas.csv``; the assignment's title
             when None.
         observer: told about progress.
+        single: ``sources`` are one student's hand-in (Gradescope's): grade one notebook, the
+            one :func:`grader.batch.discover.choose` picks, as ``submission``.
 
     Returns:
         The summary; the files it names are written.
@@ -114,7 +124,9 @@ def grade_batch(
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
     out = Path(out)
-    found = discover(sources, out / STAGING, exclude=[out])
+    found = discover(
+        sources, out / STAGING, exclude=[out], expected=expected_notebook(spec), single=single
+    )
     names = read_roster(roster) if roster is not None else {}
     batch = _Batch(spec, options, out, ResultCache(), grading_context(spec, options))
     pending = []
@@ -142,7 +154,15 @@ def grade_batch(
         roster=names,
         lookalikes=review.lookalikes.pairs if review.lookalikes else (),
     )
-    summary = BatchSummary(ordered, found.ignored, outputs, time.monotonic() - started, where)
+    summary = BatchSummary(
+        ordered,
+        found.ignored,
+        outputs,
+        time.monotonic() - started,
+        where,
+        set_aside=found.set_aside,
+        warnings=canvas_warnings(canvas_column, ordered),
+    )
     batch_json = _batch_json(summary, spec, options, canvas_column or spec.title)
     write_atomic(out / "batch.json", batch_json)
     return summary
@@ -177,7 +197,14 @@ class _Batch:
             if cached is None:
                 return False
             result, status = GradeResult.from_json(cached.result_json), "cached"
-            _write_submission(folder, result, cached.executed, key=key, view=self.options.view)
+            _write_submission(
+                folder,
+                result,
+                cached.executed,
+                key=key,
+                view=self.options.view,
+                reveals=self.spec.reveals(),
+            )
         self.entries[sub.student_id] = _entry(sub, name, status, result)
         return True
 
@@ -226,12 +253,22 @@ class _Batch:
         if done.failure:
             result = self.failed_result(sub.student_id, done.failure)
             # No marker and no cache entry: the next run tries this notebook again.
-            _write_submission(folder, result, "", key=None, failure=done.failure, view=view)
+            _write_submission(
+                folder,
+                result,
+                "",
+                key=None,
+                failure=done.failure,
+                view=view,
+                reveals=self.spec.reveals(),
+            )
             entry = _entry(sub, name, "failed", result, reason=done.failure)
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
         key = result_key(sub.digest, self.context)
         result = GradeResult.from_json(done.result_json)
-        _write_submission(folder, result, done.executed, key=key, view=view)
+        _write_submission(
+            folder, result, done.executed, key=key, view=view, reveals=self.spec.reveals()
+        )
         self.cache.put(key, CachedResult(done.result_json, done.executed))
         return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
 
@@ -267,6 +304,7 @@ def _write_submission(
     key: str | None,
     view: View,
     failure: str = "",
+    reveals: Mapping[str, str] | None = None,
 ) -> None:
     """Write one submission's files, the completion marker last."""
     (folder / MARKER).unlink(missing_ok=True)
@@ -276,7 +314,8 @@ def _write_submission(
         write_atomic(folder / "executed.ipynb", executed)
     else:
         (folder / "executed.ipynb").unlink(missing_ok=True)
-    write_atomic(folder / "results.json", gradescope_json(result, failure=failure))
+    write_atomic(folder / "results.json", gradescope_json(result, failure=failure, reveals=reveals))
+    write_atomic(folder / "prairielearn.json", prairielearn_json(result, failure=failure))
     if key is not None:
         write_atomic(folder / MARKER, key + "\n")
 
@@ -321,6 +360,7 @@ def _batch_json(
                 "where": summary.where,
                 "seconds": round(summary.seconds, 3),
                 "ignored": summary.ignored,
+                "set_aside": summary.set_aside,
                 "submissions": [
                     {
                         "student_id": e.student_id,

@@ -1,19 +1,41 @@
-"""Canvas' gradebook import: ``Student, ID, SIS User ID, SIS Login ID, Section``, the score
-column, and a ``Points Possible`` row."""
+"""Canvas: the gradebook import CSV and a feedback zip in Canvas' own download naming.
+
+**Gradebook import** (Canvas Gradebook -> Import): ``Student, ID, SIS User ID, SIS Login ID,
+Section``, then one column per assignment headed as in Canvas' own export,
+``Homework 3 (123456)``: Canvas matches the column to the existing assignment by that id and
+creates a *new* assignment for a header it cannot match. The second row is
+``Points Possible``. Canvas matches rows by ``ID``, its user id, which its download zip puts in
+every file name. An empty cell leaves the student ungraded, where ``0`` would be a grade.
+
+**Feedback zip** ("Upload Feedback Files" in SpeedGrader's download menu): Canvas reads the user
+id and the attachment id back from each file name, as the first two parts of
+``name.split("_")`` that are all digits (``Assignment#infer_comment_context_from_filename``,
+instructure/canvas-lms), and attaches the file as a comment to that submission if the
+attachment is one of its files. So each student's ``report.html`` is named with the very prefix
+of the notebook Canvas handed us: ``lovelace_LATE_12345_67890_report.html``.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import typing as t
+import zipfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePath
 
 from grader.batch.discover import RosterEntry
 from grader.batch.entry import BatchEntry
+from grader.batch.lms_names import canvas_owner
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
+from grader.results import GradeResult
 from grader.review.merge import final_score
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+FEEDBACK_ZIP = "canvas_feedback.zip"
+_COLUMN_WITH_ID = re.compile(r"\(\d+\)\s*$")
 
 
 def canvas_csv(
@@ -32,8 +54,8 @@ def canvas_csv(
         points_possible: the assignment's maximum (manual items included).
         roster: names, SIS ids and sections, when known.
 
-    A submission with manual items still pending gets an empty score: Canvas leaves it
-    ungraded rather than importing a 0.
+    A submission that could not be graded, or has manual items still pending, gets an empty
+    score: Canvas leaves it ungraded rather than importing a 0 the student never earned.
     """
     roster = roster or {}
     buf = io.StringIO()
@@ -50,6 +72,79 @@ def canvas_csv(
             known.section if known else "",
         ]
         final = final_score(entry.result)
-        score = "" if final.score is None else format_number(final.score)
+        ungradable = entry.status == "failed"
+        score = "" if ungradable or final.score is None else format_number(final.score)
         writer.writerow([*(csv_text(cell) for cell in text), score])
     return buf.getvalue()
+
+
+def canvas_warnings(column: str | None, entries: Sequence[BatchEntry]) -> list[str]:
+    """What would go wrong importing ``canvas.csv`` as it is; empty when nothing would.
+
+    Args:
+        column: the ``--canvas-column`` given (None: the assignment's title is used).
+        entries: the batch.
+    """
+    from_canvas = [e for e in entries if _canvas_prefix(e.source)]
+    if not from_canvas and column is None:
+        return []  # not a Canvas class: canvas.csv is a by-product nobody imports
+    warnings = []
+    if column is None or not _COLUMN_WITH_ID.search(column):
+        shown = "the assignment's title" if column is None else repr(column)
+        warnings.append(
+            f"canvas.csv's score column is {shown}: Canvas imports a column it cannot match as "
+            "a NEW assignment. Pass --canvas-column with the header of Canvas' own gradebook "
+            "export, e.g. --canvas-column 'Homework 3 (123456)'."
+        )
+    anonymous = sorted(e.student_id for e in from_canvas if e.student_id.startswith("anon_"))
+    if anonymous:
+        warnings.append(
+            f"{len(anonymous)} submission(s) come from an anonymously graded assignment "
+            f"({', '.join(anonymous[:3])}{', ...' if len(anonymous) > 3 else ''}): their rows "
+            "in canvas.csv have no Canvas user id, so import grades only after anonymity is "
+            "lifted and the ids are known (a --roster with the ids), or enter them in "
+            "SpeedGrader."
+        )
+    return warnings
+
+
+def _canvas_prefix(source: str) -> str:
+    """``lovelace_LATE_12345_67890_`` of a Canvas download name; "" for any other file."""
+    name = PurePath(source).name
+    owner = canvas_owner(PurePath(name))
+    if owner is None or not name.endswith(owner.file_name):
+        return ""
+    return name[: len(name) - len(owner.file_name)]
+
+
+def write_feedback_zip(
+    entries: Sequence[BatchEntry], out: Path, *, report: t.Callable[[GradeResult], str]
+) -> Path | None:
+    """Write ``OUT/canvas_feedback.zip``: each Canvas student's report, named for re-upload.
+
+    Args:
+        entries: the batch; only submissions that came from a Canvas zip get a file.
+        out: the batch's output folder, holding ``<student id>/result.json``.
+        report: renders the report a student may read (the student view).
+
+    Returns:
+        The zip's path, or None (and any older zip removed) when no submission came from Canvas.
+    """
+    path = out / FEEDBACK_ZIP
+    files: list[tuple[str, str]] = []
+    for entry in entries:
+        prefix = _canvas_prefix(entry.source)
+        result_path = out / entry.student_id / "result.json"
+        if not prefix or not result_path.is_file():
+            continue
+        result = GradeResult.from_json(result_path.read_text(encoding="utf-8"))
+        files.append((f"{prefix}report.html", report(result)))
+    if not files:
+        path.unlink(missing_ok=True)
+        return None
+    tmp = path.with_name(f".{path.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in sorted(files):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), text)
+    tmp.replace(path)
+    return path

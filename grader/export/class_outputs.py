@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import typing as t
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from grader.batch.discover import RosterEntry
 from grader.batch.entry import BatchEntry
-from grader.export.canvas import canvas_csv
+from grader.export.blackboard import blackboard_csv, blackboard_entries
+from grader.export.canvas import canvas_csv, write_feedback_zip
 from grader.export.class_report import render_class_report
 from grader.export.gradebook import gradebook_csv
+from grader.export.moodle import moodle_csv, moodle_entries
 from grader.results import write_atomic
 from grader.review.similarity import LookalikePair
 
@@ -25,11 +28,18 @@ def write_class_outputs(
     roster: Mapping[str, RosterEntry] | None = None,
     lookalikes: Sequence[LookalikePair] = (),
 ) -> dict[str, Path]:
-    """Write ``gradebook.csv``, ``canvas.csv`` and ``index.html`` into ``out``, each atomically.
+    """Write the class's files into ``out``, each atomically.
+
+    ``gradebook.csv``, ``canvas.csv`` and ``index.html`` always; ``canvas_feedback.zip`` when
+    submissions came from a Canvas zip, ``moodle.csv`` from a Moodle download,
+    ``blackboard.csv`` from a Blackboard download (an older one is removed when none did).
 
     Returns:
-        ``{"gradebook": path, "canvas": path, "report": path}``.
+        ``{"gradebook": path, "canvas": path, "report": path}`` and, when written,
+        ``canvas_feedback``, ``moodle`` and ``blackboard``.
     """
+    from grader.report.render import render_html
+
     paths = {
         "gradebook": out / "gradebook.csv",
         "canvas": out / "canvas.csv",
@@ -44,4 +54,25 @@ def write_class_outputs(
         paths["report"],
         render_class_report(entries, title=title, budget=budget, lookalikes=lookalikes),
     )
+    # Feedback a student downloads from the LMS is always the student's view of the report.
+    feedback = write_feedback_zip(entries, out, report=lambda r: render_html(r, "student"))
+    if feedback is not None:
+        paths["canvas_feedback"] = feedback
+    optional: dict[str, tuple[list[BatchEntry], t.Callable[[], str]]] = {
+        "moodle": (
+            moodle_entries(entries),
+            lambda: moodle_csv(entries, points_possible=points_possible),
+        ),
+        "blackboard": (
+            blackboard_entries(entries),
+            lambda: blackboard_csv(entries, title=title, points_possible=points_possible),
+        ),
+    }
+    for key, (found, render) in optional.items():
+        path = out / f"{key}.csv"
+        if found:
+            write_atomic(path, render())
+            paths[key] = path
+        else:
+            path.unlink(missing_ok=True)
     return paths

@@ -1,27 +1,29 @@
-"""The Gradescope autograder bundle: ``setup.sh``, ``run_autograder`` and the grader's source.
+"""The Gradescope autograder bundle: ``setup.sh``, ``run_autograder``, the grader's source, its
+pinned dependencies, and the real data and weights (carried, or fetched at build).
 
 Gradescope unzips the bundle into ``/autograder/source``, runs ``setup.sh`` once when it builds
-the image, and ``run_autograder`` for every submission (the student's files are in
-``/autograder/submission``). ``run_autograder`` grades the notebook with ``grader grade`` and
-copies that submission's ``results.json`` (see
-:func:`grader.export.class_report.gradescope_results`) to
-``/autograder/results/results.json``; when nothing could be graded it still writes one, with
-zero points and the reason.
+the image (with internet), and ``run_autograder`` for every submission (the student's files are
+in ``/autograder/submission``); see :mod:`grader.export.gradescope_run` for what runs there.
+``results.json`` follows Gradescope's autograder specification (:func:`gradescope_results`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shlex
 import stat
+import sys
 import typing as t
 import zipfile
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
+from grader.report.escape import markdown_text
 from grader.report.facts import for_view
 from grader.report.formats import format_number
 from grader.report.render import templates_dir
@@ -34,17 +36,50 @@ SOURCE = "grader-src"
 
 SETUP_SH = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, as root, while it builds the autograder image.
+# Gradescope runs this once, as root, while it builds the autograder image (with internet).
 set -euo pipefail
-apt-get update
-apt-get install -y --no-install-recommends python3.11 python3.11-venv
-python3.11 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install /autograder/source/{source}
-# Calibrate the reference now, once, rather than in every student's run.
-GRADER_CACHE_DIR=/autograder/cache /autograder/venv/bin/python -c \\
-  "from grader.options import GradeOptions; from grader.pipeline import prepare_reference; \
-prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budget_py}))"
+export DEBIAN_FRONTEND=noninteractive
+SRC=/autograder/source
+apt-get update -q
+# Python 3.11 or newer: Ubuntu 22.04 (and Debian 12) offer python3.11; Ubuntu 24.04 has 3.12
+# as python3 and no python3.11.
+if apt-cache show python3.11-venv >/dev/null 2>&1; then
+  apt-get install -y -q --no-install-recommends python3.11 python3.11-venv ca-certificates
+  PY=python3.11
+else
+  apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates
+  PY=python3
+fi
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup.sh: the grader needs Python 3.11 or newer; this image has $("$PY" --version)" >&2
+  exit 1
+fi
+"$PY" -m venv /autograder/venv
+VENV_PY=/autograder/venv/bin/python
+"$VENV_PY" -m pip install --no-cache-dir --upgrade pip
+# The versions the instructor's grader runs with (requirements.lock, resolved on
+# Python {python}), then the grader itself without letting pip pick anything else.
+"$VENV_PY" -m pip install --no-cache-dir -r "$SRC/requirements.lock"
+"$VENV_PY" -m pip install --no-cache-dir --no-deps "$SRC/{source}"
+# Kernels run as another user, who cannot write __pycache__ into root's venv: compile it now,
+# or every kernel compiles TensorFlow's Python anew and may miss its start-up deadline. (Some
+# packages ship files that never compile and are never imported: those failures are fine.)
+"$VENV_PY" -m compileall -q -j 0 /autograder/venv >/dev/null || true
+# Real data and weights, fetched or carried, each checked against its digest.
+"$VENV_PY" -m grader.export.gradescope_run assets "$SRC"
+export GRADER_CACHE_DIR=/autograder/cache
+mkdir -p "$GRADER_CACHE_DIR"
+# The grader's secret is made now, once, into the image (a 0600 file of root's): every
+# submission is graded with it and no kernel, which runs as another user, can read it. (The
+# folder itself stays readable: without namespaces, the judge reads the data files there.)
+"$VENV_PY" -c "from grader.data.secret import grader_secret; grader_secret()"
+# Calibrate the reference now, once, on the same data, rather than in every student's run.
+"$VENV_PY" -c "from grader.options import GradeOptions; \\
+from grader.pipeline import prepare_reference; \\
+prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budget_py}, \\
+data_dir={data_py}, weights_dir={weights_py}))"
+# The bundle (rubric, reference, data) is root's alone from now on.
+chmod -R go-rwx "$SRC"
 """
 
 RUN_AUTOGRADER = """\
@@ -56,29 +91,16 @@ GRADER_BIN="${{GRADER_BIN:-$ROOT/venv/bin/grader}}"
 GRADER_PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
 export GRADER_CACHE_DIR="${{GRADER_CACHE_DIR:-$ROOT/cache}}"
 mkdir -p "$ROOT/results"
-rm -rf "$ROOT/grader-out"
-"$GRADER_BIN" grade "$ROOT/submission" --assignment {assignment} --budget {budget} \\
-  --out "$ROOT/grader-out" --jobs 1 >"$ROOT/grader.log" 2>&1
+rm -f "$ROOT/results/results.json"
+"$GRADER_PYTHON" -m grader.export.gradescope_run grade --root "$ROOT" --grader "$GRADER_BIN" \\
+  --assignment {assignment} --budget {budget} --gradescope-timeout {timeout}{data_args}
 status=$?
-cat "$ROOT/grader.log"
-found=$(ls "$ROOT"/grader-out/*/results.json 2>/dev/null | head -n 1)
-if [ -n "$found" ]; then
-  cp "$found" "$ROOT/results/results.json"
-else
-  # Gradescope shows an error page without results.json: write one that says what happened.
-  "$GRADER_PYTHON" - "$ROOT/grader.log" "$ROOT/results/results.json" "$status" <<'PY'
-import json, sys
-log = open(sys.argv[1], encoding="utf-8", errors="replace").read().strip().splitlines()
-why = log[-1] if log else "the grader printed nothing"
-result = {{
-    "score": 0,
-    "output": f"Your submission could not be graded (exit code {{sys.argv[3]}}): {{why}}\\n"
-    "Submit the assignment's .ipynb notebook.",
-    "visibility": "visible",
-    "tests": [],
-}}
-open(sys.argv[2], "w", encoding="utf-8").write(json.dumps(result, indent=2) + "\\n")
-PY
+cat "$ROOT/grader.log" 2>/dev/null
+if [ ! -s "$ROOT/results/results.json" ]; then
+  # Python itself failed: Gradescope shows an error page without results.json.
+  printf '{{"score": 0, "tests": [], "output": "%s"}}\\n' \\
+    "The autograder failed before grading (exit code $status); your instructor can see its log." \\
+    >"$ROOT/results/results.json"
 fi
 """
 
@@ -100,34 +122,104 @@ grader = "grader.cli:main"
 packages = ["grader", "reference"]
 """
 
+# Where Keras itself downloads each asset, with the digest Keras checks it against
+# (keras/src/datasets/cifar10.py, mnist.py; keras/src/applications/vgg19.py: MD5 there).
+OFFICIAL_DATA = {
+    "cifar10": {
+        "path": "data/cifar-10-python.tar.gz",
+        "url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "digest": "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        "unpack": "data",
+    },
+    "mnist": {
+        "path": "data/mnist.npz",
+        "url": "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+        "digest": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    },
+}
+OFFICIAL_WEIGHTS = {
+    "vgg19": {
+        "path": "weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "url": "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/"
+        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "digest": "253f8cb515780f3b799900260a226db6",
+    },
+}
+BUNDLE_ROOT = "/autograder/source"
 
-def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard") -> Path:
+
+def build_bundle(
+    assignment: str | Path,
+    *,
+    out: Path,
+    budget: str = "standard",
+    data_dir: Path | None = None,
+    weights_dir: Path | None = None,
+    fetch: bool = True,
+    gradescope_timeout: int = 600,
+) -> Path:
     """Write Gradescope's autograder zip for one assignment.
 
     Args:
         assignment: assignment id or folder.
         out: the zip to write.
         budget: the budget every submission is graded at.
+        data_dir: real data to carry in the bundle (as for ``grader grade --data-dir``).
+        weights_dir: ImageNet weights to carry (as for ``--weights-dir``).
+        fetch: for what is not carried, let ``setup.sh`` download the official files (checked
+            against Keras' digests); without it, grading uses synthetic data and random weights.
+        gradescope_timeout: the autograder timeout set in Gradescope, in seconds; each run
+            keeps its own limits under it.
 
     Returns:
         ``out``.
 
     Raises:
-        InputError: the grader is not installed (its dependencies cannot be listed), or the
-            budget is unknown.
+        InputError: the grader is not installed (its dependencies cannot be listed), the budget
+            is unknown, or ``data_dir``/``weights_dir`` lacks the files.
     """
+    from grader.export.gradescope_run import file_digest
+
     spec = load_assignment(assignment)
     spec.plan(budget)  # refuses an unknown budget
     files = _source_files(spec)
+    carried = _carried_assets(spec, data_dir, weights_dir)
+    manifest = [
+        {"path": name, "digest": file_digest(path, "sha256")} for name, path in carried.items()
+    ]
+    has_data = any(n.startswith("data/") for n in carried)
+    has_weights = any(n.startswith("weights/") for n in carried)
+    if fetch and not has_data and spec.dataset in OFFICIAL_DATA:
+        manifest.append(OFFICIAL_DATA[spec.dataset])
+        has_data = True
+    for application in spec.pretrained:
+        if fetch and not has_weights and application in OFFICIAL_WEIGHTS:
+            manifest.append(OFFICIAL_WEIGHTS[application])
+    has_weights = any(str(e["path"]).startswith("weights/") for e in manifest)
+    data_at = f"{BUNDLE_ROOT}/data" if has_data else None
+    weights_at = f"{BUNDLE_ROOT}/weights" if has_weights else None
+    data_args = "".join(
+        f" \\\n  {flag} {shlex.quote(at)}"
+        for flag, at in (("--data-dir", data_at), ("--weights-dir", weights_at))
+        if at
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         scripts = {
             "setup.sh": SETUP_SH.format(
-                source=SOURCE, assignment_py=repr(spec.id), budget_py=repr(budget)
+                source=SOURCE,
+                assignment_py=repr(spec.id),
+                budget_py=repr(budget),
+                data_py=repr(data_at),
+                weights_py=repr(weights_at),
+                python=".".join(map(str, sys.version_info[:3])),
             ),
             "run_autograder": RUN_AUTOGRADER.format(
-                assignment=shlex.quote(spec.id), budget=shlex.quote(budget)
+                assignment=shlex.quote(spec.id),
+                budget=shlex.quote(budget),
+                timeout=int(gradescope_timeout),
+                data_args=data_args,
             ),
         }
         for name, text in scripts.items():
@@ -136,9 +228,81 @@ def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard")
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, text)
         bundle.writestr(f"{SOURCE}/pyproject.toml", _pyproject())
-        for arcname, path in sorted(files.items()):
+        bundle.writestr("requirements.lock", requirements_lock())
+        bundle.writestr("assets.json", json.dumps(manifest, indent=2) + "\n")
+        for arcname, path in sorted({**files, **carried}.items()):
             bundle.write(path, arcname)
     return out
+
+
+def _carried_assets(
+    spec: Assignment, data_dir: Path | None, weights_dir: Path | None
+) -> dict[str, Path]:
+    """Bundle name -> file of the real data and weights given on the command line."""
+    from grader.data import sets
+    from grader.data.pretrained import WEIGHT_FILES, find_weights
+
+    carried: dict[str, Path] = {}
+    if data_dir is not None:
+        found = sets.find_real(spec.dataset, data_dir)
+        if found is None:
+            raise InputError(f"--data-dir {data_dir}: no {spec.dataset} data there")
+        if found.is_file():
+            carried[f"data/{found.name}"] = found
+        else:
+            for path in sorted(p for p in found.iterdir() if p.is_file()):
+                carried[f"data/{found.name}/{path.name}"] = path
+    if weights_dir is not None:
+        for application in spec.pretrained:
+            weights = find_weights(application, weights_dir)
+            assert weights.path is not None  # find_weights raises when weights_dir lacks it
+            carried[f"weights/{WEIGHT_FILES[application]}"] = weights.path
+    return carried
+
+
+def requirements_lock() -> str:
+    """Every distribution the installed grader depends on, pinned to its installed version.
+
+    The closure of the grader's requirements (markers evaluated here, extras followed), so
+    the image grades with the very libraries the instructor's machine does.
+
+    Raises:
+        InputError: the grader, or one of its requirements, is not installed.
+    """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()
+    queue: list[tuple[str, str]] = [("keras-notebook-grader", "")]
+    while queue:
+        name, extra = queue.pop()
+        if (canonicalize_name(name), extra) in seen:
+            continue
+        seen.add((canonicalize_name(name), extra))
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError as exc:
+            raise InputError(f"{name} is not installed; run `pip install .` first") from exc
+        for text in requires:
+            requirement = Requirement(text)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+                continue
+            key = canonicalize_name(requirement.name)
+            try:
+                pins[key] = metadata.version(requirement.name)
+            except metadata.PackageNotFoundError as exc:
+                raise InputError(
+                    f"{requirement.name} (needed by {name}) is not installed; "
+                    "run `pip install .` first"
+                ) from exc
+            queue += [(requirement.name, "")] + [(requirement.name, e) for e in requirement.extras]
+    pins.pop("keras-notebook-grader", None)
+    header = (
+        "# The grader's dependencies as installed where the bundle was built "
+        f"(Python {'.'.join(map(str, sys.version_info[:3]))}).\n"
+    )
+    return header + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
 
 
 def _source_files(spec: Assignment) -> dict[str, Path]:
@@ -179,28 +343,53 @@ def _pyproject() -> str:
     )
 
 
-def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t.Any]:
+def gradescope_results(
+    result: GradeResult,
+    *,
+    failure: str = "",
+    reveals: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> dict[str, t.Any]:
     """``results.json`` in Gradescope's autograder format, one test per check.
+
+    Gradescope's specification (gradescope-autograder docs, "Autograder Specifications"): the
+    top level holds ``score``, ``execution_time``, ``output`` with its ``output_format``,
+    ``tests`` and an optional ``leaderboard``; each test ``name``, ``number``, ``score``,
+    ``max_score``, ``status``, ``output``, ``visibility`` (``visible``, ``hidden``,
+    ``after_due_date``, ``after_published``) and ``tags``. Output is Markdown (``md``): the
+    top-level output is the student's Markdown report (the layer diffs included), and every
+    test's output is escaped Markdown, since messages quote student text.
 
     Args:
         result: the graded submission; Gradescope shows it to the student, so it is rendered
-            in the student view (hidden checks as status and points only).
+            in the student view, except that a hidden check held back by the rubric's
+            ``visibility`` carries its full message: Gradescope shows it only then.
         failure: why the notebook could not be graded, shown at the top.
+        reveals: hidden check id -> its Gradescope visibility (the rubric's ``visibility``);
+            a hidden check not named is a ``visible`` test with status and points only.
+        notes: lines for the top of the output (the autograder's limits, its sandbox).
     """
-    result = for_view(result, "student")
-    overrides = {o.check: o for o in result.overrides}
-    final = final_score(result)
+    from grader.report.render import render_markdown
+
+    reveals = reveals or {}
+    full = {c.id: c for c in result.checks}
+    shown = for_view(result, "student")
+    overrides = {o.check: o for o in shown.overrides}
+    final = final_score(shown)
     tests = []
-    for number, check in enumerate(result.checks, start=1):
-        output = check.message
+    for number, check in enumerate(shown.checks, start=1):
+        visibility = reveals.get(check.id, "visible") if check.hidden else "visible"
+        if visibility != "visible":
+            check = dataclasses.replace(full[check.id], details={})
+        output = markdown_text(check.message)
         if check.status != "pass" and check.hint:
-            output = f"{output}\nHint: {check.hint}".strip()
+            output = f"{output}\n\nHint: {markdown_text(check.hint)}".strip()
         score = check.score
         if check.id in overrides:
             score = overrides[check.id].score
             output = (
-                f"{output}\nAdjusted by your instructor from {format_number(check.score)} to "
-                f"{format_number(score)} points: {overrides[check.id].reason}"
+                f"{output}\n\nAdjusted by your instructor from {format_number(check.score)} to "
+                f"{format_number(score)} points: {markdown_text(overrides[check.id].reason)}"
             ).strip()
         tests.append(
             {
@@ -210,29 +399,33 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
                 "max_score": check.max_score,
                 "status": "passed" if check.status == "pass" else "failed",
                 "output": output,
-                "visibility": "visible",
+                "output_format": "md",
+                "visibility": visibility,
                 "tags": [check.id.split(".")[0]],
             }
         )
-    for number, item in enumerate(result.manual, start=len(tests) + 1):
+    for number, item in enumerate(shown.manual, start=len(tests) + 1):
         test: dict[str, t.Any] = {
             "name": f"{item.title} ({item.id})",
             "number": str(number),
             "max_score": item.max_score,
+            "output_format": "md",
             "visibility": "visible",
             "tags": ["manual"],
         }
         if item.status == "graded" and item.score is not None:
-            met = "".join(f"\n- {c}" for c in item.criteria)
+            met = "".join(f"\n- {markdown_text(c)}" for c in item.criteria)
             test["score"] = item.score
-            test["output"] = (f"{item.comment}\n" if item.comment else "") + (
-                f"Criteria met:{met}" if met else ""
-            )
+            parts = [
+                markdown_text(item.comment) if item.comment else "",
+                met and f"Criteria met:{met}",
+            ]
+            test["output"] = "\n\n".join(p for p in parts if p)
         else:
             # No score at all rather than 0: the points are not decided yet.
             test["output"] = "Pending: your instructor grades this answer by hand."
         tests.append(test)
-    lines = [f"Not graded: {failure}"] if failure else []
+    lines = [f"**Not graded:** {markdown_text(failure)}"] if failure else []
     if final.pending:
         lines += [
             f"Score so far {format_number(final.automatic + final.manual)}/"
@@ -243,17 +436,44 @@ def gradescope_results(result: GradeResult, *, failure: str = "") -> dict[str, t
         lines += [
             f"Score {format_number(t.cast(float, final.score))}/{format_number(final.max_score)}."
         ]
-    lines += result.notices
-    return {
+    lines += [markdown_text(n) for n in notes]
+    data: dict[str, t.Any] = {
         "score": final.automatic + final.manual if final.pending else final.score,
         "execution_time": round(result.timings.get("total", 0.0)),
-        "output": "\n".join(lines),
+        "output": "\n\n".join(lines) + "\n\n" + render_markdown(result, "student"),
+        "output_format": "md",
+        "test_output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+    board = leaderboard(shown)
+    if board:
+        data["leaderboard"] = board
+    return data
 
 
-def gradescope_json(result: GradeResult, *, failure: str = "") -> str:
+def leaderboard(result: GradeResult) -> list[dict[str, t.Any]]:
+    """Gradescope leaderboard entries: each visible accuracy check's held-out accuracy.
+
+    Hidden checks stay off the board, which every student of the course can read.
+    """
+    board = []
+    for check in result.checks:
+        accuracy = check.details.get("accuracy")
+        if check.hidden or isinstance(accuracy, bool) or not isinstance(accuracy, int | float):
+            continue
+        board.append({"name": check.title, "value": round(float(accuracy), 4), "order": "desc"})
+    return board
+
+
+def gradescope_json(
+    result: GradeResult,
+    *,
+    failure: str = "",
+    reveals: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
     """:func:`gradescope_results` as JSON text."""
-    return json.dumps(gradescope_results(result, failure=failure), indent=2) + "\n"
+    data = gradescope_results(result, failure=failure, reveals=reveals, notes=notes)
+    return json.dumps(data, indent=2) + "\n"

@@ -100,6 +100,7 @@ def test_batch_writes_every_output_and_marks_each_submission_last(
             "report.md",
             "executed.ipynb",
             "results.json",
+            "prairielearn.json",
             MARKER,
         }
         assert GradeResult.from_json((folder / "result.json").read_text()).submission == sid
@@ -162,7 +163,7 @@ def test_failed_submission_gets_a_result_and_is_tried_again_next_run(
     assert result.score == 0 and {c.status for c in result.checks} == {"error"}
     assert result.notices[0] == "Not graded: the kernel could not be started"
     gradescope = json.loads((tmp_path / "out" / "alan" / "results.json").read_text())
-    assert gradescope["output"].startswith("Not graded: the kernel could not be started")
+    assert gradescope["output"].startswith("**Not graded:** the kernel could not be started")
     assert not (tmp_path / "out" / "alan" / MARKER).exists()
     fake["fail"] = ""
     run(hand_in, tmp_path / "out")

@@ -99,6 +99,7 @@ def test_gradescope_results_follow_the_autograder_specification() -> None:
     assert data["score"] == 10.0 and data["execution_time"] == 12
     first, second = data["tests"]
     keys = {"name", "number", "score", "max_score", "status", "output", "visibility", "tags"}
+    keys.add("output_format")
     assert set(first) == keys
     assert (first["status"], first["score"], first["max_score"], first["number"]) == (
         "passed",
@@ -110,7 +111,7 @@ def test_gradescope_results_follow_the_autograder_specification() -> None:
     assert first["tags"] == ["data"] and second["visibility"] == "visible"
     json.dumps(data)  # plain JSON types only
     failed = gradescope_results(ENTRIES[2].result, failure="the kernel died")
-    assert failed["output"].startswith("Not graded: the kernel died")
+    assert failed["output"].startswith("**Not graded:** the kernel died")
     assert all(t["status"] == "failed" for t in failed["tests"])
 
 

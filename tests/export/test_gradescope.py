@@ -10,25 +10,39 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
+from grader.export.gradescope import OFFICIAL_DATA
 from tests.conftest import EXAMPLES, ROOT
 
 GRADER_BIN = Path(sys.executable).parent / "grader"
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build(tmp_path_factory: pytest.TempPathFactory, *flags: str) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
     result = CliRunner().invoke(
-        main, ["gradescope-bundle", "cifar10_transfer", "--out", str(out), "--budget", "smoke"]
+        main,
+        ["gradescope-bundle", "cifar10_transfer", "--out", str(out), "--budget", "smoke", *flags],
     )
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle as built by default: setup.sh fetches the official data."""
+    return build(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def offline_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle that grades on synthetic data, to run here without the internet."""
+    return build(tmp_path_factory, "--no-fetch")
 
 
 def extract(bundle: Path, dest: Path) -> Path:
@@ -76,11 +90,23 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
         str(source / "grader" / "templates"),
     ]
     setup = (tmp_path / "setup.sh").read_text()
-    assert "pip install /autograder/source/grader-src" in setup
+    assert 'pip install --no-cache-dir --no-deps "$SRC/grader-src"' in setup
+    assert "export DEBIAN_FRONTEND=noninteractive" in setup
     assert (
-        "prepare_reference(assignment='cifar10_transfer', options=GradeOptions(budget='smoke'))"
+        "prepare_reference(assignment='cifar10_transfer', options=GradeOptions(budget='smoke'"
         in setup
     )
+    assert "data_dir='/autograder/source/data'" in setup  # calibrated on the fetched data
+    # Every dependency pinned to the version installed here.
+    lock = (tmp_path / "requirements.lock").read_text().splitlines()
+    pins = dict(line.split("==") for line in lock if not line.startswith("#"))
+    assert pins["keras"] == metadata.version("keras")
+    assert pins["numpy"] == metadata.version("numpy") and "keras-notebook-grader" not in pins
+    assert len(pins) > 30  # the whole closure, not only the direct requirements
+    assets = json.loads((tmp_path / "assets.json").read_text())
+    assert assets == [OFFICIAL_DATA["cifar10"]]
+    run = (tmp_path / "run_autograder").read_text()
+    assert "--data-dir /autograder/source/data" in run and "--gradescope-timeout 600" in run
 
 
 def run_autograder(bundle: Path, root: Path, submission: dict[str, Path]) -> dict[str, object]:
@@ -103,18 +129,31 @@ def run_autograder(bundle: Path, root: Path, submission: dict[str, Path]) -> dic
 
 
 def test_run_autograder_without_a_notebook_still_writes_results(
-    bundle: Path, tmp_path: Path
+    offline_bundle: Path, tmp_path: Path
 ) -> None:
-    result = run_autograder(bundle, tmp_path, {"answers.py": EXAMPLES / "full_marks.ipynb"})
+    result = run_autograder(offline_bundle, tmp_path, {"answers.py": EXAMPLES / "full_marks.ipynb"})
     assert result["score"] == 0 and result["tests"] == []
     assert "no .ipynb files in this folder" in str(result["output"])
+    assert "Autograder limits:" in str(result["output"]) and "Sandbox:" in str(result["output"])
 
 
 @pytest.mark.notebook
 def test_run_autograder_grades_the_submission_into_gradescope_results(
-    bundle: Path, tmp_path: Path
+    offline_bundle: Path, tmp_path: Path
 ) -> None:
-    result = run_autograder(bundle, tmp_path, {"hw.ipynb": EXAMPLES / "wrong_dense_width.ipynb"})
+    scratch = tmp_path / "scratch.ipynb"
+    data = json.loads((EXAMPLES / "full_marks.ipynb").read_text())
+    data["metadata"] = {}
+    scratch.write_text(json.dumps(data))
+    # Two notebooks: the released one (by its metadata) is graded, the other named as not.
+    result = run_autograder(
+        offline_bundle,
+        tmp_path / "root",
+        {"a_scratch.ipynb": scratch, "hw.ipynb": EXAMPLES / "wrong_dense_width.ipynb"},
+    )
+    assert "another notebook is: a_scratch.ipynb" in str(result["output"])
+    assert "hw.ipynb is graded" in str(result["output"])
+    assert result["output_format"] == "md"
     tests = t_list(result["tests"])
     assert len(tests) == 8
     failed = [str(t["name"]) for t in tests if t["status"] == "failed"]

@@ -125,7 +125,7 @@ def test_export_writes_every_decision_into_every_file(graded: GradedClass) -> No
     frozen = next(t for t in gradescope["tests"] if "transfer.frozen" in t["name"])  # type: ignore[index]
     assert frozen["score"] == 12 and "Adjusted by your instructor" in frozen["output"]
     graded_item = next(t for t in gradescope["tests"] if "written.transfer" in t["name"])  # type: ignore[index]
-    assert graded_item["score"] == 6 and graded_item["output"].startswith("=1+1")
+    assert graded_item["score"] == 6 and graded_item["output"].startswith("\\=1+1")
     assert read_json(graded.out / "alice" / "results.json")["score"] == 114  # type: ignore[index]
 
     report = (graded.out / "alice" / "report.html").read_text("utf-8")
