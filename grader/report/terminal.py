@@ -350,7 +350,9 @@ def _print_reviewed(result: GradeResult, console: Console) -> None:
     final = final_score(result)
     total = "pending" if final.score is None else format_number(final.score)
     console.print(
-        Text(f"With the instructor's review: {total}/{format_number(final.max_score)}", style="bold")
+        Text(
+            f"With the instructor's review: {total}/{format_number(final.max_score)}", style="bold"
+        )
     )
     for o in result.overrides:
         console.print(
