@@ -22,7 +22,7 @@ from pathlib import Path
 from grader.batch.cache import CachedResult, ResultCache, grading_context, result_key
 from grader.batch.discover import Submission, discover, expected_notebook, read_roster
 from grader.batch.entry import BatchEntry, EntryStatus
-from grader.batch.workers import Task, TaskResult, cores, open_executor
+from grader.batch.workers import Task, TaskResult, open_executor
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
@@ -30,6 +30,7 @@ from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope import gradescope_json
 from grader.export.prairielearn import prairielearn_json
+from grader.machine import cores
 from grader.options import GradeOptions, View
 from grader.report.render import write_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
@@ -75,6 +76,10 @@ class BatchSummary:
     warnings: list[str] = field(default_factory=list)
     """What the instructor should know before importing the gradebooks (a Canvas column that
     Canvas would not match)."""
+
+
+RETRIED_OUTCOMES = frozenset({"judge_failed", "judge_timeout"})
+"""Outcomes graded again by the next run (see :meth:`_Batch.store`)."""
 
 
 def grade_batch(
@@ -142,7 +147,9 @@ def grade_batch(
     ordered = [batch.entries[k] for k in sorted(batch.entries)]
     # Decisions made in `grader review` (OUT/review.sqlite) still apply to what was graded
     # again, and look-alike submissions are listed in the class report.
-    review = review_batch(out, ordered, template=spec.student_notebook, view=options.view)
+    review = review_batch(
+        out, ordered, template=spec.student_notebook, view=options.view, reveals=spec.reveals()
+    )
     ordered = review.entries
     outputs = write_class_outputs(
         ordered,
@@ -264,12 +271,17 @@ class _Batch:
             )
             entry = _entry(sub, name, "failed", result, reason=done.failure)
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
-        key = result_key(sub.digest, self.context)
         result = GradeResult.from_json(done.result_json)
+        # A judge that broke or ran out of time may have met a loaded or broken machine rather
+        # than the notebook: such a result is written, but neither cached nor marked done, so
+        # the next run judges the notebook again instead of serving the accident forever.
+        retry = result.outcome in RETRIED_OUTCOMES
+        key = None if retry else result_key(sub.digest, self.context)
         _write_submission(
             folder, result, done.executed, key=key, view=view, reveals=self.spec.reveals()
         )
-        self.cache.put(key, CachedResult(done.result_json, done.executed))
+        if key is not None:
+            self.cache.put(key, CachedResult(done.result_json, done.executed))
         return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
 
     def failed_result(self, student_id: str, reason: str) -> GradeResult:

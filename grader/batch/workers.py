@@ -26,6 +26,7 @@ from pathlib import Path
 
 from grader import keras_env
 from grader.exceptions import GraderError, SchedulerError
+from grader.machine import cores
 from grader.options import GradeOptions
 from grader.sandbox.limits import THREAD_VARIABLES
 
@@ -62,14 +63,6 @@ class TaskResult:
     """Why the notebook could not be graded (empty when it was)."""
     worker: str = ""
     duration_s: float = 0.0
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def default_jobs() -> int:

@@ -31,6 +31,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.machine import ContainerLimits, read_cgroup_limits
+
 MB = 1024 * 1024
 GRADER_OVERHEAD_MB = 1200
 """The grader process, its judge and Jupyter, measured beside a kernel: left out of the kernel's
@@ -40,57 +42,6 @@ GRADING_NEEDS_MB = 3072
 MIN_KERNEL_MB = 512
 DEFAULT_GRADESCOPE_TIMEOUT = 600
 """Gradescope's default autograder timeout, in seconds."""
-UNLIMITED = 1 << 60
-"""cgroup v1 writes "no limit" as a huge number (a page-rounded 2**63 - 1)."""
-
-
-# --- the container's limits ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContainerLimits:
-    """What the container's cgroup allows; None where it sets no limit."""
-
-    memory_mb: int | None
-    cpus: float | None
-
-
-def read_cgroup_limits(root: Path = Path("/sys/fs/cgroup")) -> ContainerLimits:
-    """The memory and CPU limits of this process's cgroup (v2, else v1).
-
-    Args:
-        root: where the cgroup file system is mounted.
-    """
-    memory = _first_int(root / "memory.max", root / "memory" / "memory.limit_in_bytes")
-    cpus: float | None = None
-    cpu_max = _read(root / "cpu.max")
-    if cpu_max:
-        quota, _, period = cpu_max.partition(" ")
-        if quota.isdigit() and period.strip().isdigit() and int(period) > 0:
-            cpus = int(quota) / int(period)
-    else:
-        quota_v1 = _first_int(root / "cpu" / "cpu.cfs_quota_us")
-        period_v1 = _first_int(root / "cpu" / "cpu.cfs_period_us")
-        if quota_v1 and period_v1:
-            cpus = quota_v1 / period_v1
-    return ContainerLimits(memory // MB if memory else None, cpus)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def _first_int(*paths: Path) -> int | None:
-    for path in paths:
-        text = _read(path)
-        if text.lstrip("-").isdigit():
-            value = int(text)
-            # v1 says "no limit" with a huge number, v2 with "max"; -1 is v1's "no quota".
-            return value if 0 < value < UNLIMITED else None
-    return None
 
 
 @dataclass(frozen=True)

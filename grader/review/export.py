@@ -20,7 +20,7 @@ import csv
 import dataclasses
 import json
 import typing as t
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +72,7 @@ def review_batch(
     *,
     template: Path | None,
     view: View = "instructor",
+    reveals: Mapping[str, str] | None = None,
 ) -> ReviewState:
     """Merge the review database into a batch's results, rewrite what changed, find look-alikes.
 
@@ -83,6 +84,7 @@ def review_batch(
         entries: the batch.
         template: the released student notebook (its code is not evidence of copying).
         view: whom the rewritten reports are for.
+        reveals: hidden checks' Gradescope visibility, as the batch wrote ``results.json``.
 
     Returns:
         The merged batch and what the review found.
@@ -93,14 +95,14 @@ def review_batch(
     changed: list[tuple[str, str]] = []
     merged_entries = list(entries)
     if (out / DB_FILENAME).is_file():
-        merged_entries, updated, stale, changed = _merge_all(out, entries, view)
+        merged_entries, updated, stale, changed = _merge_all(out, entries, view, reveals)
     lookalikes = _lookalikes(out, [e.student_id for e in entries], template)
     possible = max((final_score(e.result).max_score for e in merged_entries), default=0.0)
     return ReviewState(merged_entries, lookalikes, possible, updated, stale, changed)
 
 
 def _merge_all(
-    out: Path, entries: Sequence[BatchEntry], view: View
+    out: Path, entries: Sequence[BatchEntry], view: View, reveals: Mapping[str, str] | None
 ) -> tuple[list[BatchEntry], list[str], list[tuple[str, str]], list[tuple[str, str]]]:
     from grader.export.gradescope import gradescope_json
     from grader.report.render import write_reports
@@ -137,7 +139,10 @@ def _merge_all(
             failure = entry.reason if entry.status == "failed" else ""
             from grader.results import write_atomic
 
-            write_atomic(out / sid / "results.json", gradescope_json(result, failure=failure))
+            write_atomic(
+                out / sid / "results.json",
+                gradescope_json(result, failure=failure, reveals=reveals),
+            )
             updated.append(sid)
         result_entries.append(
             dataclasses.replace(
@@ -175,6 +180,8 @@ class ClassInfo:
     entries: list[BatchEntry]
     manual: tuple[ManualItem, ...] = ()
     """The rubric's ``[[manual]]`` items with their criteria (empty when the rubric is gone)."""
+    reveals: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Hidden checks' Gradescope visibility, by check id (see ``Assignment.reveals``)."""
 
 
 def read_class(out: Path) -> ClassInfo:
@@ -197,13 +204,14 @@ def read_class(out: Path) -> ClassInfo:
     title = str(batch.get("title", "")) or assignment
     template = None
     manual: tuple[ManualItem, ...] = ()
+    reveals: Mapping[str, str] = {}
     for where in (batch.get("assignment_folder"), assignment):
         try:
             spec = load_assignment(str(where))
         except GraderError:
             continue  # moved or renamed: the class can be reviewed without it, less criteria
         title = str(batch.get("title", "")) or spec.title
-        template, manual = spec.student_notebook, spec.manual
+        template, manual, reveals = spec.student_notebook, spec.manual, spec.reveals()
         break
     entries = []
     for row in batch.get("submissions", []):
@@ -236,6 +244,7 @@ def read_class(out: Path) -> ClassInfo:
         template=template,
         entries=entries,
         manual=manual,
+        reveals=reveals,
     )
 
 
@@ -253,7 +262,9 @@ def export_review(out: Path) -> ReviewState:
 
     info = read_class(out)
     ReviewDB.in_folder(info.out)  # creates it, so that an export without decisions still merges
-    state = review_batch(info.out, info.entries, template=info.template, view=info.view)
+    state = review_batch(
+        info.out, info.entries, template=info.template, view=info.view, reveals=info.reveals
+    )
     write_class_outputs(
         state.entries,
         info.out,

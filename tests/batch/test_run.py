@@ -23,7 +23,7 @@ from grader.batch.run import MARKER, grade_batch
 from grader.batch.workers import Task, TaskResult
 from grader.exceptions import InputError
 from grader.options import GradeOptions
-from grader.results import GradeResult
+from grader.results import GradeResult, Outcome
 from grader.rubric import load_assignment
 from grader.versions import versions
 from tests.conftest import EXAMPLES, SMOKE
@@ -37,8 +37,10 @@ class FakeExecutor:
 
     description = "fake"
 
-    def __init__(self, log: list[str], die_after: int | None = None, fail: str = "") -> None:
-        self.log, self.die_after, self.fail = log, die_after, fail
+    def __init__(
+        self, log: list[str], die_after: int | None = None, fail: str = "", outcome: Outcome = "ok"
+    ) -> None:
+        self.log, self.die_after, self.fail, self.outcome = log, die_after, fail, outcome
 
     def calibrate(self, assignment: str, options: GradeOptions) -> None:
         return None
@@ -54,18 +56,24 @@ class FakeExecutor:
             result = dataclasses.replace(
                 canned_result(task.student_id, {"data.split": "pass", "transfer.frozen": "fail"}),
                 timings={"total": 3.0},
+                outcome=self.outcome,
             )
             yield TaskResult(task.student_id, result.to_json(), EXECUTED, duration_s=3.0)
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
-    state: dict[str, object] = {"log": [], "die_after": None, "fail": ""}
+    state: dict[str, object] = {"log": [], "die_after": None, "fail": "", "outcome": "ok"}
 
     @contextlib.contextmanager
     def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[FakeExecutor]:
         state["jobs"] = jobs
-        yield FakeExecutor(state["log"], state["die_after"], state["fail"])  # type: ignore[arg-type]
+        yield FakeExecutor(
+            state["log"],  # type: ignore[arg-type]
+            state["die_after"],  # type: ignore[arg-type]
+            state["fail"],  # type: ignore[arg-type]
+            state["outcome"],  # type: ignore[arg-type]
+        )
 
     monkeypatch.setattr(batch_module, "open_executor", open_executor)
     yield state
@@ -168,6 +176,25 @@ def test_failed_submission_gets_a_result_and_is_tried_again_next_run(
     fake["fail"] = ""
     run(hand_in, tmp_path / "out")
     assert fake["log"] == ["ada", "alan", "grace", "alan"]
+
+
+@pytest.mark.parametrize("outcome", ["judge_failed", "judge_timeout"])
+def test_a_broken_or_late_judge_is_written_but_judged_again_next_run(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object], outcome: str
+) -> None:
+    fake["outcome"] = outcome
+    summary = run(hand_in, tmp_path / "out")
+    assert {e.status for e in summary.entries} == {"graded"}
+    result = GradeResult.from_json((tmp_path / "out" / "ada" / "result.json").read_text())
+    assert result.outcome == outcome
+    assert not (tmp_path / "out" / "ada" / MARKER).exists()
+    # Neither the output folder nor the result cache keeps the accident: all three run again,
+    # also into a new output folder, and a good run is then kept.
+    fake["outcome"] = "ok"
+    run(hand_in, tmp_path / "out")
+    run(hand_in, tmp_path / "elsewhere")
+    assert fake["log"] == ["ada", "alan", "grace"] * 2
+    assert (tmp_path / "out" / "ada" / MARKER).exists()
 
 
 def test_roster_names_reach_the_gradebooks(

@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from grader.batch.run import MARKER
-from grader.batch.workers import cores
 from grader.cli import main
+from grader.machine import cores
 from grader.results import GradeResult
 from tests.conftest import EXAMPLES, ROOT
 

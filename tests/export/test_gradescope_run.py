@@ -18,13 +18,8 @@ import numpy as np
 import pytest
 
 from grader.export.gradescope import build_bundle
-from grader.export.gradescope_run import (
-    ContainerLimits,
-    plan,
-    prepare_assets,
-    read_cgroup_limits,
-    run,
-)
+from grader.export.gradescope_run import plan, prepare_assets, run
+from grader.machine import ContainerLimits, cores, read_cgroup_limits
 
 
 def cgroup(root: Path, files: dict[str, str]) -> Path:
@@ -54,6 +49,16 @@ def test_cgroup_v2_and_v1_limits_are_read(tmp_path: Path) -> None:
     )
     assert read_cgroup_limits(v1_unlimited) == ContainerLimits(None, None)
     assert read_cgroup_limits(tmp_path / "absent") == ContainerLimits(None, None)
+
+
+def test_cores_follow_the_containers_cpu_quota_not_the_hosts(tmp_path: Path) -> None:
+    """Gradescope's half CPU is one core for thread pools and -j, whatever the host has."""
+    half = cgroup(tmp_path / "half", {"cpu.max": "50000 100000"})
+    assert cores(half) == 1
+    host = cores(tmp_path / "absent")
+    assert host >= 1
+    many = cgroup(tmp_path / "many", {"cpu.max": f"{(host + 8) * 100000} 100000"})
+    assert cores(many) == host  # a quota above the affinity leaves the affinity
 
 
 def test_plan_stays_under_gradescopes_timeout_and_says_what_to_raise() -> None:

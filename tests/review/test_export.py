@@ -273,3 +273,22 @@ def test_code_shown_side_by_side_in_the_class_report_stays_text(graded: GradedCl
     parsed.feed(index)
     assert "script" not in parsed.tags and "img" not in parsed.tags
     assert attack in parsed.text  # shown, literally, in the matching part
+
+
+def test_a_review_keeps_the_gradescope_visibility_the_rubric_gives_a_hidden_check(
+    graded: GradedClass,
+) -> None:
+    bob = result(graded, "bob")
+    checks = [dataclasses.replace(c, hidden=c.id == "transfer.frozen") for c in bob.checks]
+    dataclasses.replace(bob, checks=checks).write(graded.out / "bob" / "result.json")
+    decide(graded)  # bob's results.json is written again, with the override
+    info = read_class(graded.out)
+    review_batch(
+        graded.out,
+        info.entries,
+        template=info.template,
+        reveals={"transfer.frozen": "after_due_date"},
+    )
+    tests = read_json(graded.out / "bob" / "results.json")["tests"]  # type: ignore[index]
+    frozen = next(t for t in tests if "transfer.frozen" in t["name"])
+    assert frozen["visibility"] == "after_due_date"
