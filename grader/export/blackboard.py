@@ -17,9 +17,9 @@ from pathlib import PurePath
 
 from grader.batch.entry import BatchEntry
 from grader.batch.lms_names import blackboard_owner
+from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
-from grader.review.merge import final_score
 
 
 def blackboard_entries(entries: Sequence[BatchEntry]) -> list[BatchEntry]:
@@ -42,9 +42,7 @@ def blackboard_csv(entries: Sequence[BatchEntry], *, title: str, points_possible
     for entry in blackboard_entries(entries):
         owner = blackboard_owner(PurePath(entry.source))
         assert owner is not None  # blackboard_entries kept only these
-        final = final_score(entry.result)
-        ungradable = entry.status == "failed"
-        grade = "" if ungradable or final.score is None else format_number(final.score)
+        grade = lms_grade(entry)
         last, _, first = (entry.name or "").partition(", ")
         writer.writerow([csv_text(last), csv_text(first), csv_text(owner.student_id), grade])
     return buf.getvalue()

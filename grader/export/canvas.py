@@ -28,10 +28,10 @@ from pathlib import Path, PurePath
 from grader.batch.discover import RosterEntry
 from grader.batch.entry import BatchEntry
 from grader.batch.lms_names import canvas_owner
+from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
 from grader.results import GradeResult
-from grader.review.merge import final_score
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 FEEDBACK_ZIP = "canvas_feedback.zip"
@@ -71,9 +71,7 @@ def canvas_csv(
             known.sis_login_id if known else "",
             known.section if known else "",
         ]
-        final = final_score(entry.result)
-        ungradable = entry.status == "failed"
-        score = "" if ungradable or final.score is None else format_number(final.score)
+        score = lms_grade(entry)
         writer.writerow([*(csv_text(cell) for cell in text), score])
     return buf.getvalue()
 

@@ -13,6 +13,15 @@ from grader.report.formats import format_number
 from grader.review.merge import effective_check_scores, final_score
 
 
+def lms_grade(entry: BatchEntry) -> str:
+    """The grade an LMS import gets: blank, never 0, when the notebook could not be graded or
+    a written answer still waits for a person (an LMS reads 0 as a grade)."""
+    final = final_score(entry.result)
+    if entry.status == "failed" or final.score is None:
+        return ""
+    return format_number(final.score)
+
+
 def check_columns(entries: Sequence[BatchEntry]) -> list[tuple[str, str, float]]:
     """``(id, title, points)`` of every check, in rubric order."""
     seen: dict[str, tuple[str, str, float]] = {}

@@ -20,6 +20,7 @@ from pathlib import PurePath
 
 from grader.batch.entry import BatchEntry
 from grader.batch.lms_names import moodle_owner
+from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
 from grader.review.merge import effective_check_scores, final_score
@@ -47,9 +48,7 @@ def moodle_csv(entries: Sequence[BatchEntry], *, points_possible: float) -> str:
     for entry in moodle_entries(entries):
         owner = moodle_owner(PurePath(entry.source))
         assert owner is not None  # moodle_entries kept only these
-        final = final_score(entry.result)
-        ungradable = entry.status == "failed"
-        grade = "" if ungradable or final.score is None else format_number(final.score)
+        grade = lms_grade(entry)
         writer.writerow(
             [
                 csv_text(PARTICIPANT + owner.student_id),
