@@ -57,11 +57,14 @@ class CheckResult:
     message: str
     """What was found, naming every difference; empty on a plain pass."""
     hint: str
-    """What to change, from the rubric; shown when the check does not pass."""
+    """What is wrong and where to look, from the rubric, for students; shown when the check
+    does not pass. It never gives the solution's code."""
     details: dict[str, t.Any] = field(default_factory=dict)
     """Machine-readable evidence (measured accuracy, thresholds, layer diffs)."""
     hidden: bool = False
     """A hidden check: the student view shows only its status and points."""
+    fix: str = ""
+    """The fix, solution code included, from the rubric: for the instructor view only."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
+from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, DEFAULT_TIMEOUTS, Budget, Timeouts
 from grader.checks.base import REGISTRY
 from grader.checks.params import parse as parse_params
 from grader.checks.params import variables as params_variables
@@ -34,11 +34,14 @@ class CheckSpec:
     title: str
     points: float
     hint: str
-    """Shown to the student when the check does not pass: what to change."""
+    """Shown to the student when the check does not pass: what is wrong and where to look,
+    never the solution's code (``grader validate`` and the tests hold hints to that)."""
     params: t.Any = None
     """The check kind's typed parameters (a frozen dataclass; see :mod:`grader.checks`)."""
     hidden: bool = False
     """Students see only its status and points: no message, hint or evidence."""
+    fix: str = ""
+    """The fix, code included, for instructors (the instructor view shows it; students never)."""
 
     def result(
         self,
@@ -57,6 +60,7 @@ class CheckSpec:
             hint=self.hint,
             details=details or {},
             hidden=self.hidden,
+            fix=self.fix,
         )
 
 
@@ -74,9 +78,10 @@ class Assignment:
     student_notebook: Path
     solution_notebook: Path
     cell_timeout: float
-    """Seconds one cell may run before it is interrupted."""
+    """Seconds one cell may run before it is interrupted, at the ``full`` budget (the ceiling
+    at every budget; see :meth:`timeouts`)."""
     total_timeout: float
-    """Seconds the whole notebook may run."""
+    """Seconds the whole notebook may run, at the ``full`` budget."""
     judge_timeout: float
     """Seconds the judge may take to load and measure the notebook's models."""
     held_back: int
@@ -97,6 +102,8 @@ class Assignment:
     sandbox_files: tuple[str, ...] = ()
     """Files of the assignment folder copied into the kernel's working folder (``[sandbox]
     files``); nothing else of the folder is visible to the kernel."""
+    budget_timeouts: dict[str, Timeouts] = field(default_factory=dict)
+    """``[budgets.<name>]`` ``cell_timeout``/``total_timeout``: the rubric's own per budget."""
     manual: tuple[ManualItem, ...] = ()
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
@@ -109,6 +116,13 @@ class Assignment:
     def variables(self) -> list[str]:
         """Data variables the kernel must report (named by the checks' params)."""
         return [name for check in self.checks for name in params_variables(check.params)]
+
+    def timeouts(self, budget: str) -> Timeouts:
+        """The cell and notebook timeouts at ``budget``: the rubric's for that budget, else
+        :data:`grader.budget.DEFAULT_TIMEOUTS`, never above the rubric's ``[execution]``."""
+        ceiling = Timeouts(self.cell_timeout, self.total_timeout)
+        own = self.budget_timeouts.get(budget) or DEFAULT_TIMEOUTS.get(budget)
+        return own.within(ceiling) if own is not None else ceiling
 
     def reference_module(self) -> t.Any:
         return importlib.import_module(self.reference)
@@ -216,7 +230,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     data = top.sub("data")
     models = top.sub("models")
     accuracy = top.sub("accuracy")
-    budgets = _budgets(top.sub("budgets", required=False))
+    budgets, budget_timeouts = _budgets(top.sub("budgets", required=False))
     sandbox = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
     raw_manual = top.get("manual", list, [])
@@ -244,6 +258,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         course_targets={k: float(targets.get(k, (int, float))) for k in targets.table},
         checks=(checks := _checks(raw_checks, path, roles)),
         pretrained=_pretrained(meta),
+        budget_timeouts=budget_timeouts,
         limits=_limits(sandbox),
         sandbox_files=_sandbox_files(sandbox, check_files=check_files),
         manual=tuple(parse_manual(raw_manual, path, [c.id for c in checks])),
@@ -253,9 +268,11 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     return assignment
 
 
-def _budgets(table: _Reader) -> dict[str, Budget]:
-    """The default budgets, with the rubric's ``[budgets.<name>]`` overrides."""
+def _budgets(table: _Reader) -> tuple[dict[str, Budget], dict[str, Timeouts]]:
+    """The default budgets, with the rubric's ``[budgets.<name>]`` overrides, and the
+    timeouts those tables set."""
     budgets = dict(DEFAULT_BUDGETS)
+    timeouts: dict[str, Timeouts] = {}
     for name in table.table:
         if name not in BUDGET_NAMES:
             raise RubricError.at(
@@ -264,8 +281,15 @@ def _budgets(table: _Reader) -> dict[str, Budget]:
         b = table.sub(name)
         caps = ("max_epochs", "max_train_samples", "max_eval_samples")
         budgets[name] = Budget(name, **{k: b.get(k, int, getattr(budgets[name], k)) for k in caps})
+        if "cell_timeout" in b.table or "total_timeout" in b.table:
+            default = DEFAULT_TIMEOUTS.get(name) or Timeouts(float("inf"), float("inf"))
+            cell = float(b.get("cell_timeout", (int, float), default.cell))
+            total = float(b.get("total_timeout", (int, float), default.total))
+            if cell <= 0 or total <= 0:
+                raise RubricError.at(table.path, f"budgets.{name}", "timeouts must be positive")
+            timeouts[name] = Timeouts(cell, total)
         b.done()
-    return budgets
+    return budgets, timeouts
 
 
 def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) -> list[CheckSpec]:
@@ -296,6 +320,7 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
                 hint=c.get("hint", str),
                 params=params,
                 hidden=c.get("hidden", bool, False),
+                fix=c.get("fix", str, ""),
             )
         )
         c.done()

@@ -1,7 +1,8 @@
 """``grader validate``: an assignment is ready when its rubric, notebooks and reference agree.
 
 Checked, in order: the rubric parses (a malformed one raises :class:`RubricError` naming the
-file and key); every builder the checks name exists in the reference; the student notebook is
+file and key); every builder the checks name exists in the reference; no student hint gives
+the solution's code (:mod:`grader.authoring.hints`); the student notebook is
 the release of the solution notebook (when the solution marks its solution regions); the
 solution scores full marks; the student template scores 0 without a grader error; and every
 check is covered, that is, passed by the solution and failed by the template, so none passes
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.authoring.hints import hint_leaks
 from grader.authoring.release import release, strip_solutions
 from grader.notebook import grader_metadata, read_notebook
 from grader.options import GradeOptions
@@ -54,6 +56,7 @@ def validate(
     spec = load_assignment(assignment)
     found = Validation(spec)
     found.problems += _missing_builders(spec)
+    found.problems += hint_leaks(spec)
     for path in (spec.solution_notebook, spec.student_notebook):
         if not path.is_file():
             found.problems.append(f"{path}: missing")

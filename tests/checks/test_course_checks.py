@@ -128,7 +128,8 @@ def test_pretraining_fits_are_not_judged_but_later_ones_are(tmp_path: Path) -> N
     assert judge(MNIST, "model.frozen", art).status == "pass"
     only_pretraining = artefacts(tmp_path / "b", {"model": model, "model_sup": model}, records[:1])
     result = judge(MNIST, "model.frozen", only_pretraining)
-    assert result.status == "fail" and "never trained after its layers were frozen" in (
+    # Judged on its flags (right here); the missing retraining is model.accuracy's to charge.
+    assert result.status == "pass" and "never trained after its layers were frozen" in (
         result.message
     )
 
