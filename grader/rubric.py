@@ -65,6 +65,46 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class Mutant:
+    """An example submission with exactly one defect, and the checks that may charge it.
+
+    ``grader validate --mutants`` grades it: it must fail every check in :attr:`charges` and
+    pass every other check but those in :attr:`costs_accuracy` (one mistake costs once).
+    """
+
+    example: str
+    """``submissions/<example>.ipynb``."""
+    defect: str
+    """The one defect, in words."""
+    charges: tuple[str, ...]
+    """The checks that name the defect: each must fail."""
+    costs_accuracy: tuple[str, ...] = ()
+    """Accuracy checks the defect may genuinely cost (they may fail, or pass)."""
+
+    def problems(self, statuses: t.Mapping[str, str]) -> list[str]:
+        """What the mutant's verdicts (check id -> status) break of the rule.
+
+        Example:
+            >>> m = Mutant("name_error", "no model", ("transfer.accuracy",))
+            >>> m.problems({"transfer.accuracy": "fail", "transfer.frozen": "fail"})
+            ['name_error: transfer.frozen fails too, but does not name the defect (no model)']
+        """
+        found = [
+            f"{self.example}: {check} passes, but it names the defect ({self.defect})"
+            for check in self.charges
+            if statuses.get(check) == "pass"
+        ]
+        allowed = {*self.charges, *self.costs_accuracy}
+        found += [
+            f"{self.example}: {check} {'fails' if status == 'fail' else 'errs'} too, but does "
+            f"not name the defect ({self.defect})"
+            for check, status in statuses.items()
+            if status != "pass" and check not in allowed
+        ]
+        return found
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A parsed, validated ``assignment.toml``."""
 
@@ -102,6 +142,9 @@ class Assignment:
     sandbox_files: tuple[str, ...] = ()
     """Files of the assignment folder copied into the kernel's working folder (``[sandbox]
     files``); nothing else of the folder is visible to the kernel."""
+    mutants: tuple[Mutant, ...] = ()
+    """One-defect example submissions (``[[mutants]]``) that ``grader validate --mutants``
+    grades: each loses exactly the points of the checks that name its defect."""
     budget_timeouts: dict[str, Timeouts] = field(default_factory=dict)
     """``[budgets.<name>]`` ``cell_timeout``/``total_timeout``: the rubric's own per budget."""
     manual: tuple[ManualItem, ...] = ()
@@ -234,6 +277,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     sandbox = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
     raw_manual = top.get("manual", list, [])
+    raw_mutants = top.get("mutants", list, [])
     top.done()
     roles = {role: _str_list(models, role) for role in models.table}
     models.used.update(models.table)
@@ -259,6 +303,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         checks=(checks := _checks(raw_checks, path, roles)),
         pretrained=_pretrained(meta),
         budget_timeouts=budget_timeouts,
+        mutants=_mutants(raw_mutants, path, checks),
         limits=_limits(sandbox),
         sandbox_files=_sandbox_files(sandbox, check_files=check_files),
         manual=tuple(parse_manual(raw_manual, path, [c.id for c in checks])),
@@ -329,6 +374,35 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise RubricError.at(path, "checks", f"duplicate check id(s) {', '.join(dupes)}")
     return checks
+
+
+def _mutants(raw: list[t.Any], path: Path, checks: list[CheckSpec]) -> tuple[Mutant, ...]:
+    """Every ``[[mutants]]`` table; its checks must exist, ``costs_accuracy`` ones be accuracy."""
+    kinds = {c.id: c.kind for c in checks}
+    mutants = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise RubricError.at(path, f"mutants[{i}]", "expected a [[mutants]] table")
+        m = _Reader(path, entry, f"mutants[{i}]")
+        mutant = Mutant(
+            example=m.get("example", str),
+            defect=m.get("defect", str),
+            charges=tuple(_ids(m, "charges", kinds, required=True)),
+            costs_accuracy=tuple(_ids(m, "costs_accuracy", kinds, required=False)),
+        )
+        m.done()
+        if any(kinds[c] != "accuracy" for c in mutant.costs_accuracy):
+            raise RubricError.at(path, f"mutants[{i}].costs_accuracy", "expected accuracy checks")
+        mutants.append(mutant)
+    return tuple(mutants)
+
+
+def _ids(m: _Reader, key: str, kinds: dict[str, str], *, required: bool) -> list[str]:
+    ids = m.get(key, list, ... if required else [])
+    for j, check in enumerate(ids):
+        if check not in kinds:
+            raise RubricError.at(m.path, f"{m.prefix}.{key}[{j}]", f"no check {check!r}")
+    return list(ids)
 
 
 def _limits(table: _Reader) -> Limits:

@@ -34,6 +34,8 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     solution: GradeResult | None = None
     template: GradeResult | None = None
+    mutants: dict[str, GradeResult] = field(default_factory=dict)
+    """Each ``[[mutants]]`` example's result, when validated with ``mutants=True``."""
 
     @property
     def ok(self) -> bool:
@@ -44,8 +46,13 @@ def validate(
     assignment: str | Path,
     *,
     options: GradeOptions = GradeOptions(budget="smoke"),  # noqa: B008 (frozen)
+    mutants: bool = False,
 ) -> Validation:
     """Grade the assignment's solution and student notebooks and report every inconsistency.
+
+    With ``mutants``, also grade each one-defect example of the rubric's ``[[mutants]]``: it
+    must lose exactly the points of the checks that name its defect (and the accuracy the
+    defect genuinely costs), see :class:`grader.rubric.Mutant`.
 
     Raises:
         RubricError: the rubric does not parse.
@@ -72,6 +79,14 @@ def validate(
             ("template", spec.student_notebook),
         ):
             results[role] = grade(path, assignment=spec, out=Path(tmp) / role, options=options)
+        for mutant in spec.mutants if mutants else ():
+            path = spec.folder / "submissions" / f"{mutant.example}.ipynb"
+            if not path.is_file():
+                found.problems.append(f"mutant {mutant.example}: {path} is missing")
+                continue
+            result = grade(path, assignment=spec, out=Path(tmp) / mutant.example, options=options)
+            found.mutants[mutant.example] = result
+            found.problems += mutant.problems({c.id: c.status for c in result.checks})
     found.solution, found.template = results["solution"], results["template"]
     for check in found.solution.checks:
         if check.status != "pass":
