@@ -49,12 +49,14 @@ class CheckSpec:
         message: str,
         details: dict[str, t.Any] | None = None,
     ) -> CheckResult:
-        """This check's result: points for a pass only; title, hint and points from the rubric."""
+        """This check's result: points for a pass, and for a ``not_judged`` check whose rubric
+        awards them (``details["awarded"]``); title, hint and points from the rubric."""
+        awarded = status == "not_judged" and bool((details or {}).get("awarded"))
         return CheckResult(
             id=self.id,
             title=self.title,
             status=status,
-            score=self.points if status == "pass" else 0.0,
+            score=self.points if status == "pass" or awarded else 0.0,
             max_score=self.points,
             message=message,
             hint=self.hint,
@@ -130,7 +132,8 @@ class Assignment:
     """Model role -> notebook variable names that may hold it, first found wins."""
     budgets: dict[str, Budget]
     relative_threshold: float
-    """Accuracy must reach this fraction of the reference's at the same budget."""
+    """Accuracy must reach this fraction of the reference's at the same budget (moved where
+    it would not separate correct from untrained notebooks: :mod:`grader.checks.thresholds`)."""
     course_targets: dict[str, float]
     """Absolute accuracy per role, enforced at ``full`` budget on real data."""
     checks: list[CheckSpec]
@@ -147,6 +150,14 @@ class Assignment:
     grades: each loses exactly the points of the checks that name its defect."""
     budget_timeouts: dict[str, Timeouts] = field(default_factory=dict)
     """``[budgets.<name>]`` ``cell_timeout``/``total_timeout``: the rubric's own per budget."""
+    confidence: float = 0.99
+    """Each accuracy verdict (a correct notebook passes, an untrained one fails) holds with
+    this probability (``[accuracy] confidence``)."""
+    reference_runs: int = 1
+    """Reference trainings (seeds ``seed``, ``seed + 1``, ...) calibration averages at the
+    ``standard`` and ``full`` budgets, measuring their spread (``smoke`` trains once)."""
+    assumed_spread: float = 0.03
+    """The seed-to-seed spread of the reference's accuracy where one run cannot measure it."""
     manual: tuple[ManualItem, ...] = ()
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
@@ -299,6 +310,9 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         roles=roles,
         budgets=budgets,
         relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
+        confidence=_fraction(accuracy, "confidence", 0.99),
+        reference_runs=_positive(accuracy, "reference_runs", 1),
+        assumed_spread=_fraction(accuracy, "assumed_spread", 0.03),
         course_targets={k: float(targets.get(k, (int, float))) for k in targets.table},
         checks=(checks := _checks(raw_checks, path, roles)),
         pretrained=_pretrained(meta),
@@ -374,6 +388,20 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise RubricError.at(path, "checks", f"duplicate check id(s) {', '.join(dupes)}")
     return checks
+
+
+def _fraction(reader: _Reader, key: str, default: float) -> float:
+    value = float(reader.get(key, (int, float), default))
+    if not 0 <= value < 1:
+        raise RubricError.at(reader.path, f"{reader.prefix}.{key}", "expected a number in [0, 1)")
+    return value
+
+
+def _positive(reader: _Reader, key: str, default: int) -> int:
+    value = int(reader.get(key, int, default))
+    if value < 1:
+        raise RubricError.at(reader.path, f"{reader.prefix}.{key}", "expected at least 1")
+    return value
 
 
 def _mutants(raw: list[t.Any], path: Path, checks: list[CheckSpec]) -> tuple[Mutant, ...]:

@@ -88,10 +88,13 @@ def validate(
             found.mutants[mutant.example] = result
             found.problems += mutant.problems({c.id: c.status for c in result.checks})
     found.solution, found.template = results["solution"], results["template"]
+    # A check the budget cannot judge (not_judged) is neither covered nor uncovered here: its
+    # message gives the figures, and a larger budget judges it.
     for check in found.solution.checks:
-        if check.status != "pass":
+        if check.status not in ("pass", "not_judged"):
             found.problems.append(f"the solution does not pass {check.id}: {check.message}")
-    if found.template.score != 0:
+    unjudged = sum(c.score for c in found.template.checks if c.status == "not_judged")
+    if found.template.score - unjudged != 0:
         found.problems.append(f"the student template scores {found.template.score:g}, not 0")
     for check in found.template.checks:
         if check.status == "error":

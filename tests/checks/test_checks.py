@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 from pathlib import Path
 
@@ -323,23 +324,60 @@ def test_evaluate_accuracy_selects_classes_and_offsets_labels() -> None:
     assert acc == pytest.approx(30 / len(labels))
 
 
+LARGE = synthetic("cifar10", 1, n_train=10, n_test=2000)
+LARGE_HELD = HeldOut(LARGE.x_test, LARGE.y_test.reshape(-1))
+
+
+def judge_on(held: HeldOut, check_id: str, art: Artefacts, figures: dict[str, float]) -> t.Any:
+    ctx = CheckContext(art, ASSIGNMENT, TRUTH, held, DEFAULT_BUDGETS["smoke"], figures)
+    return run_check(CHECKS[check_id], ctx)
+
+
 def test_accuracy_threshold_is_relative_to_the_reference(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    labels = HELD.y[np.isin(HELD.y, [0, 1, 2, 3, 4])]
+    labels = LARGE_HELD.y[np.isin(LARGE_HELD.y, [0, 1, 2, 3, 4])][:1000]
+    right = int(0.6 * len(labels))
     art = artefacts(tmp_path, {})
-    monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": Oracle(labels, 30, 5))
-    measured = 30 / len(labels)
-    passing = judge("base.accuracy", art, reference={"base.accuracy": measured / 0.8 - 0.01})
-    failing = judge("base.accuracy", art, reference={"base.accuracy": measured / 0.8 + 0.01})
+    model = Oracle(labels, right, 5)
+    monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": model)
+    measured = right / len(labels)
+    # 1000 images and a spread of 1 point: 80% of the reference lies within the bounds.
+    spread = {"base.accuracy/spread": 0.01}
+    low, high = measured / 0.8 - 0.01, measured / 0.8 + 0.01
+    passing = judge_on(LARGE_HELD, "base.accuracy", art, {"base.accuracy": low, **spread})
+    failing = judge_on(LARGE_HELD, "base.accuracy", art, {"base.accuracy": high, **spread})
     assert passing.status == "pass" and failing.status == "fail"
     assert "80% of the reference's" in failing.message
     assert failing.details["accuracy"] == pytest.approx(measured)
-    # The Oracle gets its first 30 images right and shifts every later label by one.
+    assert failing.details["statistics"]["images"] == len(labels)
+    # The Oracle gets its first images right and shifts every later label by one.
     confusion = failing.details["confusion"]
     assert confusion["rows"] == [0, 1, 2, 3, 4] and confusion["names"]["0"] == "airplane"
     counts = np.array(confusion["counts"])
-    assert counts.sum() == len(labels) and np.trace(counts) == 30
+    assert counts.sum() == len(labels) and np.trace(counts) == right
+
+
+def test_an_accuracy_check_near_chance_is_not_judged_and_gives_what_the_rubric_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Few images and a reference within noise of chance: no coin flip."""
+    labels = HELD.y[np.isin(HELD.y, [0, 1, 2, 3, 4])]
+    art = artefacts(tmp_path, {})
+    model = Oracle(labels, len(labels) // 4, 5)
+    monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": model)
+    withheld = judge("base.accuracy", art, reference={"base.accuracy": 0.3})
+    assert withheld.status == "not_judged" and withheld.score == 0
+    assert "cannot be judged at the 'smoke' budget" in withheld.message
+    stats = withheld.details["statistics"]
+    assert stats["correct_lower"] < stats["untrained_upper"]
+    spec = CHECKS["base.accuracy"]
+    award = dataclasses.replace(
+        spec, params=dataclasses.replace(spec.params, when_not_judged="award")
+    )
+    ctx = CheckContext(art, ASSIGNMENT, TRUTH, HELD, DEFAULT_BUDGETS["smoke"], {spec.id: 0.3})
+    awarded = run_check(award, ctx)
+    assert awarded.status == "not_judged" and awarded.score == spec.points
 
 
 def test_confusion_matrix_adds_columns_for_labels_outside_the_classes() -> None:
