@@ -87,6 +87,12 @@ def test_example_submission_matches_its_golden(
     }
     if weights is not None:
         assert any(f"read from {weights}" in n for n in result.notices)
+    if assignment == "vgg19_finetune":
+        # Issue 12: at smoke the reference sits within noise of chance (200 images, weights
+        # that are not ImageNet's): the check does not flip a coin, and says so.
+        accuracy_check = next(c for c in result.checks if c.id == "model.accuracy")
+        assert accuracy_check.status == "not_judged" and accuracy_check.score == 0
+        assert "cannot be judged at the 'smoke' budget" in accuracy_check.message
 
 
 def test_goldens_say_what_each_example_gets_wrong() -> None:
