@@ -39,6 +39,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading_speed.py
+	$(BIN)/python benchmarks/verdict_stability.py --seeds 10 --budgets smoke standard
 
 bench-batch: $(STAMP)
 	$(BIN)/python benchmarks/batch_throughput.py

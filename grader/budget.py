@@ -139,6 +139,34 @@ def _head(data: t.Any, n: int) -> t.Any:
     return data[:n]
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds one cell, and the whole notebook, may run."""
+
+    cell: float
+    total: float
+
+    def within(self, ceiling: Timeouts) -> Timeouts:
+        """Never longer than ``ceiling`` (the rubric's ``[execution]`` limits, set for ``full``).
+
+        Example:
+            >>> Timeouts(300, 900).within(Timeouts(900, 600))
+            Timeouts(cell=300, total=600)
+        """
+        return Timeouts(min(self.cell, ceiling.cell), min(self.total, ceiling.total))
+
+
+DEFAULT_TIMEOUTS: dict[str, Timeouts | None] = {
+    # A capped budget trains a few thousand images for an epoch or two: a cell that runs for
+    # minutes is stuck, and a student's `grader check` should say so in minutes, not in the
+    # quarter hour a full run may need. None: the rubric's [execution] limits as they are.
+    "smoke": Timeouts(cell=300, total=900),
+    "standard": Timeouts(cell=600, total=1800),
+    "full": None,
+}
+"""Timeouts per budget; a rubric's ``[budgets.<name>]`` may set ``cell_timeout`` and
+``total_timeout``, and the rubric's ``[execution]`` limits are the ceiling at every budget."""
+
 DEFAULT_BUDGETS: dict[str, Budget] = {
     "smoke": Budget("smoke", max_epochs=1, max_train_samples=4000, max_eval_samples=1000),
     "standard": Budget("standard", max_epochs=2, max_train_samples=4000, max_eval_samples=2000),

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import statistics
 import typing as t
 from dataclasses import dataclass
 from importlib import metadata
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from grader import keras_env
 from grader.budget import Budget, sample_count
-from grader.checks.base import REGISTRY
+from grader.checks.base import REGISTRY, figure_key
 from grader.data.cache import cache_dir
 from grader.data.prepare import PreparedData
 from grader.data.pretrained import PretrainedWeights
@@ -38,7 +39,8 @@ class Calibration:
 
     figures: dict[str, float]
     """Check id -> what the reference measured for that check (its held-out accuracy, for an
-    accuracy check)."""
+    accuracy check; the mean over its runs), and ``<check id>/spread`` -> the standard
+    deviation over the runs, where there were several (see :func:`runs_at`)."""
     fits: list[FitRecord]
     """The reference's ``fit`` calls under the same caps, histories included (for the report's
     curves beside the student's)."""
@@ -77,9 +79,19 @@ def calibration(
             [FitRecord(**f) for f in cached["fits"]],
         )
     fits: list[FitRecord] = []
-    figures = train_and_measure(
-        assignment, budget, data.visible, data.held_out, fits=fits, pretrained=pretrained
-    )
+    runs = [
+        train_and_measure(
+            assignment,
+            budget,
+            data.visible,
+            data.held_out,
+            fits=fits if run == 0 else None,
+            pretrained=pretrained,
+            seed=assignment.seed + run,
+        )
+        for run in range(runs_at(assignment, budget))
+    ]
+    figures = combine_runs(runs)
     write_atomic(
         path,
         json.dumps(
@@ -120,8 +132,31 @@ def _reference_digest(assignment: Assignment, budget: Budget) -> str:
         for c in assignment.checks
         if REGISTRY[c.kind].measure_reference is not None
     ]
-    extra = json.dumps([budget.limits(), checks], sort_keys=True).encode()
+    runs = runs_at(assignment, budget)
+    extra = json.dumps([budget.limits(), checks, runs], sort_keys=True).encode()
     return hashlib.sha256(source + extra).hexdigest()[:10]
+
+
+def runs_at(assignment: Assignment, budget: Budget) -> int:
+    """How many times the reference is trained at ``budget``: once at ``smoke`` (it must stay
+    cheap), the rubric's ``reference_runs`` otherwise."""
+    return 1 if budget.name == "smoke" else assignment.reference_runs
+
+
+def combine_runs(runs: t.Sequence[dict[str, float]]) -> dict[str, float]:
+    """The mean of each figure over the runs, and with two runs or more its spread.
+
+    Example:
+        >>> combine_runs([{"a": 0.5}, {"a": 0.7}])
+        {'a': 0.6, 'a/spread': 0.1414}
+    """
+    figures: dict[str, float] = {}
+    for key in runs[0]:
+        values = [run[key] for run in runs]
+        figures[key] = round(statistics.fmean(values), 6)
+        if len(values) > 1:
+            figures[figure_key(key, "spread")] = round(statistics.stdev(values), 4)
+    return figures
 
 
 def train_and_measure(
@@ -132,6 +167,7 @@ def train_and_measure(
     *,
     fits: list[FitRecord] | None = None,
     pretrained: t.Sequence[PretrainedWeights] = (),
+    seed: int | None = None,
 ) -> dict[str, float]:
     """Train the reference exercise under ``budget`` and measure it as submissions are.
 
@@ -143,6 +179,7 @@ def train_and_measure(
         fits: when given, one :class:`FitRecord` per reference ``fit`` call is appended to it.
         pretrained: with one application, the reference's ``train`` receives its weights
             file (or None, for random weights) as ``weights``.
+        seed: Keras' seed for this training (default: the assignment's).
 
     Returns:
         Check id -> the reference's figure for that check.
@@ -159,7 +196,7 @@ def train_and_measure(
         trained.append((model, {"requested": kwargs, "capped": capped}, history))
         return history
 
-    keras.utils.set_random_seed(assignment.seed)
+    keras.utils.set_random_seed(assignment.seed if seed is None else seed)
     try:
         extra = {"weights": pretrained[0].path} if len(pretrained) == 1 else {}
         # TensorFlow's C++ runtime logs to stderr when training starts (see keras_env).

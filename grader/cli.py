@@ -362,14 +362,27 @@ def release(solution: Path, out: Path, assignment: str | None) -> None:
 @click.argument("assignment")
 @budget_option(CHECK_DEFAULTS.budget)
 @data_options
-def validate(assignment: str, budget: str, data_dir: Path | None, weights_dir: Path | None) -> None:
+@click.option(
+    "--mutants",
+    is_flag=True,
+    help="Also grade the rubric's one-defect examples: each must lose only its defect's points.",
+)
+def validate(
+    assignment: str,
+    budget: str,
+    data_dir: Path | None,
+    weights_dir: Path | None,
+    mutants: bool,
+) -> None:
     """Check ASSIGNMENT: rubric, reference, solution at full marks, template at 0."""
     from grader.authoring.validate import validate as validate_one
     from grader.exceptions import ValidationError
 
     options = GradeOptions(budget=budget, data_dir=data_dir, weights_dir=weights_dir)
-    found = validate_one(assignment, options=options)
-    for role, result in (("solution", found.solution), ("template", found.template)):
+    found = validate_one(assignment, options=options, mutants=mutants)
+    shown = [("solution", found.solution), ("template", found.template)]
+    shown += [(f"mutant {name}", result) for name, result in found.mutants.items()]
+    for role, result in shown:
         if result is not None:
             click.echo(f"{role}: {result.score:g}/{result.max_score:g}")
     for problem in found.problems:

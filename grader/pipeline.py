@@ -52,6 +52,8 @@ class Graded:
     evidence_notes: list[str]
     sandbox_notices: list[str]
     judge_seconds: float
+    restored_from: int | None = None
+    """The cell whose checkpoint was judged because the kernel died later (else None)."""
 
 
 def grade(
@@ -164,8 +166,8 @@ def _run_and_judge(
                 workdir=box.work,
                 setup=setup_code(_kernel_config(spec, plan, data, box, pretrained)),
                 finish=finish_code(),
-                cell_timeout=options.cell_timeout or spec.cell_timeout,
-                total_timeout=options.total_timeout or spec.total_timeout,
+                cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
+                total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
                 env=box.env(),
                 sandbox=box,
                 after_cell=collector.after_cell,
@@ -177,7 +179,14 @@ def _run_and_judge(
             judge_s = time.monotonic() - t0
         finally:
             judge.close()
-    return Graded(execution, findings, collector.notes, _sandbox_notices(box), judge_s)
+    return Graded(
+        execution,
+        findings,
+        collector.notes,
+        _sandbox_notices(box),
+        judge_s,
+        collector.restored_from,
+    )
 
 
 def _kernel_config(
@@ -233,6 +242,7 @@ def _result(
             *_notices(plan, data, execution, findings.role_variables),
             *warning_notices(_stderr_by_cell(execution.notebook)),
             *graded.sandbox_notices,
+            *_restored_notice(graded.restored_from),
             *(w.notice() for w in pretrained),
             *(describe_locked(change) for change in locked_changes),
             *(f"Ignored: {note}" for note in [*graded.evidence_notes, *findings.notes]),
@@ -309,6 +319,15 @@ def _released_template(spec: Assignment) -> nbformat.NotebookNode:
     if not spec.student_notebook.is_file():
         return t.cast(nbformat.NotebookNode, nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
     return read_notebook(spec.student_notebook)
+
+
+def _restored_notice(cell: int | None) -> list[str]:
+    if cell is None:
+        return []
+    return [
+        "The kernel died before the end of the notebook: the models and data were judged as "
+        f"they stood after cell {cell}, the last finished cell that changed them."
+    ]
 
 
 def _notices(

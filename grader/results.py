@@ -22,7 +22,7 @@ if t.TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
-CheckStatus = t.Literal["pass", "fail", "error"]
+CheckStatus = t.Literal["pass", "fail", "error", "not_judged"]
 CellStatus = t.Literal["ok", "error", "timeout", "skipped"]
 Outcome = t.Literal[
     "ok",
@@ -49,7 +49,9 @@ class CheckResult:
     """One-line description of what the check judges."""
     status: CheckStatus
     """``pass``; ``fail`` (the submission is wrong, or an input it needs is missing);
-    ``error`` (the grader could not judge it: a bug, a broken judge)."""
+    ``error`` (the grader could not judge it: a bug, a broken judge); ``not_judged`` (the
+    budget cannot tell a correct submission from an untrained one: ``details`` hold the
+    figures, and ``score`` what the rubric's ``when_not_judged`` gives, all or nothing)."""
     score: float
     """Points earned."""
     max_score: float
@@ -57,11 +59,14 @@ class CheckResult:
     message: str
     """What was found, naming every difference; empty on a plain pass."""
     hint: str
-    """What to change, from the rubric; shown when the check does not pass."""
+    """What is wrong and where to look, from the rubric, for students; shown when the check
+    does not pass. It never gives the solution's code."""
     details: dict[str, t.Any] = field(default_factory=dict)
     """Machine-readable evidence (measured accuracy, thresholds, layer diffs)."""
     hidden: bool = False
     """A hidden check: the student view shows only its status and points."""
+    fix: str = ""
+    """The fix, solution code included, from the rubric: for the instructor view only."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, Budget
+from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, DEFAULT_TIMEOUTS, Budget, Timeouts
 from grader.checks.base import REGISTRY
 from grader.checks.params import parse as parse_params
 from grader.checks.params import variables as params_variables
@@ -38,7 +38,8 @@ class CheckSpec:
     title: str
     points: float
     hint: str
-    """Shown to the student when the check does not pass: what to change."""
+    """Shown to the student when the check does not pass: what is wrong and where to look,
+    never the solution's code (``grader validate`` and the tests hold hints to that)."""
     params: t.Any = None
     """The check kind's typed parameters (a frozen dataclass; see :mod:`grader.checks`)."""
     hidden: bool = False
@@ -48,6 +49,8 @@ class CheckSpec:
     every student view shows it), or its full message held back by Gradescope until
     ``after_due_date``, ``after_published`` (grades published), or ``hidden`` (never shown to
     students)."""
+    fix: str = ""
+    """The fix, code included, for instructors (the instructor view shows it; students never)."""
 
     def result(
         self,
@@ -55,18 +58,61 @@ class CheckSpec:
         message: str,
         details: dict[str, t.Any] | None = None,
     ) -> CheckResult:
-        """This check's result: points for a pass only; title, hint and points from the rubric."""
+        """This check's result: points for a pass, and for a ``not_judged`` check whose rubric
+        awards them (``details["awarded"]``); title, hint and points from the rubric."""
+        awarded = status == "not_judged" and bool((details or {}).get("awarded"))
         return CheckResult(
             id=self.id,
             title=self.title,
             status=status,
-            score=self.points if status == "pass" else 0.0,
+            score=self.points if status == "pass" or awarded else 0.0,
             max_score=self.points,
             message=message,
             hint=self.hint,
             details=details or {},
             hidden=self.hidden,
+            fix=self.fix,
         )
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """An example submission with exactly one defect, and the checks that may charge it.
+
+    ``grader validate --mutants`` grades it: it must fail every check in :attr:`charges` and
+    pass every other check but those in :attr:`costs_accuracy` (one mistake costs once).
+    """
+
+    example: str
+    """``submissions/<example>.ipynb``."""
+    defect: str
+    """The one defect, in words."""
+    charges: tuple[str, ...]
+    """The checks that name the defect: each must fail."""
+    costs_accuracy: tuple[str, ...] = ()
+    """Accuracy checks the defect may genuinely cost (they may fail, or pass)."""
+
+    def problems(self, statuses: t.Mapping[str, str]) -> list[str]:
+        """What the mutant's verdicts (check id -> status) break of the rule.
+
+        Example:
+            >>> m = Mutant("name_error", "no model", ("transfer.accuracy",))
+            >>> m.problems({"transfer.accuracy": "fail", "transfer.frozen": "fail"})
+            ['name_error: transfer.frozen fails too, but does not name the defect (no model)']
+        """
+        found = [
+            f"{self.example}: {check} passes, but it names the defect ({self.defect})"
+            for check in self.charges
+            if statuses.get(check) == "pass"
+        ]
+        allowed = {*self.charges, *self.costs_accuracy}
+        found += [
+            f"{self.example}: {check} {'fails' if status == 'fail' else 'errs'} too, but does "
+            f"not name the defect ({self.defect})"
+            for check, status in statuses.items()
+            if status != "pass" and check not in allowed
+        ]
+        return found
 
 
 @dataclass(frozen=True)
@@ -83,9 +129,10 @@ class Assignment:
     student_notebook: Path
     solution_notebook: Path
     cell_timeout: float
-    """Seconds one cell may run before it is interrupted."""
+    """Seconds one cell may run before it is interrupted, at the ``full`` budget (the ceiling
+    at every budget; see :meth:`timeouts`)."""
     total_timeout: float
-    """Seconds the whole notebook may run."""
+    """Seconds the whole notebook may run, at the ``full`` budget."""
     judge_timeout: float
     """Seconds the judge may take to load and measure the notebook's models."""
     held_back: int
@@ -94,7 +141,8 @@ class Assignment:
     """Model role -> notebook variable names that may hold it, first found wins."""
     budgets: dict[str, Budget]
     relative_threshold: float
-    """Accuracy must reach this fraction of the reference's at the same budget."""
+    """Accuracy must reach this fraction of the reference's at the same budget (moved where
+    it would not separate correct from untrained notebooks: :mod:`grader.checks.thresholds`)."""
     course_targets: dict[str, float]
     """Absolute accuracy per role, enforced at ``full`` budget on real data."""
     checks: list[CheckSpec]
@@ -106,6 +154,19 @@ class Assignment:
     sandbox_files: tuple[str, ...] = ()
     """Files of the assignment folder copied into the kernel's working folder (``[sandbox]
     files``); nothing else of the folder is visible to the kernel."""
+    mutants: tuple[Mutant, ...] = ()
+    """One-defect example submissions (``[[mutants]]``) that ``grader validate --mutants``
+    grades: each loses exactly the points of the checks that name its defect."""
+    budget_timeouts: dict[str, Timeouts] = field(default_factory=dict)
+    """``[budgets.<name>]`` ``cell_timeout``/``total_timeout``: the rubric's own per budget."""
+    confidence: float = 0.99
+    """Each accuracy verdict (a correct notebook passes, an untrained one fails) holds with
+    this probability (``[accuracy] confidence``)."""
+    reference_runs: int = 1
+    """Reference trainings (seeds ``seed``, ``seed + 1``, ...) calibration averages at the
+    ``standard`` and ``full`` budgets, measuring their spread (``smoke`` trains once)."""
+    assumed_spread: float = 0.03
+    """The seed-to-seed spread of the reference's accuracy where one run cannot measure it."""
     manual: tuple[ManualItem, ...] = ()
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
@@ -123,6 +184,13 @@ class Assignment:
     def variables(self) -> list[str]:
         """Data variables the kernel must report (named by the checks' params)."""
         return [name for check in self.checks for name in params_variables(check.params)]
+
+    def timeouts(self, budget: str) -> Timeouts:
+        """The cell and notebook timeouts at ``budget``: the rubric's for that budget, else
+        :data:`grader.budget.DEFAULT_TIMEOUTS`, never above the rubric's ``[execution]``."""
+        ceiling = Timeouts(self.cell_timeout, self.total_timeout)
+        own = self.budget_timeouts.get(budget) or DEFAULT_TIMEOUTS.get(budget)
+        return own.within(ceiling) if own is not None else ceiling
 
     def reference_module(self) -> t.Any:
         return importlib.import_module(self.reference)
@@ -230,10 +298,11 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     data = top.sub("data")
     models = top.sub("models")
     accuracy = top.sub("accuracy")
-    budgets = _budgets(top.sub("budgets", required=False))
+    budgets, budget_timeouts = _budgets(top.sub("budgets", required=False))
     sandbox = top.sub("sandbox", required=False)
     raw_checks = top.get("checks", list)
     raw_manual = top.get("manual", list, [])
+    raw_mutants = top.get("mutants", list, [])
     top.done()
     roles = {role: _str_list(models, role) for role in models.table}
     models.used.update(models.table)
@@ -255,9 +324,14 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         roles=roles,
         budgets=budgets,
         relative_threshold=float(accuracy.get("relative_to_reference", (int, float))),
+        confidence=_fraction(accuracy, "confidence", 0.99),
+        reference_runs=_positive(accuracy, "reference_runs", 1),
+        assumed_spread=_fraction(accuracy, "assumed_spread", 0.03),
         course_targets={k: float(targets.get(k, (int, float))) for k in targets.table},
         checks=(checks := _checks(raw_checks, path, roles)),
         pretrained=_pretrained(meta),
+        budget_timeouts=budget_timeouts,
+        mutants=_mutants(raw_mutants, path, checks),
         limits=_limits(sandbox),
         sandbox_files=_sandbox_files(sandbox, check_files=check_files),
         manual=tuple(parse_manual(raw_manual, path, [c.id for c in checks])),
@@ -276,9 +350,11 @@ def _visibility(value: str, hidden: bool, path: Path, index: int) -> Visibility:
     return t.cast(Visibility, value)
 
 
-def _budgets(table: _Reader) -> dict[str, Budget]:
-    """The default budgets, with the rubric's ``[budgets.<name>]`` overrides."""
+def _budgets(table: _Reader) -> tuple[dict[str, Budget], dict[str, Timeouts]]:
+    """The default budgets, with the rubric's ``[budgets.<name>]`` overrides, and the
+    timeouts those tables set."""
     budgets = dict(DEFAULT_BUDGETS)
+    timeouts: dict[str, Timeouts] = {}
     for name in table.table:
         if name not in BUDGET_NAMES:
             raise RubricError.at(
@@ -287,8 +363,15 @@ def _budgets(table: _Reader) -> dict[str, Budget]:
         b = table.sub(name)
         caps = ("max_epochs", "max_train_samples", "max_eval_samples")
         budgets[name] = Budget(name, **{k: b.get(k, int, getattr(budgets[name], k)) for k in caps})
+        if "cell_timeout" in b.table or "total_timeout" in b.table:
+            default = DEFAULT_TIMEOUTS.get(name) or Timeouts(float("inf"), float("inf"))
+            cell = float(b.get("cell_timeout", (int, float), default.cell))
+            total = float(b.get("total_timeout", (int, float), default.total))
+            if cell <= 0 or total <= 0:
+                raise RubricError.at(table.path, f"budgets.{name}", "timeouts must be positive")
+            timeouts[name] = Timeouts(cell, total)
         b.done()
-    return budgets
+    return budgets, timeouts
 
 
 def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) -> list[CheckSpec]:
@@ -320,6 +403,7 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
                 params=params,
                 hidden=(hidden := c.get("hidden", bool, False)),
                 visibility=_visibility(c.get("visibility", str, "visible"), hidden, path, i),
+                fix=c.get("fix", str, ""),
             )
         )
         c.done()
@@ -328,6 +412,49 @@ def _checks(raw_checks: list[t.Any], path: Path, roles: dict[str, list[str]]) ->
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         raise RubricError.at(path, "checks", f"duplicate check id(s) {', '.join(dupes)}")
     return checks
+
+
+def _fraction(reader: _Reader, key: str, default: float) -> float:
+    value = float(reader.get(key, (int, float), default))
+    if not 0 <= value < 1:
+        raise RubricError.at(reader.path, f"{reader.prefix}.{key}", "expected a number in [0, 1)")
+    return value
+
+
+def _positive(reader: _Reader, key: str, default: int) -> int:
+    value = int(reader.get(key, int, default))
+    if value < 1:
+        raise RubricError.at(reader.path, f"{reader.prefix}.{key}", "expected at least 1")
+    return value
+
+
+def _mutants(raw: list[t.Any], path: Path, checks: list[CheckSpec]) -> tuple[Mutant, ...]:
+    """Every ``[[mutants]]`` table; its checks must exist, ``costs_accuracy`` ones be accuracy."""
+    kinds = {c.id: c.kind for c in checks}
+    mutants = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise RubricError.at(path, f"mutants[{i}]", "expected a [[mutants]] table")
+        m = _Reader(path, entry, f"mutants[{i}]")
+        mutant = Mutant(
+            example=m.get("example", str),
+            defect=m.get("defect", str),
+            charges=tuple(_ids(m, "charges", kinds, required=True)),
+            costs_accuracy=tuple(_ids(m, "costs_accuracy", kinds, required=False)),
+        )
+        m.done()
+        if any(kinds[c] != "accuracy" for c in mutant.costs_accuracy):
+            raise RubricError.at(path, f"mutants[{i}].costs_accuracy", "expected accuracy checks")
+        mutants.append(mutant)
+    return tuple(mutants)
+
+
+def _ids(m: _Reader, key: str, kinds: dict[str, str], *, required: bool) -> list[str]:
+    ids = m.get(key, list, ... if required else [])
+    for j, check in enumerate(ids):
+        if check not in kinds:
+            raise RubricError.at(m.path, f"{m.prefix}.{key}[{j}]", f"no check {check!r}")
+    return list(ids)
 
 
 def _limits(table: _Reader) -> Limits:

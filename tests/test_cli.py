@@ -108,7 +108,8 @@ def test_schema_lists_every_result_field() -> None:
         "versions",
     } <= set(schema["properties"])
     check = schema["properties"]["checks"]["items"]
-    assert check["properties"]["status"]["enum"] == ["pass", "fail", "error"]
+    assert check["properties"]["status"]["enum"] == ["pass", "fail", "error", "not_judged"]
+    assert "description" in check["properties"]["fix"]
     assert "description" in check["properties"]["hint"]
 
 

@@ -50,21 +50,25 @@ def test_example_submission_matches_its_golden(
     }
     if spec.pretrained:
         assert any("read from" in n and "vgg19-weights" in n for n in result.notices)
+    if assignment == "vgg19_finetune":
+        # Issue 12: at smoke the reference sits within noise of chance (200 images, weights
+        # that are not ImageNet's): the check does not flip a coin, and says so.
+        accuracy_check = next(c for c in result.checks if c.id == "model.accuracy")
+        assert accuracy_check.status == "not_judged" and accuracy_check.score == 0
+        assert "cannot be judged at the 'smoke' budget" in accuracy_check.message
 
 
 def test_goldens_say_what_each_example_gets_wrong() -> None:
     """Seed 002's freezing fails; seeds 003 and 004 pass their structure checks."""
     expected_failures = {
         ("vgg19_finetune", "seed_002"): {"model.frozen_blocks"},
+        ("vgg19_finetune", "adam"): set(),  # the exercise prescribes no optimizer
         ("mnist_transfer", "seed_003"): set(),
         ("mnist_transfer", "features_not_frozen"): {"model.frozen"},
         ("mnist_transfer", "edited_locked_cell"): set(),
         ("cifar10_transfer_v2", "seed_004"): set(),
-        ("cifar10_transfer_v2", "five_layers_frozen"): {
-            "transfer.architecture",
-            "transfer.frozen",
-            "transfer.weights_transferred",
-        },
+        # One mistake costs once: the five layers it reused are frozen and carry the weights.
+        ("cifar10_transfer_v2", "five_layers_frozen"): {"transfer.architecture"},
     }
     assert set(expected_failures) == set(EXAMPLES)
     for (assignment, name), failing in expected_failures.items():

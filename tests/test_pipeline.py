@@ -46,6 +46,13 @@ def test_example_submission_matches_its_golden(
     assert {k: v for k, v in got["checks"].items() if k not in ACCURACY} == structural
     if name == "full_marks":
         assert got == golden and result.score == result.max_score
+    if name == "late_crash":
+        # A crash keeps what was done: the models from before it are judged (full marks), and
+        # the crash is still the outcome, with its cell.
+        last = max(c.index for c in result.cells)
+        assert result.outcome == "kernel_died"
+        assert [i.cell for i in result.incidents if i.outcome == "kernel_died"] == [last]
+        assert any(f"after cell {last - 2}" in n for n in result.notices), result.notices
     # Every artefact a user reads was written.
     text = (folder / "result.json").read_text()
     assert text == result.to_json() and GradeResult.from_json(text).to_json() == text

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.budget import Timeouts
 from grader.exceptions import RubricError, UnknownAssignmentError
-from grader.rubric import available, load_assignment
+from grader.rubric import available, load_assignment, parse_assignment
 from tests.conftest import ASSIGNMENT
 
 GOOD = (ASSIGNMENT / "assignment.toml").read_text()
@@ -127,3 +128,20 @@ def test_hidden_checks_are_read_from_the_rubric(tmp_path: Path) -> None:
     bad = GOOD.replace('kind = "frozen"', 'kind = "frozen"\nhidden = "yes"', 1)
     with pytest.raises(RubricError, match=r"\[checks\[5\]\.hidden\] expected bool"):
         load_assignment(_write(tmp_path, bad))
+
+
+def test_timeouts_scale_with_the_budget_under_the_rubrics_ceiling(tmp_path: Path) -> None:
+    """An endless loop at smoke is cut off in minutes, not the full budget's quarter hour."""
+    from grader.budget import DEFAULT_TIMEOUTS
+
+    spec = load_assignment("cifar10_transfer")
+    assert spec.timeouts("full") == Timeouts(spec.cell_timeout, spec.total_timeout)
+    smoke = DEFAULT_TIMEOUTS["smoke"]
+    assert smoke is not None and spec.timeouts("smoke") == smoke
+    assert spec.timeouts("smoke").cell < spec.timeouts("standard").cell < spec.cell_timeout
+    # A rubric may set its own per budget (VGG19 is slow to load), never above [execution].
+    vgg = load_assignment("vgg19_finetune")
+    assert vgg.timeouts("smoke") == Timeouts(600, 1200)
+    text = GOOD.replace("[data]", "[budgets.smoke]\ncell_timeout = 5000\n\n[data]", 1)
+    raised = parse_assignment(text, tmp_path / "assignment.toml", check_files=False)
+    assert raised.timeouts("smoke").cell == spec.cell_timeout  # capped by [execution]

@@ -277,6 +277,23 @@ def main() -> None:
         text = "".join(code for _, code, _ in CELLS)
         assert old in text, f"{name}: the text to replace is not in the solution"
         nbformat.write(notebook(solution=True, mistake=name), examples / f"{name}.ipynb")
+    nbformat.write(late_crash(), examples / "late_crash.ipynb")
+
+
+def late_crash() -> nbformat.NotebookNode:
+    """Everything right, then a last cell kills the kernel (as a segfault or memory would):
+    the models built and trained before it are still judged."""
+    nb = notebook(solution=True)
+    nb.cells.append(new_markdown_cell("**Plot the training curves.**"))
+    nb.cells.append(new_code_cell(LATE_CRASH))
+    return nb
+
+
+LATE_CRASH = """\
+import os
+# A plotting library that crashes the process: the kernel dies here, after all the work.
+os._exit(1)
+"""
 
 
 if __name__ == "__main__":

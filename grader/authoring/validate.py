@@ -1,7 +1,8 @@
 """``grader validate``: an assignment is ready when its rubric, notebooks and reference agree.
 
 Checked, in order: the rubric parses (a malformed one raises :class:`RubricError` naming the
-file and key); every builder the checks name exists in the reference; the student notebook is
+file and key); every builder the checks name exists in the reference; no student hint gives
+the solution's code (:mod:`grader.authoring.hints`); the student notebook is
 the release of the solution notebook (when the solution marks its solution regions); the
 solution scores full marks; the student template scores 0 without a grader error; and every
 check is covered, that is, passed by the solution and failed by the template, so none passes
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.authoring.hints import hint_leaks
 from grader.authoring.release import release, strip_solutions
 from grader.notebook import grader_metadata, read_notebook
 from grader.options import GradeOptions
@@ -32,6 +34,8 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     solution: GradeResult | None = None
     template: GradeResult | None = None
+    mutants: dict[str, GradeResult] = field(default_factory=dict)
+    """Each ``[[mutants]]`` example's result, when validated with ``mutants=True``."""
 
     @property
     def ok(self) -> bool:
@@ -42,8 +46,13 @@ def validate(
     assignment: str | Path,
     *,
     options: GradeOptions = GradeOptions(budget="smoke"),  # noqa: B008 (frozen)
+    mutants: bool = False,
 ) -> Validation:
     """Grade the assignment's solution and student notebooks and report every inconsistency.
+
+    With ``mutants``, also grade each one-defect example of the rubric's ``[[mutants]]``: it
+    must lose exactly the points of the checks that name its defect (and the accuracy the
+    defect genuinely costs), see :class:`grader.rubric.Mutant`.
 
     Raises:
         RubricError: the rubric does not parse.
@@ -54,6 +63,7 @@ def validate(
     spec = load_assignment(assignment)
     found = Validation(spec)
     found.problems += _missing_builders(spec)
+    found.problems += hint_leaks(spec)
     for path in (spec.solution_notebook, spec.student_notebook):
         if not path.is_file():
             found.problems.append(f"{path}: missing")
@@ -69,11 +79,22 @@ def validate(
             ("template", spec.student_notebook),
         ):
             results[role] = grade(path, assignment=spec, out=Path(tmp) / role, options=options)
+        for mutant in spec.mutants if mutants else ():
+            path = spec.folder / "submissions" / f"{mutant.example}.ipynb"
+            if not path.is_file():
+                found.problems.append(f"mutant {mutant.example}: {path} is missing")
+                continue
+            result = grade(path, assignment=spec, out=Path(tmp) / mutant.example, options=options)
+            found.mutants[mutant.example] = result
+            found.problems += mutant.problems({c.id: c.status for c in result.checks})
     found.solution, found.template = results["solution"], results["template"]
+    # A check the budget cannot judge (not_judged) is neither covered nor uncovered here: its
+    # message gives the figures, and a larger budget judges it.
     for check in found.solution.checks:
-        if check.status != "pass":
+        if check.status not in ("pass", "not_judged"):
             found.problems.append(f"the solution does not pass {check.id}: {check.message}")
-    if found.template.score != 0:
+    unjudged = sum(c.score for c in found.template.checks if c.status == "not_judged")
+    if found.template.score - unjudged != 0:
         found.problems.append(f"the student template scores {found.template.score:g}, not 0")
     for check in found.template.checks:
         if check.status == "error":

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.budget import Budget
-from grader.checks.base import CheckContext, Verdict, register
+from grader.checks.base import CheckContext, Verdict, figure_key, register
 from grader.checks.params import Role
+from grader.checks.thresholds import chance_level, decide
 from grader.data.sets import HeldOut
 
 
@@ -24,6 +25,13 @@ class AccuracyParams:
     """Subtracted from the labels (a model trained on digits 5-9 as 0-4 has offset 5)."""
     scale: float = 255.0
     """What the notebook divides pixels by."""
+    eval_images: t.Literal["budget", "all"] = "budget"
+    """``budget``: as many held-out images as the budget's ``max_eval_samples``; ``all``: every
+    held-out image of the classes (for the reference too), where the budget's few images
+    cannot separate a correct model from an untrained one."""
+    when_not_judged: t.Literal["withhold", "award"] = "withhold"
+    """What a ``not_judged`` verdict gives (the budget cannot tell a correct model from an
+    untrained one at the rubric's confidence): no points, or all of them."""
 
 
 def predict_labels(
@@ -135,8 +143,13 @@ def measure(model: t.Any, held_out: HeldOut, params: AccuracyParams, budget: Bud
         params.classes,
         label_offset=params.label_offset,
         scale=params.scale,
-        max_samples=budget.max_eval_samples,
+        max_samples=eval_cap(params, budget),
     )
+
+
+def eval_cap(params: AccuracyParams, budget: Budget) -> int | None:
+    """How many held-out images the check (and the reference) is measured on."""
+    return None if params.eval_images == "all" else budget.max_eval_samples
 
 
 @register("accuracy", AccuracyParams, measure_reference=measure)
@@ -144,8 +157,12 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
     """Held-out accuracy reaches the threshold.
 
     The threshold is ``relative_to_reference`` times the accuracy of the reference trained
-    under the same budget, data and seed; at the ``full`` budget on real data, the course's
-    absolute target applies as well.
+    under the same budget, data and seed, moved if needed so that a correct notebook passes
+    and an untrained one fails, each with the rubric's confidence (see
+    :mod:`grader.checks.thresholds`); at the ``full`` budget on real data, the course's
+    absolute target applies as well. Where no threshold can separate the two on the images
+    evaluated, the check is ``not_judged``, with the figures, and gives what the rubric's
+    ``when_not_judged`` says; ``eval_images = "all"`` evaluates on every held-out image.
     """
     model = ctx.artefacts.model(params.model, when="trained")
     y_true, y_pred = predict_labels(
@@ -154,15 +171,37 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
         params.classes,
         label_offset=params.label_offset,
         scale=params.scale,
-        max_samples=ctx.budget.max_eval_samples,
+        max_samples=eval_cap(params, ctx.budget),
     )
     measured = float(np.mean(y_pred == y_true))
     reference = ctx.reference_figure()
-    threshold = ctx.assignment.relative_threshold * reference
+    assert ctx.current is not None
+    spread = ctx.reference_figures.get(
+        figure_key(ctx.current.id, "spread"), ctx.assignment.assumed_spread
+    )
+    decision = decide(
+        reference=reference,
+        spread=spread,
+        images=len(y_true),
+        chance=chance_level(y_true),
+        relative=ctx.assignment.relative_threshold,
+        confidence=ctx.assignment.confidence,
+    )
+    threshold = decision.threshold
     basis = (
         f"{ctx.assignment.relative_threshold:.0%} of the reference's {reference:.1%} "
         f"at the '{ctx.budget.name}' budget"
     )
+    if threshold > ctx.assignment.relative_threshold * reference + 1e-12:
+        basis = (
+            f"above what an untrained model scores on {decision.images} images at "
+            f"{decision.confidence:.0%} confidence ({decision.untrained_upper:.1%})"
+        )
+    elif threshold < ctx.assignment.relative_threshold * reference - 1e-12:
+        basis = (
+            f"what a correct notebook reaches on {decision.images} images at "
+            f"{decision.confidence:.0%} confidence, the reference scoring {reference:.1%}"
+        )
     target = ctx.assignment.course_targets.get(params.model)
     # Course targets assume the real thing: all the data, real images, ImageNet weights.
     at_full_on_real = (
@@ -177,6 +216,7 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
         "course_target": target,
         "held_out_images": int(np.isin(ctx.held_out.y, params.classes).sum()),
         "evaluated_images": len(y_true),
+        "statistics": decision.figures(),
         "confusion": confusion_matrix(
             y_true,
             y_pred,
@@ -185,6 +225,17 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
             label_offset=params.label_offset,
         ),
     }
+    if not decision.judged and not (target is not None and at_full_on_real):
+        awarded = params.when_not_judged == "award"
+        details["awarded"] = awarded
+        return Verdict(
+            False,
+            f"cannot be judged at the '{ctx.budget.name}' budget: {decision.explain()}, so no "
+            f"threshold tells them apart (accuracy measured: {measured:.1%}). The rubric "
+            f"{'awards' if awarded else 'withholds'} these points; a larger budget judges it.",
+            details,
+            judged=False,
+        )
     passed = measured >= threshold
     verb = "reaches" if passed else "is below"
     return Verdict(

@@ -26,6 +26,9 @@ class Verdict:
     passed: bool
     message: str = ""
     details: dict[str, t.Any] = field(default_factory=dict)
+    judged: bool = True
+    """False: the evidence cannot decide (an accuracy check at a budget that cannot tell a
+    correct model from an untrained one); the check's status is ``not_judged``."""
 
 
 @dataclass
@@ -47,10 +50,11 @@ class CheckContext:
     current: CheckSpec | None = None
     """The check being judged (set by :func:`run_check`)."""
 
-    def reference_figure(self) -> float:
-        """What the reference measured on the current check (its calibrated figure)."""
+    def reference_figure(self, name: str = "") -> float:
+        """What the reference measured on the current check (its calibrated figure), or
+        another figure calibration keeps for it (``"spread"``: see :mod:`grader.calibrate`)."""
         assert self.current is not None
-        return self.reference_figures[self.current.id]
+        return self.reference_figures[figure_key(self.current.id, name)]
 
     @functools.cached_property
     def reference(self) -> t.Any:
@@ -63,6 +67,11 @@ class CheckContext:
         return {
             image_digest(img): int(lab) for img, lab in zip(self.given.x_train, labels, strict=True)
         }
+
+
+def figure_key(check_id: str, name: str = "") -> str:
+    """The key of a check's calibrated figure: ``base.accuracy``, ``base.accuracy/spread``."""
+    return f"{check_id}/{name}" if name else check_id
 
 
 def image_digest(image: np.ndarray) -> bytes:
@@ -152,11 +161,13 @@ def register(
 
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Judge one rubric check; never raises."""
-    status: t.Literal["pass", "fail", "error"]
+    status: t.Literal["pass", "fail", "error", "not_judged"]
     ctx.current = spec
     try:
         verdict = REGISTRY[spec.kind].fn(ctx, spec.params)
         status = "pass" if verdict.passed else "fail"
+        if not verdict.judged:
+            status = "not_judged"
         message, details = verdict.message, verdict.details
     except MissingInput as exc:
         status, message, details = "fail", str(exc), {"missing": True}

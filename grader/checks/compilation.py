@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import typing as t
+from dataclasses import dataclass
 
 from grader.checks.architecture import ReferenceModelParams, build_reference
 from grader.checks.base import CheckContext, Verdict, register
@@ -47,15 +48,36 @@ def compile_summary(config: dict[str, t.Any] | None) -> dict[str, t.Any]:
     }
 
 
-@register("compile", ReferenceModelParams)
-def check_compile(ctx: CheckContext, params: ReferenceModelParams) -> Verdict:
-    """The model is compiled with the reference's loss, optimizer and metrics."""
+@dataclass(frozen=True)
+class CompileParams(ReferenceModelParams):
+    """The reference model to compare with, and whether the exercise names an optimizer."""
+
+    optimizer_prescribed: bool = False
+    """The exercise text prescribes the optimizer: judge it too. Otherwise the choice is the
+    student's (a check judges what the exercise asks, and an optimizer that trains badly costs
+    accuracy, which the accuracy check charges)."""
+
+
+@register("compile", CompileParams)
+def check_compile(ctx: CheckContext, params: CompileParams) -> Verdict:
+    """The model is compiled with the reference's loss and metrics, and its optimizer where the
+    exercise prescribes one (``optimizer_prescribed = true``)."""
     actual = compile_summary(ctx.artefacts.compile_config(params.model))
     expected = compile_summary(build_reference(ctx, params).get_compile_config())
+    if not params.optimizer_prescribed:
+        expected.pop("optimizer", None)
     if not actual:
         return Verdict(False, "the model was never compiled", {"expected": expected})
     wrong = [
         f"{k} is {actual.get(k)}, expected {v}" for k, v in expected.items() if actual.get(k) != v
     ]
     details = {"expected": expected, "actual": actual}
-    return Verdict(not wrong, "; ".join(wrong) or "loss, optimizer and metrics match", details)
+    judged = " and ".join(
+        ["loss, optimizer", "metrics"] if params.optimizer_prescribed else ["loss", "metrics"]
+    )
+    note = (
+        ""
+        if params.optimizer_prescribed
+        else f" (the optimizer, {actual.get('optimizer')}, is the student's choice)"
+    )
+    return Verdict(not wrong, "; ".join(wrong) or f"{judged} match{note}", details)

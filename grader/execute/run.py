@@ -75,7 +75,7 @@ def run_notebook(
     total_timeout: float,
     env: dict[str, str],
     sandbox: Sandbox | None = None,
-    after_cell: t.Callable[[], None] | None = None,
+    after_cell: t.Callable[[int], None] | None = None,
 ) -> Execution:
     """Execute ``setup``, every code cell of ``nb``, then ``finish``, in one fresh kernel.
 
@@ -130,7 +130,7 @@ def run_notebook(
                 ran = _run_cell(client, cell, index, cell_timeout, remaining, replies)
                 cells.append(ran)
                 if after_cell is not None:
-                    after_cell()
+                    after_cell(index)
                 dead = ran.error_name == "DeadKernelError"
                 incidents += _incidents(ran, client, sandbox, watchdog, dead)
                 # Nothing more runs in a dead or stopped kernel, nor once the total time is up.

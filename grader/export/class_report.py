@@ -93,6 +93,7 @@ def check_pass_rates(entries: Sequence[BatchEntry]) -> list[dict[str, t.Any]]:
                 "passed": passed,
                 "failed": statuses.count("fail"),
                 "error": statuses.count("error"),
+                "not_judged": statuses.count("not_judged"),
                 "rate": passed / len(statuses) if statuses else 0.0,
             }
         )

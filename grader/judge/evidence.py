@@ -7,6 +7,12 @@ snapshots into a folder the kernel cannot see, once: a file already taken is nev
 so a later cell cannot rewrite the evidence of an earlier ``fit``. The final models, the role
 table and the data variables are written by the grader's last cell and taken at the end.
 
+A crash keeps what was done: after each cell that changed a role's model or a data variable,
+the kernel writes a numbered checkpoint of them, taken like the fits. When the kernel died
+before the last cell (no final role table), the last complete checkpoint taken stands in for
+the final files, so the judge sees the models as the last finished cell left them; the crash
+itself stays the outcome, with its cell.
+
 Only regular files with the names the runtime writes are copied, opened without following
 links, each and all together within a size bound; anything else is ignored and noted.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import stat
 import typing as t
 from pathlib import Path
@@ -30,6 +37,8 @@ MAX_LISTED = 10_000
 """Entries looked at per folder: a kernel may fill its folder with millions."""
 
 _PER_CELL = {layout.FITS: layout.FIT_RECORD, layout.SNAPSHOTS: layout.SNAPSHOT}
+MAX_CHECKPOINT_BYTES = 2 * 2**30
+"""All checkpoints together: a VGG19 notebook's model is about 80 MB a checkpoint."""
 
 
 class EvidenceCollector:
@@ -56,6 +65,13 @@ class EvidenceCollector:
         self.dest = dest
         names = (re.escape(layout.model_file(r).split("/", 1)[1]) for r in roles)
         self.models = re.compile("|".join(names) or "(?!)")
+        self.roles = set(roles)
+        self.checkpoint_bytes = 0
+        self.cell = -1
+        self.checkpoint_cells: dict[int, int] = {}
+        """Checkpoint number -> the index of the cell after which it was taken."""
+        self.restored_from: int | None = None
+        """The cell whose checkpoint stands in for the final files (the kernel died)."""
         self.max_file_bytes = max_file_bytes
         self.max_total_bytes = max_total_bytes
         self.taken: set[str] = set()
@@ -64,23 +80,82 @@ class EvidenceCollector:
         """What was refused (links, special files, sizes), one line each, for the report."""
         dest.mkdir(mode=0o755, parents=True, exist_ok=True)
 
-    def after_cell(self) -> None:
-        """Take the fit records and snapshots written since the last call."""
+    def after_cell(self, index: int = -1) -> None:
+        """Take the fit records, snapshots and checkpoints written since the last call.
+
+        Args:
+            index: the cell that just ran (checkpoints taken now are credited to it).
+        """
+        self.cell = index
         with self._folder(None) as root:
             if root is None:
                 return
             for sub, pattern in _PER_CELL.items():
                 self._take_matching(root, sub, pattern)
+            self._take_checkpoints(root)
 
     def at_end(self) -> None:
-        """Take what is left: the last cell's fits, the final models, roles and variables."""
-        self.after_cell()
+        """Take what is left: the last cell's fits, the final models, roles and variables;
+        without a final role table (the kernel died), the last complete checkpoint's."""
+        self.after_cell(self.cell)
         with self._folder(None) as root:
             if root is None:
                 return
             self._take_matching(root, layout.MODELS, self.models)
             for name in layout.FINAL_FILES:
                 self._take(root, name, name)
+        if not (self.dest / layout.ROLES).is_file():
+            self._restore_checkpoint()
+
+    def _take_checkpoints(self, root: int) -> None:
+        with self._folder(root, layout.CHECKPOINTS) as folder:
+            if folder is None:
+                return
+            names = []
+            with os.scandir(folder) as entries:
+                for n, entry in enumerate(entries):
+                    if n >= MAX_LISTED:
+                        self._note(f"{layout.CHECKPOINTS}/ holds too many files; ignored the rest")
+                        break
+                    found = layout.final_of_checkpoint(entry.name)
+                    if found is None:
+                        continue
+                    final = found[1]
+                    role = final[len(layout.MODELS) + 1 : -len(".keras")]
+                    if final.startswith(f"{layout.MODELS}/") and role not in self.roles:
+                        continue
+                    names.append((found[0], final == layout.ROLES, entry.name))
+            # Role tables last: one taken means its checkpoint's other files were taken first.
+            for number, _, name in sorted(names):
+                relative = f"{layout.CHECKPOINTS}/{name}"
+                if relative in self.taken:
+                    continue
+                before = self.used_bytes
+                if self.checkpoint_bytes >= MAX_CHECKPOINT_BYTES:
+                    self._note("checkpoints beyond their size bound were ignored")
+                    return
+                self._take(folder, name, relative)
+                self.checkpoint_bytes += self.used_bytes - before
+                if name.endswith(f"-{layout.ROLES}") and (self.dest / relative).is_file():
+                    self.checkpoint_cells.setdefault(number, self.cell)
+
+    def _restore_checkpoint(self) -> None:
+        """Copy the last complete checkpoint (within the grader's own folder) to the final
+        names, for the judge."""
+        if not self.checkpoint_cells:
+            return
+        number = max(self.checkpoint_cells)
+        folder = self.dest / layout.CHECKPOINTS
+        prefix = f"{number}-"
+        for path in folder.iterdir():
+            found = layout.final_of_checkpoint(path.name)
+            if found is None or not path.name.startswith(prefix) or found[0] != number:
+                continue
+            target = self.dest / found[1]
+            target.parent.mkdir(mode=0o755, exist_ok=True)
+            shutil.copyfile(path, target)
+            target.chmod(0o644)
+        self.restored_from = self.checkpoint_cells[number]
 
     def _take_matching(self, root: int, sub: str, pattern: re.Pattern[str]) -> None:
         with self._folder(root, sub) as folder:

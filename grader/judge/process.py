@@ -212,7 +212,7 @@ def _check(raw: t.Any, spec_check: CheckSpec) -> CheckResult:
     if raw["id"] != spec_check.id:
         raise ValueError(f"expected check {spec_check.id!r}, got {str(raw['id'])[:100]!r}")
     status = raw["status"]
-    if status not in ("pass", "fail", "error"):
+    if status not in ("pass", "fail", "error", "not_judged"):
         raise ValueError(f"unknown status {str(status)[:20]!r}")
     if not isinstance(raw["details"], dict):
         raise ValueError("details must be an object")

@@ -45,6 +45,7 @@ def install(config: dict[str, t.Any]) -> None:
     for application, weights in config.get("pretrained", {}).items():
         _serve_pretrained(application, weights)
     _wrap_model_methods(keras.Model)
+    _checkpoint_after_each_cell()
     limits = _STATE["budget"].limits()
     if limits:
         caps = ", ".join(f"{k}={v}" for k, v in limits.items())
@@ -222,28 +223,97 @@ def save_weights(model: t.Any, path: Path) -> None:
 
 def finish(namespace: dict[str, t.Any]) -> None:
     """Save each role's model and summarise the data variables the rubric names."""
+    _STATE["finished"] = True
+    artefacts: Path = _STATE["artefacts"]
+    (artefacts / layout.MODELS).mkdir(parents=True, exist_ok=True)
+    _save_state(namespace, lambda final: artefacts / final)
+
+
+def _save_state(namespace: dict[str, t.Any], path: t.Callable[[str], Path]) -> None:
+    """Each role's model, the data variables, then the role table (last: it marks a complete
+    set), under ``path(final name)``."""
     import keras
 
     config = _STATE["config"]
-    artefacts: Path = _STATE["artefacts"]
-    (artefacts / layout.MODELS).mkdir(parents=True, exist_ok=True)
     roles: dict[str, dict[str, t.Any]] = {}
     for role, names in config["roles"].items():
         for name in names:
             value = namespace.get(name)
             if isinstance(value, keras.Model):
                 try:
-                    value.save(artefacts / layout.model_file(role))
+                    value.save(path(layout.model_file(role)))
                 except Exception as exc:  # reported to the grader, not raised in the notebook
                     roles[role] = {"variable": name, "model_id": id(value), "error": repr(exc)}
                     break
                 roles[role] = {"variable": name, "model_id": id(value)}
                 break
-    (artefacts / layout.ROLES).write_text(json.dumps(roles))
-    _save_variables(namespace, config["variables"], artefacts)
+    _save_variables(namespace, config["variables"], path)
+    path(layout.ROLES).write_text(json.dumps(roles))
 
 
-def _save_variables(namespace: dict[str, t.Any], names: list[str], artefacts: Path) -> None:
+def _checkpoint_after_each_cell() -> None:
+    """Save the role models and data variables after each cell that changed them, so that a
+    kernel dying later (``os._exit``, a segfault, memory) does not take the work with it."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    _STATE.update(checkpoints=0, checkpointed=None)
+
+    def after_cell(_result: t.Any = None) -> None:
+        if _STATE.get("finished"):
+            return
+        try:
+            checkpoint(shell.user_ns)
+        except Exception as exc:  # a checkpoint must never break the student's cell
+            print(f"[grader] could not checkpoint the models: {exc!r}", file=sys.stderr)
+
+    shell.events.register("post_run_cell", after_cell)
+
+
+def _signature(namespace: dict[str, t.Any]) -> t.Any:
+    """What a checkpoint depends on, cheaply: which objects the role and data variables hold,
+    how many fits ran, and each role model's layers, their trainable flags and optimizer."""
+    import keras
+
+    config = _STATE["config"]
+    models = []
+    for names in config["roles"].values():
+        model = next((v for n in names if isinstance(v := namespace.get(n), keras.Model)), None)
+        if model is not None:
+            layers = tuple((layer.name, bool(layer.trainable)) for layer in model.layers)
+            models.append((id(model), layers, id(getattr(model, "optimizer", None))))
+    data = tuple(
+        (name, id(value), getattr(value, "shape", None))
+        for name in config["variables"]
+        if (value := namespace.get(name)) is not None
+    )
+    return (_STATE["fit_count"], tuple(models), data)
+
+
+def checkpoint(namespace: dict[str, t.Any]) -> bool:
+    """Write checkpoint k (see :mod:`grader.kernel.layout`) if anything it holds changed.
+
+    Returns:
+        Whether a checkpoint was written.
+    """
+    signature = _signature(namespace)
+    if signature == _STATE.get("checkpointed") or not (signature[1] or signature[2]):
+        return False
+    index = _STATE["checkpoints"]
+    folder: Path = _STATE["artefacts"]
+    (folder / layout.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    _save_state(namespace, lambda final: folder / layout.checkpoint_file(index, final))
+    _STATE.update(checkpoints=index + 1, checkpointed=signature)
+    return True
+
+
+def _save_variables(
+    namespace: dict[str, t.Any], names: list[str], path: t.Callable[[str], Path]
+) -> None:
     summary: dict[str, dict[str, t.Any]] = {}
     arrays: dict[str, np.ndarray] = {}
     for name in names:
@@ -269,8 +339,8 @@ def _save_variables(namespace: dict[str, t.Any], names: list[str], artefacts: Pa
         }
         # Labels are small: keep them whole. Images: only the sampled rows.
         arrays[name] = value if value.ndim <= 2 else value[rows]
-    (artefacts / layout.VARIABLES).write_text(json.dumps(summary))
+    path(layout.VARIABLES).write_text(json.dumps(summary))
     np.savez(
-        artefacts / layout.VARIABLE_ARRAYS,
+        path(layout.VARIABLE_ARRAYS),
         **{k: v.astype(np.float32) for k, v in arrays.items()},  # type: ignore[arg-type]
     )

@@ -43,8 +43,9 @@ def for_view(result: GradeResult, view: View) -> GradeResult:
     Args:
         result: The full result, as graded.
         view: ``instructor`` sees everything. ``student`` sees hidden checks as status and
-            points only (no message, hint or evidence), no grader-internal tracebacks, and no
-            flags (they are for the instructor to look into).
+            points only (no message, hint or evidence), no grader-internal tracebacks, no
+            instructor's fix (it holds the solution's code), and no flags (they are for the
+            instructor to look into).
 
     Returns:
         ``result`` itself for the instructor; a redacted copy for the student.
@@ -56,10 +57,10 @@ def for_view(result: GradeResult, view: View) -> GradeResult:
 
 def _student_check(check: CheckResult) -> CheckResult:
     if check.hidden:
-        return dataclasses.replace(check, message=HIDDEN_MESSAGE, hint="", details={})
+        return dataclasses.replace(check, message=HIDDEN_MESSAGE, hint="", fix="", details={})
     # A grader error's traceback is about the grader, not the submission.
     details = {k: v for k, v in check.details.items() if k != "traceback"}
-    return dataclasses.replace(check, details=details)
+    return dataclasses.replace(check, details=details, fix="")
 
 
 # --- architecture -------------------------------------------------------------------------------

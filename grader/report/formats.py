@@ -11,6 +11,7 @@ STATUS_ICONS: dict[str, str] = {
     "pass": "✔",
     "fail": "✘",
     "error": "⚠",
+    "not_judged": "∅",
     "ok": "✔",
     "timeout": "⏱",
 }
@@ -20,6 +21,7 @@ RICH_STYLES: dict[str, str] = {
     "pass": "green",
     "fail": "bold red",
     "error": "yellow",
+    "not_judged": "magenta",
 }
 """Terminal styles of check statuses."""
 

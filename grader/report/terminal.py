@@ -368,8 +368,11 @@ def _print_reviewed(result: GradeResult, console: Console) -> None:
 
 
 def _visible_hint(check: CheckResult) -> str:
-    # A passing check needs no advice; showing it would read as a criticism.
-    return check.hint if check.status != "pass" else ""
+    # A passing check needs no advice; showing it would read as a criticism. The fix is there
+    # in the instructor view only (for_view empties it for students).
+    if check.status == "pass":
+        return ""
+    return f"{check.hint} Fix (instructor): {check.fix}" if check.fix else check.hint
 
 
 def _status_text(status: str) -> Text:

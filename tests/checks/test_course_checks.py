@@ -128,7 +128,8 @@ def test_pretraining_fits_are_not_judged_but_later_ones_are(tmp_path: Path) -> N
     assert judge(MNIST, "model.frozen", art).status == "pass"
     only_pretraining = artefacts(tmp_path / "b", {"model": model, "model_sup": model}, records[:1])
     result = judge(MNIST, "model.frozen", only_pretraining)
-    assert result.status == "fail" and "never trained after its layers were frozen" in (
+    # Judged on its flags (right here); the missing retraining is model.accuracy's to charge.
+    assert result.status == "pass" and "never trained after its layers were frozen" in (
         result.message
     )
 
@@ -220,21 +221,23 @@ def test_course_target_needs_the_imagenet_weights(
     from dataclasses import replace
 
     from grader.budget import DEFAULT_BUDGETS
-    from tests.checks.test_checks import HELD, TRUTH, Oracle
+    from tests.checks.test_checks import LARGE_HELD, TRUTH, Oracle
 
-    labels = HELD.y
-    monkeypatch.setattr(Artefacts, "model", lambda self, role, when="final": Oracle(labels, 30, 10))
+    labels = LARGE_HELD.y  # enough images to judge a reference at 40%
+    monkeypatch.setattr(
+        Artefacts, "model", lambda self, role, when="final": Oracle(labels, 600, 10)
+    )
     ctx = CheckContext(
         artefacts(tmp_path, {}),
         VGG,
         replace(TRUTH, source="real"),
-        HELD,
+        LARGE_HELD,
         DEFAULT_BUDGETS["full"],
-        {"model.accuracy": 0.2},
+        {"model.accuracy": 0.4},
         pretrained_available=weights_found,
     )
     result = run_check(next(c for c in VGG.checks if c.id == "model.accuracy"), ctx)
     if weights_found:
         assert result.status == "fail" and "course target of 90%" in result.message
     else:
-        assert "80% of the reference's 20.0%" in result.message
+        assert "80% of the reference's 40.0%" in result.message

@@ -4,6 +4,7 @@ reading arrays within a bound declared before anything is allocated."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from grader.judge.arrays import UnreadableArrays, read_npz
 from grader.judge.evidence import EvidenceCollector
+from grader.kernel import layout
 
 
 def collector(tmp_path: Path, **bounds: int) -> EvidenceCollector:
@@ -117,3 +119,59 @@ def test_object_arrays_and_strangers_are_refused_and_plain_arrays_read(tmp_path:
         archive.writestr("evil.pkl", b"cos\nsystem\n")
     with pytest.raises(UnreadableArrays, match="is not an array"):
         read_npz(tmp_path / "odd.npz", max_bytes=10_000)
+
+
+# --- checkpoints: a crash keeps what was done ---------------------------------------------------
+
+
+def _checkpoint(kernel: Path, number: int, roles: dict[str, str]) -> None:
+    folder = kernel / layout.CHECKPOINTS
+    folder.mkdir(parents=True, exist_ok=True)
+    for role, content in roles.items():
+        (folder / f"{number}-model-{role}.keras").write_text(content)
+    (folder / f"{number}-variables.json").write_text("{}")
+    (folder / f"{number}-roles.json").write_text(json.dumps(sorted(roles)))
+
+
+def test_a_dead_kernels_last_checkpoint_stands_in_for_the_final_files(tmp_path: Path) -> None:
+    taker = collector(tmp_path)
+    kernel = tmp_path / "kernel"
+    _checkpoint(kernel, 0, {"base": "base after cell 4"})
+    taker.after_cell(4)
+    _checkpoint(kernel, 1, {"base": "base after cell 6", "transfer": "transfer after cell 6"})
+    taker.after_cell(6)
+    # The next cell rewrites a taken checkpoint and names a role the rubric does not have.
+    (kernel / layout.CHECKPOINTS / "1-model-base.keras").write_text("rewritten")
+    (kernel / layout.CHECKPOINTS / "2-model-extra.keras").write_text("not a role")
+    taker.after_cell(8)
+    taker.at_end()  # no final roles.json: the kernel died
+    taken = tmp_path / "taken"
+    assert (taken / layout.model_file("base")).read_text() == "base after cell 6"
+    assert (taken / layout.model_file("transfer")).read_text() == "transfer after cell 6"
+    assert json.loads((taken / layout.ROLES).read_text()) == ["base", "transfer"]
+    assert taker.restored_from == 6
+    assert not (taken / layout.CHECKPOINTS / "2-model-extra.keras").exists()
+
+
+def test_final_files_win_over_checkpoints(tmp_path: Path) -> None:
+    taker = collector(tmp_path)
+    kernel = tmp_path / "kernel"
+    _checkpoint(kernel, 0, {"base": "checkpointed"})
+    taker.after_cell(3)
+    (kernel / layout.model_file("base")).write_text("final")
+    (kernel / layout.ROLES).write_text("{}")
+    taker.at_end()
+    assert (tmp_path / "taken" / layout.model_file("base")).read_text() == "final"
+    assert taker.restored_from is None
+
+
+def test_an_incomplete_checkpoint_is_never_restored(tmp_path: Path) -> None:
+    """A checkpoint whose role table is missing (the kernel died while writing it)."""
+    taker = collector(tmp_path)
+    kernel = tmp_path / "kernel"
+    _checkpoint(kernel, 0, {"base": "complete"})
+    taker.after_cell(2)
+    (kernel / layout.CHECKPOINTS / "1-model-base.keras").write_text("half written")
+    taker.at_end()
+    assert (tmp_path / "taken" / layout.model_file("base")).read_text() == "complete"
+    assert taker.restored_from == 2

@@ -89,7 +89,11 @@ def test_a_planted_copy_is_found_and_independent_examples_are_not_paired() -> No
     found = find_lookalikes(class_, template=_templates())
 
     pairs = {(p.a, p.b) for p in found.pairs}
-    expected = {("vgg19_finetune/planted", "vgg19_finetune/seed_002")} | {
+    # vgg19's `adam` example is its solution with one change (issue 12): a look-alike too.
+    expected = {
+        ("vgg19_finetune/planted", "vgg19_finetune/seed_002"),
+        ("vgg19_finetune/adam", "vgg19_finetune/full_marks"),
+    } | {
         (a, b)
         for a, b in itertools.combinations(sorted(examples), 2)
         if a.split("/")[0] == b.split("/")[0] and a.split("/")[0] in DERIVED
@@ -106,7 +110,9 @@ def test_within_one_assignment_only_the_copy_is_flagged() -> None:
     class_ = {p.stem: read_notebook_cells(p) for p in sorted(folder.glob("submissions/*.ipynb"))}
     class_["planted"] = disguised(class_["seed_002"], random.Random(1))
     found = find_lookalikes(class_, template=read_notebook_cells(folder / "student.ipynb"))
-    assert [(p.a, p.b) for p in found.pairs] == [("planted", "seed_002")]
+    # `adam` is the solution with its optimizer changed (issue 12's example): a look-alike.
+    pairs = [(p.a, p.b) for p in found.pairs]
+    assert sorted(pairs) == [("adam", "full_marks"), ("planted", "seed_002")]
 
 
 def test_the_released_template_is_no_evidence() -> None:
