@@ -51,10 +51,26 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="keras-notebook-grader")
 @click.option("-v", "--verbose", is_flag=True, help="On an error, show the traceback too.")
+@click.option(
+    "--course",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The course folder (assignments/ and the reference package, or a student kit) "
+    "[default: $GRADER_COURSE, the config file's `course`, else the source checkout].",
+)
 @click.pass_context
-def main(ctx: click.Context, verbose: bool) -> None:
+def main(ctx: click.Context, verbose: bool, course: Path | None) -> None:
     """Grade Keras notebook assignments by judging the models they build."""
     ctx.obj = {"verbose": verbose}
+    if course is not None:
+        from grader.course import use_course
+
+        # Errors here are raised before _Group.invoke's handler: report them the same way.
+        try:
+            use_course(course)
+        except GraderError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
 
 
 @main.command()

@@ -7,7 +7,6 @@ function of its own below; :func:`grade` reads as the list of them.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import tempfile
 import time
 import typing as t
@@ -260,13 +259,13 @@ def _secrets(spec: Assignment, options: GradeOptions) -> list[Path | None]:
     data folder inside a virtual environment); every assignment's folder and the reference
     solutions are always covered.
     """
-    reference = importlib.util.find_spec(spec.reference)
     return [
         cache_dir(),
         options.data_dir,
         keras_home(),
         spec.folder.parent,
-        Path(reference.origin).parent if reference and reference.origin else None,
+        spec.reference_dir(),
+        spec.course,
     ]
 
 

@@ -11,7 +11,6 @@ zero points and the reason.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 import stat
@@ -30,7 +29,11 @@ from grader.review.merge import final_score
 from grader.rubric import Assignment, load_assignment
 
 SOURCE = "grader-src"
-"""Folder in the bundle holding an installable copy of the grader and the assignment."""
+"""Folder in the bundle holding an installable copy of the grader."""
+
+COURSE = "course"
+"""Folder in the bundle holding the course: the assignment (no example submissions) and its
+reference package; the grader finds it through ``$GRADER_COURSE``."""
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -42,7 +45,8 @@ python3.11 -m venv /autograder/venv
 /autograder/venv/bin/pip install --upgrade pip
 /autograder/venv/bin/pip install /autograder/source/{source}
 # Calibrate the reference now, once, rather than in every student's run.
-GRADER_CACHE_DIR=/autograder/cache /autograder/venv/bin/python -c \\
+GRADER_COURSE=/autograder/source/{course} GRADER_CACHE_DIR=/autograder/cache \
+  /autograder/venv/bin/python -c \\
   "from grader.options import GradeOptions; from grader.pipeline import prepare_reference; \
 prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budget_py}))"
 """
@@ -55,6 +59,7 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 GRADER_BIN="${{GRADER_BIN:-$ROOT/venv/bin/grader}}"
 GRADER_PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
 export GRADER_CACHE_DIR="${{GRADER_CACHE_DIR:-$ROOT/cache}}"
+export GRADER_COURSE="${{GRADER_COURSE:-$ROOT/source/{course}}}"
 mkdir -p "$ROOT/results"
 rm -rf "$ROOT/grader-out"
 "$GRADER_BIN" grade "$ROOT/submission" --assignment {assignment} --budget {budget} \\
@@ -97,7 +102,7 @@ dependencies = {dependencies}
 grader = "grader.cli:main"
 
 [tool.hatch.build.targets.wheel]
-packages = ["grader", "reference"]
+packages = ["grader"]
 """
 
 
@@ -124,10 +129,13 @@ def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard")
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         scripts = {
             "setup.sh": SETUP_SH.format(
-                source=SOURCE, assignment_py=repr(spec.id), budget_py=repr(budget)
+                source=SOURCE,
+                course=COURSE,
+                assignment_py=repr(spec.id),
+                budget_py=repr(budget),
             ),
             "run_autograder": RUN_AUTOGRADER.format(
-                assignment=shlex.quote(spec.id), budget=shlex.quote(budget)
+                assignment=shlex.quote(spec.id), budget=shlex.quote(budget), course=COURSE
             ),
         }
         for name, text in scripts.items():
@@ -142,7 +150,8 @@ def build_bundle(assignment: str | Path, *, out: Path, budget: str = "standard")
 
 
 def _source_files(spec: Assignment) -> dict[str, Path]:
-    """Archive name -> file: the grader package with its templates, the reference, the rubric."""
+    """Archive name -> file: the grader package with its templates; the course: the rubric,
+    the notebooks and the reference package."""
     files: dict[str, Path] = {}
 
     def add_tree(folder: Path, prefix: str, skip: tuple[str, ...] = ()) -> None:
@@ -156,12 +165,13 @@ def _source_files(spec: Assignment) -> dict[str, Path]:
     add_tree(package, f"{SOURCE}/grader", skip=("templates", "assignments"))
     add_tree(templates_dir(), f"{SOURCE}/grader/templates")
     # Example submissions are for instructors; the autograder needs the rubric and notebooks.
-    add_tree(spec.folder, f"{SOURCE}/grader/assignments/{spec.id}", skip=("submissions",))
-    top = spec.reference.split(".")[0]
-    found = importlib.util.find_spec(top)
-    if found is None or not found.submodule_search_locations:
-        raise InputError(f"reference package {top!r} is not importable; install the grader")
-    add_tree(Path(next(iter(found.submodule_search_locations))), f"{SOURCE}/{top}")
+    add_tree(spec.folder, f"{COURSE}/assignments/{spec.id}", skip=("submissions",))
+    top = spec.reference_dir()
+    if top is None:
+        raise InputError(
+            f"reference package of {spec.reference!r} is not in the course folder {spec.course}"
+        )
+    add_tree(top, f"{COURSE}/{top.name}")
     return files
 
 
