@@ -30,6 +30,8 @@ from grader.exceptions import InputError
 
 ENV = "GRADER_COURSE"
 CONFIG_NAME = "config.toml"
+KIT_MARKER = "grader-kit.json"
+"""The file that makes a folder a student kit (see :mod:`grader.kit.build`)."""
 
 _chosen: Path | None = None
 
@@ -109,6 +111,26 @@ def course_root() -> Path:
             f"in {config_file()}"
         )
     return found
+
+
+def find_kit(start: Path) -> Path | None:
+    """The student kit ``start`` lies in (a folder holding :data:`KIT_MARKER`), if any."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / KIT_MARKER).is_file():
+            return folder
+    return None
+
+
+def use_kit_around(start: Path) -> Path | None:
+    """Make the kit ``start`` lies in this process's course, unless a course was named.
+
+    A student opens a kit's notebook inside the kit; ``--course`` and ``$GRADER_COURSE`` win.
+    """
+    if _chosen is not None or os.environ.get(ENV):
+        return None
+    kit = find_kit(start)
+    return use_course(kit) if kit is not None else None
 
 
 def course_of(assignment_folder: Path) -> Path:

@@ -30,6 +30,7 @@ from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
 from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
 from grader.kernel.cells import finish_code, setup_code
+from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
 from grader.report.facts import warning_notices
@@ -120,7 +121,9 @@ def _data(spec: Assignment, options: GradeOptions) -> PreparedData:
         data_dir=options.data_dir,
         seed=spec.seed,
         held_back=spec.held_back,
-        secret=options.secret,
+        # A student kit's data is drawn with the kit's public secret, which its thresholds
+        # were calibrated with (see grader.kit.build); it is never the grading data.
+        secret=data_secret(spec.kit) if spec.kit is not None else options.secret,
     )
 
 
