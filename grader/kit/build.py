@@ -44,8 +44,6 @@ import typing as t
 import zipfile
 from pathlib import Path
 
-import nbformat
-
 from grader import keras_env
 from grader.authoring.release import release
 from grader.calibrate import calibration
@@ -188,8 +186,16 @@ def _write_assignment(
 ) -> int:
     dest.mkdir(parents=True)
     public = [c for c in spec.checks if not c.hidden]
+    # The course's released notebook is the authority on locked cells (grading restores them
+    # from it), so the kit ships that very file; it must be the release of the solution.
     student, _, _ = release(read_notebook(spec.solution_notebook), assignment=spec.id)
-    nbformat.write(student, dest / spec.student_notebook.name)  # type: ignore[no-untyped-call]
+    shipped = read_notebook(spec.student_notebook)
+    if [c.source for c in shipped.cells] != [c.source for c in student.cells]:
+        raise KitError(
+            f"{spec.student_notebook} is not the release of {spec.solution_notebook.name}; "
+            "run grader release first"
+        )
+    shutil.copy(spec.student_notebook, dest / spec.student_notebook.name)
     for name in spec.sandbox_files:
         shutil.copy(spec.folder / name, dest / name)
     calibrations = _calibrations(spec, public, kit_secret, budgets, data_dir, weights_dir)
