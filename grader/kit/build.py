@@ -45,7 +45,7 @@ import zipfile
 from pathlib import Path
 
 from grader import keras_env
-from grader.authoring.release import release
+from grader.authoring.validate import stale_template
 from grader.calibrate import calibration
 from grader.checks.architecture import ReferenceModelParams, signatures
 from grader.checks.compilation import compile_summary
@@ -188,13 +188,11 @@ def _write_assignment(
     public = [c for c in spec.checks if not c.hidden]
     # The course's released notebook is the authority on locked cells (grading restores them
     # from it), so the kit ships that very file; it must be the release of the solution.
-    student, _, _ = release(read_notebook(spec.solution_notebook), assignment=spec.id)
-    shipped = read_notebook(spec.student_notebook)
-    if [c.source for c in shipped.cells] != [c.source for c in student.cells]:
-        raise KitError(
-            f"{spec.student_notebook} is not the release of {spec.solution_notebook.name}; "
-            "run grader release first"
-        )
+    stale = stale_template(
+        read_notebook(spec.solution_notebook), read_notebook(spec.student_notebook), spec
+    )
+    if stale:
+        raise KitError(f"{spec.id}: {stale[0]}")
     shutil.copy(spec.student_notebook, dest / spec.student_notebook.name)
     for name in spec.sandbox_files:
         shutil.copy(spec.folder / name, dest / name)
@@ -282,7 +280,7 @@ def _calibrations(
     pretrained = [find_weights(name, weights_dir) for name in spec.pretrained]
     found = []
     sources: list[Path | None] = [None] + ([data_dir] if data_dir is not None else [])
-    for source in sources:
+    for source in sources if budgets else []:
         with _synthetic_only() if source is None else _nothing():
             data = prepare_data(
                 spec.dataset,

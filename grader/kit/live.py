@@ -226,6 +226,11 @@ def _frozen_flags(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     except MissingInput as exc:
         return spec.result("fail", str(exc), {"missing": True})
     problems = params.problems(layers)
+    if not _trained(ctx.artefacts.model(params.model)):
+        # As the production check says when no fit of the model was recorded.
+        problems.append(
+            f"the {params.model} model was never trained, so frozen weights are unconfirmed"
+        )
     if problems:
         return spec.result("fail", "\n".join(f"- {p}" for p in problems))
     return spec.result(
@@ -233,6 +238,15 @@ def _frozen_flags(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
         f"{params.describe()} frozen; the other layers trainable (that training leaves "
         "them unchanged is judged by kit.full_check())",
     )
+
+
+def _trained(model: t.Any) -> bool:
+    """The model's optimizer has taken a step: ``fit`` ran on it in this kernel."""
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        return optimizer is not None and int(optimizer.iterations.numpy()) > 0
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _assignment(assignment: str | None) -> Assignment:

@@ -140,7 +140,8 @@ def build_expected(entry: dict[str, t.Any], base: t.Any = None) -> t.Any:
                 f"base needs at least {reused} layers to reuse; received {len(base.layers)}"
             )
         model = keras.Sequential(name=entry["name"])
-        model.add(keras.Input(shape=base.input_shape[1:]))
+        inputs = keras.Input(shape=tuple(base.input_shape)[1:])
+        model.add(inputs)
         for layer, trainable in zip(base.layers[:reused], entry["trainable"], strict=True):
             layer.trainable = bool(trainable)
             model.add(layer)
