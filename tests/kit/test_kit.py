@@ -23,6 +23,7 @@ from tests.conftest import ROOT
 HIDDEN_ID = "transfer.weights_transferred"
 HIDDEN_WORDS = "zebra-quokka hidden wording"
 GOLDENS = ROOT / "tests" / "goldens"
+PROBE = [sys.executable, "-m", "tests.kit.parity_probe"]
 LIVE = ("architecture", "compile", "data_split", "class_groups", "frozen")
 
 
@@ -170,8 +171,7 @@ def test_the_in_notebook_check_gives_the_grading_verdicts(
     examples = sorted((ROOT / "assignments" / assignment / "submissions").glob("*.ipynb"))
     out = tmp_path / "parity.json"
     done = subprocess.run(
-        [sys.executable, "-m", "tests.kit.parity_probe", str(built.folder), assignment, str(out)]
-        + [str(p) for p in examples],
+        [*PROBE, str(built.folder), assignment, str(out), *map(str, examples)],
         cwd=ROOT,
         capture_output=True,
         text=True,
