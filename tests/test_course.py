@@ -131,3 +131,34 @@ def test_course_material_covers_the_configured_course(tmp_path: Path) -> None:
     hidden = json.loads(probe(code, {course.ENV: str(folder)}, tmp_path))
     for path in (folder, folder / "assignments", folder / "reference"):
         assert str(path.resolve()) in hidden
+
+
+@pytest.mark.skipif(
+    not __import__("grader.sandbox.confine", fromlist=["x"]).namespaces_available(),
+    reason="this machine does not allow namespaces",
+)
+def test_a_course_on_the_python_path_is_covered_in_every_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instructor who puts the course folder on PYTHONPATH (to import its reference) shows
+    it to every sandbox as part of Python's path; its assignments and reference stay covered."""
+    from grader.sandbox.confine import SandboxOptions, confine
+
+    folder = copy_course(tmp_path / "course", "mnist_transfer")
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    monkeypatch.setenv(course.ENV, str(folder))
+    monkeypatch.setattr(course, "_chosen", None)
+    (tmp_path / "work").mkdir()
+    with confine(SandboxOptions(), mounts=[], workdir=tmp_path / "work") as box:
+        run = subprocess.run(
+            box.command(
+                ["/bin/sh", "-c", f"ls {folder}; ls {folder}/assignments; ls {folder}/reference"]
+            ),
+            env=box.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    listed = run.stdout.split()
+    assert "assignments" in listed  # the folder is shown: it is on Python's path
+    assert "mnist_transfer" not in listed and "mnist_transfer.py" not in listed

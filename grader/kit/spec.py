@@ -192,7 +192,12 @@ def describe_extension(model: t.Any, base: t.Any) -> dict[str, t.Any]:
         "name": model.name,
         "reused": reused,
         "trainable": [bool(layer.trainable) for layer in layers[:reused]],
-        "added": [keras.layers.serialize(layer) for layer in added],
+        # Unbuilt, as the builder makes them: a layer's build_config would fix its input size
+        # to the reference base's, and a student's different base must still get a verdict.
+        "added": [
+            {k: v for k, v in keras.layers.serialize(layer).items() if k != "build_config"}
+            for layer in added
+        ],
         "compile": model.get_compile_config() if model.compiled else None,
     }
 
