@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import statistics
 import typing as t
@@ -59,6 +58,18 @@ def calibration(
     draw the reference's curves. ``pretrained`` are the ImageNet weights the notebook gets (or
     their absence); the reference starts from the same ones.
     """
+    if assignment.kit is not None:
+        # A student kit: the reference was trained when the kit was built, never here.
+        from grader.kit.spec import find_calibration
+
+        found = find_calibration(
+            assignment.kit,
+            budget.name,
+            data.visible.source,
+            data.fingerprint,
+            [w.fingerprint for w in pretrained],
+        )
+        return Calibration(found.figures, [FitRecord(**f) for f in found.fits])
     key = "-".join(
         [
             assignment.id,
@@ -106,18 +117,31 @@ def calibration(
     return Calibration(figures, fits)
 
 
-def reference_source(module: str) -> bytes:
-    """The source of a reference module and of the modules beside it, which it may import.
+def reference_source(assignment: Assignment) -> bytes:
+    """The source of an assignment's reference module and of the modules beside it, which it
+    may import; for a student kit, its public spec (which stands in for the reference).
 
     Read, never imported: importing a reference imports TensorFlow.
 
     Raises:
-        CalibrationError: the module cannot be found.
+        CalibrationError: the module cannot be found in the course folder.
     """
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
-        raise CalibrationError(f"reference module {module!r} is not importable")
-    origin = Path(spec.origin)
+    if assignment.kit is not None:
+        return json.dumps(assignment.kit, sort_keys=True).encode()
+    module = assignment.reference
+    folder = assignment.reference_dir()
+    origin: Path | None = None
+    if folder is not None:
+        rest = module.split(".")[1:]
+        candidates = [
+            folder.joinpath(*rest).with_suffix(".py"),
+            folder.joinpath(*rest, "__init__.py"),
+        ]
+        origin = next((p for p in candidates if p.is_file()), None)
+    if origin is None:
+        raise CalibrationError(
+            f"reference module {module!r} is not in the course folder {assignment.course}"
+        )
     # A variant reuses another exercise's builders (cifar10_transfer_v2 calls
     # cifar10_transfer's), so a change to any sibling must invalidate what was cached.
     siblings = sorted(p for p in origin.parent.glob("*.py") if p != origin)
@@ -126,7 +150,7 @@ def reference_source(module: str) -> bytes:
 
 def _reference_digest(assignment: Assignment, budget: Budget) -> str:
     """Changes when the reference code, the budget's caps or the calibrated checks change."""
-    source = reference_source(assignment.reference)
+    source = reference_source(assignment)
     checks = [
         (c.id, c.kind, dataclasses.asdict(c.params))
         for c in assignment.checks

@@ -51,10 +51,26 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="keras-notebook-grader")
 @click.option("-v", "--verbose", is_flag=True, help="On an error, show the traceback too.")
+@click.option(
+    "--course",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The course folder (assignments/ and the reference package, or a student kit) "
+    "[default: $GRADER_COURSE, the config file's `course`, else the source checkout].",
+)
 @click.pass_context
-def main(ctx: click.Context, verbose: bool) -> None:
+def main(ctx: click.Context, verbose: bool, course: Path | None) -> None:
     """Grade Keras notebook assignments by judging the models they build."""
     ctx.obj = {"verbose": verbose}
+    if course is not None:
+        from grader.course import use_course
+
+        # Errors here are raised before _Group.invoke's handler: report them the same way.
+        try:
+            use_course(course)
+        except GraderError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
 
 
 @main.command()
@@ -214,8 +230,15 @@ def check(
     weights_dir: Path | None,
     view: t.Literal["student", "instructor"],
 ) -> None:
-    """Self-check NOTEBOOK: quick grade, full report in the terminal and beside the notebook."""
+    """Self-check NOTEBOOK: quick grade, full report in the terminal and beside the notebook.
+
+    Inside a student kit (see `grader kit build`), the kit is the course: its thresholds were
+    measured when it was built, so no reference is trained here.
+    """
+    from grader.course import use_kit_around
     from grader.pipeline import check as check_one
+
+    use_kit_around(notebook.parent)
     from grader.report.terminal import print_report
 
     options = CHECK_DEFAULTS.replace(
@@ -416,6 +439,56 @@ def list_assignments() -> None:
         for check in spec.checks:
             table.add_row(check.id, check.kind, f"{check.points:g}", check.title)
         console.print(table)
+
+
+@main.group()
+def kit() -> None:
+    """Student kits: what students may have to check their work, without the answers."""
+
+
+@kit.command("build")
+@click.argument("assignments", nargs=-1)
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="Folder to write into."
+)
+@click.option(
+    "--budget",
+    "budgets",
+    multiple=True,
+    default=("smoke",),
+    show_default=True,
+    help="A budget students may self-check at (repeat for several); each is calibrated now.",
+)
+@click.option(
+    "--wheel",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The grader's wheel to ship [default: built from the source checkout].",
+)
+@data_options
+def kit_build(
+    assignments: tuple[str, ...],
+    out: Path,
+    budgets: tuple[str, ...],
+    wheel: Path | None,
+    data_dir: Path | None,
+    weights_dir: Path | None,
+) -> None:
+    """Build the student kit of ASSIGNMENTS (default: every assignment of the course)."""
+    from grader.kit.build import build_kit
+
+    built = build_kit(
+        assignments,
+        out=out,
+        budgets=budgets,
+        data_dir=data_dir,
+        weights_dir=weights_dir,
+        wheel=wheel,
+    )
+    click.echo(
+        f"kit: {built.folder} and {built.zip} ({len(built.assignments)} assignment(s), "
+        f"{built.calibrations} calibration(s)); give students the zip"
+    )
 
 
 def _add_review() -> None:

@@ -7,7 +7,6 @@ function of its own below; :func:`grade` reads as the list of them.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import tempfile
 import time
 import typing as t
@@ -31,6 +30,7 @@ from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
 from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
 from grader.kernel.cells import finish_code, setup_code
+from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
 from grader.report.facts import warning_notices
@@ -123,7 +123,9 @@ def _data(spec: Assignment, options: GradeOptions) -> PreparedData:
         data_dir=options.data_dir,
         seed=spec.seed,
         held_back=spec.held_back,
-        secret=options.secret,
+        # A student kit's data is drawn with the kit's public secret, which its thresholds
+        # were calibrated with (see grader.kit.build); it is never the grading data.
+        secret=data_secret(spec.kit) if spec.kit is not None else options.secret,
     )
 
 
@@ -270,13 +272,13 @@ def _secrets(spec: Assignment, options: GradeOptions) -> list[Path | None]:
     data folder inside a virtual environment); every assignment's folder and the reference
     solutions are always covered.
     """
-    reference = importlib.util.find_spec(spec.reference)
     return [
         cache_dir(),
         options.data_dir,
         keras_home(),
         spec.folder.parent,
-        Path(reference.origin).parent if reference and reference.origin else None,
+        spec.reference_dir(),
+        spec.course,
     ]
 
 

@@ -8,6 +8,7 @@ with the file, the key and what was expected.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import tomllib
 import typing as t
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, DEFAULT_TIMEOUTS, Budge
 from grader.checks.base import REGISTRY
 from grader.checks.params import parse as parse_params
 from grader.checks.params import variables as params_variables
+from grader.course import course_of, course_root, find_course, import_reference, package_dir
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 from grader.results import CheckResult, CheckStatus
 from grader.review.rubric import ManualItem, parse_manual
@@ -167,6 +169,10 @@ class Assignment:
     ``standard`` and ``full`` budgets, measuring their spread (``smoke`` trains once)."""
     assumed_spread: float = 0.03
     """The seed-to-seed spread of the reference's accuracy where one run cannot measure it."""
+    kit: dict[str, t.Any] | None = None
+    """A student kit's public spec (``[kit]``, written by :mod:`grader.kit.build`): expected
+    architectures and pre-calibrated thresholds stand in for the reference, which a kit does
+    not carry."""
     manual: tuple[ManualItem, ...] = ()
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
@@ -191,9 +197,32 @@ class Assignment:
         ceiling = Timeouts(self.cell_timeout, self.total_timeout)
         own = self.budget_timeouts.get(budget) or DEFAULT_TIMEOUTS.get(budget)
         return own.within(ceiling) if own is not None else ceiling
+    @property
+    def course(self) -> Path:
+        """The course folder this assignment belongs to (``<course>/assignments/<id>``)."""
+        return course_of(self.folder)
 
     def reference_module(self) -> t.Any:
-        return importlib.import_module(self.reference)
+        """The reference module, imported from the course folder; for a student kit, the
+        expected models its public spec describes (see :class:`grader.kit.spec.KitReference`).
+        """
+        if self.kit is not None:
+            from grader.kit.spec import KitReference
+
+            return KitReference(self.kit)
+        return import_reference(self.reference, self.course)
+
+    def reference_dir(self) -> Path | None:
+        """The reference's top-level package folder in the course (None for a student kit)."""
+        if self.kit is not None:
+            return None
+        folder = package_dir(self.reference, self.course)
+        if folder is not None:
+            return folder
+        found = importlib.util.find_spec(self.reference.split(".")[0])
+        if found is None or not found.submodule_search_locations:
+            return None
+        return Path(next(iter(found.submodule_search_locations)))
 
     def plan(self, budget: str) -> Budget:
         """The caps of the named budget.
@@ -208,17 +237,20 @@ class Assignment:
 
 
 def assignments_root() -> Path:
-    """Where assignment folders live: inside the installed package, or the checkout's root."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "assignments", here.parent / "assignments"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "assignments"
+    """Where assignment folders live: the course folder's ``assignments/``.
+
+    Raises:
+        CourseError: no course folder is configured (see :mod:`grader.course`).
+    """
+    return course_root() / "assignments"
 
 
 def available() -> list[str]:
-    """Ids of the assignments found under :func:`assignments_root`."""
-    root = assignments_root()
+    """Ids of the assignments found under :func:`assignments_root` (none without a course)."""
+    course = find_course()
+    if course is None:
+        return []
+    root = course / "assignments"
     return sorted(p.parent.name for p in root.glob("*/assignment.toml"))
 
 
@@ -235,9 +267,13 @@ def load_assignment(name_or_path: str | Path) -> Assignment:
         toml_path = path
     elif (path / "assignment.toml").is_file():
         toml_path = path / "assignment.toml"
-    elif (assignments_root() / str(name_or_path) / "assignment.toml").is_file():
+    elif (
+        find_course() is not None
+        and (assignments_root() / str(name_or_path) / "assignment.toml").is_file()
+    ):
         toml_path = assignments_root() / str(name_or_path) / "assignment.toml"
     else:
+        course_root()  # without a course folder, say that rather than "unknown assignment"
         raise UnknownAssignmentError(str(name_or_path), available())
     return parse_assignment(toml_path.read_text(encoding="utf-8"), toml_path)
 
@@ -303,6 +339,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     raw_checks = top.get("checks", list)
     raw_manual = top.get("manual", list, [])
     raw_mutants = top.get("mutants", list, [])
+    kit = top.get("kit", dict, None)
     top.done()
     roles = {role: _str_list(models, role) for role in models.table}
     models.used.update(models.table)
@@ -335,6 +372,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         limits=_limits(sandbox),
         sandbox_files=_sandbox_files(sandbox, check_files=check_files),
         manual=tuple(parse_manual(raw_manual, path, [c.id for c in checks])),
+        kit=kit,
     )
     for reader in (meta, execution, data, accuracy, targets):
         reader.done()

@@ -69,7 +69,7 @@ def validate(
             found.problems.append(f"{path}: missing")
     if found.problems:
         return found
-    found.problems += _stale_template(
+    found.problems += stale_template(
         read_notebook(spec.solution_notebook), read_notebook(spec.student_notebook), spec
     )
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
@@ -122,7 +122,7 @@ def _missing_builders(spec: Assignment) -> list[str]:
     return problems
 
 
-def _stale_template(
+def stale_template(
     solution: nbformat.NotebookNode, student: nbformat.NotebookNode, spec: Assignment
 ) -> list[str]:
     """The student notebook must be what ``grader release`` makes of the solution today."""

@@ -56,7 +56,7 @@ def grading_context(spec: Assignment, options: GradeOptions) -> str:
     """
     h = hashlib.sha256()
     h.update((spec.folder / "assignment.toml").read_bytes())
-    h.update(reference_source(spec.reference))
+    h.update(reference_source(spec))
     h.update(
         json.dumps(
             {

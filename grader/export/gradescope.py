@@ -32,7 +32,11 @@ from grader.review.merge import final_score
 from grader.rubric import Assignment, load_assignment
 
 SOURCE = "grader-src"
-"""Folder in the bundle holding an installable copy of the grader and the assignment."""
+"""Folder in the bundle holding an installable copy of the grader."""
+
+COURSE = "course"
+"""Folder in the bundle holding the course: the assignment (no example submissions) and its
+reference package; the grader finds it through ``$GRADER_COURSE``."""
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -68,6 +72,7 @@ VENV_PY=/autograder/venv/bin/python
 # Real data and weights, fetched or carried, each checked against its digest.
 "$VENV_PY" -m grader.export.gradescope_run assets "$SRC"
 export GRADER_CACHE_DIR=/autograder/cache
+export GRADER_COURSE="$SRC/{course}"
 mkdir -p "$GRADER_CACHE_DIR"
 # The grader's secret is made now, once, into the image (a 0600 file of root's): every
 # submission is graded with it and no kernel, which runs as another user, can read it. (The
@@ -80,6 +85,11 @@ prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budge
 data_dir={data_py}, weights_dir={weights_py}))"
 # The bundle (rubric, reference, data) is root's alone from now on.
 chmod -R go-rwx "$SRC"
+# ...but for the reference package, which the judge (another user) imports to build the expected
+# models: the folders above it may be passed through, not listed. (With namespaces, kernels do
+# not see $SRC at all; without them, see "What is not isolated" in the grader's README.)
+chmod go+x "$SRC" "$SRC/{course}"
+chmod -R go+rX "$SRC/{course}/{reference}"
 """
 
 RUN_AUTOGRADER = """\
@@ -90,6 +100,7 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 GRADER_BIN="${{GRADER_BIN:-$ROOT/venv/bin/grader}}"
 GRADER_PYTHON="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
 export GRADER_CACHE_DIR="${{GRADER_CACHE_DIR:-$ROOT/cache}}"
+export GRADER_COURSE="${{GRADER_COURSE:-$ROOT/source/{course}}}"
 mkdir -p "$ROOT/results"
 rm -f "$ROOT/results/results.json"
 "$GRADER_PYTHON" -m grader.export.gradescope_run grade --root "$ROOT" --grader "$GRADER_BIN" \\
@@ -119,7 +130,7 @@ dependencies = {dependencies}
 grader = "grader.cli:main"
 
 [tool.hatch.build.targets.wheel]
-packages = ["grader", "reference"]
+packages = ["grader"]
 """
 
 # Where Keras itself downloads each asset, with the digest Keras checks it against
@@ -183,6 +194,7 @@ def build_bundle(
     spec = load_assignment(assignment)
     spec.plan(budget)  # refuses an unknown budget
     files = _source_files(spec)
+    reference_dir = _reference_dir(spec)
     carried = _carried_assets(spec, data_dir, weights_dir)
     manifest = [
         {"path": name, "digest": file_digest(path, "sha256")} for name, path in carried.items()
@@ -209,6 +221,8 @@ def build_bundle(
         scripts = {
             "setup.sh": SETUP_SH.format(
                 source=SOURCE,
+                course=COURSE,
+                reference=reference_dir.name,
                 assignment_py=repr(spec.id),
                 budget_py=repr(budget),
                 data_py=repr(data_at),
@@ -220,6 +234,7 @@ def build_bundle(
                 budget=shlex.quote(budget),
                 timeout=int(gradescope_timeout),
                 data_args=data_args,
+                course=COURSE,
             ),
         }
         for name, text in scripts.items():
@@ -306,7 +321,8 @@ def requirements_lock() -> str:
 
 
 def _source_files(spec: Assignment) -> dict[str, Path]:
-    """Archive name -> file: the grader package with its templates, the reference, the rubric."""
+    """Archive name -> file: the grader package with its templates; the course: the rubric,
+    the notebooks and the reference package."""
     files: dict[str, Path] = {}
 
     def add_tree(folder: Path, prefix: str, skip: tuple[str, ...] = ()) -> None:
@@ -320,13 +336,19 @@ def _source_files(spec: Assignment) -> dict[str, Path]:
     add_tree(package, f"{SOURCE}/grader", skip=("templates", "assignments"))
     add_tree(templates_dir(), f"{SOURCE}/grader/templates")
     # Example submissions are for instructors; the autograder needs the rubric and notebooks.
-    add_tree(spec.folder, f"{SOURCE}/grader/assignments/{spec.id}", skip=("submissions",))
-    top = spec.reference.split(".")[0]
-    found = importlib.util.find_spec(top)
-    if found is None or not found.submodule_search_locations:
-        raise InputError(f"reference package {top!r} is not importable; install the grader")
-    add_tree(Path(next(iter(found.submodule_search_locations))), f"{SOURCE}/{top}")
+    add_tree(spec.folder, f"{COURSE}/assignments/{spec.id}", skip=("submissions",))
+    top = _reference_dir(spec)
+    add_tree(top, f"{COURSE}/{top.name}")
     return files
+
+
+def _reference_dir(spec: Assignment) -> Path:
+    top = spec.reference_dir()
+    if top is None:
+        raise InputError(
+            f"reference package of {spec.reference!r} is not in the course folder {spec.course}"
+        )
+    return top
 
 
 def _pyproject() -> str:

@@ -271,8 +271,6 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
 def _variables(
     folder: Path, max_bytes: int, notes: list[str]
 ) -> tuple[dict[str, VariableSummary], dict[str, str]]:
-    variables: dict[str, VariableSummary] = {}
-    errors: dict[str, str] = {}
     summaries = _json_object(folder / layout.VARIABLES, notes)
     arrays: dict[str, np.ndarray] = {}
     if (folder / layout.VARIABLE_ARRAYS).is_file():
@@ -282,6 +280,16 @@ def _variables(
             )
         except UnreadableArrays as exc:
             return {}, dict.fromkeys(summaries, str(exc))
+    return variables_from(summaries, arrays)
+
+
+def variables_from(
+    summaries: dict[str, t.Any], arrays: dict[str, np.ndarray]
+) -> tuple[dict[str, VariableSummary], dict[str, str]]:
+    """Variable summaries (as :func:`grader.kernel.runtime.summarise_variables` makes them),
+    type-checked field by field, and the variables that could not be summarised."""
+    variables: dict[str, VariableSummary] = {}
+    errors: dict[str, str] = {}
     for name, info in summaries.items():
         if not isinstance(info, dict):
             continue

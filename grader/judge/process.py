@@ -12,7 +12,6 @@ killed and the checks it had not finished are failed with the reason (outcome
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import secrets
@@ -294,8 +293,7 @@ def judge_sandbox(
     the expected models); it writes nothing but its private ``/tmp``. It has the kernel's
     isolation and limits, and an identity of its own.
     """
-    reference = importlib.util.find_spec(spec.reference)
-    package = Path(reference.origin).parent if reference and reference.origin else None
+    package = spec.reference_dir()
     with tempfile.TemporaryDirectory(prefix="grader-judge-") as tmp:
         root = Path(tmp)
         root.chmod(0o711)  # traversable, not listable: the evidence folder's name is random

@@ -314,6 +314,17 @@ def checkpoint(namespace: dict[str, t.Any]) -> bool:
 def _save_variables(
     namespace: dict[str, t.Any], names: list[str], path: t.Callable[[str], Path]
 ) -> None:
+    summary, arrays = summarise_variables(namespace, names)
+    path(layout.VARIABLES).write_text(json.dumps(summary))
+    np.savez(path(layout.VARIABLE_ARRAYS), **arrays)  # type: ignore[arg-type]
+
+
+def summarise_variables(
+    namespace: dict[str, t.Any], names: list[str]
+) -> tuple[dict[str, dict[str, t.Any]], dict[str, np.ndarray]]:
+    """Each named variable's shape, dtype, range and sampled rows, and the arrays kept of it
+    (labels whole, images' sampled rows), as float32. A student kit's in-notebook check
+    summarises the live kernel's variables with this same function."""
     summary: dict[str, dict[str, t.Any]] = {}
     arrays: dict[str, np.ndarray] = {}
     for name in names:
@@ -339,8 +350,4 @@ def _save_variables(
         }
         # Labels are small: keep them whole. Images: only the sampled rows.
         arrays[name] = value if value.ndim <= 2 else value[rows]
-    path(layout.VARIABLES).write_text(json.dumps(summary))
-    np.savez(
-        path(layout.VARIABLE_ARRAYS),
-        **{k: v.astype(np.float32) for k, v in arrays.items()},  # type: ignore[arg-type]
-    )
+    return summary, {k: v.astype(np.float32) for k, v in arrays.items()}

@@ -300,7 +300,7 @@ def _spec(
         revealed = {p.resolve() for p in reveal}
         secrets_ = {p.resolve() for p in [*course_material(), *hide] if p is not None}
         secrets_ -= revealed
-        for secret in sorted(secrets_):
+        for secret in sorted(p for s in secrets_ for p in _around(s, revealed)):
             inside = [a for a in allowed if secret.is_relative_to(a) and secret != a]
             if inside and secret.exists():
                 holes.append(str(secret))
@@ -322,6 +322,26 @@ def _spec(
         "pids": str(confinement.root / "pids.json"),
         "discard_output": discard_output,
     }
+
+
+def _around(secret: Path, revealed: set[Path]) -> list[Path]:
+    """What to cover of ``secret`` so that the revealed paths inside it stay visible.
+
+    The judge sees the reference package, which lives inside the course folder: the course's
+    other entries are covered one by one, down the way to each revealed path.
+    """
+    inner = [r for r in revealed if r != secret and r.is_relative_to(secret)]
+    if not inner:
+        return [secret]
+    if not secret.is_dir():
+        return []
+    covered: list[Path] = []
+    for child in sorted(secret.iterdir()):
+        resolved = child.resolve()
+        if resolved in revealed:
+            continue
+        covered += _around(resolved, revealed) if resolved.is_relative_to(secret) else [resolved]
+    return covered
 
 
 def _new_root(folder: Path) -> Path:

@@ -79,17 +79,23 @@ def _interpreter_path(pythonpath: str) -> tuple[str, ...]:
 
 
 def course_material() -> list[Path]:
-    """Folders no sandbox may see even inside an allowed tree: assignments and references.
+    """Folders no sandbox may see even inside an allowed tree: the course and its references.
 
-    An installed wheel carries every assignment (rubrics, solutions) as
-    ``grader/assignments`` and the reference solutions as the top-level ``reference``
-    package; an editable install leaves the same ``grader/assignments`` in site-packages.
-    Every folder of a sandboxed interpreter's path is searched for both, besides where this
-    grader finds them.
+    The course folder (see :mod:`grader.course`) holds every assignment (rubrics, solutions,
+    example submissions) and the reference solutions; a grader installed by an older wheel
+    may also hold ``grader/assignments`` and a top-level ``reference`` package in
+    site-packages. Every folder of a sandboxed interpreter's path is searched for those, besides
+    the configured course.
     """
-    from grader.rubric import assignments_root
+    from grader.course import find_course
 
-    found = [assignments_root()]
+    found: list[Path] = []
+    course = find_course()
+    if course is not None:
+        found += [course, course / "assignments"]
+        # Its packages are references, except the grader itself in a source checkout.
+        grader_package = Path(__file__).resolve().parent.parent
+        found += [p.parent for p in course.glob("*/__init__.py") if p.parent != grader_package]
     reference = importlib.util.find_spec("reference")
     if reference is not None and reference.origin:
         found.append(Path(reference.origin).parent)

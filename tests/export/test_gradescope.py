@@ -61,22 +61,27 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
     assert {"setup.sh", "run_autograder", "grader-src/pyproject.toml"} <= names
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
-    assert "grader-src/grader/assignments/cifar10_transfer/assignment.toml" in names
+    assert "course/assignments/cifar10_transfer/assignment.toml" in names
     assert "grader-src/grader/templates/report.html.j2" in names
-    assert "grader-src/reference/cifar10_transfer.py" in names
+    assert "course/reference/cifar10_transfer.py" in names
+    # The grader's source is the grader only; the course is a folder of its own.
+    assert not any(
+        n.startswith(("grader-src/reference", "grader-src/grader/assign")) for n in names
+    )
     assert not any("__pycache__" in n or "/submissions/" in n for n in names)
     source = extract(bundle, tmp_path) / "grader-src"
     project = tomllib.loads((source / "pyproject.toml").read_text())
     assert project["project"]["scripts"]["grader"] == "grader.cli:main"
     assert any(d.startswith("keras") for d in project["project"]["dependencies"])
     assert not any("extra ==" in d for d in project["project"]["dependencies"])
-    # Laid out as an installed wheel: the package finds its templates and the assignment.
+    # Laid out as an installed wheel: the package finds its templates, and the assignment in
+    # the course folder run_autograder names.
     probe = (
         "from grader.rubric import load_assignment; "
         "from grader.report.render import templates_dir; "
         "print(load_assignment('cifar10_transfer').folder); print(templates_dir())"
     )
-    env = {**os.environ, "PYTHONPATH": str(source)}
+    env = {**os.environ, "PYTHONPATH": str(source), "GRADER_COURSE": str(tmp_path / "course")}
     out = subprocess.run(
         [sys.executable, "-c", probe],
         env=env,
@@ -86,12 +91,18 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
         check=True,
     ).stdout.split()
     assert out == [
-        str(source / "grader" / "assignments" / "cifar10_transfer"),
+        str(tmp_path / "course" / "assignments" / "cifar10_transfer"),
         str(source / "grader" / "templates"),
     ]
     setup = (tmp_path / "setup.sh").read_text()
     assert 'pip install --no-cache-dir --no-deps "$SRC/grader-src"' in setup
     assert "export DEBIAN_FRONTEND=noninteractive" in setup
+    assert 'export GRADER_COURSE="$SRC/course"' in setup
+    assert 'chmod -R go+rX "$SRC/course/reference"' in setup
+    assert (
+        'GRADER_COURSE="${GRADER_COURSE:-$ROOT/source/course}"'
+        in (tmp_path / "run_autograder").read_text()
+    )
     assert (
         "prepare_reference(assignment='cifar10_transfer', options=GradeOptions(budget='smoke'"
         in setup

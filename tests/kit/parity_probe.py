@@ -1,0 +1,102 @@
+"""Run example notebooks' code under the grader's kernel runtime, then judge them both ways.
+
+Usage: ``python -m tests.kit.parity_probe KIT ASSIGNMENT OUT.json NOTEBOOK...``
+
+For each notebook, in this one process (a subprocess of the test, since the runtime patches
+Keras): the grader's kernel runtime is installed as the setup cell installs it (the kit's data
+served, a tiny training budget, fit records and snapshots written), the notebook's code cells
+run in a fresh namespace (a failing cell is skipped, as in a kernel), then
+
+- ``kit.check(namespace)`` judges the live models (the in-notebook path), and
+- the runtime's ``finish`` saves the artefacts, which are read back by the judge's
+  ``read_artefacts`` and judged by the production checks (the grading path).
+
+Both verdicts, status and message, go to OUT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import nbformat
+
+
+def _code(source: str) -> str:
+    # IPython syntax (magics, shell escapes) is not Python; the examples use none that matter.
+    return "\n".join(
+        "pass" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+
+
+def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
+    from grader.checks.base import CheckContext, run_check
+    from grader.course import use_course
+    from grader.data.prepare import prepare_data
+    from grader.judge.artefacts import read_artefacts
+    from grader.kernel import runtime
+    from grader.kit import live
+    from grader.kit.spec import data_secret
+    from grader.rubric import load_assignment
+
+    use_course(kit)
+    spec = load_assignment(assignment)
+    assert spec.kit is not None
+    data = prepare_data(
+        spec.dataset,
+        data_dir=None,
+        seed=spec.seed,
+        held_back=spec.held_back,
+        secret=data_secret(spec.kit),
+    )
+    found: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for notebook in notebooks:
+        artefacts = Path(tempfile.mkdtemp(prefix="kit-parity-"))
+        runtime.install(
+            {
+                "seed": spec.seed,
+                "dataset": spec.dataset,
+                "data_path": str(data.kernel_file),
+                "data_note": data.visible.source,
+                "budget": {
+                    "name": "smoke",
+                    "max_epochs": 1,
+                    "max_train_samples": 64,
+                    "max_eval_samples": 64,
+                },
+                "artefacts": str(artefacts),
+                "roles": spec.roles,
+                "variables": spec.variables,
+                "pretrained": dict.fromkeys(spec.pretrained),
+            }
+        )
+        namespace: dict[str, object] = {"__name__": "__main__"}
+        nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                exec(compile(_code(cell.source), str(notebook), "exec"), namespace)
+            except Exception:
+                traceback.print_exc(limit=1)
+        report = live.check(namespace, assignment=assignment)
+        runtime.finish(namespace)
+        ctx = CheckContext(
+            read_artefacts(artefacts), spec, data.visible, data.held_out, spec.plan("smoke"), {}
+        )
+        graded = {c.id: run_check(c, ctx) for c in spec.checks}
+        found[notebook.stem] = {
+            "live": {c.id: [c.status, c.message] for c in report.checks},
+            "graded": {i: [c.status, c.message] for i, c in graded.items()},
+        }
+    out.write_text(json.dumps(found, indent=1))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    kit_folder, name, out_file, *paths = sys.argv[1:]
+    main(Path(kit_folder), name, Path(out_file), [Path(p) for p in paths])
