@@ -50,7 +50,10 @@ def probe(code: str, env: dict[str, str], cwd: Path) -> str:
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No course chosen, no variable, an empty config folder."""
     monkeypatch.setattr(course, "_chosen", None)
-    monkeypatch.delenv(course.ENV, raising=False)
+    # Set, then removed: monkeypatch then removes on undo what `--course` sets in a test, so
+    # no later test in this process grades against this test's course.
+    monkeypatch.setenv(course.ENV, "")
+    monkeypatch.delenv(course.ENV)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return tmp_path
 

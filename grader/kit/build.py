@@ -12,7 +12,8 @@ a folder and a zip of it::
 
 The public rubric keeps the checks students see (hidden checks are absent: no id, no title,
 no message, no params), their hints, the budgets, the roles and the data variables; it drops
-the reference module's name, the solution notebook and written-answer marking schemes. Its
+the reference module's name, the solution notebook, written-answer marking schemes, the
+instructors' ``fix`` of each check and the one-defect examples (``[[mutants]]``). Its
 ``[kit]`` table holds the expected models as Keras configurations (see
 :mod:`grader.kit.spec`) and the reference's figures for each budget and data source
 prepared, measured here by training the reference, so that a student's ``grader check``
@@ -166,6 +167,9 @@ def public_rubric(spec: Assignment) -> dict[str, t.Any]:
     """The rubric less what students may not have (see the module's docstring)."""
     raw = tomllib.loads((spec.folder / "assignment.toml").read_text(encoding="utf-8"))
     raw.pop("manual", None)
+    # One-defect examples are the instructor's: they name example submissions the kit does not
+    # ship, and the hidden checks each defect costs.
+    raw.pop("mutants", None)
     meta = {k: v for k, v in raw["assignment"].items() if k in ASSIGNMENT_KEYS}
     raw["assignment"] = {**meta, "reference": "kit"}
     raw["checks"] = [
