@@ -50,6 +50,21 @@ def parent_of(pid: int) -> int | None:
     return next(iter(status_numbers(pid, "PPid")), None)
 
 
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (None once it is gone).
+
+    A pid names a process only while it runs: on a busy machine the kernel hands a freed pid
+    to the next process within minutes (``pid_max`` is 32768 here, and every thread takes
+    one), so whoever holds a pid across time must check it still names the same process.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # The command name (field 2) may hold spaces and parentheses: count after the last ")".
+        return int(stat[stat.rindex(")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def kill_process(pid: int) -> bool:
     """SIGKILL ``pid``; False when there was nothing (left) to kill."""
     try:

@@ -16,13 +16,18 @@ Each sandbox has its own user, so what one bomb holds never counts against anoth
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 from pathlib import Path
 
 from grader.sandbox.limits import MB, Limits
-from grader.sandbox.processes import children, descendants, inner_pid, status_numbers
+from grader.sandbox.processes import (
+    children,
+    descendants,
+    inner_pid,
+    kill_process,
+    start_time,
+    status_numbers,
+)
 
 POLL_S = 0.2
 
@@ -33,6 +38,7 @@ class Watchdog(threading.Thread):
     def __init__(self, launcher_pid: int, limits: Limits) -> None:
         super().__init__(name="grader-watchdog", daemon=True)
         self.launcher_pid = launcher_pid
+        self.launcher_started = start_time(launcher_pid)
         self.limits = limits
         self.killed_strays = 0
         """Processes killed because they filled the process limit."""
@@ -59,6 +65,11 @@ class Watchdog(threading.Thread):
 
     def check(self) -> None:
         """One look at the sandbox."""
+        if start_time(self.launcher_pid) != self.launcher_started:
+            # The launcher ended, and its pid may already name another sandbox's launcher,
+            # which this watchdog must never judge by its own limits, let alone kill.
+            self._stop_event.set()
+            return
         inits = children(self.launcher_pid)
         everything = [p for init in inits for p in descendants(init)]
         if not everything:
@@ -93,14 +104,6 @@ class Watchdog(threading.Thread):
     def _kill_sandbox(inits: list[int]) -> None:
         for init in inits:  # PID 1 of the sandbox: its end kills every process in it
             kill_process(init)
-
-
-def kill_process(pid: int) -> bool:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _pss(pid: int) -> int:

@@ -26,6 +26,7 @@ from grader.execute.outcomes import cell_incident, death_incident, outcome_of
 from grader.results import CellResult, Incident
 from grader.rubric import load_assignment
 from grader.sandbox import launcher as sandbox_exec
+from grader.sandbox import watchdog as watchdog_module
 from grader.sandbox.confine import (
     Confinement,
     Mount,
@@ -324,6 +325,30 @@ def test_the_watchdog_counts_threads(tmp_path: Path, where: str) -> None:
     else:
         assert watchdog.take_strays() == 1 and not watchdog.threads_killed
         assert out == "went on\n" and proc.returncode == 0
+
+
+def test_a_watchdog_never_touches_the_process_that_inherits_its_launchers_pid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a busy machine a finished launcher's pid soon names another grader's launcher (seen
+    here: a judge and a filter killed mid-run in a parallel test run). Its old watchdog, with
+    its own tight limits, must stop rather than judge, or kill, the newcomer's sandbox."""
+    launcher = subprocess.Popen(["sleep", "60"])
+    newcomer = subprocess.Popen(["sleep", "60"])  # stands for the new launcher's sandbox init
+    try:
+        watchdog = Watchdog(launcher.pid, Limits(processes=1))
+        # The pid now names a process that started later, whose child is the newcomer's init.
+        monkeypatch.setattr(
+            watchdog_module, "start_time", lambda pid: (watchdog.launcher_started or 0) + 1
+        )
+        monkeypatch.setattr(watchdog_module, "children", lambda pid: [newcomer.pid])
+        watchdog.check()
+        assert newcomer.poll() is None and not watchdog.threads_killed
+    finally:
+        launcher.kill()
+        newcomer.kill()
+        launcher.wait()
+        newcomer.wait()
 
 
 @needs_namespaces
