@@ -75,7 +75,7 @@ def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
             }
         )
         namespace: dict[str, object] = {"__name__": "__main__"}
-        nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
+        nb = nbformat.read(notebook, as_version=4)
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue

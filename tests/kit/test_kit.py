@@ -165,7 +165,8 @@ def parity_examples(assignment: str) -> list[Path]:
     every example costs minutes per assignment)."""
     folder = ROOT / "assignments" / assignment / "submissions"
     kinds = {c.id: c.kind for c in load_assignment(assignment).checks}
-    chosen, covered = ["full_marks"], set()
+    chosen = ["full_marks"]
+    covered: set[str] = set()
     for name, checks in goldens(assignment).items():
         failing = {i for i, s in checks.items() if s != "pass" and kinds.get(i) in LIVE}
         if failing - covered and (folder / f"{name}.ipynb").is_file():
