@@ -197,6 +197,7 @@ class Assignment:
         ceiling = Timeouts(self.cell_timeout, self.total_timeout)
         own = self.budget_timeouts.get(budget) or DEFAULT_TIMEOUTS.get(budget)
         return own.within(ceiling) if own is not None else ceiling
+
     @property
     def course(self) -> Path:
         """The course folder this assignment belongs to (``<course>/assignments/<id>``)."""

@@ -10,7 +10,6 @@ in ``/autograder/submission``); see :mod:`grader.export.gradescope_run` for what
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import shlex
 import stat
