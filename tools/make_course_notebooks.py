@@ -10,7 +10,7 @@ would (``seed_00N``). Run after editing a cell below:  python tools/make_course_
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -565,12 +565,53 @@ trans_model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=[
 
 @dataclass(frozen=True)
 class Spec:
-    """One assignment's notebooks: cells, example submissions (cell id -> (old, new))."""
+    """One assignment's notebooks: cells, example submissions (cell id -> (old, new)), and
+    written questions (a rubric's ``[[manual]]`` items) with the examples' written answers."""
 
     id: str
     cells: list[Cell]
     mistakes: dict[str, dict[str, tuple[str, str]]]
     seeds: dict[str, dict[str, str]]
+    written: tuple[Written, ...] = ()
+    written_answers: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Example -> answer cell id -> what that student wrote there."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """A written question: its prompt cell, then an answer cell the student replaces."""
+
+    id: str
+    prompt: str
+
+
+ANSWER_PLACEHOLDER = "*Write your answer here, in this cell.*"
+
+# Seed 002 opens with these questions; the course graded them by hand.
+VGG19_WRITTEN = (
+    Written(
+        "written-transfer",
+        "## Written question (graded by your instructor)\n\n"
+        "What is Transfer Learning? Why? How does it help?",
+    ),
+)
+
+# The seed's own answer, as its student wrote it at the top of the notebook.
+SEED_002_ANSWER = """\
+# What is Transfer Learning?
+
+Transfer learning, is a research problem in machine learning that focuses on storing knowledge gained while solving one problem and applying it to a different but related problem
+
+# Why Transfer Learning?
+
+- In practice a very few people train a Convolution network from scratch (random initialisation) because it is rare to get enough dataset. So, using pre-trained network weights as initialisations or a fixed feature extractor helps in solving most of the problems in hand.
+- Very Deep Networks are expensive to train. The most complex models take weeks to train using hundreds of machines equipped with expensive GPUs.
+- Determining the topology/flavour/training method/hyper parameters for deep learning is a black art with not much theory to guide you.
+
+# How Transfer Learning helps ?
+
+When you look at what these Deep Learning networks learn, they try to detect edges in the earlier layers, Shapes in the middle layer and some high level data specific features in the later layers. These trained networks are generally helpful in solving other computer vision problems.
+"""
 
 
 SPECS = [
@@ -587,6 +628,8 @@ SPECS = [
             }
         },
         {"seed_002": SEED_002},
+        VGG19_WRITTEN,
+        {"seed_002": {"written-transfer": SEED_002_ANSWER}},
     ),
     Spec(
         "mnist_transfer",
@@ -617,6 +660,12 @@ def solution_notebook(spec: Spec) -> nbformat.NotebookNode:
         code = new_code_cell(source)
         code.id = cell.id
         cells.append(code)
+    for question in spec.written:
+        prompt = new_markdown_cell(question.prompt)
+        prompt.id = f"{question.id}-text"
+        answer = new_markdown_cell(ANSWER_PLACEHOLDER)
+        answer.id = question.id
+        cells += [prompt, answer]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -627,11 +676,19 @@ def solution_notebook(spec: Spec) -> nbformat.NotebookNode:
     return t.cast(nbformat.NotebookNode, nb)
 
 
-def completed(student: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
-    """The released notebook with each student cell's "your code" line replaced by an answer."""
+def completed(
+    student: nbformat.NotebookNode,
+    answers: dict[str, str],
+    written: dict[str, str] | None = None,
+) -> nbformat.NotebookNode:
+    """The released notebook with each student cell's "your code" line replaced by an answer,
+    and each written answer cell's placeholder by what the student wrote."""
     nb = t.cast(nbformat.NotebookNode, nbformat.from_dict(student))
     for cell in nb.cells:
-        if cell.get("id") in answers:
+        if cell.get("id") in (written or {}):
+            assert cell.source == ANSWER_PLACEHOLDER, cell.id
+            cell.source = (written or {})[cell.id]
+        elif cell.get("id") in answers:
             assert YOUR_CODE in cell.source, cell.id
             cell.source = cell.source.replace(YOUR_CODE + "\n", answers[cell.id], 1)
     return nb
@@ -654,7 +711,9 @@ def main() -> None:
                 changed[cell_id] = changed[cell_id].replace(old, new)
             examples[name] = completed(student, changed)
         for name, seed_answers in spec.seeds.items():
-            examples[name] = completed(student, {**answers, **seed_answers})
+            examples[name] = completed(
+                student, {**answers, **seed_answers}, spec.written_answers.get(name)
+            )
         if "edited_locked_cell" in examples:
             # Training the upper digits for one epoch instead of five, in a locked cell.
             nb = examples["edited_locked_cell"]

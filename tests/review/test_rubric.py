@@ -174,5 +174,34 @@ def test_a_missing_answer_is_pending_with_no_cells() -> None:
 
 
 def test_shipped_rubrics_still_parse(tmp_path: Path) -> None:
-    for toml in sorted((ROOT / "assignments").glob("*/assignment.toml")):
-        assert parse_assignment(toml.read_text(encoding="utf-8"), toml).manual == ()
+    manual = {
+        toml.parent.name: [m.id for m in parse_assignment(toml.read_text("utf-8"), toml).manual]
+        for toml in sorted((ROOT / "assignments").glob("*/assignment.toml"))
+    }
+    # Seed 002 asks a written question; the other exercises' seeds ask none.
+    assert manual == {
+        "cifar10_transfer": [],
+        "cifar10_transfer_v2": [],
+        "mnist_transfer": [],
+        "vgg19_finetune": ["written.transfer"],
+    }
+
+
+def test_the_course_rubric_collects_seed_002s_written_answer_and_not_the_placeholder() -> None:
+    """vgg19_finetune asks seed 002's question: the seed's prose is its answer; a notebook that
+    left the released placeholder has none (pending with no answer, never a made-up one)."""
+    from grader.rubric import load_assignment
+
+    spec = load_assignment("vgg19_finetune")
+    template = nbformat.read(spec.student_notebook, as_version=4).cells
+    folder = spec.folder / "submissions"
+    [seed] = collect_answers(
+        spec.manual, nbformat.read(folder / "seed_002.ipynb", as_version=4).cells, template
+    )
+    assert seed.id == "written.transfer" and seed.status == "pending" and seed.cells
+    assert seed.answer.startswith("# What is Transfer Learning?")
+    assert "detect edges in the earlier layers" in seed.answer
+    [blank] = collect_answers(
+        spec.manual, nbformat.read(folder / "full_marks.ipynb", as_version=4).cells, template
+    )
+    assert blank.cells == [] and blank.answer == ""
