@@ -87,7 +87,9 @@ def test_goldens_say_each_mutant_fails_only_its_own_check() -> None:
         "recreated_layers": {"transfer.weights_transferred"},
         "wrong_kernel_size": {"base.architecture"},
         "wrong_dense_width": {"transfer.architecture"},
-        "name_error": {"transfer.frozen"},  # the transfer model is never trained
+        # The transfer model is never trained: transfer.frozen judges its flags and says the
+        # weights went unconfirmed; the accuracy check charges the missing training (issue 12).
+        "name_error": set(),
     }
     for name, failing in expected_failures.items():
         golden = json.loads((GOLDENS / f"{name}.json").read_text())["checks"]

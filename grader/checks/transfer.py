@@ -116,7 +116,7 @@ class Selection:
         return problems
 
 
-def _reused_names(ctx: CheckContext, params: FrozenParams) -> list[str] | None:
+def reused_names(ctx: CheckContext, params: FrozenParams) -> list[str] | None:
     """The names of the built-on model's first ``n_frozen`` layers, when both models exist and
     share at least one of them (a model built from scratch is judged by position)."""
     if params.built_on is None or params.n_frozen is None:
@@ -153,7 +153,7 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
     role = params.model
     model = ctx.artefacts.model(role)
     layers = without_input(model.layers)
-    selection = params.selection(_reused_names(ctx, params))
+    selection = params.selection(reused_names(ctx, params))
     problems = selection.problems(layers)
     fits = ctx.artefacts.fits_of(role)[params.pretraining_fits :]
     unconfirmed = None

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.checks.base import CheckContext, run_check
+from grader.checks.transfer import reused_names
 from grader.course import course_root, use_kit_around
 from grader.judge.artefacts import Artefacts, MissingInput, variables_from, without_input
 from grader.kit.spec import KitError, data_secret
@@ -219,20 +220,26 @@ def judge_live(spec: CheckSpec, ctx: CheckContext) -> CheckResult | None:
 
 
 def _frozen_flags(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
-    """The ``frozen`` check's trainable flags, by the same rule as the production check."""
+    """The ``frozen`` check's trainable flags, by the same rule as the production check
+    (:func:`grader.checks.transfer.check_frozen`): the same layer selection, and a model never
+    trained is judged on its flags, the missing training left to the accuracy check."""
     params = spec.params
     try:
-        layers = without_input(ctx.artefacts.model(params.model).layers)
+        model = ctx.artefacts.model(params.model)
+        layers = without_input(model.layers)
+        selection = params.selection(reused_names(ctx, params))
     except MissingInput as exc:
         return spec.result("fail", str(exc), {"missing": True})
-    problems = params.problems(layers)
-    if not _trained(ctx.artefacts.model(params.model)):
-        # As the production check says when no fit of the model was recorded.
-        problems.append(
-            f"the {params.model} model was never trained, so frozen weights are unconfirmed"
-        )
+    problems = selection.problems(layers)
     if problems:
         return spec.result("fail", "\n".join(f"- {p}" for p in problems))
+    if not _trained(model):
+        return spec.result(
+            "pass",
+            f"{params.describe()} frozen, the other layers trainable; the {params.model} model "
+            "was never trained, so training could not confirm that the frozen weights stay "
+            "unchanged (the accuracy check charges the missing training)",
+        )
     return spec.result(
         "pass",
         f"{params.describe()} frozen; the other layers trainable (that training leaves "
