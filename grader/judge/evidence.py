@@ -112,19 +112,15 @@ class EvidenceCollector:
             if folder is None:
                 return
             names = []
-            with os.scandir(folder) as entries:
-                for n, entry in enumerate(entries):
-                    if n >= MAX_LISTED:
-                        self._note(f"{layout.CHECKPOINTS}/ holds too many files; ignored the rest")
-                        break
-                    found = layout.final_of_checkpoint(entry.name)
-                    if found is None:
-                        continue
-                    final = found[1]
-                    role = final[len(layout.MODELS) + 1 : -len(".keras")]
-                    if final.startswith(f"{layout.MODELS}/") and role not in self.roles:
-                        continue
-                    names.append((found[0], final == layout.ROLES, entry.name))
+            for entry_name in self._listed(folder, layout.CHECKPOINTS):
+                found = layout.final_of_checkpoint(entry_name)
+                if found is None:
+                    continue
+                final = found[1]
+                role = final[len(layout.MODELS) + 1 : -len(".keras")]
+                if final.startswith(f"{layout.MODELS}/") and role not in self.roles:
+                    continue
+                names.append((found[0], final == layout.ROLES, entry_name))
             # Role tables last: one taken means its checkpoint's other files were taken first.
             for number, _, name in sorted(names):
                 relative = f"{layout.CHECKPOINTS}/{name}"
@@ -161,18 +157,23 @@ class EvidenceCollector:
         with self._folder(root, sub) as folder:
             if folder is None:
                 return
-            names = []
-            with os.scandir(folder) as entries:
-                for n, entry in enumerate(entries):
-                    if n >= MAX_LISTED:
-                        self._note(f"{sub}/ holds too many files; the rest were ignored")
-                        break
-                    if pattern.fullmatch(entry.name):
-                        names.append(entry.name)
+            names = [n for n in self._listed(folder, sub) if pattern.fullmatch(n)]
             # In the order the fits happened (numbers sort by length first), so that the
             # size bound, if reached, drops the latest files, whatever the listing order.
             for name in sorted(names, key=lambda n: (len(n), n)):
                 self._take(folder, name, f"{sub}/{name}")
+
+    def _listed(self, folder: int, sub: str) -> list[str]:
+        """The first :data:`MAX_LISTED` names in ``folder``: a kernel may fill it with
+        millions of files to stall the grader, so the listing itself is bounded."""
+        names = []
+        with os.scandir(folder) as entries:
+            for n, entry in enumerate(entries):
+                if n >= MAX_LISTED:
+                    self._note(f"{sub}/ holds too many files; the rest were ignored")
+                    break
+                names.append(entry.name)
+        return names
 
     @contextlib.contextmanager
     def _folder(self, parent: int | None, name: str | None = None) -> t.Iterator[int | None]:

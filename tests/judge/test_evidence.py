@@ -175,3 +175,17 @@ def test_an_incomplete_checkpoint_is_never_restored(tmp_path: Path) -> None:
     taker.at_end()
     assert (tmp_path / "taken" / layout.model_file("base")).read_text() == "complete"
     assert taker.restored_from == 2
+
+
+def test_a_folder_flooded_with_files_is_listed_only_up_to_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grader.judge import evidence
+
+    monkeypatch.setattr(evidence, "MAX_LISTED", 5)
+    c = collector(tmp_path)
+    for n in range(20):
+        (c.source / "fits" / f"{n}.json").write_text("{}")
+    c.after_cell()
+    assert len(list((c.dest / "fits").iterdir())) <= 5
+    assert "fits/ holds too many files; the rest were ignored" in c.notes
