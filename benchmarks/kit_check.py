@@ -39,34 +39,16 @@ def live_latency(kit: Path, assignment: str, runs: int) -> tuple[float, list[flo
     import nbformat
 
     from grader.course import use_course
-    from grader.data.prepare import prepare_data
-    from grader.kernel import runtime
     from grader.kit import live
-    from grader.kit.spec import data_secret
     from grader.rubric import load_assignment
 
     use_course(kit)
     spec = load_assignment(assignment)
     assert spec.kit is not None
-    data = prepare_data(
-        spec.dataset,
-        data_dir=None,
-        seed=spec.seed,
-        held_back=spec.held_back,
-        secret=data_secret(spec.kit),
-    )
-    runtime.install(
-        {
-            "seed": spec.seed,
-            "dataset": spec.dataset,
-            "data_path": str(data.kernel_file),
-            "data_note": data.visible.source,
-            "budget": {"name": "smoke", "max_epochs": 1, "max_train_samples": 256},
-            "artefacts": tempfile.mkdtemp(),
-            "roles": spec.roles,
-            "variables": spec.variables,
-            "pretrained": dict.fromkeys(spec.pretrained),
-        }
+    live.run_in_process(
+        spec,
+        {"name": "smoke", "max_epochs": 1, "max_train_samples": 256},
+        Path(tempfile.mkdtemp()),
     )
     namespace: dict[str, object] = {"__name__": "__main__"}
     source = ROOT / "assignments" / assignment / "submissions" / "full_marks.ipynb"

@@ -36,6 +36,7 @@ from grader.kit.spec import KitError, data_secret
 from grader.results import CheckResult
 
 if t.TYPE_CHECKING:
+    from grader.data.prepare import PreparedData
     from grader.data.sets import Dataset
     from grader.rubric import Assignment, CheckSpec
 
@@ -254,6 +255,44 @@ def _trained(model: t.Any) -> bool:
         return optimizer is not None and int(optimizer.iterations.numpy()) > 0
     except (AttributeError, TypeError, ValueError):
         return False
+
+
+def run_in_process(spec: Assignment, budget: dict[str, t.Any], artefacts: Path) -> PreparedData:
+    """Serve the kit's data and install the grader's kernel runtime in this process, as the
+    grader's setup cell does in a kernel: a notebook's code run here afterwards is capped and
+    recorded as it would be there (the benchmarks and the parity test run examples this way).
+
+    Args:
+        spec: a kit's assignment (``spec.kit`` set).
+        budget: the runtime's budget table (``name`` and caps).
+        artefacts: where the runtime writes its records and models.
+    """
+    from grader.data.prepare import prepare_data
+    from grader.kernel import runtime
+
+    if spec.kit is None:
+        raise KitError(f"{spec.id}: not a student kit's assignment")
+    data = prepare_data(
+        spec.dataset,
+        data_dir=None,
+        seed=spec.seed,
+        held_back=spec.held_back,
+        secret=data_secret(spec.kit),
+    )
+    runtime.install(
+        {
+            "seed": spec.seed,
+            "dataset": spec.dataset,
+            "data_path": str(data.kernel_file),
+            "data_note": data.visible.source,
+            "budget": budget,
+            "artefacts": str(artefacts),
+            "roles": spec.roles,
+            "variables": spec.variables,
+            "pretrained": dict.fromkeys(spec.pretrained),
+        }
+    )
+    return data
 
 
 def _assignment(assignment: str | None) -> Assignment:

@@ -36,43 +36,21 @@ def _code(source: str) -> str:
 def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
     from grader.checks.base import CheckContext, run_check
     from grader.course import use_course
-    from grader.data.prepare import prepare_data
     from grader.judge.artefacts import read_artefacts
     from grader.kernel import runtime
     from grader.kit import live
-    from grader.kit.spec import data_secret
     from grader.rubric import load_assignment
 
     use_course(kit)
     spec = load_assignment(assignment)
     assert spec.kit is not None
-    data = prepare_data(
-        spec.dataset,
-        data_dir=None,
-        seed=spec.seed,
-        held_back=spec.held_back,
-        secret=data_secret(spec.kit),
-    )
     found: dict[str, dict[str, dict[str, list[str]]]] = {}
     for notebook in notebooks:
         artefacts = Path(tempfile.mkdtemp(prefix="kit-parity-"))
-        runtime.install(
-            {
-                "seed": spec.seed,
-                "dataset": spec.dataset,
-                "data_path": str(data.kernel_file),
-                "data_note": data.visible.source,
-                "budget": {
-                    "name": "smoke",
-                    "max_epochs": 1,
-                    "max_train_samples": 64,
-                    "max_eval_samples": 64,
-                },
-                "artefacts": str(artefacts),
-                "roles": spec.roles,
-                "variables": spec.variables,
-                "pretrained": dict.fromkeys(spec.pretrained),
-            }
+        data = live.run_in_process(
+            spec,
+            {"name": "smoke", "max_epochs": 1, "max_train_samples": 64, "max_eval_samples": 64},
+            artefacts,
         )
         namespace: dict[str, object] = {"__name__": "__main__"}
         nb = nbformat.read(notebook, as_version=4)
