@@ -76,6 +76,7 @@ def main() -> None:
                             out=out,
                             options=GradeOptions(budget=budget),
                         )
+                        statuses = []
                         for check in result.checks:
                             if next(c for c in spec.checks if c.id == check.id).kind != "accuracy":
                                 continue
@@ -85,9 +86,12 @@ def main() -> None:
                                 status = f"not_judged ({'awarded' if awarded else 'withheld'})"
                             key = (name, budget, check.id, variant)
                             tally.setdefault(key, collections.Counter())[status] += 1
+                            statuses.append(f"{check.id} {status}")
+                        # Each grade's line carries its verdicts: a run cut short still tells.
                         print(
                             f"{name} {budget} seed {seeded.seed} {variant}: "
-                            f"{result.score:g}/{result.max_score:g}",
+                            f"{result.score:g}/{result.max_score:g}; {', '.join(statuses)}; "
+                            f"load {os.getloadavg()[0]:.1f}",
                             flush=True,
                         )
     print(f"\n{time.monotonic() - started:.0f} s; load now {os.getloadavg()}\n")

@@ -398,6 +398,7 @@ def gradescope_results(
     overrides = {o.check: o for o in shown.overrides}
     final = final_score(shown)
     tests = []
+    test: dict[str, t.Any]
     for number, check in enumerate(shown.checks, start=1):
         visibility = reveals.get(check.id, "visible") if check.hidden else "visible"
         if visibility != "visible":
@@ -412,21 +413,25 @@ def gradescope_results(
                 f"{output}\n\nAdjusted by your instructor from {format_number(check.score)} to "
                 f"{format_number(score)} points: {markdown_text(overrides[check.id].reason)}"
             ).strip()
-        tests.append(
-            {
-                "name": f"{check.title} ({check.id})",
-                "number": str(number),
-                "score": score,
-                "max_score": check.max_score,
-                "status": "passed" if check.status == "pass" else "failed",
-                "output": output,
-                "output_format": "md",
-                "visibility": visibility,
-                "tags": [check.id.split(".")[0]],
-            }
-        )
+        test = {
+            "name": f"{check.title} ({check.id})",
+            "number": str(number),
+            "score": score,
+            "max_score": check.max_score,
+            "output": output,
+            "output_format": "md",
+            "visibility": visibility,
+            "tags": [check.id.split(".")[0]],
+        }
+        if check.status == "not_judged":
+            # Neither passed nor failed: the budget could not tell. Without a status Gradescope
+            # colours the test by its points, which the rubric's `when_not_judged` decided.
+            test["output"] = f"**Not judged at this budget.** {output}".strip()
+        else:
+            test["status"] = "passed" if check.status == "pass" else "failed"
+        tests.append(test)
     for number, item in enumerate(shown.manual, start=len(tests) + 1):
-        test: dict[str, t.Any] = {
+        test = {
             "name": f"{item.title} ({item.id})",
             "number": str(number),
             "max_score": item.max_score,

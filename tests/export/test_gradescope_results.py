@@ -88,3 +88,12 @@ def test_rubric_visibility_is_validated_and_listed(tmp_path: Path) -> None:
         load_assignment(with_keys('visibility = "hidden"\n'))
     with pytest.raises(RubricError, match="must be one of"):
         load_assignment(with_keys('hidden = true\nvisibility = "later"\n'))
+
+
+def test_a_check_the_budget_could_not_judge_is_neither_passed_nor_failed() -> None:
+    awarded = graded(status="not_judged", score=15.0, message="reference 12%, chance 10%")
+    test = gradescope_results(awarded)["tests"][1]
+    assert "status" not in test  # Gradescope colours it by its points
+    assert test["score"] == 15.0 and test["output"].startswith("**Not judged at this budget.**")
+    failed = gradescope_results(graded(status="fail", score=0.0))["tests"][1]
+    assert failed["status"] == "failed"
