@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from batch_throughput import make_hand_in, timed_grade
+from batch_throughput import _children_cpu, make_hand_in, timed_grade
 from grading_speed import OFFLINE_DATA, OFFLINE_WEIGHTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,19 +124,25 @@ def main() -> None:
         nbgrader(args.nbgrader, course, "generate_assignment", "ps1", "--force")
         for student in students:
             nbgrader(args.nbgrader, course, "db", "student", "add", student)
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), _children_cpu()
         nbgrader(args.nbgrader, course, "autograde", "ps1", "--force")
-        nb_wall = time.monotonic() - started
+        nb_wall, nb_cpu = time.monotonic() - started, _children_cpu() - cpu_before
         graded = len(list((course / "autograded").glob("*/ps1/ps1.ipynb")))
-        print(f"nbgrader autograde: {nb_wall:.1f} s for {graded} notebooks", flush=True)
+        print(f"nbgrader autograde: {nb_wall:.1f} s ({nb_cpu:.0f} CPU s), {graded} notebooks")
     print(f"load after: {os.getloadavg()}")
-    print("\n| run | notebooks | wall s | per notebook s |\n|---|---|---|---|")
+    # The machine is shared: CPU seconds say what each costs whatever else runs beside it.
+    print("\n| run | notebooks | wall s | CPU s | wall s per notebook |\n|---|---|---|---|---|")
     print(
-        f"| grader {args.budget}, -j {args.jobs} | {args.count} | {wall:.1f} | "
+        f"| grader {args.budget}, -j {args.jobs} | {args.count} | {wall:.1f} | {cpu:.0f} | "
         f"{wall / args.count:.1f} |"
     )
-    print(f"| nbgrader 0.9 autograde | {graded} | {nb_wall:.1f} | {nb_wall / graded:.1f} |")
-    print(f"\nnbgrader / grader: {nb_wall / graded / (wall / args.count):.1f}x (goal >= 10x)")
+    print(
+        f"| nbgrader 0.9 autograde | {graded} | {nb_wall:.1f} | {nb_cpu:.0f} | "
+        f"{nb_wall / graded:.1f} |"
+    )
+    wall_ratio = nb_wall / graded / (wall / args.count)
+    cpu_ratio = nb_cpu / graded / (cpu / args.count)
+    print(f"\nnbgrader / grader: {wall_ratio:.1f}x wall, {cpu_ratio:.1f}x CPU (goal >= 10x)")
 
 
 if __name__ == "__main__":
