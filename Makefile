@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench bench-batch clean browser
+.PHONY: install demo test test-fast lint bench bench-batch bench-nbgrader clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,14 @@ bench: $(STAMP)
 bench-batch: $(STAMP)
 	$(BIN)/python benchmarks/batch_throughput.py
 
+# nbgrader executes notebooks in its own Python's kernel: an environment of its own, with the
+# grader's TensorFlow and Keras, so both run the same code.
+NBGRADER := .nbgrader-venv
+bench-nbgrader: $(STAMP)
+	[ -x $(NBGRADER)/bin/nbgrader ] || ($(PYTHON) -m venv $(NBGRADER) && \
+		$(NBGRADER)/bin/pip install --quiet 'nbgrader>=0.9,<0.10' \
+		"$$($(BIN)/pip freeze | grep -iE '^tensorflow([_-]cpu)?==')" "$$($(BIN)/pip freeze | grep -i '^keras==')")
+	$(BIN)/python benchmarks/nbgrader_compare.py --nbgrader $(NBGRADER)/bin
+
 clean:
-	rm -rf $(VENV) out build dist *.egg-info
+	rm -rf $(VENV) $(NBGRADER) out build dist *.egg-info

@@ -1,14 +1,10 @@
 """This grader against a real nbgrader ``autograde`` of the same notebooks, side by side.
 
 nbgrader 0.9 comes from PyPI into an environment of its own, with the same TensorFlow and Keras
-as the grader's (nbgrader executes notebooks in its own Python's kernel)::
+as the grader's (nbgrader executes notebooks in its own Python's kernel): ``make
+bench-nbgrader`` makes it (``.nbgrader-venv``) and runs::
 
-    python3 -m venv /tmp/nbg
-    /tmp/nbg/bin/pip install 'nbgrader>=0.9,<0.10' tensorflow-cpu==2.21.0 keras==3.15.1
-
-then::
-
-    python benchmarks/nbgrader_compare.py --nbgrader /tmp/nbg/bin [--count 8] [--jobs 2]
+    python benchmarks/nbgrader_compare.py --nbgrader .nbgrader-venv/bin [--count 8] [--jobs 2]
 
 The hand-in is batch_throughput's: ``--count`` notebooks cycling through cifar10_transfer's
 example submissions. The grader grades it at ``--budget`` (standard) with ``-j --jobs``, its
