@@ -54,6 +54,8 @@ class Graded:
     judge_seconds: float
     restored_from: int | None = None
     """The cell whose checkpoint was judged because the kernel died later (else None)."""
+    sandbox_seconds: float = 0.0
+    """Setting up the kernel's and the judge's sandboxes (folders, data copy, mounts)."""
 
 
 def grade(
@@ -90,7 +92,10 @@ def grade(
     started = time.monotonic()
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
     plan = spec.plan(options.budget)
+    rubric_s = time.monotonic() - started
+    t0 = time.monotonic()
     data = _data(spec, options)
+    data_s = time.monotonic() - t0
     folder = Path(out) / Path(submission).stem
     try:
         nb = read_notebook(Path(submission))
@@ -112,8 +117,19 @@ def grade(
         Path(submission).stem, spec, plan, data, reference, pretrained, graded, locked_changes
     )
     result = dataclasses.replace(result, manual=manual)
-    result.timings.update(calibrate=calibrate_s, total=time.monotonic() - started)
-    _write(result, graded.execution, folder, options)
+    result.timings.update(
+        rubric=rubric_s,
+        data=data_s,
+        calibrate=calibrate_s,
+        sandbox=graded.sandbox_seconds,
+        **graded.execution.phases,
+        total=time.monotonic() - started,
+    )
+    t0 = time.monotonic()
+    # The reports show the total until now; result.json adds their own time to it.
+    write_reports(result, folder, view=options.view)
+    result.timings.update(reports=time.monotonic() - t0, total=time.monotonic() - started)
+    _write(result, graded.execution, folder)
     return result
 
 
@@ -141,6 +157,7 @@ def _run_and_judge(
 ) -> Graded:
     """Run the notebook in its sandbox, take its evidence after each cell, and judge it."""
     sandbox = options.sandbox_for(spec)
+    entered = time.monotonic()
     with (
         kernel_sandbox(
             sandbox,
@@ -153,6 +170,7 @@ def _run_and_judge(
         ) as box,
         judge_sandbox(sandbox, spec, data) as (judge_box, evidence),
     ):
+        sandbox_s = time.monotonic() - entered
         # Started first, so that its Keras import overlaps the notebook's run.
         judge = Judge(judge_box.command(judge_argv()), judge_box.env())
         try:
@@ -188,6 +206,7 @@ def _run_and_judge(
         _sandbox_notices(box),
         judge_s,
         collector.restored_from,
+        sandbox_s,
     )
 
 
@@ -257,8 +276,7 @@ def _result(
     )
 
 
-def _write(result: GradeResult, execution: Execution, folder: Path, options: GradeOptions) -> None:
-    write_reports(result, folder, view=options.view)
+def _write(result: GradeResult, execution: Execution, folder: Path) -> None:
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     # Last, so that a result.json on disk means the submission's folder is complete.
     result.write(folder / "result.json")

@@ -58,6 +58,14 @@ class Execution:
     """Why the grader's closing cell (saving models) failed, if it did."""
     incidents: list[Incident] = field(default_factory=list)
     """Limits the notebook ran into, in order."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase of the run (see :data:`PHASES`), for profiling; never a verdict."""
+
+
+PHASES = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "kernel_stop")
+"""What :attr:`Execution.phases` times: starting the sandboxed kernel until it answers, the
+grader's setup cell (Keras import, data), the student's cells, taking their evidence after
+each, the grader's closing cell (saving the models), and stopping the kernel."""
 
 
 def strip_ansi(text: str) -> str:
@@ -109,14 +117,19 @@ def run_notebook(
     cells: list[CellResult] = []
     incidents: list[Incident] = []
     start = time.monotonic()
+    phases = dict.fromkeys(PHASES, 0.0)
+    after = _timed(after_cell, phases, "evidence") if after_cell is not None else None
     watchdog: Watchdog | None = None
     try:
         with client.setup_kernel(env=env):
+            phases["kernel_start"] = time.monotonic() - start
             launcher = getattr(km.provisioner, "pid", None)
             if sandbox is not None and sandbox.options.enabled and launcher:
                 watchdog = Watchdog(launcher, sandbox.options.limits)
                 watchdog.start()
+            began = time.monotonic()
             _run_setup(client, setup_cell, replies)
+            phases["setup_cell"] = time.monotonic() - began
             # The total timeout is the student's: kernel start-up and set-up do not count.
             deadline = time.monotonic() + total_timeout
             ended = False
@@ -128,15 +141,19 @@ def run_notebook(
                     cells.append(CellResult(index, "skipped", 0.0, cell.source))
                     continue
                 ran = _run_cell(client, cell, index, cell_timeout, remaining, replies)
+                phases["cells"] += ran.duration_s
                 cells.append(ran)
-                if after_cell is not None:
-                    after_cell(index)
+                if after is not None:
+                    after(index)
                 dead = ran.error_name == "DeadKernelError"
                 incidents += _incidents(ran, client, sandbox, watchdog, dead)
                 # Nothing more runs in a dead or stopped kernel, nor once the total time is up.
                 out_of_time = ran.status == "timeout" and remaining < cell_timeout
                 ended = dead or bool(client.stopped) or out_of_time
+            began = time.monotonic()
             finish_error = _finish(client, cells, finish_cell, len(nb.cells) - 1, replies)
+            phases["finish_cell"] = time.monotonic() - began
+            stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
         raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
     finally:
@@ -146,6 +163,7 @@ def run_notebook(
         # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=True)
+    phases["kernel_stop"] = time.monotonic() - stopping
     return Execution(
         notebook=nb,
         cells=cells,
@@ -153,7 +171,23 @@ def run_notebook(
         setup_output=_stdout_of(setup_cell),
         finish_error=finish_error,
         incidents=incidents,
+        phases=phases,
     )
+
+
+def _timed(
+    call: t.Callable[[int], None], phases: dict[str, float], phase: str
+) -> t.Callable[[int], None]:
+    """``call``, adding the seconds each call takes to ``phases[phase]``."""
+
+    def timed(index: int) -> None:
+        began = time.monotonic()
+        try:
+            call(index)
+        finally:
+            phases[phase] += time.monotonic() - began
+
+    return timed
 
 
 def _client(
