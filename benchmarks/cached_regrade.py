@@ -3,7 +3,8 @@
 Copies one example submission COUNT times into a hand-in (same bytes, so one cache entry
 serves them all), grades one copy so that the cache holds its result (executed once if it
 does not yet), then times ``grader grade`` of the whole hand-in into a new output folder under
-``python -X importtime``, and says whether Keras, TensorFlow or nbclient was imported.
+``python -X importtime``, and says whether Keras, TensorFlow or nbclient was imported; then
+the same command again into the same folder (every result already there).
 
     python benchmarks/cached_regrade.py [--count 300] [--budget standard] [--notebook PATH]
 
@@ -65,10 +66,16 @@ def main() -> None:
         seconds, stderr = grade(many, Path(tmp) / "out-many", args.budget, "-X", "importtime")
         # The same run without -X importtime, which slows every import a little.
         plain, _ = grade(many, Path(tmp) / "out-plain", args.budget)
+        # The same command again into the same folder: every result already there.
+        again, _ = grade(many, Path(tmp) / "out-plain", args.budget)
     print(f"one copy graded (fills the cache if empty): {first:.2f} s")
     print(
         f"{args.count} copies from the cache: {plain:.2f} s, {plain / args.count:.4f} s each "
         f"(under -X importtime: {seconds:.2f} s)"
+    )
+    print(
+        f"{args.count} copies, same command again (results already in the output folder): "
+        f"{again:.2f} s, {again / args.count:.4f} s each"
     )
     print(f"imported on the cache path: {imported(stderr) or 'none of ' + ', '.join(HEAVY)}")
     print(f"load average at end: {os.getloadavg()}")
