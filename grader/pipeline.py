@@ -6,7 +6,9 @@ function of its own below; :func:`grade` reads as the list of them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import tempfile
 import time
 import typing as t
@@ -23,9 +25,10 @@ from grader.data.cache import cache_dir, keras_home
 from grader.data.prepare import PreparedData, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
 from grader.data.sets import DATASETS
-from grader.exceptions import InputError, NotANotebookError
+from grader.exceptions import GraderError, InputError, NotANotebookError
 from grader.execute.outcomes import outcome_of
 from grader.execute.run import Execution, run_notebook, strip_ansi
+from grader.execute.warm import WarmPool, warm_key
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
 from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
@@ -38,8 +41,8 @@ from grader.report.render import write_reports
 from grader.results import GradeResult, Incident, unjudged_result, write_atomic
 from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
-from grader.sandbox.kernel import Sandbox, kernel_sandbox
-from grader.sandbox.limits import MB
+from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
+from grader.sandbox.limits import MB, THREAD_VARIABLES
 from grader.versions import versions
 
 
@@ -64,6 +67,7 @@ def grade(
     assignment: str | Path | Assignment,
     out: Path,
     options: GradeOptions = GradeOptions(),  # noqa: B008 (frozen, shared safely)
+    warm: WarmPool | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
 
@@ -76,6 +80,8 @@ def grade(
         out: the submission's results go to ``out/<notebook stem>/``.
         options: budget, timeouts, data, limits, the report's view (see
             :class:`~grader.options.GradeOptions`).
+        warm: a process that grades one notebook after another keeps the next kernel warm
+            here (see :mod:`grader.execute.warm`); None starts a kernel for this notebook.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -112,7 +118,9 @@ def grade(
     t0 = time.monotonic()
     reference = calibration(spec, plan, data, pretrained=pretrained)
     calibrate_s = time.monotonic() - t0
-    graded = _run_and_judge(Path(submission), nb, spec, plan, data, reference, pretrained, options)
+    graded = _run_and_judge(
+        Path(submission), nb, spec, plan, data, reference, pretrained, options, warm
+    )
     result = _result(
         Path(submission).stem, spec, plan, data, reference, pretrained, graded, locked_changes
     )
@@ -154,25 +162,52 @@ def _run_and_judge(
     reference: Calibration,
     pretrained: list[PretrainedWeights],
     options: GradeOptions,
+    pool: WarmPool | None = None,
 ) -> Graded:
-    """Run the notebook in its sandbox, take its evidence after each cell, and judge it."""
+    """Run the notebook in its sandbox, take its evidence after each cell, and judge it.
+
+    With ``pool``, the notebook runs in the pool's warm kernel when it was made for the same
+    sandbox, and the next warm kernel is started while it runs (see
+    :mod:`grader.execute.warm`).
+    """
     sandbox = options.sandbox_for(spec)
     entered = time.monotonic()
-    with (
-        kernel_sandbox(
-            sandbox,
-            submission=submission,
-            data=data.kernel_file,
-            # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
-            extra_files=[spec.folder / name for name in spec.sandbox_files]
-            + [w.path for w in pretrained if w.path is not None],
-            hide=_secrets(spec, options),
-        ) as box,
-        judge_sandbox(sandbox, spec, data) as (judge_box, evidence),
-    ):
+    # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
+    extra_files = [spec.folder / name for name in spec.sandbox_files]
+    extra_files += [w.path for w in pretrained if w.path is not None]
+    hide = _secrets(spec, options)
+    key = warm_key(
+        sandbox,
+        data=data.kernel_file,
+        extra_files=extra_files,
+        hide=hide,
+        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
+    )
+    warm = pool.take(key) if pool is not None else None
+    with contextlib.ExitStack() as stack:
+        if warm is not None:
+            stack.callback(warm.close)
+            box = warm.box
+            place_submission(box, submission)
+        else:
+            box = stack.enter_context(
+                kernel_sandbox(
+                    sandbox,
+                    submission=submission,
+                    data=data.kernel_file,
+                    extra_files=extra_files,
+                    hide=hide,
+                )
+            )
+        judge_box, evidence = stack.enter_context(judge_sandbox(sandbox, spec, data))
         sandbox_s = time.monotonic() - entered
         # Started first, so that its Keras import overlaps the notebook's run.
         judge = Judge(judge_box.command(judge_argv()), judge_box.env())
+        if pool is not None:
+            # The next submission's kernel boots (and imports Keras) while this one runs.
+            with contextlib.suppress(GraderError, OSError):
+                # No warm kernel (no free uid, a full disk): the next one starts cold.
+                pool.refill(key)
         try:
             collector = EvidenceCollector(
                 box.artefacts,
@@ -191,6 +226,7 @@ def _run_and_judge(
                 env=box.env(),
                 sandbox=box,
                 after_cell=collector.after_cell,
+                started=warm.km if warm is not None else None,
             )
             collector.at_end()
             t0 = time.monotonic()

@@ -10,6 +10,7 @@ file. ``-j N`` starts a :class:`distributed.LocalCluster` of N single-threaded w
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import logging
@@ -29,6 +30,9 @@ from grader.exceptions import GraderError, SchedulerError
 from grader.machine import cores
 from grader.options import GradeOptions
 from grader.sandbox.limits import THREAD_VARIABLES
+
+if t.TYPE_CHECKING:
+    from grader.execute.warm import WarmPool
 
 MEMORY_PER_JOB = 3 * 2**30
 """Bytes one parallel job needs: a kernel training a small CNN plus the worker judging it."""
@@ -78,6 +82,24 @@ def thread_env(threads: int) -> dict[str, str]:
     return dict.fromkeys(THREAD_VARIABLES, str(max(1, threads)))
 
 
+_WARM: list[WarmPool] = []
+"""This process's warm kernel pool, made by the first task it grades (importing it needs
+jupyter_client, which a batch served from the cache never imports)."""
+
+
+def _warm_pool() -> WarmPool:
+    if not _WARM:
+        _WARM.append(WarmPool())
+        atexit.register(_WARM[0].close)
+    return _WARM[0]
+
+
+def close_warm_kernel() -> None:
+    """Stop this process's warm kernel, if any (a batch ends, nothing more is coming)."""
+    if _WARM:
+        _WARM[0].close()
+
+
 def grade_task(task: Task) -> TaskResult:
     """Grade one notebook in a fresh kernel; never raises for a bad submission.
 
@@ -97,7 +119,9 @@ def grade_task(task: Task) -> TaskResult:
         path.write_bytes(task.notebook)
         out = Path(tmp) / "out"
         try:
-            result = grade(path, assignment=task.assignment, out=out, options=task.options)
+            result = grade(
+                path, assignment=task.assignment, out=out, options=task.options, warm=_warm_pool()
+            )
         except GraderError as exc:
             return TaskResult(
                 task.student_id,
@@ -187,8 +211,11 @@ class InProcessExecutor:
         return None
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]:
-        for task in tasks:
-            yield grade_task(task)
+        try:
+            for task in tasks:
+                yield grade_task(task)
+        finally:
+            close_warm_kernel()
 
 
 class DaskExecutor:

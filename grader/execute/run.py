@@ -29,7 +29,7 @@ from grader.execute.client import MESSAGE_ERRORS, BoundedClient, stop_kernel
 from grader.execute.outcomes import cell_incident, death_incident
 from grader.kernel.cells import INJECTED_TAG
 from grader.results import CellResult, Incident
-from grader.sandbox.kernel import Sandbox, SandboxedKernelManager
+from grader.sandbox.kernel import Sandbox, SandboxedKernelManager, kernel_manager
 from grader.sandbox.limits import MB
 from grader.sandbox.watchdog import Watchdog
 
@@ -84,6 +84,7 @@ def run_notebook(
     env: dict[str, str],
     sandbox: Sandbox | None = None,
     after_cell: t.Callable[[int], None] | None = None,
+    started: SandboxedKernelManager | None = None,
 ) -> Execution:
     """Execute ``setup``, every code cell of ``nb``, then ``finish``, in one fresh kernel.
 
@@ -102,12 +103,14 @@ def run_notebook(
         sandbox: where and how the kernel is confined; None runs it as a plain child process.
         after_cell: called after each student cell has run (the grader takes the evidence
             the cell left, before the next cell can touch it).
+        started: the manager of a kernel already started in ``sandbox`` (a warm kernel, see
+            :mod:`grader.execute.warm`); None starts one now.
 
     Raises:
         ExecutionError: the kernel could not start, or the setup cell failed.
     """
     replies: dict[int, dict[str, t.Any]] = {}
-    km, client = _client(nb, workdir, sandbox, cell_timeout, replies)
+    km, client = _client(nb, workdir, sandbox, cell_timeout, replies, started)
     # nbclient addresses cells by their index in the notebook, so the grader's cells are real
     # cells, tagged, first and last; they are removed again before the notebook is returned.
     setup_cell = _injected(setup)
@@ -196,6 +199,7 @@ def _client(
     sandbox: Sandbox | None,
     cell_timeout: float,
     replies: dict[int, dict[str, t.Any]],
+    started: SandboxedKernelManager | None = None,
 ) -> tuple[SandboxedKernelManager, BoundedClient]:
     """The kernel manager (its kernel started in ``sandbox``) and the client that runs cells."""
 
@@ -206,11 +210,14 @@ def _client(
     # TCP, so the kernel needs no network (and can later be run without one). The manager must
     # be the async one: a blocking client would hold nbclient's event loop while it waits for
     # output, and a cell timeout could then never fire.
-    ipc = sandbox.ipc if sandbox else workdir
-    km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(ipc / "kernel"))
-    if sandbox is not None:
-        km.sandbox = sandbox
-        km.connection_file = str(sandbox.connection_file)
+    if started is not None:
+        km = started
+    elif sandbox is not None:
+        km = kernel_manager(sandbox)
+    else:
+        km = SandboxedKernelManager(
+            kernel_name="python3", transport="ipc", ip=str(workdir / "kernel")
+        )
     limits = sandbox.options.limits if sandbox is not None and sandbox.options.enabled else None
     client = BoundedClient(
         nb,
