@@ -89,6 +89,8 @@ jupyter_client, which a batch served from the cache never imports)."""
 
 def _warm_pool() -> WarmPool:
     if not _WARM:
+        from grader.execute.warm import WarmPool
+
         _WARM.append(WarmPool())
         atexit.register(_WARM[0].close)
     return _WARM[0]

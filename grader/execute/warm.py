@@ -90,6 +90,8 @@ class WarmPool:
 
     def __init__(self) -> None:
         self._warm: WarmKernel | None = None
+        self.served = 0
+        """How many submissions ran in a warm kernel of this pool."""
 
     def take(self, key: WarmKey) -> WarmKernel | None:
         """The warm kernel if it was made for ``key`` and still runs; else None (it is closed)."""
@@ -98,6 +100,7 @@ class WarmPool:
             return None
         alive = warm.km.has_kernel and run_sync(warm.km.is_alive)()
         if warm.key == key and alive:
+            self.served += 1
             return warm
         warm.close()
         return None
