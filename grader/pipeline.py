@@ -203,7 +203,7 @@ def _run_and_judge(
         sandbox_s = time.monotonic() - entered
         # Started first, so that its Keras import overlaps the notebook's run.
         judge = Judge(judge_box.command(judge_argv()), judge_box.env())
-        if pool is not None:
+        if pool is not None and pool.ahead:
             # The next submission's kernel boots (and imports Keras) while this one runs.
             with contextlib.suppress(GraderError, OSError):
                 # No warm kernel (no free uid, a full disk): the next one starts cold.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -54,6 +55,9 @@ class Task:
     """Threads per kernel; None: the worker's cores divided by its task slots."""
     source: str = ""
     """The notebook's path where it was handed in; names it in failure messages."""
+    more: bool = True
+    """Whether the worker may get another task after this one: it then starts the next
+    kernel while this notebook runs (see :mod:`grader.execute.warm`)."""
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,11 @@ def grade_task(task: Task) -> TaskResult:
         path.write_bytes(task.notebook)
         out = Path(tmp) / "out"
         try:
+            pool = _warm_pool()
+            if pool is not None:
+                pool.ahead = task.more
             result = grade(
-                path, assignment=task.assignment, out=out, options=task.options, warm=_warm_pool()
+                path, assignment=task.assignment, out=out, options=task.options, warm=pool
             )
         except GraderError as exc:
             return TaskResult(
@@ -220,8 +227,13 @@ class InProcessExecutor:
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]:
         try:
-            for task in tasks:
-                yield grade_task(task)
+            pending = iter(tasks)
+            task = next(pending, None)
+            while task is not None:
+                following = next(pending, None)
+                # The last notebook starts no kernel for a next one that never comes.
+                yield grade_task(dataclasses.replace(task, more=following is not None))
+                task = following
         finally:
             close_warm_kernel()
 

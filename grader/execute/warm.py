@@ -92,6 +92,8 @@ class WarmPool:
         self._warm: WarmKernel | None = None
         self.served = 0
         """How many submissions ran in a warm kernel of this pool."""
+        self.ahead = True
+        """Whether another submission is expected after this one (else none is started)."""
 
     def take(self, key: WarmKey) -> WarmKernel | None:
         """The warm kernel if it was made for ``key`` and still runs; else None (it is closed)."""
