@@ -28,7 +28,7 @@ from grader.data.sets import DATASETS
 from grader.exceptions import GraderError, InputError, NotANotebookError
 from grader.execute.outcomes import outcome_of
 from grader.execute.run import Execution, run_notebook, strip_ansi
-from grader.execute.warm import WarmPool, warm_key
+from grader.execute.warm import WarmKey, WarmPool, warm_kernels_enabled, warm_key
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
 from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
@@ -80,8 +80,10 @@ def grade(
         out: the submission's results go to ``out/<notebook stem>/``.
         options: budget, timeouts, data, limits, the report's view (see
             :class:`~grader.options.GradeOptions`).
-        warm: a process that grades one notebook after another keeps the next kernel warm
-            here (see :mod:`grader.execute.warm`); None starts a kernel for this notebook.
+        warm: where this notebook's kernel is started first thing (it boots while the
+            grader prepares), and, in a process that grades one notebook after another, the
+            next one while this one runs (see :mod:`grader.execute.warm`); None starts the
+            kernel when the notebook is about to run.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -110,11 +112,14 @@ def grade(
         write_reports(result, folder, view=options.view)
         result.write(folder / "result.json")
         return result
+    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
+    # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
+    # the calibration and starts the judge.
+    _start_early(warm, _kernel_key(spec, data, pretrained, options))
     template = _released_template(spec)
     # Written answers as submitted, before locked cells are restored.
     manual = collect_answers(spec.manual, nb.cells, template.cells)
     nb, locked_changes = restore_locked(nb, template)
-    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
     t0 = time.monotonic()
     reference = calibration(spec, plan, data, pretrained=pretrained)
     calibrate_s = time.monotonic() - t0
@@ -172,17 +177,8 @@ def _run_and_judge(
     """
     sandbox = options.sandbox_for(spec)
     entered = time.monotonic()
-    # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
-    extra_files = [spec.folder / name for name in spec.sandbox_files]
-    extra_files += [w.path for w in pretrained if w.path is not None]
-    hide = _secrets(spec, options)
-    key = warm_key(
-        sandbox,
-        data=data.kernel_file,
-        extra_files=extra_files,
-        hide=hide,
-        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
-    )
+    key = _kernel_key(spec, data, pretrained, options)
+    extra_files, hide = list(key.extra_files), list(key.hide)
     warm = pool.take(key) if pool is not None else None
     with contextlib.ExitStack() as stack:
         if warm is not None:
@@ -244,6 +240,31 @@ def _run_and_judge(
         collector.restored_from,
         sandbox_s,
     )
+
+
+def _kernel_key(
+    spec: Assignment, data: PreparedData, pretrained: list[PretrainedWeights], options: GradeOptions
+) -> WarmKey:
+    """What the kernel's sandbox is made from, all known before the submission is."""
+    # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
+    extra_files = [spec.folder / name for name in spec.sandbox_files]
+    extra_files += [w.path for w in pretrained if w.path is not None]
+    return warm_key(
+        options.sandbox_for(spec),
+        data=data.kernel_file,
+        extra_files=extra_files,
+        hide=_secrets(spec, options),
+        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
+    )
+
+
+def _start_early(pool: WarmPool | None, key: WarmKey) -> None:
+    """Start this submission's kernel now, so that it boots while the grader prepares."""
+    if pool is None or pool.holding:
+        return
+    with contextlib.suppress(GraderError, OSError, RuntimeError):
+        # It could not start early: it starts cold later, and says why if it cannot.
+        pool.refill(key)
 
 
 def _kernel_config(
@@ -450,8 +471,17 @@ def check(
     chosen = assignment or assignment_of(nb)
     if chosen is None:
         raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
-        result = grade(Path(notebook), assignment=chosen, out=Path(tmp), options=options)
+    pool = WarmPool() if warm_kernels_enabled() else None
+    if pool is not None:
+        pool.ahead = False  # one notebook: its own kernel starts first thing, no next one
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+            result = grade(
+                Path(notebook), assignment=chosen, out=Path(tmp), options=options, warm=pool
+            )
+    finally:
+        if pool is not None:
+            pool.close()
     paths = write_reports(
         result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=options.view
     )

@@ -91,16 +91,12 @@ _WARM: list[WarmPool] = []
 jupyter_client, which a batch served from the cache never imports)."""
 
 
-WARM_SWITCH = "GRADER_WARM_KERNELS"
-"""Set to ``0`` to start every kernel when its submission comes (to compare, or to debug)."""
-
-
 def _warm_pool() -> WarmPool | None:
-    if os.environ.get(WARM_SWITCH, "1") == "0":
+    from grader.execute.warm import WarmPool, warm_kernels_enabled
+
+    if not warm_kernels_enabled():
         return None
     if not _WARM:
-        from grader.execute.warm import WarmPool
-
         _WARM.append(WarmPool())
         atexit.register(_WARM[0].close)
     return _WARM[0]

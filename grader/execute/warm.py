@@ -16,6 +16,7 @@ kernel, and the warm one is thrown away.
 from __future__ import annotations
 
 import contextlib
+import os
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from jupyter_core.utils import run_sync
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_manager, kernel_sandbox
 
+SWITCH = "GRADER_WARM_KERNELS"
+"""Set to ``0`` to start every kernel when its submission comes (to compare, or to debug)."""
 PRELOAD = "import keras"
 """What a warm kernel runs at start, before any submission is known: grader code only."""
 HISTORY = "--HistoryManager.hist_file=:memory:"
@@ -136,3 +139,8 @@ def warm_key(
 ) -> WarmKey:
     """The key a kernel's sandbox would be made with (see :class:`WarmKey`)."""
     return WarmKey(options, data, tuple(extra_files), tuple(hide), tuple(sorted(env.items())))
+
+
+def warm_kernels_enabled() -> bool:
+    """Whether kernels may be started before their submission comes (``$GRADER_WARM_KERNELS``)."""
+    return os.environ.get(SWITCH, "1") != "0"

@@ -36,7 +36,7 @@ def test_warm_kernel_grades_full_marks_as_its_golden_after_a_hostile_notebook() 
     honest = nbformat.read(EXAMPLES / "full_marks.ipynb", as_version=4)
     honest.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     pool = workers._warm_pool()
-    assert pool is not None, f"warm kernels are switched off (${workers.WARM_SWITCH})"
+    assert pool is not None, "warm kernels are switched off ($GRADER_WARM_KERNELS)"
     served = pool.served
     try:
         a = grade_task(
