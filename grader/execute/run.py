@@ -231,6 +231,9 @@ def _client(
         # status); a cell that has not ended by then never will, and its kernel is killed.
         iopub_timeout=INTERRUPT_GRACE_S,
         record_timing=True,
+        # A kernel started early imports Keras before it answers: on a busy machine that can
+        # take longer than nbclient's 60 s, so it gets the time the setup cell would have had.
+        startup_timeout=GRADER_CELL_TIMEOUT_S if started is not None else 60,
         resources={"metadata": {"path": str(workdir)}},
         on_cell_executed=on_cell_executed,
         max_output_bytes=limits.output_kb * 1024 if limits else None,
