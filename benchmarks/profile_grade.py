@@ -8,8 +8,12 @@ lookup, sandbox set-up, kernel start, the grader's setup cell (the kernel's Kera
 data), each student cell (cells that call ``fit`` marked), evidence taken after the cells,
 saving the models, judging (the judge's wait for its own start-up included), the reports.
 
+``--compare-warm`` runs each grade twice, side by side: with ``GRADER_WARM_KERNELS=0`` (every
+kernel started when the notebook is about to run, the "before") and with warm kernels (the
+kernel started first thing); it also times ``grader check`` both ways.
+
     python benchmarks/profile_grade.py [--notebook PATH] [--budget standard] [--runs 1]
-        [--assignment cifar10_transfer]
+        [--assignment cifar10_transfer] [--compare-warm]
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,31 +36,46 @@ KERNEL = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "ker
 AFTER = ("checks", "reports")
 
 
-def profile(notebook: Path, assignment: str, budget: str) -> tuple[float, dict[str, float], list]:  # type: ignore[type-arg]
+def profile(
+    notebook: Path, assignment: str, budget: str, env: dict[str, str]
+) -> tuple[float, dict[str, float], list[dict[str, t.Any]]]:
     """Grade ``notebook`` once with the CLI; its wall seconds, timings and cells."""
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+        command = [sys.executable, "-m", "grader", "grade", str(notebook), "-a", assignment]
+        command += ["--budget", budget, "--force", "--out", tmp]
         started = time.monotonic()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "grader",
-                "grade",
-                str(notebook),
-                "--assignment",
-                assignment,
-                "--budget",
-                budget,
-                "--force",
-                "--out",
-                tmp,
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
         wall = time.monotonic() - started
         result = json.loads((Path(tmp) / notebook.stem / "result.json").read_text())
     return wall, result["timings"], result["cells"]
+
+
+def check_wall(notebook: Path, assignment: str, env: dict[str, str]) -> float:
+    """Wall seconds of ``grader check`` on a copy of ``notebook``."""
+    with tempfile.TemporaryDirectory(prefix="profile-check-") as tmp:
+        copy = Path(tmp) / notebook.name
+        shutil.copy(notebook, copy)
+        started = time.monotonic()
+        subprocess.run(
+            [sys.executable, "-m", "grader", "check", str(copy), "-a", assignment],
+            stdout=subprocess.DEVNULL,
+            env=env,
+            check=False,  # a check that finds failures exits non-zero
+        )
+        return time.monotonic() - started
+
+
+def rows(wall: float, timings: dict[str, float], cells: list[dict[str, t.Any]]) -> dict[str, float]:
+    """The breakdown, phase name -> seconds, in the order of a grade."""
+    out = {"CLI start-up and imports": wall - timings["total"]}
+    out.update({name: timings.get(name, 0.0) for name in (*PIPELINE, *KERNEL[:2])})
+    for cell in cells:
+        fit = " (fit)" if ".fit(" in cell["source"] else ""
+        out[f"  cell {cell['index']}{fit}"] = cell["duration_s"]
+    out.update({name: timings.get(name, 0.0) for name in (*KERNEL[2:], *AFTER)})
+    out["total (pipeline)"] = timings["total"]
+    out["wall"] = wall
+    return out
 
 
 def main() -> None:
@@ -63,20 +84,30 @@ def main() -> None:
     parser.add_argument("--assignment", default="cifar10_transfer")
     parser.add_argument("--budget", default="standard")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--compare-warm", action="store_true")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}")
+    modes = ("0", "1") if args.compare_warm else (os.environ.get("GRADER_WARM_KERNELS", "1"),)
     for run in range(args.runs):
-        wall, timings, cells = profile(args.notebook, args.assignment, args.budget)
-        print(f"\nrun {run + 1}: {args.budget}, wall {wall:.2f} s")
-        print(f"  {'CLI start-up and imports':<28} {wall - timings['total']:6.2f}")
-        for name in (*PIPELINE, *KERNEL[:2]):
-            print(f"  {name:<28} {timings.get(name, 0.0):6.2f}")
-        for cell in cells:
-            fit = " (fit)" if ".fit(" in cell["source"] else ""
-            print(f"    cell {cell['index']:<3}{fit:<19} {cell['duration_s']:6.2f}")
-        for name in (*KERNEL[2:], *AFTER):
-            print(f"  {name:<28} {timings.get(name, 0.0):6.2f}")
-        print(f"  {'total (pipeline)':<28} {timings['total']:6.2f}")
+        table = {}
+        for warm in modes:
+            env = {**os.environ, "GRADER_WARM_KERNELS": warm}
+            table[warm] = rows(*profile(args.notebook, args.assignment, args.budget, env))
+        print(f"\nrun {run + 1}: {args.budget}")
+        print(
+            f"  {'phase':<28}"
+            + "".join(f" {'warm ' + ('on' if m == '1' else 'off'):>9}" for m in modes)
+        )
+        for name in table[modes[0]]:
+            print(f"  {name:<28}" + "".join(f" {table[m].get(name, 0.0):9.2f}" for m in modes))
+        if args.compare_warm:
+            checks = {
+                m: check_wall(
+                    args.notebook, args.assignment, {**os.environ, "GRADER_WARM_KERNELS": m}
+                )
+                for m in modes
+            }
+            print(f"  {'grader check (wall)':<28}" + "".join(f" {checks[m]:9.2f}" for m in modes))
     print(f"\nload average at end: {os.getloadavg()}")
 
 
