@@ -110,7 +110,7 @@ def calibrate(budget: str) -> None:
     )
 
 
-def compare_warm(count: int, budget: str) -> None:
+def compare_warm(count: int, budget: str, jobs_list: tuple[str, ...] = ("1", "2")) -> None:
     """``-j 1`` and ``-j 2`` with warm kernels off, then on, side by side in one run."""
     load = os.getloadavg()
     rows = []
@@ -120,7 +120,7 @@ def compare_warm(count: int, budget: str) -> None:
         hand_in = tmp_path / "hand-in"
         make_hand_in(hand_in, count)
         calibrate(budget)
-        for jobs in ("1", "2"):
+        for jobs in jobs_list:
             for warm in ("0", "1"):
                 env = {**os.environ, "GRADER_WARM_KERNELS": warm}
                 out = tmp_path / f"j{jobs}-warm{warm}"
@@ -128,6 +128,8 @@ def compare_warm(count: int, budget: str) -> None:
                     hand_in, out, "-j", jobs, "--force", budget=budget, env=env
                 )
                 rows.append((jobs, warm, seconds, cpu))
+                # As it goes, so that a run cut short still says what it measured.
+                print(f"-j {jobs} warm {warm}: {seconds:.1f} s, {cpu:.1f} CPU s", flush=True)
     end = os.getloadavg()
     print(f"\n{count} notebooks, budget {budget}, {os.cpu_count()} CPUs")
     print(f"load average: {load[0]:.2f} before, {end[0]:.2f} after (other work on these CPUs)")
@@ -136,9 +138,9 @@ def compare_warm(count: int, budget: str) -> None:
         name = f"-j {jobs}, warm kernels {'on' if warm == '1' else 'off'}"
         print(f"{name:<34} {seconds:8.1f} {seconds / count:11.2f} {cpu:7.1f} {cpu / seconds:11.2f}")
     by = {(j, w): s for j, w, s, _ in rows}
-    for warm in ("0", "1"):
+    for warm in ("0", "1") if len(jobs_list) == 2 else ():
         print(f"-j 2 / -j 1 throughput, warm {warm}: {by['1', warm] / by['2', warm]:.2f}x")
-    for jobs in ("1", "2"):
+    for jobs in jobs_list:
         print(f"-j {jobs}: warm / cold wall time {by[jobs, '1'] / by[jobs, '0']:.2f}")
 
 
@@ -151,9 +153,10 @@ def main() -> None:
         action="store_true",
         help="only -j 1 and -j 2, each with warm kernels off and on (GRADER_WARM_KERNELS)",
     )
+    parser.add_argument("--jobs", nargs="+", default=["1", "2"], help="with --compare-warm")
     args = parser.parse_args()
     if args.compare_warm:
-        compare_warm(args.count, args.budget)
+        compare_warm(args.count, args.budget, tuple(args.jobs))
         return
 
     load = os.getloadavg()
