@@ -11,6 +11,10 @@ for one submission, then stopped with its sandbox, like every kernel: nothing cr
 one submission to the next. Its sandbox is made with the same options, data, files and hidden
 paths as a cold one would be (:class:`WarmKey`); a submission whose key differs gets a cold
 kernel, and the warm one is thrown away.
+
+A single grade (``grader check``, a worker's first notebook) uses the same pool to start its
+own kernel first thing, as soon as the sandbox's key is known, so that it boots while the
+grader restores locked cells, looks up the calibration and starts the judge.
 """
 
 from __future__ import annotations
