@@ -64,7 +64,7 @@ def rss_mb(process: psutil.Process) -> tuple[float, float]:
 
 
 def timed_grade(
-    hand_in: Path, out: Path, *extra: str, budget: str
+    hand_in: Path, out: Path, *extra: str, budget: str, env: dict[str, str] | None = None
 ) -> tuple[float, float, dict[int, tuple[float, float]]]:
     """Wall and CPU seconds of a ``grader grade`` run, and peak memory per finished notebooks.
 
@@ -74,7 +74,9 @@ def timed_grade(
     command = [GRADER, "grade", str(hand_in), "-a", "cifar10_transfer", "--budget", budget]
     command += ["--out", str(out), *extra]
     started = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env or None
+    )
     watched = psutil.Process(proc.pid)
     memory: dict[int, tuple[float, float]] = {}
     while proc.poll() is None:
@@ -93,11 +95,69 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def calibrate(budget: str) -> None:
+    """Calibrate once, so that no measured run pays for training the reference."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from grader.options import GradeOptions; "
+            "from grader.pipeline import prepare_reference; "
+            "prepare_reference(assignment='cifar10_transfer', "
+            f"options=GradeOptions(budget={budget!r}))",
+        ],
+        check=True,
+    )
+
+
+def compare_warm(count: int, budget: str, jobs_list: tuple[str, ...] = ("1", "2")) -> None:
+    """``-j 1`` and ``-j 2`` with warm kernels off, then on, side by side in one run."""
+    load = os.getloadavg()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
+        tmp_path = Path(tmp)
+        os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
+        hand_in = tmp_path / "hand-in"
+        make_hand_in(hand_in, count)
+        calibrate(budget)
+        for jobs in jobs_list:
+            for warm in ("0", "1"):
+                env = {**os.environ, "GRADER_WARM_KERNELS": warm}
+                out = tmp_path / f"j{jobs}-warm{warm}"
+                seconds, cpu, _ = timed_grade(
+                    hand_in, out, "-j", jobs, "--force", budget=budget, env=env
+                )
+                rows.append((jobs, warm, seconds, cpu))
+                # As it goes, so that a run cut short still says what it measured.
+                print(f"-j {jobs} warm {warm}: {seconds:.1f} s, {cpu:.1f} CPU s", flush=True)
+    end = os.getloadavg()
+    print(f"\n{count} notebooks, budget {budget}, {os.cpu_count()} CPUs")
+    print(f"load average: {load[0]:.2f} before, {end[0]:.2f} after (other work on these CPUs)")
+    print(f"{'run':<34} {'seconds':>8} {'s/notebook':>11} {'CPU s':>7} {'cores busy':>11}")
+    for jobs, warm, seconds, cpu in rows:
+        name = f"-j {jobs}, warm kernels {'on' if warm == '1' else 'off'}"
+        print(f"{name:<34} {seconds:8.1f} {seconds / count:11.2f} {cpu:7.1f} {cpu / seconds:11.2f}")
+    by = {(j, w): s for j, w, s, _ in rows}
+    for warm in ("0", "1") if len(jobs_list) == 2 else ():
+        print(f"-j 2 / -j 1 throughput, warm {warm}: {by['1', warm] / by['2', warm]:.2f}x")
+    for jobs in jobs_list:
+        print(f"-j {jobs}: warm / cold wall time {by[jobs, '1'] / by[jobs, '0']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20, help="notebooks in the hand-in")
     parser.add_argument("--budget", default="smoke")
+    parser.add_argument(
+        "--compare-warm",
+        action="store_true",
+        help="only -j 1 and -j 2, each with warm kernels off and on (GRADER_WARM_KERNELS)",
+    )
+    parser.add_argument("--jobs", nargs="+", default=["1", "2"], help="with --compare-warm")
     args = parser.parse_args()
+    if args.compare_warm:
+        compare_warm(args.count, args.budget, tuple(args.jobs))
+        return
 
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:

@@ -6,7 +6,9 @@ function of its own below; :func:`grade` reads as the list of them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import tempfile
 import time
 import typing as t
@@ -23,9 +25,10 @@ from grader.data.cache import cache_dir, keras_home
 from grader.data.prepare import PreparedData, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
 from grader.data.sets import DATASETS
-from grader.exceptions import InputError, NotANotebookError
+from grader.exceptions import GraderError, InputError, NotANotebookError
 from grader.execute.outcomes import outcome_of
 from grader.execute.run import Execution, run_notebook, strip_ansi
+from grader.execute.warm import WarmKey, WarmPool, warm_kernels_enabled, warm_key
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
 from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
@@ -38,8 +41,8 @@ from grader.report.render import write_reports
 from grader.results import GradeResult, Incident, unjudged_result, write_atomic
 from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
-from grader.sandbox.kernel import Sandbox, kernel_sandbox
-from grader.sandbox.limits import MB
+from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
+from grader.sandbox.limits import MB, THREAD_VARIABLES
 from grader.versions import versions
 
 
@@ -54,6 +57,8 @@ class Graded:
     judge_seconds: float
     restored_from: int | None = None
     """The cell whose checkpoint was judged because the kernel died later (else None)."""
+    sandbox_seconds: float = 0.0
+    """Setting up the kernel's and the judge's sandboxes (folders, data copy, mounts)."""
 
 
 def grade(
@@ -62,6 +67,7 @@ def grade(
     assignment: str | Path | Assignment,
     out: Path,
     options: GradeOptions = GradeOptions(),  # noqa: B008 (frozen, shared safely)
+    warm: WarmPool | None = None,
 ) -> GradeResult:
     """Grade one notebook and write ``result.json``, reports and the executed notebook.
 
@@ -74,6 +80,10 @@ def grade(
         out: the submission's results go to ``out/<notebook stem>/``.
         options: budget, timeouts, data, limits, the report's view (see
             :class:`~grader.options.GradeOptions`).
+        warm: where this notebook's kernel is started first thing (it boots while the
+            grader prepares), and, in a process that grades one notebook after another, the
+            next one while this one runs (see :mod:`grader.execute.warm`); None starts the
+            kernel when the notebook is about to run.
 
     Returns:
         The result, also written to ``out/<stem>/result.json``.
@@ -90,7 +100,10 @@ def grade(
     started = time.monotonic()
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
     plan = spec.plan(options.budget)
+    rubric_s = time.monotonic() - started
+    t0 = time.monotonic()
     data = _data(spec, options)
+    data_s = time.monotonic() - t0
     folder = Path(out) / Path(submission).stem
     try:
         nb = read_notebook(Path(submission))
@@ -99,21 +112,37 @@ def grade(
         write_reports(result, folder, view=options.view)
         result.write(folder / "result.json")
         return result
+    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
+    # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
+    # the calibration and starts the judge.
+    _start_early(warm, _kernel_key(spec, data, pretrained, options))
     template = _released_template(spec)
     # Written answers as submitted, before locked cells are restored.
     manual = collect_answers(spec.manual, nb.cells, template.cells)
     nb, locked_changes = restore_locked(nb, template)
-    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
     t0 = time.monotonic()
     reference = calibration(spec, plan, data, pretrained=pretrained)
     calibrate_s = time.monotonic() - t0
-    graded = _run_and_judge(Path(submission), nb, spec, plan, data, reference, pretrained, options)
+    graded = _run_and_judge(
+        Path(submission), nb, spec, plan, data, reference, pretrained, options, warm
+    )
     result = _result(
         Path(submission).stem, spec, plan, data, reference, pretrained, graded, locked_changes
     )
     result = dataclasses.replace(result, manual=manual)
-    result.timings.update(calibrate=calibrate_s, total=time.monotonic() - started)
-    _write(result, graded.execution, folder, options)
+    result.timings.update(
+        rubric=rubric_s,
+        data=data_s,
+        calibrate=calibrate_s,
+        sandbox=graded.sandbox_seconds,
+        **graded.execution.phases,
+        total=time.monotonic() - started,
+    )
+    t0 = time.monotonic()
+    # The reports show the total until now; result.json adds their own time to it.
+    write_reports(result, folder, view=options.view)
+    result.timings.update(reports=time.monotonic() - t0, total=time.monotonic() - started)
+    _write(result, graded.execution, folder)
     return result
 
 
@@ -138,23 +167,43 @@ def _run_and_judge(
     reference: Calibration,
     pretrained: list[PretrainedWeights],
     options: GradeOptions,
+    pool: WarmPool | None = None,
 ) -> Graded:
-    """Run the notebook in its sandbox, take its evidence after each cell, and judge it."""
+    """Run the notebook in its sandbox, take its evidence after each cell, and judge it.
+
+    With ``pool``, the notebook runs in the pool's warm kernel when it was made for the same
+    sandbox, and the next warm kernel is started while it runs (see
+    :mod:`grader.execute.warm`).
+    """
     sandbox = options.sandbox_for(spec)
-    with (
-        kernel_sandbox(
-            sandbox,
-            submission=submission,
-            data=data.kernel_file,
-            # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
-            extra_files=[spec.folder / name for name in spec.sandbox_files]
-            + [w.path for w in pretrained if w.path is not None],
-            hide=_secrets(spec, options),
-        ) as box,
-        judge_sandbox(sandbox, spec, data) as (judge_box, evidence),
-    ):
+    entered = time.monotonic()
+    key = _kernel_key(spec, data, pretrained, options)
+    extra_files, hide = list(key.extra_files), list(key.hide)
+    warm = pool.take(key) if pool is not None else None
+    with contextlib.ExitStack() as stack:
+        if warm is not None:
+            stack.callback(warm.close)
+            box = warm.box
+            place_submission(box, submission)
+        else:
+            box = stack.enter_context(
+                kernel_sandbox(
+                    sandbox,
+                    submission=submission,
+                    data=data.kernel_file,
+                    extra_files=extra_files,
+                    hide=hide,
+                )
+            )
+        judge_box, evidence = stack.enter_context(judge_sandbox(sandbox, spec, data))
+        sandbox_s = time.monotonic() - entered
         # Started first, so that its Keras import overlaps the notebook's run.
         judge = Judge(judge_box.command(judge_argv()), judge_box.env())
+        if pool is not None and pool.ahead:
+            # The next submission's kernel boots (and imports Keras) while this one runs.
+            with contextlib.suppress(GraderError, OSError):
+                # No warm kernel (no free uid, a full disk): the next one starts cold.
+                pool.refill(key)
         try:
             collector = EvidenceCollector(
                 box.artefacts,
@@ -173,6 +222,7 @@ def _run_and_judge(
                 env=box.env(),
                 sandbox=box,
                 after_cell=collector.after_cell,
+                started=warm.km if warm is not None else None,
             )
             collector.at_end()
             t0 = time.monotonic()
@@ -188,7 +238,33 @@ def _run_and_judge(
         _sandbox_notices(box),
         judge_s,
         collector.restored_from,
+        sandbox_s,
     )
+
+
+def _kernel_key(
+    spec: Assignment, data: PreparedData, pretrained: list[PretrainedWeights], options: GradeOptions
+) -> WarmKey:
+    """What the kernel's sandbox is made from, all known before the submission is."""
+    # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
+    extra_files = [spec.folder / name for name in spec.sandbox_files]
+    extra_files += [w.path for w in pretrained if w.path is not None]
+    return warm_key(
+        options.sandbox_for(spec),
+        data=data.kernel_file,
+        extra_files=extra_files,
+        hide=_secrets(spec, options),
+        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
+    )
+
+
+def _start_early(pool: WarmPool | None, key: WarmKey) -> None:
+    """Start this submission's kernel now, so that it boots while the grader prepares."""
+    if pool is None or pool.holding:
+        return
+    with contextlib.suppress(GraderError, OSError, RuntimeError):
+        # It could not start early: it starts cold later, and says why if it cannot.
+        pool.refill(key)
 
 
 def _kernel_config(
@@ -257,8 +333,7 @@ def _result(
     )
 
 
-def _write(result: GradeResult, execution: Execution, folder: Path, options: GradeOptions) -> None:
-    write_reports(result, folder, view=options.view)
+def _write(result: GradeResult, execution: Execution, folder: Path) -> None:
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     # Last, so that a result.json on disk means the submission's folder is complete.
     result.write(folder / "result.json")
@@ -396,8 +471,17 @@ def check(
     chosen = assignment or assignment_of(nb)
     if chosen is None:
         raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
-        result = grade(Path(notebook), assignment=chosen, out=Path(tmp), options=options)
+    pool = WarmPool() if warm_kernels_enabled() else None
+    if pool is not None:
+        pool.ahead = False  # one notebook: its own kernel starts first thing, no next one
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+            result = grade(
+                Path(notebook), assignment=chosen, out=Path(tmp), options=options, warm=pool
+            )
+    finally:
+        if pool is not None:
+            pool.close()
     paths = write_reports(
         result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=options.view
     )

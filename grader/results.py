@@ -228,7 +228,10 @@ class GradeResult:
     data: DataInfo
     seed: int
     timings: dict[str, float]
-    """Seconds spent per stage: ``execute``, ``calibrate``, ``checks``, ``total``."""
+    """Seconds spent per stage: ``execute``, ``calibrate``, ``checks``, ``total``, and the
+    profile of a graded notebook: ``rubric``, ``data``, ``sandbox``, ``kernel_start``,
+    ``setup_cell``, ``cells``, ``evidence``, ``finish_cell``, ``kernel_stop``, ``reports``.
+    Recorded for every grade, never read by a verdict."""
     versions: dict[str, str]
     """Versions of the grader, Python, Keras, TensorFlow and NumPy."""
     notices: list[str] = field(default_factory=list)

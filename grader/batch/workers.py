@@ -10,7 +10,9 @@ file. ``-j N`` starts a :class:`distributed.LocalCluster` of N single-threaded w
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -29,6 +31,9 @@ from grader.exceptions import GraderError, SchedulerError
 from grader.machine import cores
 from grader.options import GradeOptions
 from grader.sandbox.limits import THREAD_VARIABLES
+
+if t.TYPE_CHECKING:
+    from grader.execute.warm import WarmPool
 
 MEMORY_PER_JOB = 3 * 2**30
 """Bytes one parallel job needs: a kernel training a small CNN plus the worker judging it."""
@@ -50,6 +55,9 @@ class Task:
     """Threads per kernel; None: the worker's cores divided by its task slots."""
     source: str = ""
     """The notebook's path where it was handed in; names it in failure messages."""
+    more: bool = True
+    """Whether the worker may get another task after this one: it then starts the next
+    kernel while this notebook runs (see :mod:`grader.execute.warm`)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,28 @@ def thread_env(threads: int) -> dict[str, str]:
     return dict.fromkeys(THREAD_VARIABLES, str(max(1, threads)))
 
 
+_WARM: list[WarmPool] = []
+"""This process's warm kernel pool, made by the first task it grades (importing it needs
+jupyter_client, which a batch served from the cache never imports)."""
+
+
+def _warm_pool() -> WarmPool | None:
+    from grader.execute.warm import WarmPool, warm_kernels_enabled
+
+    if not warm_kernels_enabled():
+        return None
+    if not _WARM:
+        _WARM.append(WarmPool())
+        atexit.register(_WARM[0].close)
+    return _WARM[0]
+
+
+def close_warm_kernel() -> None:
+    """Stop this process's warm kernel, if any (a batch ends, nothing more is coming)."""
+    if _WARM:
+        _WARM[0].close()
+
+
 def grade_task(task: Task) -> TaskResult:
     """Grade one notebook in a fresh kernel; never raises for a bad submission.
 
@@ -97,7 +127,12 @@ def grade_task(task: Task) -> TaskResult:
         path.write_bytes(task.notebook)
         out = Path(tmp) / "out"
         try:
-            result = grade(path, assignment=task.assignment, out=out, options=task.options)
+            pool = _warm_pool()
+            if pool is not None:
+                pool.ahead = task.more
+            result = grade(
+                path, assignment=task.assignment, out=out, options=task.options, warm=pool
+            )
         except GraderError as exc:
             return TaskResult(
                 task.student_id,
@@ -187,8 +222,16 @@ class InProcessExecutor:
         return None
 
     def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]:
-        for task in tasks:
-            yield grade_task(task)
+        try:
+            pending = iter(tasks)
+            task = next(pending, None)
+            while task is not None:
+                following = next(pending, None)
+                # The last notebook starts no kernel for a next one that never comes.
+                yield grade_task(dataclasses.replace(task, more=following is not None))
+                task = following
+        finally:
+            close_warm_kernel()
 
 
 class DaskExecutor:

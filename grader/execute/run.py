@@ -29,7 +29,7 @@ from grader.execute.client import MESSAGE_ERRORS, BoundedClient, stop_kernel
 from grader.execute.outcomes import cell_incident, death_incident
 from grader.kernel.cells import INJECTED_TAG
 from grader.results import CellResult, Incident
-from grader.sandbox.kernel import Sandbox, SandboxedKernelManager
+from grader.sandbox.kernel import Sandbox, SandboxedKernelManager, kernel_manager
 from grader.sandbox.limits import MB
 from grader.sandbox.watchdog import Watchdog
 
@@ -58,6 +58,14 @@ class Execution:
     """Why the grader's closing cell (saving models) failed, if it did."""
     incidents: list[Incident] = field(default_factory=list)
     """Limits the notebook ran into, in order."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds per phase of the run (see :data:`PHASES`), for profiling; never a verdict."""
+
+
+PHASES = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "kernel_stop")
+"""What :attr:`Execution.phases` times: starting the sandboxed kernel until it answers, the
+grader's setup cell (Keras import, data), the student's cells, taking their evidence after
+each, the grader's closing cell (saving the models), and stopping the kernel."""
 
 
 def strip_ansi(text: str) -> str:
@@ -76,6 +84,7 @@ def run_notebook(
     env: dict[str, str],
     sandbox: Sandbox | None = None,
     after_cell: t.Callable[[int], None] | None = None,
+    started: SandboxedKernelManager | None = None,
 ) -> Execution:
     """Execute ``setup``, every code cell of ``nb``, then ``finish``, in one fresh kernel.
 
@@ -94,12 +103,14 @@ def run_notebook(
         sandbox: where and how the kernel is confined; None runs it as a plain child process.
         after_cell: called after each student cell has run (the grader takes the evidence
             the cell left, before the next cell can touch it).
+        started: the manager of a kernel already started in ``sandbox`` (a warm kernel, see
+            :mod:`grader.execute.warm`); None starts one now.
 
     Raises:
         ExecutionError: the kernel could not start, or the setup cell failed.
     """
     replies: dict[int, dict[str, t.Any]] = {}
-    km, client = _client(nb, workdir, sandbox, cell_timeout, replies)
+    km, client = _client(nb, workdir, sandbox, cell_timeout, replies, started)
     # nbclient addresses cells by their index in the notebook, so the grader's cells are real
     # cells, tagged, first and last; they are removed again before the notebook is returned.
     setup_cell = _injected(setup)
@@ -109,14 +120,19 @@ def run_notebook(
     cells: list[CellResult] = []
     incidents: list[Incident] = []
     start = time.monotonic()
+    phases = dict.fromkeys(PHASES, 0.0)
+    after = _timed(after_cell, phases, "evidence") if after_cell is not None else None
     watchdog: Watchdog | None = None
     try:
         with client.setup_kernel(env=env):
+            phases["kernel_start"] = time.monotonic() - start
             launcher = getattr(km.provisioner, "pid", None)
             if sandbox is not None and sandbox.options.enabled and launcher:
                 watchdog = Watchdog(launcher, sandbox.options.limits)
                 watchdog.start()
+            began = time.monotonic()
             _run_setup(client, setup_cell, replies)
+            phases["setup_cell"] = time.monotonic() - began
             # The total timeout is the student's: kernel start-up and set-up do not count.
             deadline = time.monotonic() + total_timeout
             ended = False
@@ -128,15 +144,19 @@ def run_notebook(
                     cells.append(CellResult(index, "skipped", 0.0, cell.source))
                     continue
                 ran = _run_cell(client, cell, index, cell_timeout, remaining, replies)
+                phases["cells"] += ran.duration_s
                 cells.append(ran)
-                if after_cell is not None:
-                    after_cell(index)
+                if after is not None:
+                    after(index)
                 dead = ran.error_name == "DeadKernelError"
                 incidents += _incidents(ran, client, sandbox, watchdog, dead)
                 # Nothing more runs in a dead or stopped kernel, nor once the total time is up.
                 out_of_time = ran.status == "timeout" and remaining < cell_timeout
                 ended = dead or bool(client.stopped) or out_of_time
+            began = time.monotonic()
             finish_error = _finish(client, cells, finish_cell, len(nb.cells) - 1, replies)
+            phases["finish_cell"] = time.monotonic() - began
+            stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
         raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
     finally:
@@ -146,6 +166,7 @@ def run_notebook(
         # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=True)
+    phases["kernel_stop"] = time.monotonic() - stopping
     return Execution(
         notebook=nb,
         cells=cells,
@@ -153,7 +174,23 @@ def run_notebook(
         setup_output=_stdout_of(setup_cell),
         finish_error=finish_error,
         incidents=incidents,
+        phases=phases,
     )
+
+
+def _timed(
+    call: t.Callable[[int], None], phases: dict[str, float], phase: str
+) -> t.Callable[[int], None]:
+    """``call``, adding the seconds each call takes to ``phases[phase]``."""
+
+    def timed(index: int) -> None:
+        began = time.monotonic()
+        try:
+            call(index)
+        finally:
+            phases[phase] += time.monotonic() - began
+
+    return timed
 
 
 def _client(
@@ -162,6 +199,7 @@ def _client(
     sandbox: Sandbox | None,
     cell_timeout: float,
     replies: dict[int, dict[str, t.Any]],
+    started: SandboxedKernelManager | None = None,
 ) -> tuple[SandboxedKernelManager, BoundedClient]:
     """The kernel manager (its kernel started in ``sandbox``) and the client that runs cells."""
 
@@ -172,11 +210,14 @@ def _client(
     # TCP, so the kernel needs no network (and can later be run without one). The manager must
     # be the async one: a blocking client would hold nbclient's event loop while it waits for
     # output, and a cell timeout could then never fire.
-    ipc = sandbox.ipc if sandbox else workdir
-    km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(ipc / "kernel"))
-    if sandbox is not None:
-        km.sandbox = sandbox
-        km.connection_file = str(sandbox.connection_file)
+    if started is not None:
+        km = started
+    elif sandbox is not None:
+        km = kernel_manager(sandbox)
+    else:
+        km = SandboxedKernelManager(
+            kernel_name="python3", transport="ipc", ip=str(workdir / "kernel")
+        )
     limits = sandbox.options.limits if sandbox is not None and sandbox.options.enabled else None
     client = BoundedClient(
         nb,
@@ -190,6 +231,9 @@ def _client(
         # status); a cell that has not ended by then never will, and its kernel is killed.
         iopub_timeout=INTERRUPT_GRACE_S,
         record_timing=True,
+        # A kernel started early imports Keras before it answers: on a busy machine that can
+        # take longer than nbclient's 60 s, so it gets the time the setup cell would have had.
+        startup_timeout=GRADER_CELL_TIMEOUT_S if started is not None else 60,
         resources={"metadata": {"path": str(workdir)}},
         on_cell_executed=on_cell_executed,
         max_output_bytes=limits.output_kb * 1024 if limits else None,

@@ -67,7 +67,7 @@ class Sandbox:
 def kernel_sandbox(
     options: SandboxOptions,
     *,
-    submission: Path,
+    submission: Path | None,
     data: Path,
     extra_files: t.Iterable[Path] = (),
     hide: t.Iterable[Path | None] = (),
@@ -76,7 +76,9 @@ def kernel_sandbox(
 
     Args:
         options: sandbox settings.
-        submission: copied into the working folder, so the kernel finds its notebook there.
+        submission: copied into the working folder, so the kernel finds its notebook there;
+            None for a kernel started before its submission is known (see
+            :func:`place_submission`).
         data: the kernel's share of the data set, linked (or copied) into the sandbox.
         extra_files: files the rubric lists, copied into the working folder.
         hide: secrets to cover should they lie inside the Python installation the kernel
@@ -98,7 +100,8 @@ def kernel_sandbox(
         except OSError:  # another file system: a copy costs a fraction of a second
             shutil.copyfile(data, kernel_data)
         kernel_data.chmod(0o444)
-        shutil.copyfile(submission, work / submission.name)
+        if submission is not None:
+            shutil.copyfile(submission, work / submission.name)
         for extra in extra_files:
             shutil.copyfile(extra, work / extra.name)
         connection_file = root / f"kernel-{token}.json"
@@ -124,6 +127,28 @@ def kernel_sandbox(
             )
 
 
+def place_submission(box: Sandbox, submission: Path) -> None:
+    """Copy ``submission`` into the working folder of a kernel started before it was known.
+
+    Only the grader's own code has run in that kernel, but the folder is the kernel's: the
+    file is created new, never through a link or over a file found there.
+
+    Args:
+        box: the warm kernel's sandbox.
+        submission: the notebook to put in its working folder.
+
+    Raises:
+        FileExistsError: something already has the submission's name there.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(box.work / submission.name, flags, 0o644)
+    uid = box.confinement.uid
+    if uid is not None:  # as the sandbox made every file of its writable folders its user's
+        os.fchown(fd, uid, box.confinement.gid if box.confinement.gid is not None else uid)
+    with os.fdopen(fd, "wb") as dest, submission.open("rb") as source:
+        shutil.copyfileobj(source, dest)
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel through :mod:`grader.sandbox.launcher` when a sandbox is set."""
 
@@ -138,3 +163,15 @@ class SandboxedKernelManager(AsyncKernelManager):
         if confinement.uid is not None and os.path.isfile(self.connection_file):
             os.chown(self.connection_file, confinement.uid, confinement.gid or confinement.uid)
         return confinement.command(cmd)
+
+
+def kernel_manager(box: Sandbox) -> SandboxedKernelManager:
+    """The manager of a kernel in ``box``, talking over IPC sockets in its folder.
+
+    IPC transport: the kernel and the grader talk over Unix sockets, not TCP, so the kernel
+    needs no network.
+    """
+    km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(box.ipc / "kernel"))
+    km.sandbox = box
+    km.connection_file = str(box.connection_file)
+    return km

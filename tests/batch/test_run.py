@@ -315,6 +315,41 @@ def test_cached_results_come_back_without_importing_keras(
     assert (tmp_path / "second" / "grace" / "report.html").is_file()
 
 
+def imported_packages(importtime: str) -> set[str]:
+    """Top-level package of every module ``python -X importtime`` reports imported."""
+    return {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in importtime.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def test_cached_regrade_through_the_cli_never_imports_keras(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    """The command an instructor re-runs: the whole CLI start-up counts, not only the batch."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    run(hand_in, tmp_path / "first")  # fills the cache (GRADER_CACHE_DIR is the test's)
+    command = [sys.executable, "-X", "importtime", "-m", "grader", "grade", str(hand_in)]
+    command += ["-a", "cifar10_transfer", "--budget", "smoke", "--out", str(tmp_path / "second")]
+    done = subprocess.run(
+        command,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    packages = imported_packages(done.stderr)
+    assert "grader" in packages  # the listing is read right: the CLI's own package is in it
+    assert not packages & {"keras", "tensorflow", "nbclient", "jupyter_client"}
+    statuses = json.loads((tmp_path / "second" / "batch.json").read_text())["submissions"]
+    assert [s["status"] for s in statuses] == ["cached"] * 3
+
+
 def test_output_folder_inside_the_hand_in_is_not_graded(
     hand_in: Path, fake: dict[str, object]
 ) -> None:

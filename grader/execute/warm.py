@@ -1,0 +1,150 @@
+"""Warm kernels: the next submission's kernel started, in its own sandbox, while this one runs.
+
+A kernel's start and its ``import keras`` take seconds that no budget touches. A process that
+grades one notebook after another (a batch worker) keeps one kernel started ahead: a fresh
+sandbox (new folders, a new uid, new private ``/tmp``), a kernel launched in it whose only
+code so far is the grader's preload (``import keras``), with the assignment's data and files
+already in place. What depends on the submission waits until it is known: the notebook is
+copied in (:func:`grader.sandbox.kernel.place_submission`), and the grader's setup cell seeds,
+serves the data and wraps ``fit`` exactly as in a cold kernel. A warm kernel is used once,
+for one submission, then stopped with its sandbox, like every kernel: nothing crosses from
+one submission to the next. Its sandbox is made with the same options, data, files and hidden
+paths as a cold one would be (:class:`WarmKey`); a submission whose key differs gets a cold
+kernel, and the warm one is thrown away.
+
+A single grade (``grader check``, a worker's first notebook) uses the same pool to start its
+own kernel first thing, as soon as the sandbox's key is known, so that it boots while the
+grader restores locked cells, looks up the calibration and starts the judge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_core.utils import run_sync
+
+from grader.sandbox.confine import SandboxOptions
+from grader.sandbox.kernel import Sandbox, kernel_manager, kernel_sandbox
+
+SWITCH = "GRADER_WARM_KERNELS"
+"""Set to ``0`` to start every kernel when its submission comes (to compare, or to debug)."""
+PRELOAD = "import keras"
+"""What a warm kernel runs at start, before any submission is known: grader code only."""
+HISTORY = "--HistoryManager.hist_file=:memory:"
+"""As nbclient starts its kernels: no history file in the kernel's folder."""
+
+
+@dataclass(frozen=True)
+class WarmKey:
+    """Everything a kernel's sandbox is made from before its submission is known."""
+
+    options: SandboxOptions
+    data: Path
+    extra_files: tuple[Path, ...]
+    hide: tuple[Path | None, ...]
+    env: tuple[tuple[str, str], ...]
+    """The grader's environment when the kernel starts (thread counts come from it)."""
+    preload: str = PRELOAD
+
+
+class WarmKernel:
+    """One started kernel in its sandbox, not yet given a submission.
+
+    Args:
+        key: what its sandbox was made from.
+    """
+
+    def __init__(self, key: WarmKey) -> None:
+        self.key = key
+        self._stack = contextlib.ExitStack()
+        try:
+            self.box: Sandbox = self._stack.enter_context(
+                kernel_sandbox(
+                    key.options,
+                    submission=None,
+                    data=key.data,
+                    extra_files=key.extra_files,
+                    hide=key.hide,
+                )
+            )
+            self.km = kernel_manager(self.box)
+            preload = f"--IPKernelApp.exec_lines={[key.preload]!r}"
+            run_sync(self.km.start_kernel)(
+                extra_arguments=[HISTORY, preload], cwd=str(self.box.work), env=self.box.env()
+            )
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the kernel (if still running) and remove its sandbox."""
+        try:
+            if self.km.has_kernel:
+                run_sync(self.km.shutdown_kernel)(now=True)
+        finally:
+            self._stack.close()
+
+
+class WarmPool:
+    """At most one warm kernel, started ahead for whichever submission this process grades next.
+
+    Not thread-safe: one process grades one notebook at a time with it.
+    """
+
+    def __init__(self) -> None:
+        self._warm: WarmKernel | None = None
+        self.served = 0
+        """How many submissions ran in a warm kernel of this pool."""
+        self.ahead = True
+        """Whether another submission is expected after this one (else none is started)."""
+
+    def take(self, key: WarmKey) -> WarmKernel | None:
+        """The warm kernel if it was made for ``key`` and still runs; else None (it is closed)."""
+        warm, self._warm = self._warm, None
+        if warm is None:
+            return None
+        alive = warm.km.has_kernel and run_sync(warm.km.is_alive)()
+        if warm.key == key and alive:
+            self.served += 1
+            return warm
+        warm.close()
+        return None
+
+    def refill(self, key: WarmKey) -> None:
+        """Start the next kernel for ``key`` (closing one held for another key)."""
+        if self._warm is not None:
+            self._warm.close()
+            self._warm = None
+        self._warm = WarmKernel(key)
+
+    def close(self) -> None:
+        """Stop the warm kernel, if any."""
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            warm.close()
+
+    @property
+    def holding(self) -> bool:
+        """Whether a warm kernel is held."""
+        return self._warm is not None
+
+
+def warm_key(
+    options: SandboxOptions,
+    *,
+    data: Path,
+    extra_files: t.Iterable[Path],
+    hide: t.Iterable[Path | None],
+    env: t.Mapping[str, str],
+) -> WarmKey:
+    """The key a kernel's sandbox would be made with (see :class:`WarmKey`)."""
+    return WarmKey(options, data, tuple(extra_files), tuple(hide), tuple(sorted(env.items())))
+
+
+def warm_kernels_enabled() -> bool:
+    """Whether kernels may be started before their submission comes (``$GRADER_WARM_KERNELS``)."""
+    return os.environ.get(SWITCH, "1") != "0"
