@@ -101,7 +101,7 @@ def check_torch_metrics(ctx: CheckContext, params: TorchMetricsParams) -> Verdic
     if chosen:
         call = next(iter(chosen.values()))
         classes = sorted({*call.y_true.tolist(), *call.y_pred.tolist()})
-        n_classes = len(ctx.truth.class_names)
+        n_classes = len(ctx.given.class_names)
         if (
             len(call.y_true) == len(call.y_pred)
             and classes
@@ -109,7 +109,7 @@ def check_torch_metrics(ctx: CheckContext, params: TorchMetricsParams) -> Verdic
         ):
             present = sorted(set(call.y_true.tolist()))
             details["confusion"] = confusion_details(
-                call.y_true, call.y_pred, present, ctx.truth.class_names
+                call.y_true, call.y_pred, present, ctx.given.class_names
             )
     if problems:
         return Verdict(False, "\n".join(f"- {p}" for p in problems), details)
