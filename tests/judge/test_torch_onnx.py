@@ -54,12 +54,14 @@ def tiny() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
 
 
-def write_role(folder: Path, role: str, module: nn.Module, **override: t.Any) -> None:
+def write_role(
+    folder: Path, role: str, module: nn.Module, shape: tuple[int, ...] = SHAPE, **override: t.Any
+) -> None:
     root = folder / torch_layout.FOLDER
     root.mkdir(parents=True, exist_ok=True)
     onnx_name, json_name = torch_layout.model_files(role)
-    (root / onnx_name).write_bytes(onnx_bytes(module))
-    record = {"role": role, "variable": "model", "optimizers": [0], **describe(module, SHAPE)}
+    (root / onnx_name).write_bytes(onnx_bytes(module, shape))
+    record = {"role": role, "variable": "model", "optimizers": [0], **describe(module, shape)}
     record.update(override)
     (root / json_name).write_text(json.dumps(record))
 
@@ -92,13 +94,16 @@ def a_pass(
     }
 
 
-AUGMENTED = [
+AUGMENTED: list[dict[str, t.Any]] = [
     {"type": "RandomHorizontalFlip", "p": 0.5},
     {"type": "RandomCrop", "size": [32, 32], "padding": 4},
     {"type": "ToTensor"},
     {"type": "Normalize", "mean": [0, 0, 0], "std": [1, 1, 1]},
 ]
-PLAIN = [{"type": "ToTensor"}, {"type": "Normalize", "mean": [0, 0, 0], "std": [1, 1, 1]}]
+PLAIN: list[dict[str, t.Any]] = [
+    {"type": "ToTensor"},
+    {"type": "Normalize", "mean": [0, 0, 0], "std": [1, 1, 1]},
+]
 SGD = {"key": 0, "class": "SGD", "hyper": {"lr": 0.001, "momentum": 0.9}, "passes": 1, "skipped": 0}
 
 

@@ -282,7 +282,7 @@ def test_spellings_of_one_operation_are_described_alike() -> None:
         def forward(self, x: t.Any) -> t.Any:
             return self.out(self.body(x))
 
-    def shape(m: nn.Module) -> list[tuple[str, t.Any]]:
+    def shape(m: nn.Module) -> list[tuple[t.Any, ...]]:
         return [
             (o["type"], o["config"], o["output_shape"]) for o in describe(m, (1, 28, 28))["ops"]
         ]
