@@ -77,11 +77,10 @@ def rows_for(
     report: t.Callable[[tuple[str, float, float, str]], None] = lambda row: None,
 ) -> list[tuple[str, float, float, str]]:
     """One assignment's rows, each also given to ``report`` as soon as it is measured."""
-    from grader.secret import grader_secret
-
-    from grader import data, grade
-    from grader.calibrate_torch import train_and_measure_torch
-    from grader.pipeline import _prepared_data
+    from grader.calibrate import train_and_measure
+    from grader.data.prepare import prepare_data
+    from grader.options import GradeOptions
+    from grader.pipeline import grade
     from grader.rubric import load_assignment
 
     spec = load_assignment(name)
@@ -93,7 +92,15 @@ def rows_for(
         report(row)
 
     started = time.monotonic()
-    result = grade(notebook, assignment=spec, out=tmp / f"{name}-cold", budget="standard")
+    prepared = prepare_data(
+        spec.dataset, data_dir=None, seed=spec.seed, held_back=spec.held_back, secret=None
+    )
+    result = grade(
+        notebook,
+        assignment=spec,
+        out=tmp / f"{name}-cold",
+        options=GradeOptions(budget="standard"),
+    )
     add(
         (
             f"{name}: grade --budget standard, cold cache",
@@ -109,11 +116,7 @@ def rows_for(
     )
     add((f"{name}: grade --budget standard, warm cache", *warm, ""))
     if not skip_full:
-        data_file = tmp / f"{spec.dataset}.npz"
-        if not data_file.is_file():
-            data.write_npz(
-                data.load(spec.dataset, seed=spec.seed, secret=grader_secret()), data_file
-            )
+        data_file = prepared.kernel_file  # what the kernel is served: no held-back images
         command = [
             sys.executable,
             __file__,
@@ -128,13 +131,10 @@ def rows_for(
         label = "full execution" + (f", {epochs} epoch(s) per model" if epochs else ", no budget")
         full = measured(*command)
         add((f"{name}: {label}", *full, f"standard / full {warm[0] / full[0]:.2f}"))
-    prepared = _prepared_data(spec.dataset, None, spec.seed, spec.held_back, grader_secret())
     for budget in budgets:
         started = time.monotonic()
-        accuracy = train_and_measure_torch(
-            spec, spec.plan(budget), prepared.visible, prepared.held_out
-        )
-        shown = ", ".join(f"{role} {value:.1%}" for role, value in accuracy.items())
+        accuracy = train_and_measure(spec, spec.plan(budget), prepared.visible, prepared.held_out)
+        shown = ", ".join(f"{check} {value:.1%}" for check, value in accuracy.items())
         add((f"{name}: reference at '{budget}'", time.monotonic() - started, math.nan, shown))
     return rows
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import io
 import tempfile
 import typing as t
-from importlib import metadata
 from pathlib import Path
 
 from grader.budget import Budget
 from grader.data.sets import Dataset, save_arrays
 from grader.exceptions import CalibrationError
 from grader.results import FitRecord
+from grader.versions import torch_versions
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
 
 def framework_versions() -> list[str]:
     """The versions a PyTorch calibration depends on, for its cache key."""
-    return [f"{dist}={metadata.version(dist)}" for dist in ("torch", "torchvision", "onnxruntime")]
+    return [f"{dist}={version}" for dist, version in torch_versions().items()]
 
 
 def train_reference_torch(

@@ -11,7 +11,6 @@ import tempfile
 import time
 import typing as t
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -41,7 +40,7 @@ from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.kernel import Sandbox, kernel_sandbox
 from grader.sandbox.limits import MB
-from grader.versions import versions
+from grader.versions import torch_versions, versions
 
 
 @dataclass(frozen=True)
@@ -230,13 +229,6 @@ def _kernel_cells(
     return torch_cells.setup_code(config), torch_cells.finish_code()
 
 
-def _framework_versions(spec: Assignment) -> dict[str, str]:
-    """PyTorch's versions in a PyTorch assignment's result (its notebook ran on them)."""
-    if spec.torch is None:
-        return {}
-    return {dist: metadata.version(dist) for dist in ("torch", "torchvision", "onnxruntime")}
-
-
 def _result(
     stem: str,
     spec: Assignment,
@@ -264,7 +256,7 @@ def _result(
         data=data.info(),
         seed=spec.seed,
         timings={"execute": execution.duration_s, "checks": graded.judge_seconds},
-        versions={**versions(), **_framework_versions(spec)},
+        versions={**versions(), **(torch_versions() if spec.torch else {})},
         notices=[
             *_notices(plan, data, execution, findings.role_variables, spec),
             *warning_notices(_stderr_by_cell(execution.notebook)),

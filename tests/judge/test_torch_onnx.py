@@ -590,3 +590,27 @@ def test_a_gradescope_bundle_of_a_torch_assignment_installs_the_torch_extra(tmp_
     assert not any("extra ==" in d for d in torch_deps)
     keras_deps = dependencies("mnist_transfer")
     assert not any(d.startswith(("torch", "onnx")) for d in keras_deps)
+
+
+def test_a_crash_after_the_capture_cell_keeps_the_captured_model(
+    tmp_path: Path, spec: Assignment
+) -> None:
+    """A role is exported when its ``[torch.capture]`` cell ends and taken out of the kernel's
+    reach then: a kernel that dies later (no final cell) still has that model judged."""
+    from grader.judge.evidence import EvidenceCollector
+
+    kernel, evidence = tmp_path / "kernel", tmp_path / "evidence"
+    collector = EvidenceCollector(
+        kernel, evidence, spec.roles, max_file_bytes=2**26, max_total_bytes=2**28
+    )
+    passes = [a_pass(0, "train", AUGMENTED, steps={"0": 4}), a_pass(1, "test", PLAIN)]
+    write_cell(kernel, 1, "train", passes=passes)
+    write_role(kernel, "model", cifar10_cnn_torch.build_net())
+    collector.after_cell(5)
+    # The kernel then rewrites the model and dies before the grader's last cell.
+    write_role(kernel, "model", tiny())
+    collector.at_end()
+    assert collector.restored_from is None  # nothing of Keras' checkpoints is involved
+    result = judged(evidence, spec, "model.architecture")
+    assert result.status == "pass", result.message
+    assert judged(evidence, spec, "data.augmentation").status == "pass"
