@@ -78,6 +78,7 @@ def calibration(
             data.fingerprint,
             str(assignment.seed),
             metadata.version("keras"),
+            *_framework_versions(assignment),
             _reference_digest(assignment, budget),
             *(w.fingerprint for w in pretrained),
         ]
@@ -208,6 +209,12 @@ def train_and_measure(
     Returns:
         Check id -> the reference's figure for that check.
     """
+    if assignment.torch is not None:
+        from grader.calibrate_torch import train_reference_torch
+
+        seed = assignment.seed if seed is None else seed
+        models = train_reference_torch(assignment, budget, ds, seed=seed, fits=fits)
+        return _measure(assignment, models, held_out, budget)
     keras = keras_env.keras()
 
     reference = assignment.reference_module()
@@ -237,14 +244,29 @@ def train_and_measure(
             _fit_record(role_of.get(id(model), "other"), args, history)
             for model, args, history in trained
         ]
-    figures = {}
     with keras_env.quiet_stderr():
-        for check in assignment.checks:
-            measure = REGISTRY[check.kind].measure_reference
-            if measure is not None:
-                model = models[check.params.model]
-                figures[check.id] = measure(model, held_out, check.params, budget)
+        return _measure(assignment, models, held_out, budget)
+
+
+def _measure(
+    assignment: Assignment, models: dict[str, t.Any], held_out: HeldOut, budget: Budget
+) -> dict[str, float]:
+    """Each calibrated check's figure, measured on the reference's models."""
+    figures = {}
+    for check in assignment.checks:
+        measure = REGISTRY[check.kind].measure_reference
+        if measure is not None:
+            figures[check.id] = measure(models[check.params.model], held_out, check.params, budget)
     return figures
+
+
+def _framework_versions(assignment: Assignment) -> list[str]:
+    """PyTorch's versions for a PyTorch assignment (imported only then), else nothing."""
+    if assignment.torch is None:
+        return []
+    from grader.calibrate_torch import framework_versions
+
+    return framework_versions()
 
 
 def _fit_record(role: str, args: dict[str, t.Any], history: t.Any) -> FitRecord:

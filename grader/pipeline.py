@@ -43,7 +43,7 @@ from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
 from grader.sandbox.limits import MB, THREAD_VARIABLES
-from grader.versions import versions
+from grader.versions import torch_versions, versions
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,9 @@ def _run_and_judge(
         judge_box, evidence = stack.enter_context(judge_sandbox(sandbox, spec, data))
         sandbox_s = time.monotonic() - entered
         # Started first, so that its Keras import overlaps the notebook's run.
-        judge = Judge(judge_box.command(judge_argv()), judge_box.env())
+        judge = Judge(
+            judge_box.command(judge_argv("torch" if spec.torch else "keras")), judge_box.env()
+        )
         if pool is not None and pool.ahead:
             # The next submission's kernel boots (and imports Keras) while this one runs.
             with contextlib.suppress(GraderError, OSError):
@@ -212,11 +214,14 @@ def _run_and_judge(
                 max_file_bytes=sandbox.limits.file_size_mb * MB,
                 max_total_bytes=MAX_EVIDENCE_BYTES,
             )
+            setup, finish = _kernel_cells(
+                spec, nb, _kernel_config(spec, plan, data, box, pretrained)
+            )
             execution = run_notebook(
                 nb,
                 workdir=box.work,
-                setup=setup_code(_kernel_config(spec, plan, data, box, pretrained)),
-                finish=finish_code(),
+                setup=setup,
+                finish=finish,
                 cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
                 total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
                 env=box.env(),
@@ -288,6 +293,18 @@ def _kernel_config(
     }
 
 
+def _kernel_cells(
+    spec: Assignment, nb: nbformat.NotebookNode, config: dict[str, t.Any]
+) -> tuple[str, str]:
+    """The grader's first and last cells: Keras' runtime, or PyTorch's for a ``[torch]`` rubric."""
+    if spec.torch is None:
+        return setup_code(config), finish_code()
+    from grader.kernel import torch_cells
+
+    config = {**config, "torch": torch_cells.kernel_options(spec, nb)}
+    return torch_cells.setup_code(config), torch_cells.finish_code()
+
+
 def _result(
     stem: str,
     spec: Assignment,
@@ -315,9 +332,9 @@ def _result(
         data=data.info(),
         seed=spec.seed,
         timings={"execute": execution.duration_s, "checks": graded.judge_seconds},
-        versions=versions(),
+        versions={**versions(), **(torch_versions() if spec.torch else {})},
         notices=[
-            *_notices(plan, data, execution, findings.role_variables),
+            *_notices(plan, data, execution, findings.role_variables, spec),
             *warning_notices(_stderr_by_cell(execution.notebook)),
             *graded.sandbox_notices,
             *_restored_notice(graded.restored_from),
@@ -408,12 +425,21 @@ def _restored_notice(cell: int | None) -> list[str]:
 
 
 def _notices(
-    plan: Budget, data: PreparedData, execution: Execution, role_variables: dict[str, str]
+    plan: Budget,
+    data: PreparedData,
+    execution: Execution,
+    role_variables: dict[str, str],
+    spec: Assignment,
 ) -> list[str]:
     notes = []
     if plan.capped:
+        what = (
+            "every DataLoader pass and each model's training passes were"
+            if spec.torch
+            else "every fit/evaluate/predict call was"
+        )
         notes.append(
-            f"Budget '{plan.name}': every fit/evaluate/predict call was capped "
+            f"Budget '{plan.name}': {what} capped "
             f"({plan.describe()}). Accuracy thresholds come from the reference trained under "
             "the same caps."
         )

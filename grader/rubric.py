@@ -22,6 +22,7 @@ from grader.course import course_of, course_root, find_course, import_reference,
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 from grader.results import CheckResult, CheckStatus
 from grader.review.rubric import ManualItem, parse_manual
+from grader.rubric_torch import TorchSpec, parse_torch
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
 Visibility = t.Literal["visible", "after_due_date", "after_published", "hidden"]
@@ -173,6 +174,8 @@ class Assignment:
     """A student kit's public spec (``[kit]``, written by :mod:`grader.kit.build`): expected
     architectures and pre-calibrated thresholds stand in for the reference, which a kit does
     not carry."""
+    torch: TorchSpec | None = None
+    """The ``[torch]`` table: the notebook is a PyTorch one (see :mod:`grader.rubric_torch`)."""
     manual: tuple[ManualItem, ...] = ()
     """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
@@ -337,6 +340,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
     accuracy = top.sub("accuracy")
     budgets, budget_timeouts = _budgets(top.sub("budgets", required=False))
     sandbox = top.sub("sandbox", required=False)
+    torch_table = top.sub("torch", required=False)
     raw_checks = top.get("checks", list)
     raw_manual = top.get("manual", list, [])
     raw_mutants = top.get("mutants", list, [])
@@ -374,6 +378,7 @@ def _parse(raw: dict[str, t.Any], path: Path, *, check_files: bool = True) -> As
         sandbox_files=_sandbox_files(sandbox, check_files=check_files),
         manual=tuple(parse_manual(raw_manual, path, [c.id for c in checks])),
         kit=kit,
+        torch=parse_torch(torch_table, roles),
     )
     for reader in (meta, execution, data, accuracy, targets):
         reader.done()

@@ -25,7 +25,7 @@ from grader.data.cache import cache_dir
 from grader.data.pretrained import find_weights
 from grader.data.secret import fingerprint, grader_secret
 from grader.options import GradeOptions
-from grader.versions import versions
+from grader.versions import torch_versions, versions
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -68,7 +68,7 @@ def grading_context(spec: Assignment, options: GradeOptions) -> str:
                 "pretrained": [
                     find_weights(a, options.weights_dir).fingerprint for a in spec.pretrained
                 ],
-                "versions": versions(),
+                "versions": {**versions(), **(torch_versions() if spec.torch else {})},
                 "kernel_limits": dataclasses.asdict(options.limits_for(spec)),
                 "sandboxed": options.sandboxed,
                 "secret": fingerprint(options.secret or grader_secret()),

@@ -14,6 +14,10 @@ from grader.checks import (  # noqa: F401
     class_groups,
     compilation,
     data_split,
+    torch_architecture,
+    torch_metrics,
+    torch_optimizer,
+    torch_transforms,
     transfer,
 )
 from grader.checks.base import REGISTRY, CheckContext, Verdict, run_check

@@ -145,6 +145,14 @@ def _value(tp: t.Any, raw: t.Any, path: Path, key: str, roles: t.Collection[str]
             raise RubricError.at(path, key, f"expected {_type_name(tp)}, got {raw!r}")
         (item,) = t.get_args(tp)
         return [_value(item, x, path, f"{key}[{i}]", roles) for i, x in enumerate(raw)]
+    if origin is dict:
+        # Free-form tables (an optimizer's hyper-parameters): string keys, typed values.
+        if not isinstance(raw, dict):
+            raise RubricError.at(path, key, f"expected a table, got {raw!r}")
+        item = t.get_args(tp)[1]
+        return {str(k): _value(item, v, path, f"{key}.{k}", roles) for k, v in raw.items()}
+    if tp is t.Any:
+        return raw
     if origin is t.Literal:
         if raw not in t.get_args(tp):
             raise RubricError.at(path, key, f"expected {_type_name(tp)}, got {raw!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 import stat
 import sys
@@ -241,8 +242,9 @@ def build_bundle(
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, text)
-        bundle.writestr(f"{SOURCE}/pyproject.toml", _pyproject())
-        bundle.writestr("requirements.lock", requirements_lock())
+        extras = ("torch",) if spec.torch is not None else ()
+        bundle.writestr(f"{SOURCE}/pyproject.toml", _pyproject(extras))
+        bundle.writestr("requirements.lock", requirements_lock(extras))
         bundle.writestr("assets.json", json.dumps(manifest, indent=2) + "\n")
         for arcname, path in sorted({**files, **carried}.items()):
             bundle.write(path, arcname)
@@ -274,11 +276,14 @@ def _carried_assets(
     return carried
 
 
-def requirements_lock() -> str:
+def requirements_lock(extras: tuple[str, ...] = ()) -> str:
     """Every distribution the installed grader depends on, pinned to its installed version.
 
     The closure of the grader's requirements (markers evaluated here, extras followed), so
     the image grades with the very libraries the instructor's machine does.
+
+    Args:
+        extras: the grader's extras the image needs too (``torch`` for a PyTorch assignment).
 
     Raises:
         InputError: the grader, or one of its requirements, is not installed.
@@ -288,7 +293,7 @@ def requirements_lock() -> str:
 
     pins: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
-    queue: list[tuple[str, str]] = [("keras-notebook-grader", "")]
+    queue: list[tuple[str, str]] = [("keras-notebook-grader", extra) for extra in ("", *extras)]
     while queue:
         name, extra = queue.pop()
         if (canonicalize_name(name), extra) in seen:
@@ -350,7 +355,9 @@ def _reference_dir(spec: Assignment) -> Path:
     return top
 
 
-def _pyproject() -> str:
+def _pyproject(extras: tuple[str, ...] = ()) -> str:
+    """The bundle's ``pyproject.toml``: the grader's dependencies, and those of ``extras``
+    (a PyTorch assignment's image needs the ``torch`` extra) as plain dependencies."""
     try:
         version = metadata.version("keras-notebook-grader")
         requires = metadata.requires("keras-notebook-grader") or []
@@ -359,6 +366,9 @@ def _pyproject() -> str:
             "the grader is not installed, so its dependencies are unknown; run `pip install .`"
         ) from exc
     dependencies = [r for r in requires if "extra ==" not in r]
+    for extra in extras:
+        clause = re.compile(rf"""\s*(and\s+)?extra\s*==\s*['"]{re.escape(extra)}['"]""")
+        dependencies += [clause.sub("", r).rstrip("; ") for r in requires if clause.search(r)]
     return PYPROJECT.format(
         version=json.dumps(version), dependencies=json.dumps(dependencies, indent=4)
     )

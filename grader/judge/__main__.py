@@ -43,7 +43,7 @@ def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
     """Run every check of the request's rubric on its artefacts; write the findings to ``out``."""
     from grader.checks.base import CheckContext, run_check
     from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
-    from grader.judge.artefacts import read_artefacts
+    from grader.judge.artefacts import Artefacts, read_artefacts
     from grader.rubric import parse_assignment
 
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)
@@ -61,7 +61,16 @@ def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
         )
     with np.load(request["held_out"], allow_pickle=False) as z:
         held_out = HeldOut(x=z["x"], y=z["y"])
-    artefacts = read_artefacts(Path(request["artefacts"]), max_bytes=int(request["max_bytes"]))
+    artefacts: Artefacts
+    if spec.torch is not None:
+        # A PyTorch notebook's models are ONNX graphs, read through an operator allow-list.
+        from grader.judge.torch_artefacts import read_torch_artefacts
+
+        artefacts = read_torch_artefacts(
+            Path(request["artefacts"]), spec, max_bytes=int(request["max_bytes"])
+        )
+    else:
+        artefacts = read_artefacts(Path(request["artefacts"]), max_bytes=int(request["max_bytes"]))
     ctx = CheckContext(
         artefacts,
         spec,
@@ -101,9 +110,15 @@ def main() -> int:
     # Findings go to stdout and nothing else may: Keras and TensorFlow print to it.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    from grader import keras_env
+    if sys.argv[1:] == ["--framework", "torch"]:
+        # The slow part, done while the notebook still runs: a PyTorch notebook's models are
+        # ONNX graphs; torch builds the reference to compare with.
+        import onnxruntime  # noqa: F401
+        import torch  # noqa: F401
+    else:
+        from grader import keras_env
 
-    keras_env.keras()  # the slow part, done while the notebook still runs
+        keras_env.keras()  # the slow part, done while the notebook still runs
     line = sys.stdin.readline()
     if not line:
         return 0  # the grader had nothing to judge (the notebook was refused)

@@ -55,9 +55,12 @@ class JudgeFindings:
     """One line on what went wrong with the judge."""
 
 
-def judge_argv() -> list[str]:
-    """The judge's command line, before the sandbox's launcher is put in front of it."""
-    return [sys.executable, "-I", "-m", JUDGE_MODULE]
+def judge_argv(framework: t.Literal["keras", "torch"] = "keras") -> list[str]:
+    """The judge's command line, before the sandbox's launcher is put in front of it.
+
+    ``framework`` is what the judge imports while the notebook runs.
+    """
+    return [sys.executable, "-I", "-m", JUDGE_MODULE, "--framework", framework]
 
 
 class Judge:

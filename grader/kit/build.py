@@ -243,7 +243,23 @@ def _models(spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, t.Any]
         entries.setdefault(p.builder, describe_extension(getattr(reference, p.builder)(base), base))
     for name, entry in entries.items():
         _verify(spec, reference, name, entry, params)
-    return entries
+    return {**entries, **_torch_models(spec, public)}
+
+
+def _torch_models(spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, t.Any]]:
+    """Every PyTorch builder a public check names, described as the architecture check reads
+    the reference (its layers and operations, no weights): the kit's judge compares with it."""
+    from grader.checks.torch_architecture import TorchArchitectureParams
+
+    builders = [c.params.builder for c in public if isinstance(c.params, TorchArchitectureParams)]
+    if spec.torch is None or not builders:
+        return {}
+    from grader.checks.torch_common import describe_reference
+
+    reference = spec.reference_module()
+    return {
+        b: describe_reference(getattr(reference, b)(), spec.torch.input_shape) for b in builders
+    }
 
 
 def _verify(
@@ -362,7 +378,17 @@ def _toml_value(value: t.Any) -> str:
 
 
 def _readme(names: list[str], wheel: str, budgets: t.Sequence[str]) -> str:
-    listed = "\n".join(f"- `assignments/{n}/student.ipynb`" for n in names)
+    torch = [n for n in names if load_assignment(n).torch is not None]
+    listed = "\n".join(
+        f"- `assignments/{n}/student.ipynb`"
+        + (
+            " (PyTorch: install the course's PyTorch environment; `kit.check()` judges Keras "
+            "models only, so check it with `kit.full_check()` or `grader check`)"
+            if n in torch
+            else ""
+        )
+        for n in names
+    )
     return f"""# Course kit: check your notebooks yourself
 
 This kit holds your assignments' notebooks and what the grader needs to check them on your

@@ -187,6 +187,11 @@ def check(
     if namespace is None:
         namespace = _caller_namespace()
     spec = _assignment(assignment)
+    if spec.torch is not None:
+        raise KitError(
+            f"{spec.id} is a PyTorch assignment: kit.check() judges live Keras models only; "
+            "save the notebook and run kit.full_check() (or `grader check <notebook>`)"
+        )
     ds, digests = _given(spec)
     from grader.data.sets import HeldOut
 

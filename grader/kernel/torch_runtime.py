@@ -1,0 +1,844 @@
+"""Runs inside a PyTorch notebook's kernel: serves the grader's data, caps loops, records them.
+
+The PyTorch counterpart of :mod:`grader.kernel_runtime`, imported by the cells of
+:mod:`grader.kernel.torch_cells`. A hand-written training loop has no ``fit`` to cap, so the
+budget caps what the loop consumes:
+
+- **Data.** ``torchvision.datasets.CIFAR10`` and ``MNIST`` (any ``root``, ``download=True``
+  included) serve the grader's arrays, the training set and the visible part of the test set,
+  as PIL images through the notebook's own transforms, as torchvision would. Nothing is
+  downloaded; the held-back images never reach the kernel.
+- **Budget.** Each pass over a ``DataLoader`` yields at most ``max_train_samples`` samples
+  (``max_eval_samples`` over the test split), and ``len(loader)`` says so. A model gets at most
+  ``max_epochs`` training passes (passes during which its optimizer stepped): once the current
+  optimizer has had them, further passes over a data set that was trained on yield nothing.
+  Every cap is printed in the notebook, as for Keras.
+- **Records.** Each pass (which data, its transform pipeline, batches and samples, optimizer
+  steps, mean loss), each optimizer (class and hyper-parameters), each scikit-learn metric call
+  (arguments and result) is written per cell to ``torch/cell-<n>.json``; each rubric role's
+  module is exported to ONNX and described (:mod:`grader.kernel.torch_describe`) when the cell
+  the rubric names ends, or at the end of the notebook.
+
+Everything written here is hostile input for the judge, which validates it and checks the
+description against the ONNX graph; no score is computed here. The same class runs in the
+grader process to calibrate the reference (:mod:`grader.calibrate_torch`), under the same caps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import random
+import typing as t
+import warnings
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grader.budget import Budget
+from grader.kernel import torch_layout
+from grader.kernel.torch_describe import describe
+
+MAX_METRIC_LABELS = 200_000
+MAX_METRIC_CALLS = 200
+METRIC_FUNCTIONS = (
+    "accuracy_score",
+    "confusion_matrix",
+    "precision_score",
+    "recall_score",
+    "f1_score",
+)
+_METRIC_OPTIONS = ("average", "normalize", "labels", "zero_division", "pos_label")
+_OPTIMIZER_FIELDS = (
+    "lr",
+    "momentum",
+    "dampening",
+    "nesterov",
+    "weight_decay",
+    "betas",
+    "eps",
+    "alpha",
+    "rho",
+    "amsgrad",
+)
+_TRANSFORM_FIELDS = (
+    "p",
+    "size",
+    "padding",
+    "fill",
+    "padding_mode",
+    "pad_if_needed",
+    "mean",
+    "std",
+    "degrees",
+    "scale",
+    "ratio",
+    "num_output_channels",
+    "brightness",
+    "contrast",
+    "saturation",
+    "hue",
+)
+_LOSS_FUNCTIONS = ("cross_entropy", "nll_loss", "mse_loss")
+DATASET_CLASSES = {"cifar10": ("cifar", "CIFAR10"), "mnist": ("mnist", "MNIST")}
+"""The grader's data set name -> torchvision's module and class serving it."""
+
+_RUNTIME: Runtime | None = None
+
+
+def install(config: dict[str, t.Any]) -> None:
+    """The setup cell: seed, serve the data, cap and record loops (see the module docstring)."""
+    global _RUNTIME
+    if _RUNTIME is not None:
+        _RUNTIME.uninstall()
+    _RUNTIME = Runtime(config)
+    _RUNTIME.install()
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        shell.events.register("post_run_cell", _RUNTIME.on_cell)
+    limits = _RUNTIME.budget.limits()
+    if limits:
+        caps = ", ".join(f"{k}={v}" for k, v in limits.items())
+        print(
+            f"[grader] budget '{_RUNTIME.budget.name}': {caps}, applied to every DataLoader "
+            f"(data: {config['data_note']})"
+        )
+
+
+def finish(namespace: dict[str, t.Any]) -> None:
+    """The closing cell: take the roles not tied to a cell, and write the last records."""
+    if _RUNTIME is None:
+        return
+    for role in _RUNTIME.roles:
+        if role not in _RUNTIME.capture and role not in _RUNTIME.captured:
+            _RUNTIME.capture_role(role, namespace, "end of notebook")
+    _RUNTIME.flush(0, "end of notebook")
+
+
+@dataclass
+class _Optimizer:
+    key: int
+    cls: str
+    created: int
+    last_step: int = -1
+    hyper: dict[str, t.Any] = field(default_factory=dict)
+    params: dict[int, weakref.ref[t.Any]] = field(default_factory=dict)
+    """Its parameters by id, held weakly: which module it trained outlives the optimizer."""
+
+    def holds(self, parameter: t.Any) -> bool:
+        ref = self.params.get(id(parameter))
+        return ref is not None and ref() is parameter
+
+    passes: int = 0
+    """Training passes: passes over a DataLoader during which it stepped."""
+    skipped: int = 0
+    """Passes the budget skipped while it was the optimizer in use."""
+
+
+@dataclass
+class _Undo:
+    target: t.Any
+    name: str
+    value: t.Any
+    existed: bool
+
+    def __call__(self) -> None:
+        if self.existed:
+            setattr(self.target, self.name, self.value)
+        else:
+            with contextlib.suppress(AttributeError):
+                delattr(self.target, self.name)
+
+
+class Runtime:
+    """One kernel's (or one calibration's) data, caps and records.
+
+    Args:
+        config: as the grader writes it for the setup cell: ``seed``, ``dataset``,
+            ``data_path``, ``budget``, ``roles``, ``artefacts`` (None: keep records in memory
+            only), and ``torch``: ``input_shape``, ``capture`` (role -> cell id), ``cell_ids``
+            (the ids of the code cells that run, in order).
+    """
+
+    def __init__(self, config: dict[str, t.Any]) -> None:
+        options = config.get("torch", {})
+        self.seed = int(config.get("seed", 0))
+        self.budget = Budget(**config["budget"])
+        self.dataset = str(config["dataset"])
+        self.data_path = Path(config["data_path"])
+        self.data_note = str(config.get("data_note", ""))
+        self.roles: dict[str, list[str]] = dict(config.get("roles", {}))
+        self.artefacts = Path(config["artefacts"]) if config.get("artefacts") else None
+        self.input_shape = tuple(int(d) for d in options.get("input_shape", ()))
+        self.capture: dict[str, str] = dict(options.get("capture", {}))
+        self.cell_ids: list[str] = list(options.get("cell_ids", []))
+        self.quiet = bool(options.get("quiet", False))
+        self.passes: list[dict[str, t.Any]] = []
+        self.metrics: list[dict[str, t.Any]] = []
+        self.captured: dict[str, dict[str, t.Any]] = {}
+        self.active: dict[str, t.Any] | None = None
+        self._touched: set[int] = set()
+        self._metrics_flushed = 0
+        self._seq = 0
+        self._optimizers: weakref.WeakKeyDictionary[t.Any, _Optimizer] = weakref.WeakKeyDictionary()
+        self._records: dict[int, _Optimizer] = {}
+        self._trained_sources: set[tuple[str, t.Any]] = set()
+        self._announced: set[t.Any] = set()
+        self._arrays: dict[str, np.ndarray] | None = None
+        self._undo: list[t.Callable[[], None]] = []
+        self._in_loss = False
+
+    # --- installing and removing the patches ------------------------------------------------
+
+    def install(self) -> None:
+        """Seed, and patch torchvision, DataLoader, optimizers, losses and sklearn.metrics."""
+        import torch
+
+        random.seed(self.seed)
+        np.random.seed(self.seed % 2**32)
+        torch.manual_seed(self.seed)
+        # Same submission, same score: deterministic kernels where PyTorch has them.
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        self._undo.append(
+            lambda: torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        )
+        self._serve_datasets()
+        self._cap_loaders()
+        self._watch_training()
+        self._watch_metrics()
+
+    def uninstall(self) -> None:
+        """Undo every patch, last first (calibration runs in the grader's own process)."""
+        while self._undo:
+            self._undo.pop()()
+
+    def _patch(self, target: t.Any, name: str, value: t.Any) -> None:
+        existed = name in vars(target) if isinstance(target, type) else hasattr(target, name)
+        self._undo.append(_Undo(target, name, getattr(target, name, None), existed))
+        setattr(target, name, value)
+
+    def _say(self, key: t.Any, line: str) -> None:
+        if key not in self._announced and not self.quiet:
+            print(line)
+        self._announced.add(key)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The kernel's share of the data: ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
+        if self._arrays is None:
+            with np.load(self.data_path, allow_pickle=False) as z:
+                self._arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+        return self._arrays
+
+    def _serve_datasets(self) -> None:
+        import importlib
+
+        import torchvision.datasets
+
+        for name, (module_name, class_name) in DATASET_CLASSES.items():
+            module = importlib.import_module(f"torchvision.datasets.{module_name}")
+            original = getattr(module, class_name)
+            original = getattr(original, "__grader_original__", original)
+            served = (
+                self._served_class(original)
+                if name == self.dataset
+                else _unavailable_class(original, self.dataset)
+            )
+            for target in (module, torchvision.datasets):
+                self._patch(target, class_name, served)
+
+    def _served_class(self, original: type) -> type:
+        import torch
+        from torchvision.datasets import VisionDataset
+
+        runtime = self
+        grey = self.dataset == "mnist"
+
+        def __init__(
+            self: t.Any,
+            root: t.Any = "data",
+            train: bool = True,
+            transform: t.Callable[..., t.Any] | None = None,
+            target_transform: t.Callable[..., t.Any] | None = None,
+            download: bool = False,
+        ) -> None:
+            # Any root, download or not: nothing is read from it or written to it.
+            VisionDataset.__init__(
+                self, str(root), transform=transform, target_transform=target_transform
+            )
+            self.train = bool(train)
+            data = runtime.arrays()
+            x = data["x_train" if self.train else "x_test"]
+            y = data["y_train" if self.train else "y_test"].reshape(-1).astype(np.int64)
+            if grey:
+                self.data = torch.from_numpy(np.ascontiguousarray(x))
+                self.targets = torch.from_numpy(y)
+            else:
+                self.data = x
+                self.targets = [int(v) for v in y]
+            split = "training" if self.train else "test"
+            runtime._say(
+                ("dataset", self.train),
+                f"[grader] torchvision {original.__name__}(train={self.train}): the grader's "
+                f"{split} images ({len(y):,}; {runtime.data_note}); nothing is downloaded",
+            )
+
+        served = type(
+            original.__name__,
+            (original,),
+            {
+                "__init__": __init__,
+                "__module__": original.__module__,
+                "__qualname__": original.__qualname__,
+                "__grader_original__": original,
+                "__grader_served__": True,
+            },
+        )
+        return served
+
+    # --- DataLoader caps ------------------------------------------------------------------------
+
+    def _cap_loaders(self) -> None:
+        from torch.utils.data import DataLoader
+
+        runtime = self
+        original_iter = getattr(DataLoader.__iter__, "__wrapped__", DataLoader.__iter__)
+        original_len = getattr(DataLoader.__len__, "__wrapped__", DataLoader.__len__)
+
+        def capped_iter(loader: t.Any) -> t.Any:
+            return runtime.start_pass(loader, lambda: original_iter(loader))
+
+        def capped_len(loader: t.Any) -> int:
+            full = int(original_len(loader))
+            limit = runtime.batch_limit(loader)
+            return full if limit is None else min(full, limit)
+
+        capped_iter.__wrapped__ = original_iter  # type: ignore[attr-defined]
+        capped_len.__wrapped__ = original_len  # type: ignore[attr-defined]
+        self._patch(DataLoader, "__iter__", capped_iter)
+        self._patch(DataLoader, "__len__", capped_len)
+
+    def sample_limit(self, loader: t.Any) -> int | None:
+        """Samples one pass over ``loader`` may yield (None: no cap)."""
+        split, _ = _source(loader.dataset)
+        return self.budget.max_eval_samples if split == "test" else self.budget.max_train_samples
+
+    def batch_limit(self, loader: t.Any) -> int | None:
+        """Batches one pass over ``loader`` may yield (None: no cap)."""
+        samples = self.sample_limit(loader)
+        if samples is None:
+            return None
+        size = loader.batch_size or 1
+        return max(1, math.ceil(samples / size))
+
+    def start_pass(self, loader: t.Any, make_iterator: t.Callable[[], t.Any]) -> _Pass:
+        """A new pass over ``loader``: recorded, capped, or skipped when the budget is spent."""
+        split, source = _source(loader.dataset)
+        base = _base_dataset(loader.dataset)
+        record: dict[str, t.Any] = {
+            "index": len(self.passes),
+            "split": split,
+            "dataset": type(base).__name__[:100],
+            "transform": describe_transform(getattr(base, "transform", None)),
+            "batch_size": loader.batch_size,
+            "dataset_size": _length(loader.dataset),
+            "batches": 0,
+            "samples": 0,
+            "skipped": False,
+            "steps": {},
+            "loss_sum": 0.0,
+            "loss_count": 0,
+            "losses": [],
+            "grad": None,
+            "source": source,
+        }
+        self.passes.append(record)
+        self._touched.add(record["index"])
+        limit = self.sample_limit(loader)
+        current = self.current_optimizer()
+        if (
+            self.budget.max_epochs is not None
+            and source in self._trained_sources
+            and current is not None
+            and current.passes >= self.budget.max_epochs
+        ):
+            record["skipped"] = True
+            record["optimizer"] = current.key
+            current.skipped += 1
+            self._say(
+                ("skip", current.key),
+                f"[grader] budget '{self.budget.name}': the {current.cls} optimizer had its "
+                f"{self.budget.max_epochs} training pass(es); later passes over "
+                f"{record['dataset']}(train={split == 'train'}) yield nothing",
+            )
+            return _Pass(self, record, None, 0)
+        if limit is not None:
+            full = _length(loader.dataset)
+            if full is None or full > limit:
+                batches = self.batch_limit(loader)
+                self._say(
+                    ("cap", id(loader)),
+                    f"[grader] budget '{self.budget.name}': DataLoader over "
+                    f"{record['dataset']}(train={split == 'train'}) capped at {limit:,} samples "
+                    f"per pass ({batches} batches of {loader.batch_size})",
+                )
+        return _Pass(self, record, make_iterator, limit)
+
+    # --- optimizers, losses ---------------------------------------------------------------------
+
+    def _watch_training(self) -> None:
+        import torch
+        import torch.nn.functional as functional
+        from torch.nn.modules.loss import _Loss
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        runtime = self
+        optimizer_init = torch.optim.Optimizer.__init__
+        optimizer_init = getattr(optimizer_init, "__wrapped__", optimizer_init)
+
+        def init(optimizer: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+            optimizer_init(optimizer, *args, **kwargs)
+            runtime.optimizer(optimizer)
+
+        init.__wrapped__ = optimizer_init  # type: ignore[attr-defined]
+        self._patch(torch.optim.Optimizer, "__init__", init)
+        handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: runtime.stepped(opt))
+        self._undo.append(handle.remove)
+
+        backward = getattr(torch.Tensor.backward, "__wrapped__", torch.Tensor.backward)
+
+        def recorded_backward(tensor: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            active = runtime.active
+            if active is not None and tensor.numel() == 1:
+                value = float(tensor.detach().float())
+                if math.isfinite(value):
+                    active["loss_sum"] += value
+                    active["loss_count"] += 1
+            return backward(tensor, *args, **kwargs)
+
+        recorded_backward.__wrapped__ = backward  # type: ignore[attr-defined]
+        self._patch(torch.Tensor, "backward", recorded_backward)
+
+        def loss_call(module: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            runtime.loss_used(type(module).__name__)
+            return torch.nn.Module.__call__(module, *args, **kwargs)
+
+        self._patch(_Loss, "__call__", loss_call)
+        for name in _LOSS_FUNCTIONS:
+            original = getattr(functional, name)
+            original = getattr(original, "__wrapped__", original)
+            self._patch(functional, name, _recording_loss(runtime, name, original))
+
+    def optimizer(self, optimizer: t.Any) -> _Optimizer:
+        """The record of ``optimizer``, created on first sight."""
+        info = self._optimizers.get(optimizer)
+        if info is None:
+            self._seq += 1
+            info = _Optimizer(len(self._records), type(optimizer).__name__[:100], self._seq)
+            self._optimizers[optimizer] = info
+            self._records[info.key] = info
+        for group in optimizer.param_groups:
+            info.params.update((id(p), weakref.ref(p)) for p in group["params"])
+        return info
+
+    def stepped(self, optimizer: t.Any) -> None:
+        """An optimizer step: counted for the pass that last yielded a batch."""
+        info = self.optimizer(optimizer)
+        self._seq += 1
+        info.last_step = self._seq
+        if not info.hyper and optimizer.param_groups:
+            group = optimizer.param_groups[0]
+            info.hyper = {k: _plain_value(group[k]) for k in _OPTIMIZER_FIELDS if k in group}
+        active = self.active
+        if active is None:
+            return
+        key = str(info.key)
+        if key not in active["steps"]:
+            active["steps"][key] = 0
+            info.passes += 1
+            if active.get("source") is not None:
+                self._trained_sources.add(active["source"])
+        active["steps"][key] += 1
+        self._touched.add(active["index"])
+
+    def current_optimizer(self) -> _Optimizer | None:
+        """The optimizer the next training pass will most likely step: the newest one if it was
+        created after the last step of any, else the one that stepped last."""
+        records = list(self._optimizers.values())
+        if not records:
+            return None
+        newest = max(records, key=lambda r: r.created)
+        stepped = [r for r in records if r.last_step >= 0]
+        if not stepped:
+            return newest
+        last = max(stepped, key=lambda r: r.last_step)
+        return newest if newest.created > last.last_step else last
+
+    def loss_used(self, name: str) -> None:
+        active = self.active
+        if active is not None and name not in active["losses"] and len(active["losses"]) < 10:
+            active["losses"].append(name[:100])
+
+    # --- scikit-learn metrics ---------------------------------------------------------------
+
+    def _watch_metrics(self) -> None:
+        try:
+            import sklearn.metrics
+            import sklearn.metrics._classification as classification
+        except ImportError:
+            return
+        for name in METRIC_FUNCTIONS:
+            original = getattr(sklearn.metrics, name)
+            original = getattr(original, "__wrapped__", original)
+            wrapped = _recording_metric(self, name, original)
+            for module in (sklearn.metrics, classification):
+                self._patch(module, name, wrapped)
+
+    def metric_called(self, record: dict[str, t.Any]) -> None:
+        if len(self.metrics) < MAX_METRIC_CALLS:
+            self.metrics.append(record)
+
+    # --- roles and records ------------------------------------------------------------------
+
+    def on_cell(self, result: t.Any) -> None:
+        """IPython's ``post_run_cell``: take the roles tied to this cell, write its records."""
+        info = getattr(result, "info", None)
+        if info is None or not getattr(info, "store_history", False):
+            return  # the grader's own cells, and cells a notebook runs itself
+        count = int(getattr(result, "execution_count", 0) or 0)
+        cell_id = self.cell_ids[count - 1] if 0 < count <= len(self.cell_ids) else ""
+        namespace = _user_namespace()
+        for role, anchor in self.capture.items():
+            if anchor == cell_id and role not in self.captured:
+                self.capture_role(role, namespace, f"cell {cell_id}")
+        self.flush(count, cell_id)
+
+    def capture_role(self, role: str, namespace: dict[str, t.Any], when: str) -> None:
+        """Export and describe the module a role's variable holds (first one found)."""
+        import torch
+
+        self.captured[role] = {}
+        found = None
+        for name in self.roles.get(role, []):
+            if isinstance(namespace.get(name), torch.nn.Module):
+                found = name
+                break
+        if self.artefacts is None:
+            return
+        folder = self.artefacts / torch_layout.FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        onnx_name, json_name = torch_layout.model_files(role)
+        if found is None:
+            names = ", ".join(self.roles.get(role, []))
+            self._write(folder / json_name, {"role": role, "error": f"no nn.Module in {names}"})
+            return
+        module = namespace[found]
+        record: dict[str, t.Any] = {
+            "role": role,
+            "variable": found,
+            "when": when,
+            "input_shape": list(self.input_shape),
+            "optimizers": self.optimizers_of(module),
+        }
+        try:
+            export_onnx(module, self.input_shape, folder / onnx_name)
+        except Exception as exc:  # reported to the grader, never raised in the notebook
+            record["error"] = f"could not export to ONNX: {type(exc).__name__}: {exc}"[:1000]
+        record.update(describe(module, self.input_shape))
+        self.captured[role] = record
+        self._write(folder / json_name, record)
+        if not self.quiet:
+            print(f"[grader] took `{found}` ({record['class']}) for the rubric's {role!r} ({when})")
+
+    def optimizers_of(self, module: t.Any) -> list[int]:
+        """The optimizers, alive or not, that held any of ``module``'s parameters."""
+        params = list(module.parameters())
+        return sorted(
+            info.key for info in self._records.values() if any(info.holds(p) for p in params)
+        )
+
+    def optimizer_records(self) -> list[dict[str, t.Any]]:
+        return [
+            {
+                "key": r.key,
+                "class": r.cls,
+                "hyper": r.hyper,
+                "passes": r.passes,
+                "skipped": r.skipped,
+            }
+            for r in self._records.values()
+        ]
+
+    def flush(self, count: int, cell_id: str) -> None:
+        """Write what happened since the last flush, under a name of its own."""
+        if self.artefacts is None:
+            return
+        passes = [self.passes[i] for i in sorted(self._touched)]
+        metrics = self.metrics[self._metrics_flushed :]
+        self._touched.clear()
+        self._metrics_flushed = len(self.metrics)
+        if not passes and not metrics and count:
+            return
+        folder = self.artefacts / torch_layout.FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        name = torch_layout.cell_file(count if count else len(self.cell_ids) + 1)
+        self._write(
+            folder / name,
+            {
+                "cell": cell_id,
+                "passes": [{k: v for k, v in p.items() if k != "source"} for p in passes],
+                "metrics": metrics,
+                "optimizers": self.optimizer_records(),
+            },
+        )
+
+    @staticmethod
+    def _write(path: Path, value: dict[str, t.Any]) -> None:
+        if path.exists():
+            return  # written once: a record is never rewritten
+        path.write_text(json.dumps(value, default=_plain_value, allow_nan=False), "utf-8")
+
+
+class _Pass:
+    """One pass over a DataLoader: yields at most ``limit`` samples, records what it yields."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        record: dict[str, t.Any],
+        make_iterator: t.Callable[[], t.Any] | None,
+        limit: int | None,
+    ) -> None:
+        self.runtime = runtime
+        self.record = record
+        self.make_iterator = make_iterator
+        self.inner: t.Any = None
+        self.limit = limit
+
+    def __iter__(self) -> _Pass:
+        return self
+
+    def __next__(self) -> t.Any:
+        record = self.record
+        if self.make_iterator is None or (
+            self.limit is not None and record["samples"] >= self.limit
+        ):
+            self.inner = None  # lets a multi-process iterator shut its workers down
+            raise StopIteration
+        if self.inner is None:
+            self.inner = self.make_iterator()
+        batch = next(self.inner)
+        size = _batch_size(batch)
+        if self.limit is not None and size is not None and record["samples"] + size > self.limit:
+            size = self.limit - record["samples"]
+            batch = _head(batch, size)
+        if record["batches"] == 0:
+            import torch
+
+            record["grad"] = bool(torch.is_grad_enabled())
+        record["batches"] += 1
+        record["samples"] += size or 0
+        self.runtime.active = record
+        self.runtime._touched.add(record["index"])
+        return batch
+
+
+def _recording_loss(runtime: Runtime, name: str, original: t.Any) -> t.Any:
+    def loss(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        runtime.loss_used(name)
+        return original(*args, **kwargs)
+
+    loss.__wrapped__ = original  # type: ignore[attr-defined]
+    loss.__name__ = name
+    return loss
+
+
+def _recording_metric(runtime: Runtime, name: str, original: t.Any) -> t.Any:
+    import functools
+    import inspect
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def metric(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        result = original(*args, **kwargs)
+        try:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = bound.arguments
+            y_true = _labels(arguments["y_true"])
+            y_pred = _labels(arguments["y_pred"])
+            runtime.metric_called(
+                {
+                    "function": name,
+                    "options": {
+                        k: _plain_value(arguments[k]) for k in _METRIC_OPTIONS if k in arguments
+                    },
+                    "weighted_samples": arguments.get("sample_weight") is not None,
+                    "y_true": y_true,
+                    "y_pred": y_pred,
+                    "result": _plain_value(result),
+                }
+            )
+        except Exception as exc:  # recording must never break the student's call
+            runtime.metric_called({"function": name, "error": repr(exc)[:300]})
+        return result
+
+    return metric
+
+
+def _labels(values: t.Any) -> list[int]:
+    array = np.asarray([_plain_value(v) for v in values] if isinstance(values, list) else values)
+    array = np.asarray(getattr(array, "numpy", lambda: array)()).reshape(-1)
+    if array.size > MAX_METRIC_LABELS:
+        raise ValueError(f"more than {MAX_METRIC_LABELS} labels")
+    return [int(v) for v in array.tolist()]
+
+
+def _plain_value(value: t.Any) -> t.Any:
+    """Tensors, numpy values and tuples as JSON values."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | list):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return str(value)[:200]
+
+
+def describe_transform(transform: t.Any, depth: int = 0) -> list[dict[str, t.Any]] | None:
+    """A transform pipeline as a list of ``{"type", <fields>}``; nested ``Compose`` flattened.
+
+    None when the data set has no ``transform`` attribute (not a torchvision data set).
+    """
+    if transform is None:
+        return []
+    items = getattr(transform, "transforms", None)
+    if not isinstance(items, list | tuple) or depth > 4:
+        items = [transform]
+    out: list[dict[str, t.Any]] = []
+    for item in list(items)[:50]:
+        nested = getattr(item, "transforms", None)
+        if isinstance(nested, list | tuple) and type(item).__name__ == "Compose":
+            out += describe_transform(item, depth + 1) or []
+            continue
+        entry: dict[str, t.Any] = {"type": type(item).__name__[:100]}
+        for name in _TRANSFORM_FIELDS:
+            if hasattr(item, name) and not callable(getattr(item, name)):
+                entry[name] = _plain_value(getattr(item, name))
+        out.append(entry)
+    return out
+
+
+def _base_dataset(dataset: t.Any) -> t.Any:
+    """The data set under ``Subset`` and ``ConcatDataset`` wrappers (``random_split`` too)."""
+    for _ in range(10):
+        if hasattr(dataset, "indices") and hasattr(dataset, "dataset"):
+            dataset = dataset.dataset
+        elif isinstance(getattr(dataset, "datasets", None), list) and dataset.datasets:
+            dataset = dataset.datasets[0]
+        else:
+            break
+    return dataset
+
+
+def _source(dataset: t.Any) -> tuple[str, tuple[str, t.Any]]:
+    """The split a loader reads (``train``, ``test``, ``other``) and a key for its data."""
+    base = _base_dataset(dataset)
+    if getattr(type(base), "__grader_served__", False):
+        split = "train" if base.train else "test"
+        return split, ("served", split)
+    return "other", ("object", id(base))
+
+
+def _length(dataset: t.Any) -> int | None:
+    try:
+        return len(dataset)
+    except TypeError:
+        return None
+
+
+def _batch_size(batch: t.Any) -> int | None:
+    if hasattr(batch, "shape") and len(batch.shape):
+        return int(batch.shape[0])
+    if isinstance(batch, tuple | list) and batch:
+        return _batch_size(batch[0])
+    if isinstance(batch, dict) and batch:
+        return _batch_size(next(iter(batch.values())))
+    return None
+
+
+def _head(batch: t.Any, n: int) -> t.Any:
+    if hasattr(batch, "shape"):
+        return batch[:n]
+    if isinstance(batch, tuple | list):
+        return type(batch)(_head(b, n) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _head(v, n) for k, v in batch.items()}
+    return batch
+
+
+def _unavailable_class(original: type, served: str) -> type:
+    def __init__(self: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        raise RuntimeError(
+            f"[grader] {original.__name__} is not available in this assignment (it uses "
+            f"{served}); nothing can be downloaded"
+        )
+
+    return type(
+        original.__name__,
+        (original,),
+        {"__init__": __init__, "__module__": original.__module__, "__grader_original__": original},
+    )
+
+
+def _user_namespace() -> dict[str, t.Any]:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return dict(shell.user_ns) if shell is not None else {}
+
+
+def export_onnx(module: t.Any, input_shape: t.Sequence[int], path: Path | io.BytesIO) -> None:
+    """Write ``module`` in eval mode as ONNX, batch size free (TorchScript exporter: it needs
+    no package beyond PyTorch, and works offline)."""
+    import torch
+
+    was_training = module.training
+    module.eval()
+    try:
+        parameter = next(module.parameters(), None)
+        device = parameter.device if parameter is not None else "cpu"
+        example = torch.zeros((1, *input_shape), device=device)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                (example,),
+                t.cast(t.Any, path),  # a file path or a buffer: both are written
+                dynamo=False,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                opset_version=17,
+            )
+    finally:
+        module.train(was_training)

@@ -1,0 +1,124 @@
+"""The PyTorch assignments through the real pipeline (kernel, judge, smoke budget, synthetic data).
+
+Each example submission (the seed's code as a student hands it in, and typical mistakes)
+matches its golden statuses; accuracy goldens are not enforced for examples, as for the Keras
+ones. The examples are graded once per session (``graded_example``); everything else about
+PyTorch grading is unit-tested on artefacts written by the tests (tests/judge/test_torch_onnx.py,
+tests/kernel/test_torch_runtime.py). ``pytest --update-goldens`` refreshes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from grader.results import GradeResult
+from grader.rubric import assignments_root, load_assignment
+from tests.conftest import ROOT, GradeExample
+
+pytestmark = pytest.mark.notebook
+GOLDENS = ROOT / "tests" / "goldens"
+TORCH = ("cifar10_cnn_torch", "mnist_cnn_torch")
+EXAMPLES = [
+    (name, path.stem)
+    for name in TORCH
+    for path in sorted((assignments_root() / name / "submissions").glob("*.ipynb"))
+    if path.stem != "full_marks"  # the solution: graded by the course's validate test
+]
+
+
+def statuses(result: GradeResult) -> dict[str, str]:
+    return {c.id: c.status for c in result.checks}
+
+
+@pytest.mark.parametrize(("assignment", "name"), EXAMPLES, ids=[f"{a}-{n}" for a, n in EXAMPLES])
+def test_example_submission_matches_its_golden(
+    assignment: str, name: str, update_goldens: bool, graded_example: GradeExample
+) -> None:
+    spec = load_assignment(assignment)
+    result = graded_example(assignment, name).result
+    golden_path = GOLDENS / assignment / f"{name}.json"
+    got: dict[str, Any] = {"checks": statuses(result), "score": result.score}
+    if update_goldens:
+        golden_path.parent.mkdir(exist_ok=True)
+        golden_path.write_text(json.dumps(got, indent=2) + "\n")
+    golden = json.loads(golden_path.read_text())
+    accuracy = {c.id for c in spec.checks if c.kind == "accuracy"}
+    assert {k: v for k, v in got["checks"].items() if k not in accuracy} == {
+        k: v for k, v in golden["checks"].items() if k not in accuracy
+    }
+    assert result.outcome == "ok", result.incidents
+    assert [f.model for f in result.fits] == [f.model for f in result.reference_fits]
+    assert "torch" in result.versions
+
+
+def test_goldens_say_what_each_example_gets_wrong() -> None:
+    """The seed's part a passes everything; part b computes no F1; each mistake fails its check."""
+    expected_failures = {
+        ("cifar10_cnn_torch", "seed_001a"): set(),
+        ("cifar10_cnn_torch", "no_augmentation"): {"data.augmentation"},
+        ("cifar10_cnn_torch", "macro_average"): {"model.metrics"},
+        ("cifar10_cnn_torch", "dropout_after_fc1"): {"model_dropout.architecture"},
+        ("mnist_cnn_torch", "seed_001b"): {"model.metrics"},
+        ("mnist_cnn_torch", "conv2_5x5"): {"model.architecture"},
+    }
+    assert set(expected_failures) == set(EXAMPLES)
+    for (assignment, name), failing in expected_failures.items():
+        spec = load_assignment(assignment)
+        accuracy = {c.id for c in spec.checks if c.kind == "accuracy"}
+        golden = json.loads((GOLDENS / assignment / f"{name}.json").read_text())["checks"]
+        found = {k for k, v in golden.items() if v != "pass" and k not in accuracy}
+        assert found == failing, (assignment, name)
+
+
+UNWRAP = """\
+# Past the budget: the caps' own wrappers, unwrapped.
+from torch.utils.data import DataLoader
+DataLoader.__iter__ = DataLoader.__iter__.__wrapped__
+DataLoader.__len__ = DataLoader.__len__.__wrapped__
+"""
+
+
+def test_training_past_the_budget_is_flagged_and_an_honest_neighbour_keeps_its_result(
+    tmp_path: Path,
+) -> None:
+    """A notebook that unwraps the DataLoader caps trains a whole epoch; its accuracy, measured
+    by the judge on the held-back images, is flagged. The honest solution, graded in the same
+    batch, gets exactly its solo result: full marks, the reference's own accuracy (it is the
+    reference's code, trained under the same caps and seed)."""
+    import nbformat
+
+    spec = load_assignment("mnist_cnn_torch")
+    honest = spec.folder / "submissions" / "full_marks.ipynb"
+    nb = nbformat.read(honest, as_version=4)
+    for cell in nb.cells:
+        if cell.get("id") == "optimizer":
+            cell.source += "\n" + UNWRAP
+        if cell.get("id") == "train":
+            cell.source = cell.source.replace("num_epochs = 10", "num_epochs = 1")
+    hostile = tmp_path / "unwrapped.ipynb"
+    nbformat.write(nb, hostile)
+    out = tmp_path / "out"
+    grader = str(Path(sys.executable).parent / "grader")
+    command = [grader, "grade", str(hostile), str(honest), "-a", spec.id, "--budget", "smoke"]
+    done = subprocess.run(
+        [*command, "--out", str(out), "-j", "1"], capture_output=True, text=True, timeout=1800
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    attacked = json.loads((out / "unwrapped" / "result.json").read_text())
+    flags = [(f["check"], f["kind"]) for f in attacked["flags"]]
+    assert flags == [("model.accuracy", "accuracy_above_reference")]
+    # Unwrapped, the loops are no longer recorded either: only the measurement gives it away.
+    assert attacked["fits"] == []
+    solo = json.loads((out / "full_marks" / "result.json").read_text())
+    assert solo["score"] == spec.max_score and solo["flags"] == []
+    accuracy = next(c for c in solo["checks"] if c["id"] == "model.accuracy")["details"]
+    assert accuracy["accuracy"] == accuracy["reference_accuracy"]
