@@ -54,6 +54,9 @@ def train_reference_torch(
     Raises:
         CalibrationError: the reference failed to train or to export.
     """
+    from grader.torch_env import without_triton
+
+    without_triton()  # this process may hold TensorFlow (a Keras assignment graded before)
     from grader.judge.torch_artefacts import parse_pass, test_normalisation, training_runs
     from grader.judge.torch_models import OnnxClassifier
     from grader.kernel.torch_runtime import Runtime, export_onnx

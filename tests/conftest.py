@@ -12,6 +12,7 @@ import pytest
 
 from grader.options import GradeOptions
 from grader.results import GradeResult
+from grader.torch_env import without_triton
 
 # Before anything imports TensorFlow: keep its C++ start-up chatter out of test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,6 +22,10 @@ ASSIGNMENT = ROOT / "assignments" / "cifar10_transfer"
 EXAMPLES = ASSIGNMENT / "submissions"
 SMOKE = GradeOptions(budget="smoke")
 """How the tests grade: the smoke budget, everything else as instructors grade."""
+
+# The PyTorch tests import torch and torchvision in the process that runs the Keras tests:
+# PyTorch's optional Triton import crashes beside TensorFlow (see grader.torch_env).
+without_triton()
 
 
 def pytest_configure(config: pytest.Config) -> None:

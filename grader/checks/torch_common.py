@@ -30,6 +30,9 @@ def describe_reference(module: t.Any, input_shape: tuple[int, ...]) -> dict[str,
     """A reference module as the architecture check compares it: the kernel's description of
     it (``ops`` from its ``forward``), and ``onnx_ops``, the operations of its ONNX export as
     the judge reads a student's graph. Plain JSON: a student kit carries it."""
+    from grader.torch_env import without_triton
+
+    without_triton()
     from grader.judge.torch_models import check_graph, graph_ops
     from grader.kernel.torch_describe import describe
     from grader.kernel.torch_runtime import export_onnx
@@ -59,6 +62,9 @@ def reference_description(ctx: CheckContext, builder: str) -> dict[str, t.Any]:
         return entry
     key = (str(spec.folder), builder, arts.input_shape)
     if key not in _DESCRIBED:
+        from grader.torch_env import without_triton
+
+        without_triton()  # before the reference module imports torchvision
         module = getattr(ctx.reference, builder)()
         _DESCRIBED[key] = describe_reference(module, arts.input_shape)
     return _DESCRIBED[key]

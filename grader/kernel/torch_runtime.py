@@ -93,6 +93,9 @@ _RUNTIME: Runtime | None = None
 def install(config: dict[str, t.Any]) -> None:
     """The setup cell: seed, serve the data, cap and record loops (see the module docstring)."""
     global _RUNTIME
+    from grader.torch_env import without_triton
+
+    without_triton()  # before the notebook's first torch import (it may import TensorFlow too)
     if _RUNTIME is not None:
         _RUNTIME.uninstall()
     _RUNTIME = Runtime(config)

@@ -255,7 +255,9 @@ def _torch_models(spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, 
     if spec.torch is None or not builders:
         return {}
     from grader.checks.torch_common import describe_reference
+    from grader.torch_env import without_triton
 
+    without_triton()  # Keras is loaded in this process already
     reference = spec.reference_module()
     return {
         b: describe_reference(getattr(reference, b)(), spec.torch.input_shape) for b in builders

@@ -381,3 +381,19 @@ def test_keras_assignments_never_import_torch() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_torch_imports_beside_tensorflow() -> None:
+    """Without Triton blocked, importing torchvision after TensorFlow crashes the process (a
+    segmentation fault: a batch grading a Keras and then a PyTorch assignment, a kit build)."""
+    code = (
+        "from grader.torch_env import without_triton\n"
+        "without_triton()\n"
+        "import tensorflow, torchvision, torch.onnx\n"
+        "print('imported')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "imported"
