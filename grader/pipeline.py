@@ -28,7 +28,14 @@ from grader.data.sets import DATASETS
 from grader.exceptions import GraderError, InputError, NotANotebookError
 from grader.execute.outcomes import outcome_of
 from grader.execute.run import Execution, run_notebook, strip_ansi
-from grader.execute.warm import WarmKey, WarmPool, warm_kernels_enabled, warm_key
+from grader.execute.warm import (
+    PRELOAD,
+    TORCH_PRELOAD,
+    WarmKey,
+    WarmPool,
+    warm_kernels_enabled,
+    warm_key,
+)
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
 from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
@@ -260,6 +267,7 @@ def _kernel_key(
         extra_files=extra_files,
         hide=_secrets(spec, options),
         env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
+        preload=TORCH_PRELOAD if spec.torch else PRELOAD,
     )
 
 

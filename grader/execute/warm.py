@@ -34,6 +34,9 @@ SWITCH = "GRADER_WARM_KERNELS"
 """Set to ``0`` to start every kernel when its submission comes (to compare, or to debug)."""
 PRELOAD = "import keras"
 """What a warm kernel runs at start, before any submission is known: grader code only."""
+TORCH_PRELOAD = "from grader.torch_env import without_triton; without_triton(); import torchvision"
+"""A PyTorch assignment's warm kernel imports PyTorch instead (Triton blocked first, as the
+kernel runtime does before any torch import: see :mod:`grader.torch_env`)."""
 HISTORY = "--HistoryManager.hist_file=:memory:"
 """As nbclient starts its kernels: no history file in the kernel's folder."""
 
@@ -140,9 +143,12 @@ def warm_key(
     extra_files: t.Iterable[Path],
     hide: t.Iterable[Path | None],
     env: t.Mapping[str, str],
+    preload: str = PRELOAD,
 ) -> WarmKey:
     """The key a kernel's sandbox would be made with (see :class:`WarmKey`)."""
-    return WarmKey(options, data, tuple(extra_files), tuple(hide), tuple(sorted(env.items())))
+    return WarmKey(
+        options, data, tuple(extra_files), tuple(hide), tuple(sorted(env.items())), preload
+    )
 
 
 def warm_kernels_enabled() -> bool:
