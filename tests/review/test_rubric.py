@@ -180,8 +180,10 @@ def test_shipped_rubrics_still_parse(tmp_path: Path) -> None:
     }
     # Seed 002 asks a written question; the other exercises' seeds ask none.
     assert manual == {
+        "cifar10_cnn_torch": [],
         "cifar10_transfer": [],
         "cifar10_transfer_v2": [],
+        "mnist_cnn_torch": [],
         "mnist_transfer": [],
         "vgg19_finetune": ["written.transfer"],
     }

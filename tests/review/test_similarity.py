@@ -72,8 +72,14 @@ def _templates() -> list[Cell]:
 
 
 # Every example of these assignments is its solution with one mistake, and the solution was
-# written from the seed's own code (seed_003, seed_004): look-alikes by construction.
-DERIVED = {"cifar10_transfer", "cifar10_transfer_v2", "mnist_transfer"}
+# written from the seed's own code (seed_003, seed_004, seed_001a/b): look-alikes by construction.
+DERIVED = {
+    "cifar10_transfer",
+    "cifar10_transfer_v2",
+    "mnist_transfer",
+    "cifar10_cnn_torch",
+    "mnist_cnn_torch",
+}
 
 
 def test_a_planted_copy_is_found_and_independent_examples_are_not_paired() -> None:
