@@ -7,6 +7,7 @@ from a copy of the course in which one check is hidden, with the grader's wheel 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -102,7 +103,7 @@ def solution_lines() -> set[str]:
     for path in (ROOT / "reference").glob("*.py"):
         secret.update(line.strip() for line in path.read_text().splitlines())
     # Short or generic lines (imports, `return model`, a signature's or a call's first or
-    # last line) say nothing of an answer.
+    # last line, a method taking only `self`) say nothing of an answer.
     published = "\n".join(public)
     return {
         line
@@ -110,6 +111,7 @@ def solution_lines() -> set[str]:
         if len(line) >= 24
         and not line.startswith(("import ", "from ", "#", ")"))
         and not line.endswith("(")  # a call's first line, its arguments below
+        and not re.fullmatch(r"def \w+\(self\)( -> [\w.]+)?:", line)
         and line not in published
     }
 
