@@ -28,6 +28,8 @@ import time
 import typing as t
 from pathlib import Path
 
+from grading_speed import measured
+
 ROOT = Path(__file__).resolve().parent.parent
 
 OFFLINE_DATA = """\
@@ -37,16 +39,6 @@ _runtime = Runtime({{"dataset": {dataset!r}, "data_path": {path!r}, "data_note":
     "torch": {{"input_shape": [], "quiet": True}}}})
 _runtime.install()
 """
-
-
-def measured(*command: str) -> tuple[float, float]:
-    """Run a command; return its wall seconds and the peak memory (GB) of it or any descendant."""
-    started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{' '.join(command)} failed with status {status}")
-    return time.monotonic() - started, usage.ru_maxrss / 1024**2
 
 
 def full_execution(notebook: Path, data_file: Path, dataset: str, epochs: int | None) -> None:

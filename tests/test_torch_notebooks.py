@@ -13,48 +13,28 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from grader.results import GradeResult
-from grader.rubric import assignments_root, load_assignment
+from grader.rubric import load_assignment
 from tests.conftest import ROOT, GradeExample
+from tests.test_course_notebooks import examples, matches_golden
 
 pytestmark = pytest.mark.notebook
 GOLDENS = ROOT / "tests" / "goldens"
 TORCH = ("cifar10_cnn_torch", "mnist_cnn_torch")
-EXAMPLES = [
-    (name, path.stem)
-    for name in TORCH
-    for path in sorted((assignments_root() / name / "submissions").glob("*.ipynb"))
-    if path.stem != "full_marks"  # the solution: graded by the course's validate test
-]
-
-
-def statuses(result: GradeResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.checks}
+EXAMPLES = examples(TORCH)
 
 
 @pytest.mark.parametrize(("assignment", "name"), EXAMPLES, ids=[f"{a}-{n}" for a, n in EXAMPLES])
 def test_example_submission_matches_its_golden(
     assignment: str, name: str, update_goldens: bool, graded_example: GradeExample
 ) -> None:
-    spec = load_assignment(assignment)
     result = graded_example(assignment, name).result
-    golden_path = GOLDENS / assignment / f"{name}.json"
-    got: dict[str, Any] = {"checks": statuses(result), "score": result.score}
-    if update_goldens:
-        golden_path.parent.mkdir(exist_ok=True)
-        golden_path.write_text(json.dumps(got, indent=2) + "\n")
-    golden = json.loads(golden_path.read_text())
-    accuracy = {c.id for c in spec.checks if c.kind == "accuracy"}
-    assert {k: v for k, v in got["checks"].items() if k not in accuracy} == {
-        k: v for k, v in golden["checks"].items() if k not in accuracy
-    }
+    matches_golden(assignment, name, result, update_goldens)
     assert result.outcome == "ok", result.incidents
     assert [f.model for f in result.fits] == [f.model for f in result.reference_fits]
     assert "torch" in result.versions
