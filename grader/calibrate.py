@@ -15,7 +15,6 @@ import json
 import statistics
 import typing as t
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from grader import keras_env
@@ -27,6 +26,7 @@ from grader.data.pretrained import PretrainedWeights
 from grader.data.sets import Dataset, HeldOut
 from grader.exceptions import CalibrationError
 from grader.results import FitRecord, write_atomic
+from grader.versions import versions
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -77,7 +77,7 @@ def calibration(
             data.visible.source,
             data.fingerprint,
             str(assignment.seed),
-            metadata.version("keras"),
+            versions()["keras"],
             *_framework_versions(assignment),
             _reference_digest(assignment, budget),
             *(w.fingerprint for w in pretrained),

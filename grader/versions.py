@@ -6,24 +6,34 @@ import functools
 import platform
 from importlib import metadata
 
+NOT_INSTALLED = "not installed"
+
+
+def _version(*dists: str) -> str:
+    """The first of ``dists`` that is installed, or :data:`NOT_INSTALLED`: a machine that grades
+    only the PyTorch assignments may hold no Keras or TensorFlow at all."""
+    for dist in dists:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return NOT_INSTALLED
+
 
 @functools.cache
 def versions() -> dict[str, str]:
     """The grader's, Python's, Keras', TensorFlow's and NumPy's versions."""
-    names = (("grader", "keras-notebook-grader"), ("keras", "keras"), ("numpy", "numpy"))
-    out = {name: metadata.version(dist) for name, dist in names}
-    out["python"] = platform.python_version()
-    try:
-        out["tensorflow"] = metadata.version("tensorflow-cpu")
-    except metadata.PackageNotFoundError:
-        out["tensorflow"] = metadata.version("tensorflow")
-    return out
+    return {
+        "grader": _version("keras-notebook-grader"),
+        "keras": _version("keras"),
+        "numpy": _version("numpy"),
+        "python": platform.python_version(),
+        "tensorflow": _version("tensorflow-cpu", "tensorflow"),
+    }
 
 
 @functools.cache
 def torch_versions() -> dict[str, str]:
     """What a PyTorch assignment's grade also depends on (read from the installed metadata:
     nothing is imported)."""
-    return {
-        dist: metadata.version(dist) for dist in ("torch", "torchvision", "onnx", "onnxruntime")
-    }
+    return {dist: _version(dist) for dist in ("torch", "torchvision", "onnx", "onnxruntime")}

@@ -61,6 +61,9 @@ ENV_ALLOWED = (
 )
 
 
+SANDBOX_USER = "student"
+
+
 @dataclass(frozen=True)
 class SandboxOptions:
     """How kernels are isolated: on by default; ``enabled=False`` is for debugging only."""
@@ -187,6 +190,10 @@ def kernel_env(work: Path, *, tmp: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ENV_ALLOWED or k.startswith("LC_")}
     env.update(
         HOME=str(work),
+        # The sandbox's uid has no passwd entry: without these, getpass.getuser() raises, and
+        # PyTorch 2.11 then fails to import torchvision (it names its cache folder after it).
+        USER=SANDBOX_USER,
+        LOGNAME=SANDBOX_USER,
         TMPDIR=str(tmp or work),
         KERAS_HOME=str(work / ".keras"),
         MPLCONFIGDIR=str(work / ".matplotlib"),

@@ -28,6 +28,7 @@ from grader.rubric import load_assignment
 from grader.sandbox import launcher as sandbox_exec
 from grader.sandbox import watchdog as watchdog_module
 from grader.sandbox.confine import (
+    SANDBOX_USER,
     Confinement,
     Mount,
     SandboxOptions,
@@ -466,6 +467,7 @@ def test_the_environment_keeps_nothing_secret(
     env = kernel_env(tmp_path)
     assert "AWS_SECRET_ACCESS_KEY" not in env and "GRADER_CACHE_DIR" not in env
     assert env["PYTHONPATH"] == "/src" and env["HOME"] == str(tmp_path)
+    assert env["USER"] == env["LOGNAME"] == SANDBOX_USER
     assert env["KERAS_HOME"] == str(tmp_path / ".keras")
     with confine(SandboxOptions(), mounts=[], workdir=tmp_path) as box:
         env = box.env({"EXTRA": "1"})
@@ -561,3 +563,21 @@ def test_the_kernel_is_started_through_the_launcher_unless_the_sandbox_is_off(
                     str(box.artefacts),
                     str(box.ipc),
                 } or not box.namespaces
+
+
+@needs_namespaces
+def test_a_sandboxed_process_has_a_user_name_without_a_passwd_entry(tmp_path: Path) -> None:
+    """Its uid is in no passwd file; libraries that name caches after the user (PyTorch 2.11's
+    torchvision import) need getpass.getuser() to answer."""
+    code = "import getpass, os; print(os.getuid(), getpass.getuser())"
+    with confine(SandboxOptions(), mounts=[], workdir=tmp_path) as box:
+        run = subprocess.run(
+            box.command([sys.executable, "-I", "-c", code]),
+            env=box.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 0, run.stderr
+    uid, name = run.stdout.split()
+    assert int(uid) != os.getuid() and name == SANDBOX_USER
