@@ -118,12 +118,14 @@ def install(config: dict[str, t.Any]) -> None:
 
 
 def finish(namespace: dict[str, t.Any]) -> None:
-    """The closing cell: take the roles not tied to a cell, and write the last records."""
+    """The closing cell: take the roles not taken yet, and write the last records.
+
+    A role tied to a cell that never ran (a notebook whose cells lost their ids, say) is taken
+    here too, as the notebook left it: judged rather than missing, and its record says so.
+    """
     if _RUNTIME is None:
         return
-    for role in _RUNTIME.roles:
-        if role not in _RUNTIME.capture and role not in _RUNTIME.captured:
-            _RUNTIME.capture_role(role, namespace, "end of notebook")
+    _RUNTIME.capture_remaining(namespace)
     _RUNTIME.flush(0, "end of notebook")
 
 
@@ -527,6 +529,17 @@ class Runtime:
             if anchor == cell_id and role not in self.captured:
                 self.capture_role(role, namespace, f"cell {cell_id}")
         self.flush(count, cell_id)
+
+    def capture_remaining(self, namespace: dict[str, t.Any]) -> None:
+        """Take every role not taken after its cell, from the notebook's last state."""
+        for role in self.roles:
+            if role in self.captured:
+                continue
+            anchor = self.capture.get(role)
+            when = "end of notebook"
+            if anchor is not None:
+                when += f" (its cell {anchor!r} never ran)"
+            self.capture_role(role, namespace, when)
 
     def capture_role(self, role: str, namespace: dict[str, t.Any], when: str) -> None:
         """Export and describe the module a role's variable holds (first one found)."""

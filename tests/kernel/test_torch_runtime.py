@@ -397,3 +397,25 @@ def test_torch_imports_beside_tensorflow() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "imported"
+
+
+def test_a_role_tied_to_a_cell_is_taken_there_and_a_later_crash_keeps_it(
+    runtime: Runtime,
+) -> None:
+    runtime.capture = {"model": "b"}
+    trained, replaced = small_model(), small_model()
+    runtime.capture_role("model", {"model": trained}, "cell b")  # what on_cell does after "b"
+    runtime.capture_remaining({"model": replaced})  # the end: the role is not taken again
+    folder = Path(t.cast(Path, runtime.artefacts)) / torch_layout.FOLDER
+    record = json.loads((folder / "model-model.json").read_text())
+    assert record["when"] == "cell b"
+
+
+def test_a_role_whose_cell_never_ran_is_taken_at_the_end_and_says_so(runtime: Runtime) -> None:
+    runtime.capture = {"model": "train"}  # no cell of this notebook has that id
+    runtime.capture_remaining({"net": small_model()})
+    folder = Path(t.cast(Path, runtime.artefacts)) / torch_layout.FOLDER
+    record = json.loads((folder / "model-model.json").read_text())
+    assert record["variable"] == "net"
+    assert record["when"] == "end of notebook (its cell 'train' never ran)"
+    assert (folder / torch_layout.model_files("model")[0]).stat().st_size > 0
