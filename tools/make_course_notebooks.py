@@ -570,7 +570,7 @@ class Spec:
 
     id: str
     cells: list[Cell]
-    mistakes: dict[str, dict[str, tuple[str, str]]]
+    mistakes: dict[str, dict[str, tuple[str, str] | list[tuple[str, str]]]]
     seeds: dict[str, dict[str, str]]
     written: tuple[Written, ...] = ()
     written_answers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -694,33 +694,46 @@ def completed(
     return nb
 
 
-def main() -> None:
-    for spec in SPECS:
-        folder = ROOT / spec.id
-        (folder / "submissions").mkdir(parents=True, exist_ok=True)
-        solution = solution_notebook(spec)
-        student, _, _ = release(solution)
-        nbformat.write(solution, folder / "solution.ipynb")
-        nbformat.write(student, folder / "student.ipynb")
-        answers = {c.id: c.code for c in spec.cells if c.student}
-        examples = {"full_marks": completed(student, answers)}
-        for name, edits in spec.mistakes.items():
-            changed = dict(answers)
-            for cell_id, (old, new) in edits.items():
+def write_assignment(spec: Spec) -> dict[str, nbformat.NotebookNode]:
+    """Write ``spec``'s solution and student notebooks and its examples; return the examples
+    (before they are written: a caller may still edit a locked cell of one and write it again).
+
+    Each mistake edits the full-marks answers, cell by cell, with one ``(old, new)`` replacement
+    or a list of them, applied in order.
+    """
+    folder = ROOT / spec.id
+    (folder / "submissions").mkdir(parents=True, exist_ok=True)
+    solution = solution_notebook(spec)
+    student, _, _ = release(solution)
+    nbformat.write(solution, folder / "solution.ipynb")
+    nbformat.write(student, folder / "student.ipynb")
+    answers = {c.id: c.code for c in spec.cells if c.student}
+    examples = {"full_marks": completed(student, answers)}
+    for name, edits in spec.mistakes.items():
+        changed = dict(answers)
+        for cell_id, edit in edits.items():
+            for old, new in edit if isinstance(edit, list) else [edit]:
                 assert old in changed[cell_id], (name, cell_id)
                 changed[cell_id] = changed[cell_id].replace(old, new)
-            examples[name] = completed(student, changed)
-        for name, seed_answers in spec.seeds.items():
-            examples[name] = completed(
-                student, {**answers, **seed_answers}, spec.written_answers.get(name)
-            )
+        examples[name] = completed(student, changed)
+    for name, seed_answers in spec.seeds.items():
+        examples[name] = completed(
+            student, {**answers, **seed_answers}, spec.written_answers.get(name)
+        )
+    for name, nb in examples.items():
+        nbformat.write(nb, folder / "submissions" / f"{name}.ipynb")
+    return examples
+
+
+def main() -> None:
+    for spec in SPECS:
+        examples = write_assignment(spec)
         if "edited_locked_cell" in examples:
             # Training the upper digits for one epoch instead of five, in a locked cell.
             nb = examples["edited_locked_cell"]
             cell = next(c for c in nb.cells if c.get("id") == "parameters")
             cell.source = cell.source.replace("epochs = 5", "epochs = 1")
-        for name, nb in examples.items():
-            nbformat.write(nb, folder / "submissions" / f"{name}.ipynb")
+            nbformat.write(nb, ROOT / spec.id / "submissions" / "edited_locked_cell.ipynb")
 
 
 if __name__ == "__main__":

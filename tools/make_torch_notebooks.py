@@ -10,10 +10,7 @@ Run after editing a cell:  python tools/make_torch_notebooks.py
 
 from __future__ import annotations
 
-import nbformat
-from make_course_notebooks import ROOT, Cell, Spec, completed, solution_notebook
-
-from grader.authoring.release import release
+from make_course_notebooks import Cell, Spec, write_assignment
 
 # --- cifar10_cnn_torch (seed 001, Problem 3 part a) ---------------------------------------------
 
@@ -789,25 +786,7 @@ SPECS = [
 
 def main() -> None:
     for spec in SPECS:
-        folder = ROOT / spec.id
-        (folder / "submissions").mkdir(parents=True, exist_ok=True)
-        solution = solution_notebook(spec)
-        student, _, _ = release(solution)
-        nbformat.write(solution, folder / "solution.ipynb")
-        nbformat.write(student, folder / "student.ipynb")
-        answers = {c.id: c.code for c in spec.cells if c.student}
-        examples = {"full_marks": completed(student, answers)}
-        for name, edits in spec.mistakes.items():
-            changed = dict(answers)
-            for cell_id, edit in edits.items():
-                for old, new in edit if isinstance(edit, list) else [edit]:
-                    assert old in changed[cell_id], (name, cell_id)
-                    changed[cell_id] = changed[cell_id].replace(old, new)
-            examples[name] = completed(student, changed)
-        for name, seed_answers in spec.seeds.items():
-            examples[name] = completed(student, {**answers, **seed_answers})
-        for name, nb in examples.items():
-            nbformat.write(nb, folder / "submissions" / f"{name}.ipynb")
+        write_assignment(spec)
 
 
 if __name__ == "__main__":
