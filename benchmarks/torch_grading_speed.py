@@ -9,11 +9,13 @@ touches the network. ``--full-epochs N`` caps the full run's training passes per
 30 epochs of two CNNs take hours on a CPU) and the row says so.
 
     python benchmarks/torch_grading_speed.py [--assignment NAME ...] [--full-epochs N]
-        [--skip-full] [--reference-budgets smoke standard [full]]
+        [--skip-grade] [--skip-full] [--reference-budgets smoke standard [full]]
 
 Prints seconds and peak memory for each run, the standard/full ratio, and the reference's
 held-out accuracy at each budget (with the time its calibration took); ``uptime``'s load
-average before and after, since the machine may be shared.
+average before and after, since the machine may be shared, and the device PyTorch trains on
+(the reference and a notebook as written use the GPU when there is one; a graded kernel is
+confined to the CPU).
 """
 
 from __future__ import annotations
@@ -59,10 +61,37 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def grade_rows(name: str, notebook: Path, tmp: Path) -> list[tuple[str, float, float, str]]:
+    """A ``standard`` grade with a cold calibration cache (in this process), then the CLI's with
+    the cache warm."""
+    from grader.options import GradeOptions
+    from grader.pipeline import grade
+    from grader.rubric import load_assignment
+
+    started = time.monotonic()
+    result = grade(
+        notebook,
+        assignment=load_assignment(name),
+        out=tmp / f"{name}-cold",
+        options=GradeOptions(budget="standard"),
+    )
+    cold = time.monotonic() - started
+    grader = str(Path(sys.executable).parent / "grader")
+    out = str(tmp / f"{name}-warm")
+    warm = measured(
+        grader, "grade", str(notebook), "-a", name, "--budget", "standard", "--out", out
+    )
+    return [
+        (f"{name}: grade --budget standard, cold cache", cold, math.nan, f"score {result.score:g}"),
+        (f"{name}: grade --budget standard, warm cache", *warm, ""),
+    ]
+
+
 def rows_for(
     name: str,
     tmp: Path,
     *,
+    skip_grade: bool = False,
     skip_full: bool,
     epochs: int | None,
     budgets: list[str],
@@ -71,8 +100,6 @@ def rows_for(
     """One assignment's rows, each also given to ``report`` as soon as it is measured."""
     from grader.calibrate import train_and_measure
     from grader.data.prepare import prepare_data
-    from grader.options import GradeOptions
-    from grader.pipeline import grade
     from grader.rubric import load_assignment
 
     spec = load_assignment(name)
@@ -83,46 +110,23 @@ def rows_for(
         rows.append(row)
         report(row)
 
-    started = time.monotonic()
     prepared = prepare_data(
         spec.dataset, data_dir=None, seed=spec.seed, held_back=spec.held_back, secret=None
     )
-    result = grade(
-        notebook,
-        assignment=spec,
-        out=tmp / f"{name}-cold",
-        options=GradeOptions(budget="standard"),
-    )
-    add(
-        (
-            f"{name}: grade --budget standard, cold cache",
-            time.monotonic() - started,
-            math.nan,
-            f"score {result.score:g}",
-        )
-    )
-    grader = str(Path(sys.executable).parent / "grader")
-    out = str(tmp / f"{name}-warm")
-    warm = measured(
-        grader, "grade", str(notebook), "-a", name, "--budget", "standard", "--out", out
-    )
-    add((f"{name}: grade --budget standard, warm cache", *warm, ""))
+    warm_seconds = math.nan
+    if not skip_grade:
+        for row in grade_rows(name, notebook, tmp):
+            add(row)
+        warm_seconds = rows[-1][1]
     if not skip_full:
         data_file = prepared.kernel_file  # what the kernel is served: no held-back images
-        command = [
-            sys.executable,
-            __file__,
-            "--full-only",
-            str(data_file),
-            "--notebook",
-            str(notebook),
-        ]
-        command += ["--dataset", spec.dataset]
+        command = [sys.executable, __file__, "--full-only", str(data_file)]
+        command += ["--notebook", str(notebook), "--dataset", spec.dataset]
         if epochs is not None:
             command += ["--full-epochs", str(epochs)]
         label = "full execution" + (f", {epochs} epoch(s) per model" if epochs else ", no budget")
         full = measured(*command)
-        add((f"{name}: {label}", *full, f"standard / full {warm[0] / full[0]:.2f}"))
+        add((f"{name}: {label}", *full, f"standard / full {warm_seconds / full[0]:.2f}"))
     for budget in budgets:
         started = time.monotonic()
         accuracy = train_and_measure(spec, spec.plan(budget), prepared.visible, prepared.held_out)
@@ -131,10 +135,20 @@ def rows_for(
     return rows
 
 
+def training_device() -> str:
+    """Where the reference and a notebook as written train: the GPU when PyTorch sees one."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)}), torch {torch.__version__}"
+    return f"cpu ({os.cpu_count()} cores), torch {torch.__version__}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", nargs="*", default=["mnist_cnn_torch", "cifar10_cnn_torch"])
     parser.add_argument("--full-epochs", type=int, default=None)
+    parser.add_argument("--skip-grade", action="store_true")
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--reference-budgets", nargs="*", default=["smoke", "standard"])
     parser.add_argument("--full-only", type=Path, help=argparse.SUPPRESS)
@@ -144,7 +158,7 @@ def main() -> None:
     if args.full_only:
         full_execution(args.notebook, args.full_only, args.dataset, args.full_epochs)
         return
-    print("before:", uptime(), flush=True)
+    print("before:", uptime(), "|", training_device(), flush=True)
     rows: list[tuple[str, float, float, str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-torch-") as tmp:
         os.environ.setdefault("GRADER_CACHE_DIR", str(Path(tmp) / "cache"))
@@ -152,6 +166,7 @@ def main() -> None:
             rows += rows_for(
                 name,
                 Path(tmp),
+                skip_grade=args.skip_grade,
                 skip_full=args.skip_full,
                 epochs=args.full_epochs,
                 budgets=args.reference_budgets,

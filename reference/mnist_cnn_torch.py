@@ -23,6 +23,8 @@ from torch import nn, optim
 
 NUM_EPOCHS = 10
 BATCH_SIZE = 128
+# As the exercise does: the GPU when there is one; ONNX export and the judge take either.
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class MNISTClassifier(nn.Module):
@@ -70,6 +72,7 @@ def fit(model: nn.Module, train_loader: t.Any, *, num_epochs: int = NUM_EPOCHS) 
         model.train()
         loss = torch.zeros(())
         for inputs, labels in train_loader:
+            inputs, labels = inputs.to(DEVICE), labels.to(DEVICE)
             optimizer.zero_grad()
             outputs = model(inputs)
             loss = criterion(outputs, labels)
@@ -89,10 +92,10 @@ def train(*, data_root: str = "./data") -> dict[str, nn.Module]:
         ``{"model": ...}``, trained.
     """
     train_loader, test_loader = loaders(data_root)
-    model = build_classifier()
+    model = build_classifier().to(DEVICE)
     fit(model, train_loader)
     model.eval()
     with torch.no_grad():
         for images, _ in test_loader:  # the notebook's evaluation pass
-            model(images)
+            model(images.to(DEVICE))
     return {"model": model}
