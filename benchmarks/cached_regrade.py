@@ -18,6 +18,7 @@ Target (issue 15): at most 0.05 s per submission, and the cache path never impor
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -67,6 +68,10 @@ def main() -> None:
         for i in range(args.count):
             shutil.copy(args.notebook, many / f"student{i:04d}.ipynb")
         first, _ = grade(one, Path(tmp) / "out-one", args.budget)
+        checks = json.loads((Path(tmp) / "out-one" / "student" / "result.json").read_text())
+        if any(c["status"] == "error" for c in checks["checks"]):
+            # Not cached (the next run grades it again): the copies would all be executed.
+            sys.exit(f"the first grade broke, nothing to restore: {checks['notices'][:1]}")
         # Each copy restored under its own name for the first time: its reports are rendered.
         named, stderr = grade(many, Path(tmp) / "out-many", args.budget, "-X", "importtime")
         # Into a new folder again: every copy's files are in the cache entry.
