@@ -211,6 +211,9 @@ def _run_and_judge(
             started_judge = StartedJudge(jkey)
             stack.callback(started_judge.close)
         judge, evidence = started_judge.judge, started_judge.evidence
+        # Everything it is asked is known now; it loads the data while the notebook runs.
+        request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
+        judge.send(request)
         sandbox_s = time.monotonic() - entered
         if pool is not None and pool.ahead:
             # The next submission's kernel and judge boot (and import Keras) while this one
@@ -244,7 +247,6 @@ def _run_and_judge(
             )
             collector.at_end()
             t0 = time.monotonic()
-            request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
             findings = judge.run(request, spec, timeout=spec.judge_timeout)
             judge_s = time.monotonic() - t0
         finally:

@@ -40,6 +40,8 @@ MAX_TEXT = 64 * 1024
 MAX_FITS = 1000
 STDERR_TAIL = 8 * 1024
 JUDGE_MODULE = "grader.judge"
+GO_LINE = b"judge\n"
+"""Sent after the request once the evidence is complete (``grader.judge.__main__.GO``)."""
 
 
 @dataclass
@@ -76,6 +78,8 @@ class Judge:
 
     def __init__(self, argv: t.Sequence[str], env: dict[str, str]) -> None:
         self._used = False
+        self._sent = False
+        self._request_sent: dict[str, t.Any] | None = None
         self.process = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,
@@ -108,22 +112,46 @@ class Judge:
         while chunk := os.read(self.process.stderr.fileno(), 1 << 16):
             self._stderr = (self._stderr + chunk)[-STDERR_TAIL:]
 
-    def run(self, request: dict[str, t.Any], spec: Assignment, *, timeout: float) -> JudgeFindings:
-        """Send ``request``, wait at most ``timeout`` seconds, and validate the answer.
+    def send(self, request: dict[str, t.Any]) -> None:
+        """Give the judge its request early (before the notebook runs), so that it loads the
+        rubric, data and held-back images meanwhile; :meth:`run` then only says go.
 
         Raises:
             RuntimeError: the judge was already given a request (a judge is used once).
         """
+        if self._sent:
+            raise RuntimeError("a judge judges one submission: start another")
+        self._sent = True
+        self._request_sent = request
+        self._write(json.dumps(request).encode() + b"\n")
+
+    def _write(self, data: bytes, *, last: bool = False) -> None:
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+            if last:
+                self.process.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # it died before reading: its exit status says why
+
+    def run(self, request: dict[str, t.Any], spec: Assignment, *, timeout: float) -> JudgeFindings:
+        """Send ``request`` (unless :meth:`send` did), say go, wait at most ``timeout``
+        seconds, and validate the answer.
+
+        Raises:
+            RuntimeError: the judge was already run, or given another request (a judge is
+                used once).
+        """
         if self._used:
             raise RuntimeError("a judge judges one submission: start another")
         self._used = True
+        if not self._sent:
+            self.send(request)
+        elif request != self._request_sent:
+            raise RuntimeError("a judge judges one submission: start another")
         deadline = time.monotonic() + timeout
-        try:
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass  # it died before reading: its exit status says why
+        self._write(GO_LINE, last=True)
         timed_out = False
         try:
             self.process.wait(timeout=max(0.0, deadline - time.monotonic()))

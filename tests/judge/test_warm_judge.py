@@ -32,8 +32,8 @@ def data() -> PreparedData:
     )
 
 
-def _judge(started: StartedJudge, data: PreparedData) -> JudgeFindings:
-    request = judge_request(
+def _request(started: StartedJudge, data: PreparedData) -> dict[str, t.Any]:
+    return judge_request(
         SPEC,
         SPEC.plan("smoke"),
         data,
@@ -41,7 +41,10 @@ def _judge(started: StartedJudge, data: PreparedData) -> JudgeFindings:
         {role: 0.5 for role in SPEC.roles},
         [],
     )
-    return started.judge.run(request, SPEC, timeout=300)
+
+
+def _judge(started: StartedJudge, data: PreparedData) -> JudgeFindings:
+    return started.judge.run(_request(started, data), SPEC, timeout=300)
 
 
 def test_a_warm_judge_judges_one_submission_and_the_next_sees_nothing_of_it(
@@ -55,6 +58,9 @@ def test_a_warm_judge_judges_one_submission_and_the_next_sees_nothing_of_it(
         assert a is not None
         pool.refill_judge(key)  # B's judge starts while A's notebook runs
         try:
+            # As the grader does: the request first (the judge loads the data while the
+            # notebook runs), then the evidence after the notebook, then the go.
+            a.judge.send(_request(a, data))
             # What the grader copies in after A's notebook: A's role record, hostile or not.
             (a.evidence / layout.ROLES).write_text(
                 json.dumps({"transfer": {"model_id": 1, "variable": "A_WAS_HERE"}})
