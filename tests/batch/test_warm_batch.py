@@ -1,8 +1,9 @@
 """A real grade through a warm kernel: the same verdicts as its golden, after a hostile notebook.
 
 One worker process grades a hostile notebook, then the full-marks example in the kernel that
-was started (Keras imported) while the hostile one ran, judged by the judge started then too. The second must match its golden
-exactly, accuracy included, and find nothing the first left behind.
+was started (Keras imported) while the hostile one ran, judged by the judge started then too.
+The second must match its golden exactly, accuracy included, and find nothing the first left
+behind.
 """
 
 from __future__ import annotations
