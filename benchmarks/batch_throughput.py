@@ -110,38 +110,69 @@ def calibrate(budget: str) -> None:
     )
 
 
-def compare_warm(count: int, budget: str, jobs_list: tuple[str, ...] = ("1", "2")) -> None:
-    """``-j 1`` and ``-j 2`` with warm kernels off, then on, side by side in one run."""
+WARM_MODES = {
+    "cold": ({"GRADER_WARM_KERNELS": "0"}, "warm kernels and judges off"),
+    "kernels": (
+        {"GRADER_WARM_KERNELS": "1", "GRADER_WARM_JUDGES": "0"},
+        "warm kernels on, judges off",
+    ),
+    "warm": (
+        {"GRADER_WARM_KERNELS": "1", "GRADER_WARM_JUDGES": "1"},
+        "warm kernels and judges on",
+    ),
+}
+"""What ``--compare-warm`` can compare: its environment, and its name in the table."""
+
+
+def compare_warm(
+    count: int,
+    budget: str,
+    jobs_list: tuple[str, ...] = ("1", "2"),
+    modes: tuple[str, ...] = ("cold", "warm"),
+    shared_cache: bool = False,
+) -> None:
+    """``-j 1`` and ``-j 2`` in each of ``modes`` (:data:`WARM_MODES`), side by side in one run.
+
+    ``shared_cache`` keeps ``$GRADER_CACHE_DIR`` (its calibration is reused; every notebook is
+    graded with ``--force`` anyway) instead of an empty one that calibrates first.
+    """
     load = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
         tmp_path = Path(tmp)
-        os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
+        if not shared_cache:
+            os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
         hand_in = tmp_path / "hand-in"
         make_hand_in(hand_in, count)
         calibrate(budget)
         for jobs in jobs_list:
-            for warm in ("0", "1"):
-                env = {**os.environ, "GRADER_WARM_KERNELS": warm}
-                out = tmp_path / f"j{jobs}-warm{warm}"
+            for mode in modes:
+                env = {**os.environ, **WARM_MODES[mode][0]}
+                out = tmp_path / f"j{jobs}-{mode}"
                 seconds, cpu, _ = timed_grade(
                     hand_in, out, "-j", jobs, "--force", budget=budget, env=env
                 )
-                rows.append((jobs, warm, seconds, cpu))
+                rows.append((jobs, mode, seconds, cpu))
                 # As it goes, so that a run cut short still says what it measured.
-                print(f"-j {jobs} warm {warm}: {seconds:.1f} s, {cpu:.1f} CPU s", flush=True)
+                print(
+                    f"-j {jobs} {mode}: {seconds:.1f} s, {cpu:.1f} CPU s, "
+                    f"load {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
     end = os.getloadavg()
     print(f"\n{count} notebooks, budget {budget}, {os.cpu_count()} CPUs")
     print(f"load average: {load[0]:.2f} before, {end[0]:.2f} after (other work on these CPUs)")
-    print(f"{'run':<34} {'seconds':>8} {'s/notebook':>11} {'CPU s':>7} {'cores busy':>11}")
-    for jobs, warm, seconds, cpu in rows:
-        name = f"-j {jobs}, warm kernels {'on' if warm == '1' else 'off'}"
-        print(f"{name:<34} {seconds:8.1f} {seconds / count:11.2f} {cpu:7.1f} {cpu / seconds:11.2f}")
-    by = {(j, w): s for j, w, s, _ in rows}
-    for warm in ("0", "1") if len(jobs_list) == 2 else ():
-        print(f"-j 2 / -j 1 throughput, warm {warm}: {by['1', warm] / by['2', warm]:.2f}x")
+    print(f"{'run':<40} {'seconds':>8} {'s/notebook':>11} {'CPU s':>7} {'cores busy':>11}")
+    for jobs, mode, seconds, cpu in rows:
+        name = f"-j {jobs}, {WARM_MODES[mode][1]}"
+        print(f"{name:<40} {seconds:8.1f} {seconds / count:11.2f} {cpu:7.1f} {cpu / seconds:11.2f}")
+    by = {(j, m): s for j, m, s, _ in rows}
+    for mode in modes if len(jobs_list) == 2 else ():
+        print(f"-j 2 / -j 1 throughput, {mode}: {by['1', mode] / by['2', mode]:.2f}x")
     for jobs in jobs_list:
-        print(f"-j {jobs}: warm / cold wall time {by[jobs, '1'] / by[jobs, '0']:.2f}")
+        for mode in modes[1:]:
+            ratio = by[jobs, mode] / by[jobs, modes[0]]
+            print(f"-j {jobs}: {mode} / {modes[0]} wall time {ratio:.2f}")
 
 
 def main() -> None:
@@ -151,12 +182,30 @@ def main() -> None:
     parser.add_argument(
         "--compare-warm",
         action="store_true",
-        help="only -j 1 and -j 2, each with warm kernels off and on (GRADER_WARM_KERNELS)",
+        help="only -j 1 and -j 2, each in the --warm-modes (GRADER_WARM_KERNELS/_JUDGES)",
     )
     parser.add_argument("--jobs", nargs="+", default=["1", "2"], help="with --compare-warm")
+    parser.add_argument(
+        "--warm-modes",
+        nargs="+",
+        choices=sorted(WARM_MODES),
+        default=["cold", "warm"],
+        help="with --compare-warm; the first is what the others are compared with",
+    )
+    parser.add_argument(
+        "--shared-cache",
+        action="store_true",
+        help="with --compare-warm: keep $GRADER_CACHE_DIR's calibration (no calibration run)",
+    )
     args = parser.parse_args()
     if args.compare_warm:
-        compare_warm(args.count, args.budget, tuple(args.jobs))
+        compare_warm(
+            args.count,
+            args.budget,
+            tuple(args.jobs),
+            tuple(args.warm_modes),
+            shared_cache=args.shared_cache,
+        )
         return
 
     load = os.getloadavg()

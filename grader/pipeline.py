@@ -38,7 +38,7 @@ from grader.execute.warm import (
 )
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
-from grader.judge.process import Judge, JudgeFindings, judge_argv, judge_request, judge_sandbox
+from grader.judge.process import JudgeFindings, StartedJudge, judge_key, judge_request
 from grader.kernel.cells import finish_code, setup_code
 from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
@@ -179,15 +179,19 @@ def _run_and_judge(
     """Run the notebook in its sandbox, take its evidence after each cell, and judge it.
 
     With ``pool``, the notebook runs in the pool's warm kernel when it was made for the same
-    sandbox, and the next warm kernel is started while it runs (see
-    :mod:`grader.execute.warm`).
+    sandbox, and is judged by its warm judge likewise; the next warm kernel and judge are
+    started while it runs (see :mod:`grader.execute.warm`).
     """
     sandbox = options.sandbox_for(spec)
     entered = time.monotonic()
     key = _kernel_key(spec, data, pretrained, options)
     extra_files, hide = list(key.extra_files), list(key.hide)
     warm = pool.take(key) if pool is not None else None
+    jkey = judge_key(sandbox, spec, data, dict(key.env))
+    started_judge = pool.take_judge(jkey) if pool is not None else None
     with contextlib.ExitStack() as stack:
+        if started_judge is not None:
+            stack.callback(started_judge.close)
         if warm is not None:
             stack.callback(warm.close)
             box = warm.box
@@ -202,17 +206,22 @@ def _run_and_judge(
                     hide=hide,
                 )
             )
-        judge_box, evidence = stack.enter_context(judge_sandbox(sandbox, spec, data))
+        if started_judge is None:
+            # Started before the notebook runs, so that its Keras import overlaps the run.
+            started_judge = StartedJudge(jkey)
+            stack.callback(started_judge.close)
+        judge, evidence = started_judge.judge, started_judge.evidence
+        # Everything it is asked is known now; it loads the data while the notebook runs.
+        request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
+        judge.send(request)
         sandbox_s = time.monotonic() - entered
-        # Started first, so that its Keras import overlaps the notebook's run.
-        judge = Judge(
-            judge_box.command(judge_argv("torch" if spec.torch else "keras")), judge_box.env()
-        )
         if pool is not None and pool.ahead:
-            # The next submission's kernel boots (and imports Keras) while this one runs.
+            # The next submission's kernel and judge boot (and import Keras) while this one
+            # runs. No warm one (no free uid, a full disk): the next one starts cold.
             with contextlib.suppress(GraderError, OSError):
-                # No warm kernel (no free uid, a full disk): the next one starts cold.
                 pool.refill(key)
+            with contextlib.suppress(GraderError, OSError):
+                pool.refill_judge(jkey)
         try:
             collector = EvidenceCollector(
                 box.artefacts,
@@ -238,11 +247,11 @@ def _run_and_judge(
             )
             collector.at_end()
             t0 = time.monotonic()
-            request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
             findings = judge.run(request, spec, timeout=spec.judge_timeout)
             judge_s = time.monotonic() - t0
         finally:
-            judge.close()
+            # Used once: killed with its sandbox and evidence, whatever it judged.
+            started_judge.close()
     return Graded(
         execution,
         findings,

@@ -263,7 +263,12 @@ class GradeResult:
 
     @classmethod
     def from_json(cls, text: str) -> GradeResult:
-        raw = json.loads(text)
+        """Read what :meth:`to_json` wrote."""
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, t.Any]) -> GradeResult:
+        """Build a result from ``result.json``'s parsed object (nested records included)."""
         return cls(
             **{
                 **raw,

@@ -4,6 +4,12 @@ A result is reused only when everything that could change it is unchanged: the n
 bytes, the rubric and the reference it is calibrated from, the budget and timeouts, the data
 source, and the versions of the grader, Keras and TensorFlow. Reading an entry imports neither
 Keras nor nbclient, so a cached result comes back in milliseconds.
+
+Beside the result, an entry keeps the files rendered from it (the reports, Gradescope's and
+PrairieLearn's results), one set per :func:`render_key`: the student they name, the reports'
+audience, and the templates and grader source that rendered them. Restoring a submission then
+copies what its first grade wrote instead of rendering it again; any change to what rendering
+depends on gives another key, so stale reports are never served.
 """
 
 from __future__ import annotations
@@ -15,16 +21,19 @@ import os
 import shutil
 import tempfile
 import typing as t
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import grader
 from grader.calibrate import reference_source
 from grader.data import cifar10
 from grader.data import sets as datasets
 from grader.data.cache import cache_dir
 from grader.data.pretrained import find_weights
 from grader.data.secret import fingerprint, grader_secret
-from grader.options import GradeOptions
+from grader.options import GradeOptions, View
+from grader.report.render import templates_dir
 from grader.versions import torch_versions, versions
 
 if t.TYPE_CHECKING:
@@ -32,6 +41,8 @@ if t.TYPE_CHECKING:
 
 RESULT = "result.json"
 EXECUTED = "executed.ipynb"
+RENDERED = "rendered"
+"""Sub-folder of an entry holding one folder of rendered files per :func:`render_key`."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,34 @@ def result_key(notebook_digest: str, context: str) -> str:
     return hashlib.sha256(f"{notebook_digest}:{context}".encode()).hexdigest()[:32]
 
 
+def rendering_context(spec: Assignment, view: View) -> str:
+    """Digest of everything but the result that decides the files rendered from it.
+
+    Args:
+        spec: the assignment; which hidden checks Gradescope reveals comes from it.
+        view: whom ``report.html``/``report.md`` are for.
+
+    Returns:
+        A hex digest; :func:`render_key` combines it with a student id.
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps({"view": view, "reveals": spec.reveals(), **versions()}).encode())
+    # The templates and the grader's own source, not only its version: a source checkout's
+    # edits change reports without a new version number.
+    package = Path(grader.__file__).parent
+    sources = [("templates", p) for p in sorted(templates_dir().glob("*.j2"))]
+    sources += [("grader", p) for p in sorted(package.rglob("*.py"))]
+    for root, path in sources:
+        h.update(f"{root}/{path.name}:{path.stat().st_size}:".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def render_key(student_id: str, context: str) -> str:
+    """Which rendered files of an entry are ``student_id``'s, rendered in ``context``."""
+    return hashlib.sha256(f"{student_id}:{context}".encode()).hexdigest()[:32]
+
+
 def _data_source(dataset: str, data_dir: Path | None) -> dict[str, t.Any]:
     folder = datasets.find_real(dataset, data_dir)
     if folder is None:
@@ -116,15 +155,40 @@ class ResultCache:
 
     def put(self, key: str, entry: CachedResult) -> None:
         """Store an entry: written into a temporary folder, then renamed into place."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{key}."))
+        _put_folder(self.root, key, {RESULT: entry.result_json, EXECUTED: entry.executed})
+
+    def rendered(self, key: str, rendering: str, names: t.Iterable[str]) -> dict[str, str] | None:
+        """The files named ``names`` rendered for entry ``key`` under ``rendering``, or None.
+
+        Args:
+            key: the entry's :func:`result_key`.
+            rendering: the :func:`render_key` they were stored under.
+            names: the file names wanted; None unless every one of them is there.
+        """
+        folder = self.root / key / RENDERED / rendering
         try:
-            (tmp / RESULT).write_text(entry.result_json, encoding="utf-8")
-            (tmp / EXECUTED).write_text(entry.executed, encoding="utf-8")
-            os.rename(tmp, self.root / key)
-        except OSError:
-            # Another process stored the same key first: its entry is just as good.
-            if not (self.root / key).is_dir():
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            return {name: (folder / name).read_text(encoding="utf-8") for name in names}
+        except FileNotFoundError:
+            return None
+
+    def put_rendered(self, key: str, rendering: str, files: Mapping[str, str]) -> None:
+        """Keep ``files`` (name -> text) beside entry ``key``, all of them or none."""
+        if not (self.root / key).is_dir():
+            return  # no entry (never stored, or removed): nothing to render for
+        _put_folder(self.root / key / RENDERED, rendering, files)
+
+
+def _put_folder(root: Path, name: str, files: Mapping[str, str]) -> None:
+    """Write ``root/name/`` with ``files`` through a temporary folder and one rename."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
+    try:
+        for file_name, text in files.items():
+            (tmp / file_name).write_text(text, encoding="utf-8")
+        os.rename(tmp, root / name)
+    except OSError:
+        # Another process stored the same name first: its files are just as good.
+        if not (root / name).is_dir():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.batch.cache import CachedResult, ResultCache, grading_context, result_key
+from grader.batch.cache import (
+    CachedResult,
+    ResultCache,
+    grading_context,
+    render_key,
+    rendering_context,
+    result_key,
+)
 from grader.batch.discover import Submission, discover, expected_notebook, read_roster
 from grader.batch.entry import BatchEntry, EntryStatus
 from grader.batch.workers import Task, TaskResult, open_executor
@@ -31,8 +38,8 @@ from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope import gradescope_json
 from grader.export.prairielearn import prairielearn_json
 from grader.machine import cores
-from grader.options import GradeOptions, View
-from grader.report.render import write_reports
+from grader.options import GradeOptions
+from grader.report.render import render_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
 from grader.review.answers import missing_answers
 from grader.review.export import review_batch
@@ -133,7 +140,14 @@ def grade_batch(
         sources, out / STAGING, exclude=[out], expected=expected_notebook(spec), single=single
     )
     names = read_roster(roster) if roster is not None else {}
-    batch = _Batch(spec, options, out, ResultCache(), grading_context(spec, options))
+    batch = _Batch(
+        spec,
+        options,
+        out,
+        ResultCache(),
+        grading_context(spec, options),
+        rendering_context(spec, options.view),
+    )
     pending = []
     for sub in found.submissions:
         name = sub.name or (names[sub.student_id].name if sub.student_id in names else "")
@@ -185,6 +199,8 @@ class _Batch:
     cache: ResultCache
     context: str
     """The result-cache key of everything but the notebook (:func:`grading_context`)."""
+    rendering: str
+    """What the rendered files depend on besides the result (:func:`rendering_context`)."""
     entries: dict[str, BatchEntry] = field(default_factory=dict)
 
     def reuse(self, sub: Submission, name: str) -> bool:
@@ -203,17 +219,36 @@ class _Batch:
             cached = self.cache.get(key)
             if cached is None:
                 return False
-            result, status = GradeResult.from_json(cached.result_json), "cached"
-            _write_submission(
-                folder,
-                result,
-                cached.executed,
-                key=key,
-                view=self.options.view,
-                reveals=self.spec.reveals(),
-            )
+            result, status = self.restore(key, cached, sub.student_id), "cached"
         self.entries[sub.student_id] = _entry(sub, name, status, result)
         return True
+
+    def restore(self, key: str, cached: CachedResult, student_id: str) -> GradeResult:
+        """Write a cached result's files for ``student_id``; the reports copied when kept."""
+        raw = json.loads(cached.result_json)
+        result_json = cached.result_json
+        if raw["submission"] != student_id:
+            # The same notebook handed in by another student (or under another name): the
+            # result is theirs, named as a grade of their own would name it.
+            result_json = _renamed(cached.result_json, raw["submission"], student_id)
+            raw["submission"] = student_id
+        result = GradeResult.from_dict(raw)
+        rendering = render_key(student_id, self.rendering)
+        rendered = self.cache.rendered(key, rendering, RENDERED_FILES)
+        if rendered is None:
+            rendered = self.render(result)
+            self.cache.put_rendered(key, rendering, rendered)
+        _write_submission(self.out / student_id, result_json, rendered, cached.executed, key=key)
+        return result
+
+    def render(self, result: GradeResult, failure: str = "") -> dict[str, str]:
+        """The files rendered from ``result`` (see :data:`RENDERED_FILES`)."""
+        reveals = self.spec.reveals()
+        return {
+            **render_reports(result, self.options.view),
+            "results.json": gradescope_json(result, failure=failure, reveals=reveals),
+            "prairielearn.json": prairielearn_json(result, failure=failure),
+        }
 
     def grade(
         self,
@@ -256,19 +291,11 @@ class _Batch:
     def store(self, done: TaskResult, sub: Submission, name: str) -> BatchEntry:
         """Write a graded (or failed) submission's files; cache a graded one."""
         folder = self.out / sub.student_id
-        view = self.options.view
         if done.failure:
             result = self.failed_result(sub.student_id, done.failure)
             # No marker and no cache entry: the next run tries this notebook again.
-            _write_submission(
-                folder,
-                result,
-                "",
-                key=None,
-                failure=done.failure,
-                view=view,
-                reveals=self.spec.reveals(),
-            )
+            rendered = self.render(result, failure=done.failure)
+            _write_submission(folder, result.to_json(), rendered, "", key=None)
             entry = _entry(sub, name, "failed", result, reason=done.failure)
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
         result = GradeResult.from_json(done.result_json)
@@ -277,11 +304,13 @@ class _Batch:
         # the next run judges the notebook again instead of serving the accident forever.
         retry = result.outcome in RETRIED_OUTCOMES
         key = None if retry else result_key(sub.digest, self.context)
-        _write_submission(
-            folder, result, done.executed, key=key, view=view, reveals=self.spec.reveals()
-        )
+        result_json = result.to_json()
+        rendered = self.render(result)
+        _write_submission(folder, result_json, rendered, done.executed, key=key)
         if key is not None:
-            self.cache.put(key, CachedResult(done.result_json, done.executed))
+            self.cache.put(key, CachedResult(result_json, done.executed))
+            # A later restore of this submission copies these files instead of rendering.
+            self.cache.put_rendered(key, render_key(sub.student_id, self.rendering), rendered)
         return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
 
     def failed_result(self, student_id: str, reason: str) -> GradeResult:
@@ -308,28 +337,44 @@ class _Batch:
         return dataclasses.replace(result, manual=missing_answers(self.spec.manual))
 
 
+RENDERED_FILES = ("report.html", "report.md", "results.json", "prairielearn.json")
+"""The files of a submission's folder rendered from its result (:meth:`_Batch.render`)."""
+
+
 def _write_submission(
     folder: Path,
-    result: GradeResult,
+    result_json: str,
+    rendered: Mapping[str, str],
     executed: str,
     *,
     key: str | None,
-    view: View,
-    failure: str = "",
-    reveals: Mapping[str, str] | None = None,
 ) -> None:
     """Write one submission's files, the completion marker last."""
     (folder / MARKER).unlink(missing_ok=True)
-    result.write(folder / "result.json")
-    write_reports(result, folder, view=view)
+    write_atomic(folder / "result.json", result_json)
+    for name in RENDERED_FILES:
+        write_atomic(folder / name, rendered[name])
     if executed:
         write_atomic(folder / "executed.ipynb", executed)
     else:
         (folder / "executed.ipynb").unlink(missing_ok=True)
-    write_atomic(folder / "results.json", gradescope_json(result, failure=failure, reveals=reveals))
-    write_atomic(folder / "prairielearn.json", prairielearn_json(result, failure=failure))
     if key is not None:
         write_atomic(folder / MARKER, key + "\n")
+
+
+def _renamed(result_json: str, old: str, new: str) -> str:
+    """``result.json``'s text with its top-level ``submission`` changed from ``old`` to ``new``.
+
+    The text is what :meth:`GradeResult.to_json` would write for the renamed result: the one
+    line changed in place (a top-level key is the only line that starts with exactly two
+    spaces and that key; a newline inside a string is escaped), else encoded again.
+    """
+    line = f'\n  "submission": {json.dumps(old)},\n'
+    if result_json.count(line) == 1:
+        return result_json.replace(line, f'\n  "submission": {json.dumps(new)},\n')
+    raw = json.loads(result_json)
+    raw["submission"] = new
+    return json.dumps(raw, indent=2) + "\n"
 
 
 def _entry(

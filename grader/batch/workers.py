@@ -92,12 +92,12 @@ jupyter_client, which a batch served from the cache never imports)."""
 
 
 def _warm_pool() -> WarmPool | None:
-    from grader.execute.warm import WarmPool, warm_kernels_enabled
+    from grader.execute.warm import WarmPool, warm_judges_enabled, warm_kernels_enabled
 
     if not warm_kernels_enabled():
         return None
     if not _WARM:
-        _WARM.append(WarmPool())
+        _WARM.append(WarmPool(judges=warm_judges_enabled()))
         atexit.register(_WARM[0].close)
     return _WARM[0]
 

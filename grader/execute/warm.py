@@ -15,6 +15,14 @@ kernel, and the warm one is thrown away.
 A single grade (``grader check``, a worker's first notebook) uses the same pool to start its
 own kernel first thing, as soon as the sandbox's key is known, so that it boots while the
 grader restores locked cells, looks up the calibration and starts the judge.
+
+Warm judges: the pool also keeps the next submission's judge started ahead
+(:class:`grader.judge.process.StartedJudge`: its own sandbox and identity, an empty evidence
+folder, ``import keras`` under way), so that its start and import are done before the next
+notebook needs it. It is given one submission's evidence and one request, then killed and
+removed with its sandbox, like a cold judge: :meth:`WarmPool.take_judge` hands a judge out
+once and never takes it back. ``GRADER_WARM_JUDGES=0`` (or ``GRADER_WARM_KERNELS=0``, which
+switches the whole pool off) starts every judge when its submission comes.
 """
 
 from __future__ import annotations
@@ -27,11 +35,15 @@ from pathlib import Path
 
 from jupyter_core.utils import run_sync
 
+from grader.judge.process import JudgeKey, StartedJudge
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_manager, kernel_sandbox
 
 SWITCH = "GRADER_WARM_KERNELS"
-"""Set to ``0`` to start every kernel when its submission comes (to compare, or to debug)."""
+"""Set to ``0`` to start every kernel and judge when its submission comes (to compare, or to
+debug)."""
+JUDGE_SWITCH = "GRADER_WARM_JUDGES"
+"""Set to ``0`` to start every judge when its submission comes, warm kernels still on."""
 PRELOAD = "import keras"
 """What a warm kernel runs at start, before any submission is known: grader code only."""
 TORCH_PRELOAD = "from grader.torch_env import without_triton; without_triton(); import torchvision"
@@ -96,12 +108,19 @@ class WarmPool:
     """At most one warm kernel, started ahead for whichever submission this process grades next.
 
     Not thread-safe: one process grades one notebook at a time with it.
+
+    Args:
+        judges: whether it also keeps a judge started ahead (see :meth:`take_judge`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, judges: bool = True) -> None:
         self._warm: WarmKernel | None = None
+        self._judge: StartedJudge | None = None
+        self.judges = judges
         self.served = 0
         """How many submissions ran in a warm kernel of this pool."""
+        self.judged = 0
+        """How many submissions were judged by a warm judge of this pool."""
         self.ahead = True
         """Whether another submission is expected after this one (else none is started)."""
 
@@ -124,11 +143,40 @@ class WarmPool:
             self._warm = None
         self._warm = WarmKernel(key)
 
+    def take_judge(self, key: JudgeKey) -> StartedJudge | None:
+        """The judge started ahead if made for ``key`` and still waiting; else None.
+
+        The pool lets go of it either way: a judge is handed out once, for one submission,
+        and the caller closes it.
+        """
+        judge, self._judge = self._judge, None
+        if judge is None:
+            return None
+        if judge.key == key and judge.alive:
+            self.judged += 1
+            return judge
+        judge.close()
+        return None
+
+    def refill_judge(self, key: JudgeKey) -> None:
+        """Start the next submission's judge for ``key`` (closing one held for another key)."""
+        if not self.judges:
+            return
+        if self._judge is not None:
+            self._judge.close()
+            self._judge = None
+        self._judge = StartedJudge(key)
+
     def close(self) -> None:
-        """Stop the warm kernel, if any."""
+        """Stop the warm kernel and the warm judge, if any."""
         warm, self._warm = self._warm, None
-        if warm is not None:
-            warm.close()
+        judge, self._judge = self._judge, None
+        try:
+            if warm is not None:
+                warm.close()
+        finally:
+            if judge is not None:
+                judge.close()
 
     @property
     def holding(self) -> bool:
@@ -154,3 +202,9 @@ def warm_key(
 def warm_kernels_enabled() -> bool:
     """Whether kernels may be started before their submission comes (``$GRADER_WARM_KERNELS``)."""
     return os.environ.get(SWITCH, "1") != "0"
+
+
+def warm_judges_enabled() -> bool:
+    """Whether judges may be started before their submission comes: warm kernels on, and
+    ``$GRADER_WARM_JUDGES`` not ``0``."""
+    return warm_kernels_enabled() and os.environ.get(JUDGE_SWITCH, "1") != "0"

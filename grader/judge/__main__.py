@@ -3,8 +3,12 @@
 The grader never deserialises what a student's kernel wrote; this process does, confined like
 the kernel (no network, no writable path but a private ``/tmp``, an unprivileged identity of
 its own, memory, CPU and time limits; see :mod:`grader.judge.process`). It is started early, imports
-Keras while the notebook runs, then reads one request from stdin (JSON, written by the grader)
-and writes its findings to stdout as JSON lines, one per check as soon as it is judged::
+Keras while the notebook runs, then reads one request from stdin (JSON, written by the grader
+before the notebook runs: nothing in it comes from the submission) and loads the rubric, the
+data and the held-back images it names, still while the notebook runs. It reads the evidence
+only once a second line, ``judge``, says the notebook has finished and the evidence is in
+place, and writes its findings to stdout as JSON lines, one per check as soon as it is
+judged::
 
     {"check": {"id": ..., "status": ..., "message": ..., "details": {...}}}
     {"artefacts": {"fits": [...], "role_variables": {...}, "notes": [...]}}
@@ -39,11 +43,27 @@ def _plain(value: t.Any) -> t.Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
-    """Run every check of the request's rubric on its artefacts; write the findings to ``out``."""
-    from grader.checks.base import CheckContext, run_check
+GO = "judge"
+"""The line after the request that says the evidence is complete (see :data:`Judge.run`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """What the judge loads from a request before any evidence exists."""
+
+    request: dict[str, t.Any]
+    spec: t.Any
+    """The rubric (:class:`grader.rubric.Assignment`)."""
+    given: t.Any
+    """The data the kernel was given (:class:`grader.data.sets.Dataset`)."""
+    held_out: t.Any
+    """The held-back images (:class:`grader.data.sets.HeldOut`)."""
+
+
+def prepare(request: dict[str, t.Any]) -> Prepared:
+    """Parse the request's rubric and load its data and held-back images (no evidence read)."""
+    import grader.checks.base  # noqa: F401  (the checks' modules, imported while waiting)
     from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
-    from grader.judge.artefacts import Artefacts, read_artefacts
     from grader.rubric import parse_assignment
 
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)
@@ -61,6 +81,17 @@ def judge(request: dict[str, t.Any], out: t.TextIO) -> None:
         )
     with np.load(request["held_out"], allow_pickle=False) as z:
         held_out = HeldOut(x=z["x"], y=z["y"])
+    return Prepared(request, spec, given, held_out)
+
+
+def judge(request: dict[str, t.Any] | Prepared, out: t.TextIO) -> None:
+    """Run every check of the request's rubric on its artefacts; write the findings to ``out``."""
+    from grader.checks.base import CheckContext, run_check
+    from grader.judge.artefacts import Artefacts, read_artefacts
+
+    prepared = request if isinstance(request, Prepared) else prepare(request)
+    spec, given, held_out = prepared.spec, prepared.given, prepared.held_out
+    request = prepared.request
     artefacts: Artefacts
     if spec.torch is not None:
         # A PyTorch notebook's models are ONNX graphs, read through an operator allow-list.
@@ -125,7 +156,11 @@ def main() -> int:
     line = sys.stdin.readline()
     if not line:
         return 0  # the grader had nothing to judge (the notebook was refused)
-    judge(json.loads(line), out)
+    # Loaded while the notebook still runs; the evidence is read only after the go.
+    prepared = prepare(json.loads(line))
+    if sys.stdin.readline().strip() != GO:
+        return 0  # the notebook could not be run to its end: nothing to judge
+    judge(prepared, out)
     return 0
 
 

@@ -2,12 +2,15 @@
 
 The judge (:mod:`grader.judge.__main__`, run as ``python -m grader.judge``) is the only process
 that deserialises a student's artefacts. It is started when grading starts, so its Keras import
-overlaps the notebook's run, and it is used once. Its answer is read within a byte bound and a
-deadline; every line is checked against the rubric: check ids in rubric order, known statuses,
-bounded text. Titles, hints, points and scores come from the rubric, never from the judge, so
-the most a judge could misreport is which checks passed. A judge still busy at the deadline is
-killed and the checks it had not finished are failed with the reason (outcome
-``judge_timeout``)."""
+overlaps the notebook's run, and it is used once: a :class:`StartedJudge` (the process, its
+sandbox and its empty evidence folder) judges one submission and is then killed and removed. A
+batch worker starts the next submission's judge while this one runs (before that submission is
+known: nothing of any submission is in it yet; see :class:`grader.execute.warm.WarmPool`).
+Its answer is read within a byte bound and a deadline; every line is checked against the
+rubric: check ids in rubric order, known statuses, bounded text. Titles, hints, points and
+scores come from the rubric, never from the judge, so the most a judge could misreport is which
+checks passed. A judge still busy at the deadline is killed and the checks it had not finished
+are failed with the reason (outcome ``judge_timeout``)."""
 
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ MAX_TEXT = 64 * 1024
 MAX_FITS = 1000
 STDERR_TAIL = 8 * 1024
 JUDGE_MODULE = "grader.judge"
+GO_LINE = b"judge\n"
+"""Sent after the request once the evidence is complete (``grader.judge.__main__.GO``)."""
 
 
 @dataclass
@@ -72,6 +77,9 @@ class Judge:
     """
 
     def __init__(self, argv: t.Sequence[str], env: dict[str, str]) -> None:
+        self._used = False
+        self._sent = False
+        self._request_sent: dict[str, t.Any] | None = None
         self.process = subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE,
@@ -104,15 +112,46 @@ class Judge:
         while chunk := os.read(self.process.stderr.fileno(), 1 << 16):
             self._stderr = (self._stderr + chunk)[-STDERR_TAIL:]
 
-    def run(self, request: dict[str, t.Any], spec: Assignment, *, timeout: float) -> JudgeFindings:
-        """Send ``request``, wait at most ``timeout`` seconds, and validate the answer."""
-        deadline = time.monotonic() + timeout
+    def send(self, request: dict[str, t.Any]) -> None:
+        """Give the judge its request early (before the notebook runs), so that it loads the
+        rubric, data and held-back images meanwhile; :meth:`run` then only says go.
+
+        Raises:
+            RuntimeError: the judge was already given a request (a judge is used once).
+        """
+        if self._sent:
+            raise RuntimeError("a judge judges one submission: start another")
+        self._sent = True
+        self._request_sent = request
+        self._write(json.dumps(request).encode() + b"\n")
+
+    def _write(self, data: bytes, *, last: bool = False) -> None:
         try:
             assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.close()
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+            if last:
+                self.process.stdin.close()
         except (BrokenPipeError, OSError):
             pass  # it died before reading: its exit status says why
+
+    def run(self, request: dict[str, t.Any], spec: Assignment, *, timeout: float) -> JudgeFindings:
+        """Send ``request`` (unless :meth:`send` did), say go, wait at most ``timeout``
+        seconds, and validate the answer.
+
+        Raises:
+            RuntimeError: the judge was already run, or given another request (a judge is
+                used once).
+        """
+        if self._used:
+            raise RuntimeError("a judge judges one submission: start another")
+        self._used = True
+        if not self._sent:
+            self.send(request)
+        elif request != self._request_sent:
+            raise RuntimeError("a judge judges one submission: start another")
+        deadline = time.monotonic() + timeout
+        self._write(GO_LINE, last=True)
         timed_out = False
         try:
             self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
@@ -286,6 +325,71 @@ def judge_request(
     }
 
 
+@dataclass(frozen=True)
+class JudgeKey:
+    """Everything a judge's sandbox and process are made from, all known before its submission."""
+
+    options: SandboxOptions
+    package: Path | None
+    """The reference package it is shown (it builds the expected models)."""
+    data: Path
+    """The kernel's data file."""
+    held_out: Path
+    """The held-back images it measures accuracy on."""
+    framework: t.Literal["keras", "torch"]
+    """What it imports while it waits."""
+    env: tuple[tuple[str, str], ...]
+    """The grader's environment when it starts (thread counts come from it)."""
+
+
+def judge_key(
+    options: SandboxOptions, spec: Assignment, data: PreparedData, env: t.Mapping[str, str]
+) -> JudgeKey:
+    """The key of the judge that ``spec``'s submissions are judged by (see :class:`JudgeKey`)."""
+    return JudgeKey(
+        options,
+        spec.reference_dir(),
+        data.kernel_file,
+        data.held_out_file,
+        "torch" if spec.torch else "keras",
+        tuple(sorted(env.items())),
+    )
+
+
+class StartedJudge:
+    """A judge process in its sandbox with an empty evidence folder, for one submission.
+
+    Args:
+        key: what its sandbox and process are made from.
+
+    Raises:
+        ExecutionError: no free identity for its sandbox.
+    """
+
+    def __init__(self, key: JudgeKey) -> None:
+        self.key = key
+        self._stack = contextlib.ExitStack()
+        try:
+            self.box, self.evidence = self._stack.enter_context(
+                _judge_sandbox(key.options, key.package, key.data, key.held_out)
+            )
+            self.judge = Judge(self.box.command(judge_argv(key.framework)), self.box.env())
+            # Before the sandbox goes: its process first, then its folders and identity.
+            self._stack.callback(self.judge.close)
+        except BaseException:
+            self._stack.close()
+            raise
+
+    @property
+    def alive(self) -> bool:
+        """Whether its process still waits for its request."""
+        return self.judge.process.poll() is None
+
+    def close(self) -> None:
+        """Kill the process if it still runs, remove the evidence and release the sandbox."""
+        self._stack.close()
+
+
 @contextlib.contextmanager
 def judge_sandbox(
     options: SandboxOptions, spec: Assignment, data: PreparedData
@@ -296,7 +400,17 @@ def judge_sandbox(
     the expected models); it writes nothing but its private ``/tmp``. It has the kernel's
     isolation and limits, and an identity of its own.
     """
-    package = spec.reference_dir()
+    with _judge_sandbox(options, spec.reference_dir(), data.kernel_file, data.held_out_file) as (
+        box,
+        evidence,
+    ):
+        yield box, evidence
+
+
+@contextlib.contextmanager
+def _judge_sandbox(
+    options: SandboxOptions, package: Path | None, data: Path, held_out: Path
+) -> t.Iterator[tuple[Confinement, Path]]:
     with tempfile.TemporaryDirectory(prefix="grader-judge-") as tmp:
         root = Path(tmp)
         root.chmod(0o711)  # traversable, not listable: the evidence folder's name is random
@@ -304,7 +418,7 @@ def judge_sandbox(
         evidence.mkdir(mode=0o755)
         work = root / f"work-{secrets.token_hex(8)}"
         work.mkdir(mode=0o700)
-        shown = [evidence, data.kernel_file, data.held_out_file, *([package] if package else [])]
+        shown = [evidence, data, held_out, *([package] if package else [])]
         with confine(
             options,
             mounts=[Mount(path) for path in shown],

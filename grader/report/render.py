@@ -167,11 +167,27 @@ def write_reports(
     """
     folder = Path(folder)
     # Render both before writing either, so a template error never leaves a lone stale twin.
-    html, markdown = render_html(result, view), render_markdown(result, view)
+    rendered = render_reports(result, view, stem=stem)
     paths = {"html": folder / f"{stem}.html", "markdown": folder / f"{stem}.md"}
-    write_atomic(paths["html"], html)
-    write_atomic(paths["markdown"], markdown)
+    write_atomic(paths["html"], rendered[paths["html"].name])
+    write_atomic(paths["markdown"], rendered[paths["markdown"].name])
     return paths
+
+
+def render_reports(
+    result: GradeResult, view: View = "instructor", *, stem: str = "report"
+) -> dict[str, str]:
+    """The texts :func:`write_reports` writes, by file name (``report.html``, ``report.md``).
+
+    Args:
+        result: The graded submission.
+        view: ``instructor`` or ``student``, as for :func:`render_html`.
+        stem: File name without suffix.
+
+    Returns:
+        ``{"<stem>.html": html, "<stem>.md": markdown}``.
+    """
+    return {f"{stem}.html": render_html(result, view), f"{stem}.md": render_markdown(result, view)}
 
 
 # --- charts -----------------------------------------------------------------------------------

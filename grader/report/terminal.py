@@ -6,6 +6,7 @@ and the failed cells with their hints."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from rich import box
@@ -227,7 +228,7 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
     console = console or Console()
     # Student text is printed as rich Text (never parsed for markup), from a copy without
     # control characters (no escape sequence, terminal link or carriage return gets through).
-    results = [printable_copy(result) for result in results]
+    results = [printable_copy(_gradebook_fields(result)) for result in results]
     check_ids: list[str] = []
     for result in results:
         for check in result.checks:
@@ -275,6 +276,22 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
             Text("  ".join(f"{i}={c}" for i, c in enumerate(check_ids, start=1)), style="dim")
         )
     _print_outcomes(results, console)
+
+
+def _gradebook_fields(result: GradeResult) -> GradeResult:
+    """``result`` without what the gradebook never prints: copying a class's check details
+    (layer lists, confusion matrices) for the table took longer than restoring the class."""
+    return dataclasses.replace(
+        result,
+        checks=[dataclasses.replace(c, details={}, message="", hint="") for c in result.checks],
+        cells=[],
+        fits=[],
+        reference_fits=[],
+        notices=[],
+        flags=[],
+        manual=[],
+        locked_cells=[],
+    )
 
 
 def _print_outcomes(results: Sequence[GradeResult], console: Console) -> None:

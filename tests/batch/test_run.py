@@ -12,13 +12,20 @@ import dataclasses
 import json
 import os
 import shutil
+import typing as t
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 from grader.batch import run as batch_module
-from grader.batch.cache import ResultCache, grading_context, result_key
+from grader.batch.cache import (
+    ResultCache,
+    grading_context,
+    render_key,
+    rendering_context,
+    result_key,
+)
 from grader.batch.run import MARKER, grade_batch
 from grader.batch.workers import Task, TaskResult
 from grader.exceptions import InputError
@@ -26,10 +33,12 @@ from grader.options import GradeOptions
 from grader.results import GradeResult, Outcome
 from grader.rubric import load_assignment
 from grader.versions import versions
-from tests.conftest import EXAMPLES, SMOKE
+from tests.conftest import EXAMPLES, ROOT, SMOKE
 from tests.export.test_exports import result as canned_result
 
 EXECUTED = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+REAL = GradeResult.from_json((ROOT / "tests" / "files" / "results" / "full_marks.json").read_text())
+"""A real grade's result (see tools/refresh_report_fixtures.sh)."""
 
 
 class FakeExecutor:
@@ -38,9 +47,16 @@ class FakeExecutor:
     description = "fake"
 
     def __init__(
-        self, log: list[str], die_after: int | None = None, fail: str = "", outcome: Outcome = "ok"
+        self,
+        log: list[str],
+        die_after: int | None = None,
+        fail: str = "",
+        outcome: Outcome = "ok",
+        real: bool = False,
     ) -> None:
         self.log, self.die_after, self.fail, self.outcome = log, die_after, fail, outcome
+        self.real = real
+        """Answer with a real grade's result (fits, floats, confusion matrices) for everyone."""
 
     def calibrate(self, assignment: str, options: GradeOptions) -> None:
         return None
@@ -53,17 +69,28 @@ class FakeExecutor:
             if task.student_id == self.fail:
                 yield TaskResult(task.student_id, failure="the kernel could not be started")
                 continue
-            result = dataclasses.replace(
-                canned_result(task.student_id, {"data.split": "pass", "transfer.frozen": "fail"}),
-                timings={"total": 3.0},
-                outcome=self.outcome,
-            )
+            if self.real:
+                result = dataclasses.replace(REAL, submission=task.student_id)
+            else:
+                result = dataclasses.replace(
+                    canned_result(
+                        task.student_id, {"data.split": "pass", "transfer.frozen": "fail"}
+                    ),
+                    timings={"total": 3.0},
+                    outcome=self.outcome,
+                )
             yield TaskResult(task.student_id, result.to_json(), EXECUTED, duration_s=3.0)
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
-    state: dict[str, object] = {"log": [], "die_after": None, "fail": "", "outcome": "ok"}
+    state: dict[str, object] = {
+        "log": [],
+        "die_after": None,
+        "fail": "",
+        "outcome": "ok",
+        "real": False,
+    }
 
     @contextlib.contextmanager
     def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[FakeExecutor]:
@@ -73,6 +100,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
             state["die_after"],  # type: ignore[arg-type]
             state["fail"],  # type: ignore[arg-type]
             state["outcome"],  # type: ignore[arg-type]
+            state["real"],  # type: ignore[arg-type]
         )
 
     monkeypatch.setattr(batch_module, "open_executor", open_executor)
@@ -149,6 +177,107 @@ def test_cache_serves_unchanged_notebooks_in_a_new_output_folder(
     assert [e.status for e in summary.entries] == ["cached", "cached", "graded"]
     assert (tmp_path / "second" / "ada" / "executed.ipynb").read_text() == EXECUTED
     assert (tmp_path / "second" / "ada" / "report.html").is_file()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_restored_files_are_the_first_grades_byte_for_byte_and_not_rendered_again(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake["real"] = True
+    run(hand_in, tmp_path / "first")
+
+    def render_reports(*args: object, **kwargs: object) -> t.NoReturn:
+        raise AssertionError("a restored submission's reports were rendered again")
+
+    monkeypatch.setattr(batch_module, "render_reports", render_reports)
+    summary = run(hand_in, tmp_path / "second")
+    assert [e.status for e in summary.entries] == ["cached"] * 3
+    for sid in ("ada", "alan", "grace"):
+        first, second = _files(tmp_path / "first" / sid), _files(tmp_path / "second" / sid)
+        assert set(first) == {
+            "result.json",
+            "report.html",
+            "report.md",
+            "results.json",
+            "prairielearn.json",
+            "executed.ipynb",
+            MARKER,
+        }
+        assert first == second, sid
+
+
+def test_a_notebook_restored_under_another_name_is_that_students_own_grade(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    """Two students hand in the same bytes: each result and report names its own student."""
+    fake["real"] = True
+    run(hand_in, tmp_path / "first")
+    shutil.copy(hand_in / "ada.ipynb", hand_in / "bob.ipynb")
+    summary = run(hand_in, tmp_path / "second")
+    assert {e.student_id: e.status for e in summary.entries}["bob"] == "cached"
+    assert fake["log"] == ["ada", "alan", "grace"]  # bob came from ada's entry, not executed
+    restored = _files(tmp_path / "second" / "bob")
+    assert b"feedback for bob" in restored["report.md"]
+    assert b"ada" not in restored["report.md"] + restored["report.html"]
+    # Byte for byte what a grade of bob's notebook writes (the canned grade differs from
+    # ada's only in its name, as a real one would besides its timings).
+    run(hand_in, tmp_path / "fresh", force=True)
+    assert restored == _files(tmp_path / "fresh" / "bob")
+    # Restored a second time, bob's files are copied from the entry, not rendered again.
+    run(hand_in, tmp_path / "third")
+    assert _files(tmp_path / "third" / "bob") == restored
+
+
+@pytest.mark.parametrize("name", ["bob", 'ü "x"\n  "submission": "y",', ""])
+def test_a_renamed_result_is_written_as_to_json_writes_it(name: str) -> None:
+    from grader.batch.run import _renamed
+
+    text = REAL.to_json()
+    assert _renamed(text, REAL.submission, name) == (
+        dataclasses.replace(REAL, submission=name).to_json()
+    )
+
+
+def test_rendered_files_are_kept_per_view_template_and_grader_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grader.batch import cache as cache_module
+    from grader.report.render import templates_dir
+
+    spec = load_assignment("cifar10_transfer")
+    context = rendering_context(spec, "instructor")
+    assert rendering_context(spec, "instructor") == context
+    assert rendering_context(spec, "student") != context
+    assert render_key("ada", context) != render_key("bob", context)
+    templates = tmp_path / "templates"
+    shutil.copytree(templates_dir(), templates)
+    monkeypatch.setattr(cache_module, "templates_dir", lambda: templates)
+    assert rendering_context(spec, "instructor") == context  # the same templates, copied
+    md = templates / "report.md.j2"
+    md.write_text(md.read_text() + "\n")
+    assert rendering_context(spec, "instructor") != context
+
+
+def test_a_view_change_renders_the_reports_again(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+) -> None:
+    run(hand_in, tmp_path / "first")
+    summary = grade_batch(
+        [hand_in],
+        assignment="cifar10_transfer",
+        out=tmp_path / "student",
+        options=SMOKE.replace(view="student"),
+    )
+    assert [e.status for e in summary.entries] == ["cached"] * 3
+    from grader.report.render import render_html
+
+    instructor = (tmp_path / "first" / "ada" / "report.html").read_text()
+    student = (tmp_path / "student" / "ada" / "report.html").read_text()
+    result = GradeResult.from_json((tmp_path / "student" / "ada" / "result.json").read_text())
+    assert student == render_html(result, "student") != instructor
 
 
 def test_force_grades_everything_again(

@@ -1,8 +1,9 @@
 """A real grade through a warm kernel: the same verdicts as its golden, after a hostile notebook.
 
 One worker process grades a hostile notebook, then the full-marks example in the kernel that
-was started (Keras imported) while the hostile one ran. The second must match its golden
-exactly, accuracy included, and find nothing the first left behind.
+was started (Keras imported) while the hostile one ran, judged by the judge started then too.
+The second must match its golden exactly, accuracy included, and find nothing the first left
+behind.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_warm_kernel_grades_full_marks_as_its_golden_after_a_hostile_notebook() 
     honest.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     pool = workers._warm_pool()
     assert pool is not None, "warm kernels are switched off ($GRADER_WARM_KERNELS)"
-    served = pool.served
+    served, judged = pool.served, pool.judged
     try:
         a = grade_task(
             Task("mallory", nbformat.writes(hostile).encode(), "cifar10_transfer", SMOKE)
@@ -48,6 +49,8 @@ def test_warm_kernel_grades_full_marks_as_its_golden_after_a_hostile_notebook() 
     assert not a.failure and not b.failure, (a.failure, b.failure)
     # mallory ran in the kernel started first thing, ada in the one started while mallory ran.
     assert pool.served == served + 2
+    # ada was judged by the judge started while mallory ran (mallory's own was started cold).
+    assert pool.judged == judged + 1
     result = GradeResult.from_json(b.result_json)
     assert result.cells[0].status == "ok", result.cells[0]
     golden = json.loads((GOLDENS / "full_marks.json").read_text())
