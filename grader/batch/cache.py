@@ -2,8 +2,9 @@
 
 A result is reused only when everything that could change it is unchanged: the notebook's
 bytes, the rubric and the reference it is calibrated from, the budget and timeouts, the data
-source, and the versions of the grader, Keras and TensorFlow. Reading an entry imports neither
-Keras nor nbclient, so a cached result comes back in milliseconds.
+source, the versions of the grader, Keras and TensorFlow, and the grader's own source and
+templates (a fix to a source checkout re-grades without a new version number). Reading an
+entry imports neither Keras nor nbclient, so a cached result comes back in milliseconds.
 
 Beside the result, an entry keeps the files rendered from it (the reports, Gradescope's and
 PrairieLearn's results), one set per :func:`render_key`: the student they name, the reports'
@@ -15,6 +16,7 @@ depends on gives another key, so stale reports are never served.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -66,6 +68,7 @@ def grading_context(spec: Assignment, options: GradeOptions) -> str:
         A hex digest; :func:`result_key` combines it with a notebook's digest.
     """
     h = hashlib.sha256()
+    h.update(grader_source_digest().encode())
     h.update((spec.folder / "assignment.toml").read_bytes())
     h.update(reference_source(spec))
     h.update(
@@ -107,15 +110,32 @@ def rendering_context(spec: Assignment, view: View) -> str:
     """
     h = hashlib.sha256()
     h.update(json.dumps({"view": view, "reveals": spec.reveals(), **versions()}).encode())
-    # The templates and the grader's own source, not only its version: a source checkout's
-    # edits change reports without a new version number.
-    package = Path(grader.__file__).parent
-    sources = [("templates", p) for p in sorted(templates_dir().glob("*.j2"))]
-    sources += [("grader", p) for p in sorted(package.rglob("*.py"))]
-    for root, path in sources:
-        h.update(f"{root}/{path.name}:{path.stat().st_size}:".encode())
-        h.update(path.read_bytes())
+    h.update(grader_source_digest().encode())
     return h.hexdigest()
+
+
+def source_digest(roots: Mapping[str, tuple[Path, str]]) -> str:
+    """Digest of the files under each root matching its pattern, each named by its path
+    relative to the root (two ``__init__.py`` are two files)."""
+    h = hashlib.sha256()
+    for name, (root, pattern) in sorted(roots.items()):
+        for path in sorted(root.rglob(pattern)):
+            data = path.read_bytes()
+            h.update(f"{name}/{path.relative_to(root).as_posix()}:{len(data)}:".encode())
+            h.update(data)
+    return h.hexdigest()
+
+
+@functools.cache
+def grader_source_digest() -> str:
+    """The grader's own source and templates, not only its version: a source checkout's
+    edits change grades and reports without a new version number. Read once per process."""
+    return source_digest(
+        {
+            "grader": (Path(grader.__file__).parent, "*.py"),
+            "templates": (templates_dir(), "*.j2"),
+        }
+    )
 
 
 def render_key(student_id: str, context: str) -> str:

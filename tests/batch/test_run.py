@@ -255,10 +255,37 @@ def test_rendered_files_are_kept_per_view_template_and_grader_source(
     templates = tmp_path / "templates"
     shutil.copytree(templates_dir(), templates)
     monkeypatch.setattr(cache_module, "templates_dir", lambda: templates)
+    cache_module.grader_source_digest.cache_clear()  # read once per process: read them again
     assert rendering_context(spec, "instructor") == context  # the same templates, copied
     md = templates / "report.md.j2"
     md.write_text(md.read_text() + "\n")
-    assert rendering_context(spec, "instructor") != context
+    cache_module.grader_source_digest.cache_clear()
+    try:
+        assert rendering_context(spec, "instructor") != context
+    finally:
+        cache_module.grader_source_digest.cache_clear()
+
+
+def test_a_change_to_the_graders_source_grades_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same version number, another source (a fix in a checkout): no cached result fits."""
+    from grader.batch import cache as cache_module
+
+    package = tmp_path / "grader"
+    (package / "checks").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "checks" / "__init__.py").write_text("")
+    before = cache_module.source_digest({"grader": (package, "*.py")})
+    (package / "checks" / "__init__.py").write_text("THRESHOLD = 0.5\n")
+    after = cache_module.source_digest({"grader": (package, "*.py")})
+    assert before != after
+    spec = load_assignment("cifar10_transfer")
+    options = GradeOptions(budget="smoke")
+    monkeypatch.setattr(cache_module, "grader_source_digest", lambda: before)
+    old = grading_context(spec, options)
+    monkeypatch.setattr(cache_module, "grader_source_digest", lambda: after)
+    assert grading_context(spec, options) != old
 
 
 def test_a_view_change_renders_the_reports_again(
