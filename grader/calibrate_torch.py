@@ -59,7 +59,8 @@ def train_reference_torch(
     without_triton()  # this process may hold TensorFlow (a Keras assignment graded before)
     from grader.judge.torch_artefacts import parse_pass, test_normalisation, training_runs
     from grader.judge.torch_models import OnnxClassifier
-    from grader.kernel.torch_runtime import Runtime, export_onnx
+    from grader.kernel.torch_export import export_onnx
+    from grader.kernel.torch_runtime import Runtime
 
     spec = assignment.torch
     assert spec is not None

@@ -35,7 +35,7 @@ def describe_reference(module: t.Any, input_shape: tuple[int, ...]) -> dict[str,
     without_triton()
     from grader.judge.torch_models import check_graph, graph_ops
     from grader.kernel.torch_describe import describe
-    from grader.kernel.torch_runtime import export_onnx
+    from grader.kernel.torch_export import export_onnx
 
     buffer = io.BytesIO()
     export_onnx(module, input_shape, buffer)

@@ -27,12 +27,10 @@ grader process to calibrate the reference (:mod:`grader.calibrate_torch`), under
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import random
 import typing as t
-import warnings
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +39,10 @@ import numpy as np
 
 from grader.budget import Budget
 from grader.kernel import torch_layout
+from grader.kernel import torch_values as values
 from grader.kernel.torch_describe import describe
+from grader.kernel.torch_export import export_onnx
 
-MAX_METRIC_LABELS = 200_000
 MAX_METRIC_CALLS = 200
 METRIC_FUNCTIONS = (
     "accuracy_score",
@@ -64,24 +63,6 @@ _OPTIMIZER_FIELDS = (
     "alpha",
     "rho",
     "amsgrad",
-)
-_TRANSFORM_FIELDS = (
-    "p",
-    "size",
-    "padding",
-    "fill",
-    "padding_mode",
-    "pad_if_needed",
-    "mean",
-    "std",
-    "degrees",
-    "scale",
-    "ratio",
-    "num_output_channels",
-    "brightness",
-    "contrast",
-    "saturation",
-    "hue",
 )
 _LOSS_FUNCTIONS = ("cross_entropy", "nll_loss", "mse_loss")
 DATASET_CLASSES = {"cifar10": ("cifar", "CIFAR10"), "mnist": ("mnist", "MNIST")}
@@ -337,7 +318,7 @@ class Runtime:
 
     def sample_limit(self, loader: t.Any) -> int | None:
         """Samples one pass over ``loader`` may yield (None: no cap)."""
-        split, _ = _source(loader.dataset)
+        split, _ = values.source(loader.dataset)
         return self.budget.max_eval_samples if split == "test" else self.budget.max_train_samples
 
     def batch_limit(self, loader: t.Any) -> int | None:
@@ -350,15 +331,15 @@ class Runtime:
 
     def start_pass(self, loader: t.Any, make_iterator: t.Callable[[], t.Any]) -> _Pass:
         """A new pass over ``loader``: recorded, capped, or skipped when the budget is spent."""
-        split, source = _source(loader.dataset)
-        base = _base_dataset(loader.dataset)
+        split, source = values.source(loader.dataset)
+        base = values.base_dataset(loader.dataset)
         record: dict[str, t.Any] = {
             "index": len(self.passes),
             "split": split,
             "dataset": type(base).__name__[:100],
-            "transform": describe_transform(getattr(base, "transform", None)),
+            "transform": values.describe_transform(getattr(base, "transform", None)),
             "batch_size": loader.batch_size,
-            "dataset_size": _length(loader.dataset),
+            "dataset_size": values.length(loader.dataset),
             "batches": 0,
             "samples": 0,
             "skipped": False,
@@ -390,7 +371,7 @@ class Runtime:
             )
             return _Pass(self, record, None, 0)
         if limit is not None:
-            full = _length(loader.dataset)
+            full = values.length(loader.dataset)
             if full is None or full > limit:
                 batches = self.batch_limit(loader)
                 self._say(
@@ -465,7 +446,7 @@ class Runtime:
         info.last_step = self._seq
         if not info.hyper and optimizer.param_groups:
             group = optimizer.param_groups[0]
-            info.hyper = {k: _plain_value(group[k]) for k in _OPTIMIZER_FIELDS if k in group}
+            info.hyper = {k: values.plain_value(group[k]) for k in _OPTIMIZER_FIELDS if k in group}
         active = self.active
         if active is None:
             return
@@ -624,7 +605,7 @@ class Runtime:
     def _write(path: Path, value: dict[str, t.Any]) -> None:
         if path.exists():
             return  # written once: a record is never rewritten
-        path.write_text(json.dumps(value, default=_plain_value, allow_nan=False), "utf-8")
+        path.write_text(json.dumps(value, default=values.plain_value, allow_nan=False), "utf-8")
 
 
 class _Pass:
@@ -656,10 +637,10 @@ class _Pass:
         if self.inner is None:
             self.inner = self.make_iterator()
         batch = next(self.inner)
-        size = _batch_size(batch)
+        size = values.batch_size(batch)
         if self.limit is not None and size is not None and record["samples"] + size > self.limit:
             size = self.limit - record["samples"]
-            batch = _head(batch, size)
+            batch = values.head(batch, size)
         if record["batches"] == 0:
             import torch
 
@@ -694,18 +675,20 @@ def _recording_metric(runtime: Runtime, name: str, original: t.Any) -> t.Any:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             arguments = bound.arguments
-            y_true = _labels(arguments["y_true"])
-            y_pred = _labels(arguments["y_pred"])
+            y_true = values.labels(arguments["y_true"])
+            y_pred = values.labels(arguments["y_pred"])
             runtime.metric_called(
                 {
                     "function": name,
                     "options": {
-                        k: _plain_value(arguments[k]) for k in _METRIC_OPTIONS if k in arguments
+                        k: values.plain_value(arguments[k])
+                        for k in _METRIC_OPTIONS
+                        if k in arguments
                     },
                     "weighted_samples": arguments.get("sample_weight") is not None,
                     "y_true": y_true,
                     "y_pred": y_pred,
-                    "result": _plain_value(result),
+                    "result": values.plain_value(result),
                 }
             )
         except Exception as exc:  # recording must never break the student's call
@@ -713,103 +696,6 @@ def _recording_metric(runtime: Runtime, name: str, original: t.Any) -> t.Any:
         return result
 
     return metric
-
-
-def _labels(values: t.Any) -> list[int]:
-    array = np.asarray([_plain_value(v) for v in values] if isinstance(values, list) else values)
-    array = np.asarray(getattr(array, "numpy", lambda: array)()).reshape(-1)
-    if array.size > MAX_METRIC_LABELS:
-        raise ValueError(f"more than {MAX_METRIC_LABELS} labels")
-    return [int(v) for v in array.tolist()]
-
-
-def _plain_value(value: t.Any) -> t.Any:
-    """Tensors, numpy values and tuples as JSON values."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | list):
-        return [_plain_value(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, bool | int | float | str) or value is None:
-        return value
-    return str(value)[:200]
-
-
-def describe_transform(transform: t.Any, depth: int = 0) -> list[dict[str, t.Any]] | None:
-    """A transform pipeline as a list of ``{"type", <fields>}``; nested ``Compose`` flattened.
-
-    None when the data set has no ``transform`` attribute (not a torchvision data set).
-    """
-    if transform is None:
-        return []
-    items = getattr(transform, "transforms", None)
-    if not isinstance(items, list | tuple) or depth > 4:
-        items = [transform]
-    out: list[dict[str, t.Any]] = []
-    for item in list(items)[:50]:
-        nested = getattr(item, "transforms", None)
-        if isinstance(nested, list | tuple) and type(item).__name__ == "Compose":
-            out += describe_transform(item, depth + 1) or []
-            continue
-        entry: dict[str, t.Any] = {"type": type(item).__name__[:100]}
-        for name in _TRANSFORM_FIELDS:
-            if hasattr(item, name) and not callable(getattr(item, name)):
-                entry[name] = _plain_value(getattr(item, name))
-        out.append(entry)
-    return out
-
-
-def _base_dataset(dataset: t.Any) -> t.Any:
-    """The data set under ``Subset`` and ``ConcatDataset`` wrappers (``random_split`` too)."""
-    for _ in range(10):
-        if hasattr(dataset, "indices") and hasattr(dataset, "dataset"):
-            dataset = dataset.dataset
-        elif isinstance(getattr(dataset, "datasets", None), list) and dataset.datasets:
-            dataset = dataset.datasets[0]
-        else:
-            break
-    return dataset
-
-
-def _source(dataset: t.Any) -> tuple[str, tuple[str, t.Any]]:
-    """The split a loader reads (``train``, ``test``, ``other``) and a key for its data."""
-    base = _base_dataset(dataset)
-    if getattr(type(base), "__grader_served__", False):
-        split = "train" if base.train else "test"
-        return split, ("served", split)
-    return "other", ("object", id(base))
-
-
-def _length(dataset: t.Any) -> int | None:
-    try:
-        return len(dataset)
-    except TypeError:
-        return None
-
-
-def _batch_size(batch: t.Any) -> int | None:
-    if hasattr(batch, "shape") and len(batch.shape):
-        return int(batch.shape[0])
-    if isinstance(batch, tuple | list) and batch:
-        return _batch_size(batch[0])
-    if isinstance(batch, dict) and batch:
-        return _batch_size(next(iter(batch.values())))
-    return None
-
-
-def _head(batch: t.Any, n: int) -> t.Any:
-    if hasattr(batch, "shape"):
-        return batch[:n]
-    if isinstance(batch, tuple | list):
-        return type(batch)(_head(b, n) for b in batch)
-    if isinstance(batch, dict):
-        return {k: _head(v, n) for k, v in batch.items()}
-    return batch
 
 
 def _unavailable_class(original: type, served: str) -> type:
@@ -831,30 +717,3 @@ def _user_namespace() -> dict[str, t.Any]:
 
     shell = get_ipython()
     return dict(shell.user_ns) if shell is not None else {}
-
-
-def export_onnx(module: t.Any, input_shape: t.Sequence[int], path: Path | io.BytesIO) -> None:
-    """Write ``module`` in eval mode as ONNX, batch size free (TorchScript exporter: it needs
-    no package beyond PyTorch, and works offline)."""
-    import torch
-
-    was_training = module.training
-    module.eval()
-    try:
-        parameter = next(module.parameters(), None)
-        device = parameter.device if parameter is not None else "cpu"
-        example = torch.zeros((1, *input_shape), device=device)
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                (example,),
-                t.cast(t.Any, path),  # a file path or a buffer: both are written
-                dynamo=False,
-                input_names=["input"],
-                output_names=["output"],
-                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-                opset_version=17,
-            )
-    finally:
-        module.train(was_training)

@@ -35,7 +35,7 @@ from grader.judge.torch_models import (  # noqa: E402
 )
 from grader.kernel import torch_layout  # noqa: E402
 from grader.kernel.torch_describe import describe  # noqa: E402
-from grader.kernel.torch_runtime import export_onnx  # noqa: E402
+from grader.kernel.torch_export import export_onnx  # noqa: E402
 from grader.results import CheckResult  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402
 from reference import cifar10_cnn_torch  # noqa: E402

@@ -22,7 +22,8 @@ from torch import nn  # noqa: E402
 
 from grader.kernel import torch_layout  # noqa: E402
 from grader.kernel.torch_describe import describe  # noqa: E402
-from grader.kernel.torch_runtime import Runtime, export_onnx  # noqa: E402
+from grader.kernel.torch_export import export_onnx  # noqa: E402
+from grader.kernel.torch_runtime import Runtime  # noqa: E402
 from reference import cifar10_cnn_torch, mnist_cnn_torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
