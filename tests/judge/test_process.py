@@ -16,6 +16,7 @@ from grader.judge.flags import accuracy_flags, accuracy_margin
 from grader.judge.process import Judge, parse_findings
 from grader.results import CheckResult
 from grader.rubric import load_assignment
+from tests.sandbox.confined import run_confined
 
 SPEC = load_assignment("cifar10_transfer")
 IDS = [c.id for c in SPEC.checks]
@@ -151,13 +152,7 @@ except OSError as exc:
 print(json.dumps(found))
 """
     with judge_sandbox(SandboxOptions(), SPEC, data) as (box, _):
-        done = subprocess.run(
-            box.command([sys.executable, "-I", "-c", probe]),
-            env=box.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_confined(box, [sys.executable, "-I", "-c", probe])
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert found["data"] == "read" and found["write"] != "written"

@@ -32,16 +32,13 @@ from grader.cli import main
 from grader.data.cache import cache_dir
 from grader.results import GradeResult
 from grader.sandbox import launcher as sandbox_exec
-from grader.sandbox.confine import SandboxOptions, namespaces_available
+from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_sandbox
 from grader.sandbox.limits import Limits
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT
+from tests.sandbox.confined import needs_namespaces, needs_root
 
 GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader switches users")
-needs_namespaces = pytest.mark.skipif(
-    not namespaces_available(), reason="this machine does not allow namespaces"
-)
 
 WALK = """\
 import json, os, sys

@@ -42,11 +42,8 @@ from grader.sandbox.kernel import SandboxedKernelManager, kernel_sandbox
 from grader.sandbox.limits import Limits
 from grader.sandbox.watchdog import Watchdog
 from tests.conftest import ASSIGNMENT, ROOT
+from tests.sandbox.confined import needs_namespaces, needs_root, run_confined
 
-needs_namespaces = pytest.mark.skipif(
-    not namespaces_available(), reason="this machine does not allow namespaces"
-)
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader switches users")
 # What a sandbox's / may hold: the system, its own mounts, and the first folder of each path
 # of Python's installation (their other contents are not mounted).
 SYSTEM_NAMES = {"bin", "sbin", "lib", "lib64", "lib32", "libx32", "usr", "etc"}
@@ -267,9 +264,7 @@ def test_confine_runs_a_python_filter_over_pipes(tmp_path: Path, enabled: bool) 
     argv = [sys.executable, "-I", "-c", code, str(models)]
     with confine(SandboxOptions(enabled=enabled), mounts=[Mount(models)], workdir=work) as box:
         command = box.command(argv)
-        run = subprocess.run(
-            command, input="hello", env=box.env(), capture_output=True, text=True, timeout=60
-        )
+        run = run_confined(box, argv, stdin="hello")
     assert run.returncode == 0, run.stderr
     if enabled:
         assert run.stdout.split() == ["HELLO", "weights", "30"]  # 30: EROFS
@@ -571,13 +566,7 @@ def test_a_sandboxed_process_has_a_user_name_without_a_passwd_entry(tmp_path: Pa
     torchvision import) need getpass.getuser() to answer."""
     code = "import getpass, os; print(os.getuid(), getpass.getuser())"
     with confine(SandboxOptions(), mounts=[], workdir=tmp_path) as box:
-        run = subprocess.run(
-            box.command([sys.executable, "-I", "-c", code]),
-            env=box.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = run_confined(box, [sys.executable, "-I", "-c", code])
     assert run.returncode == 0, run.stderr
     uid, name = run.stdout.split()
     assert int(uid) != os.getuid() and name == SANDBOX_USER
