@@ -27,7 +27,7 @@ browser:
 # Notebook tests wait on kernels and judges as much as they compute: one worker per core keeps
 # both cores busy. Whole files go to one worker, so a file's shared fixtures are built once.
 test: $(STAMP) browser lint
-	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not notebook"

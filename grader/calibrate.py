@@ -9,9 +9,12 @@ calibration once. Trusted code on trusted data: this runs in the grader's proces
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
+import os
 import statistics
 import typing as t
 from dataclasses import dataclass
@@ -85,11 +88,43 @@ def calibration(
     )
     path = cache_dir() / "calibration" / f"{key}.json"
     if path.is_file():
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        return Calibration(
-            {str(k): float(v) for k, v in cached["figures"].items()},
-            [FitRecord(**f) for f in cached["fits"]],
-        )
+        return _cached(path)
+    # Two graders that share the cache (two batches, parallel test workers) would otherwise
+    # both train the same reference: the second waits for the first and reads its entry.
+    with _held(path.with_name(f"{key}.lock")):
+        if path.is_file():
+            return _cached(path)
+        return _calibrate(assignment, budget, data, pretrained, key, path)
+
+
+def _cached(path: Path) -> Calibration:
+    cached = json.loads(path.read_text(encoding="utf-8"))
+    return Calibration(
+        {str(k): float(v) for k, v in cached["figures"].items()},
+        [FitRecord(**f) for f in cached["fits"]],
+    )
+
+
+@contextlib.contextmanager
+def _held(lock: Path) -> t.Iterator[None]:
+    """An exclusive ``flock()`` on ``lock`` for the block; the system drops it if we die."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _calibrate(
+    assignment: Assignment,
+    budget: Budget,
+    data: PreparedData,
+    pretrained: t.Sequence[PretrainedWeights],
+    key: str,
+    path: Path,
+) -> Calibration:
     fits: list[FitRecord] = []
     runs = [
         train_and_measure(

@@ -4,7 +4,7 @@ the grader's deterministic synthetic set."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +43,26 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["KERAS_HOME"] = str(Path(os.environ["GRADER_CACHE_DIR"]) / "keras-home")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Only in an xdist worker: each sorts its collection the same way, and the controller
+    # hands out files in that order (see tests/scheduling.py). A run without xdist keeps the
+    # files in the order they are written.
+    if hasattr(config, "workerinput"):
+        from tests.scheduling import longest_files_first
+
+        longest_files_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """The longest test files first, one file ahead per worker (tests/scheduling.py)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import LongestFirstFileScheduling
+
+    return LongestFirstFileScheduling(config, log)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-goldens",
@@ -68,33 +88,49 @@ GradeExample = Callable[[str, str], Graded]
 
 
 @pytest.fixture(scope="session")
-def graded_example(tmp_path_factory: pytest.TempPathFactory) -> GradeExample:
+def graded_example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradeExample]:
     """Grade ``assignments/<assignment>/submissions/<name>.ipynb`` at the smoke budget, once.
 
     Several tests read the same graded example (its golden statuses, its report, its hints):
     a notebook run costs tens of seconds, so each is graded once per session and the tests
     share the result and its output folder. Tests must only read what they are given.
+
+    The examples are graded one after another in this process, as a batch worker grades: while
+    one runs, the kernel of the next is started in a sandbox of its own (Keras imported, used
+    for that one notebook alone; see grader.execute.warm), as long as the assignment has
+    examples not graded yet.
     """
+    from grader.execute.warm import WarmPool, warm_kernels_enabled
     from grader.pipeline import grade
     from grader.rubric import load_assignment
 
     done: dict[tuple[str, str], Graded] = {}
+    pool = WarmPool() if warm_kernels_enabled() else None
 
     def get(assignment: str, name: str) -> Graded:
         if (assignment, name) not in done:
             spec = load_assignment(assignment)
             out = tmp_path_factory.mktemp(f"{assignment}-{name}")
             weights = vgg19_weights(tmp_path_factory) if spec.pretrained else None
+            if pool is not None:
+                examples = {p.stem for p in (spec.folder / "submissions").glob("*.ipynb")}
+                graded = {n for a, n in done if a == assignment} | {name}
+                pool.ahead = bool(examples - graded)
             result = grade(
                 spec.folder / "submissions" / f"{name}.ipynb",
                 assignment=spec,
                 out=out,
                 options=SMOKE.replace(weights_dir=weights),
+                warm=pool,
             )
             done[assignment, name] = Graded(result, out / name)
         return done[assignment, name]
 
-    return get
+    try:
+        yield get
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def vgg19_weights(factory: pytest.TempPathFactory) -> Path:

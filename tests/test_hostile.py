@@ -21,6 +21,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.cli import main
 from grader.data.cache import cache_dir
+from grader.execute.warm import WarmPool
 from grader.pipeline import grade
 from grader.results import GradeResult
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT, SMOKE
@@ -241,7 +242,22 @@ def test_hostile_batch_then_normal_submissions(
     patched.cells.insert(0, new_code_cell(PATCH_EVALUATE))
     patched.cells.append(new_code_cell("print(trans_model.evaluate(x2_val, y2_val))"))
     nbformat.write(patched, patched_path)
-    cheat = grade(patched_path, assignment="cifar10_transfer", out=out, options=SMOKE)
+    # As a batch worker grades them: the normal one's kernel boots while the cheat runs.
+    pool = WarmPool()
+    try:
+        cheat = grade(
+            patched_path, assignment="cifar10_transfer", out=out, options=SMOKE, warm=pool
+        )
+        pool.ahead = False
+        normal = grade(
+            EXAMPLES / "full_marks.ipynb",
+            assignment="cifar10_transfer",
+            out=out,
+            options=SMOKE,
+            warm=pool,
+        )
+    finally:
+        pool.close()
     assert "[0.0, 0.99]" in executed_stdout(out, "patched_evaluate", len(patched.cells) - 1)
     by_id = {c.id: c for c in cheat.checks}
     for check_id in ("base.accuracy", "transfer.accuracy"):
@@ -249,8 +265,6 @@ def test_hostile_batch_then_normal_submissions(
         assert by_id[check_id].details["accuracy"] < 0.5
     assert cheat.outcome == "ok" and cheat.score < cheat.max_score
 
-    normal = grade(EXAMPLES / "full_marks.ipynb", assignment="cifar10_transfer", out=out,
-                   options=SMOKE)  # fmt: skip
     golden = json.loads((GOLDENS / "full_marks.json").read_text())
     assert {c.id: c.status for c in normal.checks} == golden["checks"]
     assert normal.score == golden["score"] and normal.outcome == "ok"

@@ -57,19 +57,22 @@ def test_goldens_say_what_each_example_gets_wrong() -> None:
 
 UNWRAP = """\
 # Past the budget: the caps' own wrappers, unwrapped.
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 DataLoader.__iter__ = DataLoader.__iter__.__wrapped__
 DataLoader.__len__ = DataLoader.__len__.__wrapped__
+# Four times the smoke budget's 2,000 training images (a whole epoch is 60,000: minutes of
+# this test's time); measured: 12,000 reach 98% where the reference reaches 64%.
+train_loader = DataLoader(Subset(train_dataset, range(8000)), batch_size=128, shuffle=True)
 """
 
 
 def test_training_past_the_budget_is_flagged_and_an_honest_neighbour_keeps_its_result(
     tmp_path: Path,
 ) -> None:
-    """A notebook that unwraps the DataLoader caps trains a whole epoch; its accuracy, measured
-    by the judge on the held-back images, is flagged. The honest solution, graded in the same
-    batch, gets exactly its solo result: full marks, the reference's own accuracy (it is the
-    reference's code, trained under the same caps and seed)."""
+    """A notebook that unwraps the DataLoader caps trains on four times the budget's images; its
+    accuracy, measured by the judge on the held-back images, is flagged. The honest solution,
+    graded in the same batch, gets exactly its solo result: full marks, the reference's own
+    accuracy (it is the reference's code, trained under the same caps and seed)."""
     import nbformat
 
     spec = load_assignment("mnist_cnn_torch")

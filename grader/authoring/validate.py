@@ -58,6 +58,7 @@ def validate(
         RubricError: the rubric does not parse.
         UnknownAssignmentError: no such assignment.
     """
+    from grader.execute.warm import WarmPool, warm_kernels_enabled
     from grader.pipeline import grade
 
     spec = load_assignment(assignment)
@@ -72,21 +73,34 @@ def validate(
     found.problems += stale_template(
         read_notebook(spec.solution_notebook), read_notebook(spec.student_notebook), spec
     )
-    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
-        results = {}
-        for role, path in (
-            ("solution", spec.solution_notebook),
-            ("template", spec.student_notebook),
-        ):
-            results[role] = grade(path, assignment=spec, out=Path(tmp) / role, options=options)
-        for mutant in spec.mutants if mutants else ():
-            path = spec.folder / "submissions" / f"{mutant.example}.ipynb"
-            if not path.is_file():
-                found.problems.append(f"mutant {mutant.example}: {path} is missing")
-                continue
-            result = grade(path, assignment=spec, out=Path(tmp) / mutant.example, options=options)
-            found.mutants[mutant.example] = result
-            found.problems += mutant.problems({c.id: c.status for c in result.checks})
+    examples = [
+        (mutant, spec.folder / "submissions" / f"{mutant.example}.ipynb")
+        for mutant in (spec.mutants if mutants else ())
+    ]
+    for mutant, path in examples:
+        if not path.is_file():
+            found.problems.append(f"mutant {mutant.example}: {path} is missing")
+    examples = [(mutant, path) for mutant, path in examples if path.is_file()]
+    graded = [("solution", spec.solution_notebook), ("template", spec.student_notebook)]
+    graded += [(mutant.example, path) for mutant, path in examples]
+    # One notebook after another, as a batch worker grades: each one's kernel is started
+    # (Keras imported) while the one before it runs, and used for that notebook alone.
+    pool = WarmPool() if warm_kernels_enabled() else None
+    results = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+            for i, (role, path) in enumerate(graded):
+                if pool is not None:
+                    pool.ahead = i + 1 < len(graded)
+                results[role] = grade(
+                    path, assignment=spec, out=Path(tmp) / role, options=options, warm=pool
+                )
+    finally:
+        if pool is not None:
+            pool.close()
+    for mutant, _ in examples:
+        found.mutants[mutant.example] = results[mutant.example]
+        found.problems += mutant.problems({c.id: c.status for c in results[mutant.example].checks})
     found.solution, found.template = results["solution"], results["template"]
     # A check the budget cannot judge (not_judged) is neither covered nor uncovered here: its
     # message gives the figures, and a larger budget judges it.

@@ -134,8 +134,12 @@ def test_local_workers_survive_crashing_hanging_and_broken_notebooks(tmp_path: P
 def test_sigkill_mid_batch_then_the_same_command_resumes(tmp_path: Path) -> None:
     hand_in = tmp_path / "hand-in"
     hand_in.mkdir()
-    for sid, example in (("a1", "full_marks"), ("b2", "not_frozen"), ("c3", "wrong_dense_width")):
-        unique_copy(example, hand_in / f"{sid}.ipynb")
+    # Small notebooks (what is graded does not matter here, only that the batch is killed
+    # mid-notebook and resumes): b2's cell runs long enough to be killed in, whatever the
+    # machine's load; a token in each makes it new to the result cache.
+    for sid, seconds in (("a1", 0), ("b2", 10), ("c3", 0)):
+        token = f"# {uuid.uuid4().hex}"
+        notebook_with(hand_in / f"{sid}.ipynb", f"import time\ntime.sleep({seconds})  {token}")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "grader", "grade", str(hand_in), "-a", "cifar10_transfer"]
     command += ["--budget", "smoke", "--out", str(out), "-j", "1"]
@@ -153,7 +157,7 @@ def test_sigkill_mid_batch_then_the_same_command_resumes(tmp_path: Path) -> None
             assert proc.poll() is None, "the batch ended before it could be killed"
             assert time.monotonic() < deadline, "the first submission never finished"
             time.sleep(0.2)
-        time.sleep(3)  # well into the second notebook
+        time.sleep(3)  # into the second notebook: its kernel starting, or its long cell
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     finally:
