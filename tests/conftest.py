@@ -58,9 +58,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """The longest test files first, one file ahead per worker (tests/scheduling.py)."""
     if config.getvalue("dist") != "loadfile":
         return None
-    from tests.scheduling import LongestFirstFileScheduling
+    from tests.scheduling import LongestFirstFileScheduling, supported
 
-    return LongestFirstFileScheduling(config, log)
+    # It builds on xdist's private scheduler methods: another xdist keeps its own order.
+    return LongestFirstFileScheduling(config, log) if supported() else None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

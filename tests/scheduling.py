@@ -60,6 +60,15 @@ def longest_files_first(items: list[pytest.Item]) -> None:
     items.sort(key=key)
 
 
+def supported() -> bool:
+    """Whether this xdist has the private methods :class:`LongestFirstFileScheduling` builds on
+    (xdist 3.x): a later one falls back to xdist's own order rather than break the run."""
+    return all(
+        callable(getattr(LoadFileScheduling, name, None))
+        for name in ("_reschedule", "_pending_of", "_assign_work_unit")
+    )
+
+
 class LongestFirstFileScheduling(LoadFileScheduling):  # type: ignore[misc]  # untyped
     """``--dist loadfile``, in the workers' collection order, one file ahead per worker."""
 
