@@ -188,10 +188,7 @@ def _run_and_judge(
     extra_files, hide = list(key.extra_files), list(key.hide)
     warm = pool.take(key) if pool is not None else None
     jkey = judge_key(sandbox, spec, data, dict(key.env))
-    started_judge = pool.take_judge(jkey) if pool is not None else None
     with contextlib.ExitStack() as stack:
-        if started_judge is not None:
-            stack.callback(started_judge.close)
         if warm is not None:
             stack.callback(warm.close)
             box = warm.box
@@ -206,10 +203,10 @@ def _run_and_judge(
                     hide=hide,
                 )
             )
-        if started_judge is None:
-            # Started before the notebook runs, so that its Keras import overlaps the run.
-            started_judge = StartedJudge(jkey)
-            stack.callback(started_judge.close)
+        # Used once, warm or started now (its Keras import then overlaps the run): killed with
+        # its sandbox and evidence before the kernel's sandbox goes, whatever it judged.
+        started_judge = (pool.take_judge(jkey) if pool is not None else None) or StartedJudge(jkey)
+        stack.callback(started_judge.close)
         judge, evidence = started_judge.judge, started_judge.evidence
         # Everything it is asked is known now; it loads the data while the notebook runs.
         request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
@@ -222,36 +219,30 @@ def _run_and_judge(
                 pool.refill(key)
             with contextlib.suppress(GraderError, OSError):
                 pool.refill_judge(jkey)
-        try:
-            collector = EvidenceCollector(
-                box.artefacts,
-                evidence,
-                spec.roles,
-                max_file_bytes=sandbox.limits.file_size_mb * MB,
-                max_total_bytes=MAX_EVIDENCE_BYTES,
-            )
-            setup, finish = _kernel_cells(
-                spec, nb, _kernel_config(spec, plan, data, box, pretrained)
-            )
-            execution = run_notebook(
-                nb,
-                workdir=box.work,
-                setup=setup,
-                finish=finish,
-                cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
-                total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
-                env=box.env(),
-                sandbox=box,
-                after_cell=collector.after_cell,
-                started=warm.km if warm is not None else None,
-            )
-            collector.at_end()
-            t0 = time.monotonic()
-            findings = judge.run(request, spec, timeout=spec.judge_timeout)
-            judge_s = time.monotonic() - t0
-        finally:
-            # Used once: killed with its sandbox and evidence, whatever it judged.
-            started_judge.close()
+        collector = EvidenceCollector(
+            box.artefacts,
+            evidence,
+            spec.roles,
+            max_file_bytes=sandbox.limits.file_size_mb * MB,
+            max_total_bytes=MAX_EVIDENCE_BYTES,
+        )
+        setup, finish = _kernel_cells(spec, nb, _kernel_config(spec, plan, data, box, pretrained))
+        execution = run_notebook(
+            nb,
+            workdir=box.work,
+            setup=setup,
+            finish=finish,
+            cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
+            total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
+            env=box.env(),
+            sandbox=box,
+            after_cell=collector.after_cell,
+            started=warm.km if warm is not None else None,
+        )
+        collector.at_end()
+        t0 = time.monotonic()
+        findings = judge.run(request, spec, timeout=spec.judge_timeout)
+        judge_s = time.monotonic() - t0
     return Graded(
         execution,
         findings,
