@@ -11,9 +11,11 @@ file. ``-j N`` starts a :class:`distributed.LocalCluster` of N single-threaded w
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import dataclasses
 import gc
+import itertools
 import logging
 import os
 import platform
@@ -250,16 +252,18 @@ class DaskExecutor:
         # A bounded number of tasks in flight: notebooks are read and sent only as workers
         # free up, so the client's memory does not grow with the size of the class.
         slots = sum(self.client.nthreads().values()) or 1
-        pending = iter(enumerate(tasks))
+        pending = _with_successors(tasks, slots)
         futures: dict[t.Any, Task] = {}
         queue = as_completed()  # type: ignore[no-untyped-call]
 
         def submit_next() -> None:
             item = next(pending, None)
             if item is not None:
-                i, task = item
+                i, task, more = item
                 key = f"grade-{task.student_id}-{i}-{uuid.uuid4().hex[:8]}"
-                future = self.client.submit(grade_task, task, pure=False, key=key)
+                future = self.client.submit(
+                    grade_task, dataclasses.replace(task, more=more), pure=False, key=key
+                )
                 futures[future] = task
                 queue.add(future)  # type: ignore[no-untyped-call]
 
@@ -277,6 +281,25 @@ class DaskExecutor:
             future.release()
             submit_next()
             yield outcome
+
+
+def _with_successors(tasks: Iterable[Task], slots: int) -> Iterator[tuple[int, Task, bool]]:
+    """Each task with its index, and whether its worker is likely to be given another after it.
+
+    With ``slots`` tasks running at once, in order, the worker that finishes task ``i`` takes
+    task ``i + slots`` if there is one. A worker told there is none starts no kernel and judge
+    ahead for it: at the end of a batch those would only take CPU from the last notebooks.
+    """
+    pending = iter(enumerate(tasks))
+    window: collections.deque[tuple[int, Task]] = collections.deque(
+        itertools.islice(pending, slots + 1)
+    )
+    while window:
+        i, task = window.popleft()
+        following = next(pending, None)
+        if following is not None:
+            window.append(following)
+        yield i, task, len(window) >= slots
 
 
 @contextlib.contextmanager
