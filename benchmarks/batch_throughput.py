@@ -103,7 +103,7 @@ def timed_grade(
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed with status {proc.returncode}")
     seconds = time.monotonic() - started
-    busy = _busy_seconds(machine_before, psutil.cpu_times()) / seconds
+    busy = busy_seconds(machine_before) / seconds
     return Run(seconds, _children_cpu() - cpu_before, busy, memory)
 
 
@@ -112,8 +112,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _busy_seconds(before: t.Any, after: t.Any) -> float:
-    """CPU seconds spent on anything but idling or waiting for I/O between two samples."""
+def busy_seconds(before: t.Any) -> float:
+    """CPU seconds the whole machine spent on anything but idling or waiting for I/O since
+    ``before`` (a :func:`psutil.cpu_times` sample)."""
+    after = psutil.cpu_times()
     total = sum(after) - sum(before)
     idle = (after.idle - before.idle) + (getattr(after, "iowait", 0) - getattr(before, "iowait", 0))
     return float(total - idle)
