@@ -12,6 +12,41 @@ from __future__ import annotations
 
 from make_course_notebooks import Cell, Spec, write_assignment
 
+TRAIN_LOOP = """\
+history = {'train_loss': [], 'train_acc': [], 'val_loss': [], 'val_acc': []}
+for epoch in range(n_epochs):
+    running_loss = 0
+    running_acc = 0
+    model.train()
+    for X, y in trainloader:
+        optimizer.zero_grad()
+        X, y = X.to(device), y.to(device)
+        y_hat = model(X)
+        loss = criterion(y_hat, y)
+        loss.backward()
+        optimizer.step()
+        running_loss += loss.item()
+        running_acc += accuracy(y_hat, y)
+    history['train_loss'].append(running_loss / len(trainloader))
+    history['train_acc'].append(running_acc / len(trainloader))
+    if epoch % val_per_epoch == val_per_epoch - 1:
+        running_loss = 0
+        running_acc = 0
+        model.eval()
+        with torch.no_grad():
+            for X, y in valloader:
+                X, y = X.to(device), y.to(device)
+                y_hat = model(X)
+                running_loss += criterion(y_hat, y).item()
+                running_acc += accuracy(y_hat, y)
+        history['val_loss'].append(running_loss / len(valloader))
+        history['val_acc'].append(running_acc / len(valloader))
+        print(f'Epoch {epoch + 1}/{n_epochs}: validation loss {history["val_loss"][-1]:.4f}, '
+              f'validation accuracy {history["val_acc"][-1]:.4f}')
+"""
+"""The course's training loop: the first model's cell, and the dropout model's after its
+new optimizer (the seed notebook repeats it, as students do)."""
+
 # --- cifar10_cnn_torch (seed 001, Problem 3 part a) ---------------------------------------------
 
 CIFAR_INTRO = """\
@@ -145,38 +180,7 @@ n_epochs = 30
     ),
     Cell(
         "train",
-        """\
-history = {'train_loss': [], 'train_acc': [], 'val_loss': [], 'val_acc': []}
-for epoch in range(n_epochs):
-    running_loss = 0
-    running_acc = 0
-    model.train()
-    for X, y in trainloader:
-        optimizer.zero_grad()
-        X, y = X.to(device), y.to(device)
-        y_hat = model(X)
-        loss = criterion(y_hat, y)
-        loss.backward()
-        optimizer.step()
-        running_loss += loss.item()
-        running_acc += accuracy(y_hat, y)
-    history['train_loss'].append(running_loss / len(trainloader))
-    history['train_acc'].append(running_acc / len(trainloader))
-    if epoch % val_per_epoch == val_per_epoch - 1:
-        running_loss = 0
-        running_acc = 0
-        model.eval()
-        with torch.no_grad():
-            for X, y in valloader:
-                X, y = X.to(device), y.to(device)
-                y_hat = model(X)
-                running_loss += criterion(y_hat, y).item()
-                running_acc += accuracy(y_hat, y)
-        history['val_loss'].append(running_loss / len(valloader))
-        history['val_acc'].append(running_acc / len(valloader))
-        print(f'Epoch {epoch + 1}/{n_epochs}: validation loss {history["val_loss"][-1]:.4f}, '
-              f'validation accuracy {history["val_acc"][-1]:.4f}')
-""",
+        TRAIN_LOOP,
         student=True,
         markdown=(
             "**Training loop**: for every batch, zero the gradients, forward, loss, backward, "
@@ -260,40 +264,8 @@ model = Net().to(device)
     ),
     Cell(
         "train-dropout",
-        """\
-criterion = nn.CrossEntropyLoss()
-optimizer = optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-history = {'train_loss': [], 'train_acc': [], 'val_loss': [], 'val_acc': []}
-for epoch in range(n_epochs):
-    running_loss = 0
-    running_acc = 0
-    model.train()
-    for X, y in trainloader:
-        optimizer.zero_grad()
-        X, y = X.to(device), y.to(device)
-        y_hat = model(X)
-        loss = criterion(y_hat, y)
-        loss.backward()
-        optimizer.step()
-        running_loss += loss.item()
-        running_acc += accuracy(y_hat, y)
-    history['train_loss'].append(running_loss / len(trainloader))
-    history['train_acc'].append(running_acc / len(trainloader))
-    if epoch % val_per_epoch == val_per_epoch - 1:
-        running_loss = 0
-        running_acc = 0
-        model.eval()
-        with torch.no_grad():
-            for X, y in valloader:
-                X, y = X.to(device), y.to(device)
-                y_hat = model(X)
-                running_loss += criterion(y_hat, y).item()
-                running_acc += accuracy(y_hat, y)
-        history['val_loss'].append(running_loss / len(valloader))
-        history['val_acc'].append(running_acc / len(valloader))
-        print(f'Epoch {epoch + 1}/{n_epochs}: validation loss {history["val_loss"][-1]:.4f}, '
-              f'validation accuracy {history["val_acc"][-1]:.4f}')
-""",
+        "criterion = nn.CrossEntropyLoss()\n"
+        "optimizer = optim.SGD(model.parameters(), lr=0.001, momentum=0.9)\n" + TRAIN_LOOP,
         student=True,
         markdown="**Train the dropout model** as the first one: a new optimizer, the same loop.",
     ),
