@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--budget", default="standard")
     args = parser.parse_args()
+    # nbgrader runs from inside its course folder: a relative path would no longer lead to it.
+    args.nbgrader = args.nbgrader.absolute()
     if not (args.nbgrader / "nbgrader").is_file():
         raise SystemExit(f"no nbgrader in {args.nbgrader}; see this script's docstring")
 
