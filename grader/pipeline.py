@@ -31,6 +31,7 @@ from grader.execute.run import Execution, run_notebook, strip_ansi
 from grader.execute.warm import (
     PRELOAD,
     TORCH_PRELOAD,
+    WarmKernel,
     WarmKey,
     WarmPool,
     warm_kernels_enabled,
@@ -38,16 +39,23 @@ from grader.execute.warm import (
 )
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.flags import accuracy_flags
-from grader.judge.process import JudgeFindings, StartedJudge, judge_key, judge_request
+from grader.judge.process import (
+    JudgeFindings,
+    JudgeKey,
+    StartedJudge,
+    judge_key,
+    judge_request,
+)
 from grader.kernel.cells import finish_code, setup_code
 from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
 from grader.report.facts import warning_notices
 from grader.report.render import write_reports
-from grader.results import GradeResult, Incident, unjudged_result, write_atomic
+from grader.results import GradeResult, Incident, ManualAnswer, unjudged_result, write_atomic
 from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
+from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
 from grader.sandbox.limits import MB, THREAD_VARIABLES
 from grader.versions import torch_versions, versions
@@ -105,52 +113,68 @@ def grade(
         ... # doctest: +SKIP
     """
     started = time.monotonic()
-    spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    plan = spec.plan(options.budget)
-    rubric_s = time.monotonic() - started
-    t0 = time.monotonic()
-    data = _data(spec, options)
-    data_s = time.monotonic() - t0
-    folder = Path(out) / Path(submission).stem
+    submission = Path(submission)
+    laps: dict[str, float] = {}
+    with _lap(laps, "rubric"):
+        spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
+        plan = spec.plan(options.budget)
+    with _lap(laps, "data"):
+        data = _data(spec, options)
+    folder = Path(out) / submission.stem
     try:
-        nb = read_notebook(Path(submission))
+        nb = read_notebook(submission)
     except NotANotebookError as exc:
-        result = _refused(Path(submission), spec, plan, data, exc, started)
-        write_reports(result, folder, view=options.view)
-        result.write(folder / "result.json")
-        return result
-    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
+        return _write_refused(_refused(submission, spec, plan, data, exc, started), folder, options)
+    pretrained = _pretrained(spec, options)
     # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
     # the calibration and starts the judge.
     _start_early(warm, _kernel_key(spec, data, pretrained, options))
+    nb, manual, locked_changes = _restore_locked(spec, nb)
+    with _lap(laps, "calibrate"):
+        reference = calibration(spec, plan, data, pretrained=pretrained)
+    graded = _run_and_judge(submission, nb, spec, plan, data, reference, pretrained, options, warm)
+    result = _result(
+        submission.stem, spec, plan, data, reference, pretrained, graded, locked_changes, manual
+    )
+    _add_timings(result, laps, graded, started)
+    _write(result, graded.execution, folder, options, started)
+    return result
+
+
+@contextlib.contextmanager
+def _lap(laps: dict[str, float], step: str) -> t.Iterator[None]:
+    """Record in ``laps[step]`` the seconds the ``with`` block took."""
+    t0 = time.monotonic()
+    yield
+    laps[step] = time.monotonic() - t0
+
+
+def _pretrained(spec: Assignment, options: GradeOptions) -> list[PretrainedWeights]:
+    return [find_weights(name, options.weights_dir) for name in spec.pretrained]
+
+
+def _restore_locked(
+    spec: Assignment, nb: nbformat.NotebookNode
+) -> tuple[nbformat.NotebookNode, list[ManualAnswer], list[t.Any]]:
+    """The notebook with its locked cells restored, its written answers, and what was restored."""
     template = _released_template(spec)
     # Written answers as submitted, before locked cells are restored.
     manual = collect_answers(spec.manual, nb.cells, template.cells)
     nb, locked_changes = restore_locked(nb, template)
-    t0 = time.monotonic()
-    reference = calibration(spec, plan, data, pretrained=pretrained)
-    calibrate_s = time.monotonic() - t0
-    graded = _run_and_judge(
-        Path(submission), nb, spec, plan, data, reference, pretrained, options, warm
-    )
-    result = _result(
-        Path(submission).stem, spec, plan, data, reference, pretrained, graded, locked_changes
-    )
-    result = dataclasses.replace(result, manual=manual)
+    return nb, manual, locked_changes
+
+
+def _add_timings(
+    result: GradeResult, laps: dict[str, float], graded: Graded, started: float
+) -> None:
     result.timings.update(
-        rubric=rubric_s,
-        data=data_s,
-        calibrate=calibrate_s,
+        rubric=laps["rubric"],
+        data=laps["data"],
+        calibrate=laps["calibrate"],
         sandbox=graded.sandbox_seconds,
         **graded.execution.phases,
         total=time.monotonic() - started,
     )
-    t0 = time.monotonic()
-    # The reports show the total until now; result.json adds their own time to it.
-    write_reports(result, folder, view=options.view)
-    result.timings.update(reports=time.monotonic() - t0, total=time.monotonic() - started)
-    _write(result, graded.execution, folder)
-    return result
 
 
 def _data(spec: Assignment, options: GradeOptions) -> PreparedData:
@@ -185,63 +209,28 @@ def _run_and_judge(
     sandbox = options.sandbox_for(spec)
     entered = time.monotonic()
     key = _kernel_key(spec, data, pretrained, options)
-    extra_files, hide = list(key.extra_files), list(key.hide)
     warm = pool.take(key) if pool is not None else None
     jkey = judge_key(sandbox, spec, data, dict(key.env))
     with contextlib.ExitStack() as stack:
-        if warm is not None:
-            stack.callback(warm.close)
-            box = warm.box
-            place_submission(box, submission)
-        else:
-            box = stack.enter_context(
-                kernel_sandbox(
-                    sandbox,
-                    submission=submission,
-                    data=data.kernel_file,
-                    extra_files=extra_files,
-                    hide=hide,
-                )
-            )
-        # Used once, warm or started now (its Keras import then overlaps the run): killed with
-        # its sandbox and evidence before the kernel's sandbox goes, whatever it judged.
-        started_judge = (pool.take_judge(jkey) if pool is not None else None) or StartedJudge(jkey)
-        stack.callback(started_judge.close)
-        judge, evidence = started_judge.judge, started_judge.evidence
+        box = _kernel_box(stack, warm, sandbox, submission, data, key)
+        started_judge = _judge_for(stack, pool, jkey)
         # Everything it is asked is known now; it loads the data while the notebook runs.
-        request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
-        judge.send(request)
+        request = judge_request(
+            spec, plan, data, started_judge.evidence, reference.figures, pretrained
+        )
+        started_judge.judge.send(request)
         sandbox_s = time.monotonic() - entered
-        if pool is not None and pool.ahead:
-            # The next submission's kernel and judge boot (and import Keras) while this one
-            # runs. No warm one (no free uid, a full disk): the next one starts cold.
-            with contextlib.suppress(GraderError, OSError):
-                pool.refill(key)
-            with contextlib.suppress(GraderError, OSError):
-                pool.refill_judge(jkey)
+        _start_next(pool, key, jkey)
         collector = EvidenceCollector(
             box.artefacts,
-            evidence,
+            started_judge.evidence,
             spec.roles,
             max_file_bytes=sandbox.limits.file_size_mb * MB,
             max_total_bytes=MAX_EVIDENCE_BYTES,
         )
-        setup, finish = _kernel_cells(spec, nb, _kernel_config(spec, plan, data, box, pretrained))
-        execution = run_notebook(
-            nb,
-            workdir=box.work,
-            setup=setup,
-            finish=finish,
-            cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
-            total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
-            env=box.env(),
-            sandbox=box,
-            after_cell=collector.after_cell,
-            started=warm.km if warm is not None else None,
-        )
-        collector.at_end()
+        execution = _execute(nb, spec, plan, data, pretrained, options, box, collector, warm)
         t0 = time.monotonic()
-        findings = judge.run(request, spec, timeout=spec.judge_timeout)
+        findings = started_judge.judge.run(request, spec, timeout=spec.judge_timeout)
         judge_s = time.monotonic() - t0
     return Graded(
         execution,
@@ -252,6 +241,80 @@ def _run_and_judge(
         collector.restored_from,
         sandbox_s,
     )
+
+
+def _kernel_box(
+    stack: contextlib.ExitStack,
+    warm: WarmKernel | None,
+    sandbox: SandboxOptions,
+    submission: Path,
+    data: PreparedData,
+    key: WarmKey,
+) -> Sandbox:
+    """The warm kernel's sandbox given the submission, or a new one; ``stack`` releases it."""
+    if warm is not None:
+        stack.callback(warm.close)
+        place_submission(warm.box, submission)
+        return warm.box
+    return stack.enter_context(
+        kernel_sandbox(
+            sandbox,
+            submission=submission,
+            data=data.kernel_file,
+            extra_files=list(key.extra_files),
+            hide=list(key.hide),
+        )
+    )
+
+
+def _judge_for(stack: contextlib.ExitStack, pool: WarmPool | None, key: JudgeKey) -> StartedJudge:
+    """The pool's warm judge for ``key``, or one started now; ``stack`` closes it."""
+    # Used once, warm or started now (its Keras import then overlaps the run): killed with
+    # its sandbox and evidence before the kernel's sandbox goes, whatever it judged.
+    started_judge = (pool.take_judge(key) if pool is not None else None) or StartedJudge(key)
+    stack.callback(started_judge.close)
+    return started_judge
+
+
+def _start_next(pool: WarmPool | None, key: WarmKey, jkey: JudgeKey) -> None:
+    """Start the next submission's kernel and judge, to boot while this one runs."""
+    if pool is None or not pool.ahead:
+        return
+    # They import Keras meanwhile. No warm one (no free uid, a full disk): the next one
+    # starts cold.
+    with contextlib.suppress(GraderError, OSError):
+        pool.refill(key)
+    with contextlib.suppress(GraderError, OSError):
+        pool.refill_judge(jkey)
+
+
+def _execute(
+    nb: nbformat.NotebookNode,
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    pretrained: list[PretrainedWeights],
+    options: GradeOptions,
+    box: Sandbox,
+    collector: EvidenceCollector,
+    warm: WarmKernel | None,
+) -> Execution:
+    """Run the notebook between the grader's cells, taking its evidence after each cell."""
+    setup, finish = _kernel_cells(spec, nb, _kernel_config(spec, plan, data, box, pretrained))
+    execution = run_notebook(
+        nb,
+        workdir=box.work,
+        setup=setup,
+        finish=finish,
+        cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
+        total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
+        env=box.env(),
+        sandbox=box,
+        after_cell=collector.after_cell,
+        started=warm.km if warm is not None else None,
+    )
+    collector.at_end()
+    return execution
 
 
 def _kernel_key(
@@ -322,6 +385,7 @@ def _result(
     pretrained: list[PretrainedWeights],
     graded: Graded,
     locked_changes: list[t.Any],
+    manual: list[ManualAnswer],
 ) -> GradeResult:
     execution, findings = graded.execution, graded.findings
     incidents = list(execution.incidents)
@@ -354,14 +418,28 @@ def _result(
         outcome=outcome_of(incidents),
         incidents=incidents,
         locked_cells=locked_changes,
+        manual=manual,
         flags=accuracy_flags(findings.checks, {c.id: c.kind for c in spec.checks}),
     )
 
 
-def _write(result: GradeResult, execution: Execution, folder: Path) -> None:
+def _write(
+    result: GradeResult, execution: Execution, folder: Path, options: GradeOptions, started: float
+) -> None:
+    """Write the reports, the executed notebook and ``result.json``, in that order."""
+    t0 = time.monotonic()
+    # The reports show the total until now; result.json adds their own time to it.
+    write_reports(result, folder, view=options.view)
+    result.timings.update(reports=time.monotonic() - t0, total=time.monotonic() - started)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     # Last, so that a result.json on disk means the submission's folder is complete.
     result.write(folder / "result.json")
+
+
+def _write_refused(result: GradeResult, folder: Path, options: GradeOptions) -> GradeResult:
+    write_reports(result, folder, view=options.view)
+    result.write(folder / "result.json")
+    return result
 
 
 def _secrets(spec: Assignment, options: GradeOptions) -> list[Path | None]:
@@ -535,7 +613,7 @@ def prepare_reference(
         The reference's held-out accuracy per model role.
     """
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
+    pretrained = _pretrained(spec, options)
     reference = calibration(
         spec, spec.plan(options.budget), _data(spec, options), pretrained=pretrained
     )
