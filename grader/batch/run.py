@@ -35,7 +35,7 @@ from grader.data.secret import grader_secret
 from grader.exceptions import InputError
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
-from grader.export.gradescope import gradescope_json
+from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
 from grader.machine import cores
 from grader.options import GradeOptions

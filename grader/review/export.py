@@ -104,7 +104,7 @@ def review_batch(
 def _merge_all(
     out: Path, entries: Sequence[BatchEntry], view: View, reveals: Mapping[str, str] | None
 ) -> tuple[list[BatchEntry], list[str], list[tuple[str, str]], list[tuple[str, str]]]:
-    from grader.export.gradescope import gradescope_json
+    from grader.export.gradescope_results import gradescope_json
     from grader.report.render import write_reports
 
     db = ReviewDB.in_folder(out)
