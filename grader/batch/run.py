@@ -27,14 +27,9 @@ from grader.batch.cache import (
     rendering_context,
     result_key,
 )
-from grader.batch.discover import (
-    RosterEntry,
-    Submission,
-    discover,
-    expected_notebook,
-    read_roster,
-)
+from grader.batch.discover import Submission, discover, expected_notebook
 from grader.batch.entry import BatchEntry, EntryStatus
+from grader.batch.roster import RosterEntry, read_roster
 from grader.batch.workers import Task, TaskResult, open_executor
 from grader.data import sets
 from grader.data.secret import grader_secret
