@@ -164,7 +164,7 @@ def grade(
     from grader.batch.progress import RichObserver
     from grader.batch.run import grade_batch
     from grader.batch.workers import default_jobs
-    from grader.report.terminal import print_table
+    from grader.report.class_table import print_table
 
     options = GradeOptions(
         budget=budget,
