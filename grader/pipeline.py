@@ -38,9 +38,9 @@ from grader.execute.warm import (
     warm_key,
 )
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
+from grader.judge.findings import JudgeFindings
 from grader.judge.flags import accuracy_flags
 from grader.judge.process import (
-    JudgeFindings,
     JudgeKey,
     StartedJudge,
     judge_key,
