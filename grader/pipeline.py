@@ -8,72 +8,46 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import tempfile
 import time
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from grader.authoring.locked_cells import describe as describe_locked
+from grader.assemble import Graded as Graded  # re-exported: it was defined here
+from grader.assemble import assemble_result, sandbox_notices
 from grader.authoring.locked_cells import restore_locked
 from grader.budget import Budget
 from grader.calibrate import Calibration, calibration
-from grader.data.cache import cache_dir, keras_home
 from grader.data.prepare import PreparedData, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
-from grader.data.sets import DATASETS
 from grader.exceptions import GraderError, InputError, NotANotebookError
-from grader.execute.outcomes import outcome_of
-from grader.execute.run import Execution, run_notebook, strip_ansi
+from grader.execute.kernel_setup import kernel_cells, kernel_config, kernel_key
+from grader.execute.run import Execution, run_notebook
 from grader.execute.warm import (
-    PRELOAD,
-    TORCH_PRELOAD,
     WarmKernel,
     WarmKey,
     WarmPool,
     warm_kernels_enabled,
-    warm_key,
 )
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
-from grader.judge.findings import JudgeFindings
-from grader.judge.flags import accuracy_flags
 from grader.judge.process import (
     JudgeKey,
     StartedJudge,
     judge_key,
     judge_request,
 )
-from grader.kernel.cells import finish_code, setup_code
 from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
-from grader.report.facts import warning_notices
 from grader.report.render import write_reports
-from grader.results import GradeResult, Incident, ManualAnswer, unjudged_result, write_atomic
+from grader.results import GradeResult, ManualAnswer, unjudged_result, write_atomic
 from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
-from grader.sandbox.limits import MB, THREAD_VARIABLES
-from grader.versions import torch_versions, versions
-
-
-@dataclass(frozen=True)
-class Graded:
-    """What running and judging one notebook produced, before it becomes a result."""
-
-    execution: Execution
-    findings: JudgeFindings
-    evidence_notes: list[str]
-    sandbox_notices: list[str]
-    judge_seconds: float
-    restored_from: int | None = None
-    """The cell whose checkpoint was judged because the kernel died later (else None)."""
-    sandbox_seconds: float = 0.0
-    """Setting up the kernel's and the judge's sandboxes (folders, data copy, mounts)."""
+from grader.sandbox.limits import MB
 
 
 def grade(
@@ -128,12 +102,12 @@ def grade(
     pretrained = _pretrained(spec, options)
     # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
     # the calibration and starts the judge.
-    _start_early(warm, _kernel_key(spec, data, pretrained, options))
+    _start_early(warm, kernel_key(spec, data, pretrained, options))
     nb, manual, locked_changes = _restore_locked(spec, nb)
     with _lap(laps, "calibrate"):
         reference = calibration(spec, plan, data, pretrained=pretrained)
     graded = _run_and_judge(submission, nb, spec, plan, data, reference, pretrained, options, warm)
-    result = _result(
+    result = assemble_result(
         submission.stem, spec, plan, data, reference, pretrained, graded, locked_changes, manual
     )
     _add_timings(result, laps, graded, started)
@@ -208,7 +182,7 @@ def _run_and_judge(
     """
     sandbox = options.sandbox_for(spec)
     entered = time.monotonic()
-    key = _kernel_key(spec, data, pretrained, options)
+    key = kernel_key(spec, data, pretrained, options)
     warm = pool.take(key) if pool is not None else None
     jkey = judge_key(sandbox, spec, data, dict(key.env))
     with contextlib.ExitStack() as stack:
@@ -236,7 +210,7 @@ def _run_and_judge(
         execution,
         findings,
         collector.notes,
-        _sandbox_notices(box),
+        sandbox_notices(box),
         judge_s,
         collector.restored_from,
         sandbox_s,
@@ -300,7 +274,7 @@ def _execute(
     warm: WarmKernel | None,
 ) -> Execution:
     """Run the notebook between the grader's cells, taking its evidence after each cell."""
-    setup, finish = _kernel_cells(spec, nb, _kernel_config(spec, plan, data, box, pretrained))
+    setup, finish = kernel_cells(spec, nb, kernel_config(spec, plan, data, box, pretrained))
     execution = run_notebook(
         nb,
         workdir=box.work,
@@ -317,23 +291,6 @@ def _execute(
     return execution
 
 
-def _kernel_key(
-    spec: Assignment, data: PreparedData, pretrained: list[PretrainedWeights], options: GradeOptions
-) -> WarmKey:
-    """What the kernel's sandbox is made from, all known before the submission is."""
-    # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
-    extra_files = [spec.folder / name for name in spec.sandbox_files]
-    extra_files += [w.path for w in pretrained if w.path is not None]
-    return warm_key(
-        options.sandbox_for(spec),
-        data=data.kernel_file,
-        extra_files=extra_files,
-        hide=_secrets(spec, options),
-        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
-        preload=TORCH_PRELOAD if spec.torch else PRELOAD,
-    )
-
-
 def _start_early(pool: WarmPool | None, key: WarmKey) -> None:
     """Start this submission's kernel now, so that it boots while the grader prepares."""
     if pool is None or pool.holding:
@@ -341,86 +298,6 @@ def _start_early(pool: WarmPool | None, key: WarmKey) -> None:
     with contextlib.suppress(GraderError, OSError, RuntimeError):
         # It could not start early: it starts cold later, and says why if it cannot.
         pool.refill(key)
-
-
-def _kernel_config(
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
-    box: Sandbox,
-    pretrained: list[PretrainedWeights],
-) -> dict[str, t.Any]:
-    """What the grader's setup cell tells the kernel (see :func:`grader.kernel.runtime.install`)."""
-    return {
-        "seed": spec.seed,
-        "dataset": spec.dataset,
-        "data_path": str(box.data),
-        "data_note": data.visible.source,
-        "budget": {"name": plan.name, **plan.limits()},
-        "artefacts": str(box.artefacts),
-        "roles": spec.roles,
-        "variables": spec.variables,
-        "pretrained": {w.application: w.path and str(box.work / w.path.name) for w in pretrained},
-    }
-
-
-def _kernel_cells(
-    spec: Assignment, nb: nbformat.NotebookNode, config: dict[str, t.Any]
-) -> tuple[str, str]:
-    """The grader's first and last cells: Keras' runtime, or PyTorch's for a ``[torch]`` rubric."""
-    if spec.torch is None:
-        return setup_code(config), finish_code()
-    from grader.kernel import torch_cells
-
-    config = {**config, "torch": torch_cells.kernel_options(spec, nb)}
-    return torch_cells.setup_code(config), torch_cells.finish_code()
-
-
-def _result(
-    stem: str,
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
-    reference: Calibration,
-    pretrained: list[PretrainedWeights],
-    graded: Graded,
-    locked_changes: list[t.Any],
-    manual: list[ManualAnswer],
-) -> GradeResult:
-    execution, findings = graded.execution, graded.findings
-    incidents = list(execution.incidents)
-    if findings.problem:
-        incidents.append(Incident(findings.problem, -1, findings.detail))
-    return GradeResult(
-        assignment=spec.id,
-        submission=stem,
-        score=round(sum(c.score for c in findings.checks), 6),
-        max_score=spec.max_score,
-        checks=findings.checks,
-        cells=execution.cells,
-        fits=findings.fits,
-        budget=plan.name,
-        budget_limits=plan.limits(),
-        data=data.info(),
-        seed=spec.seed,
-        timings={"execute": execution.duration_s, "checks": graded.judge_seconds},
-        versions={**versions(), **(torch_versions() if spec.torch else {})},
-        notices=[
-            *_notices(plan, data, execution, findings.role_variables, spec),
-            *warning_notices(_stderr_by_cell(execution.notebook)),
-            *graded.sandbox_notices,
-            *_restored_notice(graded.restored_from),
-            *(w.notice() for w in pretrained),
-            *(describe_locked(change) for change in locked_changes),
-            *(f"Ignored: {note}" for note in [*graded.evidence_notes, *findings.notes]),
-        ],
-        reference_fits=reference.fits,
-        outcome=outcome_of(incidents),
-        incidents=incidents,
-        locked_cells=locked_changes,
-        manual=manual,
-        flags=accuracy_flags(findings.checks, {c.id: c.kind for c in spec.checks}),
-    )
 
 
 def _write(
@@ -440,35 +317,6 @@ def _write_refused(result: GradeResult, folder: Path, options: GradeOptions) -> 
     write_reports(result, folder, view=options.view)
     result.write(folder / "result.json")
     return result
-
-
-def _secrets(spec: Assignment, options: GradeOptions) -> list[Path | None]:
-    """What the kernel must not see should it lie inside the Python installation it is shown.
-
-    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine.confine`):
-    none of these is mounted. They only matter where an installation holds them (a cache or
-    data folder inside a virtual environment); every assignment's folder and the reference
-    solutions are always covered.
-    """
-    return [
-        cache_dir(),
-        options.data_dir,
-        keras_home(),
-        spec.folder.parent,
-        spec.reference_dir(),
-        spec.course,
-    ]
-
-
-def _sandbox_notices(box: Sandbox) -> list[str]:
-    if not box.options.enabled:
-        return ["The notebook ran without the sandbox (--no-sandbox): no limits, no isolation."]
-    if not box.namespaces:
-        return [
-            "The notebook ran with resource limits but without network and file-system "
-            "isolation: this machine does not allow namespaces."
-        ]
-    return []
 
 
 def _refused(
@@ -499,65 +347,6 @@ def _released_template(spec: Assignment) -> nbformat.NotebookNode:
     if not spec.student_notebook.is_file():
         return t.cast(nbformat.NotebookNode, nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
     return read_notebook(spec.student_notebook)
-
-
-def _restored_notice(cell: int | None) -> list[str]:
-    if cell is None:
-        return []
-    return [
-        "The kernel died before the end of the notebook: the models and data were judged as "
-        f"they stood after cell {cell}, the last finished cell that changed them."
-    ]
-
-
-def _notices(
-    plan: Budget,
-    data: PreparedData,
-    execution: Execution,
-    role_variables: dict[str, str],
-    spec: Assignment,
-) -> list[str]:
-    notes = []
-    if plan.capped:
-        what = (
-            "every DataLoader pass and each model's training passes were"
-            if spec.torch
-            else "every fit/evaluate/predict call was"
-        )
-        notes.append(
-            f"Budget '{plan.name}': {what} capped "
-            f"({plan.describe()}). Accuracy thresholds come from the reference trained under "
-            "the same caps."
-        )
-    ds = data.visible
-    if ds.source == "synthetic":
-        label = DATASETS.get(ds.name, ds.name)
-        notes.append(f"Graded on {ds.description}. Accuracy figures are not {label} accuracies.")
-    else:
-        notes.append(f"Graded on real data: {ds.description}.")
-    for role, variable in sorted(role_variables.items()):
-        notes.append(f"The {role} model was taken from the notebook variable `{variable}`.")
-    if execution.finish_error:
-        notes.append(f"Saving the models after the last cell failed: {execution.finish_error}")
-    return notes
-
-
-def _stderr_by_cell(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
-    """What each code cell wrote to stderr (where Keras' warnings go)."""
-    return [
-        (
-            index,
-            strip_ansi(
-                "".join(
-                    str(out.get("text", ""))
-                    for out in cell.get("outputs", [])
-                    if out.get("name") == "stderr"
-                )
-            ),
-        )
-        for index, cell in enumerate(nb.cells)
-        if cell.cell_type == "code"
-    ]
 
 
 def check(
