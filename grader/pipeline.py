@@ -24,7 +24,7 @@ from grader.data.prepare import PreparedData, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
 from grader.exceptions import GraderError, InputError, NotANotebookError
 from grader.execute.kernel_setup import kernel_cells, kernel_config, kernel_key
-from grader.execute.run import Execution, run_notebook
+from grader.execute.run import Execution, record_seconds, run_notebook
 from grader.execute.warm import (
     WarmKernel,
     WarmKey,
@@ -89,10 +89,10 @@ def grade(
     started = time.monotonic()
     submission = Path(submission)
     laps: dict[str, float] = {}
-    with _lap(laps, "rubric"):
+    with record_seconds(laps, "rubric"):
         spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
         plan = spec.plan(options.budget)
-    with _lap(laps, "data"):
+    with record_seconds(laps, "data"):
         data = _data(spec, options)
     folder = Path(out) / submission.stem
     try:
@@ -104,7 +104,7 @@ def grade(
     # the calibration and starts the judge.
     _start_early(warm, kernel_key(spec, data, pretrained, options))
     nb, manual, locked_changes = _restore_locked(spec, nb)
-    with _lap(laps, "calibrate"):
+    with record_seconds(laps, "calibrate"):
         reference = calibration(spec, plan, data, pretrained=pretrained)
     graded = _run_and_judge(submission, nb, spec, plan, data, reference, pretrained, options, warm)
     result = assemble_result(
@@ -113,14 +113,6 @@ def grade(
     _add_timings(result, laps, graded, started)
     _write(result, graded.execution, folder, options, started)
     return result
-
-
-@contextlib.contextmanager
-def _lap(laps: dict[str, float], step: str) -> t.Iterator[None]:
-    """Record in ``laps[step]`` the seconds the ``with`` block took."""
-    t0 = time.monotonic()
-    yield
-    laps[step] = time.monotonic() - t0
 
 
 def _pretrained(spec: Assignment, options: GradeOptions) -> list[PretrainedWeights]:

@@ -127,11 +127,11 @@ def run_notebook(
             run.watchdog = _watchdog(km, sandbox)
             if run.watchdog is not None:
                 run.watchdog.start()
-            with _phase(run.phases, "setup_cell"):
+            with record_seconds(run.phases, "setup_cell"):
                 _run_setup(client, setup_cell, replies)
             # The total timeout is the student's: kernel start-up and set-up do not count.
             run.student_cells(student_cells, time.monotonic() + total_timeout, after)
-            with _phase(run.phases, "finish_cell"):
+            with record_seconds(run.phases, "finish_cell"):
                 finish_error = _finish(client, run.cells, finish_cell, len(nb.cells) - 1, replies)
             stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
@@ -205,11 +205,11 @@ def _watchdog(km: SandboxedKernelManager, sandbox: Sandbox | None) -> Watchdog |
 
 
 @contextlib.contextmanager
-def _phase(phases: dict[str, float], phase: str) -> t.Iterator[None]:
-    """Record in ``phases[phase]`` the seconds the ``with`` block took."""
+def record_seconds(seconds: dict[str, float], name: str) -> t.Iterator[None]:
+    """Record in ``seconds[name]`` how long the ``with`` block took (nothing if it raised)."""
     began = time.monotonic()
     yield
-    phases[phase] = time.monotonic() - began
+    seconds[name] = time.monotonic() - began
 
 
 def _timed(
