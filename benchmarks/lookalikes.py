@@ -22,7 +22,8 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.review.similarity import _cell_prints, find_in_folder, read_notebook_cells
+from grader.review.fingerprints import cell_prints
+from grader.review.similarity import find_in_folder, read_notebook_cells
 from tests.review.synthetic import synthetic_class
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "assignments/cifar10_transfer/student.ipynb"
@@ -56,7 +57,7 @@ def main() -> None:
         planted = write_class(out, args.count, args.plants)
         students = sorted(p.name for p in out.iterdir())
         for run in range(1, args.runs + 1):
-            _cell_prints.cache_clear()  # every run starts cold, as a new `grader grade` does
+            cell_prints.cache_clear()  # every run starts cold, as a new `grader grade` does
             started = time.perf_counter()
             found = find_in_folder(out, students, template=TEMPLATE)
             seconds = time.perf_counter() - started

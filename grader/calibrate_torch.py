@@ -57,8 +57,9 @@ def train_reference_torch(
     from grader.torch_env import without_triton
 
     without_triton()  # this process may hold TensorFlow (a Keras assignment graded before)
-    from grader.judge.torch_artefacts import parse_pass, test_normalisation, training_runs
+    from grader.judge.torch_artefacts import test_normalisation, training_runs
     from grader.judge.torch_models import OnnxClassifier
+    from grader.judge.torch_records import parse_pass
     from grader.kernel.torch_export import export_onnx
     from grader.kernel.torch_runtime import Runtime
 

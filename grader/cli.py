@@ -30,6 +30,9 @@ from grader.cli_options import budget_option, data_options, limit_options, limit
 from grader.exceptions import GraderError, InputError
 from grader.options import CHECK_DEFAULTS, GradeOptions
 
+if t.TYPE_CHECKING:
+    from grader.batch.run import BatchSummary
+
 DEFAULTS = GradeOptions()
 
 
@@ -161,7 +164,7 @@ def grade(
     from grader.batch.progress import RichObserver
     from grader.batch.run import grade_batch
     from grader.batch.workers import default_jobs
-    from grader.report.terminal import print_table
+    from grader.report.class_table import print_table
 
     options = GradeOptions(
         budget=budget,
@@ -188,6 +191,11 @@ def grade(
             single=one_student,
         )
     print_table([e.result for e in summary.entries])
+    _print_summary(summary, out)
+
+
+def _print_summary(summary: BatchSummary, out: Path) -> None:
+    """What the batch did: counts, what was not graded or ignored, where its outputs are."""
     counts = {s: sum(e.status == s for e in summary.entries) for s in ("graded", "cached", "done")}
     failed = [e for e in summary.entries if e.status == "failed"]
     click.echo(

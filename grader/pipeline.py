@@ -8,64 +8,46 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import tempfile
 import time
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from grader.authoring.locked_cells import describe as describe_locked
+from grader.assemble import Graded as Graded  # re-exported: it was defined here
+from grader.assemble import assemble_result, sandbox_notices
 from grader.authoring.locked_cells import restore_locked
 from grader.budget import Budget
 from grader.calibrate import Calibration, calibration
-from grader.data.cache import cache_dir, keras_home
 from grader.data.prepare import PreparedData, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
-from grader.data.sets import DATASETS
 from grader.exceptions import GraderError, InputError, NotANotebookError
-from grader.execute.outcomes import outcome_of
-from grader.execute.run import Execution, run_notebook, strip_ansi
+from grader.execute.kernel_setup import kernel_cells, kernel_config, kernel_key
+from grader.execute.run import Execution, record_seconds, run_notebook
 from grader.execute.warm import (
-    PRELOAD,
-    TORCH_PRELOAD,
+    WarmKernel,
     WarmKey,
     WarmPool,
     warm_kernels_enabled,
-    warm_key,
 )
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
-from grader.judge.flags import accuracy_flags
-from grader.judge.process import JudgeFindings, StartedJudge, judge_key, judge_request
-from grader.kernel.cells import finish_code, setup_code
+from grader.judge.process import (
+    JudgeKey,
+    StartedJudge,
+    judge_key,
+    judge_request,
+)
 from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
-from grader.report.facts import warning_notices
 from grader.report.render import write_reports
-from grader.results import GradeResult, Incident, unjudged_result, write_atomic
+from grader.results import GradeResult, ManualAnswer, unjudged_result, write_atomic
 from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
+from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
-from grader.sandbox.limits import MB, THREAD_VARIABLES
-from grader.versions import torch_versions, versions
-
-
-@dataclass(frozen=True)
-class Graded:
-    """What running and judging one notebook produced, before it becomes a result."""
-
-    execution: Execution
-    findings: JudgeFindings
-    evidence_notes: list[str]
-    sandbox_notices: list[str]
-    judge_seconds: float
-    restored_from: int | None = None
-    """The cell whose checkpoint was judged because the kernel died later (else None)."""
-    sandbox_seconds: float = 0.0
-    """Setting up the kernel's and the judge's sandboxes (folders, data copy, mounts)."""
+from grader.sandbox.limits import MB
 
 
 def grade(
@@ -105,52 +87,60 @@ def grade(
         ... # doctest: +SKIP
     """
     started = time.monotonic()
-    spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    plan = spec.plan(options.budget)
-    rubric_s = time.monotonic() - started
-    t0 = time.monotonic()
-    data = _data(spec, options)
-    data_s = time.monotonic() - t0
-    folder = Path(out) / Path(submission).stem
+    submission = Path(submission)
+    laps: dict[str, float] = {}
+    with record_seconds(laps, "rubric"):
+        spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
+        plan = spec.plan(options.budget)
+    with record_seconds(laps, "data"):
+        data = _data(spec, options)
+    folder = Path(out) / submission.stem
     try:
-        nb = read_notebook(Path(submission))
+        nb = read_notebook(submission)
     except NotANotebookError as exc:
-        result = _refused(Path(submission), spec, plan, data, exc, started)
-        write_reports(result, folder, view=options.view)
-        result.write(folder / "result.json")
-        return result
-    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
+        return _write_refused(_refused(submission, spec, plan, data, exc, started), folder, options)
+    pretrained = _pretrained(spec, options)
     # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
     # the calibration and starts the judge.
-    _start_early(warm, _kernel_key(spec, data, pretrained, options))
+    _start_early(warm, kernel_key(spec, data, pretrained, options))
+    nb, manual, locked_changes = _restore_locked(spec, nb)
+    with record_seconds(laps, "calibrate"):
+        reference = calibration(spec, plan, data, pretrained=pretrained)
+    graded = _run_and_judge(submission, nb, spec, plan, data, reference, pretrained, options, warm)
+    result = assemble_result(
+        submission.stem, spec, plan, data, reference, pretrained, graded, locked_changes, manual
+    )
+    _add_timings(result, laps, graded, started)
+    _write(result, graded.execution, folder, options, started)
+    return result
+
+
+def _pretrained(spec: Assignment, options: GradeOptions) -> list[PretrainedWeights]:
+    return [find_weights(name, options.weights_dir) for name in spec.pretrained]
+
+
+def _restore_locked(
+    spec: Assignment, nb: nbformat.NotebookNode
+) -> tuple[nbformat.NotebookNode, list[ManualAnswer], list[t.Any]]:
+    """The notebook with its locked cells restored, its written answers, and what was restored."""
     template = _released_template(spec)
     # Written answers as submitted, before locked cells are restored.
     manual = collect_answers(spec.manual, nb.cells, template.cells)
     nb, locked_changes = restore_locked(nb, template)
-    t0 = time.monotonic()
-    reference = calibration(spec, plan, data, pretrained=pretrained)
-    calibrate_s = time.monotonic() - t0
-    graded = _run_and_judge(
-        Path(submission), nb, spec, plan, data, reference, pretrained, options, warm
-    )
-    result = _result(
-        Path(submission).stem, spec, plan, data, reference, pretrained, graded, locked_changes
-    )
-    result = dataclasses.replace(result, manual=manual)
+    return nb, manual, locked_changes
+
+
+def _add_timings(
+    result: GradeResult, laps: dict[str, float], graded: Graded, started: float
+) -> None:
     result.timings.update(
-        rubric=rubric_s,
-        data=data_s,
-        calibrate=calibrate_s,
+        rubric=laps["rubric"],
+        data=laps["data"],
+        calibrate=laps["calibrate"],
         sandbox=graded.sandbox_seconds,
         **graded.execution.phases,
         total=time.monotonic() - started,
     )
-    t0 = time.monotonic()
-    # The reports show the total until now; result.json adds their own time to it.
-    write_reports(result, folder, view=options.view)
-    result.timings.update(reports=time.monotonic() - t0, total=time.monotonic() - started)
-    _write(result, graded.execution, folder)
-    return result
 
 
 def _data(spec: Assignment, options: GradeOptions) -> PreparedData:
@@ -184,91 +174,113 @@ def _run_and_judge(
     """
     sandbox = options.sandbox_for(spec)
     entered = time.monotonic()
-    key = _kernel_key(spec, data, pretrained, options)
-    extra_files, hide = list(key.extra_files), list(key.hide)
+    key = kernel_key(spec, data, pretrained, options)
     warm = pool.take(key) if pool is not None else None
     jkey = judge_key(sandbox, spec, data, dict(key.env))
     with contextlib.ExitStack() as stack:
-        if warm is not None:
-            stack.callback(warm.close)
-            box = warm.box
-            place_submission(box, submission)
-        else:
-            box = stack.enter_context(
-                kernel_sandbox(
-                    sandbox,
-                    submission=submission,
-                    data=data.kernel_file,
-                    extra_files=extra_files,
-                    hide=hide,
-                )
-            )
-        # Used once, warm or started now (its Keras import then overlaps the run): killed with
-        # its sandbox and evidence before the kernel's sandbox goes, whatever it judged.
-        started_judge = (pool.take_judge(jkey) if pool is not None else None) or StartedJudge(jkey)
-        stack.callback(started_judge.close)
-        judge, evidence = started_judge.judge, started_judge.evidence
+        box = _kernel_box(stack, warm, sandbox, submission, data, key)
+        started_judge = _judge_for(stack, pool, jkey)
         # Everything it is asked is known now; it loads the data while the notebook runs.
-        request = judge_request(spec, plan, data, evidence, reference.figures, pretrained)
-        judge.send(request)
+        request = judge_request(
+            spec, plan, data, started_judge.evidence, reference.figures, pretrained
+        )
+        started_judge.judge.send(request)
         sandbox_s = time.monotonic() - entered
-        if pool is not None and pool.ahead:
-            # The next submission's kernel and judge boot (and import Keras) while this one
-            # runs. No warm one (no free uid, a full disk): the next one starts cold.
-            with contextlib.suppress(GraderError, OSError):
-                pool.refill(key)
-            with contextlib.suppress(GraderError, OSError):
-                pool.refill_judge(jkey)
+        _start_next(pool, key, jkey)
         collector = EvidenceCollector(
             box.artefacts,
-            evidence,
+            started_judge.evidence,
             spec.roles,
             max_file_bytes=sandbox.limits.file_size_mb * MB,
             max_total_bytes=MAX_EVIDENCE_BYTES,
         )
-        setup, finish = _kernel_cells(spec, nb, _kernel_config(spec, plan, data, box, pretrained))
-        execution = run_notebook(
-            nb,
-            workdir=box.work,
-            setup=setup,
-            finish=finish,
-            cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
-            total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
-            env=box.env(),
-            sandbox=box,
-            after_cell=collector.after_cell,
-            started=warm.km if warm is not None else None,
-        )
-        collector.at_end()
+        execution = _execute(nb, spec, plan, data, pretrained, options, box, collector, warm)
         t0 = time.monotonic()
-        findings = judge.run(request, spec, timeout=spec.judge_timeout)
+        findings = started_judge.judge.run(request, spec, timeout=spec.judge_timeout)
         judge_s = time.monotonic() - t0
     return Graded(
         execution,
         findings,
         collector.notes,
-        _sandbox_notices(box),
+        sandbox_notices(box),
         judge_s,
         collector.restored_from,
         sandbox_s,
     )
 
 
-def _kernel_key(
-    spec: Assignment, data: PreparedData, pretrained: list[PretrainedWeights], options: GradeOptions
-) -> WarmKey:
-    """What the kernel's sandbox is made from, all known before the submission is."""
-    # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
-    extra_files = [spec.folder / name for name in spec.sandbox_files]
-    extra_files += [w.path for w in pretrained if w.path is not None]
-    return warm_key(
-        options.sandbox_for(spec),
-        data=data.kernel_file,
-        extra_files=extra_files,
-        hide=_secrets(spec, options),
-        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
-        preload=TORCH_PRELOAD if spec.torch else PRELOAD,
+def _kernel_box(
+    stack: contextlib.ExitStack,
+    warm: WarmKernel | None,
+    sandbox: SandboxOptions,
+    submission: Path,
+    data: PreparedData,
+    key: WarmKey,
+) -> Sandbox:
+    """The warm kernel's sandbox given the submission, or a new one; ``stack`` releases it."""
+    if warm is not None:
+        stack.callback(warm.close)
+        place_submission(warm.box, submission)
+        return warm.box
+    return stack.enter_context(
+        kernel_sandbox(
+            sandbox,
+            submission=submission,
+            data=data.kernel_file,
+            extra_files=list(key.extra_files),
+            hide=list(key.hide),
+        )
     )
+
+
+def _judge_for(stack: contextlib.ExitStack, pool: WarmPool | None, key: JudgeKey) -> StartedJudge:
+    """The pool's warm judge for ``key``, or one started now; ``stack`` closes it."""
+    # Used once, warm or started now (its Keras import then overlaps the run): killed with
+    # its sandbox and evidence before the kernel's sandbox goes, whatever it judged.
+    started_judge = (pool.take_judge(key) if pool is not None else None) or StartedJudge(key)
+    stack.callback(started_judge.close)
+    return started_judge
+
+
+def _start_next(pool: WarmPool | None, key: WarmKey, jkey: JudgeKey) -> None:
+    """Start the next submission's kernel and judge, to boot while this one runs."""
+    if pool is None or not pool.ahead:
+        return
+    # They import Keras meanwhile. No warm one (no free uid, a full disk): the next one
+    # starts cold.
+    with contextlib.suppress(GraderError, OSError):
+        pool.refill(key)
+    with contextlib.suppress(GraderError, OSError):
+        pool.refill_judge(jkey)
+
+
+def _execute(
+    nb: nbformat.NotebookNode,
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    pretrained: list[PretrainedWeights],
+    options: GradeOptions,
+    box: Sandbox,
+    collector: EvidenceCollector,
+    warm: WarmKernel | None,
+) -> Execution:
+    """Run the notebook between the grader's cells, taking its evidence after each cell."""
+    setup, finish = kernel_cells(spec, nb, kernel_config(spec, plan, data, box, pretrained))
+    execution = run_notebook(
+        nb,
+        workdir=box.work,
+        setup=setup,
+        finish=finish,
+        cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
+        total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
+        env=box.env(),
+        sandbox=box,
+        after_cell=collector.after_cell,
+        started=warm.km if warm is not None else None,
+    )
+    collector.at_end()
+    return execution
 
 
 def _start_early(pool: WarmPool | None, key: WarmKey) -> None:
@@ -280,117 +292,23 @@ def _start_early(pool: WarmPool | None, key: WarmKey) -> None:
         pool.refill(key)
 
 
-def _kernel_config(
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
-    box: Sandbox,
-    pretrained: list[PretrainedWeights],
-) -> dict[str, t.Any]:
-    """What the grader's setup cell tells the kernel (see :func:`grader.kernel.runtime.install`)."""
-    return {
-        "seed": spec.seed,
-        "dataset": spec.dataset,
-        "data_path": str(box.data),
-        "data_note": data.visible.source,
-        "budget": {"name": plan.name, **plan.limits()},
-        "artefacts": str(box.artefacts),
-        "roles": spec.roles,
-        "variables": spec.variables,
-        "pretrained": {w.application: w.path and str(box.work / w.path.name) for w in pretrained},
-    }
-
-
-def _kernel_cells(
-    spec: Assignment, nb: nbformat.NotebookNode, config: dict[str, t.Any]
-) -> tuple[str, str]:
-    """The grader's first and last cells: Keras' runtime, or PyTorch's for a ``[torch]`` rubric."""
-    if spec.torch is None:
-        return setup_code(config), finish_code()
-    from grader.kernel import torch_cells
-
-    config = {**config, "torch": torch_cells.kernel_options(spec, nb)}
-    return torch_cells.setup_code(config), torch_cells.finish_code()
-
-
-def _result(
-    stem: str,
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
-    reference: Calibration,
-    pretrained: list[PretrainedWeights],
-    graded: Graded,
-    locked_changes: list[t.Any],
-) -> GradeResult:
-    execution, findings = graded.execution, graded.findings
-    incidents = list(execution.incidents)
-    if findings.problem:
-        incidents.append(Incident(findings.problem, -1, findings.detail))
-    return GradeResult(
-        assignment=spec.id,
-        submission=stem,
-        score=round(sum(c.score for c in findings.checks), 6),
-        max_score=spec.max_score,
-        checks=findings.checks,
-        cells=execution.cells,
-        fits=findings.fits,
-        budget=plan.name,
-        budget_limits=plan.limits(),
-        data=data.info(),
-        seed=spec.seed,
-        timings={"execute": execution.duration_s, "checks": graded.judge_seconds},
-        versions={**versions(), **(torch_versions() if spec.torch else {})},
-        notices=[
-            *_notices(plan, data, execution, findings.role_variables, spec),
-            *warning_notices(_stderr_by_cell(execution.notebook)),
-            *graded.sandbox_notices,
-            *_restored_notice(graded.restored_from),
-            *(w.notice() for w in pretrained),
-            *(describe_locked(change) for change in locked_changes),
-            *(f"Ignored: {note}" for note in [*graded.evidence_notes, *findings.notes]),
-        ],
-        reference_fits=reference.fits,
-        outcome=outcome_of(incidents),
-        incidents=incidents,
-        locked_cells=locked_changes,
-        flags=accuracy_flags(findings.checks, {c.id: c.kind for c in spec.checks}),
-    )
-
-
-def _write(result: GradeResult, execution: Execution, folder: Path) -> None:
+def _write(
+    result: GradeResult, execution: Execution, folder: Path, options: GradeOptions, started: float
+) -> None:
+    """Write the reports, the executed notebook and ``result.json``, in that order."""
+    t0 = time.monotonic()
+    # The reports show the total until now; result.json adds their own time to it.
+    write_reports(result, folder, view=options.view)
+    result.timings.update(reports=time.monotonic() - t0, total=time.monotonic() - started)
     write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
     # Last, so that a result.json on disk means the submission's folder is complete.
     result.write(folder / "result.json")
 
 
-def _secrets(spec: Assignment, options: GradeOptions) -> list[Path | None]:
-    """What the kernel must not see should it lie inside the Python installation it is shown.
-
-    The kernel's file system is an allow-list (see :func:`grader.sandbox.confine.confine`):
-    none of these is mounted. They only matter where an installation holds them (a cache or
-    data folder inside a virtual environment); every assignment's folder and the reference
-    solutions are always covered.
-    """
-    return [
-        cache_dir(),
-        options.data_dir,
-        keras_home(),
-        spec.folder.parent,
-        spec.reference_dir(),
-        spec.course,
-    ]
-
-
-def _sandbox_notices(box: Sandbox) -> list[str]:
-    if not box.options.enabled:
-        return ["The notebook ran without the sandbox (--no-sandbox): no limits, no isolation."]
-    if not box.namespaces:
-        return [
-            "The notebook ran with resource limits but without network and file-system "
-            "isolation: this machine does not allow namespaces."
-        ]
-    return []
+def _write_refused(result: GradeResult, folder: Path, options: GradeOptions) -> GradeResult:
+    write_reports(result, folder, view=options.view)
+    result.write(folder / "result.json")
+    return result
 
 
 def _refused(
@@ -421,65 +339,6 @@ def _released_template(spec: Assignment) -> nbformat.NotebookNode:
     if not spec.student_notebook.is_file():
         return t.cast(nbformat.NotebookNode, nbformat.v4.new_notebook())  # type: ignore[no-untyped-call]
     return read_notebook(spec.student_notebook)
-
-
-def _restored_notice(cell: int | None) -> list[str]:
-    if cell is None:
-        return []
-    return [
-        "The kernel died before the end of the notebook: the models and data were judged as "
-        f"they stood after cell {cell}, the last finished cell that changed them."
-    ]
-
-
-def _notices(
-    plan: Budget,
-    data: PreparedData,
-    execution: Execution,
-    role_variables: dict[str, str],
-    spec: Assignment,
-) -> list[str]:
-    notes = []
-    if plan.capped:
-        what = (
-            "every DataLoader pass and each model's training passes were"
-            if spec.torch
-            else "every fit/evaluate/predict call was"
-        )
-        notes.append(
-            f"Budget '{plan.name}': {what} capped "
-            f"({plan.describe()}). Accuracy thresholds come from the reference trained under "
-            "the same caps."
-        )
-    ds = data.visible
-    if ds.source == "synthetic":
-        label = DATASETS.get(ds.name, ds.name)
-        notes.append(f"Graded on {ds.description}. Accuracy figures are not {label} accuracies.")
-    else:
-        notes.append(f"Graded on real data: {ds.description}.")
-    for role, variable in sorted(role_variables.items()):
-        notes.append(f"The {role} model was taken from the notebook variable `{variable}`.")
-    if execution.finish_error:
-        notes.append(f"Saving the models after the last cell failed: {execution.finish_error}")
-    return notes
-
-
-def _stderr_by_cell(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
-    """What each code cell wrote to stderr (where Keras' warnings go)."""
-    return [
-        (
-            index,
-            strip_ansi(
-                "".join(
-                    str(out.get("text", ""))
-                    for out in cell.get("outputs", [])
-                    if out.get("name") == "stderr"
-                )
-            ),
-        )
-        for index, cell in enumerate(nb.cells)
-        if cell.cell_type == "code"
-    ]
 
 
 def check(
@@ -535,7 +394,7 @@ def prepare_reference(
         The reference's held-out accuracy per model role.
     """
     spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    pretrained = [find_weights(name, options.weights_dir) for name in spec.pretrained]
+    pretrained = _pretrained(spec, options)
     reference = calibration(
         spec, spec.plan(options.budget), _data(spec, options), pretrained=pretrained
     )

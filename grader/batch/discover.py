@@ -12,13 +12,10 @@ Each submission gets a student id, which names its output folder:
 One student gets one row: when an LMS hand-in holds several notebooks of one student (a
 re-upload, a scratch copy), :func:`choose` keeps one and the others are listed as ignored,
 because every gradebook import keys rows by student and would keep an arbitrary one of two.
-
-A roster CSV maps ids to names and, for the Canvas gradebook, to SIS ids and sections.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import re
@@ -36,6 +33,10 @@ from grader.batch.lms_names import (
     nbgrader_owner,
     plain_name,
 )
+
+# Re-exported: the roster was read here before it had a module of its own.
+from grader.batch.roster import RosterEntry as RosterEntry
+from grader.batch.roster import read_roster as read_roster
 from grader.exceptions import InputError
 
 if t.TYPE_CHECKING:
@@ -82,17 +83,6 @@ class Expected:
     """The assignment id the released notebook carries in ``metadata.grader.assignment``."""
     names: tuple[str, ...] = ()
     """File names the notebook is expected to have (lower case), such as ``student.ipynb``."""
-
-
-@dataclass(frozen=True)
-class RosterEntry:
-    """A student as the roster knows them; Canvas' gradebook needs every field."""
-
-    id: str
-    name: str
-    sis_user_id: str = ""
-    sis_login_id: str = ""
-    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -407,51 +397,7 @@ def _unique(subs: list[Submission]) -> list[Submission]:
     return out
 
 
-_ROSTER_ID = ("id", "student id", "student_id", "sid", "user id")
-_ROSTER_NAME = ("name", "student", "student name")
-
-
 def expected_notebook(spec: Assignment) -> Expected:
     """What ``spec``'s notebook looks like: its id in the metadata, its released file name."""
     names = {spec.student_notebook.name.lower(), f"{spec.id}.ipynb".lower()}
     return Expected(spec.id, tuple(sorted(names)))
-
-
-def read_roster(path: Path) -> dict[str, RosterEntry]:
-    """Read a roster CSV: a Canvas gradebook export, or any CSV with ``id`` and ``name`` columns.
-
-    Column names are matched without regard to case. Canvas' ``Points Possible`` row and rows
-    without an id are skipped.
-
-    Raises:
-        InputError: the file is missing or has no id column.
-    """
-    if not path.is_file():
-        raise InputError(f"{path}: no such roster file")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = {c.strip().lower(): c for c in reader.fieldnames or []}
-        id_col = next((columns[c] for c in _ROSTER_ID if c in columns), None)
-        if id_col is None:
-            raise InputError(
-                f"{path}: no id column; the roster needs one of: {', '.join(_ROSTER_ID)}"
-            )
-        name_col = next((columns[c] for c in _ROSTER_NAME if c in columns), None)
-
-        def col(row: dict[str, str], key: str) -> str:
-            return (row.get(columns.get(key, ""), "") or "").strip()
-
-        roster: dict[str, RosterEntry] = {}
-        for row in reader:
-            sid = (row.get(id_col) or "").strip()
-            name = (row.get(name_col) or "").strip() if name_col else ""
-            if not sid or name.lower() == "points possible":
-                continue
-            roster[safe_id(sid)] = RosterEntry(
-                id=sid,
-                name=name,
-                sis_user_id=col(row, "sis user id"),
-                sis_login_id=col(row, "sis login id"),
-                section=col(row, "section"),
-            )
-    return roster

@@ -27,22 +27,23 @@ from grader.batch.cache import (
     rendering_context,
     result_key,
 )
-from grader.batch.discover import Submission, discover, expected_notebook, read_roster
+from grader.batch.discover import Submission, discover, expected_notebook
 from grader.batch.entry import BatchEntry, EntryStatus
+from grader.batch.roster import RosterEntry, read_roster
 from grader.batch.workers import Task, TaskResult, open_executor
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
-from grader.export.gradescope import gradescope_json
+from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
 from grader.machine import cores
 from grader.options import GradeOptions
 from grader.report.render import render_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
 from grader.review.answers import missing_answers
-from grader.review.export import review_batch
+from grader.review.export import ReviewState, review_batch
 from grader.rubric import Assignment, load_assignment
 
 MARKER = ".grader-key"
@@ -148,44 +149,27 @@ def grade_batch(
         grading_context(spec, options),
         rendering_context(spec, options.view),
     )
-    pending = []
-    for sub in found.submissions:
-        name = sub.name or (names[sub.student_id].name if sub.student_id in names else "")
-        if force or not batch.reuse(sub, name):
-            pending.append((sub, name))
+    pending = batch.not_reused(found.submissions, names, force=force)
     if observer:
         observer.reused(sorted(batch.entries.values(), key=lambda e: e.student_id))
     where = "nowhere (nothing to execute)"
     if pending:
         where = batch.grade(pending, jobs=jobs, scheduler=scheduler, observer=observer)
-    ordered = [batch.entries[k] for k in sorted(batch.entries)]
     # Decisions made in `grader review` (OUT/review.sqlite) still apply to what was graded
     # again, and look-alike submissions are listed in the class report.
-    review = review_batch(
-        out, ordered, template=spec.student_notebook, view=options.view, reveals=spec.reveals()
-    )
-    ordered = review.entries
-    outputs = write_class_outputs(
-        ordered,
-        out,
-        title=spec.title,
-        budget=options.budget,
-        canvas_column=canvas_column or spec.title,
-        points_possible=spec.max_score + sum(item.points for item in spec.manual),
-        roster=names,
-        lookalikes=review.lookalikes.pairs if review.lookalikes else (),
-    )
+    review = batch.reviewed()
+    column = canvas_column or spec.title
+    outputs = batch.write_class_outputs(review, canvas_column=column, roster=names)
     summary = BatchSummary(
-        ordered,
+        review.entries,
         found.ignored,
         outputs,
         time.monotonic() - started,
         where,
         set_aside=found.set_aside,
-        warnings=canvas_warnings(canvas_column, ordered),
+        warnings=canvas_warnings(canvas_column, review.entries),
     )
-    batch_json = _batch_json(summary, spec, options, canvas_column or spec.title)
-    write_atomic(out / "batch.json", batch_json)
+    write_atomic(out / "batch.json", _batch_json(summary, spec, options, column))
     return summary
 
 
@@ -222,6 +206,18 @@ class _Batch:
             result, status = self.restore(key, cached, sub.student_id), "cached"
         self.entries[sub.student_id] = _entry(sub, name, status, result)
         return True
+
+    def not_reused(
+        self, submissions: Sequence[Submission], roster: Mapping[str, RosterEntry], *, force: bool
+    ) -> list[tuple[Submission, str]]:
+        """The submissions to grade, with their students' names: those :meth:`reuse` cannot
+        take (all of them with ``force``)."""
+        pending = []
+        for sub in submissions:
+            name = sub.name or (roster[sub.student_id].name if sub.student_id in roster else "")
+            if force or not self.reuse(sub, name):
+                pending.append((sub, name))
+        return pending
 
     def restore(self, key: str, cached: CachedResult, student_id: str) -> GradeResult:
         """Write a cached result's files for ``student_id``; the reports copied when kept."""
@@ -312,6 +308,32 @@ class _Batch:
             # A later restore of this submission copies these files instead of rendering.
             self.cache.put_rendered(key, render_key(sub.student_id, self.rendering), rendered)
         return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
+
+    def reviewed(self) -> ReviewState:
+        """The entries by student id, the review's decisions merged, and the look-alikes."""
+        ordered = [self.entries[k] for k in sorted(self.entries)]
+        return review_batch(
+            self.out,
+            ordered,
+            template=self.spec.student_notebook,
+            view=self.options.view,
+            reveals=self.spec.reveals(),
+        )
+
+    def write_class_outputs(
+        self, review: ReviewState, *, canvas_column: str, roster: Mapping[str, RosterEntry]
+    ) -> dict[str, Path]:
+        """The gradebooks and the class report; says where each went."""
+        return write_class_outputs(
+            review.entries,
+            self.out,
+            title=self.spec.title,
+            budget=self.options.budget,
+            canvas_column=canvas_column,
+            points_possible=self.spec.max_score + sum(item.points for item in self.spec.manual),
+            roster=roster,
+            lookalikes=review.lookalikes.pairs if review.lookalikes else (),
+        )
 
     def failed_result(self, student_id: str, reason: str) -> GradeResult:
         """The result of a notebook that could not be graded: every check ``error``."""

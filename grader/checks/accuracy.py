@@ -10,7 +10,7 @@ import numpy as np
 from grader.budget import Budget
 from grader.checks.base import CheckContext, Verdict, figure_key, register
 from grader.checks.params import Role
-from grader.checks.thresholds import chance_level, decide
+from grader.checks.thresholds import Decision, chance_level, decide
 from grader.data.sets import HeldOut
 
 
@@ -175,33 +175,8 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
     )
     measured = float(np.mean(y_pred == y_true))
     reference = ctx.reference_figure()
-    assert ctx.current is not None
-    spread = ctx.reference_figures.get(
-        figure_key(ctx.current.id, "spread"), ctx.assignment.assumed_spread
-    )
-    decision = decide(
-        reference=reference,
-        spread=spread,
-        images=len(y_true),
-        chance=chance_level(y_true),
-        relative=ctx.assignment.relative_threshold,
-        confidence=ctx.assignment.confidence,
-    )
-    threshold = decision.threshold
-    basis = (
-        f"{ctx.assignment.relative_threshold:.0%} of the reference's {reference:.1%} "
-        f"at the '{ctx.budget.name}' budget"
-    )
-    if threshold > ctx.assignment.relative_threshold * reference + 1e-12:
-        basis = (
-            f"above what an untrained model scores on {decision.images} images at "
-            f"{decision.confidence:.0%} confidence ({decision.untrained_upper:.1%})"
-        )
-    elif threshold < ctx.assignment.relative_threshold * reference - 1e-12:
-        basis = (
-            f"what a correct notebook reaches on {decision.images} images at "
-            f"{decision.confidence:.0%} confidence, the reference scoring {reference:.1%}"
-        )
+    decision = _decision(ctx, reference, y_true)
+    threshold, basis = decision.threshold, _basis(ctx, decision, reference)
     target = ctx.assignment.course_targets.get(params.model)
     # Course targets assume the real thing: all the data, real images, ImageNet weights.
     at_full_on_real = (
@@ -226,20 +201,64 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
         ),
     }
     if not decision.judged and not (target is not None and at_full_on_real):
-        awarded = params.when_not_judged == "award"
-        details["awarded"] = awarded
-        return Verdict(
-            False,
-            f"cannot be judged at the '{ctx.budget.name}' budget: {decision.explain()}, so no "
-            f"threshold tells them apart (accuracy measured: {measured:.1%}). The rubric "
-            f"{'awards' if awarded else 'withholds'} these points; a larger budget judges it.",
-            details,
-            judged=False,
-        )
+        return _not_judged(ctx, params, decision, measured, details)
     passed = measured >= threshold
     verb = "reaches" if passed else "is below"
     return Verdict(
         passed,
         f"accuracy {measured:.1%} on held-out images {verb} {threshold:.1%} ({basis})",
         details,
+    )
+
+
+def _decision(ctx: CheckContext, reference: float, y_true: np.ndarray) -> Decision:
+    """The threshold from the reference's accuracy and spread, if any separates a correct
+    notebook from an untrained one on these images."""
+    assert ctx.current is not None
+    spread = ctx.reference_figures.get(
+        figure_key(ctx.current.id, "spread"), ctx.assignment.assumed_spread
+    )
+    return decide(
+        reference=reference,
+        spread=spread,
+        images=len(y_true),
+        chance=chance_level(y_true),
+        relative=ctx.assignment.relative_threshold,
+        confidence=ctx.assignment.confidence,
+    )
+
+
+def _basis(ctx: CheckContext, decision: Decision, reference: float) -> str:
+    """Where the threshold comes from, for the message: the reference, or either bound."""
+    relative = ctx.assignment.relative_threshold
+    if decision.threshold > relative * reference + 1e-12:
+        return (
+            f"above what an untrained model scores on {decision.images} images at "
+            f"{decision.confidence:.0%} confidence ({decision.untrained_upper:.1%})"
+        )
+    if decision.threshold < relative * reference - 1e-12:
+        return (
+            f"what a correct notebook reaches on {decision.images} images at "
+            f"{decision.confidence:.0%} confidence, the reference scoring {reference:.1%}"
+        )
+    return f"{relative:.0%} of the reference's {reference:.1%} at the '{ctx.budget.name}' budget"
+
+
+def _not_judged(
+    ctx: CheckContext,
+    params: AccuracyParams,
+    decision: Decision,
+    measured: float,
+    details: dict[str, t.Any],
+) -> Verdict:
+    """No threshold tells a correct notebook from an untrained one: the rubric says the points."""
+    awarded = params.when_not_judged == "award"
+    details["awarded"] = awarded
+    return Verdict(
+        False,
+        f"cannot be judged at the '{ctx.budget.name}' budget: {decision.explain()}, so no "
+        f"threshold tells them apart (accuracy measured: {measured:.1%}). The rubric "
+        f"{'awards' if awarded else 'withholds'} these points; a larger budget judges it.",
+        details,
+        judged=False,
     )

@@ -13,7 +13,7 @@ from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.torch_common import torch_artefacts
 
 if t.TYPE_CHECKING:
-    from grader.judge.torch_artefacts import MetricCall
+    from grader.judge.torch_records import MetricCall
 
 AVERAGED = ("precision_score", "recall_score", "f1_score")
 KNOWN = ("accuracy_score", "confusion_matrix", *AVERAGED)

@@ -9,7 +9,7 @@ from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.torch_common import torch_artefacts
 
 if t.TYPE_CHECKING:
-    from grader.judge.torch_artefacts import PassRecord
+    from grader.judge.torch_records import PassRecord
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ the grader keep, and drops what nbclient cannot read rather than ending the grad
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -117,65 +118,98 @@ def run_notebook(
     finish_cell = _injected(finish)
     student_cells = list(nb.cells)
     nb.cells = [setup_cell, *student_cells, finish_cell]
-    cells: list[CellResult] = []
-    incidents: list[Incident] = []
     start = time.monotonic()
-    phases = dict.fromkeys(PHASES, 0.0)
-    after = _timed(after_cell, phases, "evidence") if after_cell is not None else None
-    watchdog: Watchdog | None = None
+    run = _Run(client, replies, sandbox, cell_timeout, dict.fromkeys(PHASES, 0.0))
+    after = _timed(after_cell, run.phases, "evidence") if after_cell is not None else None
     try:
         with client.setup_kernel(env=env):
-            phases["kernel_start"] = time.monotonic() - start
-            launcher = getattr(km.provisioner, "pid", None)
-            if sandbox is not None and sandbox.options.enabled and launcher:
-                watchdog = Watchdog(launcher, sandbox.options.limits)
-                watchdog.start()
-            began = time.monotonic()
-            _run_setup(client, setup_cell, replies)
-            phases["setup_cell"] = time.monotonic() - began
+            run.phases["kernel_start"] = time.monotonic() - start
+            run.watchdog = _watchdog(km, sandbox)
+            if run.watchdog is not None:
+                run.watchdog.start()
+            with record_seconds(run.phases, "setup_cell"):
+                _run_setup(client, setup_cell, replies)
             # The total timeout is the student's: kernel start-up and set-up do not count.
-            deadline = time.monotonic() + total_timeout
-            ended = False
-            for index, cell in enumerate(student_cells):
-                if cell.cell_type != "code":
-                    continue
-                remaining = deadline - time.monotonic()
-                if ended or remaining <= 0:
-                    cells.append(CellResult(index, "skipped", 0.0, cell.source))
-                    continue
-                ran = _run_cell(client, cell, index, cell_timeout, remaining, replies)
-                phases["cells"] += ran.duration_s
-                cells.append(ran)
-                if after is not None:
-                    after(index)
-                dead = ran.error_name == "DeadKernelError"
-                incidents += _incidents(ran, client, sandbox, watchdog, dead)
-                # Nothing more runs in a dead or stopped kernel, nor once the total time is up.
-                out_of_time = ran.status == "timeout" and remaining < cell_timeout
-                ended = dead or bool(client.stopped) or out_of_time
-            began = time.monotonic()
-            finish_error = _finish(client, cells, finish_cell, len(nb.cells) - 1, replies)
-            phases["finish_cell"] = time.monotonic() - began
+            run.student_cells(student_cells, time.monotonic() + total_timeout, after)
+            with record_seconds(run.phases, "finish_cell"):
+                finish_error = _finish(client, run.cells, finish_cell, len(nb.cells) - 1, replies)
             stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
         raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
     finally:
         nb.cells = student_cells
-        if watchdog is not None:
-            watchdog.stop()
+        if run.watchdog is not None:
+            run.watchdog.stop()
         # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=True)
-    phases["kernel_stop"] = time.monotonic() - stopping
+    run.phases["kernel_stop"] = time.monotonic() - stopping
     return Execution(
         notebook=nb,
-        cells=cells,
+        cells=run.cells,
         duration_s=time.monotonic() - start,
         setup_output=_stdout_of(setup_cell),
         finish_error=finish_error,
-        incidents=incidents,
-        phases=phases,
+        incidents=run.incidents,
+        phases=run.phases,
     )
+
+
+@dataclass
+class _Run:
+    """One notebook's run in progress: the client that runs its cells and what they did."""
+
+    client: BoundedClient
+    replies: dict[int, dict[str, t.Any]]
+    sandbox: Sandbox | None
+    cell_timeout: float
+    phases: dict[str, float]
+    """Seconds per phase so far (see :data:`PHASES`)."""
+    cells: list[CellResult] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    watchdog: Watchdog | None = None
+
+    def student_cells(
+        self,
+        cells: list[nbformat.NotebookNode],
+        deadline: float,
+        after: t.Callable[[int], None] | None,
+    ) -> None:
+        """Run each code cell until ``deadline``, the kernel's death, or its stop."""
+        ended = False
+        for index, cell in enumerate(cells):
+            if cell.cell_type != "code":
+                continue
+            remaining = deadline - time.monotonic()
+            if ended or remaining <= 0:
+                self.cells.append(CellResult(index, "skipped", 0.0, cell.source))
+                continue
+            ran = _run_cell(self.client, cell, index, self.cell_timeout, remaining, self.replies)
+            self.phases["cells"] += ran.duration_s
+            self.cells.append(ran)
+            if after is not None:
+                after(index)
+            dead = ran.error_name == "DeadKernelError"
+            self.incidents += _incidents(ran, self.client, self.sandbox, self.watchdog, dead)
+            # Nothing more runs in a dead or stopped kernel, nor once the total time is up.
+            out_of_time = ran.status == "timeout" and remaining < self.cell_timeout
+            ended = dead or bool(self.client.stopped) or out_of_time
+
+
+def _watchdog(km: SandboxedKernelManager, sandbox: Sandbox | None) -> Watchdog | None:
+    """A watchdog over the sandboxed kernel's processes (none unsandboxed), not yet started."""
+    launcher = getattr(km.provisioner, "pid", None)
+    if sandbox is not None and sandbox.options.enabled and launcher:
+        return Watchdog(launcher, sandbox.options.limits)
+    return None
+
+
+@contextlib.contextmanager
+def record_seconds(seconds: dict[str, float], name: str) -> t.Iterator[None]:
+    """Record in ``seconds[name]`` how long the ``with`` block took (nothing if it raised)."""
+    began = time.monotonic()
+    yield
+    seconds[name] = time.monotonic() - began
 
 
 def _timed(

@@ -25,9 +25,9 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 
-from grader.batch.discover import RosterEntry
 from grader.batch.entry import BatchEntry
 from grader.batch.lms_names import canvas_owner
+from grader.batch.roster import RosterEntry
 from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
 from grader.report.formats import format_number

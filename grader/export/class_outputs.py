@@ -6,8 +6,8 @@ import typing as t
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from grader.batch.discover import RosterEntry
 from grader.batch.entry import BatchEntry
+from grader.batch.roster import RosterEntry
 from grader.export.blackboard import blackboard_csv, blackboard_entries
 from grader.export.canvas import canvas_csv, write_feedback_zip
 from grader.export.class_report import render_class_report

@@ -4,31 +4,30 @@ pinned dependencies, and the real data and weights (carried, or fetched at build
 Gradescope unzips the bundle into ``/autograder/source``, runs ``setup.sh`` once when it builds
 the image (with internet), and ``run_autograder`` for every submission (the student's files are
 in ``/autograder/submission``); see :mod:`grader.export.gradescope_run` for what runs there.
-``results.json`` follows Gradescope's autograder specification (:func:`gradescope_results`).
+``results.json`` follows Gradescope's autograder specification (see
+:mod:`grader.export.gradescope_results`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shlex
 import stat
 import sys
-import typing as t
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
-from grader.report.escape import markdown_text
-from grader.report.facts import for_view
-from grader.report.formats import format_number
+
+# Re-exported: results.json was written here before it had a module of its own.
+from grader.export.gradescope_results import gradescope_json as gradescope_json
+from grader.export.gradescope_results import gradescope_results as gradescope_results
+from grader.export.gradescope_results import leaderboard as leaderboard
 from grader.report.render import templates_dir
-from grader.results import GradeResult
-from grader.review.merge import final_score
 from grader.rubric import Assignment, load_assignment
 
 SOURCE = "grader-src"
@@ -189,54 +188,23 @@ def build_bundle(
         InputError: the grader is not installed (its dependencies cannot be listed), the budget
             is unknown, or ``data_dir``/``weights_dir`` lacks the files.
     """
-    from grader.export.gradescope_run import file_digest
-
     spec = load_assignment(assignment)
     spec.plan(budget)  # refuses an unknown budget
     files = _source_files(spec)
-    reference_dir = _reference_dir(spec)
     carried = _carried_assets(spec, data_dir, weights_dir)
-    manifest = [
-        {"path": name, "digest": file_digest(path, "sha256")} for name, path in carried.items()
-    ]
-    has_data = any(n.startswith("data/") for n in carried)
-    has_weights = any(n.startswith("weights/") for n in carried)
-    if fetch and not has_data and spec.dataset in OFFICIAL_DATA:
-        manifest.append(OFFICIAL_DATA[spec.dataset])
-        has_data = True
-    for application in spec.pretrained:
-        if fetch and not has_weights and application in OFFICIAL_WEIGHTS:
-            manifest.append(OFFICIAL_WEIGHTS[application])
+    manifest = _manifest(spec, carried, fetch)
+    has_data = any(str(e["path"]).startswith("data/") for e in manifest)
     has_weights = any(str(e["path"]).startswith("weights/") for e in manifest)
-    data_at = f"{BUNDLE_ROOT}/data" if has_data else None
-    weights_at = f"{BUNDLE_ROOT}/weights" if has_weights else None
-    data_args = "".join(
-        f" \\\n  {flag} {shlex.quote(at)}"
-        for flag, at in (("--data-dir", data_at), ("--weights-dir", weights_at))
-        if at
+    scripts = _scripts(
+        spec,
+        budget=budget,
+        data_at=f"{BUNDLE_ROOT}/data" if has_data else None,
+        weights_at=f"{BUNDLE_ROOT}/weights" if has_weights else None,
+        gradescope_timeout=gradescope_timeout,
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        scripts = {
-            "setup.sh": SETUP_SH.format(
-                source=SOURCE,
-                course=COURSE,
-                reference=reference_dir.name,
-                assignment_py=repr(spec.id),
-                budget_py=repr(budget),
-                data_py=repr(data_at),
-                weights_py=repr(weights_at),
-                python=".".join(map(str, sys.version_info[:3])),
-            ),
-            "run_autograder": RUN_AUTOGRADER.format(
-                assignment=shlex.quote(spec.id),
-                budget=shlex.quote(budget),
-                timeout=int(gradescope_timeout),
-                data_args=data_args,
-                course=COURSE,
-            ),
-        }
         for name, text in scripts.items():
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = (stat.S_IFREG | 0o755) << 16
@@ -249,6 +217,60 @@ def build_bundle(
         for arcname, path in sorted({**files, **carried}.items()):
             bundle.write(path, arcname)
     return out
+
+
+def _manifest(
+    spec: Assignment, carried: Mapping[str, Path], fetch: bool
+) -> list[Mapping[str, object]]:
+    """``assets.json``: each carried file with its digest, then what ``setup.sh`` fetches."""
+    from grader.export.gradescope_run import file_digest
+
+    manifest: list[Mapping[str, object]] = [
+        {"path": name, "digest": file_digest(path, "sha256")} for name, path in carried.items()
+    ]
+    has_data = any(n.startswith("data/") for n in carried)
+    has_weights = any(n.startswith("weights/") for n in carried)
+    if fetch and not has_data and spec.dataset in OFFICIAL_DATA:
+        manifest.append(OFFICIAL_DATA[spec.dataset])
+    for application in spec.pretrained:
+        if fetch and not has_weights and application in OFFICIAL_WEIGHTS:
+            manifest.append(OFFICIAL_WEIGHTS[application])
+    return manifest
+
+
+def _scripts(
+    spec: Assignment,
+    *,
+    budget: str,
+    data_at: str | None,
+    weights_at: str | None,
+    gradescope_timeout: int,
+) -> dict[str, str]:
+    """``setup.sh`` and ``run_autograder``, for the real data and weights found at ``*_at``."""
+    data_args = "".join(
+        f" \\\n  {flag} {shlex.quote(at)}"
+        for flag, at in (("--data-dir", data_at), ("--weights-dir", weights_at))
+        if at
+    )
+    return {
+        "setup.sh": SETUP_SH.format(
+            source=SOURCE,
+            course=COURSE,
+            reference=_reference_dir(spec).name,
+            assignment_py=repr(spec.id),
+            budget_py=repr(budget),
+            data_py=repr(data_at),
+            weights_py=repr(weights_at),
+            python=".".join(map(str, sys.version_info[:3])),
+        ),
+        "run_autograder": RUN_AUTOGRADER.format(
+            assignment=shlex.quote(spec.id),
+            budget=shlex.quote(budget),
+            timeout=int(gradescope_timeout),
+            data_args=data_args,
+            course=COURSE,
+        ),
+    }
 
 
 def _carried_assets(
@@ -372,144 +394,3 @@ def _pyproject(extras: tuple[str, ...] = ()) -> str:
     return PYPROJECT.format(
         version=json.dumps(version), dependencies=json.dumps(dependencies, indent=4)
     )
-
-
-def gradescope_results(
-    result: GradeResult,
-    *,
-    failure: str = "",
-    reveals: Mapping[str, str] | None = None,
-    notes: Sequence[str] = (),
-) -> dict[str, t.Any]:
-    """``results.json`` in Gradescope's autograder format, one test per check.
-
-    Gradescope's specification (gradescope-autograder docs, "Autograder Specifications"): the
-    top level holds ``score``, ``execution_time``, ``output`` with its ``output_format``,
-    ``tests`` and an optional ``leaderboard``; each test ``name``, ``number``, ``score``,
-    ``max_score``, ``status``, ``output``, ``visibility`` (``visible``, ``hidden``,
-    ``after_due_date``, ``after_published``) and ``tags``. Output is Markdown (``md``): the
-    top-level output is the student's Markdown report (the layer diffs included), and every
-    test's output is escaped Markdown, since messages quote student text.
-
-    Args:
-        result: the graded submission; Gradescope shows it to the student, so it is rendered
-            in the student view, except that a hidden check held back by the rubric's
-            ``visibility`` carries its full message: Gradescope shows it only then.
-        failure: why the notebook could not be graded, shown at the top.
-        reveals: hidden check id -> its Gradescope visibility (the rubric's ``visibility``);
-            a hidden check not named is a ``visible`` test with status and points only.
-        notes: lines for the top of the output (the autograder's limits, its sandbox).
-    """
-    from grader.report.render import render_markdown
-
-    reveals = reveals or {}
-    full = {c.id: c for c in result.checks}
-    shown = for_view(result, "student")
-    overrides = {o.check: o for o in shown.overrides}
-    final = final_score(shown)
-    tests = []
-    test: dict[str, t.Any]
-    for number, check in enumerate(shown.checks, start=1):
-        visibility = reveals.get(check.id, "visible") if check.hidden else "visible"
-        if visibility != "visible":
-            check = dataclasses.replace(full[check.id], details={})
-        output = markdown_text(check.message)
-        if check.status != "pass" and check.hint:
-            output = f"{output}\n\nHint: {markdown_text(check.hint)}".strip()
-        score = check.score
-        if check.id in overrides:
-            score = overrides[check.id].score
-            output = (
-                f"{output}\n\nAdjusted by your instructor from {format_number(check.score)} to "
-                f"{format_number(score)} points: {markdown_text(overrides[check.id].reason)}"
-            ).strip()
-        test = {
-            "name": f"{check.title} ({check.id})",
-            "number": str(number),
-            "score": score,
-            "max_score": check.max_score,
-            "output": output,
-            "output_format": "md",
-            "visibility": visibility,
-            "tags": [check.id.split(".")[0]],
-        }
-        if check.status == "not_judged":
-            # Neither passed nor failed: the budget could not tell. Without a status Gradescope
-            # colours the test by its points, which the rubric's `when_not_judged` decided.
-            test["output"] = f"**Not judged at this budget.** {output}".strip()
-        else:
-            test["status"] = "passed" if check.status == "pass" else "failed"
-        tests.append(test)
-    for number, item in enumerate(shown.manual, start=len(tests) + 1):
-        test = {
-            "name": f"{item.title} ({item.id})",
-            "number": str(number),
-            "max_score": item.max_score,
-            "output_format": "md",
-            "visibility": "visible",
-            "tags": ["manual"],
-        }
-        if item.status == "graded" and item.score is not None:
-            met = "".join(f"\n- {markdown_text(c)}" for c in item.criteria)
-            test["score"] = item.score
-            parts = [
-                markdown_text(item.comment) if item.comment else "",
-                met and f"Criteria met:{met}",
-            ]
-            test["output"] = "\n\n".join(p for p in parts if p)
-        else:
-            # No score at all rather than 0: the points are not decided yet.
-            test["output"] = "Pending: your instructor grades this answer by hand."
-        tests.append(test)
-    lines = [f"**Not graded:** {markdown_text(failure)}"] if failure else []
-    if final.pending:
-        lines += [
-            f"Score so far {format_number(final.automatic + final.manual)}/"
-            f"{format_number(final.max_score)}: {len(final.pending)} answer(s) graded by hand "
-            "are pending."
-        ]
-    else:
-        lines += [
-            f"Score {format_number(t.cast(float, final.score))}/{format_number(final.max_score)}."
-        ]
-    lines += [markdown_text(n) for n in notes]
-    data: dict[str, t.Any] = {
-        "score": final.automatic + final.manual if final.pending else final.score,
-        "execution_time": round(result.timings.get("total", 0.0)),
-        "output": "\n\n".join(lines) + "\n\n" + render_markdown(result, "student"),
-        "output_format": "md",
-        "test_output_format": "md",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    }
-    board = leaderboard(shown)
-    if board:
-        data["leaderboard"] = board
-    return data
-
-
-def leaderboard(result: GradeResult) -> list[dict[str, t.Any]]:
-    """Gradescope leaderboard entries: each visible accuracy check's held-out accuracy.
-
-    Hidden checks stay off the board, which every student of the course can read.
-    """
-    board = []
-    for check in result.checks:
-        accuracy = check.details.get("accuracy")
-        if check.hidden or isinstance(accuracy, bool) or not isinstance(accuracy, int | float):
-            continue
-        board.append({"name": check.title, "value": round(float(accuracy), 4), "order": "desc"})
-    return board
-
-
-def gradescope_json(
-    result: GradeResult,
-    *,
-    failure: str = "",
-    reveals: Mapping[str, str] | None = None,
-    notes: Sequence[str] = (),
-) -> str:
-    """:func:`gradescope_results` as JSON text."""
-    data = gradescope_results(result, failure=failure, reveals=reveals, notes=notes)
-    return json.dumps(data, indent=2) + "\n"

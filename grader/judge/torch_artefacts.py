@@ -2,9 +2,10 @@
 
 The PyTorch counterpart of :mod:`grader.capture`. The files are those of
 :mod:`grader.kernel.torch_layout`, all hostile input: each JSON file is bounded in size and
-checked field by field (types, lengths, numbers in range, names without control characters);
-whatever does not conform is ignored with a note. Models are ONNX graphs, checked before any
-runtime sees them (:mod:`grader.judge.torch_models`); nothing is unpickled or ``torch.load``-ed.
+checked field by field (types, lengths, numbers in range, names without control characters:
+:mod:`grader.judge.torch_records`); whatever does not conform is ignored with a note. Models
+are ONNX graphs, checked before any runtime sees them (:mod:`grader.judge.torch_models`);
+nothing is unpickled or ``torch.load``-ed.
 
 :class:`TorchArtefacts` is an :class:`~grader.capture.Artefacts`, so the shared checks work
 unchanged: ``model(role)`` gives an object with Keras' ``predict`` (the ``accuracy`` check
@@ -15,13 +16,9 @@ training passes as ``fits``.
 from __future__ import annotations
 
 import json
-import math
-import re
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from grader.judge.artefacts import Artefacts, MissingInput
 from grader.judge.torch_models import (
@@ -31,8 +28,25 @@ from grader.judge.torch_models import (
     description_matches,
     graph_ops,
 )
+
+# The records' names are re-exported: they were checked here before they had a module.
+from grader.judge.torch_records import MAX_LABELS as MAX_LABELS
+from grader.judge.torch_records import MAX_LIST as MAX_LIST
+from grader.judge.torch_records import MAX_PASSES as MAX_PASSES
+from grader.judge.torch_records import Malformed as Malformed
+from grader.judge.torch_records import MetricCall as MetricCall
+from grader.judge.torch_records import OptimizerRecord as OptimizerRecord
+from grader.judge.torch_records import PassRecord as PassRecord
+from grader.judge.torch_records import (
+    bounded_list,
+    numbers,
+    parse_description,
+    parse_metric,
+    parse_optimizer,
+    text,
+)
+from grader.judge.torch_records import parse_pass as parse_pass
 from grader.kernel import torch_layout
-from grader.kernel.torch_describe import MAX_MODULES, MAX_OPS
 from grader.results import FitRecord
 
 if t.TYPE_CHECKING:
@@ -41,70 +55,9 @@ if t.TYPE_CHECKING:
 
 MAX_JSON_BYTES = 16 * 2**20
 MAX_CELL_FILES = 2000
-MAX_PASSES = 20_000
-MAX_LABELS = 200_000
-MAX_LIST = 64
-_TEXT = re.compile(r"[^\x00-\x1f\x7f]{0,200}")
 _PREPROCESSING = ("ToTensor", "Normalize")
 """A test transform the judge can apply to the held-back images itself: ``ToTensor``, then at
 most one ``Normalize``. Anything else (resizing, colour changes) falls back to the rubric's."""
-
-
-class Malformed(ValueError):
-    """A record does not have the shape the runtime writes."""
-
-
-@dataclass(frozen=True)
-class PassRecord:
-    """One pass over a DataLoader, as the kernel recorded it."""
-
-    index: int
-    cell: str
-    split: str
-    """``train`` or ``test`` (the grader's data sets), ``other`` (anything else)."""
-    dataset: str
-    transform: tuple[dict[str, t.Any], ...] | None
-    """The data set's transform pipeline when the pass began (None: no such attribute)."""
-    batch_size: int | None
-    dataset_size: int | None
-    batches: int
-    samples: int
-    skipped: bool
-    """The budget skipped it: the optimizer in use had its training passes."""
-    steps: dict[int, int]
-    """Optimizer key -> steps it took during the pass."""
-    loss: float | None
-    """Mean of the scalar losses back-propagated during the pass."""
-    losses: tuple[str, ...]
-    """Loss modules and functions called during the pass."""
-    optimizer: int | None
-    """For a skipped pass, the optimizer it was charged to."""
-
-    @property
-    def training(self) -> bool:
-        return bool(self.steps)
-
-
-@dataclass(frozen=True)
-class OptimizerRecord:
-    key: int
-    cls: str
-    hyper: dict[str, t.Any]
-    passes: int
-    skipped: int
-
-
-@dataclass(frozen=True)
-class MetricCall:
-    """One call of a scikit-learn metric in the notebook: what it was given and returned."""
-
-    cell: str
-    function: str
-    options: dict[str, t.Any]
-    weighted: bool
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    result: t.Any
 
 
 @dataclass
@@ -213,7 +166,7 @@ def test_normalisation(
             return (0.0,), (1.0,)
         if types == list(_PREPROCESSING):
             mean, std = record.transform[1].get("mean"), record.transform[1].get("std")
-            if _numbers(mean, channels) and _numbers(std, channels):
+            if numbers(mean, channels) and numbers(std, channels):
                 assert isinstance(mean, list) and isinstance(std, list)
                 if all(s > 0 for s in std):
                     return tuple(map(float, mean)), tuple(map(float, std))
@@ -271,16 +224,16 @@ def read_torch_artefacts(
     for _, path in cells:
         try:
             raw = _json_object(path)
-            cell = _text(raw.get("cell", ""), "a cell id")
-            for item in _list(raw.get("passes", []), MAX_PASSES, "passes"):
+            cell = text(raw.get("cell", ""), "a cell id")
+            for item in bounded_list(raw.get("passes", []), MAX_PASSES, "passes"):
                 record = parse_pass(item, cell)
                 passes[record.index] = record  # a pass spanning cells: its latest counts
-            for item in _list(raw.get("optimizers", []), 1000, "optimizers"):
-                record_o = _optimizer(item)
+            for item in bounded_list(raw.get("optimizers", []), 1000, "optimizers"):
+                record_o = parse_optimizer(item)
                 optimizers[record_o.key] = record_o
-            for item in _list(raw.get("metrics", []), 1000, "metrics"):
+            for item in bounded_list(raw.get("metrics", []), 1000, "metrics"):
                 if isinstance(item, dict) and "error" not in item:
-                    calls.append(_metric(item, cell))
+                    calls.append(parse_metric(item, cell))
         except (Malformed, KeyError, TypeError, ValueError, RecursionError) as exc:
             notes.append(f"{path.name} was ignored: {str(exc)[:200]}")
     descriptions: dict[str, dict[str, t.Any]] = {}
@@ -293,11 +246,11 @@ def read_torch_artefacts(
         try:
             raw = _json_object(path)
             if "error" in raw:
-                role_errors[role] = _text(raw["error"], "an error", 1000)
+                role_errors[role] = text(raw["error"], "an error", 1000)
             if "variable" in raw:
-                role_variables[role] = _text(raw["variable"], "a variable")
+                role_variables[role] = text(raw["variable"], "a variable")
             if "error" not in raw:
-                descriptions[role] = _description(raw)
+                descriptions[role] = parse_description(raw)
         except (Malformed, KeyError, TypeError, ValueError, RecursionError) as exc:
             notes.append(f"{path.name} was ignored: {str(exc)[:200]}")
     return TorchArtefacts(
@@ -318,9 +271,6 @@ def read_torch_artefacts(
     )
 
 
-# --- validation ------------------------------------------------------------------------------
-
-
 def _read_bounded(path: Path, limit: int) -> bytes:
     with path.open("rb") as fh:
         data = fh.read(limit + 1)
@@ -336,187 +286,3 @@ def _json_object(path: Path) -> dict[str, t.Any]:
     if not isinstance(value, dict):
         raise Malformed("not a JSON object")
     return value
-
-
-def _text(value: t.Any, what: str, limit: int = 200) -> str:
-    if not isinstance(value, str) or len(value) > limit:
-        raise Malformed(f"{what} must be text of at most {limit} characters")
-    if limit <= 200 and not _TEXT.fullmatch(value):
-        raise Malformed(f"{what} holds control characters")
-    return value
-
-
-def _int(value: t.Any, what: str, low: int = 0, high: int = 2**62) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise Malformed(f"{what} must be an integer in [{low}, {high}]")
-    return value
-
-
-def _optional_int(value: t.Any, what: str) -> int | None:
-    return None if value is None else _int(value, what)
-
-
-def _list(value: t.Any, limit: int, what: str) -> list[t.Any]:
-    if not isinstance(value, list) or len(value) > limit:
-        raise Malformed(f"{what} must be a list of at most {limit}")
-    return value
-
-
-def _scalar(value: t.Any) -> t.Any:
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise Malformed("a number is not finite")
-        return value
-    if isinstance(value, str):
-        return _text(value, "a value")
-    raise Malformed(f"unexpected value of type {type(value).__name__}")
-
-
-def _value(value: t.Any) -> t.Any:
-    """A configuration value: a scalar, or a short list of scalars (one level)."""
-    if isinstance(value, list):
-        return [_scalar(v) for v in _list(value, MAX_LIST, "a list value")]
-    return _scalar(value)
-
-
-def _config(value: t.Any) -> dict[str, t.Any]:
-    if not isinstance(value, dict) or len(value) > MAX_LIST:
-        raise Malformed("a configuration must be an object of at most 64 fields")
-    return {_text(k, "a field name"): _value(v) for k, v in value.items()}
-
-
-def _numbers(value: t.Any, channels: int) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) in (1, channels)
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    )
-
-
-def _transform(value: t.Any) -> tuple[dict[str, t.Any], ...] | None:
-    if value is None:
-        return None
-    out = []
-    for entry in _list(value, 50, "a transform pipeline"):
-        config = _config(entry)
-        _text(config.get("type"), "a transform's type")
-        out.append(config)
-    return tuple(out)
-
-
-def parse_pass(raw: t.Any, cell: str) -> PassRecord:
-    """A pass record as the runtime writes it, validated.
-
-    Raises:
-        Malformed: it does not have the runtime's shape.
-    """
-    if not isinstance(raw, dict):
-        raise Malformed("a pass must be an object")
-    steps = raw.get("steps", {})
-    if not isinstance(steps, dict) or len(steps) > 1000:
-        raise Malformed("steps must be an object")
-    count = _int(raw.get("loss_count", 0), "loss_count")
-    total = raw.get("loss_sum", 0.0)
-    if not isinstance(total, int | float) or isinstance(total, bool) or not math.isfinite(total):
-        raise Malformed("loss_sum must be a number")
-    return PassRecord(
-        index=_int(raw["index"], "a pass index", 0, MAX_PASSES * 100),
-        cell=cell,
-        split=_text(raw["split"], "a split"),
-        dataset=_text(raw["dataset"], "a data set"),
-        transform=_transform(raw.get("transform")),
-        batch_size=_optional_int(raw.get("batch_size"), "batch_size"),
-        dataset_size=_optional_int(raw.get("dataset_size"), "dataset_size"),
-        batches=_int(raw["batches"], "batches"),
-        samples=_int(raw["samples"], "samples"),
-        skipped=bool(raw.get("skipped", False) is True),
-        steps={_int(int(k), "an optimizer key"): _int(v, "a step count") for k, v in steps.items()},
-        loss=float(total) / count if count else None,
-        losses=tuple(_text(n, "a loss name") for n in _list(raw.get("losses", []), 10, "losses")),
-        optimizer=_optional_int(raw.get("optimizer"), "optimizer"),
-    )
-
-
-def _optimizer(raw: t.Any) -> OptimizerRecord:
-    if not isinstance(raw, dict):
-        raise Malformed("an optimizer must be an object")
-    return OptimizerRecord(
-        key=_int(raw["key"], "an optimizer key"),
-        cls=_text(raw["class"], "an optimizer class"),
-        hyper=_config(raw.get("hyper", {})),
-        passes=_int(raw.get("passes", 0), "passes"),
-        skipped=_int(raw.get("skipped", 0), "skipped"),
-    )
-
-
-def _labels(value: t.Any) -> np.ndarray:
-    values = _list(value, MAX_LABELS, "labels")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise Malformed("labels must be integers")
-    return np.asarray(values, dtype=np.int64)
-
-
-def _metric(raw: dict[str, t.Any], cell: str) -> MetricCall:
-    result = raw.get("result")
-    if isinstance(result, list):
-        rows = _list(result, 1000, "a matrix")
-        result = [_list(row, 1000, "a row") if isinstance(row, list) else row for row in rows]
-        flat = [v for row in result for v in (row if isinstance(row, list) else [row])]
-        if len(flat) > 1_000_000 or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in flat
-        ):
-            raise Malformed("a metric's matrix must hold numbers")
-    else:
-        result = _scalar(result)
-    return MetricCall(
-        cell=cell,
-        function=_text(raw["function"], "a metric"),
-        options=_config(raw.get("options", {})),
-        weighted=raw.get("weighted_samples") is True,
-        y_true=_labels(raw["y_true"]),
-        y_pred=_labels(raw["y_pred"]),
-        result=result,
-    )
-
-
-def _op(raw: t.Any, *, module: bool) -> dict[str, t.Any]:
-    if not isinstance(raw, dict):
-        raise Malformed("an operation must be an object")
-    out = {
-        "type": _text(raw["type"], "a layer type"),
-        "config": _config(raw.get("config", {})),
-        "params": _int(raw.get("params", 0), "a parameter count"),
-        "trainable": raw.get("trainable") is not False,
-    }
-    if module:
-        out["path"] = _text(raw["path"], "a module path")
-        return out
-    shape = _list(raw.get("output_shape", []), 8, "an output shape")
-    out["name"] = _text(raw["name"], "an operation name")
-    out["output_shape"] = [None if d is None else _int(d, "a dimension") for d in shape]
-    return out
-
-
-def _description(raw: dict[str, t.Any]) -> dict[str, t.Any]:
-    ops = raw.get("ops")
-    params = raw.get("parameters", {})
-    if not isinstance(params, dict):
-        raise Malformed("parameters must be an object")
-    return {
-        "variable": _text(raw.get("variable", ""), "a variable"),
-        "class": _text(raw.get("class", ""), "a class name"),
-        "modules": [
-            _op(m, module=True) for m in _list(raw.get("modules", []), MAX_MODULES, "modules")
-        ],
-        "ops": None if ops is None else [_op(o, module=False) for o in _list(ops, MAX_OPS, "ops")],
-        "trace_error": _text(raw.get("trace_error", ""), "a trace error", 1000),
-        "parameters": {
-            "trainable": _int(params.get("trainable", 0), "a parameter count"),
-            "non_trainable": _int(params.get("non_trainable", 0), "a parameter count"),
-        },
-        "optimizers": [
-            _int(k, "an optimizer key") for k in _list(raw.get("optimizers", []), 100, "optimizers")
-        ],
-    }

@@ -7,7 +7,7 @@ budget caps what the loop consumes:
 - **Data.** ``torchvision.datasets.CIFAR10`` and ``MNIST`` (any ``root``, ``download=True``
   included) serve the grader's arrays, the training set and the visible part of the test set,
   as PIL images through the notebook's own transforms, as torchvision would. Nothing is
-  downloaded; the held-back images never reach the kernel.
+  downloaded; the held-back images never reach the kernel (:mod:`grader.kernel.torch_data`).
 - **Budget.** Each pass over a ``DataLoader`` yields at most ``max_train_samples`` samples
   (``max_eval_samples`` over the test split), and ``len(loader)`` says so. A model gets at most
   ``max_epochs`` training passes (passes during which its optimizer stepped): once the current
@@ -16,7 +16,7 @@ budget caps what the loop consumes:
 - **Records.** Each pass (which data, its transform pipeline, batches and samples, optimizer
   steps, mean loss), each optimizer (class and hyper-parameters), each scikit-learn metric call
   (arguments and result) is written per cell to ``torch/cell-<n>.json``; each rubric role's
-  module is exported to ONNX and described (:mod:`grader.kernel.torch_describe`) when the cell
+  module is exported to ONNX and described (:mod:`grader.kernel.torch_capture`) when the cell
   the rubric names ends, or at the end of the notebook.
 
 Everything written here is hostile input for the judge, which validates it and checks the
@@ -27,7 +27,6 @@ grader process to calibrate the reference (:mod:`grader.calibrate_torch`), under
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import typing as t
@@ -40,8 +39,9 @@ import numpy as np
 from grader.budget import Budget
 from grader.kernel import torch_layout
 from grader.kernel import torch_values as values
-from grader.kernel.torch_describe import describe
-from grader.kernel.torch_export import export_onnx
+from grader.kernel.torch_capture import artefact_folder, capture_module, find_module, write_once
+from grader.kernel.torch_data import DATASET_CLASSES as DATASET_CLASSES
+from grader.kernel.torch_data import ServedData
 
 MAX_METRIC_CALLS = 200
 METRIC_FUNCTIONS = (
@@ -65,9 +65,6 @@ _OPTIMIZER_FIELDS = (
     "amsgrad",
 )
 _LOSS_FUNCTIONS = ("cross_entropy", "nll_loss", "mse_loss")
-DATASET_CLASSES = {"cifar10": ("cifar", "CIFAR10"), "mnist": ("mnist", "MNIST")}
-"""The grader's data set name -> torchvision's module and class serving it."""
-
 _RUNTIME: Runtime | None = None
 
 
@@ -179,7 +176,7 @@ class Runtime:
         self._records: dict[int, _Optimizer] = {}
         self._trained_sources: set[tuple[str, t.Any]] = set()
         self._announced: set[t.Any] = set()
-        self._arrays: dict[str, np.ndarray] | None = None
+        self.data = ServedData(self.dataset, self.data_path, self.data_note)
         self._undo: list[t.Callable[[], None]] = []
         self._in_loss = False
 
@@ -223,76 +220,10 @@ class Runtime:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The kernel's share of the data: ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
-        if self._arrays is None:
-            with np.load(self.data_path, allow_pickle=False) as z:
-                self._arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-        return self._arrays
+        return self.data.arrays()
 
     def _serve_datasets(self) -> None:
-        import importlib
-
-        import torchvision.datasets
-
-        for name, (module_name, class_name) in DATASET_CLASSES.items():
-            module = importlib.import_module(f"torchvision.datasets.{module_name}")
-            original = getattr(module, class_name)
-            original = getattr(original, "__grader_original__", original)
-            served = (
-                self._served_class(original)
-                if name == self.dataset
-                else _unavailable_class(original, self.dataset)
-            )
-            for target in (module, torchvision.datasets):
-                self._patch(target, class_name, served)
-
-    def _served_class(self, original: type) -> type:
-        import torch
-        from torchvision.datasets import VisionDataset
-
-        runtime = self
-        grey = self.dataset == "mnist"
-
-        def __init__(
-            self: t.Any,
-            root: t.Any = "data",
-            train: bool = True,
-            transform: t.Callable[..., t.Any] | None = None,
-            target_transform: t.Callable[..., t.Any] | None = None,
-            download: bool = False,
-        ) -> None:
-            # Any root, download or not: nothing is read from it or written to it.
-            VisionDataset.__init__(
-                self, str(root), transform=transform, target_transform=target_transform
-            )
-            self.train = bool(train)
-            data = runtime.arrays()
-            x = data["x_train" if self.train else "x_test"]
-            y = data["y_train" if self.train else "y_test"].reshape(-1).astype(np.int64)
-            if grey:
-                self.data = torch.from_numpy(np.ascontiguousarray(x))
-                self.targets = torch.from_numpy(y)
-            else:
-                self.data = x
-                self.targets = [int(v) for v in y]
-            split = "training" if self.train else "test"
-            runtime._say(
-                ("dataset", self.train),
-                f"[grader] torchvision {original.__name__}(train={self.train}): the grader's "
-                f"{split} images ({len(y):,}; {runtime.data_note}); nothing is downloaded",
-            )
-
-        served = type(
-            original.__name__,
-            (original,),
-            {
-                "__init__": __init__,
-                "__module__": original.__module__,
-                "__qualname__": original.__qualname__,
-                "__grader_original__": original,
-                "__grader_served__": True,
-            },
-        )
-        return served
+        self.data.serve(self._patch, self._say)
 
     # --- DataLoader caps ------------------------------------------------------------------------
 
@@ -524,38 +455,32 @@ class Runtime:
 
     def capture_role(self, role: str, namespace: dict[str, t.Any], when: str) -> None:
         """Export and describe the module a role's variable holds (first one found)."""
-        import torch
-
         self.captured[role] = {}
-        found = None
-        for name in self.roles.get(role, []):
-            if isinstance(namespace.get(name), torch.nn.Module):
-                found = name
-                break
+        found = find_module(namespace, self.roles.get(role, []))
         if self.artefacts is None:
             return
-        folder = self.artefacts / torch_layout.FOLDER
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = artefact_folder(self.artefacts)
         onnx_name, json_name = torch_layout.model_files(role)
         if found is None:
             names = ", ".join(self.roles.get(role, []))
-            self._write(folder / json_name, {"role": role, "error": f"no nn.Module in {names}"})
+            write_once(folder / json_name, {"role": role, "error": f"no nn.Module in {names}"})
             return
         module = namespace[found]
-        record: dict[str, t.Any] = {
-            "role": role,
-            "variable": found,
-            "when": when,
-            "input_shape": list(self.input_shape),
-            "optimizers": self.optimizers_of(module),
-        }
-        try:
-            export_onnx(module, self.input_shape, folder / onnx_name)
-        except Exception as exc:  # reported to the grader, never raised in the notebook
-            record["error"] = f"could not export to ONNX: {type(exc).__name__}: {exc}"[:1000]
-        record.update(describe(module, self.input_shape))
+        record = capture_module(
+            module,
+            folder,
+            self.input_shape,
+            record={
+                "role": role,
+                "variable": found,
+                "when": when,
+                "input_shape": list(self.input_shape),
+                "optimizers": self.optimizers_of(module),
+            },
+            onnx_name=onnx_name,
+            json_name=json_name,
+        )
         self.captured[role] = record
-        self._write(folder / json_name, record)
         if not self.quiet:
             print(f"[grader] took `{found}` ({record['class']}) for the rubric's {role!r} ({when})")
 
@@ -588,10 +513,9 @@ class Runtime:
         self._metrics_flushed = len(self.metrics)
         if not passes and not metrics and count:
             return
-        folder = self.artefacts / torch_layout.FOLDER
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = artefact_folder(self.artefacts)
         name = torch_layout.cell_file(count if count else len(self.cell_ids) + 1)
-        self._write(
+        write_once(
             folder / name,
             {
                 "cell": cell_id,
@@ -600,12 +524,6 @@ class Runtime:
                 "optimizers": self.optimizer_records(),
             },
         )
-
-    @staticmethod
-    def _write(path: Path, value: dict[str, t.Any]) -> None:
-        if path.exists():
-            return  # written once: a record is never rewritten
-        path.write_text(json.dumps(value, default=values.plain_value, allow_nan=False), "utf-8")
 
 
 class _Pass:
@@ -696,20 +614,6 @@ def _recording_metric(runtime: Runtime, name: str, original: t.Any) -> t.Any:
         return result
 
     return metric
-
-
-def _unavailable_class(original: type, served: str) -> type:
-    def __init__(self: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-        raise RuntimeError(
-            f"[grader] {original.__name__} is not available in this assignment (it uses "
-            f"{served}); nothing can be downloaded"
-        )
-
-    return type(
-        original.__name__,
-        (original,),
-        {"__init__": __init__, "__module__": original.__module__, "__grader_original__": original},
-    )
 
 
 def _user_namespace() -> dict[str, t.Any]:

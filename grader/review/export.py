@@ -34,8 +34,8 @@ from grader.review.rubric import ManualItem
 from grader.review.similarity import Findings, find_in_folder
 
 if t.TYPE_CHECKING:
-    from grader.batch.discover import RosterEntry
     from grader.batch.entry import BatchEntry
+    from grader.batch.roster import RosterEntry
     from grader.options import View
 
 MAX_NOTEBOOK_BYTES = 64 * 2**20
@@ -104,7 +104,7 @@ def review_batch(
 def _merge_all(
     out: Path, entries: Sequence[BatchEntry], view: View, reveals: Mapping[str, str] | None
 ) -> tuple[list[BatchEntry], list[str], list[tuple[str, str]], list[tuple[str, str]]]:
-    from grader.export.gradescope import gradescope_json
+    from grader.export.gradescope_results import gradescope_json
     from grader.report.render import write_reports
 
     db = ReviewDB.in_folder(out)
@@ -280,7 +280,7 @@ def export_review(out: Path) -> ReviewState:
 
 def canvas_roster(path: Path) -> dict[str, RosterEntry]:
     """The students of a ``canvas.csv`` the grader wrote, by ``ID``: names, SIS ids, sections."""
-    from grader.batch.discover import RosterEntry
+    from grader.batch.roster import RosterEntry
 
     try:
         with path.open(newline="", encoding="utf-8") as fh:
