@@ -1,7 +1,8 @@
 """Hostile kernels against the sandbox itself: the file system view, identities, temporary space.
 
 Each notebook test grades an attack beside an honest notebook (a copy of the full-marks
-example), which must grade exactly as its golden says. The hand-in and output folders live
+example), which must grade exactly as its golden says; the attacks graded one kernel at a
+time share one batch and its one neighbour (``one_batch``). The hand-in and output folders live
 where an instructor's would, outside the grader's home and temporary folder, readable by
 everyone as files usually are (``/var/tmp/...``, mode 0755).
 """
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -122,13 +124,45 @@ def stdout_of(out: Path, stem: str, cell: int) -> str:
     return "".join(o.get("text", "") for o in nb.cells[cell].outputs if o.get("name") == "stdout")
 
 
-@pytest.mark.notebook
-def test_a_classmates_notebook_and_result_are_unreachable(course: Path) -> None:
-    """A batch (``-j 1``): the snooping notebook runs after its classmate's was graded, and
-    looks for it everywhere: the hand-in folder, ``--out``, the cache, the course material,
-    the machine."""
+@dataclass(frozen=True)
+class OneBatch:
+    """The ``-j 1`` batch of the snooping, writing and reading notebooks and their neighbour."""
+
+    results: dict[str, GradeResult]
+    handin: Path
+    out: Path
+    leftovers: list[str]
+    """What the writer leaves in /tmp, /var/tmp and /dev/shm, then the big /dev/shm file."""
+
+
+@pytest.fixture(scope="module")
+def one_batch() -> Iterator[OneBatch]:
+    """One batch (``-j 1``) for the attacks that run one kernel at a time: the honest neighbour
+    first (``aa_``), then ``bb_writer`` and ``cc_reader`` (the next kernel after the writer),
+    then ``zz_snoop`` (after its classmate's result exists). Graded once: the neighbour's
+    notebook run, beside every attack, is the longest part of each test."""
+    course = Path(tempfile.mkdtemp(prefix="grader-course-", dir="/var/tmp"))
+    course.chmod(0o755)
     handin, out = course / "handin", course / "out"
+    handin.mkdir(mode=0o755)
+    token = secrets.token_hex(6)
+    big = f"/dev/shm/big-{token}"
+    leftovers = [*(f"{d}/left-{token}" for d in ("/tmp", "/var/tmp", "/dev/shm")), big]
     honest(handin, "aa_honest")
+    write(
+        handin,
+        "bb_writer",
+        # 600 MiB: past the default 512 MiB share, well within the memory limit.
+        f"with open({big!r}, 'wb') as fh:\n    for _ in range(600):\n"
+        "        fh.write(bytes(2**20))",
+        f"import os\nos.remove({big!r})\nfor path in {leftovers[:-1]!r}:\n"
+        "    open(path, 'w').write('left for the next kernel')\nprint('after')",
+    )
+    write(
+        handin,
+        "cc_reader",
+        f"import json, os\nprint(json.dumps([p for p in {leftovers!r} if os.path.exists(p)]))",
+    )
     installed = [Path(p) / "grader" / "assignments" for p in site.getsitepackages()]
     tops = [
         "/", "/tmp", "/var/tmp", "/root", "/home", "/work", str(Path.home()), str(handin),
@@ -143,10 +177,22 @@ def test_a_classmates_notebook_and_result_are_unreachable(course: Path) -> None:
         str(ROOT / "reference" / "cifar10_transfer.py"),
         "/etc/shadow",
     ]
-    code = WALK.replace("TOPS", repr(tops)).replace("DIRECT", repr(direct))
-    write(handin, "zz_snoop", code)
-    results = grade_folder(handin, out, "-j", "1", "--cell-timeout", "600")
+    write(handin, "zz_snoop", WALK.replace("TOPS", repr(tops)).replace("DIRECT", repr(direct)))
+    try:
+        # The walk over the whole machine is slow: the snoop's cell gets time to finish it.
+        results = grade_folder(handin, out, "-j", "1", "--cell-timeout", "600")
+        yield OneBatch(results, handin, out, leftovers)
+    finally:
+        for path in leftovers:
+            Path(path).unlink(missing_ok=True)
+        shutil.rmtree(course)
 
+
+@pytest.mark.notebook
+def test_a_classmates_notebook_and_result_are_unreachable(one_batch: OneBatch) -> None:
+    """The snooping notebook runs after its classmate's was graded, and looks for it
+    everywhere: the hand-in folder, ``--out``, the cache, the course material, the machine."""
+    results, out = one_batch.results, one_batch.out
     assert_golden(results["aa_honest"])
     assert (out / "aa_honest" / "result.json").is_file()  # it existed when the snoop ran
     snoop = json.loads(stdout_of(out, "zz_snoop", 0))
@@ -174,44 +220,20 @@ def test_a_thread_bomb_does_not_touch_an_honest_neighbour(course: Path) -> None:
 
 
 @pytest.mark.notebook
-def test_shared_memory_and_temporary_files_are_capped_private_and_gone(course: Path) -> None:
+def test_shared_memory_and_temporary_files_are_capped_private_and_gone(
+    one_batch: OneBatch,
+) -> None:
     """``/dev/shm`` is memory that no rlimit counts: writing past the kernel's share fails, and
     what a kernel left there, in ``/tmp`` or ``/var/tmp``, is gone when it ends and never seen
     by the next kernel."""
-    handin, out = course / "handin", course / "out"
-    token = secrets.token_hex(6)
-    leftovers = [f"{d}/left-{token}" for d in ("/tmp", "/var/tmp", "/dev/shm")]
-    big = f"/dev/shm/big-{token}"
-    honest(handin, "aa_honest")
-    write(
-        handin,
-        "bb_writer",
-        # 600 MiB: past the default 512 MiB share, well within the memory limit.
-        f"with open({big!r}, 'wb') as fh:\n    for _ in range(600):\n"
-        "        fh.write(bytes(2**20))",
-        f"import os\nos.remove({big!r})\nfor path in {leftovers!r}:\n"
-        "    open(path, 'w').write('left for the next kernel')\nprint('after')",
-    )
-    write(
-        handin,
-        "cc_reader",
-        f"import json, os\nprint(json.dumps([p for p in {[*leftovers, big]!r} "
-        "if os.path.exists(p)]))",
-    )
-    try:
-        results = grade_folder(handin, out, "-j", "1")
-        assert_golden(results["aa_honest"])
-        writer = results["bb_writer"]
-        assert writer.outcome == "disk_limit", writer.incidents
-        assert (
-            writer.cells[0].error_name == "OSError" and "[Errno 28]" in writer.cells[0].error_value
-        )
-        assert writer.cells[1].status == "ok" and stdout_of(out, "bb_writer", 1) == "after\n"
-        assert json.loads(stdout_of(out, "cc_reader", 0)) == []  # the next kernel sees nothing
-        assert [p for p in [*leftovers, big] if os.path.exists(p)] == []  # nor does the machine
-    finally:
-        for path in [*leftovers, big]:
-            Path(path).unlink(missing_ok=True)
+    results, out = one_batch.results, one_batch.out
+    assert_golden(results["aa_honest"])
+    writer = results["bb_writer"]
+    assert writer.outcome == "disk_limit", writer.incidents
+    assert writer.cells[0].error_name == "OSError" and "[Errno 28]" in writer.cells[0].error_value
+    assert writer.cells[1].status == "ok" and stdout_of(out, "bb_writer", 1) == "after\n"
+    assert json.loads(stdout_of(out, "cc_reader", 0)) == []  # the next kernel sees nothing
+    assert [p for p in one_batch.leftovers if os.path.exists(p)] == []  # nor does the machine
 
 
 @needs_root
