@@ -140,9 +140,13 @@ def run_notebook(
         nb.cells = student_cells
         if run.watchdog is not None:
             run.watchdog.stop()
-        # nbclient leaves a kernel manager it was handed to its owner: stop the kernel here.
+        # nbclient leaves a kernel manager it was handed to its owner, and the client it made
+        # for it with its channels open: stop the kernel and close the client's sockets here.
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=True)
+        if client.kc is not None:
+            client.kc.stop_channels()
+            client.kc = None
     run.phases["kernel_stop"] = time.monotonic() - stopping
     return Execution(
         notebook=nb,

@@ -3,9 +3,11 @@ budgets enforced on fit/evaluate/predict, fits recorded, failures and timeouts r
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -190,3 +192,23 @@ def test_the_closing_cell_ends_by_its_deadline_while_a_thread_holds_the_interpre
     assert [c.status for c in run.cells] == ["ok"]
     assert run.finish_error == "saving the models ran past 5 s"
     assert time.monotonic() - began < 5 + INTERRUPT_GRACE_S + 30  # and the kernel start
+
+
+def test_a_run_leaves_no_socket_of_its_kernel_client_open(tmp_path: Path) -> None:
+    """nbclient leaves the channels of a client it made for a kernel manager it was handed
+    (the grader's, sandboxed) open: a batch worker would hold two sockets per notebook graded
+    until the garbage collector found them."""
+    nb = new_notebook(cells=[new_code_cell("1 + 1")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        run_notebook(
+            nb,
+            workdir=tmp_path,
+            setup="pass",
+            finish="pass",
+            cell_timeout=60,
+            total_timeout=120,
+            env=dict(os.environ),
+        )
+        gc.collect()
+    assert [str(w.message) for w in caught if "Unclosed socket" in str(w.message)] == []
