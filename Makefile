@@ -50,7 +50,8 @@ NBGRADER := .nbgrader-venv
 bench-nbgrader: $(STAMP)
 	[ -x $(NBGRADER)/bin/nbgrader ] || ($(PYTHON) -m venv $(NBGRADER) && \
 		$(NBGRADER)/bin/pip install --quiet 'nbgrader>=0.9,<0.10' \
-		"$$($(BIN)/pip freeze | grep -iE '^tensorflow([_-]cpu)?==')" "$$($(BIN)/pip freeze | grep -i '^keras==')")
+		"$$($(BIN)/pip freeze | grep -iE '^tensorflow([_-]cpu)?==')" "$$($(BIN)/pip freeze | grep -i '^keras==')" \
+		"$$($(BIN)/pip freeze | grep -i '^matplotlib==')")
 	$(BIN)/python benchmarks/nbgrader_compare.py --nbgrader $(NBGRADER)/bin
 
 clean:
