@@ -35,7 +35,7 @@ def file_seconds(log: str) -> dict[str, float]:
         if found := LINE.match(line):
             file = found["file"]
             total[file] = total.get(file, 0.0) + float(found["seconds"])
-    return {f: round(s, 1) for f, s in sorted(total.items(), key=lambda fs: (-fs[1], fs[0]))}
+    return _ranked(total)
 
 
 def junit_seconds(xml: str, root: Path = ROOT) -> dict[str, float]:
@@ -54,6 +54,11 @@ def junit_seconds(xml: str, root: Path = ROOT) -> dict[str, float]:
         file = next((f for f in files if (root / f).is_file()), None)
         if file is not None:
             total[file] = total.get(file, 0.0) + float(case.get("time", 0))
+    return _ranked(total)
+
+
+def _ranked(total: dict[str, float]) -> dict[str, float]:
+    """Files by path, the longest first, rounded to a tenth of a second."""
     return {f: round(s, 1) for f, s in sorted(total.items(), key=lambda fs: (-fs[1], fs[0]))}
 
 

@@ -140,13 +140,7 @@ def run_notebook(
         nb.cells = student_cells
         if run.watchdog is not None:
             run.watchdog.stop()
-        # nbclient leaves a kernel manager it was handed to its owner, and the client it made
-        # for it with its channels open: stop the kernel and close the client's sockets here.
-        if km.has_kernel:
-            run_sync(km.shutdown_kernel)(now=True)
-        if client.kc is not None:
-            client.kc.stop_channels()
-            client.kc = None
+        _stop(km, client)
     run.phases["kernel_stop"] = time.monotonic() - stopping
     return Execution(
         notebook=nb,
@@ -198,6 +192,19 @@ class _Run:
             # Nothing more runs in a dead or stopped kernel, nor once the total time is up.
             out_of_time = ran.status == "timeout" and remaining < self.cell_timeout
             ended = dead or bool(self.client.stopped) or out_of_time
+
+
+def _stop(km: SandboxedKernelManager, client: BoundedClient) -> None:
+    """Stop the kernel and close the client's sockets.
+
+    nbclient leaves both to the owner of a kernel manager it was handed (the grader's, always):
+    left open, a batch worker would hold two sockets per notebook until garbage collection.
+    """
+    if km.has_kernel:
+        run_sync(km.shutdown_kernel)(now=True)
+    if client.kc is not None:
+        client.kc.stop_channels()
+        client.kc = None
 
 
 def _watchdog(km: SandboxedKernelManager, sandbox: Sandbox | None) -> Watchdog | None:
