@@ -239,7 +239,7 @@ def read_notebook_cells(path: Path) -> list[Cell]:
     """The cells of a notebook file; none when it cannot be read as JSON."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
     return notebook_cells(raw) if isinstance(raw, dict) else []
 
