@@ -17,12 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Type
 
 from grader.execute.channels import BoundedKernelClient, BoundedSockets
-
 from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import urllib.error
@@ -27,10 +28,9 @@ def test_the_access_log_leaves_the_token_out(
     try:
         with caplog.at_level(logging.INFO, logger="werkzeug"):
             for path in (f"/?token={TOKEN}", f"/s/alice?x=1&token={TOKEN}", f"/?%74oken={TOKEN}"):
-                try:
+                # A redirect to a page that wants the cookie: the log is what counts.
+                with contextlib.suppress(urllib.error.HTTPError):
                     urllib.request.urlopen(base + path, timeout=10).close()
-                except urllib.error.HTTPError:
-                    pass  # a redirect to a page that wants the cookie; the log is what counts
     finally:
         server.shutdown()
         server.server_close()
