@@ -10,7 +10,13 @@ than :data:`MAX_FRAME_BYTES` without reading the frame. A small receive queue
 (:data:`RECEIVE_QUEUE` messages) makes a kernel that sends faster than the grader decodes keep
 the backlog in its own memory (its send queue), not in the grader's.
 
-The message is lost and the kernel runs on. libzmq does not reconnect after such a protocol
+What this does not bound: libzmq limits each part (frame) of a message, not how many parts
+one message has, and holds a message's parts until its last one arrives. A kernel splitting
+256 MiB into 64 parts of 4 MiB still makes the grader hold those 256 MiB (the JSON decoding,
+which tripled the cost, is gone: such parts are buffers, never decoded). Bounding that needs
+the sockets in a process of their own, with its own memory limit.
+
+A refused message is lost and the kernel runs on. libzmq does not reconnect after such a protocol
 error, so the client watches its sockets and, after each cell, counts the disconnects and
 reconnects (:meth:`BoundedKernelClient.take_resets`): the grader names them in the cell's
 outcome, and the next cells talk to the kernel as before.
@@ -33,8 +39,7 @@ MAX_FRAME_BYTES = 8 * MB
 limit (a larger output would be cut anyway), and far above any reply or status message."""
 RECEIVE_QUEUE = 8
 """Messages ZeroMQ may queue per socket for the grader before it stops reading from the
-kernel. With :data:`MAX_FRAME_BYTES` this bounds what a flooding kernel can park in the
-grader's memory (about 64 MiB per message part, per channel)."""
+kernel (libzmq's default is 1,000)."""
 
 
 def bound_sockets(context: zmq.Context[t.Any]) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 
 from grader.execute.channels import MAX_FRAME_BYTES, BoundedKernelClient
@@ -86,16 +86,16 @@ class BoundedClient(NotebookClient):
 
     async def _reconnected(self) -> None:
         """Wait until the reconnected channels carry messages again; else stop the kernel."""
-        assert self.kc is not None and self.km is not None
+        assert isinstance(self.kc, BoundedKernelClient) and self.km is not None
         try:
-            await self.kc._async_wait_for_ready(timeout=RECONNECT_TIMEOUT_S)
+            await self.kc.wait_for_ready(timeout=RECONNECT_TIMEOUT_S)
         except RuntimeError:
             self.stopped = (
                 f"the kernel did not answer within {RECONNECT_TIMEOUT_S} s after its "
                 "connection was reset"
             )
             if self.km.has_kernel:
-                await self.km._async_shutdown_kernel(now=True)
+                await ensure_async(self.km.shutdown_kernel(now=True))
 
     def _note_resets(self, cell_index: int, outs: list[nbformat.NotebookNode]) -> int:
         """Name, as the cell's cut output, the messages ZeroMQ refused for their size."""

@@ -237,6 +237,10 @@ def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(tmp_path: Pa
     # (any calibration falls there).
     solo = grade_measured(tmp_path / "solo", tmp_path / "solo-out")
     batch = grade_measured(tmp_path / "batch", tmp_path / "out")
+    # 1 GiB was sent; the grader never held a message of it (+1.5 GB per GiB when it did).
+    print(f"grader peak RSS: honest alone {solo / 2**20:.0f} MiB, beside the flood "
+          f"{batch / 2**20:.0f} MiB")  # fmt: skip
+    assert batch - solo < 256 * 2**20, (solo, batch)
     out = tmp_path / "out"
     flood = GradeResult.from_json((out / "flood" / "result.json").read_text())
     assert flood.outcome == "output_truncated", flood.incidents
@@ -250,10 +254,6 @@ def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(tmp_path: Pa
         (c.id, c.status, c.score) for c in alone.checks
     ]
     assert beside.score == alone.score and beside.incidents == alone.incidents == []
-    # 1 GiB was sent; the grader never held a message of it (+1.5 GB per GiB when it did).
-    print(f"grader peak RSS: honest alone {solo / 2**20:.0f} MiB, beside the flood "
-          f"{batch / 2**20:.0f} MiB")  # fmt: skip
-    assert batch - solo < 256 * 2**20, (solo, batch)
 
 
 COMM_FLOOD = (
