@@ -194,8 +194,8 @@ def fingerprint_cells(
     fingerprint of which is excluded): a passage repeated over and over is padding,
     not evidence, and comparing every place of it in one submission with every place in
     another was the finder's only quadratic step (two notebooks repeating one word 8,000
-    times took 74 s). Each submission then holds at most one entry per fingerprint and cell,
-    and a pair of fingerprints is compared at most ``MAX_PLACES**2`` times.
+    times took 74 s). A fingerprint two submissions share then costs at most
+    ``max_places ** 2`` pairs of places.
     """
     found = Fingerprints()
     for cell in cells:

@@ -51,9 +51,9 @@ MIN_SHARED = 8
 """Fingerprints two submissions must share before a share is worth reporting: a one-line
 answer contained in another says nothing."""
 PARTS_SHOWN = 6
+"""Matching cell pairs kept per look-alike pair."""
 TIME_LIMIT_S = 60.0
 """Seconds the finder may take in a batch (300 submissions take a few)."""
-"""Matching cell pairs kept per look-alike pair."""
 
 
 @dataclass(frozen=True)
