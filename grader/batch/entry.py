@@ -52,9 +52,10 @@ class BatchEntry:
 
 
 def unreadable(result: GradeResult) -> str:
-    """``not_a_notebook: <why>`` or ``invalid_notebook: <why>`` for a file that is no notebook
-    to grade; "" for any other result."""
+    """``not_a_notebook (<why>)`` or ``invalid_notebook (<why>)`` for a file that is no
+    notebook to grade; "" for any other result."""
     if result.outcome not in UNREADABLE:
         return ""
     why = next((i.detail for i in result.incidents if i.outcome in UNREADABLE), "")
-    return f"{result.outcome}: {why}" if why else result.outcome
+    why = why.removeprefix("not graded: ")
+    return f"{result.outcome} ({why})" if why else result.outcome
