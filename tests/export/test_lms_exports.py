@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -17,8 +18,13 @@ from grader.exceptions import InputError
 from grader.export.blackboard import blackboard_csv, blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_csv, canvas_warnings, write_feedback_zip
 from grader.export.class_outputs import write_class_outputs
+from grader.export.class_report import render_class_report
+from grader.export.gradebook import gradebook_csv
 from grader.export.moodle import MOODLE_COLUMNS, moodle_csv
+from grader.export.submission_files import render_submission
 from grader.report.render import render_html
+from grader.results import Incident
+from tests.batch.test_run import fake, hand_in, run  # noqa: F401 (fixtures)
 from tests.export.test_exports import FROZEN_FAILS, PASSED, result
 
 STAGING = "/out/.inputs/submissions-abc"
@@ -273,3 +279,62 @@ def test_class_outputs_write_only_the_lms_files_the_hand_in_calls_for(tmp_path: 
     paths = write_class_outputs([moodle("4411")], tmp_path, **common)  # type: ignore[arg-type]
     assert set(paths) == {"gradebook", "canvas", "report", "moodle"}
     assert not (tmp_path / "canvas_feedback.zip").exists()
+
+
+def unreadable(sid: str, outcome: str, **where: str) -> BatchEntry:
+    """A submission that is no notebook, as the pipeline returns it (every check failed, 0)."""
+    base = entry(sid, where.pop("source", f"/hand-in/{sid}.ipynb"), **where)  # type: ignore[arg-type]
+    failed = [dataclasses.replace(c, status="fail", score=0.0) for c in base.result.checks]
+    detail = "not graded: invalid JSON at line 1"
+    broken = dataclasses.replace(
+        base.result,
+        checks=failed,
+        score=0.0,
+        outcome=outcome,  # type: ignore[arg-type]
+        incidents=[Incident(outcome, -1, detail)],  # type: ignore[arg-type]
+    )
+    return dataclasses.replace(base, result=broken)
+
+
+@pytest.mark.parametrize("outcome", ["not_a_notebook", "invalid_notebook"])
+def test_a_file_that_is_no_notebook_is_never_a_graded_zero_anywhere(
+    tmp_path: Path, outcome: str
+) -> None:
+    """README, "Outcomes": such a file gets a result with that outcome; every export says so
+    and leaves the grade empty, as for a notebook that could not be graded."""
+    entries = [
+        unreadable("11111", outcome, origin="canvas", prefix="ada_11111_5_",
+                   source=f"{STAGING}/ada_11111_5_hw.ipynb"),
+        unreadable("4411", outcome, origin="moodle", source=MOODLE),
+        unreadable("jsmith", outcome, origin="blackboard"),
+        unreadable("zoe", outcome),
+    ]  # fmt: skip
+    book = {r[0]: r for r in rows(gradebook_csv(entries))[1:]}
+    assert {r[2] for r in book.values()} == {outcome}
+    assert all(cell == "" for r in book.values() for cell in r[3:-1])  # no points, no total
+    assert canvas_import(canvas_csv(entries, column="HW (1)", points_possible=25)) == {}
+    worksheet = moodle_csv(entries, points_possible=25, now=NOW)
+    assert moodle_import(worksheet, {"4411": 25.0}) == {}
+    assert rows(worksheet)[1][10] == f"Not graded: {outcome} (invalid JSON at line 1)"
+    assert blackboard_import(blackboard_csv(entries, title="HW", points_possible=25)) == ("", {})
+    files = render_submission(
+        entries[0].result, view="student", reveals={}, failure=entries[0].not_graded
+    )
+    prairielearn = json.loads(files["prairielearn.json"])
+    assert prairielearn["gradable"] is False
+    assert prairielearn["message"] == f"Not graded: {outcome} (invalid JSON at line 1)"
+    report = render_class_report(entries, title="HW", budget="smoke")
+    assert report.count(f"{outcome} (invalid JSON at line 1)") == 4
+    assert "Mean " not in report  # no score to average: none is a 0
+
+
+@pytest.mark.usefixtures("hand_in")
+def test_a_batch_writes_a_file_that_is_no_notebook_as_not_graded(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue("fake")["outcome"] = "not_a_notebook"
+    run(tmp_path / "hand-in", tmp_path / "out")
+    book = rows((tmp_path / "out" / "gradebook.csv").read_text())
+    assert {(r[2], r[-2]) for r in book[1:]} == {("not_a_notebook", "")}
+    prairielearn = json.loads((tmp_path / "out" / "ada" / "prairielearn.json").read_text())
+    assert prairielearn["gradable"] is False and prairielearn["score"] == 0
