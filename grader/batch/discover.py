@@ -108,8 +108,9 @@ def read_handin(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        raise InputError(f"{path}: not read ({exc.strerror}); a hand-in file must be a plain "
-                         "file, not a link") from exc
+        raise InputError(
+            f"{path}: not read ({exc.strerror}); a hand-in file must be a plain file, not a link"
+        ) from exc
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise InputError(f"{path}: not a regular file; not read")

@@ -283,7 +283,7 @@ def test_class_outputs_write_only_the_lms_files_the_hand_in_calls_for(tmp_path: 
 
 def unreadable(sid: str, outcome: str, **where: str) -> BatchEntry:
     """A submission that is no notebook, as the pipeline returns it (every check failed, 0)."""
-    base = entry(sid, where.pop("source", f"/hand-in/{sid}.ipynb"), **where)  # type: ignore[arg-type]
+    base = entry(sid, where.pop("source", f"/hand-in/{sid}.ipynb"), **where)
     failed = [dataclasses.replace(c, status="fail", score=0.0) for c in base.result.checks]
     detail = "not graded: invalid JSON at line 1"
     broken = dataclasses.replace(
