@@ -200,7 +200,15 @@ def discover(
             # One student's files (Gradescope's): every notebook is a candidate, whatever its name.
             subs, skipped = _discover_folder(source, excluded, lms="folder" if single else lms)
             if not subs:
-                raise InputError(f"{source}: no .ipynb files in this folder")
+                unnamed = [s for s in skipped if ".ipynb (not " in s]
+                raise InputError(
+                    f"{source}: no .ipynb files in this folder"
+                    + (
+                        f" that name a student ({unnamed[0]}); --lms chooses the platform"
+                        if unnamed
+                        else ""
+                    )
+                )
             found += subs
             ignored += skipped
         else:
@@ -261,7 +269,7 @@ def _discover_folder(
         if stat.S_ISDIR(mode):
             continue
         if not stat.S_ISREG(mode):
-            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
             ignored.append(f"{relative} ({kind}: not read)")
         elif path.suffix.lower() != ".ipynb":
             ignored.append(str(relative))
@@ -447,7 +455,7 @@ def _gradescope(metadata_path: Path) -> tuple[list[Submission], list[str]]:
         notebooks = [p for p in regular if p.suffix.lower() == ".ipynb"]
         ignored += [str(p.relative_to(root)) for p in regular if p.suffix.lower() != ".ipynb"]
         ignored += [
-            f"{p.relative_to(root)} (not a regular file: not read)"
+            f"{p.relative_to(root)} (a link or a special file: not read)"
             for p in files
             if not stat.S_ISREG(p.lstat().st_mode) and not stat.S_ISDIR(p.lstat().st_mode)
         ]

@@ -143,7 +143,9 @@ def moodle_owner(relative: PurePath) -> Owner | None:
     file_name = "/".join(inner) if inner else match["rest"]
     if not file_name:
         return None
-    return Owner("moodle", match["participant"], match["name"], file_name)
+    # Flat downloads put Moodle's folder name before the file's own.
+    prefix = "" if inner else relative.parts[0][: -len(file_name)]
+    return Owner("moodle", match["participant"], match["name"], file_name, prefix=prefix)
 
 
 def nbgrader_owner(relative: PurePath, *, folder_name: str = "") -> Owner | None:

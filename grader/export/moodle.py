@@ -30,6 +30,7 @@ import datetime as dt
 import html
 import io
 from collections.abc import Sequence
+from pathlib import PurePath
 
 from grader.batch.entry import BatchEntry
 from grader.export.gradebook import lms_grade
@@ -100,12 +101,18 @@ def moodle_csv(
                 _moodle_number(format_number(points_possible)),
                 "Yes",
                 "-",
-                csv_text(entry.source.rpartition("/")[2]),
+                csv_text(_file_name(entry)),
                 written,
                 csv_text(html.escape(_feedback(entry))),
             ]
         )
     return buf.getvalue()
+
+
+def _file_name(entry: BatchEntry) -> str:
+    """The graded file's name as the student uploaded it (Moodle's prefix removed)."""
+    name = PurePath(entry.source).name
+    return name[len(entry.prefix) :] if entry.prefix and name.startswith(entry.prefix) else name
 
 
 def _moodle_number(text: str) -> str:

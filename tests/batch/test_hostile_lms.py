@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from grader.batch.discover import Submission, discover
+from grader.batch.layout import is_reserved
 from grader.exceptions import InputError
+from grader.review import db as review_db
+from grader.review import similarity
 from tests.batch.test_lms_discover import EXPECTED, NOTEBOOK, scratch, zip_of
 from tests.batch.test_run import fake, run  # noqa: F401 (a fixture)
 
@@ -152,6 +155,9 @@ def test_an_id_named_like_a_class_file_cannot_stop_the_batch(
     out = tmp_path / "out"
     for name in ("gradebook.csv", "canvas.csv", "index.html", "batch.json"):
         assert (out / name).is_file()
+    # Every file the batch put beside the submission folders is a name no id can take.
+    assert all(is_reserved(p.name) for p in out.iterdir() if p.is_file())
+    assert is_reserved(review_db.FILENAME) and is_reserved(similarity.FILENAME)
     ids = sorted(e.student_id for e in summary.entries)
     assert "ada" in ids and all(not (out / i).is_file() for i in ids)
     assert "student-gradebook.csv" in ids and "student-batch.json" in ids
@@ -199,7 +205,7 @@ def test_hand_in_files_are_read_without_following_links(tmp_path: Path) -> None:
     assert graded(found.submissions) == {"real": "real.ipynb"}
     assert sorted(found.ignored) == [
         "link.ipynb (a symbolic link: not read)",
-        "pipe.ipynb (not a regular file: not read)",
+        "pipe.ipynb (a special file: not read)",
     ]
 
 
