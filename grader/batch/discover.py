@@ -4,8 +4,8 @@ export, an nbgrader course.
 Each submission gets a student id, which names its output folder:
 
 - One platform per hand-in, chosen once: from the export's own structure (Gradescope's
-  ``submission_metadata.yml``, nbgrader's ``submitted/``, else the LMS naming that most of the
-  notebooks follow), or named by ``grader grade --lms``. Every file is then read with that
+  ``submission_metadata.yml``, nbgrader's ``submitted/``, else the LMS naming that every
+  notebook follows), or named by ``grader grade --lms``. Every file is then read with that
   platform's naming only (:mod:`grader.batch.lms_names`), from the part of its path the
   platform wrote; a file not in that shape is listed as ignored, never graded under an id a
   student wrote.
@@ -182,8 +182,7 @@ def discover(
 
     Raises:
         InputError: a path does not exist, a zip is unreadable or holds unsafe paths, a
-            folder holds no notebooks, ``lms`` is unknown, or a folder's shape fits two
-            platforms equally.
+            folder holds no notebooks, or ``lms`` is unknown.
     """
     if lms is not None and lms not in PLATFORMS:
         raise InputError(f"--lms {lms}: unknown; use one of {', '.join(PLATFORMS)}")
@@ -325,35 +324,30 @@ def _reader(platform: str, folder: Path) -> t.Callable[[Path], Owner | None]:
     return {"canvas": canvas_owner, "moodle": moodle_owner}[platform]
 
 
+_SPECIFIC_FIRST = ("moodle", "blackboard", "canvas")
+"""LMS namings from the most to the least specific: Moodle's ``_assignsubmission_`` and
+Blackboard's ``_attempt_<time>`` cannot appear by chance, Canvas' two numbers can."""
+
+
 def _platform(folder: Path, notebooks: t.Sequence[Path]) -> str:
     """The platform whose naming ``folder`` follows, from the hand-in's own structure.
 
-    nbgrader's course has ``submitted/`` at its top (or is that folder). Otherwise each LMS
-    claims the notebooks its naming fits, and the one that claims the most is the hand-in's:
-    every file of a real download is in its LMS's shape, while a student can name a file in
-    another platform's shape only for their own upload. A tie with notebooks no LMS claims
-    is a plain folder (no id is read from a name); a tie between two LMS is refused.
-
-    Raises:
-        InputError: two platforms claim the same, largest, number of notebooks.
+    nbgrader's course has ``submitted/`` at its top (or is that folder). Otherwise the hand-in
+    is an LMS download when that LMS's naming fits *every* notebook: the LMS writes the start of
+    every name, while a student writes only the end of their own, so a student can make another
+    naming fit their own files but never a classmate's (however many files they upload). When
+    two namings fit every notebook (a Blackboard assignment ``HW_3`` whose usernames are
+    numbers also reads as Canvas' two ids), the more specific wins; when none does, the folder
+    is a plain one (no id is read from a name).
     """
     submitted = folder / "submitted"
     if folder.name == "submitted" or (submitted.is_dir() and not submitted.is_symlink()):
         return "nbgrader"
-    readers = {lms: _reader(lms, folder) for lms in ("canvas", "moodle", "blackboard")}
-    claims = {lms: [read(n) is not None for n in notebooks] for lms, read in readers.items()}
-    counts = {lms: sum(claimed) for lms, claimed in claims.items()}
-    unclaimed = sum(not any(c) for c in zip(*claims.values(), strict=True))
-    best = max(counts.values(), default=0)
-    if best == 0 or unclaimed >= best:
-        return "folder"
-    tied = sorted(lms for lms, n in counts.items() if n == best)
-    if len(tied) > 1:
-        raise InputError(
-            f"{folder}: its file names fit {' and '.join(tied)} equally; say which platform "
-            f"the hand-in comes from with --lms {tied[0]} (or {', '.join(tied[1:])})"
-        )
-    return tied[0]
+    for lms in _SPECIFIC_FIRST:
+        read = _reader(lms, folder)
+        if notebooks and all(read(n) is not None for n in notebooks):
+            return lms
+    return "folder"
 
 
 def choose(notebooks: t.Sequence[Submission], expected: Expected) -> Submission:
@@ -407,7 +401,8 @@ def _one_per_student(
         else:
             # Gradescope's ids are its own; the LMS ones cannot collide across platforms in one
             # hand-in, but a Canvas id and a Moodle id of two students may be equal.
-            by_student.setdefault((sub.origin, sub.student_id), []).append(sub)
+            # Keyed by the id the platform wrote: two usernames may map to one safe id.
+            by_student.setdefault((sub.origin, sub.lms_id or sub.student_id), []).append(sub)
     ignored: list[str] = []
     for (origin, student), notebooks in sorted(by_student.items()):
         candidates = notebooks

@@ -222,16 +222,30 @@ def test_lms_option_reads_every_file_with_that_platforms_naming_only(tmp_path: P
         discover([hand_in], tmp_path / "staging", lms="sakai")
 
 
-def test_a_hand_in_that_fits_two_platforms_equally_is_refused_before_any_work(
+def test_many_uploads_in_another_platforms_shape_cannot_change_the_platform(
     tmp_path: Path,
 ) -> None:
-    members = {"ada_12345_678_Ada_4411_assignsubmission_file_hw.ipynb": NOTEBOOK}
-    with pytest.raises(InputError, match="--lms canvas"):
-        discover([zip_of(tmp_path / "s.zip", members)], tmp_path / "staging")
-    found = discover([zip_of(tmp_path / "s.zip", members)], tmp_path / "staging", lms="moodle")
-    assert graded(found.submissions) == {
-        "4411": "ada_12345_678_Ada_4411_assignsubmission_file_hw.ipynb"
+    """A student can make Canvas' naming fit any number of their own Blackboard files, never a
+    classmate's: the platform is the one whose naming fits every notebook."""
+    bob = {"HW 3_bob_attempt_2024-03-01-11-00-00_hw.ipynb": BOB}
+    forged = {
+        f"HW 3_alice_attempt_2024-03-02-10-00-0{i}_x_23456_99{i}_hw.ipynb": ATTACK for i in range(5)
     }
+    found = discover([zip_of(tmp_path / "g.zip", {**forged, **bob})], tmp_path / "staging")
+    assert sorted(graded(found.submissions)) == ["alice", "bob"]
+    mine = next(s for s in found.submissions if s.student_id == "bob")
+    assert mine.path.read_bytes() == solo(tmp_path, bob, "bob")
+
+
+def test_a_blackboard_download_that_also_reads_as_canvas_is_blackboard(tmp_path: Path) -> None:
+    """Assignment HW_3 and numeric usernames: every name also has Canvas' two numbers."""
+    members = {
+        "HW_3_20231234_attempt_2024-03-01-10-00-00_hw.ipynb": NOTEBOOK,
+        "HW_3_20235678_attempt_2024-03-01-11-00-00_hw.ipynb": BOB,
+    }
+    found = discover([zip_of(tmp_path / "g.zip", members)], tmp_path / "staging")
+    assert sorted(graded(found.submissions)) == ["20231234", "20235678"]
+    assert {s.origin for s in found.submissions} == {"blackboard"}
 
 
 def test_zip_members_are_extracted_as_files_never_as_links(tmp_path: Path) -> None:
