@@ -249,23 +249,31 @@ def test_blackboard_upload_is_quoted_keyed_by_username_and_targets_a_column() ->
         check_column_id("HW 3")
 
 
-def canvas_import(text: str) -> dict[str, str]:
-    """What Canvas' gradebook import takes: ``{user id: score}``. Canvas' own export is the
-    format (Gradebook > Export; GradebookImporter in instructure/canvas-lms
-    ``app/models/gradebook_importer.rb``): ``Student, ID, SIS User ID, SIS Login ID, Section``,
-    then assignment columns headed ``Name (id)``; a ``Points Possible`` row; rows matched by
-    ``ID``; an empty score leaves the student ungraded."""
+def canvas_import(text: str) -> dict[int, str]:
+    """What Canvas' gradebook import takes: ``{user id: score}`` for the one assignment column,
+    following instructure/canvas-lms ``lib/gradebook_importer.rb``: the header row needs
+    ``Student`` then ``ID`` (``row_has_student_headers?``) and ``Section`` as the last student
+    column after ``SIS User ID``/``SIS Login ID`` (``update_column_count``, ``header?``); an
+    assignment column ``Title (id)`` matches that assignment (``Assignment.title_and_id``), any
+    other header makes a new one; a row whose first cell holds ``Points Possible`` is no student
+    (``check_for_non_student_row``); a student is ``ID.to_i`` (``process_student``); a blank
+    score is no grade."""
     table = rows(text)
-    assert table[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-    assert re.search(r"\(\d+\)$", table[0][5])
-    assert table[1][0].strip() == "Points Possible"
-    return {r[1]: r[5] for r in table[2:] if r[5]}
+    header = table[0]
+    assert "Student" in header[0] and "ID" in header[1]
+    assert header[2:5] == ["SIS User ID", "SIS Login ID", "Section"]
+    assert re.fullmatch(r".+ \((\d+)\)", header[5]), "Canvas would create a new assignment"
+    students = [r for r in table[1:] if "Points Possible" not in r[0]]
+    assert len(students) == len(table) - 2  # exactly one Points Possible row
+    ruby_to_i = {r[1]: int(m[0]) if (m := re.match(r"\d+", r[1])) else 0 for r in students}
+    return {ruby_to_i[r[1]]: r[5].strip() for r in students if r[5].strip()}
 
 
 def test_canvas_csv_keys_by_canvas_user_id() -> None:
+    # An anonymous id reads as user 0 (no one): that is why the batch warns about them.
     assert canvas_import(canvas_csv(CANVAS, column="HW 3 (991)", points_possible=25)) == {
-        "12345": "25",
-        "anon_x7Kq9": "25",
+        12345: "25",
+        0: "25",
     }
 
 
