@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -239,10 +240,12 @@ def blackboard_assignment(folder: Path, names: Iterable[str]) -> str | None:
 def _receipt_user(path: Path) -> str:
     """The username on the first line of a Blackboard receipt; "" if it has none."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
     with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return ""
         head = fh.read(_RECEIPT_BYTES).decode("utf-8", "replace")
     match = _RECEIPT_NAME.match(head.splitlines()[0] if head else "")
     return match["user"] if match else ""

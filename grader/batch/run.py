@@ -29,7 +29,7 @@ from grader.batch.cache import (
 )
 from grader.batch.discover import Submission, discover, expected_notebook, read_handin
 from grader.batch.entry import BatchEntry, EntryStatus, unreadable
-from grader.batch.layout import BATCH, STAGING
+from grader.batch.layout import BATCH, CLASS_FILES, STAGING
 from grader.batch.roster import RosterEntry, read_roster
 from grader.batch.workers import Task, TaskResult, open_executor
 from grader.data import sets
@@ -139,6 +139,7 @@ def grade_batch(
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
     check_column_id(blackboard_column)
+    _check_class_files(Path(out))
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
     out = Path(out)
@@ -433,6 +434,21 @@ def _entry(
         lms_id=sub.lms_id,
         prefix=sub.prefix,
     )
+
+
+def _check_class_files(out: Path) -> None:
+    """Refuse, before any work, an output folder where a class file's name is taken by a
+    folder (a submission folder an older grader named after a student's ``gradebook.csv``).
+
+    Raises:
+        InputError: naming the folder to remove.
+    """
+    for name in sorted(CLASS_FILES):
+        if (out / name).is_dir():
+            raise InputError(
+                f"{out / name}: a folder where the class's {name} goes (left by an older "
+                "grader); remove it and grade again"
+            )
 
 
 def _is_installed(spec: Assignment) -> bool:

@@ -172,6 +172,18 @@ def test_an_id_named_like_a_class_file_cannot_stop_the_batch(
     assert ada == json.loads((tmp_path / "out-alone" / "ada" / "result.json").read_text())
 
 
+@pytest.mark.usefixtures("fake")
+def test_a_class_file_taken_by_an_older_folder_is_refused_before_any_work(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "hand-in").mkdir()
+    (tmp_path / "hand-in" / "ada.ipynb").write_bytes(NOTEBOOK)
+    (tmp_path / "out" / "gradebook.csv").mkdir(parents=True)
+    with pytest.raises(InputError, match="remove it"):
+        run(tmp_path / "hand-in", tmp_path / "out")
+    assert not (tmp_path / "out" / "ada").exists()
+
+
 def test_one_student_hand_in_never_follows_a_link_to_the_solution(tmp_path: Path) -> None:
     """Gradescope's /autograder/submission: a notebook that is a link to the bundle's
     solution.ipynb is not read (the grader runs as root there)."""
