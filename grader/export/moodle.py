@@ -16,7 +16,8 @@ all there; it reads the file as UTF-8, comma-separated. ``Identifier`` holds ``P
 <id>``, the participant id that "Download all submissions" puts in every folder name
 (``get_uniqueid_for_user``); the importer strips the ``Participant `` prefix (``hiddenuser``).
 ``Last modified (grade)`` is read with PHP's ``strtotime``: Moodle skips a row whose grade was
-changed in Moodle more than a minute after it (unless "Ignore modified" is ticked), so it holds
+changed in Moodle more than a minute after it (unless ``ignoremodified``, "allow updating
+records modified more recently", is ticked), so it holds
 the time the worksheet was written, in Moodle's own date format (``strftimedaydatetime``, UTC).
 An empty grade leaves the student ungraded; a grade above the assignment's maximum is skipped,
 so the Moodle assignment's maximum grade must be the points shown here. Feedback comments are
