@@ -42,6 +42,17 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> t.Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # A subcommand's bad option is bad input like any other: one line, not click's
+            # usage block (the group's own options keep click's handling).
+            if exc.ctx is None or exc.ctx is ctx:
+                raise
+            click.secho(
+                f"error: {exc.format_message()} (see `{exc.ctx.command_path} --help`)",
+                fg="red",
+                err=True,
+            )
+            ctx.exit(exc.exit_code)
         except GraderError as exc:
             click.secho(f"error: {exc.message.splitlines()[0]}", fg="red", err=True)
             if (ctx.obj or {}).get("verbose"):
@@ -356,8 +367,14 @@ def gradescope_bundle(
     --data-dir and --weights-dir carry real data and weights in the zip, with their SHA-256;
     what is not carried is downloaded by setup.sh when Gradescope builds the image.
     """
+    from grader.exceptions import OutputFolderError
     from grader.export.gradescope import build_bundle
+    from grader.output_folder import prepare_output_folder
 
+    # Checked before the reference is calibrated, which can take minutes.
+    if out.is_dir():
+        raise OutputFolderError(out, "it is a folder", advice="give --out the zip file's path")
+    prepare_output_folder(out.parent, advice="give --out a path in a folder you can write to")
     path = build_bundle(
         assignment,
         out=out,
@@ -484,7 +501,9 @@ def kit_build(
 ) -> None:
     """Build the student kit of ASSIGNMENTS (default: every assignment of the course)."""
     from grader.kit.build import build_kit
+    from grader.output_folder import prepare_output_folder
 
+    prepare_output_folder(out)  # before minutes of calibration, not after
     built = build_kit(
         assignments,
         out=out,

@@ -41,6 +41,7 @@ from grader.judge.process import (
 from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
+from grader.output_folder import prepare_output_folder
 from grader.report.render import write_reports
 from grader.results import GradeResult, ManualAnswer, unjudged_result, write_atomic
 from grader.review.answers import collect_answers, missing_answers
@@ -358,12 +359,19 @@ def check(
         The result and the path of the HTML report.
 
     Raises:
-        InputError: not a notebook, or no assignment id anywhere.
+        InputError: not a notebook, no assignment id anywhere, or the notebook's folder cannot
+            take the report (:class:`~grader.exceptions.OutputFolderError`).
     """
     nb = read_notebook(Path(notebook))
     chosen = assignment or assignment_of(nb)
     if chosen is None:
         raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
+    # The report goes beside the notebook: a folder that cannot take it is found now, not
+    # after the notebook has run.
+    prepare_output_folder(
+        Path(notebook).parent,
+        advice="copy the notebook into a folder you can write to; the report is written beside it",
+    )
     pool = WarmPool() if warm_kernels_enabled() else None
     if pool is not None:
         pool.ahead = False  # one notebook: its own kernel starts first thing, no next one
