@@ -172,7 +172,7 @@ def grade(
     [sandbox] table sets the limits and the --*-limit options override them. A file that is
     not a notebook, or is damaged, gets a result with that outcome and the batch goes on.
     """
-    from grader.batch.progress import RichObserver
+    from grader.batch.progress import batch_observer
     from grader.batch.run import grade_batch
     from grader.batch.workers import default_jobs
     from grader.report.class_table import print_table
@@ -187,7 +187,7 @@ def grade(
         sandboxed=not no_sandbox,
         view=view,
     )
-    with RichObserver() as observer:
+    with batch_observer() as observer:
         summary = grade_batch(
             list(submissions),
             assignment=assignment,
@@ -256,6 +256,7 @@ def check(
     """
     from grader.course import use_kit_around
     from grader.pipeline import check as check_one
+    from grader.progress import PhaseDisplay
 
     use_kit_around(notebook.parent)
     from grader.report.terminal import print_report
@@ -263,7 +264,8 @@ def check(
     options = CHECK_DEFAULTS.replace(
         budget=budget, data_dir=data_dir, weights_dir=weights_dir, view=view
     )
-    result, report = check_one(notebook, assignment=assignment, options=options)
+    with PhaseDisplay():
+        result, report = check_one(notebook, assignment=assignment, options=options)
     print_report(result, view)
     click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
 

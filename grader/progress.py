@@ -1,0 +1,116 @@
+"""Telling a person what a long command is doing, on a terminal or in a log.
+
+The pipeline says which phase one grade is in (:func:`phase`: starting the kernel, running
+cell 3/7, judging) through the standard ``logging`` module, so a library caller sees nothing
+unless it listens. :class:`PhaseDisplay` listens for ``grader check``: a live status line on a
+terminal; outside one (a log, CI), where rich draws nothing live, one plain line per phase and
+a :class:`Heartbeat` line every few seconds while a phase lasts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import types
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.status import Status
+from rich.text import Text
+
+LOGGER = logging.getLogger("grader.progress")
+"""Where :func:`phase` reports; :class:`PhaseDisplay` listens to it."""
+
+HEARTBEAT_S = 10.0
+"""Seconds between two "still running" lines outside a terminal."""
+
+
+def phase(text: str) -> None:
+    """Say that one grade has entered a phase, e.g. ``running cell 3/7``."""
+    LOGGER.info(text)
+
+
+class Heartbeat:
+    """Calls ``beat`` every ``interval`` seconds from a daemon thread until stopped."""
+
+    def __init__(self, beat: Callable[[], None], interval: float = HEARTBEAT_S) -> None:
+        self.beat = beat
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="grader-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.beat()
+
+
+def elapsed(since: float) -> str:
+    """``1:05``-style minutes and seconds since the monotonic time ``since``."""
+    seconds = int(time.monotonic() - since)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class PhaseDisplay(logging.Handler):
+    """Shows :func:`phase` reports while one notebook is graded (``grader check``).
+
+    On a terminal, one status line that changes in place; elsewhere a plain line per phase and
+    a heartbeat line every ``interval`` seconds, so a log never stays silent for long.
+    """
+
+    def __init__(self, console: Console | None = None, interval: float = HEARTBEAT_S) -> None:
+        super().__init__(logging.INFO)
+        self.console = console or Console(stderr=True)
+        self.started = time.monotonic()
+        self.current = "starting"
+        self.since = self.started
+        self.status: Status | None = None
+        self.heartbeat: Heartbeat | None = None
+        if self.console.is_terminal:
+            self.status = Status("starting", console=self.console)
+        else:
+            self.heartbeat = Heartbeat(self._beat, interval)
+
+    def __enter__(self) -> PhaseDisplay:
+        self._level = LOGGER.level
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.addHandler(self)
+        if self.status is not None:
+            self.status.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        LOGGER.removeHandler(self)
+        LOGGER.setLevel(self._level)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        if self.status is not None:
+            self.status.stop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.current, self.since = record.getMessage(), time.monotonic()
+        if self.status is not None:
+            self.status.update(Text(self.current))
+        else:
+            self.console.print(Text(f"[{elapsed(self.started)}] {self.current}"), soft_wrap=True)
+
+    def _beat(self) -> None:
+        self.console.print(
+            Text(f"[{elapsed(self.started)}] still {self.current} ({elapsed(self.since)})"),
+            soft_wrap=True,
+        )
