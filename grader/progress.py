@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import types
+import typing as t
 from collections.abc import Callable
 
 from rich.console import Console
@@ -59,7 +60,37 @@ def elapsed(since: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class PhaseDisplay(logging.Handler):
+class LastPhase(logging.Handler):
+    """Listens to :func:`phase` while entered and keeps the last one, for a heartbeat."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.text = ""
+        """The last phase reported ("" before the first)."""
+        self.since = time.monotonic()
+        """When it began (monotonic)."""
+        self._level = logging.NOTSET
+
+    def __enter__(self) -> t.Self:
+        self._level = LOGGER.level
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.addHandler(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        LOGGER.removeHandler(self)
+        LOGGER.setLevel(self._level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.text, self.since = record.getMessage(), time.monotonic()
+
+
+class PhaseDisplay(LastPhase):
     """Shows :func:`phase` reports while one notebook is graded (``grader check``).
 
     On a terminal, one status line that changes in place; elsewhere a plain line per phase and
@@ -67,11 +98,9 @@ class PhaseDisplay(logging.Handler):
     """
 
     def __init__(self, console: Console | None = None, interval: float = HEARTBEAT_S) -> None:
-        super().__init__(logging.INFO)
+        super().__init__()
         self.console = console or Console(stderr=True)
         self.started = time.monotonic()
-        self.current = "starting"
-        self.since = self.started
         self.status: Status | None = None
         self.heartbeat: Heartbeat | None = None
         if self.console.is_terminal:
@@ -79,10 +108,8 @@ class PhaseDisplay(logging.Handler):
         else:
             self.heartbeat = Heartbeat(self._beat, interval)
 
-    def __enter__(self) -> PhaseDisplay:
-        self._level = LOGGER.level
-        LOGGER.setLevel(logging.INFO)
-        LOGGER.addHandler(self)
+    def __enter__(self) -> t.Self:
+        super().__enter__()
         if self.status is not None:
             self.status.start()
         if self.heartbeat is not None:
@@ -95,22 +122,22 @@ class PhaseDisplay(logging.Handler):
         exc: BaseException | None,
         tb: types.TracebackType | None,
     ) -> None:
-        LOGGER.removeHandler(self)
-        LOGGER.setLevel(self._level)
+        super().__exit__(exc_type, exc, tb)
         if self.heartbeat is not None:
             self.heartbeat.stop()
         if self.status is not None:
             self.status.stop()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.current, self.since = record.getMessage(), time.monotonic()
+        super().emit(record)
         if self.status is not None:
-            self.status.update(Text(self.current))
+            self.status.update(Text(self.text))
         else:
-            self.console.print(Text(f"[{elapsed(self.started)}] {self.current}"), soft_wrap=True)
+            self.console.print(Text(f"[{elapsed(self.started)}] {self.text}"), soft_wrap=True)
 
     def _beat(self) -> None:
+        doing = self.text or "starting"
         self.console.print(
-            Text(f"[{elapsed(self.started)}] still {self.current} ({elapsed(self.since)})"),
+            Text(f"[{elapsed(self.started)}] still {doing} ({elapsed(self.since)})"),
             soft_wrap=True,
         )

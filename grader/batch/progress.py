@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.text import Text
 
 from grader.batch.entry import BatchEntry
-from grader.progress import HEARTBEAT_S, Heartbeat, elapsed
+from grader.progress import HEARTBEAT_S, Heartbeat, LastPhase, elapsed
 from grader.report.formats import format_number
 
 
@@ -109,7 +109,8 @@ class LineObserver:
     """Shows a batch's progress as plain lines, for a log or CI where nothing is live.
 
     A line when a notebook is handed to a worker, one when it is finished (score and seconds),
-    and every ``interval`` seconds a heartbeat: how many are done and which are still out.
+    and every ``interval`` seconds a heartbeat: how many are done, which are still out, and,
+    when they are graded in this process (``-j 1``), what the current one is doing.
     """
 
     def __init__(self, console: Console | None = None, interval: float = HEARTBEAT_S) -> None:
@@ -120,8 +121,10 @@ class LineObserver:
         self.handed = 0
         self.running_ids: list[str] = []
         self.heartbeat = Heartbeat(self._beat, interval)
+        self.phase = LastPhase()
 
     def __enter__(self) -> LineObserver:
+        self.phase.__enter__()
         self.heartbeat.start()
         return self
 
@@ -132,6 +135,7 @@ class LineObserver:
         tb: types.TracebackType | None,
     ) -> None:
         self.heartbeat.stop()
+        self.phase.__exit__(exc_type, exc, tb)
 
     def _line(self, text: str, style: str = "") -> None:
         # Text, not markup, and never wrapped: a log line per event, whatever its length.
@@ -169,5 +173,8 @@ class LineObserver:
 
     def _beat(self) -> None:
         out = ", ".join(self.running_ids[:5]) + (" …" if len(self.running_ids) > 5 else "")
-        doing = f"grading {out}" if out else "preparing the workers and the reference"
+        # Handed-out notebooks may still wait for a worker: "waiting for", not "grading".
+        doing = f"waiting for {out}" if out else "preparing the workers and the reference"
+        if out and self.phase.text:
+            doing += f"; this process is {self.phase.text} ({elapsed(self.phase.since)})"
         self._line(f"{self.done}/{self.total} done; {doing}")

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from grader.batch.entry import BatchEntry
 from grader.batch.progress import LineObserver, RichObserver, batch_observer
+from grader.progress import phase
 from grader.results import GradeResult
 from tests.conftest import ROOT
 
@@ -42,7 +43,7 @@ def test_lines_for_each_notebook_and_a_heartbeat_while_they_run() -> None:
         observer.running("ada")
         observer.running("bob")
         deadline = time.monotonic() + 10
-        while "grading ada, bob" not in out.getvalue() and time.monotonic() < deadline:
+        while "waiting for ada, bob" not in out.getvalue() and time.monotonic() < deadline:
             time.sleep(0.02)
         observer.finished(entry("ada"))
         observer.finished(entry("bob", "failed", "the kernel could not start"))
@@ -53,7 +54,7 @@ def test_lines_for_each_notebook_and_a_heartbeat_while_they_run() -> None:
         "ada: handed out (1/2)",
         "bob: handed out (2/2)",
     ]
-    assert "0/2 done; grading ada, bob" in lines
+    assert "0/2 done; waiting for ada, bob" in lines
     assert f"ada: {score} in 42 s (1/2 done)" in lines
     assert "bob: not graded: the kernel could not start" in lines
     # Plain text: no escape sequences in a log.
@@ -69,3 +70,17 @@ def test_the_heartbeat_stops_with_the_batch() -> None:
     time.sleep(0.05)
     assert out.getvalue() == after
     assert "0/1 done; preparing the workers and the reference" in after
+
+
+def test_in_this_process_the_heartbeat_says_what_the_notebook_is_doing() -> None:
+    target, out = console(terminal=False)
+    with LineObserver(target, interval=0.05) as observer:
+        observer.begin(1, "this process")
+        observer.running("ada")
+        phase("running cell 2/9 (notebook cell 4)")
+        deadline = time.monotonic() + 10
+        while "this process is running" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert "0/1 done; waiting for ada; this process is running cell 2/9 (notebook cell 4)" in (
+        out.getvalue()
+    )
