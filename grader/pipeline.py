@@ -107,7 +107,12 @@ def grade(
     # the calibration and starts the judge.
     _start_early(warm, kernel_key(spec, data, pretrained, options))
     nb, manual, locked_changes = _restore_locked(spec, nb)
-    phase("calibrating the reference (once per budget, then cached)")
+    # A kit carries its thresholds; a course checkout trains the reference once per budget.
+    phase(
+        "reading the kit's thresholds"
+        if spec.kit is not None
+        else "calibrating the reference (trained once per budget, then read from the cache)"
+    )
     with record_seconds(laps, "calibrate"):
         reference = calibration(spec, plan, data, pretrained=pretrained)
     graded = _run_and_judge(submission, nb, spec, plan, data, reference, pretrained, options, warm)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import types
 import typing as t
 from collections.abc import Callable
 
@@ -33,7 +32,7 @@ def phase(text: str) -> None:
 
 
 class Heartbeat:
-    """Calls ``beat`` every ``interval`` seconds from a daemon thread until stopped."""
+    """Calls ``beat`` every ``interval`` seconds from a daemon thread while entered."""
 
     def __init__(self, beat: Callable[[], None], interval: float = HEARTBEAT_S) -> None:
         self.beat = beat
@@ -41,10 +40,11 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="grader-heartbeat", daemon=True)
 
-    def start(self) -> None:
+    def __enter__(self) -> Heartbeat:
         self._thread.start()
+        return self
 
-    def stop(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -77,12 +77,7 @@ class LastPhase(logging.Handler):
         LOGGER.addHandler(self)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         LOGGER.removeHandler(self)
         LOGGER.setLevel(self._level)
 
@@ -113,18 +108,13 @@ class PhaseDisplay(LastPhase):
         if self.status is not None:
             self.status.start()
         if self.heartbeat is not None:
-            self.heartbeat.start()
+            self.heartbeat.__enter__()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
         if self.heartbeat is not None:
-            self.heartbeat.stop()
+            self.heartbeat.__exit__()
         if self.status is not None:
             self.status.stop()
 

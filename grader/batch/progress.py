@@ -125,17 +125,12 @@ class LineObserver:
 
     def __enter__(self) -> LineObserver:
         self.phase.__enter__()
-        self.heartbeat.start()
+        self.heartbeat.__enter__()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self.heartbeat.stop()
-        self.phase.__exit__(exc_type, exc, tb)
+    def __exit__(self, *exc: object) -> None:
+        self.heartbeat.__exit__()
+        self.phase.__exit__()
 
     def _line(self, text: str, style: str = "") -> None:
         # Text, not markup, and never wrapped: a log line per event, whatever its length.
