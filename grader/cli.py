@@ -369,13 +369,10 @@ def gradescope_bundle(
     --data-dir and --weights-dir carry real data and weights in the zip, with their SHA-256;
     what is not carried is downloaded by setup.sh when Gradescope builds the image.
     """
-    from grader.exceptions import OutputFolderError
     from grader.export.gradescope import build_bundle
     from grader.output_folder import prepare_output_folder
 
     # Checked before the reference is calibrated, which can take minutes.
-    if out.is_dir():
-        raise OutputFolderError(out, "it is a folder", advice="give --out the zip file's path")
     prepare_output_folder(out.parent, advice="give --out a path in a folder you can write to")
     path = build_bundle(
         assignment,

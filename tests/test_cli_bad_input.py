@@ -33,7 +33,7 @@ def readme_rows() -> dict[tuple[str, str], tuple[str, int]]:
     rows: dict[tuple[str, str], tuple[str, int]] = {}
     for line in table.splitlines()[2:]:
         bad, commands, says, code = (c.strip() for c in line.strip("|").split(" | "))
-        for command in re.findall(r"`([\w ]+)`", commands) or [commands]:
+        for command in re.findall(r"`([\w -]+)`", commands) or [commands]:
             rows[(bad, command)] = (says.strip("`"), int(code))
     return rows
 
@@ -133,6 +133,9 @@ CASES: dict[tuple[str, str], Args] = {
     ),
     ("`--out` is a folder nothing can be written in", "grade"): grade_out(lambda d: UNWRITABLE),
     ("`--out` is a folder nothing can be written in", "kit build"): kit_out(lambda d: UNWRITABLE),
+    ("`--out` of the bundle in a folder nothing can be written in", "gradescope-bundle"): (
+        lambda d: ["gradescope-bundle", "cifar10_transfer", "--out", str(UNWRITABLE / "a.zip")]
+    ),
     ("an unknown assignment", "grade"): lambda d: ["grade", str(NOTEBOOK), "-a", "nope"],
     ("an unknown assignment", "check"): lambda d: [
         "check",
@@ -205,7 +208,7 @@ def test_every_readme_row_has_a_case() -> None:
 
 @pytest.fixture
 def nothing_is_graded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Grading, calibrating, preparing data or building a kit fails the test."""
+    """Grading, calibrating, preparing data, building a kit or a bundle fails the test."""
 
     def work(*args: object, **kwargs: object) -> t.NoReturn:
         raise AssertionError("work was done before the bad input was refused")
@@ -216,6 +219,7 @@ def nothing_is_graded(monkeypatch: pytest.MonkeyPatch) -> None:
         "grader.pipeline.calibration",
         "grader.pipeline._run_and_judge",
         "grader.kit.build.build_kit",
+        "grader.export.gradescope.build_bundle",
     ):
         monkeypatch.setattr(target, work)
 
