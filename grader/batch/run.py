@@ -41,6 +41,7 @@ from grader.export.class_outputs import write_class_outputs
 from grader.export.submission_files import RENDERED_FILES, render_submission
 from grader.machine import cores
 from grader.options import GradeOptions
+from grader.output_folder import prepare_output_folder
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
 from grader.review.answers import missing_answers
 from grader.review.export import ReviewState, review_batch
@@ -132,17 +133,21 @@ def grade_batch(
         The summary; the files it names are written.
 
     Raises:
-        InputError: a source is missing or unreadable, or the budget is unknown.
+        InputError: a source is missing or unreadable, the budget is unknown, or ``out``
+            cannot be written (:class:`~grader.exceptions.OutputFolderError`).
         SchedulerError: the Dask scheduler could not be reached.
     """
     started = time.monotonic()
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
     check_column_id(blackboard_column)
-    _check_class_files(Path(out))
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
-    out = Path(out)
+    # Every input is checked before a zip is extracted or a notebook run: a bad --out or
+    # roster found after grading would cost the whole class's grading time.
+    out = prepare_output_folder(Path(out))
+    _check_class_files(out)
+    names = read_roster(roster) if roster is not None else {}
     found = discover(
         sources,
         out / STAGING,
@@ -151,7 +156,6 @@ def grade_batch(
         single=single,
         lms=lms,
     )
-    names = read_roster(roster) if roster is not None else {}
     batch = _Batch(
         spec,
         options,
