@@ -30,7 +30,7 @@ from grader.batch.cache import (
 from grader.batch.discover import Submission, discover, expected_notebook
 from grader.batch.entry import BatchEntry, EntryStatus
 from grader.batch.roster import RosterEntry, read_roster
-from grader.batch.workers import Task, TaskResult, open_executor
+from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
@@ -129,11 +129,14 @@ def grade_batch(
 
     Raises:
         InputError: a source is missing or unreadable, or the budget is unknown.
+        MissingExtraError: ``scheduler`` is given and Dask is not installed.
         SchedulerError: the Dask scheduler could not be reached.
     """
     started = time.monotonic()
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
+    if scheduler is not None:
+        require_dask()
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
     out = Path(out)
