@@ -244,8 +244,8 @@ class PoolExecutor:
 
     def __init__(self, jobs: int, grade: t.Callable[[Task], TaskResult] | None = None) -> None:
         self.jobs = jobs
-        # The task function is named when a pool starts (a test gives its own); a worker
-        # imports it by name, so it is looked up here, not bound at import time.
+        # What grades a task (a test gives its own): a module-level function, which the
+        # workers import by name.
         self.grade = grade or grade_task
         self.description = f"{jobs} local worker processes"
         self.pool = ProcessPool(
@@ -263,9 +263,11 @@ class PoolExecutor:
         for task, outcome in self.pool.run(calls):
             if isinstance(outcome, TaskResult):
                 yield outcome
-            else:  # the worker died (WorkerDied) or the grader failed outside grade_task
-                why = outcome if isinstance(outcome, WorkerDied) else repr(outcome)
-                yield TaskResult(task.student_id, failure=f"{why}")
+            elif isinstance(outcome, WorkerDied):
+                yield TaskResult(task.student_id, failure=str(outcome))
+            else:  # grade_task catches what grading raises: this is the worker's own failure
+                failure = f"the grading worker failed ({type(outcome).__name__}: {outcome})"
+                yield TaskResult(task.student_id, failure=failure)
 
     def close(self) -> None:
         self.pool.close()
