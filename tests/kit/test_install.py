@@ -30,8 +30,8 @@ def test_the_kit_installs_offline_into_a_course_environment_and_checks_without_t
     tmp_path: Path,
 ) -> None:
     built = build_kit(["cifar10_transfer"], out=tmp_path / "out", budgets=("smoke",))
-    shipped = {
-        canonicalize_name(parse_wheel_filename(w.name)[0]): w
+    shipped: dict[str, Path] = {
+        str(canonicalize_name(parse_wheel_filename(w.name)[0])): w
         for w in (built.folder / "wheels").glob("*.whl")
     }
     with zipfile.ZipFile(shipped["keras-notebook-grader"]) as wheel:
