@@ -80,6 +80,33 @@ class InvalidNotebookError(NotANotebookError):
     advice = "the file is damaged: save the notebook again in Jupyter and hand in that file"
 
 
+class OutputFolderError(InputError):
+    """A folder results would be written to is a file, cannot be created or cannot be written.
+
+    Raised before anything is graded, so a bad ``--out`` costs nothing.
+    """
+
+    def __init__(self, path: Path, reason: str, *, advice: str = "") -> None:
+        self.path = path
+        """The folder, as the user named it."""
+        self.reason = reason
+        """What is wrong, e.g. ``it is a file`` or ``cannot write in it: Permission denied``."""
+        self.advice = advice or "give --out a folder you can write to (it is created if missing)"
+        """What to do about it."""
+        super().__init__(f"{path}: cannot hold the results ({reason}); {self.advice}")
+
+
+class ArchiveError(InputError):
+    """A zip handed in as a class's submissions is empty, damaged or unsafe to extract."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        """The zip, as the user named it."""
+        self.reason = reason
+        """What is wrong with it, e.g. ``it holds no files``."""
+        super().__init__(f"{path}: {reason}; download it from the LMS again")
+
+
 class UnknownAssignmentError(InputError):
     """No assignment folder with that id."""
 

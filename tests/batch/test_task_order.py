@@ -6,14 +6,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from grader.batch import workers
 from grader.batch.workers import DaskExecutor, InProcessExecutor, PoolExecutor, Task, TaskResult
-from grader.cli import main
 from grader.exceptions import SchedulerError
 from grader.options import GradeOptions
 
@@ -114,19 +111,3 @@ def test_in_this_process_only_the_last_task_starts_no_kernel_ahead(
     monkeypatch.setattr(workers, "grade_task", told_more)
     outcomes = list(InProcessExecutor().run(tasks(3)))
     assert [o.failure for o in outcomes] == ["True", "True", "False"]
-
-
-def test_scheduler_without_dask_is_one_line_before_any_work(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "distributed", None)
-    (tmp_path / "ada.ipynb").write_text("{}")
-    out = tmp_path / "out"
-    command = ["grade", str(tmp_path / "ada.ipynb"), "-a", "cifar10_transfer", "--out", str(out)]
-    done = CliRunner().invoke(main, [*command, "--scheduler", "tcp://127.0.0.1:1"])
-    assert done.exit_code == 2, done.output
-    assert done.output.strip().splitlines() == [
-        "error: --scheduler needs Dask (distributed), which is not installed: "
-        "pip install 'keras-notebook-grader[dask]'"
-    ]
-    assert not out.exists()
