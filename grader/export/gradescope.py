@@ -98,6 +98,12 @@ chgrp "$JUDGE_GROUP" "$SRC" "$SRC/{course}"
 chmod g+x "$SRC" "$SRC/{course}"
 chgrp -R "$JUDGE_GROUP" "$SRC/{course}/{reference}"
 chmod -R g+rX "$SRC/{course}/{reference}"
+# The prepared data: a kernel reads its own share (kernel-*.npz) by name; every other file
+# (the held-back images, a synthetic set's whole test set) is for the grader and the judge.
+DATA="$GRADER_CACHE_DIR/data"
+chmod o-r "$DATA"
+find "$DATA" -maxdepth 1 -type f ! -name 'kernel-*' -exec chgrp "$JUDGE_GROUP" {{}} + \
+  -exec chmod u=rw,g=r,o= {{}} +
 # --- end permissions ---
 """
 

@@ -154,7 +154,7 @@ def can_read(path: Path, top: Path, uid: int, gids: set[int]) -> bool:
     return all(allows(f, 1) for f in folders) and allows(path, 4)
 
 
-def test_after_setup_a_kernel_reads_nothing_of_the_bundle_and_the_judge_only_the_reference(
+def test_after_setup_a_kernel_reads_only_its_data_and_the_judge_the_reference_and_held_back(
     offline_bundle: Path, tmp_path: Path
 ) -> None:
     source = extract(offline_bundle, tmp_path / "source")
@@ -162,19 +162,31 @@ def test_after_setup_a_kernel_reads_nothing_of_the_bundle_and_the_judge_only_the
     # groupadd; a test must not add groups to the machine). As another user than root, the
     # group chgrp may give is one's own.
     judge_gid = 60777 if os.geteuid() == 0 else os.getgid()
+    # The data setup.sh prepared, as prepare_data names it (see grader/data/prepare.py).
+    cache = tmp_path / "cache"
+    (cache / "data").mkdir(parents=True)
+    for name in ("kernel-cifar10-ab.npz", "held-out-cifar10-ab.npz", "synthetic-cifar10-ab.npz"):
+        (cache / "data" / name).write_bytes(b"arrays")
     block = permissions_block((source / "setup.sh").read_text())
-    subprocess.run(
-        ["bash", "-c", f"set -euo pipefail\nSRC={source}\nJUDGE_GROUP={judge_gid}\n{block}"],
-        check=True,
-    )
-    files = [p for p in source.rglob("*") if p.is_file()]
-    kernel = {p for p in files if can_read(p, source, SANDBOX_UID, {SANDBOX_UID})}
-    judge = {p for p in files if can_read(p, source, JUDGE_UID, {judge_gid})}
-    assert kernel == set()
-    assert {p.relative_to(source).as_posix() for p in judge} == {
+    variables = f"SRC={source}\nJUDGE_GROUP={judge_gid}\nGRADER_CACHE_DIR={cache}\n"
+    subprocess.run(["bash", "-c", f"set -euo pipefail\n{variables}{block}"], check=True)
+
+    def readable(top: Path, uid: int, gids: set[int]) -> set[str]:
+        files = [p for p in top.rglob("*") if p.is_file()]
+        return {p.relative_to(top).as_posix() for p in files if can_read(p, top, uid, gids)}
+
+    assert readable(source, SANDBOX_UID, {SANDBOX_UID}) == set()
+    assert readable(source, JUDGE_UID, {judge_gid}) == {
         "course/reference/__init__.py",
         "course/reference/cifar10_transfer.py",
         "course/reference/training.py",
+    }
+    # A kernel reads its own share of the data; the held-back images are the judge's.
+    assert readable(cache, SANDBOX_UID, {SANDBOX_UID}) == {"data/kernel-cifar10-ab.npz"}
+    assert readable(cache, JUDGE_UID, {judge_gid}) == {
+        "data/kernel-cifar10-ab.npz",
+        "data/held-out-cifar10-ab.npz",
+        "data/synthetic-cifar10-ab.npz",
     }
     # The rubric (hidden checks, their parameters) and the secret-bearing scripts are root's.
     rubric = source / "course/assignments/cifar10_transfer/assignment.toml"
