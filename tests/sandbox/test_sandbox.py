@@ -595,3 +595,18 @@ def test_the_judge_runs_in_its_group_where_it_exists_and_a_kernel_in_its_own(
     with confine(options, mounts=[], workdir=tmp_path / "kernel", group="no-such-group-x") as box:
         missing = run_confined(box, ["id", "-g"])
     assert missing.stdout.strip() == str(box.uid)  # no such group: its own, as before
+
+
+def test_packages_linked_into_an_import_folder_are_shown_where_they_lead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site-packages made of links (a course environment built from a shared installation,
+    Nix): the kernel imports through them, so their targets must be shown."""
+    shared = tmp_path / "shared" / "somepkg"
+    shared.mkdir(parents=True)
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "somepkg").symlink_to(shared)
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    shown, _ = python_paths()
+    assert shared.resolve() in shown and tmp_path.resolve() not in shown  # the target only
