@@ -123,15 +123,19 @@ class ProcessPool:
 
             def feed() -> None:
                 nonlocal exhausted
-                for worker in self.workers:
+                for worker in list(self.workers):
                     if worker.busy is not None or exhausted:
                         continue
                     item = next(calls, None)
                     if item is None:
                         exhausted = True
                         return
+                    try:
+                        self._send(worker, ("call", item[1]))
+                    except OSError:  # it died while idle: a new worker takes the call
+                        worker = self._replace(worker)
+                        self._send(worker, ("call", item[1]))
                     worker.busy = item
-                    self._send(worker, ("call", item[1]))
                     selector.register(worker.answers, selectors.EVENT_READ, worker)
 
             feed()
@@ -156,11 +160,16 @@ class ProcessPool:
             return WorkerDied(code)
         return value if kind == "value" else t.cast(BaseException, value)
 
-    def _replace(self, dead: _Worker) -> None:
+    def _replace(self, dead: _Worker) -> _Worker:
+        with contextlib.suppress(OSError):
+            dead.process.kill()
+        dead.process.wait()
         for stream in (dead.calls, dead.answers):
             with contextlib.suppress(OSError):
                 stream.close()
-        self.workers[self.workers.index(dead)] = self._start()
+        new = self._start()
+        self.workers[self.workers.index(dead)] = new
+        return new
 
     def close(self) -> None:
         """Tell every worker to stop; kill the ones still running a call or not stopping."""

@@ -111,3 +111,15 @@ def test_in_this_process_only_the_last_task_starts_no_kernel_ahead(
     monkeypatch.setattr(workers, "grade_task", told_more)
     outcomes = list(InProcessExecutor().run(tasks(3)))
     assert [o.failure for o in outcomes] == ["True", "True", "False"]
+
+
+def test_a_worker_that_died_while_idle_is_replaced_before_its_next_notebook() -> None:
+    executor = PoolExecutor(1, grade=told_more)
+    try:
+        idle = executor.pool.workers[0].process
+        idle.kill()
+        idle.wait()
+        outcomes = list(executor.run(tasks(2)))
+    finally:
+        executor.close()
+    assert [(o.student_id, o.failure) for o in outcomes] == [("s0", "True"), ("s1", "False")]
