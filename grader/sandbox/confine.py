@@ -77,7 +77,8 @@ class SandboxOptions:
     enabled: bool = True
     limits: Limits = field(default_factory=Limits)
     uids: tuple[int, int] = DEFAULT_UIDS
-    """First and last uid a root grader gives its sandboxes, one each (gid = uid)."""
+    """First and last uid a root grader gives its sandboxes, one each (gid = uid; a judge's
+    gid is :data:`JUDGE_GROUP`'s where that group exists)."""
 
 
 @dataclass(frozen=True)
