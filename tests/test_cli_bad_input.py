@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import typing as t
 import zipfile
 from collections.abc import Callable
@@ -194,7 +195,27 @@ CASES: dict[tuple[str, str], Args] = {
         "cifar10_transfer",
     ],
     ("a file that is not a `result.json`", "report"): not_a_result,
+    ("`--scheduler` where Dask (the `[dask]` extra) is not installed", "grade"): lambda d: [
+        "grade",
+        str(NOTEBOOK),
+        *GRADE,
+        "--out",
+        str(d / "out"),
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+    ],
+    ("the review desk where Flask (the `[review]` extra) is not installed", "review"): lambda d: [
+        "review",
+        str(d),
+        "--no-browser",
+    ],
 }
+
+MISSING_MODULE = {
+    ("`--scheduler` where Dask (the `[dask]` extra) is not installed", "grade"): "distributed",
+    ("the review desk where Flask (the `[review]` extra) is not installed", "review"): "flask",
+}
+"""The module each of these cases hides, as if its extra were not installed."""
 
 
 @pytest.fixture
@@ -252,6 +273,8 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(
     says, code = readme_rows()[case]
     if case == READ_ONLY_CASE:
         request.getfixturevalue("read_only_folder")
+    if case in MISSING_MODULE:
+        request.getfixturevalue("monkeypatch").setitem(sys.modules, MISSING_MODULE[case], None)
     result = CliRunner().invoke(main, CASES[case](tmp_path))
     output = result.output
     assert result.exit_code == code, output

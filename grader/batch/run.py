@@ -31,7 +31,7 @@ from grader.batch.discover import Submission, discover, expected_notebook, read_
 from grader.batch.entry import BatchEntry, EntryStatus, unreadable
 from grader.batch.layout import BATCH, CLASS_FILES, STAGING
 from grader.batch.roster import RosterEntry, read_roster
-from grader.batch.workers import Task, TaskResult, open_executor
+from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
@@ -135,12 +135,15 @@ def grade_batch(
     Raises:
         InputError: a source is missing or unreadable, the budget is unknown, or ``out``
             cannot be written (:class:`~grader.exceptions.OutputFolderError`).
+        MissingExtraError: ``scheduler`` is given and Dask is not installed.
         SchedulerError: the Dask scheduler could not be reached.
     """
     started = time.monotonic()
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
     check_column_id(blackboard_column)
+    if scheduler is not None:
+        require_dask()
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
     # Every input is checked before a zip is extracted or a notebook run: a bad --out or
