@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -127,6 +128,10 @@ def test_export_writes_every_decision_into_every_file(graded: GradedClass) -> No
     graded_item = next(t for t in gradescope["tests"] if "written.transfer" in t["name"])  # type: ignore[index]
     assert graded_item["score"] == 6 and graded_item["output"].startswith("\\=1+1")
     assert read_json(graded.out / "alice" / "results.json")["score"] == 114  # type: ignore[index]
+    # PrairieLearn's results.json is the final score too (issue 25.3: it kept the automatic one).
+    prairielearn = read_json(graded.out / "alice" / "prairielearn.json")
+    assert prairielearn["message"].startswith("Score 114/116.")  # type: ignore[index]
+    assert prairielearn["score"] == round(114 / 116, 6)  # type: ignore[index]
 
     report = (graded.out / "alice" / "report.html").read_text("utf-8")
     assert "Graded by your instructor" in report and "114" in report
@@ -223,6 +228,21 @@ def test_the_cli_exports_and_refuses_a_folder_that_is_not_a_class(
         and "grader grade" in refused.output
     )
     assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_without_flask_the_desk_is_one_line_and_export_still_works(
+    graded: GradedClass, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "flask", None)  # the [review] extra is not installed
+    runner = CliRunner()
+    refused = runner.invoke(main, ["review", str(graded.out), "--no-browser"])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "error: grader review needs Flask, which is not installed: "
+        "pip install 'keras-notebook-grader[review]'"
+    ]
+    done = runner.invoke(main, ["review", str(graded.out), "--export"])
+    assert done.exit_code == 0, done.output
 
 
 def test_a_notebook_without_answers_is_pending_not_missing(graded: GradedClass) -> None:
