@@ -7,6 +7,8 @@ one: no kernel is started.
 from __future__ import annotations
 
 import time
+import typing as t
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,35 +18,38 @@ from grader.execute.channels import MAX_FRAME_BYTES, RECEIVE_QUEUE, BoundedKerne
 from grader.sandbox.kernel import SandboxedKernelManager
 
 
+@dataclass
+class Sides:
+    """The grader's side of a kernel that was never started: its manager and a client."""
+
+    manager: SandboxedKernelManager
+    client: BoundedKernelClient
+
+
 @pytest.fixture
-def manager(tmp_path: Path) -> SandboxedKernelManager:
+def sides(tmp_path: Path) -> t.Iterator[Sides]:
     km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "k"))
     km.connection_file = str(tmp_path / "kernel.json")
     km.write_connection_file()
-    return km
-
-
-def test_every_channel_socket_is_bounded_before_it_connects(
-    manager: SandboxedKernelManager,
-) -> None:
-    client = manager.client()
+    client = km.client()
     assert isinstance(client, BoundedKernelClient)
+    yield Sides(km, client)
+    client.context.destroy(linger=0)  # closes every socket it made
+    km.context.destroy(linger=0)
+
+
+def test_every_channel_socket_is_bounded_before_it_connects(sides: Sides) -> None:
+    client = sides.client
     sockets = {
         "iopub": client.connect_iopub(),
         "shell": client.connect_shell(),
         "stdin": client.connect_stdin(),
         "control": client.connect_control(),
-        "manager's control": manager.connect_control(),
+        "manager's control": sides.manager.connect_control(),
     }
-    try:
-        for name, sock in sockets.items():
-            assert sock.getsockopt(zmq.MAXMSGSIZE) == MAX_FRAME_BYTES, name
-            assert sock.getsockopt(zmq.RCVHWM) == RECEIVE_QUEUE, name
-    finally:
-        for sock in sockets.values():
-            sock.close(linger=0)
-        client.context.destroy(linger=0)
-        manager.context.destroy(linger=0)
+    for name, sock in sockets.items():
+        assert sock.getsockopt(zmq.MAXMSGSIZE) == MAX_FRAME_BYTES, name
+        assert sock.getsockopt(zmq.RCVHWM) == RECEIVE_QUEUE, name
 
 
 def receive(sock: zmq.Socket[bytes], timeout_s: float = 5.0) -> bytes | None:
@@ -53,11 +58,8 @@ def receive(sock: zmq.Socket[bytes], timeout_s: float = 5.0) -> bytes | None:
     return None
 
 
-def test_an_oversized_message_is_dropped_unread_and_the_channel_recovers(
-    manager: SandboxedKernelManager,
-) -> None:
-    client = manager.client()
-    assert isinstance(client, BoundedKernelClient)
+def test_an_oversized_message_is_dropped_unread_and_the_channel_recovers(sides: Sides) -> None:
+    client = sides.client
     kernel = zmq.Context()
     pub = kernel.socket(zmq.PUB)
     pub.bind(client._make_url("iopub"))
@@ -81,8 +83,5 @@ def test_an_oversized_message_is_dropped_unread_and_the_channel_recovers(
         pub.send(b"after")
         assert receive(reader) == b"after"
     finally:
-        iopub.close(linger=0)
         pub.close(linger=0)
         kernel.term()
-        client.context.destroy(linger=0)
-        manager.context.destroy(linger=0)
