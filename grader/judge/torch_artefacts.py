@@ -137,6 +137,18 @@ class TorchArtefacts(Artefacts):
         assert self.spec is not None
         return test_normalisation(self.passes, self.spec)
 
+    def module_key(self, role: str) -> int:
+        """The key of the module object the role was judged on: records made with that object
+        (optimizers, metric calls) are the role's, in whichever cell they were made.
+
+        Raises:
+            MissingInput: no module was taken for the role, or the kernel gave it no key.
+        """
+        key = self.description(role).get("module")
+        if not isinstance(key, int):
+            raise MissingInput(f"the {role} model's records cannot be told from another's")
+        return key
+
     def optimizers_of(self, role: str) -> list[OptimizerRecord]:
         """The optimizers that held the role's module's parameters."""
         keys = self.description(role).get("optimizers", [])
@@ -247,7 +259,7 @@ def read_torch_artefacts(
             raw = _json_object(path)
             if "error" in raw:
                 role_errors[role] = text(raw["error"], "an error", 1000)
-            if "variable" in raw:
+            if raw.get("variable"):
                 role_variables[role] = text(raw["variable"], "a variable")
             if "error" not in raw:
                 descriptions[role] = parse_description(raw)
