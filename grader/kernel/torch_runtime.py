@@ -302,16 +302,12 @@ class Runtime:
             and current is not None
             and current.passes >= self.budget.max_epochs
         ):
-            record["skipped"] = True
-            record["optimizer"] = current.key
-            current.skipped += 1
-            self._say(
-                ("skip", current.key),
-                f"[grader] budget '{self.budget.name}': the {current.cls} optimizer had its "
-                f"{self.budget.max_epochs} training pass(es); later passes over "
-                f"{record['dataset']}(train={split == 'train'}) yield nothing",
-            )
-            return _Pass(self, record, None, 0)
+            if not self._unspent(current):
+                self._skip(record, current)
+                return _Pass(self, record, None, 0)
+            # Another optimizer may train in this pass (optimizers created together in a cell
+            # of their own): it runs, and ends at the first step of a spent optimizer.
+            record["deferred"] = True
         if limit is not None:
             full = values.length(loader.dataset)
             if full is None or full > limit:
@@ -323,6 +319,24 @@ class Runtime:
                     f"per pass ({batches} batches of {loader.batch_size})",
                 )
         return _Pass(self, record, make_iterator, limit)
+
+    def _unspent(self, current: _Optimizer) -> bool:
+        """Whether an optimizer other than ``current`` has training passes left."""
+        limit = self.budget.max_epochs
+        return limit is not None and any(
+            r is not current and r.passes < limit for r in self._optimizers.values()
+        )
+
+    def _skip(self, record: dict[str, t.Any], optimizer: _Optimizer) -> None:
+        record["skipped"] = True
+        record["optimizer"] = optimizer.key
+        optimizer.skipped += 1
+        self._say(
+            ("skip", optimizer.key),
+            f"[grader] budget '{self.budget.name}': the {optimizer.cls} optimizer had its "
+            f"{self.budget.max_epochs} training pass(es); later passes over "
+            f"{record['dataset']}(train={record['split'] == 'train'}) yield nothing",
+        )
 
     # --- optimizers, losses ---------------------------------------------------------------------
 
@@ -430,6 +444,13 @@ class Runtime:
         if active is None:
             return
         key = str(info.key)
+        limit = self.budget.max_epochs
+        if active.get("deferred") and key not in active["steps"]:
+            if limit is not None and info.passes >= limit:
+                self._skip(active, info)  # its one step here is the cost of not guessing
+                return
+        if active["skipped"]:
+            return
         if key not in active["steps"]:
             active["steps"][key] = 0
             info.passes += 1
@@ -679,8 +700,10 @@ class _Pass:
 
     def __next__(self) -> t.Any:
         record = self.record
-        if self.make_iterator is None or (
-            self.limit is not None and record["samples"] >= self.limit
+        if (
+            self.make_iterator is None
+            or record["skipped"]
+            or (self.limit is not None and record["samples"] >= self.limit)
         ):
             self.inner = None  # lets a multi-process iterator shut its workers down
             if self.runtime.active is record:
