@@ -445,10 +445,10 @@ class Runtime:
             return
         key = str(info.key)
         limit = self.budget.max_epochs
-        if active.get("deferred") and key not in active["steps"]:
-            if limit is not None and info.passes >= limit:
-                self._skip(active, info)  # its one step here is the cost of not guessing
-                return
+        spent = limit is not None and info.passes >= limit
+        if active.get("deferred") and key not in active["steps"] and spent:
+            self._skip(active, info)  # its one step here is the cost of not guessing
+            return
         if active["skipped"]:
             return
         if key not in active["steps"]:
