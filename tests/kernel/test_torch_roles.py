@@ -305,3 +305,80 @@ def test_the_wrong_optimizer_is_caught_alike_in_any_idiom(
         "fail",
         "the optimizer is Adam, expected SGD; momentum is None, expected 0.9",
     )
+
+
+# --- MNIST: one model --------------------------------------------------------------------------
+
+MNIST = "mnist_cnn_torch"
+MNIST_CELLS = solution_cells(MNIST)
+MNIST_SOURCE = dict(MNIST_CELLS)
+TRAIN_AND_SCORE = """
+def main():
+    model = MNISTClassifier()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.Adam(model.parameters(), lr=0.001)
+    for epoch in range(3):
+        model.train()
+        for inputs, labels in train_loader:
+            optimizer.zero_grad()
+            criterion(model(inputs), labels).backward()
+            optimizer.step()
+    model.eval()
+    preds, truth = [], []
+    with torch.no_grad():
+        for images, labels in test_loader:
+            preds.extend(model(images).argmax(1).numpy())
+            truth.extend(labels.numpy())
+    print(confusion_matrix(truth, preds))
+    for score in (precision_score, recall_score, f1_score):
+        print(score(truth, preds, average="weighted"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+EVALUATE = MNIST_SOURCE["evaluate"]
+MNIST_VARIANTS: dict[str, Cells] = {
+    "renamed-variables": [(i, re.sub(r"\bmodel\b", "clf", s)) for i, s in MNIST_CELLS],
+    "built-inside-main": [
+        *MNIST_CELLS[:2],
+        ("net", MNIST_SOURCE["net"].replace("model = MNISTClassifier().to(device)", "")),
+        ("main", TRAIN_AND_SCORE),
+    ],
+    "metrics-in-another-cell": [
+        *MNIST_CELLS[:-1],
+        ("evaluate", EVALUATE[: EVALUATE.index("accuracy = ")]),
+        ("plots", "print(len(all_preds))"),
+        ("scores", EVALUATE[EVALUATE.index("accuracy = ") :]),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def mnist() -> Assignment:
+    return load_assignment(MNIST)
+
+
+@pytest.fixture(scope="module")
+def mnist_solution(tmp_path_factory: pytest.TempPathFactory, mnist: Assignment) -> dict:
+    return verdicts(run_cells(tmp_path_factory.mktemp("solution"), mnist, MNIST_CELLS), mnist)
+
+
+@pytest.mark.parametrize("variant", list(MNIST_VARIANTS))
+def test_mnist_variants_get_the_solutions_verdicts(
+    tmp_path: Path, mnist: Assignment, mnist_solution: dict, variant: str
+) -> None:
+    assert {status for status, _ in mnist_solution.values()} == {"pass"}, mnist_solution
+    arts = run_cells(tmp_path, mnist, MNIST_VARIANTS[variant])
+    assert verdicts(arts, mnist) == mnist_solution
+    assert [f.model for f in arts.fit_records()] == ["model"]
+
+
+@pytest.mark.parametrize("variant", ["solution", "built-inside-main"])
+def test_mnist_wrong_optimizer_is_caught_alike(
+    tmp_path: Path, mnist: Assignment, variant: str
+) -> None:
+    cells = MNIST_CELLS if variant == "solution" else MNIST_VARIANTS[variant]
+    sgd = [(i, s.replace("optim.Adam(", "optim.SGD(")) for i, s in cells]
+    got = verdicts(run_cells(tmp_path, mnist, sgd), mnist)
+    assert got["model.training"] == ("fail", "the optimizer is SGD, expected Adam")
