@@ -350,8 +350,23 @@ def test_an_untraced_forward_is_compared_from_the_graph(tmp_path: Path, spec: As
         '{"cell": "a\\u001b[31m", "passes": []}',
         '{"cell": "a", "metrics": [{"function": "f1_score", "y_true": [1.5], "y_pred": [1]}]}',
         '{"cell": "a", "passes": "' + "x" * 100 + '"}',
+        '{"cell": "a", "metrics": [{"function": "f1_score", "y_true": [1], "y_pred": [1], '
+        '"model": "0"}]}',
+        '{"cell": "a", "metrics": [{"function": "f1_score", "y_true": [1], "y_pred": [1], '
+        '"model": 0, "attributed": "\\u001b[31mpredictions"}]}',
+        '{"cell": "a", "passes": [{"index": 0, "split": "train", "dataset": "D", '
+        '"batches": 1, "samples": 1, "modules": [true]}]}',
     ],
-    ids=["not-an-object", "bad-index", "control-characters", "float-labels", "wrong-type"],
+    ids=[
+        "not-an-object",
+        "bad-index",
+        "control-characters",
+        "float-labels",
+        "wrong-type",
+        "metric-model-as-text",
+        "metric-attribution-unknown",
+        "pass-module-not-a-key",
+    ],
 )
 def test_malformed_cell_records_are_ignored_with_a_note(
     tmp_path: Path, spec: Assignment, content: str
@@ -373,6 +388,24 @@ def test_an_oversized_record_is_not_read(
     write_cell(tmp_path, 1, "a", passes=[a_pass(0, "train", AUGMENTED)] * 3)
     arts = read_torch_artefacts(tmp_path, spec)
     assert arts.passes == [] and "larger than 100 bytes" in arts.notes[0]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"module": True}, {"module": -1}, {"taken": "the Net\u001b[2J object"}, {"module": "0"}],
+    ids=["module-bool", "module-negative", "taken-control-characters", "module-text"],
+)
+def test_a_malformed_role_record_is_ignored_and_its_checks_fail(
+    tmp_path: Path, spec: Assignment, override: dict[str, t.Any]
+) -> None:
+    write_module_key(tmp_path, "model", 0)
+    path = tmp_path / "torch" / torch_layout.model_files("model")[1]
+    path.write_text(json.dumps({**json.loads(path.read_text()), **override}))
+    write_cell(tmp_path, 7, "evaluate", metrics=notebook_metrics(Y_TRUE, Y_PRED))
+    arts = read_torch_artefacts(tmp_path, spec)
+    assert arts.descriptions == {} and "model-model.json was ignored" in arts.notes[0]
+    result = judged(tmp_path, spec, "model.metrics")
+    assert result.status == "fail" and result.message == "no model model found in the notebook"
 
 
 def test_a_role_the_kernel_could_not_export_fails_with_why(
