@@ -18,6 +18,10 @@ budget caps what the loop consumes:
   (arguments and result) is written per cell to ``torch/cell-<n>.json``; each rubric role's
   module is exported to ONNX and described (:mod:`grader.kernel.torch_capture`) when the cell
   the rubric names ends, or at the end of the notebook.
+- **Objects.** Passes, optimizers and metric calls carry the key of the module they were used
+  with (:mod:`grader.kernel.torch_modules`). A role's variable is a first guess: without one
+  (a model built inside ``main()``), the role's module is the first that trained on the
+  training data and no other role took; a role never built is recorded as such.
 
 Everything written here is hostile input for the judge, which validates it and checks the
 description against the ONNX graph; no score is computed here. The same class runs in the
