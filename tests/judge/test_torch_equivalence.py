@@ -35,6 +35,7 @@ Rates = tuple[float | None, float | None, float | None]
 NO_DROPOUT: Rates = (None, None, None)
 DROPOUT: Rates = (0.2, 0.2, 0.1)
 MISSING_DROPOUT: Rates = (0.2, 0.2, None)
+Verdicts = dict[str, tuple[str, str]]
 
 
 def _pool(kind: str) -> nn.Module:
@@ -338,7 +339,7 @@ def without_names(result: CheckResult) -> str:
     return message
 
 
-def cifar_verdicts(tmp_path: Path, spec: Assignment, build: t.Callable[..., nn.Module]) -> dict:
+def cifar_verdicts(tmp_path: Path, spec: Assignment, build: t.Callable[..., nn.Module]) -> Verdicts:
     cases = {
         "model": ("model.architecture", "model", build()),
         "model_dropout": ("model_dropout.architecture", "model_dropout", build(DROPOUT)),
@@ -352,11 +353,11 @@ def cifar_verdicts(tmp_path: Path, spec: Assignment, build: t.Callable[..., nn.M
 
 
 @pytest.fixture(scope="module")
-def cifar_solution(tmp_path_factory: pytest.TempPathFactory, cifar: Assignment) -> dict:
+def cifar_solution(tmp_path_factory: pytest.TempPathFactory, cifar: Assignment) -> Verdicts:
     return cifar_verdicts(tmp_path_factory.mktemp("solution"), cifar, SeedNet)
 
 
-def test_the_solution_passes_and_the_mistakes_are_named(cifar_solution: dict) -> None:
+def test_the_solution_passes_and_the_mistakes_are_named(cifar_solution: Verdicts) -> None:
     assert cifar_solution["model"] == ("pass", "all 16 operations match")
     assert cifar_solution["model_dropout"] == ("pass", "all 19 operations match")
     status, message = cifar_solution["wrong layer"]
@@ -370,7 +371,7 @@ def test_the_solution_passes_and_the_mistakes_are_named(cifar_solution: dict) ->
 
 @pytest.mark.parametrize("idiom", [i for i in CIFAR_IDIOMS if i != "seed"])
 def test_cifar_idioms_get_the_solutions_verdicts(
-    tmp_path: Path, cifar: Assignment, cifar_solution: dict, idiom: str
+    tmp_path: Path, cifar: Assignment, cifar_solution: Verdicts, idiom: str
 ) -> None:
     assert cifar_verdicts(tmp_path, cifar, CIFAR_IDIOMS[idiom]) == cifar_solution
 

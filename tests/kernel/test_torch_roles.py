@@ -32,6 +32,7 @@ from tests.judge.test_torch_onnx import context  # noqa: E402
 from tests.kernel.test_torch_runtime import ROOT, write_data  # noqa: E402
 
 Cells = list[tuple[str, str]]
+Verdicts = dict[str, tuple[str, str]]
 
 
 def solution_cells(assignment: str) -> Cells:
@@ -85,11 +86,11 @@ def run_cells(tmp_path: Path, spec: Assignment, cells: Cells) -> TorchArtefacts:
     return read_torch_artefacts(artefacts, spec)
 
 
-def verdicts(arts: TorchArtefacts, spec: Assignment) -> dict[str, tuple[str, str]]:
+def verdicts(arts: TorchArtefacts, spec: Assignment) -> Verdicts:
     """Every check but accuracy (not structural), as (status, message); where the module came
     from (the note a role found by training carries) is left out of the message."""
     ctx = context(arts.folder, spec)
-    out = {}
+    out: Verdicts = {}
     for check in spec.checks:
         if check.kind == "accuracy":
             continue
@@ -226,18 +227,18 @@ def cifar() -> Assignment:
 
 
 @pytest.fixture(scope="module")
-def cifar_solution(tmp_path_factory: pytest.TempPathFactory, cifar: Assignment) -> dict:
+def cifar_solution(tmp_path_factory: pytest.TempPathFactory, cifar: Assignment) -> Verdicts:
     arts = run_cells(tmp_path_factory.mktemp("solution"), cifar, CIFAR_CELLS)
     return verdicts(arts, cifar)
 
 
-def test_the_solution_run_here_passes_every_structural_check(cifar_solution: dict) -> None:
+def test_the_solution_run_here_passes_every_structural_check(cifar_solution: Verdicts) -> None:
     assert {status for status, _ in cifar_solution.values()} == {"pass"}, cifar_solution
 
 
 @pytest.mark.parametrize("variant", list(CIFAR_VARIANTS))
 def test_cifar_variants_get_the_solutions_verdicts(
-    tmp_path: Path, cifar: Assignment, cifar_solution: dict, variant: str
+    tmp_path: Path, cifar: Assignment, cifar_solution: Verdicts, variant: str
 ) -> None:
     arts = run_cells(tmp_path, cifar, CIFAR_VARIANTS[variant])
     assert verdicts(arts, cifar) == cifar_solution
@@ -274,7 +275,7 @@ MAIN_WITHOUT_DROPOUT = [
     "cells", [NO_DROPOUT, MAIN_WITHOUT_DROPOUT], ids=["solution-idiom", "inside-main"]
 )
 def test_a_dropout_variant_never_built_is_never_borrowed(
-    tmp_path: Path, cifar: Assignment, cifar_solution: dict, cells: Cells
+    tmp_path: Path, cifar: Assignment, cifar_solution: Verdicts, cells: Cells
 ) -> None:
     got = verdicts(run_cells(tmp_path, cifar, cells), cifar)
     for check_id, (status, message) in got.items():
@@ -360,13 +361,13 @@ def mnist() -> Assignment:
 
 
 @pytest.fixture(scope="module")
-def mnist_solution(tmp_path_factory: pytest.TempPathFactory, mnist: Assignment) -> dict:
+def mnist_solution(tmp_path_factory: pytest.TempPathFactory, mnist: Assignment) -> Verdicts:
     return verdicts(run_cells(tmp_path_factory.mktemp("solution"), mnist, MNIST_CELLS), mnist)
 
 
 @pytest.mark.parametrize("variant", list(MNIST_VARIANTS))
 def test_mnist_variants_get_the_solutions_verdicts(
-    tmp_path: Path, mnist: Assignment, mnist_solution: dict, variant: str
+    tmp_path: Path, mnist: Assignment, mnist_solution: Verdicts, variant: str
 ) -> None:
     assert {status for status, _ in mnist_solution.values()} == {"pass"}, mnist_solution
     arts = run_cells(tmp_path, mnist, MNIST_VARIANTS[variant])
