@@ -150,9 +150,14 @@ class TorchArtefacts(Artefacts):
         return key
 
     def optimizers_of(self, role: str) -> list[OptimizerRecord]:
-        """The optimizers that held the role's module's parameters."""
-        keys = self.description(role).get("optimizers", [])
-        return [self.optimizers[k] for k in keys if k in self.optimizers]
+        """The optimizers that held the role's module's parameters (as its record lists them,
+        or as each optimizer's record names its module), oldest first."""
+        described = self.description(role)
+        keys = set(described.get("optimizers", []))
+        module = described.get("module")
+        if isinstance(module, int):
+            keys |= {k for k, o in self.optimizers.items() if o.module == module}
+        return [self.optimizers[k] for k in sorted(keys) if k in self.optimizers]
 
     def fit_records(self) -> list[FitRecord]:
         """Each role's training, as ``fits`` in ``result.json``: one record per role."""

@@ -611,6 +611,25 @@ def test_training_is_judged_from_the_roles_optimizer(tmp_path: Path, spec: Assig
     )
 
 
+def test_an_optimizer_naming_the_roles_module_is_the_roles(
+    tmp_path: Path, spec: Assignment
+) -> None:
+    """The optimizer record names the module object it trained: that ties it to the role even
+    where the role's record lists no optimizer; an optimizer of another module does not."""
+    write_module_key(tmp_path, "model", 3)
+    train = a_pass(1, "train", AUGMENTED, steps={"0": 4, "1": 4}, losses=["CrossEntropyLoss"])
+    adam = {**SGD, "key": 1, "class": "Adam", "module": 4}
+    write_cell(tmp_path, 3, "train", passes=[train], optimizers=[{**SGD, "module": 3}, adam])
+    result = judged(tmp_path, spec, "model.training")
+    assert result.status == "pass", result.message
+    alone = tmp_path / "alone"
+    write_module_key(alone, "model", 3)
+    write_cell(alone, 3, "train", passes=[train], optimizers=[adam])
+    assert judged(alone, spec, "model.training").message == (
+        "the model model was never trained by an optimizer"
+    )
+
+
 def test_accuracy_uses_the_notebooks_test_normalisation(tmp_path: Path, spec: Assignment) -> None:
     write_role(tmp_path, "model", tiny())
     write_cell(
