@@ -100,13 +100,8 @@ def verdicts(arts: TorchArtefacts, spec: Assignment) -> Verdicts:
 
 
 def replace(cells: Cells, **sources: str) -> Cells:
-    """``cells`` with the named cells' sources replaced (``None``-like "" drops a cell)."""
-    out = []
-    for cell_id, source in cells:
-        new = sources.get(cell_id.replace("-", "_"), source)
-        if new:
-            out.append((cell_id, new))
-    return out
+    """``cells`` with the named cells' sources replaced (``-`` in an id is ``_`` here)."""
+    return [(cell_id, sources.get(cell_id.replace("-", "_"), source)) for cell_id, source in cells]
 
 
 # --- CIFAR-10: two models ----------------------------------------------------------------------
