@@ -395,3 +395,38 @@ def test_mnist_idioms_get_the_solutions_verdicts(
         "- layer 8 (·, Linear): in_features is 1024, expected 1600; parameters is 131200, "
         "expected 204928",
     )
+
+
+def graph_verdicts(folder: Path, spec: Assignment, build: t.Callable[..., nn.Module]) -> Verdicts:
+    """The architecture verdicts read from the exported graph alone (as for a forward that
+    cannot be traced), right and with the wrong layer."""
+    got = {}
+    for case, module in {"right": build(), "wrong layer": build(pool2="avg")}.items():
+        torch.manual_seed(0)
+        write_role(folder / case.replace(" ", "-"), "model", module, ops=None, ops_source="none")
+        result = judged(folder / case.replace(" ", "-"), spec, "model.architecture")
+        got[case] = (result.status, without_names(result))
+    return got
+
+
+@pytest.fixture(scope="module")
+def cifar_graph_solution(tmp_path_factory: pytest.TempPathFactory, cifar: Assignment) -> Verdicts:
+    got = graph_verdicts(tmp_path_factory.mktemp("graph"), cifar, SeedNet)
+    assert got["right"] == (
+        "pass",
+        "all 16 operations match (read from the exported graph: forward could not be traced; "
+        "dropout is not visible there)",
+    )
+    status, message = got["wrong layer"]
+    assert status == "fail" and message.startswith("1 difference(s)"), message
+    assert "expected MaxPool2d(kernel_size=2x2, stride=2x2" in message
+    return got
+
+
+@pytest.mark.parametrize("idiom", [i for i in CIFAR_IDIOMS if i != "seed"])
+def test_idioms_read_from_the_exported_graph_get_the_same_verdicts(
+    tmp_path: Path, cifar: Assignment, cifar_graph_solution: Verdicts, idiom: str
+) -> None:
+    """Where ``forward`` cannot be traced, the judge reads the ONNX graph: the idioms export
+    the same graph, so the verdicts are the same there too."""
+    assert graph_verdicts(tmp_path, cifar, CIFAR_IDIOMS[idiom]) == cifar_graph_solution
