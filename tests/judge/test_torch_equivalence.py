@@ -400,7 +400,7 @@ def test_mnist_idioms_get_the_solutions_verdicts(
 def graph_verdicts(folder: Path, spec: Assignment, build: t.Callable[..., nn.Module]) -> Verdicts:
     """The architecture verdicts read from the exported graph alone (as for a forward that
     cannot be traced), right and with the wrong layer."""
-    got = {}
+    got: Verdicts = {}
     for case, module in {"right": build(), "wrong layer": build(pool2="avg")}.items():
         torch.manual_seed(0)
         write_role(folder / case.replace(" ", "-"), "model", module, ops=None, ops_source="none")
