@@ -411,18 +411,23 @@ class Runtime:
         the pass it ran in, and its predictions kept where they may be a metric's."""
         if next(module.parameters(), None) is None:
             return  # a loss, an activation: nothing to train or judge
-        record = self.modules.record(module)
-        active = self.active
-        if active is None or not self._pass_open:
-            return
-        if record.key not in active["modules"] and len(active["modules"]) < 10:
-            active["modules"].append(record.key)
         import torch
 
-        if active["split"] == "test" or not torch.is_grad_enabled():
-            labels = predicted_labels(output)
-            if labels is not None:
-                self.modules.add_predictions(active["index"], record.key, labels)
+        record = self.modules.record(module)
+        active = self.active if self._pass_open else None
+        called = active["modules"] if active is not None else None
+        if called is not None and record.key not in called and len(called) < 10:
+            called.append(record.key)
+        evaluating = not torch.is_grad_enabled() or not module.training
+        if active is not None and (active["split"] == "test" or evaluating):
+            group = active["index"]
+        elif active is None and evaluating:
+            group = -1 - len(self.passes)  # outside any pass (a tensor of test images)
+        else:
+            return
+        labels = predicted_labels(output)
+        if labels is not None:
+            self.modules.add_predictions(group, record.key, labels)
 
     def optimizer(self, optimizer: t.Any) -> _Optimizer:
         """The record of ``optimizer``, created on first sight."""
