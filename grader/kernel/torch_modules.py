@@ -87,6 +87,10 @@ class Modules:
             ((r, m) for r, m in self.alive() if r.trained >= 0), key=lambda rm: rm[0].trained
         )
 
+    def held(self) -> int:
+        """How many modules the runtime keeps alive."""
+        return sum(1 for r in self.by_key.values() if r.held is not None)
+
     def owner(self, holds: t.Callable[[t.Any], bool], first: t.Sequence[int]) -> t.Any:
         """The module owning most of the parameters ``holds`` accepts: modules called as roots
         during the current pass (keys ``first``) are tried before every other one seen."""

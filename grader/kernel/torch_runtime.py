@@ -49,6 +49,8 @@ from grader.kernel.torch_data import ServedData
 from grader.kernel.torch_modules import ModuleRecord, Modules, predicted_labels
 
 MAX_METRIC_CALLS = 200
+MAX_HELD = 8
+"""Modules that trained kept alive by the runtime (roles take the first that trained)."""
 METRIC_FUNCTIONS = (
     "accuracy_score",
     "confusion_matrix",
@@ -480,8 +482,10 @@ class Runtime:
             return
         record = self.modules.by_key[info.module]
         if record.trained < 0 and (module := record.module()) is not None:
-            record.trained, record.held, record.optimizer = self._seq, module, info.cls
+            record.trained, record.optimizer = self._seq, info.cls
             record.trained_cell = self._last_count + 1
+            if self.modules.held() < MAX_HELD:  # a search over many models keeps the first
+                record.held = module
 
     def current_optimizer(self) -> _Optimizer | None:
         """The optimizer the next training pass will most likely step: the newest one if it was
