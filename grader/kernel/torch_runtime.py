@@ -403,7 +403,10 @@ class Runtime:
         def after(module: t.Any, args: t.Any, output: t.Any) -> None:
             modules.depth = max(0, modules.depth - 1)
             if modules.depth == 0 and not modules.paused:
-                self.root_called(module, output)
+                try:
+                    self.root_called(module, output)
+                except Exception:  # recording must never break the student's forward
+                    return
 
         self._undo.append(register_module_forward_pre_hook(before).remove)
         self._undo.append(register_module_forward_hook(after, always_call=True).remove)
@@ -588,9 +591,14 @@ class Runtime:
                 by_variable = (namespace[found], found, f"the variable `{found}`")
         if by_variable is not None and not trained_first:
             return by_variable
+        why = (
+            "roles sharing a variable are told apart by the order they trained"
+            if by_variable is not None
+            else f"no variable {' or '.join(f'`{n}`' for n in names)} held a module of its own"
+        )
         for record, module in self.modules.trained():
             if record.key not in taken:
-                return module, "", self._object(record, names)
+                return module, "", self._object(record, why)
         if by_variable is not None:
             return by_variable
         held = (
@@ -600,14 +608,12 @@ class Runtime:
         )
         return None, "", f"never built: {held}, and no other module trained on the training data"
 
-    def _object(self, record: ModuleRecord, names: t.Sequence[str]) -> str:
+    def _object(self, record: ModuleRecord, why: str) -> str:
         count = record.trained_cell
         cell = self.cell_ids[count - 1] if 0 < count <= len(self.cell_ids) else ""
         where = f"cell {cell!r}" if cell else f"code cell {count}"
-        variables = " or ".join(f"`{n}`" for n in names) or "variable"
         return (
-            f"the {record.cls} object the {record.optimizer} optimizer trained in {where} "
-            f"(no variable {variables} held a module of its own)"
+            f"the {record.cls} object the {record.optimizer} optimizer trained in {where} ({why})"
         )
 
     def capture_role(

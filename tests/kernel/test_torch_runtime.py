@@ -443,3 +443,21 @@ def test_a_metric_call_is_tied_to_the_module_whose_predictions_it_was_given(
         (keys[1], "predictions"),
         (keys[1], "last evaluated"),
     ]
+
+
+def test_recording_a_module_call_never_breaks_the_notebooks_forward(runtime: Runtime) -> None:
+    class Odd(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def parameters(self, recurse: bool = True) -> t.Any:
+            raise RuntimeError("a module of the student's own making")
+
+        def forward(self, x: t.Any) -> t.Any:
+            return {"scores": self.fc(x)}
+
+    with torch.no_grad():
+        out = Odd()(torch.zeros(2, 4))
+    assert out["scores"].shape == (2, 3)
+    assert runtime.modules.depth == 0
