@@ -27,6 +27,8 @@ pytestmark = pytest.mark.notebook
 GOLDENS = ROOT / "tests" / "goldens"
 TORCH = ("cifar10_cnn_torch", "mnist_cnn_torch")
 EXAMPLES = examples(TORCH)
+NEVER_BUILT = {("cifar10_cnn_torch", "main_no_dropout"): {"model_dropout"}}
+"""Examples that never build a role's model: they train none for it."""
 
 
 @pytest.mark.parametrize(("assignment", "name"), EXAMPLES, ids=[f"{a}-{n}" for a, n in EXAMPLES])
@@ -36,7 +38,10 @@ def test_example_submission_matches_its_golden(
     result = graded_example(assignment, name).result
     matches_golden(assignment, name, result, update_goldens)
     assert result.outcome == "ok", result.incidents
-    assert [f.model for f in result.fits] == [f.model for f in result.reference_fits]
+    never_built = NEVER_BUILT.get((assignment, name), set())
+    assert [f.model for f in result.fits] == [
+        f.model for f in result.reference_fits if f.model not in never_built
+    ]
     assert "torch" in result.versions
 
 
@@ -47,6 +52,12 @@ def test_goldens_say_what_each_example_gets_wrong() -> None:
         ("cifar10_cnn_torch", "no_augmentation"): {"data.augmentation"},
         ("cifar10_cnn_torch", "macro_average"): {"model.metrics"},
         ("cifar10_cnn_torch", "dropout_after_fc1"): {"model_dropout.architecture"},
+        # Its model built inside main(), judged from the module that trained; no dropout variant,
+        # so the dropout variant's checks fail ("never built") and borrow nothing.
+        ("cifar10_cnn_torch", "main_no_dropout"): {
+            "model_dropout.architecture",
+            "model_dropout.metrics",
+        },
         ("mnist_cnn_torch", "seed_001b"): {"model.metrics"},
         ("mnist_cnn_torch", "conv2_5x5"): {"model.architecture"},
     }

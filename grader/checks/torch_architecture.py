@@ -55,6 +55,7 @@ def check_torch_architecture(ctx: CheckContext, params: TorchArchitectureParams)
         },
         "modules": described["modules"][:100],
         "ops_source": source,
+        "taken": described.get("taken", ""),
     }
     why = ""
     if source == "onnx":
@@ -67,6 +68,8 @@ def check_torch_architecture(ctx: CheckContext, params: TorchArchitectureParams)
             )
             + "; dropout is not visible there)"
         )
+    if described.get("taken") and not described.get("variable"):
+        why += f" (judged on {described['taken']})"
     if problems:
         return Verdict(
             False,

@@ -10,6 +10,7 @@ import numpy as np
 
 from grader.checks.accuracy import confusion_matrix as confusion_details
 from grader.checks.base import CheckContext, Verdict, register
+from grader.checks.params import Role
 from grader.checks.torch_common import torch_artefacts
 
 if t.TYPE_CHECKING:
@@ -35,8 +36,10 @@ class TorchMetricsParams:
     ``f1_score``."""
     average: str = "weighted"
     """The ``average`` the averaged scores must use."""
+    model: Role | None = None
+    """Only the calls given this role's module's predictions are judged, in any cell."""
     cell: str | None = None
-    """Only the calls made in the code cell with this id are judged."""
+    """Only the calls made in the code cell with this id are judged (prefer ``model``)."""
 
     def problem(self) -> str | None:
         unknown = [f for f in self.functions if f not in KNOWN]
@@ -50,16 +53,22 @@ def check_torch_metrics(ctx: CheckContext, params: TorchMetricsParams) -> Verdic
     test labels and predictions, with ``average`` (default ``weighted``) where it applies, and
     its values are what the grader computes on the same labels and predictions.
 
-    With ``cell``, only the calls made in that code cell are judged.
+    With ``model``, only the calls given that role's module's predictions are judged, in
+    whichever cell they were made; with ``cell``, only those made in that code cell.
     """
     average = params.average
     arts = torch_artefacts(ctx)
+    key = arts.module_key(params.model) if params.model is not None else None
     calls = [
         c
         for c in arts.metric_calls
-        if c.function in params.functions and (params.cell is None or c.cell == params.cell)
+        if c.function in params.functions
+        and (params.cell is None or c.cell == params.cell)
+        and (params.model is None or c.model == key)
     ]
     where = f" in cell {params.cell!r}" if params.cell is not None else ""
+    if params.model is not None:
+        where += f" on the {params.model} model's predictions"
     problems: list[str] = []
     rows: list[dict[str, t.Any]] = []
     chosen: dict[str, MetricCall] = {}

@@ -137,10 +137,27 @@ class TorchArtefacts(Artefacts):
         assert self.spec is not None
         return test_normalisation(self.passes, self.spec)
 
+    def module_key(self, role: str) -> int:
+        """The key of the module object the role was judged on: records made with that object
+        (optimizers, metric calls) are the role's, in whichever cell they were made.
+
+        Raises:
+            MissingInput: no module was taken for the role, or the kernel gave it no key.
+        """
+        key = self.description(role).get("module")
+        if not isinstance(key, int):
+            raise MissingInput(f"the {role} model's records cannot be told from another's")
+        return key
+
     def optimizers_of(self, role: str) -> list[OptimizerRecord]:
-        """The optimizers that held the role's module's parameters."""
-        keys = self.description(role).get("optimizers", [])
-        return [self.optimizers[k] for k in keys if k in self.optimizers]
+        """The optimizers that held the role's module's parameters (as its record lists them,
+        or as each optimizer's record names its module), oldest first."""
+        described = self.description(role)
+        keys = set(described.get("optimizers", []))
+        module = described.get("module")
+        if isinstance(module, int):
+            keys |= {k for k, o in self.optimizers.items() if o.module == module}
+        return [self.optimizers[k] for k in sorted(keys) if k in self.optimizers]
 
     def fit_records(self) -> list[FitRecord]:
         """Each role's training, as ``fits`` in ``result.json``: one record per role."""
@@ -247,7 +264,7 @@ def read_torch_artefacts(
             raw = _json_object(path)
             if "error" in raw:
                 role_errors[role] = text(raw["error"], "an error", 1000)
-            if "variable" in raw:
+            if raw.get("variable"):
                 role_variables[role] = text(raw["variable"], "a variable")
             if "error" not in raw:
                 descriptions[role] = parse_description(raw)

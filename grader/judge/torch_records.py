@@ -20,6 +20,7 @@ from grader.kernel.torch_describe import MAX_MODULES, MAX_OPS
 MAX_PASSES = 20_000
 MAX_LABELS = 200_000
 MAX_LIST = 64
+_ATTRIBUTIONS = ("", "predictions", "last evaluated")
 _TEXT = re.compile(r"[^\x00-\x1f\x7f]{0,200}")
 
 
@@ -52,6 +53,8 @@ class PassRecord:
     """Loss modules and functions called during the pass."""
     optimizer: int | None
     """For a skipped pass, the optimizer it was charged to."""
+    modules: tuple[int, ...] = ()
+    """Keys of the modules the notebook called during the pass (not as another's layer)."""
 
     @property
     def training(self) -> bool:
@@ -65,6 +68,8 @@ class OptimizerRecord:
     hyper: dict[str, t.Any]
     passes: int
     skipped: int
+    module: int | None = None
+    """The key of the module owning its parameters."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ class MetricCall:
     y_true: np.ndarray
     y_pred: np.ndarray
     result: t.Any
+    model: int | None = None
+    """The key of the module whose predictions these are (None: not tied to one)."""
+    attributed: str = ""
+    """How: ``predictions`` (its predictions during one pass are ``y_pred``) or ``last
+    evaluated`` (the module evaluated last before the call)."""
 
 
 def text(value: t.Any, what: str, limit: int = 200) -> str:
@@ -180,6 +190,9 @@ def parse_pass(raw: t.Any, cell: str) -> PassRecord:
             text(n, "a loss name") for n in bounded_list(raw.get("losses", []), 10, "losses")
         ),
         optimizer=_optional_int(raw.get("optimizer"), "optimizer"),
+        modules=tuple(
+            _int(k, "a module key") for k in bounded_list(raw.get("modules", []), 10, "modules")
+        ),
     )
 
 
@@ -192,6 +205,7 @@ def parse_optimizer(raw: t.Any) -> OptimizerRecord:
         hyper=_config(raw.get("hyper", {})),
         passes=_int(raw.get("passes", 0), "passes"),
         skipped=_int(raw.get("skipped", 0), "skipped"),
+        module=_optional_int(raw.get("module"), "a module key"),
     )
 
 
@@ -200,6 +214,12 @@ def _labels(value: t.Any) -> np.ndarray:
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise Malformed("labels must be integers")
     return np.asarray(values, dtype=np.int64)
+
+
+def _attribution(value: t.Any) -> str:
+    if value not in _ATTRIBUTIONS:
+        raise Malformed(f"a metric's attribution must be one of {_ATTRIBUTIONS}")
+    return t.cast(str, value)
 
 
 def parse_metric(raw: dict[str, t.Any], cell: str) -> MetricCall:
@@ -224,6 +244,8 @@ def parse_metric(raw: dict[str, t.Any], cell: str) -> MetricCall:
         y_true=_labels(raw["y_true"]),
         y_pred=_labels(raw["y_pred"]),
         result=result,
+        model=_optional_int(raw.get("model"), "a module key"),
+        attributed=_attribution(raw.get("attributed", "")),
     )
 
 
@@ -252,6 +274,8 @@ def parse_description(raw: dict[str, t.Any]) -> dict[str, t.Any]:
         raise Malformed("parameters must be an object")
     return {
         "variable": text(raw.get("variable", ""), "a variable"),
+        "module": _optional_int(raw.get("module"), "a module key"),
+        "taken": text(raw.get("taken", ""), "how the module was found"),
         "class": text(raw.get("class", ""), "a class name"),
         "modules": [
             _op(m, module=True)

@@ -166,14 +166,23 @@ def trace_ops(module: t.Any, input_shape: t.Sequence[int]) -> list[dict[str, t.A
     from torch.fx import symbolic_trace
     from torch.fx.passes.shape_prop import ShapeProp
 
-    was_training = module.training
-    module.eval()
+    modes = [(m, m.training) for m in module.modules()]
+    buffers = [(b, b.detach().clone()) for b in module.buffers()]
     try:
+        # Traced in training mode: `F.dropout(x, p, training=self.training)` is read as the
+        # dropout it is in training, as `nn.Dropout` is. Shapes are propagated in eval mode,
+        # and the buffers put back, so nothing the student's module holds is changed.
+        module.train()
         traced = symbolic_trace(module)
+        module.eval()
         with torch.no_grad():
             ShapeProp(traced).propagate(torch.zeros((2, *input_shape)))
     finally:
-        module.train(was_training)
+        for sub, training in modes:
+            sub.training = training
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
     modules = dict(module.named_modules())
     ops: list[dict[str, t.Any]] = []
     for node in traced.graph.nodes:
@@ -213,7 +222,7 @@ def _op(node: t.Any, modules: dict[str, t.Any], rank: int) -> dict[str, t.Any] |
     name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
     kind = _FUNCTIONS.get(name.lstrip("_"), name)
     config = _function_config(kind, node, rank)
-    if kind == "Dropout" and node.kwargs.get("training") is False:
+    if kind == "Dropout" and _argument(node, 2, "training", True) is False:
         return None  # F.dropout(x, training=False) does nothing
     label = name if node.op == "call_method" else f"{getattr(target, '__module__', '')}.{name}"
     return {

@@ -18,6 +18,10 @@ budget caps what the loop consumes:
   (arguments and result) is written per cell to ``torch/cell-<n>.json``; each rubric role's
   module is exported to ONNX and described (:mod:`grader.kernel.torch_capture`) when the cell
   the rubric names ends, or at the end of the notebook.
+- **Objects.** Passes, optimizers and metric calls carry the key of the module they were used
+  with (:mod:`grader.kernel.torch_modules`). A role's variable is a first guess: without one
+  (a model built inside ``main()``), the role's module is the first that trained on the
+  training data and no other role took; a role never built is recorded as such.
 
 Everything written here is hostile input for the judge, which validates it and checks the
 description against the ONNX graph; no score is computed here. The same class runs in the
@@ -42,8 +46,11 @@ from grader.kernel import torch_values as values
 from grader.kernel.torch_capture import artefact_folder, capture_module, find_module, write_once
 from grader.kernel.torch_data import DATASET_CLASSES as DATASET_CLASSES
 from grader.kernel.torch_data import ServedData
+from grader.kernel.torch_modules import ModuleRecord, Modules, predicted_labels
 
 MAX_METRIC_CALLS = 200
+MAX_HELD = 8
+"""Modules that trained kept alive by the runtime (roles take the first that trained)."""
 METRIC_FUNCTIONS = (
     "accuracy_score",
     "confusion_matrix",
@@ -116,6 +123,10 @@ class _Optimizer:
     hyper: dict[str, t.Any] = field(default_factory=dict)
     params: dict[int, weakref.ref[t.Any]] = field(default_factory=dict)
     """Its parameters by id, held weakly: which module it trained outlives the optimizer."""
+    module: int | None = None
+    """The key of the module owning its parameters (:mod:`grader.kernel.torch_modules`)."""
+    looked: int = -1
+    """The pass during which its module was last looked for (once per pass)."""
 
     def holds(self, parameter: t.Any) -> bool:
         ref = self.params.get(id(parameter))
@@ -179,6 +190,10 @@ class Runtime:
         self.data = ServedData(self.dataset, self.data_path, self.data_note)
         self._undo: list[t.Callable[[], None]] = []
         self._in_loss = False
+        self.modules = Modules()
+        self._pass_open = False
+        """Whether the active pass is still yielding (a call after its end is not its own)."""
+        self._last_count = 0
 
     # --- installing and removing the patches ------------------------------------------------
 
@@ -199,6 +214,7 @@ class Runtime:
         self._serve_datasets()
         self._cap_loaders()
         self._watch_training()
+        self._watch_modules()
         self._watch_metrics()
 
     def uninstall(self) -> None:
@@ -279,6 +295,7 @@ class Runtime:
             "loss_count": 0,
             "losses": [],
             "grad": None,
+            "modules": [],
             "source": source,
         }
         self.passes.append(record)
@@ -291,16 +308,12 @@ class Runtime:
             and current is not None
             and current.passes >= self.budget.max_epochs
         ):
-            record["skipped"] = True
-            record["optimizer"] = current.key
-            current.skipped += 1
-            self._say(
-                ("skip", current.key),
-                f"[grader] budget '{self.budget.name}': the {current.cls} optimizer had its "
-                f"{self.budget.max_epochs} training pass(es); later passes over "
-                f"{record['dataset']}(train={split == 'train'}) yield nothing",
-            )
-            return _Pass(self, record, None, 0)
+            if not self._unspent(current):
+                self._skip(record, current)
+                return _Pass(self, record, None, 0)
+            # Another optimizer may train in this pass (optimizers created together in a cell
+            # of their own): it runs, and ends at the first step of a spent optimizer.
+            record["deferred"] = True
         if limit is not None:
             full = values.length(loader.dataset)
             if full is None or full > limit:
@@ -312,6 +325,24 @@ class Runtime:
                     f"per pass ({batches} batches of {loader.batch_size})",
                 )
         return _Pass(self, record, make_iterator, limit)
+
+    def _unspent(self, current: _Optimizer) -> bool:
+        """Whether an optimizer other than ``current`` has training passes left."""
+        limit = self.budget.max_epochs
+        return limit is not None and any(
+            r is not current and r.passes < limit for r in self._optimizers.values()
+        )
+
+    def _skip(self, record: dict[str, t.Any], optimizer: _Optimizer) -> None:
+        record["skipped"] = True
+        record["optimizer"] = optimizer.key
+        optimizer.skipped += 1
+        self._say(
+            ("skip", optimizer.key),
+            f"[grader] budget '{self.budget.name}': the {optimizer.cls} optimizer had its "
+            f"{self.budget.max_epochs} training pass(es); later passes over "
+            f"{record['dataset']}(train={record['split'] == 'train'}) yield nothing",
+        )
 
     # --- optimizers, losses ---------------------------------------------------------------------
 
@@ -358,6 +389,51 @@ class Runtime:
             original = getattr(original, "__wrapped__", original)
             self._patch(functional, name, _recording_loss(runtime, name, original))
 
+    def _watch_modules(self) -> None:
+        from torch.nn.modules.module import (
+            register_module_forward_hook,
+            register_module_forward_pre_hook,
+        )
+
+        modules = self.modules
+
+        def before(module: t.Any, args: t.Any) -> None:
+            modules.depth += 1
+
+        def after(module: t.Any, args: t.Any, output: t.Any) -> None:
+            modules.depth = max(0, modules.depth - 1)
+            if modules.depth == 0 and not modules.paused:
+                try:
+                    self.root_called(module, output)
+                except Exception:  # recording must never break the student's forward
+                    return
+
+        self._undo.append(register_module_forward_pre_hook(before).remove)
+        self._undo.append(register_module_forward_hook(after, always_call=True).remove)
+
+    def root_called(self, module: t.Any, output: t.Any) -> None:
+        """A module called by the notebook itself (not as a layer of another): keyed, tied to
+        the pass it ran in, and its predictions kept where they may be a metric's."""
+        if next(module.parameters(), None) is None:
+            return  # a loss, an activation: nothing to train or judge
+        import torch
+
+        record = self.modules.record(module)
+        active = self.active if self._pass_open else None
+        called = active["modules"] if active is not None else None
+        if called is not None and record.key not in called and len(called) < 10:
+            called.append(record.key)
+        evaluating = not torch.is_grad_enabled() or not module.training
+        if active is not None and (active["split"] == "test" or evaluating):
+            group = active["index"]
+        elif active is None and evaluating:
+            group = -1 - len(self.passes)  # outside any pass (a tensor of test images)
+        else:
+            return
+        labels = predicted_labels(output)
+        if labels is not None:
+            self.modules.add_predictions(group, record.key, labels)
+
     def optimizer(self, optimizer: t.Any) -> _Optimizer:
         """The record of ``optimizer``, created on first sight."""
         info = self._optimizers.get(optimizer)
@@ -382,6 +458,13 @@ class Runtime:
         if active is None:
             return
         key = str(info.key)
+        limit = self.budget.max_epochs
+        spent = limit is not None and info.passes >= limit
+        if active.get("deferred") and key not in active["steps"] and spent:
+            self._skip(active, info)  # its one step here is the cost of not guessing
+            return
+        if active["skipped"]:
+            return
         if key not in active["steps"]:
             active["steps"][key] = 0
             info.passes += 1
@@ -389,6 +472,23 @@ class Runtime:
                 self._trained_sources.add(active["source"])
         active["steps"][key] += 1
         self._touched.add(active["index"])
+        self._trained(info, active)
+
+    def _trained(self, info: _Optimizer, active: dict[str, t.Any]) -> None:
+        """Tie the optimizer to its module, which trained if the pass is over training data."""
+        if info.module is None and info.looked != active["index"]:
+            info.looked = active["index"]
+            owner = self.modules.owner(info.holds, active["modules"])
+            if owner is not None:
+                info.module = self.modules.record(owner).key
+        if info.module is None or active["split"] != "train":
+            return
+        record = self.modules.by_key[info.module]
+        if record.trained < 0 and (module := record.module()) is not None:
+            record.trained, record.optimizer = self._seq, info.cls
+            record.trained_cell = self._last_count + 1
+            if self.modules.held() < MAX_HELD:  # a search over many models keeps the first
+                record.held = module
 
     def current_optimizer(self) -> _Optimizer | None:
         """The optimizer the next training pass will most likely step: the newest one if it was
@@ -436,14 +536,23 @@ class Runtime:
             return  # the grader's own cells, and cells a notebook runs itself
         count = int(getattr(result, "execution_count", 0) or 0)
         cell_id = self.cell_ids[count - 1] if 0 < count <= len(self.cell_ids) else ""
-        namespace = _user_namespace()
+        self.cell_done(count, cell_id, _user_namespace())
+
+    def cell_done(self, count: int, cell_id: str, namespace: dict[str, t.Any]) -> None:
+        """A notebook cell ended: take the roles tied to it, and write its records."""
+        self._last_count = count
         for role, anchor in self.capture.items():
             if anchor == cell_id and role not in self.captured:
                 self.capture_role(role, namespace, f"cell {cell_id}")
         self.flush(count, cell_id)
 
     def capture_remaining(self, namespace: dict[str, t.Any]) -> None:
-        """Take every role not taken after its cell, from the notebook's last state."""
+        """Take every role not taken after its cell, from the notebook's last state.
+
+        A variable that several roles name (``model`` for the CNN and for its dropout variant)
+        says nothing at the end of the notebook about which role it holds: those roles take
+        the modules that trained, in the order they trained, before any variable.
+        """
         for role in self.roles:
             if role in self.captured:
                 continue
@@ -451,38 +560,100 @@ class Runtime:
             when = "end of notebook"
             if anchor is not None:
                 when += f" (its cell {anchor!r} never ran)"
-            self.capture_role(role, namespace, when)
+            shared = any(
+                set(names) & set(self.roles.get(role, []))
+                for other, names in self.roles.items()
+                if other != role
+            )
+            self.capture_role(role, namespace, when, trained_first=shared)
 
-    def capture_role(self, role: str, namespace: dict[str, t.Any], when: str) -> None:
-        """Export and describe the module a role's variable holds (first one found)."""
+    def choose(
+        self, role: str, namespace: dict[str, t.Any], *, trained_first: bool = False
+    ) -> tuple[t.Any, str, str]:
+        """The module a role is judged on, the variable that held it (or ""), and how it was
+        found; (None, "", why) when the notebook never built one.
+
+        The role's variables are a first guess; a module another role already took is never
+        taken twice. Without one, the role's module is the first that trained on the grader's
+        training data and no other role took.
+        """
+        taken = {
+            rec["module"]
+            for other, rec in self.captured.items()
+            if other != role and isinstance(rec.get("module"), int)
+        }
+        names = self.roles.get(role, [])
+        found = find_module(namespace, names)
+        by_variable = None
+        if found is not None:
+            record = self.modules.record(namespace[found])
+            if record.key not in taken:
+                by_variable = (namespace[found], found, f"the variable `{found}`")
+        if by_variable is not None and not trained_first:
+            return by_variable
+        why = (
+            "roles sharing a variable are told apart by the order they trained"
+            if by_variable is not None
+            else f"no variable {' or '.join(f'`{n}`' for n in names)} held a module of its own"
+        )
+        for record, module in self.modules.trained():
+            if record.key not in taken:
+                return module, "", self._object(record, why)
+        if by_variable is not None:
+            return by_variable
+        held = (
+            f"`{found}` holds the module another role took"
+            if found
+            else (f"no variable {', '.join(f'`{n}`' for n in names)} holds a module")
+        )
+        return None, "", f"never built: {held}, and no other module trained on the training data"
+
+    def _object(self, record: ModuleRecord, why: str) -> str:
+        count = record.trained_cell
+        cell = self.cell_ids[count - 1] if 0 < count <= len(self.cell_ids) else ""
+        where = f"cell {cell!r}" if cell else f"code cell {count}"
+        return (
+            f"the {record.cls} object the {record.optimizer} optimizer trained in {where} ({why})"
+        )
+
+    def capture_role(
+        self, role: str, namespace: dict[str, t.Any], when: str, *, trained_first: bool = False
+    ) -> None:
+        """Export and describe the module a role is judged on (:meth:`choose`)."""
         self.captured[role] = {}
-        found = find_module(namespace, self.roles.get(role, []))
+        module, variable, how = self.choose(role, namespace, trained_first=trained_first)
+        if module is not None:
+            self.captured[role] = {"module": self.modules.record(module).key}
         if self.artefacts is None:
             return
         folder = artefact_folder(self.artefacts)
         onnx_name, json_name = torch_layout.model_files(role)
-        if found is None:
-            names = ", ".join(self.roles.get(role, []))
-            write_once(folder / json_name, {"role": role, "error": f"no nn.Module in {names}"})
+        if module is None:
+            write_once(folder / json_name, {"role": role, "error": how})
             return
-        module = namespace[found]
-        record = capture_module(
-            module,
-            folder,
-            self.input_shape,
-            record={
-                "role": role,
-                "variable": found,
-                "when": when,
-                "input_shape": list(self.input_shape),
-                "optimizers": self.optimizers_of(module),
-            },
-            onnx_name=onnx_name,
-            json_name=json_name,
-        )
+        self.modules.paused = True  # exporting and tracing call the module: not the notebook
+        try:
+            record = capture_module(
+                module,
+                folder,
+                self.input_shape,
+                record={
+                    "role": role,
+                    "variable": variable,
+                    "module": self.modules.record(module).key,
+                    "taken": how[:200],
+                    "when": when,
+                    "input_shape": list(self.input_shape),
+                    "optimizers": self.optimizers_of(module),
+                },
+                onnx_name=onnx_name,
+                json_name=json_name,
+            )
+        finally:
+            self.modules.paused = False
         self.captured[role] = record
         if not self.quiet:
-            print(f"[grader] took `{found}` ({record['class']}) for the rubric's {role!r} ({when})")
+            print(f"[grader] took {how} ({record['class']}) for the rubric's {role!r} ({when})")
 
     def optimizers_of(self, module: t.Any) -> list[int]:
         """The optimizers, alive or not, that held any of ``module``'s parameters."""
@@ -499,6 +670,7 @@ class Runtime:
                 "hyper": r.hyper,
                 "passes": r.passes,
                 "skipped": r.skipped,
+                "module": r.module,
             }
             for r in self._records.values()
         ]
@@ -547,10 +719,14 @@ class _Pass:
 
     def __next__(self) -> t.Any:
         record = self.record
-        if self.make_iterator is None or (
-            self.limit is not None and record["samples"] >= self.limit
+        if (
+            self.make_iterator is None
+            or record["skipped"]
+            or (self.limit is not None and record["samples"] >= self.limit)
         ):
             self.inner = None  # lets a multi-process iterator shut its workers down
+            if self.runtime.active is record:
+                self.runtime._pass_open = False
             raise StopIteration
         if self.inner is None:
             self.inner = self.make_iterator()
@@ -566,6 +742,7 @@ class _Pass:
         record["batches"] += 1
         record["samples"] += size or 0
         self.runtime.active = record
+        self.runtime._pass_open = True
         self.runtime._touched.add(record["index"])
         return batch
 
@@ -595,6 +772,7 @@ def _recording_metric(runtime: Runtime, name: str, original: t.Any) -> t.Any:
             arguments = bound.arguments
             y_true = values.labels(arguments["y_true"])
             y_pred = values.labels(arguments["y_pred"])
+            model, attributed = runtime.modules.predicted(y_pred)
             runtime.metric_called(
                 {
                     "function": name,
@@ -607,6 +785,8 @@ def _recording_metric(runtime: Runtime, name: str, original: t.Any) -> t.Any:
                     "y_true": y_true,
                     "y_pred": y_pred,
                     "result": values.plain_value(result),
+                    "model": model,
+                    "attributed": attributed,
                 }
             )
         except Exception as exc:  # recording must never break the student's call

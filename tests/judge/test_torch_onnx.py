@@ -350,8 +350,23 @@ def test_an_untraced_forward_is_compared_from_the_graph(tmp_path: Path, spec: As
         '{"cell": "a\\u001b[31m", "passes": []}',
         '{"cell": "a", "metrics": [{"function": "f1_score", "y_true": [1.5], "y_pred": [1]}]}',
         '{"cell": "a", "passes": "' + "x" * 100 + '"}',
+        '{"cell": "a", "metrics": [{"function": "f1_score", "y_true": [1], "y_pred": [1], '
+        '"model": "0"}]}',
+        '{"cell": "a", "metrics": [{"function": "f1_score", "y_true": [1], "y_pred": [1], '
+        '"model": 0, "attributed": "\\u001b[31mpredictions"}]}',
+        '{"cell": "a", "passes": [{"index": 0, "split": "train", "dataset": "D", '
+        '"batches": 1, "samples": 1, "modules": [true]}]}',
     ],
-    ids=["not-an-object", "bad-index", "control-characters", "float-labels", "wrong-type"],
+    ids=[
+        "not-an-object",
+        "bad-index",
+        "control-characters",
+        "float-labels",
+        "wrong-type",
+        "metric-model-as-text",
+        "metric-attribution-unknown",
+        "pass-module-not-a-key",
+    ],
 )
 def test_malformed_cell_records_are_ignored_with_a_note(
     tmp_path: Path, spec: Assignment, content: str
@@ -375,6 +390,24 @@ def test_an_oversized_record_is_not_read(
     assert arts.passes == [] and "larger than 100 bytes" in arts.notes[0]
 
 
+@pytest.mark.parametrize(
+    "override",
+    [{"module": True}, {"module": -1}, {"taken": "the Net\u001b[2J object"}, {"module": "0"}],
+    ids=["module-bool", "module-negative", "taken-control-characters", "module-text"],
+)
+def test_a_malformed_role_record_is_ignored_and_its_checks_fail(
+    tmp_path: Path, spec: Assignment, override: dict[str, t.Any]
+) -> None:
+    write_module_key(tmp_path, "model", 0)
+    path = tmp_path / "torch" / torch_layout.model_files("model")[1]
+    path.write_text(json.dumps({**json.loads(path.read_text()), **override}))
+    write_cell(tmp_path, 7, "evaluate", metrics=notebook_metrics(Y_TRUE, Y_PRED))
+    arts = read_torch_artefacts(tmp_path, spec)
+    assert arts.descriptions == {} and "model-model.json was ignored" in arts.notes[0]
+    result = judged(tmp_path, spec, "model.metrics")
+    assert result.status == "fail" and result.message == "no model model found in the notebook"
+
+
 def test_a_role_the_kernel_could_not_export_fails_with_why(
     tmp_path: Path, spec: Assignment
 ) -> None:
@@ -391,9 +424,16 @@ def test_a_role_the_kernel_could_not_export_fails_with_why(
 
 
 def metric(
-    function: str, y_true: list[int], y_pred: list[int], result: t.Any, **options: t.Any
+    function: str,
+    y_true: list[int],
+    y_pred: list[int],
+    result: t.Any,
+    model: int | None = 0,
+    **options: t.Any,
 ) -> dict[str, t.Any]:
     return {
+        "model": model,
+        "attributed": "predictions",
         "function": function,
         "options": {"average": "binary", "labels": None, "normalize": None, **options},
         "weighted_samples": False,
@@ -426,7 +466,16 @@ Y_TRUE = [0, 1, 2, 2, 3, 3, 3, 4, 5, 9, 9, 9]
 Y_PRED = [0, 1, 1, 2, 3, 3, 4, 4, 5, 9, 8, 9]
 
 
+def write_module_key(folder: Path, role: str, key: int) -> None:
+    """A role's record as far as the metrics check reads it: the key of its module object."""
+    root = folder / torch_layout.FOLDER
+    root.mkdir(parents=True, exist_ok=True)
+    record = {"role": role, "variable": "model", "module": key}
+    (root / torch_layout.model_files(role)[1]).write_text(json.dumps(record))
+
+
 def test_metrics_computed_as_asked_pass(tmp_path: Path, spec: Assignment) -> None:
+    write_module_key(tmp_path, "model", 0)
     write_cell(tmp_path, 7, "evaluate", metrics=notebook_metrics(Y_TRUE, Y_PRED))
     result = judged(tmp_path, spec, "model.metrics")
     assert result.status == "pass", result.message
@@ -434,6 +483,7 @@ def test_metrics_computed_as_asked_pass(tmp_path: Path, spec: Assignment) -> Non
 
 
 def test_macro_where_weighted_was_asked_is_named(tmp_path: Path, spec: Assignment) -> None:
+    write_module_key(tmp_path, "model", 0)
     write_cell(tmp_path, 7, "evaluate", metrics=notebook_metrics(Y_TRUE, Y_PRED, "macro"))
     result = judged(tmp_path, spec, "model.metrics")
     assert result.status == "fail"
@@ -445,6 +495,7 @@ def test_macro_where_weighted_was_asked_is_named(tmp_path: Path, spec: Assignmen
 
 
 def test_a_value_the_grader_does_not_compute_is_reported(tmp_path: Path, spec: Assignment) -> None:
+    write_module_key(tmp_path, "model", 0)
     calls = notebook_metrics(Y_TRUE, Y_PRED)
     calls[4]["result"] = 0.99  # f1 as a patched scikit-learn (or a forged record) would say
     write_cell(tmp_path, 7, "evaluate", metrics=calls)
@@ -456,17 +507,26 @@ def test_a_value_the_grader_does_not_compute_is_reported(tmp_path: Path, spec: A
     )
 
 
-def test_metrics_of_other_predictions_or_cells_do_not_count(
+def test_metrics_count_for_the_model_they_were_computed_on_in_any_cell(
     tmp_path: Path, spec: Assignment
 ) -> None:
+    """Calls are the role's when given its module's predictions, whichever cell made them; the
+    dropout variant's calls never count for the first model."""
+    write_module_key(tmp_path, "model", 0)
     calls = notebook_metrics(Y_TRUE, Y_PRED)
     calls[2] = notebook_metrics(Y_TRUE, Y_TRUE)[2]  # precision on other predictions
     write_cell(tmp_path, 7, "evaluate", metrics=calls[:4])
-    write_cell(tmp_path, 9, "evaluate-dropout", metrics=notebook_metrics(Y_TRUE, Y_PRED)[4:])
+    other = [{**c, "model": 1} for c in notebook_metrics(Y_TRUE, Y_PRED)[4:]]
+    write_cell(tmp_path, 9, "evaluate", metrics=other)
     result = judged(tmp_path, spec, "model.metrics")
     assert result.status == "fail"
-    assert "never computed f1_score in cell 'evaluate'" in result.message
+    assert "never computed f1_score on the model model's predictions" in result.message
     assert "different labels or predictions" in result.message
+    later = tmp_path / "later"
+    write_module_key(later, "model", 0)
+    write_cell(later, 7, "results", metrics=notebook_metrics(Y_TRUE, Y_PRED)[:2])
+    write_cell(later, 12, "a-new-cell", metrics=notebook_metrics(Y_TRUE, Y_PRED)[2:])
+    assert judged(later, spec, "model.metrics").status == "pass"
 
 
 def test_augmentation_is_judged_from_the_pipelines_the_loaders_applied(
@@ -548,6 +608,25 @@ def test_training_is_judged_from_the_roles_optimizer(tmp_path: Path, spec: Assig
     assert result.status == "fail"
     assert (
         "the optimizer is Adam, expected SGD" in result.message and "lr is 0.01" in result.message
+    )
+
+
+def test_an_optimizer_naming_the_roles_module_is_the_roles(
+    tmp_path: Path, spec: Assignment
+) -> None:
+    """The optimizer record names the module object it trained: that ties it to the role even
+    where the role's record lists no optimizer; an optimizer of another module does not."""
+    write_module_key(tmp_path, "model", 3)
+    train = a_pass(1, "train", AUGMENTED, steps={"0": 4, "1": 4}, losses=["CrossEntropyLoss"])
+    adam = {**SGD, "key": 1, "class": "Adam", "module": 4}
+    write_cell(tmp_path, 3, "train", passes=[train], optimizers=[{**SGD, "module": 3}, adam])
+    result = judged(tmp_path, spec, "model.training")
+    assert result.status == "pass", result.message
+    alone = tmp_path / "alone"
+    write_module_key(alone, "model", 3)
+    write_cell(alone, 3, "train", passes=[train], optimizers=[adam])
+    assert judged(alone, spec, "model.training").message == (
+        "the model model was never trained by an optimizer"
     )
 
 

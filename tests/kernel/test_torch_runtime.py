@@ -420,3 +420,44 @@ def test_a_role_whose_cell_never_ran_is_taken_at_the_end_and_says_so(runtime: Ru
     assert record["variable"] == "net"
     assert record["when"] == "end of notebook (its cell 'train' never ran)"
     assert (folder / torch_layout.model_files("model")[0]).stat().st_size > 0
+
+
+def test_a_metric_call_is_tied_to_the_module_whose_predictions_it_was_given(
+    runtime: Runtime,
+) -> None:
+    """Predictions made outside any DataLoader pass count too; each call goes to the module
+    whose predictions it was given, whichever was evaluated last."""
+    import sklearn.metrics
+
+    first, second = small_model(), small_model()
+    x, y = torch.rand(40, 3, 32, 32), torch.arange(40) % 10
+    with torch.no_grad():
+        by_first, by_second = first(x).argmax(1), second(x).argmax(1)
+    assert not torch.equal(by_first, by_second)
+    sklearn.metrics.accuracy_score(y, by_first)
+    sklearn.metrics.f1_score(y.tolist(), by_second.tolist(), average="weighted")
+    sklearn.metrics.accuracy_score(y, torch.zeros(40, dtype=torch.long))  # nobody's
+    keys = [runtime.modules.record(m).key for m in (first, second)]
+    assert [(c["model"], c["attributed"]) for c in runtime.metrics] == [
+        (keys[0], "predictions"),
+        (keys[1], "predictions"),
+        (keys[1], "last evaluated"),
+    ]
+
+
+def test_recording_a_module_call_never_breaks_the_notebooks_forward(runtime: Runtime) -> None:
+    class Odd(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def parameters(self, recurse: bool = True) -> t.Any:
+            raise RuntimeError("a module of the student's own making")
+
+        def forward(self, x: t.Any) -> t.Any:
+            return {"scores": self.fc(x)}
+
+    with torch.no_grad():
+        out = Odd()(torch.zeros(2, 4))
+    assert out["scores"].shape == (2, 3)
+    assert runtime.modules.depth == 0
