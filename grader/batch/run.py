@@ -38,7 +38,6 @@ from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
-from grader.machine import cores
 from grader.options import GradeOptions
 from grader.report.render import render_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
@@ -264,7 +263,6 @@ class _Batch:
                 observer.begin(len(pending), executor.description)
             if jobs > 1 or scheduler:
                 executor.calibrate(ref, self.options)
-            threads = None if scheduler else max(1, cores() // max(1, jobs))
 
             def tasks() -> Iterator[Task]:
                 # Lazily: a notebook's bytes are read only when a worker is about to get it.
@@ -272,7 +270,7 @@ class _Batch:
                     if observer:
                         observer.running(sub.student_id)
                     yield Task(
-                        sub.student_id, sub.path.read_bytes(), ref, self.options, threads,
+                        sub.student_id, sub.path.read_bytes(), ref, self.options,
                         source=str(sub.path),
                     )  # fmt: skip
 

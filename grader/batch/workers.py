@@ -32,7 +32,7 @@ from grader import keras_env
 from grader.exceptions import GraderError, SchedulerError
 from grader.machine import cores
 from grader.options import GradeOptions
-from grader.sandbox.limits import THREAD_VARIABLES
+from grader.sandbox.limits import thread_env
 
 if t.TYPE_CHECKING:
     from grader.execute.warm import WarmPool
@@ -53,8 +53,6 @@ class Task:
     """How to grade it; paths in it (``data_dir``, ``weights_dir``) are the worker's. Its
     ``secret`` is the submitting grader's, so that every worker draws the same data and
     held-back images."""
-    threads: int | None = None
-    """Threads per kernel; None: the worker's cores divided by its task slots."""
     source: str = ""
     """The notebook's path where it was handed in; names it in failure messages."""
     more: bool = True
@@ -81,11 +79,6 @@ def default_jobs() -> int:
 
     by_memory = int(psutil.virtual_memory().available // MEMORY_PER_JOB)
     return max(1, min(cores(), by_memory))
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment that gives one kernel ``threads`` threads, so N kernels share the cores."""
-    return dict.fromkeys(THREAD_VARIABLES, str(max(1, threads)))
 
 
 _WARM: list[WarmPool] = []
@@ -119,10 +112,6 @@ def grade_task(task: Task) -> TaskResult:
     from grader.pipeline import grade
 
     started = time.monotonic()
-    threads = task.threads if task.threads is not None else _worker_threads()
-    if threads is not None:
-        # The kernel's environment is copied from this process's when it starts.
-        os.environ.update(thread_env(threads))
     worker = _worker_name()
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
         path = Path(tmp) / f"{task.student_id}.ipynb"
@@ -182,16 +171,6 @@ def _release_models() -> None:
         # a millisecond): wait for it, or its half-initialised module is all there is.
         keras_env.keras().backend.clear_session()
     gc.collect()
-
-
-def _worker_threads() -> int | None:
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):
-        return None
-    return max(1, cores() // max(1, worker.state.nthreads))
 
 
 def _worker_name() -> str:
@@ -329,7 +308,6 @@ def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[Executor]:
             with client:
                 yield DaskExecutor(client, f"Dask scheduler {scheduler}")
             return
-        env = thread_env(cores() // jobs)
         with (
             LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=jobs,
@@ -338,7 +316,8 @@ def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[Executor]:
                 host="127.0.0.1",
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
-                env=env,
+                # Calibration in a worker computes with the kernels' thread count.
+                env=thread_env(),
             ) as cluster,
             Client(cluster) as client,  # type: ignore[no-untyped-call]
         ):

@@ -26,8 +26,8 @@ from grader.execute.warm import (
 from grader.kernel.cells import finish_code, setup_code
 from grader.options import GradeOptions
 from grader.rubric import Assignment
+from grader.sandbox.confine import ENV_ALLOWED
 from grader.sandbox.kernel import Sandbox
-from grader.sandbox.limits import THREAD_VARIABLES
 
 
 def kernel_key(
@@ -42,7 +42,7 @@ def kernel_key(
         data=data.kernel_file,
         extra_files=extra_files,
         hide=_secrets(spec, options),
-        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
+        env={name: os.environ.get(name, "") for name in ENV_ALLOWED},
         preload=TORCH_PRELOAD if spec.torch else PRELOAD,
     )
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from grader.sandbox import launcher as sandbox_exec
 from grader.sandbox.filesystem import course_material, outermost, python_paths, system_paths
 from grader.sandbox.identity import DEFAULT_UIDS, identity
-from grader.sandbox.limits import THREAD_VARIABLES, Limits
+from grader.sandbox.limits import Limits, thread_env
 from grader.sandbox.processes import descendants, kill_process, parent_of
 
 log = logging.getLogger("grader")
@@ -57,7 +57,6 @@ ENV_ALLOWED = (
     "PYTHONPATH",
     "KERAS_BACKEND",
     "CUDA_VISIBLE_DEVICES",
-    *THREAD_VARIABLES,
 )
 
 
@@ -202,6 +201,8 @@ def kernel_env(work: Path, *, tmp: Path | None = None) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONUNBUFFERED="1",
     )
+    # Fixed, never the grader's: the same arithmetic at any -j and on any worker.
+    env.update(thread_env())
     return env
 
 
