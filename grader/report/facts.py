@@ -264,6 +264,40 @@ KNOWN_ERRORS: tuple[KnownError, ...] = tuple(
             "Keras 3 optimizers take learning_rate=, not lr= (e.g. Adam(learning_rate=1e-3)).",
         ),
         (
+            r"border_mode",
+            "Keras 2 renamed border_mode= to padding= (e.g. Conv2D(32, (3, 3), padding='same')).",
+        ),
+        (
+            r"'(subsample|init|output_dim|nb_epoch)'|\b(subsample|output_dim|nb_epoch)\s*=",
+            "Keras 1 argument names no longer exist: subsample= is strides=, init= is "
+            "kernel_initializer=, output_dim= is units=, nb_epoch= is epochs=.",
+        ),
+        (
+            r"output size would be (zero or )?negative|negative dimension size"
+            r"|dimensions in the output is <= 0",
+            "A layer's output shrank below one pixel. In Keras 3, Conv2D(32, 5, 5) means a 5x5 "
+            "kernel with strides 5 (Keras 1's Convolution2D(32, 5, 5) was a 5x5 kernel): write "
+            "Conv2D(32, (5, 5)).",
+        ),
+        (
+            r"has no attribute 'next'",
+            "Python 3 iterators have no .next() method: call next(it), e.g. "
+            "images, labels = next(iter(train_loader)).",
+        ),
+        (
+            r"Weights only load failed|WeightsUnpickler|weights_only",
+            "torch.load now reads weights only (weights_only=True), not a pickled module: save "
+            "model.state_dict() and load it into a model you build with "
+            "model.load_state_dict(torch.load(path)).",
+        ),
+        (
+            r"URL fetch failure|urlopen error|Temporary failure in name resolution"
+            r"|Name or service not known|Network is unreachable|nothing is downloaded",
+            "Nothing is downloaded while grading: load the data with the course's loader "
+            "(e.g. keras.datasets.cifar10.load_data()) and the weights the assignment names "
+            "(VGG19(weights='imagenet')), which the grader serves offline.",
+        ),
+        (
             r"has no attribute 'predict_classes'",
             "predict_classes was removed: use np.argmax(model.predict(x), axis=-1).",
         ),
