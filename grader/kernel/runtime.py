@@ -41,6 +41,7 @@ def install(config: dict[str, t.Any]) -> None:
 
         # Same submission, same score: op determinism removes run-to-run float differences.
         tf.config.experimental.enable_op_determinism()
+        _keep_eager_execution(tf)
     _serve_dataset(config["dataset"], Path(config["data_path"]))
     for application, weights in config.get("pretrained", {}).items():
         _serve_pretrained(application, weights)
@@ -50,6 +51,24 @@ def install(config: dict[str, t.Any]) -> None:
     if limits:
         caps = ", ".join(f"{k}={v}" for k, v in limits.items())
         print(f"[grader] budget '{_STATE['budget'].name}': {caps} (data: {config['data_note']})")
+
+
+def _keep_eager_execution(tf: t.Any) -> None:
+    """Make TensorFlow 1's switches to graph mode notices: Keras 3 trains, saves and reads
+    weights only eagerly, so a notebook written for tf.keras 2 with eager execution disabled
+    would otherwise fail in ``fit`` although its model is right."""
+    for name in ("disable_eager_execution", "disable_v2_behavior"):
+
+        def ignored(*args: t.Any, _name: str = name, **kwargs: t.Any) -> None:
+            print(
+                f"[grader] tf.compat.v1.{_name}() ignored: Keras 3 runs only with eager "
+                "execution (as tf.keras does under TensorFlow 2); the notebook runs unchanged"
+            )
+
+        modules = [tf.compat.v1, *(m for n, m in sys.modules.items() if n.endswith("compat.v1"))]
+        for module in modules:
+            if getattr(module, name, None) is not None:
+                setattr(module, name, ignored)
 
 
 def _serve_dataset(name: str, path: Path) -> None:
