@@ -56,6 +56,15 @@ def missing_package(cell: CellResult) -> str | None:
     return _PACKAGES.get(found[1], found[1]) if found else None
 
 
+def error_summary(value: str) -> str:
+    """An error's own sentence, without the lines Keras wraps around it ("Exception
+    encountered when calling ...", "Arguments received by ...") and the arguments it lists."""
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    wrapped = ("Exception encountered", "Arguments received", "•")
+    core = [line for line in lines if not line.startswith(wrapped)]
+    return (core or lines or [""])[0]
+
+
 def first_failure(cells: t.Iterable[CellResult]) -> str:
     """The first cell that failed and why, in a phrase that ends a check's message: a missing
     package named as such; empty when every cell ran."""
@@ -68,7 +77,7 @@ def first_failure(cells: t.Iterable[CellResult]) -> str:
             f"cell {cell.index} failed: {cell.error_value} — the grading environment lacks "
             f"package {package}"
         )
-    return f"cell {cell.index} failed first: {cell.error_name}: {cell.error_value}"
+    return f"cell {cell.index} failed first: {cell.error_name}: {error_summary(cell.error_value)}"
 
 
 def outcome_of(incidents: t.Iterable[Incident]) -> Outcome:
