@@ -249,6 +249,8 @@ class KnownError:
     pattern: re.Pattern[str]
     """Searched in ``ErrorName: message``, then the traceback and the cell's source."""
     hint: str
+    lead: str = "printed a Keras warning"
+    """What a cell that printed it did, for a warning's notice ("Cell 3 printed ...")."""
 
 
 KNOWN_ERRORS: tuple[KnownError, ...] = tuple(
@@ -339,6 +341,13 @@ KNOWN_WARNINGS: tuple[KnownError, ...] = (
         "Keras 3 prefers keras.Input(shape=...) as the model's first item over input_shape= "
         "on the first layer; both build the same model, so this warning costs no points.",
     ),
+    KnownError(
+        re.compile(r"^\[grader\] (\w+)\(weights='imagenet'\): this assignment asks for .*$", re.M),
+        "Nothing is downloaded while grading: only the ImageNet weights of the base the "
+        "assignment asks for (and of others found on the grading machine) are served, so "
+        "this base started from random weights; the checks judge the model as built.",
+        "asked for ImageNet weights the grader does not have",
+    ),
 )
 
 
@@ -368,5 +377,5 @@ def warning_notices(stderr_by_cell: Iterable[tuple[int, str]]) -> list[str]:
         for known in KNOWN_WARNINGS:
             if known.hint not in seen and known.pattern.search(text):
                 seen.add(known.hint)
-                notices.append(f"Cell {index} printed a Keras warning. {known.hint}")
+                notices.append(f"Cell {index} {known.lead}. {known.hint}")
     return notices

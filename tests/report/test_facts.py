@@ -298,6 +298,17 @@ def test_input_shape_warning_becomes_one_notice() -> None:
     assert "keras.Input(shape=...)" in notices[0]
 
 
+def test_a_base_the_grader_does_not_serve_becomes_a_notice() -> None:
+    printed = (
+        "[grader] VGG16(weights='imagenet'): this assignment asks for VGG19; nothing is "
+        "downloaded, so VGG16 starts from random weights\n"
+    )
+    notices = warning_notices([(3, printed)])
+    assert len(notices) == 1
+    assert notices[0].startswith("Cell 3 asked for ImageNet weights the grader does not have.")
+    assert "Nothing is downloaded" in notices[0]
+
+
 def test_terminal_report_carries_the_same_facts_as_html() -> None:
     out = io.StringIO()
     print_report(_rich(), "instructor", Console(file=out, width=160))
