@@ -34,6 +34,7 @@ from grader.batch.workers import Task, TaskResult, open_executor
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
+from grader.execute.environment import check_environment
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope_results import gradescope_json
@@ -133,6 +134,7 @@ def grade_batch(
     started = time.monotonic()
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
+    check_environment(spec)  # so is a kernel's Python that cannot run the notebooks
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
     out = Path(out)

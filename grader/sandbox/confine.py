@@ -71,6 +71,9 @@ class SandboxOptions:
     limits: Limits = field(default_factory=Limits)
     uids: tuple[int, int] = DEFAULT_UIDS
     """First and last uid a root grader gives its sandboxes, one each (gid = uid)."""
+    python: str | None = None
+    """The interpreter a kernel runs (a rubric's ``[execution] python``); None: the grader's.
+    Its installation is shown in the sandbox, and the grader's package on its path."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class Confinement:
         namespaces), then ``extra``."""
         private_tmp = Path(sandbox_exec.PRIVATE_TMPFS[0])  # the sandbox's own, not the machine's
         env = kernel_env(self.workdir, tmp=private_tmp if self.namespaces else self.workdir)
+        if self.options.python:
+            # A course's interpreter imports the grader's kernel runtime from its package (the
+            # only part of a source checkout a sandbox shows), and nothing of the grader's path.
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
         env.update(extra or {})
         return env
 
@@ -294,7 +301,7 @@ def _spec(
     holes: list[str] = []
     if confinement.namespaces:
         system, system_links = system_paths()
-        python, python_links = python_paths()
+        python, python_links = python_paths(confinement.options.python)
         shown = outermost([*system, *python])
         binds = [{"path": str(p), "writable": False} for p in shown]
         # The caller's paths are resolved here; the launcher refuses a link it meets later.
