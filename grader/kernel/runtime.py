@@ -57,6 +57,11 @@ def _keep_eager_execution(tf: t.Any) -> None:
     """Make TensorFlow 1's switches to graph mode notices: Keras 3 trains, saves and reads
     weights only eagerly, so a notebook written for tf.keras 2 with eager execution disabled
     would otherwise fail in ``fit`` although its model is right."""
+    import importlib
+
+    # ``import tensorflow.compat.v1`` makes a module of its own and binds it to
+    # ``tf.compat.v1``: import it first, so that the one a notebook gets is patched.
+    importlib.import_module("tensorflow.compat.v1")
     for name in ("disable_eager_execution", "disable_v2_behavior"):
 
         def ignored(*args: t.Any, _name: str = name, **kwargs: t.Any) -> None:
