@@ -3,18 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install demo test test-fast lint bench bench-batch bench-nbgrader clean browser
 
+# Everything the tests need: PyTorch for the PyTorch assignments, Dask and Flask for theirs.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,torch]'
+	$(BIN)/pip install --quiet -e '.[tensorflow,test,torch,dask,review]'
 	touch $(STAMP)
+
+# The demo grades Keras notebooks on the CPU: the grader and TensorFlow, no PyTorch (whose
+# PyPI build brings CUDA's libraries), no Dask, no Flask.
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[tensorflow]'
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/grader grade assignments/cifar10_transfer/submissions --assignment cifar10_transfer --out out --budget smoke
 
 # The browser tests open reports in Debian's headless Chromium; CI runs as root on a fresh machine.

@@ -42,6 +42,17 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> t.Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # A subcommand's bad option is bad input like any other: one line, not click's
+            # usage block (the group's own options keep click's handling).
+            if exc.ctx is None or exc.ctx is ctx:
+                raise
+            click.secho(
+                f"error: {exc.format_message()} (see `{exc.ctx.command_path} --help`)",
+                fg="red",
+                err=True,
+            )
+            ctx.exit(exc.exit_code)
         except GraderError as exc:
             click.secho(f"error: {exc.message.splitlines()[0]}", fg="red", err=True)
             if (ctx.obj or {}).get("verbose"):
@@ -161,7 +172,7 @@ def grade(
     [sandbox] table sets the limits and the --*-limit options override them. A file that is
     not a notebook, or is damaged, gets a result with that outcome and the batch goes on.
     """
-    from grader.batch.progress import RichObserver
+    from grader.batch.progress import batch_observer
     from grader.batch.run import grade_batch
     from grader.batch.workers import default_jobs
     from grader.report.class_table import print_table
@@ -176,7 +187,7 @@ def grade(
         sandboxed=not no_sandbox,
         view=view,
     )
-    with RichObserver() as observer:
+    with batch_observer() as observer:
         summary = grade_batch(
             list(submissions),
             assignment=assignment,
@@ -245,6 +256,7 @@ def check(
     """
     from grader.course import use_kit_around
     from grader.pipeline import check as check_one
+    from grader.progress import PhaseDisplay
 
     use_kit_around(notebook.parent)
     from grader.report.terminal import print_report
@@ -252,7 +264,8 @@ def check(
     options = CHECK_DEFAULTS.replace(
         budget=budget, data_dir=data_dir, weights_dir=weights_dir, view=view
     )
-    result, report = check_one(notebook, assignment=assignment, options=options)
+    with PhaseDisplay():
+        result, report = check_one(notebook, assignment=assignment, options=options)
     print_report(result, view)
     click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
 
@@ -357,7 +370,10 @@ def gradescope_bundle(
     what is not carried is downloaded by setup.sh when Gradescope builds the image.
     """
     from grader.export.gradescope import build_bundle
+    from grader.output_folder import prepare_output_folder
 
+    # Checked before the reference is calibrated, which can take minutes.
+    prepare_output_folder(out.parent, advice="give --out a path in a folder you can write to")
     path = build_bundle(
         assignment,
         out=out,
@@ -484,7 +500,9 @@ def kit_build(
 ) -> None:
     """Build the student kit of ASSIGNMENTS (default: every assignment of the course)."""
     from grader.kit.build import build_kit
+    from grader.output_folder import prepare_output_folder
 
+    prepare_output_folder(out)  # before minutes of calibration, not after
     built = build_kit(
         assignments,
         out=out,

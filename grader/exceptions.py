@@ -32,6 +32,18 @@ class GraderError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[t.Any, ...]:
+        # Subclasses take their own arguments: rebuilt from the state, not by calling them, so
+        # that an error raised in a worker process reaches the grader whole.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[GraderError], args: tuple[t.Any, ...], state: dict[str, t.Any]) -> t.Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class InputError(GraderError):
     """A path or value the user gave does not exist or is not what it should be."""
@@ -66,6 +78,33 @@ class InvalidNotebookError(NotANotebookError):
 
     outcome: t.ClassVar[Outcome] = "invalid_notebook"
     advice = "the file is damaged: save the notebook again in Jupyter and hand in that file"
+
+
+class OutputFolderError(InputError):
+    """A folder results would be written to is a file, cannot be created or cannot be written.
+
+    Raised before anything is graded, so a bad ``--out`` costs nothing.
+    """
+
+    def __init__(self, path: Path, reason: str, *, advice: str = "") -> None:
+        self.path = path
+        """The folder, as the user named it."""
+        self.reason = reason
+        """What is wrong, e.g. ``it is a file`` or ``cannot write in it: Permission denied``."""
+        self.advice = advice or "give --out a folder you can write to (it is created if missing)"
+        """What to do about it."""
+        super().__init__(f"{path}: cannot hold the results ({reason}); {self.advice}")
+
+
+class ArchiveError(InputError):
+    """A zip handed in as a class's submissions is empty, damaged or unsafe to extract."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        """The zip, as the user named it."""
+        self.reason = reason
+        """What is wrong with it, e.g. ``it holds no files``."""
+        super().__init__(f"{path}: {reason}; download it from the LMS again")
 
 
 class UnknownAssignmentError(InputError):
@@ -136,6 +175,21 @@ class SchedulerError(GraderError):
         super().__init__(
             f"cannot reach the Dask scheduler at {address} ({why}); "
             "start it with `dask scheduler` or check the address"
+        )
+
+
+class MissingExtraError(InputError):
+    """A command or option needs a package of an extra that is not installed (``[dask]`` for
+    ``--scheduler``, ``[review]`` for the review desk)."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        self.feature = feature
+        """What was asked for, e.g. ``--scheduler``."""
+        self.extra = extra
+        """The extra that brings it, e.g. ``dask``."""
+        super().__init__(
+            f"{feature} needs {module}, which is not installed: "
+            f"pip install 'keras-notebook-grader[{extra}]'"
         )
 
 

@@ -42,6 +42,8 @@ from grader.judge.process import (
 from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
+from grader.output_folder import prepare_output_folder
+from grader.progress import phase
 from grader.report.render import write_reports
 from grader.results import GradeResult, ManualAnswer, unjudged_result, write_atomic
 from grader.review.answers import collect_answers, missing_answers
@@ -94,6 +96,7 @@ def grade(
         spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
         plan = spec.plan(options.budget)
         check_environment(spec)
+    phase("preparing the data")
     with record_seconds(laps, "data"):
         data = _data(spec, options)
     folder = Path(out) / submission.stem
@@ -106,6 +109,12 @@ def grade(
     # the calibration and starts the judge.
     _start_early(warm, kernel_key(spec, data, pretrained, options))
     nb, manual, locked_changes = _restore_locked(spec, nb)
+    # A kit carries its thresholds; a course checkout trains the reference once per budget.
+    phase(
+        "reading the kit's thresholds"
+        if spec.kit is not None
+        else "calibrating the reference (trained once per budget, then read from the cache)"
+    )
     with record_seconds(laps, "calibrate"):
         reference = calibration(spec, plan, data, pretrained=pretrained)
     graded = _run_and_judge(submission, nb, spec, plan, data, reference, pretrained, options, warm)
@@ -197,6 +206,7 @@ def _run_and_judge(
             max_total_bytes=MAX_EVIDENCE_BYTES,
         )
         execution = _execute(nb, spec, plan, data, pretrained, options, box, collector, warm)
+        phase("judging the models")
         t0 = time.monotonic()
         findings = started_judge.judge.run(request, spec, timeout=spec.judge_timeout)
         judge_s = time.monotonic() - t0
@@ -269,6 +279,10 @@ def _execute(
 ) -> Execution:
     """Run the notebook between the grader's cells, taking its evidence after each cell."""
     setup, finish = kernel_cells(spec, nb, kernel_config(spec, plan, data, box, pretrained))
+    # Cells are counted as a student counts them: code cells, from 1.
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    number = {index: n for n, index in enumerate(code, start=1)}
+    phase("starting the kernel and the grader's setup cell")
     execution = run_notebook(
         nb,
         workdir=box.work,
@@ -280,6 +294,9 @@ def _execute(
         sandbox=box,
         after_cell=collector.after_cell,
         started=warm.km if warm is not None else None,
+        before_cell=lambda index: phase(
+            f"running cell {number[index]}/{len(code)} (notebook cell {index})"
+        ),
     )
     collector.at_end()
     return execution
@@ -298,6 +315,7 @@ def _write(
     result: GradeResult, execution: Execution, folder: Path, options: GradeOptions, started: float
 ) -> None:
     """Write the reports, the executed notebook and ``result.json``, in that order."""
+    phase("writing the reports")
     t0 = time.monotonic()
     # The reports show the total until now; result.json adds their own time to it.
     write_reports(result, folder, view=options.view)
@@ -360,12 +378,19 @@ def check(
         The result and the path of the HTML report.
 
     Raises:
-        InputError: not a notebook, or no assignment id anywhere.
+        InputError: not a notebook, no assignment id anywhere, or the notebook's folder cannot
+            take the report (:class:`~grader.exceptions.OutputFolderError`).
     """
     nb = read_notebook(Path(notebook))
     chosen = assignment or assignment_of(nb)
     if chosen is None:
         raise InputError(f"{notebook}: no assignment id in its metadata; pass --assignment")
+    # The report goes beside the notebook: a folder that cannot take it is found now, not
+    # after the notebook has run.
+    prepare_output_folder(
+        Path(notebook).parent,
+        advice="copy the notebook into a folder you can write to; the report is written beside it",
+    )
     pool = WarmPool() if warm_kernels_enabled() else None
     if pool is not None:
         pool.ahead = False  # one notebook: its own kernel starts first thing, no next one

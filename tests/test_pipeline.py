@@ -141,3 +141,17 @@ def test_student_self_check_writes_the_report_beside_the_notebook(tmp_path: Path
     assert result.exit_code == 0, result.output
     assert "transfer.architecture" in result.output and "units is 64, expected 128" in result.output
     assert (tmp_path / "my_homework.report.html").is_file()
+    # Not a terminal: a plain line per phase on stderr while it runs (issue 25, item 7).
+    code_cells = sum(c["cell_type"] == "code" for c in json.loads(notebook.read_text())["cells"])
+    phases = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "] " in line]
+    assert phases[0] == "preparing the data"
+    running = [p for p in phases if p.startswith("running cell ")]
+    assert [r.split()[2] for r in running] == [
+        f"{n}/{code_cells}" for n in range(1, 1 + code_cells)
+    ]
+    assert (
+        phases.index("starting the kernel and the grader's setup cell")
+        < phases.index(running[0])
+        < phases.index("judging the models")
+        < phases.index("writing the reports")
+    )

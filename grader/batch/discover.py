@@ -22,6 +22,7 @@ import re
 import shutil
 import typing as t
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -37,7 +38,7 @@ from grader.batch.lms_names import (
 # Re-exported: the roster was read here before it had a module of its own.
 from grader.batch.roster import RosterEntry as RosterEntry
 from grader.batch.roster import read_roster as read_roster
-from grader.exceptions import InputError
+from grader.exceptions import ArchiveError, InputError
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -138,12 +139,15 @@ def discover(
         source = Path(source)
         if not source.exists():
             raise InputError(f"{source}: no such file")
+        given = source
         if source.is_file() and source.suffix.lower() == ".zip":
             source = extract_zip(source, staging)
         if source.is_dir():
             subs, skipped = _discover_folder(source, [Path(p).resolve() for p in exclude])
             if not subs:
-                raise InputError(f"{source}: no .ipynb files in this folder")
+                # Named as the user gave it: a zip's extracted copy is the grader's business.
+                kind = "zip" if given != source else "folder"
+                raise InputError(f"{given}: no .ipynb files in this {kind}")
             found += subs
             ignored += skipped
         else:
@@ -159,24 +163,36 @@ def extract_zip(path: Path, staging: Path) -> Path:
 
     Re-extracting the same zip (same bytes) reuses the earlier folder, so a resumed batch sees
     the very same files.
+
+    Raises:
+        ArchiveError: the zip cannot be read, is damaged, encrypted, empty, or holds a path
+            that would land outside ``staging``.
     """
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        target = staging / f"{safe_id(path.stem)}-{digest}"
-        if target.is_dir():
-            return target
+    except OSError as exc:
+        raise ArchiveError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    target = staging / f"{safe_id(path.stem)}-{digest}"
+    if target.is_dir():
+        return target
+    partial = staging / f".{target.name}.partial"
+    try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
+            members = archive.namelist()
+            if not members:
+                raise ArchiveError(path, "it holds no files")
+            for member in members:
                 parts = PurePosixPath(member.replace("\\", "/")).parts
                 if member.startswith(("/", "\\")) or ".." in parts or ":" in member:
-                    raise InputError(
-                        f"{path}: holds the unsafe path {member!r}; re-download it from the LMS"
-                    )
-            partial = staging / f".{target.name}.partial"
+                    raise ArchiveError(path, f"it holds the unsafe path {member!r}")
             shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
             archive.extractall(partial)
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: not a readable zip file ({exc}); re-download it") from exc
+    # What zipfile raises for a damaged archive: a bad header or CRC, a truncated or corrupt
+    # member (zlib, EOF), an encrypted one (RuntimeError), an unknown compression method.
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ArchiveError(path, f"not a readable zip file ({exc})") from exc
     # Rename last: a batch killed mid-extraction leaves only the .partial folder behind.
     partial.rename(target)
     return target

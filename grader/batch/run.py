@@ -30,7 +30,7 @@ from grader.batch.cache import (
 from grader.batch.discover import Submission, discover, expected_notebook
 from grader.batch.entry import BatchEntry, EntryStatus
 from grader.batch.roster import RosterEntry, read_roster
-from grader.batch.workers import Task, TaskResult, open_executor
+from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
@@ -40,6 +40,7 @@ from grader.export.class_outputs import write_class_outputs
 from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
 from grader.options import GradeOptions
+from grader.output_folder import prepare_output_folder
 from grader.report.render import render_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
 from grader.review.answers import missing_answers
@@ -128,20 +129,26 @@ def grade_batch(
         The summary; the files it names are written.
 
     Raises:
-        InputError: a source is missing or unreadable, or the budget is unknown.
+        InputError: a source is missing or unreadable, the budget is unknown, or ``out``
+            cannot be written (:class:`~grader.exceptions.OutputFolderError`).
+        MissingExtraError: ``scheduler`` is given and Dask is not installed.
         SchedulerError: the Dask scheduler could not be reached.
     """
     started = time.monotonic()
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
     check_environment(spec)  # so is a kernel's Python that cannot run the notebooks
+    if scheduler is not None:
+        require_dask()
     # Every worker grades with this process's secret: the same data, the same held-back images.
     options = options.replace(secret=options.secret or grader_secret())
-    out = Path(out)
+    # Every input is checked before a zip is extracted or a notebook run: a bad --out or
+    # roster found after grading would cost the whole class's grading time.
+    out = prepare_output_folder(Path(out))
+    names = read_roster(roster) if roster is not None else {}
     found = discover(
         sources, out / STAGING, exclude=[out], expected=expected_notebook(spec), single=single
     )
-    names = read_roster(roster) if roster is not None else {}
     batch = _Batch(
         spec,
         options,

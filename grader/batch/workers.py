@@ -1,11 +1,12 @@
-"""Where submissions are graded: in this process, or on the workers of a Dask cluster.
+"""Where submissions are graded: in this process, in local worker processes, or on Dask.
 
 One task function, :func:`grade_task`, grades one notebook wherever it runs. It receives the
 notebook's bytes (workers need not share a file system with the submitting process) and sends
 back the result and the executed notebook as text; the submitting process writes every output
-file. ``-j N`` starts a :class:`distributed.LocalCluster` of N single-threaded worker processes;
-``--scheduler ADDRESS`` connects to a cluster started elsewhere (``dask scheduler`` and
-``dask worker``, by hand, under dask-jobqueue or on Kubernetes).
+file. ``-j N`` starts N worker processes of this Python (:mod:`grader.batch.process_pool`, the
+standard library only); ``--scheduler ADDRESS`` connects to a Dask cluster started elsewhere
+(``dask scheduler`` and ``dask worker``, by hand, under dask-jobqueue or on Kubernetes), which
+needs the ``[dask]`` extra.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import atexit
 import collections
 import contextlib
 import dataclasses
+import functools
 import gc
+import importlib.util
 import itertools
-import logging
 import os
 import platform
 import sys
@@ -29,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import keras_env
-from grader.exceptions import GraderError, SchedulerError
+from grader.batch.process_pool import ProcessPool, WorkerDied
+from grader.exceptions import GraderError, MissingExtraError, SchedulerError
 from grader.machine import cores
 from grader.options import GradeOptions
 from grader.sandbox.limits import thread_env
@@ -215,6 +218,39 @@ class InProcessExecutor:
             close_warm_kernel()
 
 
+class PoolExecutor:
+    """Grades notebooks in ``jobs`` local worker processes, one notebook at a time each."""
+
+    def __init__(self, jobs: int, grade: t.Callable[[Task], TaskResult] | None = None) -> None:
+        self.jobs = jobs
+        # What grades a task (a test gives its own): a module-level function, which the
+        # workers import by name.
+        self.grade = grade or grade_task
+        self.description = f"{jobs} local worker processes"
+        # Calibration in a worker computes with the kernels' thread count.
+        self.pool = ProcessPool(jobs, env=thread_env(), finish=close_warm_kernel)
+
+    def calibrate(self, assignment: str, options: GradeOptions) -> None:
+        self.pool.call(functools.partial(calibrate_task, assignment, options))
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[TaskResult]:
+        calls = (
+            (task, functools.partial(self.grade, dataclasses.replace(task, more=more)))
+            for _, task, more in with_successors(tasks, self.jobs)
+        )
+        for task, outcome in self.pool.run(calls):
+            if isinstance(outcome, TaskResult):
+                yield outcome
+            elif isinstance(outcome, WorkerDied):
+                yield TaskResult(task.student_id, failure=str(outcome))
+            else:  # grade_task catches what grading raises: this is the worker's own failure
+                failure = f"the grading worker failed ({type(outcome).__name__}: {outcome})"
+                yield TaskResult(task.student_id, failure=failure)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
 class DaskExecutor:
     """Grades notebooks on the workers of a Dask cluster, one task per worker thread."""
 
@@ -231,7 +267,7 @@ class DaskExecutor:
         # A bounded number of tasks in flight: notebooks are read and sent only as workers
         # free up, so the client's memory does not grow with the size of the class.
         slots = sum(self.client.nthreads().values()) or 1
-        pending = _with_successors(tasks, slots)
+        pending = with_successors(tasks, slots)
         futures: dict[t.Any, Task] = {}
         queue = as_completed()  # type: ignore[no-untyped-call]
 
@@ -262,7 +298,7 @@ class DaskExecutor:
             yield outcome
 
 
-def _with_successors(tasks: Iterable[Task], slots: int) -> Iterator[tuple[int, Task, bool]]:
+def with_successors(tasks: Iterable[Task], slots: int) -> Iterator[tuple[int, Task, bool]]:
     """Each task with its index, and whether its worker is likely to be given another after it.
 
     With ``slots`` tasks running at once, in order, the worker that finishes task ``i`` takes
@@ -281,6 +317,16 @@ def _with_successors(tasks: Iterable[Task], slots: int) -> Iterator[tuple[int, T
         yield i, task, len(window) >= slots
 
 
+def require_dask(feature: str = "--scheduler") -> None:
+    """Refuse, in one line, an option that needs Dask where the ``[dask]`` extra is missing.
+
+    Raises:
+        MissingExtraError: ``distributed`` is not installed.
+    """
+    if importlib.util.find_spec("distributed") is None:
+        raise MissingExtraError(feature, "dask", "Dask (distributed)")
+
+
 @contextlib.contextmanager
 def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[Executor]:
     """The executor for ``-j`` / ``--scheduler``, shut down on exit.
@@ -290,35 +336,28 @@ def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[Executor]:
         scheduler: address of a running Dask scheduler (``tcp://host:8786``); overrides ``jobs``.
 
     Raises:
+        MissingExtraError: ``scheduler`` is given and Dask is not installed.
         SchedulerError: the scheduler could not be reached.
     """
-    if scheduler is None and jobs <= 1:
-        yield InProcessExecutor()
+    if scheduler is None:
+        if jobs <= 1:
+            yield InProcessExecutor()
+            return
+        executor = PoolExecutor(jobs)
+        try:
+            yield executor
+        finally:
+            executor.close()
         return
+    require_dask()
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     # A notebook that takes a worker process down must not take down others after it.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        if scheduler is not None:
-            try:
-                client = Client(scheduler, timeout="20s")  # type: ignore[no-untyped-call]
-            except (OSError, TimeoutError) as exc:
-                raise SchedulerError(scheduler, str(exc)) from exc
-            with client:
-                yield DaskExecutor(client, f"Dask scheduler {scheduler}")
-            return
-        with (
-            LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=jobs,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-                # Calibration in a worker computes with the kernels' thread count.
-                env=thread_env(),
-            ) as cluster,
-            Client(cluster) as client,  # type: ignore[no-untyped-call]
-        ):
-            yield DaskExecutor(client, f"{jobs} local worker processes")
+        try:
+            client = Client(scheduler, timeout="20s")  # type: ignore[no-untyped-call]
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerError(scheduler, str(exc)) from exc
+        with client:
+            yield DaskExecutor(client, f"Dask scheduler {scheduler}")

@@ -80,6 +80,7 @@ def run_notebook(
     sandbox: Sandbox | None = None,
     after_cell: t.Callable[[int], None] | None = None,
     started: SandboxedKernelManager | None = None,
+    before_cell: t.Callable[[int], None] | None = None,
 ) -> Execution:
     """Execute ``setup``, every code cell of ``nb``, then ``finish``, in one fresh kernel.
 
@@ -100,6 +101,7 @@ def run_notebook(
             the cell left, before the next cell can touch it).
         started: the manager of a kernel already started in ``sandbox`` (a warm kernel, see
             :mod:`grader.execute.warm`); None starts one now.
+        before_cell: called with a student code cell's index as it starts (progress).
 
     Raises:
         ExecutionError: the kernel could not start, or the setup cell failed.
@@ -124,7 +126,7 @@ def run_notebook(
             with record_seconds(run.phases, "setup_cell"):
                 _run_setup(client, setup_cell, replies)
             # The total timeout is the student's: kernel start-up and set-up do not count.
-            run.student_cells(student_cells, time.monotonic() + total_timeout, after)
+            run.student_cells(student_cells, time.monotonic() + total_timeout, after, before_cell)
             with record_seconds(run.phases, "finish_cell"):
                 finish_error = _finish(client, run.cells, finish_cell, len(nb.cells) - 1, replies)
             stopping = time.monotonic()
@@ -166,6 +168,7 @@ class _Run:
         cells: list[nbformat.NotebookNode],
         deadline: float,
         after: t.Callable[[int], None] | None,
+        before: t.Callable[[int], None] | None = None,
     ) -> None:
         """Run each code cell until ``deadline``, the kernel's death, or its stop."""
         ended = False
@@ -176,6 +179,8 @@ class _Run:
             if ended or remaining <= 0:
                 self.cells.append(CellResult(index, "skipped", 0.0, cell.source))
                 continue
+            if before is not None:
+                before(index)
             ran = _run_cell(self.client, cell, index, self.cell_timeout, remaining, self.replies)
             self.phases["cells"] += ran.duration_s
             self.cells.append(ran)

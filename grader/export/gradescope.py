@@ -10,6 +10,7 @@ in ``/autograder/submission``); see :mod:`grader.export.gradescope_run` for what
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -29,6 +30,7 @@ from grader.export.gradescope_results import gradescope_results as gradescope_re
 from grader.export.gradescope_results import leaderboard as leaderboard
 from grader.report.render import templates_dir
 from grader.rubric import Assignment, load_assignment
+from grader.sandbox.confine import JUDGE_GROUP
 
 SOURCE = "grader-src"
 """Folder in the bundle holding an installable copy of the grader."""
@@ -82,13 +84,27 @@ mkdir -p "$GRADER_CACHE_DIR"
 from grader.pipeline import prepare_reference; \\
 prepare_reference(assignment={assignment_py}, options=GradeOptions(budget={budget_py}, \\
 data_dir={data_py}, weights_dir={weights_py}))"
-# The bundle (rubric, reference, data) is root's alone from now on.
+# Permissions (tests/export/test_gradescope.py applies this block and checks the result).
+# The bundle (rubric, reference, data) is root's alone from now on, but for the reference
+# module, which the judge imports to build the expected models. The judge runs in the group
+# $JUDGE_GROUP (the grader gives it that gid when the group exists); a kernel runs as a user and
+# group of its own, with no other group, so it can neither enter $SRC nor read the reference,
+# even in a container without namespaces.
+JUDGE_GROUP={judge_group}
+getent group "$JUDGE_GROUP" >/dev/null || groupadd --system "$JUDGE_GROUP"
+# --- permissions ---
 chmod -R go-rwx "$SRC"
-# ...but for the reference package, which the judge (another user) imports to build the expected
-# models: the folders above it may be passed through, not listed. (With namespaces, kernels do
-# not see $SRC at all; without them, see "What is not isolated" in the grader's README.)
-chmod go+x "$SRC" "$SRC/{course}"
-chmod -R go+rX "$SRC/{course}/{reference}"
+chgrp "$JUDGE_GROUP" "$SRC" "$SRC/{course}"
+chmod g+x "$SRC" "$SRC/{course}"
+chgrp -R "$JUDGE_GROUP" "$SRC/{course}/{reference}"
+chmod -R g+rX "$SRC/{course}/{reference}"
+# The prepared data: a kernel reads its own share (kernel-*.npz) by name; every other file
+# (the held-back images, a synthetic set's whole test set) is for the grader and the judge.
+DATA="$GRADER_CACHE_DIR/data"
+chmod o-r "$DATA"
+find "$DATA" -maxdepth 1 -type f ! -name 'kernel-*' -exec chgrp "$JUDGE_GROUP" {{}} + \
+  -exec chmod u=rw,g=r,o= {{}} +
+# --- end permissions ---
 """
 
 RUN_AUTOGRADER = """\
@@ -108,7 +124,7 @@ status=$?
 cat "$ROOT/grader.log" 2>/dev/null
 if [ ! -s "$ROOT/results/results.json" ]; then
   # Python itself failed: Gradescope shows an error page without results.json.
-  printf '{{"score": 0, "tests": [], "output": "%s"}}\\n' \\
+  printf '{{"score": 0, "tests": [], "stdout_visibility": "hidden", "output": "%s"}}\\n' \\
     "The autograder failed before grading (exit code $status); your instructor can see its log." \\
     >"$ROOT/results/results.json"
 fi
@@ -210,7 +226,8 @@ def build_bundle(
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, text)
-        extras = ("torch",) if spec.torch is not None else ()
+        # Keras' backend: the core requires no TensorFlow build, the image needs one.
+        extras = ("tensorflow", "torch") if spec.torch is not None else ("tensorflow",)
         bundle.writestr(f"{SOURCE}/pyproject.toml", _pyproject(extras))
         bundle.writestr("requirements.lock", requirements_lock(extras))
         bundle.writestr("assets.json", json.dumps(manifest, indent=2) + "\n")
@@ -257,6 +274,7 @@ def _scripts(
             source=SOURCE,
             course=COURSE,
             reference=_reference_dir(spec).name,
+            judge_group=JUDGE_GROUP,
             assignment_py=repr(spec.id),
             budget_py=repr(budget),
             data_py=repr(data_at),
@@ -346,9 +364,14 @@ def requirements_lock(extras: tuple[str, ...] = ()) -> str:
     return header + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
 
 
+INSTRUCTOR_ONLY = ("submissions", "solution.ipynb")
+"""What an assignment's folder holds that grading never reads: the examples and the solution."""
+
+
 def _source_files(spec: Assignment) -> dict[str, Path]:
     """Archive name -> file: the grader package with its templates; the course: the rubric,
-    the notebooks and the reference package."""
+    the released notebook, the sandbox's files and this assignment's reference module with the
+    modules of its package it imports (no solution, no other assignment's reference)."""
     files: dict[str, Path] = {}
 
     def add_tree(folder: Path, prefix: str, skip: tuple[str, ...] = ()) -> None:
@@ -361,11 +384,44 @@ def _source_files(spec: Assignment) -> dict[str, Path]:
     package = Path(grader.__file__).parent
     add_tree(package, f"{SOURCE}/grader", skip=("templates", "assignments"))
     add_tree(templates_dir(), f"{SOURCE}/grader/templates")
-    # Example submissions are for instructors; the autograder needs the rubric and notebooks.
-    add_tree(spec.folder, f"{COURSE}/assignments/{spec.id}", skip=("submissions",))
+    add_tree(spec.folder, f"{COURSE}/assignments/{spec.id}", skip=INSTRUCTOR_ONLY)
     top = _reference_dir(spec)
-    add_tree(top, f"{COURSE}/{top.name}")
+    for path in reference_modules(spec.reference, top):
+        files[f"{COURSE}/{top.name}/{path.relative_to(top).as_posix()}"] = path
     return files
+
+
+def reference_modules(module: str, top: Path) -> list[Path]:
+    """The files of ``module`` (in the package at ``top``) and of every module of that package it
+    imports, transitively, with the ``__init__.py`` of each package on the way.
+
+    Read from the source (``import`` statements), not by importing: nothing of the course runs.
+    """
+    found: set[Path] = set()
+    parsed: set[str] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        if parts[0] != top.name or name in parsed:
+            continue
+        parsed.add(name)
+        base = top.joinpath(*parts[1:])
+        path = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+        if not path.is_file():
+            continue  # a name imported from a module, not a module
+        packages = (top.joinpath(*parts[1:i], "__init__.py") for i in range(1, len(parts)))
+        found |= {init for init in packages if init.is_file()}
+        found.add(path)
+        here = parts if path.name == "__init__.py" else parts[:-1]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                pending += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                origin = here[: len(here) - node.level + 1] if node.level else []
+                stem = ".".join([*origin, *([node.module] if node.module else [])])
+                pending += [stem] + [f"{stem}.{alias.name}" for alias in node.names]
+    return sorted(found)
 
 
 def _reference_dir(spec: Assignment) -> Path:

@@ -56,21 +56,28 @@ class Plan:
     kernel_mb: int | None
     """The kernel's memory limit (``--memory-limit``); None keeps the rubric's."""
     notes: list[str]
-    """For the top of the student's output: the limits, and what to change when too small."""
+    """For the top of the student's output: the limits it grades under."""
+    instructor: list[str]
+    """For the instructor's log only (Gradescope's autograder output, hidden from students):
+    what to change in the autograder settings when a limit is too small."""
 
 
 def plan(
-    limits: ContainerLimits, *, gradescope_timeout: int, rubric_timeout: float, rubric_mb: int
+    limits: ContainerLimits, *, gradescope_timeout: int, budget_timeout: float, rubric_mb: int
 ) -> Plan:
     """Limits that finish, and report, before Gradescope stops the container.
+
+    The whole run stops at ``W = G - max(60, G / 10)`` (``G``: Gradescope's timeout), and the
+    notebook may run ``min(T, 0.75 W)`` (``T``: the notebook timeout at the bundle's budget);
+    the README shows the figures for each budget.
 
     Args:
         limits: the container's (:func:`read_cgroup_limits`).
         gradescope_timeout: the autograder timeout set in Gradescope (seconds).
-        rubric_timeout: the rubric's total notebook timeout.
+        budget_timeout: the notebook's total timeout at the bundle's budget.
         rubric_mb: the rubric's kernel memory limit.
 
-    >>> p = plan(ContainerLimits(768, 0.5), gradescope_timeout=600, rubric_timeout=2400,
+    >>> p = plan(ContainerLimits(768, 0.5), gradescope_timeout=600, budget_timeout=900,
     ...          rubric_mb=8192)
     >>> (p.wall_s, p.notebook_s, p.kernel_mb)
     (540, 405, 512)
@@ -78,7 +85,7 @@ def plan(
     margin = max(60, gradescope_timeout // 10)
     wall = max(60, gradescope_timeout - margin)
     # The judge, the reports and the start of Python share what is left after the notebook.
-    notebook = int(min(rubric_timeout, wall * 0.75))
+    notebook = int(min(budget_timeout, wall * 0.75))
     notes = [
         f"Autograder limits: {wall} s for grading (Gradescope's timeout {gradescope_timeout} s "
         f"less {margin} s to report), {notebook} s for the notebook"
@@ -86,22 +93,24 @@ def plan(
         + (f", {limits.cpus:g} CPU" if limits.cpus else "")
         + "."
     ]
+    instructor = []
     kernel: int | None = None
     if limits.memory_mb is not None:
         kernel = max(MIN_KERNEL_MB, min(rubric_mb, limits.memory_mb - GRADER_OVERHEAD_MB))
         if limits.memory_mb < GRADING_NEEDS_MB:
-            notes.append(
+            instructor.append(
                 f"The autograder has {limits.memory_mb} MB of memory; grading needs about "
-                f"{GRADING_NEEDS_MB} MB, so the notebook may run out of memory. Instructor: "
-                "raise the memory in Gradescope's autograder settings (see the grader's README)."
+                f"{GRADING_NEEDS_MB} MB, so a notebook may run out of memory: raise the memory "
+                "in Gradescope's autograder settings (see the grader's README)."
             )
-    if notebook < rubric_timeout:
-        notes.append(
-            f"The notebook may run {notebook} s here, less than the assignment's "
-            f"{rubric_timeout:g} s: Gradescope's timeout is shorter. Instructor: raise it in the "
-            "autograder settings (at most 40 minutes), or grade at a smaller budget."
+    if notebook < budget_timeout:
+        instructor.append(
+            f"A notebook may run {notebook} s here, less than the {budget_timeout:g} s its "
+            f"budget allows: Gradescope's timeout ({gradescope_timeout} s) is shorter. Raise it "
+            "in the autograder settings (at most 2400 s) and pass the same "
+            "--gradescope-timeout, or build the bundle at a smaller budget (see the README)."
         )
-    return Plan(wall, notebook, kernel, notes)
+    return Plan(wall, notebook, kernel, notes, instructor)
 
 
 def sandbox_note() -> str:
@@ -150,7 +159,7 @@ def run(
     chosen = plan(
         limits,
         gradescope_timeout=gradescope_timeout,
-        rubric_timeout=spec.total_timeout,
+        budget_timeout=spec.timeouts(budget).total,
         rubric_mb=spec.limits.memory_mb,
     )
     out = root / "grader-out"
@@ -175,6 +184,7 @@ def run(
     except subprocess.TimeoutExpired:
         status = "timeout"
     notes = [*chosen.notes, sandbox_note()]
+    instructor = list(chosen.instructor)
     batch = _json(out / "batch.json")
     notes += [f"Not graded, another notebook is: {n}" for n in batch.get("set_aside", [])]
     results = _json(out / "submission" / "results.json")
@@ -183,14 +193,18 @@ def run(
     else:
         results = {
             "score": 0,
-            "output": _with_notes(_why(status, log_path, chosen, limits), notes),
+            "output": _with_notes(_why(status, log_path, chosen, limits, instructor), notes),
             "output_format": "md",
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": [],
         }
+    results["stdout_visibility"] = "hidden"  # the instructor's notes below are printed there
     (root / "results").mkdir(parents=True, exist_ok=True)
     (root / "results" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    # Standard output is the autograder's log, which Gradescope shows instructors only.
+    for note in instructor:
+        print(f"Instructor: {note}")
     return results
 
 
@@ -208,19 +222,30 @@ def _with_notes(output: str, notes: list[str]) -> str:
     return "\n\n".join([*(f"- {markdown_text(n)}" for n in notes), output]).strip() + "\n"
 
 
-def _why(status: int | str, log_path: Path, chosen: Plan, limits: ContainerLimits) -> str:
+def _why(
+    status: int | str, log_path: Path, chosen: Plan, limits: ContainerLimits, instructor: list[str]
+) -> str:
+    """What the student reads when no result came; what to change goes to ``instructor``."""
     from grader.report.escape import markdown_text
 
     if status == "timeout":
+        instructor.append(
+            f"grading stopped after {chosen.wall_s} s: raise the autograder timeout (at most "
+            "2400 s) and --gradescope-timeout, or build the bundle at a smaller budget."
+        )
         return (
             f"**Not graded:** grading did not finish within {chosen.wall_s} s, the time "
-            "Gradescope's timeout leaves. Instructor: raise the autograder timeout."
+            "the autograder allows. Your instructor can see why in the autograder's log."
         )
     if status in (-9, 137):
         memory = f" ({limits.memory_mb} MB)" if limits.memory_mb else ""
+        instructor.append(
+            f"the grader was killed, most likely for lack of memory{memory}: raise the memory "
+            "in Gradescope's autograder settings."
+        )
         return (
             f"**Not graded:** the grader was killed, most likely for lack of memory{memory}. "
-            "Instructor: raise the memory in Gradescope's autograder settings."
+            "Your instructor can see why in the autograder's log."
         )
     lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     why = lines[-1] if lines else "the grader printed nothing"

@@ -36,7 +36,7 @@ from grader.judge.findings import MAX_TEXT as MAX_TEXT
 from grader.judge.findings import JudgeFindings as JudgeFindings
 from grader.judge.findings import parse_findings as parse_findings
 from grader.rubric import Assignment
-from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
+from grader.sandbox.confine import JUDGE_GROUP, Confinement, Mount, SandboxOptions, confine
 
 MAX_OUTPUT_BYTES = 32 * 2**20
 STDERR_TAIL = 8 * 1024
@@ -289,5 +289,7 @@ def _judge_sandbox(
             workdir=work,
             name="judge",
             reveal=[package] if package else [],
+            # Where the group exists, the reference is readable by it alone (see setup.sh).
+            group=JUDGE_GROUP,
         ) as box:
             yield box, evidence

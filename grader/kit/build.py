@@ -7,6 +7,8 @@ a folder and a zip of it::
       README.md                       how to install (one command, no internet) and check
       grader-kit.json                 marks the folder as a kit (and what it was built for)
       wheels/keras_notebook_grader-*.whl    the grader, which holds no course
+      wheels/*.whl                    what it needs beyond a course environment (see
+                                      :mod:`grader.kit.wheels`): installs offline
       assignments/<id>/student.ipynb  the released notebook (solution regions stripped)
       assignments/<id>/assignment.toml     the public rubric and its [kit] spec
 
@@ -45,6 +47,8 @@ import typing as t
 import zipfile
 from pathlib import Path
 
+import tomli_w
+
 from grader import keras_env
 from grader.authoring.validate import stale_template
 from grader.calibrate import calibration
@@ -53,6 +57,7 @@ from grader.checks.compilation import compile_summary
 from grader.course import KIT_MARKER
 from grader.data.prepare import prepare_data
 from grader.data.pretrained import find_weights
+from grader.kit import wheels
 from grader.kit.spec import (
     KIT_VERSION,
     KitError,
@@ -106,7 +111,8 @@ def build_kit(
         wheel: the grader's wheel to ship; built from the source checkout when None.
 
     Raises:
-        KitError: a builder the kit cannot describe, or no wheel to ship.
+        KitError: a builder the kit cannot describe, no wheel to ship, or a package the
+            grader needs is not installed here.
         UnknownAssignmentError: an unknown assignment id.
     """
     from grader.rubric import available
@@ -117,6 +123,7 @@ def build_kit(
         shutil.rmtree(folder)
     (folder / "wheels").mkdir(parents=True)
     shipped = _wheel(folder / "wheels", wheel)
+    wheels.ship(shipped, folder / "wheels")
     kit_secret = secrets.token_hex(16)
     count = 0
     for name in names:
@@ -208,9 +215,12 @@ def _write_assignment(
         "models": json.dumps(_models(spec, public), sort_keys=True),
         "calibrations": json.dumps(calibrations, sort_keys=True),
     }
+    try:
+        text = tomli_w.dumps(rubric)
+    except TypeError as exc:  # a value TOML has no type for (None, a date-less object)
+        raise KitError(f"{spec.id}: cannot write the kit's rubric ({exc})") from exc
     (dest / "assignment.toml").write_text(
-        "# A student kit's rubric, written by `grader kit build`: public checks only.\n"
-        + dump_toml(rubric),
+        "# A student kit's rubric, written by `grader kit build`: public checks only.\n" + text,
         encoding="utf-8",
     )
     # The kit must read back as a rubric the grader accepts, with the same public checks.
@@ -350,35 +360,6 @@ class _synthetic_only:
         shutil.rmtree(self._empty, ignore_errors=True)
 
 
-def dump_toml(table: dict[str, t.Any]) -> str:
-    """TOML for a rubric: top-level tables, arrays of tables, inline values below them."""
-    lines: list[str] = []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            lines += ["", f"[{key}]"] + [f"{k} = {_toml_value(v)}" for k, v in value.items()]
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for entry in value:
-                lines += ["", f"[[{key}]]"] + [f"{k} = {_toml_value(v)}" for k, v in entry.items()]
-        else:
-            raise KitError(f"rubric key {key!r} is not a table")
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _toml_value(value: t.Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }"
-    raise KitError(f"cannot write {type(value).__name__} values in a kit's rubric")
-
-
 def _readme(names: list[str], wheel: str, budgets: t.Sequence[str]) -> str:
     torch = [n for n in names if load_assignment(n).torch is not None]
     listed = "\n".join(
@@ -407,8 +388,11 @@ does; `pip` installs nothing from the internet with `--no-index`):
 pip install --no-index --find-links wheels keras-notebook-grader
 ```
 
-(`wheels/{wheel}` is the grader. If pip says a dependency is missing, install the course's
-environment first, or add `--find-links` to a folder of its wheels.)
+`wheels/` holds the grader (`{wheel}`) and the few packages it needs that a course
+environment may lack (click, rich, Jinja2, PyYAML...). pip keeps what you have installed,
+your TensorFlow above all (the grader requires Keras, not a TensorFlow build), and takes a
+wheel only for what is missing. Compiled wheels in it are for the machine the kit was built
+on; if pip says a dependency is missing, install it from your course's instructions first.
 
 ## Work and check
 

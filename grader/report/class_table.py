@@ -7,7 +7,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +27,10 @@ from grader.results import GradeResult
 def print_table(results: Sequence[GradeResult], console: Console | None = None) -> None:
     """Print a gradebook: one row per submission, one column per check.
 
+    Nothing is ever cut: scores and points keep their full width, long submission ids fold
+    onto more lines, and check columns that do not fit the console's width go to a second
+    table (and a third...) with the same rows.
+
     Args:
         results: Graded submissions, in the order to show them.
         console: Where to print; a fresh stdout console when omitted.
@@ -38,48 +44,97 @@ def print_table(results: Sequence[GradeResult], console: Console | None = None) 
         for check in result.checks:
             if check.id not in check_ids:
                 check_ids.append(check.id)
-
-    table = Table(
-        title="Grades (✔ pass, ✘ fail, ⚠ error; points earned)",
-        box=box.SIMPLE_HEAD,
-        show_lines=False,
-        collapse_padding=True,
-    )
-    table.add_column("Submission", no_wrap=True)
-    table.add_column("Score", justify="right", no_wrap=True)
-    name_width = max((len(r.submission) for r in results), default=10)
+    rows = [_row(result, check_ids) for result in results]
     # Full check ids as headers when they fit; numbered columns and a legend when they don't.
-    numbered = name_width + 20 + sum(len(c) + 3 for c in check_ids) > console.width
-    for i, check_id in enumerate(check_ids, start=1):
-        table.add_column(
-            Text(str(i) if numbered else check_id), justify="center", no_wrap=True, min_width=4
-        )
-    for result in results:
-        by_id = {check.id: check for check in result.checks}
-        row: list[Text] = [
-            Text(result.submission),
-            Text(f"{format_number(result.score)}/{format_number(result.max_score)}"),
-        ]
-        for check_id in check_ids:
-            found = by_id.get(check_id)
-            if found is None:
-                row.append(Text("—", style="dim"))
-            else:
-                # Icon and points only: a class gradebook must fit an 80-column terminal.
-                row.append(
-                    Text(
-                        f"{status_icon(found.status)} {format_number(found.score)}",
-                        style=RICH_STYLES.get(found.status, ""),
-                    )
-                )
-        table.add_row(*row)
-    table.caption = Text(_gradebook_caption(results))
-    console.print(table)
-    if numbered:
+    headers = check_ids
+    groups = _fitting_groups(console, headers, rows)
+    if len(groups) > 1:
+        headers = [str(i) for i in range(1, len(check_ids) + 1)]
+        groups = _fitting_groups(console, headers, rows)
+    for n, group in enumerate(groups):
+        table = _table(headers, rows, group)
+        if n == 0:
+            table.title = "Grades (✔ pass, ✘ fail, ⚠ error; points earned)"
+        if n == len(groups) - 1:
+            table.caption = Text(_gradebook_caption(results))
+        console.print(table)
+    if headers is not check_ids:
         console.print(
             Text("  ".join(f"{i}={c}" for i, c in enumerate(check_ids, start=1)), style="dim")
         )
     _print_outcomes(results, console)
+
+
+Row = list[Text]
+"""A submission's cells: its id, its score, then one per check."""
+
+
+def _row(result: GradeResult, check_ids: Sequence[str]) -> Row:
+    by_id = {check.id: check for check in result.checks}
+    row = [
+        Text(result.submission),
+        Text(f"{format_number(result.score)}/{format_number(result.max_score)}"),
+    ]
+    for check_id in check_ids:
+        found = by_id.get(check_id)
+        if found is None:
+            row.append(Text("—", style="dim"))
+        else:
+            # Icon and points only: a class gradebook must fit an 80-column terminal.
+            row.append(
+                Text(
+                    f"{status_icon(found.status)} {format_number(found.score)}",
+                    style=RICH_STYLES.get(found.status, ""),
+                )
+            )
+    return row
+
+
+def _table(headers: Sequence[str], rows: Sequence[Row], group: Sequence[int]) -> Table:
+    """The table of the check columns ``group`` (indices into ``headers``), beside each
+    submission's id and score."""
+    table = Table(box=box.SIMPLE_HEAD, show_lines=False, collapse_padding=True)
+    # Ids fold rather than lose their end: two students' ids often differ only there.
+    longest_id = max((row[0].cell_len for row in rows), default=10)
+    table.add_column("Submission", overflow="fold", min_width=min(longest_id, 12))
+    # A score is never shortened: its column is as wide as its widest value.
+    table.add_column(
+        "Score",
+        justify="right",
+        no_wrap=True,
+        min_width=max((row[1].cell_len for row in rows), default=5),
+    )
+    for i in group:
+        widest = max((row[2 + i].cell_len for row in rows), default=1)
+        table.add_column(
+            Text(headers[i]),
+            justify="center",
+            no_wrap=True,
+            min_width=max(widest, cell_len(headers[i]), 4),
+        )
+    for row in rows:
+        table.add_row(row[0], row[1], *(row[2 + i] for i in group))
+    return table
+
+
+def _fitting_groups(
+    console: Console, headers: Sequence[str], rows: Sequence[Row]
+) -> list[list[int]]:
+    """The check columns split into groups, each making a table no wider than the console
+    (at least one column per group, however narrow the console)."""
+    # Measured on one row of each column's widest cell (the id at the width it folds to),
+    # on an unbounded console: rich caps a measurement at the console's width.
+    widest: Row = [Text("x" * min(max((r[0].cell_len for r in rows), default=10), 12))]
+    for column in range(1, 2 + len(headers)):
+        widest.append(max((row[column] for row in rows), key=lambda c: c.cell_len, default=Text()))
+    unbounded = console.options.update_width(1_000_000)
+    groups: list[list[int]] = [[]]
+    for i in range(len(headers)):
+        trial = _table(headers, [widest], [*groups[-1], i])
+        if groups[-1] and Measurement.get(console, unbounded, trial).minimum > console.width:
+            groups.append([])
+        groups[-1].append(i)
+    return groups
 
 
 def _gradebook_fields(result: GradeResult) -> GradeResult:

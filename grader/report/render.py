@@ -209,6 +209,9 @@ def _summary(result: GradeResult) -> dict[str, t.Any]:
     return {
         "percent": percent(result.score, result.max_score),
         "status_counts": status_counts(result.checks),
+        # What to fix, first: the checks that did not pass, the first cell that failed.
+        "fix_checks": [c for c in result.checks if c.status != "pass"],
+        "first_failed_cell": failed_cells[0] if failed_cells else None,
         "failed_cells": failed_cells,
         "skipped_cells": sum(1 for c in result.cells if c.status == "skipped"),
         "limits_text": describe_limits(result.budget_limits),

@@ -51,17 +51,9 @@ def print_report(result: GradeResult, view: View, console: Console | None = None
     console = console or Console()
     # As grader.report.render.print_table: rich Text only, from a copy without control characters.
     shown = printable_copy(for_view(result, view))
-    limits = describe_limits(shown.budget_limits)
-    console.print(
-        Text(
-            f"{view.capitalize()} view. Budget {shown.budget} ({limits or 'no caps'}); "
-            f"data {shown.data.source}: {shown.data.description}; seed {shown.seed}.",
-            style="dim",
-        )
-    )
-    for notice in shown.notices:
-        console.print(Text(f"• {notice}"))
-    print_checks(shown, console)
+    # What to fix first (the checks with their hints, the first cell that failed), then the
+    # evidence, then how it was graded: the first screen answers "what do I fix?".
+    print_checks(shown, console, first_failed_cell=True)
     for diff in layer_diffs(shown.checks):
         if diff.differences or diff.trainable_differences:
             console.print(_layer_table(diff))
@@ -72,6 +64,29 @@ def print_report(result: GradeResult, view: View, console: Console | None = None
     for confusion in confusions(shown.checks):
         console.print(_confusion_table(confusion))
     _print_failed_cells(shown, console)
+    limits = describe_limits(shown.budget_limits)
+    console.print(
+        Text(
+            f"{view.capitalize()} view. Budget {shown.budget} ({limits or 'no caps'}); "
+            f"data {shown.data.source}: {shown.data.description}; seed {shown.seed}.",
+            style="dim",
+        )
+    )
+    for notice in shown.notices:
+        console.print(Text(f"• {notice}"))
+
+
+def _print_first_failed_cell(result: GradeResult, console: Console) -> None:
+    """One line on the first cell that failed (often why later checks failed), in full below."""
+    cell = next((c for c in result.cells if c.status in ("error", "timeout")), None)
+    if cell is None:
+        return
+    what = f"{cell.error_name}: {cell.error_value}" if cell.error_name else "ran out of time"
+    line = Text.assemble(("First cell that failed: ", "bold"), f"cell {cell.index}, {what}")
+    hint = cell_hint(cell)
+    if hint:
+        line.append_text(Text.assemble(". ", ("Hint: ", "bold"), hint))
+    console.print(line)
 
 
 def _marked(text: str, differs: bool) -> Text:
@@ -217,16 +232,19 @@ WIDE_CONSOLE = 140
 """Columns from which :func:`print_checks` fits messages and hints into its table."""
 
 
-def print_checks(result: GradeResult, console: Console | None = None) -> None:
+def print_checks(
+    result: GradeResult, console: Console | None = None, *, first_failed_cell: bool = False
+) -> None:
     """Print one submission's checks with messages, and hints where a check did not pass.
 
     On a console at least :data:`WIDE_CONSOLE` columns wide this is one table (check, status,
     points, message, hint). Narrower consoles get the table without the two text columns, and
-    each message and hint printed beneath it at full width.
+    each message and hint printed beneath it at full width, the checks that did not pass first.
 
     Args:
         result: The graded submission.
         console: Where to print; a fresh stdout console when omitted.
+        first_failed_cell: also name the first cell that failed, after what did not pass.
     """
     console = console or Console()
     result = printable_copy(result)  # see grader.report.class_table.print_table
@@ -256,10 +274,21 @@ def print_checks(result: GradeResult, console: Console | None = None) -> None:
     for incident in result.incidents:
         console.print(Text(f"{incident.outcome}: {incident.detail}", style="yellow"))
     if wide:
+        if first_failed_cell:
+            _print_first_failed_cell(result, console)
         return
     # Squeezed into 20-column cells, messages become a word per line; printed beneath the table
     # they keep whole sentences, and phrases like "units is 64, expected 128" stay findable.
-    for check in result.checks:
+    # What to fix comes first.
+    failing = [c for c in result.checks if c.status != "pass"]
+    _print_messages(failing, console)
+    if first_failed_cell:
+        _print_first_failed_cell(result, console)
+    _print_messages([c for c in result.checks if c.status == "pass"], console)
+
+
+def _print_messages(checks: list[CheckResult], console: Console) -> None:
+    for check in checks:
         hint = _visible_hint(check)
         if not check.message and not hint:
             continue

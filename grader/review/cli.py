@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 import sys
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from grader.exceptions import GraderError, ReviewError
+from grader.exceptions import GraderError, MissingExtraError, ReviewError
 
 if t.TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -69,8 +70,11 @@ def serve(out: Path, *, port: int = 0, open_browser: bool = True) -> None:
     """Serve the review app on 127.0.0.1 until interrupted.
 
     Raises:
+        MissingExtraError: Flask (the ``[review]`` extra) is not installed.
         ReviewError: ``out`` is not a graded class, or the port is taken.
     """
+    if importlib.util.find_spec("flask") is None:
+        raise MissingExtraError("grader review", "review", "Flask")
     token = secrets.token_urlsafe(32)
     server = open_server(out, port=port, token=token)
     url = f"http://{HOST}:{server.server_port}/?token={token}"

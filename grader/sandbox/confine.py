@@ -24,6 +24,7 @@ If namespaces cannot be created here, the grader says so once and keeps the othe
 from __future__ import annotations
 
 import functools
+import grp
 import json
 import logging
 import os
@@ -62,6 +63,11 @@ ENV_ALLOWED = (
 
 SANDBOX_USER = "student"
 
+JUDGE_GROUP = "grader-judge"
+"""The group a root grader runs the judge in, where the group exists (Gradescope's
+``setup.sh`` makes it and gives it the reference module): in a container without namespaces,
+file permissions alone keep course material from kernels, which run in groups of their own."""
+
 
 @dataclass(frozen=True)
 class SandboxOptions:
@@ -70,7 +76,8 @@ class SandboxOptions:
     enabled: bool = True
     limits: Limits = field(default_factory=Limits)
     uids: tuple[int, int] = DEFAULT_UIDS
-    """First and last uid a root grader gives its sandboxes, one each (gid = uid)."""
+    """First and last uid a root grader gives its sandboxes, one each (gid = uid; a judge's
+    gid is :data:`JUDGE_GROUP`'s where that group exists)."""
     python: str | None = None
     """The interpreter a kernel runs (a rubric's ``[execution] python``); None: the grader's.
     Its installation is shown in the sandbox, and the grader's package on its path."""
@@ -224,6 +231,7 @@ def confine(
     hide: t.Iterable[Path | None] = (),
     reveal: t.Iterable[Path] = (),
     discard_output: bool = False,
+    group: str | None = None,
 ) -> Iterator[Confinement]:
     """Prepare a confined launch: allocate an identity, write the launcher's spec.
 
@@ -245,6 +253,8 @@ def confine(
             expected models from the reference package. Never a kernel's.
         discard_output: send the process's own stdout and stderr to ``/dev/null`` (a kernel,
             whose output travels over Jupyter's channels).
+        group: a group to run in instead of the identity's own, where the grader is root and
+            the group exists (the judge's :data:`JUDGE_GROUP`). Never a kernel's.
 
     Raises:
         ExecutionError: no free identity, or the uid lock folder is not safe to use.
@@ -264,7 +274,7 @@ def confine(
         ids = None
         if options.enabled and os.geteuid() == 0:
             uid = stack.enter_context(identity(*options.uids))
-            ids = (uid, uid)
+            ids = (uid, _group_id(group) or uid)
         namespaces = options.enabled and namespaces_available()
         confinement = Confinement(
             uid=ids[0] if ids else None,
@@ -285,6 +295,16 @@ def confine(
             confinement.spec_file.write_text(json.dumps(spec), encoding="utf-8")
             confinement.spec_file.chmod(0o600)
         yield confinement
+
+
+def _group_id(name: str | None) -> int | None:
+    """The id of the group ``name``, or None when there is no such group (or no name)."""
+    if name is None:
+        return None
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        return None
 
 
 def _spec(

@@ -59,9 +59,23 @@ def python_paths(kernel_python: str | None = None) -> tuple[list[Path], list[tup
         plain = Path(os.path.abspath(candidate))
         if plain != resolved:
             links.append((str(plain), str(resolved)))
+    for folder in _interpreter_path(os.environ.get("PYTHONPATH", "")):
+        found += _linked_packages(Path(folder))
     shown = outermost(found)
     visible = [(p, target) for p, target in links if not _shown_as_is(Path(p), shown)]
     return shown, sorted(set(visible))
+
+
+def _linked_packages(folder: Path) -> list[Path]:
+    """Where the symbolic links directly in an import folder lead: a site-packages whose
+    packages are links into a shared installation (Nix, a course's environment made of links)
+    is imported through them, so the sandbox must show their targets too."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    targets = (Path(e.path).resolve() for e in entries if e.is_symlink())
+    return [t for t in targets if t.exists() and not _is_checkout(t)]
 
 
 @functools.cache

@@ -64,6 +64,14 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     assert "course/assignments/cifar10_transfer/assignment.toml" in names
     assert "grader-src/grader/templates/report.html.j2" in names
     assert "course/reference/cifar10_transfer.py" in names
+    # What grading reads, nothing more: this assignment's reference module and what it imports,
+    # no solution notebook, no other assignment's reference (issue 23).
+    assert {n for n in names if n.startswith("course/reference/")} == {
+        "course/reference/__init__.py",
+        "course/reference/cifar10_transfer.py",
+        "course/reference/training.py",
+    }
+    assert not any(n.endswith("solution.ipynb") for n in names)
     # The grader's source is the grader only; the course is a folder of its own.
     assert not any(
         n.startswith(("grader-src/reference", "grader-src/grader/assign")) for n in names
@@ -98,7 +106,6 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     assert 'pip install --no-cache-dir --no-deps "$SRC/grader-src"' in setup
     assert "export DEBIAN_FRONTEND=noninteractive" in setup
     assert 'export GRADER_COURSE="$SRC/course"' in setup
-    assert 'chmod -R go+rX "$SRC/course/reference"' in setup
     assert (
         'GRADER_COURSE="${GRADER_COURSE:-$ROOT/source/course}"'
         in (tmp_path / "run_autograder").read_text()
@@ -118,6 +125,72 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     assert assets == [OFFICIAL_DATA["cifar10"]]
     run = (tmp_path / "run_autograder").read_text()
     assert "--data-dir /autograder/source/data" in run and "--gradescope-timeout 600" in run
+
+
+SANDBOX_UID = 60123
+"""A kernel's user (with a group of its own, the same number, and no other)."""
+JUDGE_UID = 60124
+
+
+def permissions_block(setup: str) -> str:
+    """The permission steps of setup.sh, as it runs them."""
+    start = setup.index("# --- permissions ---\n")
+    return setup[start : setup.index("# --- end permissions ---")]
+
+
+def can_read(path: Path, top: Path, uid: int, gids: set[int]) -> bool:
+    """Whether ``uid`` in ``gids`` may read ``path``: every folder from ``top`` down searchable
+    (x), the file itself readable (r), by the owner, group or other bits that apply to it."""
+
+    def allows(p: Path, bit: int) -> bool:
+        st = p.lstat()
+        if st.st_uid == uid:
+            return bool(st.st_mode & (bit << 6))
+        if st.st_gid in gids:
+            return bool(st.st_mode & (bit << 3))
+        return bool(st.st_mode & bit)
+
+    folders = [top, *(p for p in path.parents if p.is_relative_to(top) and p != top)]
+    return all(allows(f, 1) for f in folders) and allows(path, 4)
+
+
+def test_after_setup_a_kernel_reads_only_its_data_and_the_judge_the_reference_and_held_back(
+    offline_bundle: Path, tmp_path: Path
+) -> None:
+    source = extract(offline_bundle, tmp_path / "source")
+    # The judge's group: a number of our own here (setup.sh names `grader-judge`, made with
+    # groupadd; a test must not add groups to the machine). As another user than root, the
+    # group chgrp may give is one's own.
+    judge_gid = 60777 if os.geteuid() == 0 else os.getgid()
+    # The data setup.sh prepared, as prepare_data names it (see grader/data/prepare.py).
+    cache = tmp_path / "cache"
+    (cache / "data").mkdir(parents=True)
+    for name in ("kernel-cifar10-ab.npz", "held-out-cifar10-ab.npz", "synthetic-cifar10-ab.npz"):
+        (cache / "data" / name).write_bytes(b"arrays")
+    block = permissions_block((source / "setup.sh").read_text())
+    variables = f"SRC={source}\nJUDGE_GROUP={judge_gid}\nGRADER_CACHE_DIR={cache}\n"
+    subprocess.run(["bash", "-c", f"set -euo pipefail\n{variables}{block}"], check=True)
+
+    def readable(top: Path, uid: int, gids: set[int]) -> set[str]:
+        files = [p for p in top.rglob("*") if p.is_file()]
+        return {p.relative_to(top).as_posix() for p in files if can_read(p, top, uid, gids)}
+
+    assert readable(source, SANDBOX_UID, {SANDBOX_UID}) == set()
+    assert readable(source, JUDGE_UID, {judge_gid}) == {
+        "course/reference/__init__.py",
+        "course/reference/cifar10_transfer.py",
+        "course/reference/training.py",
+    }
+    # A kernel reads its own share of the data; the held-back images are the judge's.
+    assert readable(cache, SANDBOX_UID, {SANDBOX_UID}) == {"data/kernel-cifar10-ab.npz"}
+    assert readable(cache, JUDGE_UID, {judge_gid}) == {
+        "data/kernel-cifar10-ab.npz",
+        "data/held-out-cifar10-ab.npz",
+        "data/synthetic-cifar10-ab.npz",
+    }
+    # The rubric (hidden checks, their parameters) and the secret-bearing scripts are root's.
+    rubric = source / "course/assignments/cifar10_transfer/assignment.toml"
+    assert rubric.stat().st_uid == os.geteuid() and stat.S_IMODE(rubric.stat().st_mode) & 0o077 == 0
 
 
 def run_autograder(bundle: Path, root: Path, submission: dict[str, Path]) -> dict[str, object]:

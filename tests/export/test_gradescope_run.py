@@ -3,6 +3,7 @@ a limit hit, and assets fetched or carried with their digests checked."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -20,6 +21,7 @@ import pytest
 from grader.export.gradescope import build_bundle
 from grader.export.gradescope_run import plan, prepare_assets, run
 from grader.machine import ContainerLimits, cores, read_cgroup_limits
+from tests.conftest import ROOT
 
 
 def cgroup(root: Path, files: dict[str, str]) -> Path:
@@ -61,19 +63,46 @@ def test_cores_follow_the_containers_cpu_quota_not_the_hosts(tmp_path: Path) -> 
     assert cores(many) == host  # a quota above the affinity leaves the affinity
 
 
-def test_plan_stays_under_gradescopes_timeout_and_says_what_to_raise() -> None:
+def test_plan_stays_under_gradescopes_timeout_and_tells_the_instructor_what_to_raise() -> None:
     small = plan(
-        ContainerLimits(768, 0.5), gradescope_timeout=600, rubric_timeout=2400, rubric_mb=8192
+        ContainerLimits(768, 0.5), gradescope_timeout=600, budget_timeout=900, rubric_mb=8192
     )
     assert small.wall_s < 600 and small.notebook_s < small.wall_s
     assert small.kernel_mb == 512
-    text = " ".join(small.notes)
-    assert "768 MB" in text and "raise the memory" in text and "raise it in the" in text
+    text = " ".join(small.instructor)
+    assert "768 MB" in text and "raise the memory" in text and "less than the 900 s" in text
+    # What students read says what limits they were graded under, nothing for the instructor.
+    assert len(small.notes) == 1 and "instructor" not in small.notes[0].lower()
     roomy = plan(
-        ContainerLimits(6144, 2.0), gradescope_timeout=2400, rubric_timeout=600, rubric_mb=8192
+        ContainerLimits(6144, 2.0), gradescope_timeout=2400, budget_timeout=600, rubric_mb=8192
     )
     assert roomy.notebook_s == 600 and roomy.kernel_mb == 6144 - 1200
-    assert len(roomy.notes) == 1  # the limits only: nothing to raise
+    assert roomy.instructor == []  # nothing to raise
+
+
+@pytest.mark.parametrize(
+    ("budget", "minutes"),
+    [("smoke", 23), ("standard", 40)],
+)
+def test_the_readmes_gradescope_timeouts_fit_gradescope_and_give_what_it_says(
+    budget: str, minutes: int
+) -> None:
+    """The README's table (Gradescope section): each budget's recommended timeout is at most
+    Gradescope's 40 minutes, and the notebook gets the time the table says."""
+    from grader.rubric import load_assignment
+
+    spec = load_assignment("cifar10_transfer")
+    allowed = spec.timeouts(budget).total
+    chosen = plan(
+        ContainerLimits(4096, 2.0),
+        gradescope_timeout=minutes * 60,
+        budget_timeout=allowed,
+        rubric_mb=spec.limits.memory_mb,
+    )
+    assert minutes * 60 <= 2400
+    readme = (ROOT / "README.md").read_text()
+    row = f"| {budget} | {allowed:g} s | {minutes} min ({minutes * 60} s) | {chosen.wall_s} s | "
+    assert row + f"{chosen.notebook_s} s |" in readme
 
 
 def fake_grader(tmp_path: Path, body: str) -> str:
@@ -92,7 +121,11 @@ def fake_grader(tmp_path: Path, body: str) -> str:
     ids=["killed", "error"],
 )
 def test_results_json_explains_a_limit_hit(
-    tmp_path: Path, body: str, limits: ContainerLimits, expected: str
+    tmp_path: Path,
+    body: str,
+    limits: ContainerLimits,
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
@@ -107,6 +140,12 @@ def test_results_json_explains_a_limit_hit(
     written = json.loads((root / "results" / "results.json").read_text())
     assert written == results and written["score"] == 0 and written["tests"] == []
     assert expected in written["output"] and "Autograder limits:" in written["output"]
+    # What to raise is the instructor's: in the log (stdout, hidden from students), not here.
+    assert "instructor:" not in written["output"].lower()
+    assert written["stdout_visibility"] == "hidden"
+    if limits.memory_mb == 768:
+        log = capsys.readouterr().out
+        assert "Instructor: the grader was killed" in log and "raise the memory" in log
 
 
 def test_a_grader_past_its_wall_clock_is_stopped_and_explained(
@@ -118,7 +157,7 @@ def test_a_grader_past_its_wall_clock_is_stopped_and_explained(
 
     def quick(*args: object, **kwargs: object) -> module.Plan:
         chosen = real_plan(*args, **kwargs)  # type: ignore[arg-type]
-        return module.Plan(1, 1, chosen.kernel_mb, chosen.notes)
+        return dataclasses.replace(chosen, wall_s=1, notebook_s=1)
 
     monkeypatch.setattr(module, "plan", quick)
     root = tmp_path / "autograder"

@@ -269,7 +269,8 @@ def test_markdown_has_the_facts() -> None:
     assert "1 cell was never run" in md
     # Pipes and newlines would break the table row.
     assert "layer conv1 is trainable<br>layer conv2 \\| is trainable" in md
-    row = next(line for line in md.splitlines() if "`transfer.frozen`" in line)
+    # The checks table's row (the list of what to fix above it names the check too).
+    row = next(line for line in md.splitlines() if line.startswith("| `transfer.frozen`"))
     assert row.startswith("| ") and row.endswith(" |") and "✘ fail" in row and FAIL_HINT in row
     # Free text is escaped for Markdown (every viewer shows "a < b"); code is fenced verbatim.
     assert "could not load transfer.keras: a &lt; b" in md

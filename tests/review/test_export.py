@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -223,6 +224,21 @@ def test_the_cli_exports_and_refuses_a_folder_that_is_not_a_class(
         and "grader grade" in refused.output
     )
     assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_without_flask_the_desk_is_one_line_and_export_still_works(
+    graded: GradedClass, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "flask", None)  # the [review] extra is not installed
+    runner = CliRunner()
+    refused = runner.invoke(main, ["review", str(graded.out), "--no-browser"])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "error: grader review needs Flask, which is not installed: "
+        "pip install 'keras-notebook-grader[review]'"
+    ]
+    done = runner.invoke(main, ["review", str(graded.out), "--export"])
+    assert done.exit_code == 0, done.output
 
 
 def test_a_notebook_without_answers_is_pending_not_missing(graded: GradedClass) -> None:

@@ -586,3 +586,43 @@ def test_a_sandboxed_process_has_a_user_name_without_a_passwd_entry(tmp_path: Pa
     assert run.returncode == 0, run.stderr
     uid, name = run.stdout.split()
     assert int(uid) != os.getuid() and name == SANDBOX_USER
+
+
+@needs_root
+def test_the_judge_runs_in_its_group_where_it_exists_and_a_kernel_in_its_own(
+    tmp_path: Path,
+) -> None:
+    """Without namespaces (Gradescope), the reference is readable by the judge's group alone
+    (see setup.sh): the judge must run in it, a kernel never."""
+    import grp
+
+    group = next(g for g in grp.getgrall() if g.gr_gid != 0)
+    (tmp_path / "judge").mkdir()
+    (tmp_path / "kernel").mkdir()
+    options = SandboxOptions()
+    with confine(options, mounts=[], workdir=tmp_path / "judge", group=group.gr_name) as box:
+        judge = run_confined(box, ["sh", "-c", "id -u; id -g; id -G"])
+    uid, gid, groups = judge.stdout.split("\n")[:3]
+    assert (gid, groups) == (str(group.gr_gid), str(group.gr_gid)) and uid != gid
+    with confine(options, mounts=[], workdir=tmp_path / "kernel") as box:
+        kernel = run_confined(box, ["sh", "-c", "id -u; id -g; id -G"])
+    uid, gid, groups = kernel.stdout.split("\n")[:3]
+    assert uid == gid == groups
+    with confine(options, mounts=[], workdir=tmp_path / "kernel", group="no-such-group-x") as box:
+        missing = run_confined(box, ["id", "-g"])
+    assert missing.stdout.strip() == str(box.uid)  # no such group: its own, as before
+
+
+def test_packages_linked_into_an_import_folder_are_shown_where_they_lead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site-packages made of links (a course environment built from a shared installation,
+    Nix): the kernel imports through them, so their targets must be shown."""
+    shared = tmp_path / "shared" / "somepkg"
+    shared.mkdir(parents=True)
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "somepkg").symlink_to(shared)
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    shown, _ = python_paths()
+    assert shared.resolve() in shown and tmp_path.resolve() not in shown  # the target only
