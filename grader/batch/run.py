@@ -87,7 +87,7 @@ class BatchSummary:
     Canvas would not match)."""
 
 
-RETRIED_OUTCOMES = frozenset({"judge_failed", "judge_timeout"})
+RETRIED_OUTCOMES = frozenset({"judge_failed", "judge_timeout", "missing_module"})
 """Outcomes graded again by the next run (see :meth:`_Batch.store`)."""
 
 
@@ -303,8 +303,9 @@ class _Batch:
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
         result = GradeResult.from_json(done.result_json)
         # A judge that broke or ran out of time may have met a loaded or broken machine rather
-        # than the notebook: such a result is written, but neither cached nor marked done, so
-        # the next run judges the notebook again instead of serving the accident forever.
+        # than the notebook, and a missing package is the environment's to fix: such a result
+        # is written, but neither cached nor marked done, so the next run judges the notebook
+        # again instead of serving the accident forever.
         retry = result.outcome in RETRIED_OUTCOMES
         key = None if retry else result_key(sub.digest, self.context)
         result_json = result.to_json()
