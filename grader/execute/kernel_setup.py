@@ -37,7 +37,8 @@ def kernel_key(
     # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
     extra_files = [spec.folder / name for name in spec.sandbox_files]
     extra_files += [w.path for w in pretrained if w.path is not None]
-    extra_files += offline_weights(spec.pretrained, options.weights_dir)
+    if spec.torch is None:  # keras.applications bases a notebook may build besides the rubric's
+        extra_files += offline_weights(spec.pretrained, options.weights_dir)
     return warm_key(
         options.sandbox_for(spec),
         data=data.kernel_file,
