@@ -130,6 +130,19 @@ def main(ctx: click.Context, verbose: bool, course: Path | None) -> None:
     help="Score column header in canvas.csv, e.g. 'HW 3 (123456)' [default: assignment title].",
 )
 @click.option(
+    "--lms",
+    type=click.Choice(["canvas", "moodle", "blackboard", "nbgrader", "gradescope", "folder"]),
+    default=None,
+    help="The platform the hand-in comes from; its naming alone gives student ids "
+    "[default: found from the hand-in's shape].",
+)
+@click.option(
+    "--blackboard-column",
+    default=None,
+    metavar="COLUMN_ID",
+    help="Grade Center Column ID that blackboard.csv updates [default: a new column].",
+)
+@click.option(
     "--one-student",
     is_flag=True,
     help="SUBMISSIONS are one student's files (Gradescope's submission folder): grade the "
@@ -156,6 +169,8 @@ def grade(
     roster: Path | None,
     force: bool,
     canvas_column: str | None,
+    lms: str | None,
+    blackboard_column: str | None,
     one_student: bool,
     view: t.Literal["student", "instructor"],
     no_sandbox: bool,
@@ -200,6 +215,8 @@ def grade(
             canvas_column=canvas_column,
             observer=observer,
             single=one_student,
+            lms=lms,
+            blackboard_column=blackboard_column,
         )
     print_table([e.result for e in summary.entries])
     _print_summary(summary, out)

@@ -39,18 +39,29 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise NotANotebookError(path, "not UTF-8 text") from exc
     try:
         raw = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
         # A notebook cut short or edited by hand still opens like one; anything else is not one.
+        # Whatever stops the parser (broken JSON, nesting deeper than Python's stack) is the
+        # file's doing: a named outcome, graded once and cached, never a failure to retry.
         error = InvalidNotebookError if text.lstrip().startswith("{") else NotANotebookError
-        raise error(path, f"invalid JSON at line {exc.lineno}") from exc
+        raise error(path, _json_problem(exc)) from exc
     if not isinstance(raw, dict):
         raise NotANotebookError(path, f"JSON {type(raw).__name__}, not an object")
     try:
         nb: nbformat.NotebookNode = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises several unrelated types for a malformed file
-        raise InvalidNotebookError(path, f"not nbformat 4: {str(exc).splitlines()[0]}") from exc
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InvalidNotebookError(path, f"not nbformat 4: {first}") from exc
     return nb
+
+
+def _json_problem(exc: ValueError | RecursionError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at line {exc.lineno}"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply to read"
+    return f"unreadable JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
 
 
 def grader_metadata(nb: nbformat.NotebookNode) -> dict[str, t.Any]:

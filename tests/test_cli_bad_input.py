@@ -106,6 +106,11 @@ def not_a_notebook(tmp: Path) -> Path:
     return path
 
 
+def class_file_taken(tmp: Path) -> Path:
+    (tmp / "out" / "gradebook.csv").mkdir(parents=True)
+    return tmp / "out"
+
+
 def no_grader_metadata(nb: dict[str, t.Any]) -> None:
     del nb["metadata"]["grader"]
 
@@ -160,6 +165,19 @@ CASES: dict[tuple[str, str], Args] = {
         "--roster",
         str(d / "r.csv"),
     ],
+    ("a hand-in none of whose notebooks is named as the `--lms` platform names files", "grade"): (
+        lambda d: [*grade_source(zipped({"hw.ipynb": NOTEBOOK.read_bytes()}))(d), "--lms", "canvas"]
+    ),
+    ("a `--blackboard-column` that is not a Grade Center Column ID", "grade"): lambda d: [
+        *grade_source(lambda d: NOTEBOOK)(d),
+        "--blackboard-column",
+        "HW 3",
+    ],
+    (
+        "an `--out` where a folder has the name of a class file (`gradebook.csv`, from an older "
+        "grader)",
+        "grade",
+    ): grade_out(class_file_taken),
     ("a file that is not a notebook, or a damaged one", "check"): lambda d: [
         "check",
         str(not_a_notebook(d)),

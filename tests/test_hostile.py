@@ -130,6 +130,10 @@ def hostile_notebooks(folder: Path, port: int) -> dict[str, str]:
         nbformat.write(nb, folder / f"{stem}.ipynb")
     (folder / "invalid_notebook_corrupt.ipynb").write_text('{"cells": [{"cell_type": "code", ')
     (folder / "not_a_notebook_text.ipynb").write_text("print('this is a script')\n")
+    # Deeper than Python's stack: the parser's RecursionError, not a failure retried every run.
+    (folder / "invalid_notebook_deep.ipynb").write_text(
+        '{"cells": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    )
     # The stem names the expected outcome: "ok_..." or "<outcome>_<attack>".
     outcomes = {p.stem: p.stem.rsplit("_", 1)[0] for p in folder.glob("*.ipynb")}
     return {stem: "ok" if stem.startswith("ok_") else outcome for stem, outcome in outcomes.items()}
@@ -230,7 +234,7 @@ def test_hostile_batch_then_normal_submissions(
     assert [c.status for c in big.cells] == ["ok"]
     assert (out / "ok_images" / "executed.ipynb").stat().st_size < 100_000
 
-    for stem in ("invalid_notebook_corrupt", "not_a_notebook_text"):
+    for stem in ("invalid_notebook_corrupt", "invalid_notebook_deep", "not_a_notebook_text"):
         refused = results[stem]
         assert refused.score == 0 and all(c.status == "fail" for c in refused.checks)
         assert refused.incidents[0].outcome == expected[stem]

@@ -1,33 +1,45 @@
-"""Find the submissions of a class: a folder, a Canvas or Moodle zip, a Gradescope export, an
-nbgrader course.
+"""Find the submissions of a class: a folder, a Canvas, Moodle or Blackboard zip, a Gradescope
+export, an nbgrader course.
 
 Each submission gets a student id, which names its output folder:
 
-- Canvas, Moodle and nbgrader name files and folders after the student; see
-  :mod:`grader.batch.lms_names` for each platform's scheme.
+- One platform per hand-in, chosen once: from the export's own structure (Gradescope's
+  ``submission_metadata.yml``, nbgrader's ``submitted/``, else the LMS naming that every
+  notebook follows), or named by ``grader grade --lms``. Every file is then read with that
+  platform's naming only (:mod:`grader.batch.lms_names`), from the part of its path the
+  platform wrote; a file not in that shape is listed as ignored, never graded under an id a
+  student wrote.
 - A Gradescope export holds ``submission_metadata.yml`` and one ``submission_<n>/`` folder per
   submission; the metadata names the submitters and their student ids (``:sid:``).
 - In a plain folder the notebook's file stem is the id.
 
 One student gets one row: when an LMS hand-in holds several notebooks of one student (a
-re-upload, a scratch copy), :func:`choose` keeps one and the others are listed as ignored,
+re-upload, a scratch copy), :func:`choose` keeps one and the others are listed as set aside,
 because every gradebook import keys rows by student and would keep an arbitrary one of two.
+
+Hand-in files are never followed through symbolic links: a link, a device or a pipe in a
+hand-in is listed as ignored, and notebooks are read with ``O_NOFOLLOW`` (:func:`read_handin`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 import shutil
+import stat
 import typing as t
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from grader.batch.layout import RENAMED_PREFIX, is_reserved
 from grader.batch.lms_names import (
+    PLATFORMS,
     Owner,
+    blackboard_assignment,
     blackboard_owner,
     canvas_owner,
     moodle_owner,
@@ -69,11 +81,41 @@ class Submission:
     upload: int = 0
     """Orders one student's uploads, later larger: Canvas' attachment id, Blackboard's attempt
     time; 0 elsewhere."""
+    lms_id: str = ""
+    """The id exactly as the platform wrote it (Canvas user id or ``anon_<id>``, Moodle
+    participant id, Blackboard username, nbgrader or Gradescope id); the LMS files key rows by
+    it. "" in a plain folder."""
+    prefix: str = ""
+    """What the platform wrote before the student's own file name (Canvas, Blackboard)."""
 
     @property
     def digest(self) -> str:
         """SHA-256 of the notebook's bytes."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return hashlib.sha256(read_handin(self.path)).hexdigest()
+
+    @property
+    def file_name(self) -> str:
+        """The file's name as the student uploaded it (the platform's prefix removed)."""
+        name = self.path.name
+        return name[len(self.prefix) :] if self.prefix and name.startswith(self.prefix) else name
+
+
+def read_handin(path: Path) -> bytes:
+    """A hand-in file's bytes, read without following a symbolic link.
+
+    Raises:
+        InputError: the file is a link, or not a regular file (a device, a pipe).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: not read ({exc.strerror}); a hand-in file must be a plain file, not a link"
+        ) from exc
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise InputError(f"{path}: not a regular file; not read")
+        return fh.read()
 
 
 @dataclass(frozen=True)
@@ -100,9 +142,16 @@ class Discovery:
 
 def safe_id(text: str) -> str:
     """A file-name-safe version of a student id (keeps letters and digits of any script, ``.``,
-    ``_``, ``-``)."""
+    ``_``, ``-``); an id that names one of the class's own files gets ``student-`` before it
+    (see :mod:`grader.batch.layout`).
+
+    >>> safe_id("gradebook.csv"), safe_id("a b/../c")
+    ('student-gradebook.csv', 'a_b_.._c')
+    """
     cleaned = _UNSAFE.sub("_", text.strip()).strip("._")
-    return cleaned if cleaned not in _RESERVED else "submission"
+    if cleaned in _RESERVED:
+        return "submission"
+    return RENAMED_PREFIX + cleaned if is_reserved(cleaned) else cleaned
 
 
 def discover(
@@ -112,6 +161,7 @@ def discover(
     exclude: t.Sequence[Path] = (),
     expected: Expected = Expected(),
     single: bool = False,
+    lms: str | None = None,
 ) -> Discovery:
     """List the submissions in notebooks, folders and zip files.
 
@@ -124,15 +174,19 @@ def discover(
         expected: the assignment's notebook, to choose one of a student's notebooks.
         single: every notebook found is one student's (Gradescope's ``/autograder/submission``):
             keep one, set the others aside.
+        lms: the platform whose naming every folder follows (one of
+            :data:`~grader.batch.lms_names.PLATFORMS`); None: found from each folder's shape.
 
     Returns:
         Submissions sorted by student id. A student known to an LMS has one submission (see
         :func:`choose`); the same file stem twice in a plain folder gets a ``-2`` suffix.
 
     Raises:
-        InputError: a path does not exist, a zip is unreadable or holds unsafe paths, or a
-            folder holds no notebooks.
+        InputError: a path does not exist, a zip is unreadable or holds unsafe paths, a
+            folder holds no notebooks, or ``lms`` is unknown.
     """
+    if lms is not None and lms not in PLATFORMS:
+        raise InputError(f"--lms {lms}: unknown; use one of {', '.join(PLATFORMS)}")
     found: list[Submission] = []
     ignored: list[str] = []
     for source in sources:
@@ -143,15 +197,26 @@ def discover(
         if source.is_file() and source.suffix.lower() == ".zip":
             source = extract_zip(source, staging)
         if source.is_dir():
-            subs, skipped = _discover_folder(source, [Path(p).resolve() for p in exclude])
+            excluded = [Path(p).resolve() for p in exclude]
+            # One student's files (Gradescope's): every notebook is a candidate, whatever its name.
+            subs, skipped = _discover_folder(source, excluded, lms="folder" if single else lms)
             if not subs:
                 # Named as the user gave it: a zip's extracted copy is the grader's business.
                 kind = "zip" if given != source else "folder"
-                raise InputError(f"{given}: no .ipynb files in this {kind}")
+                unnamed = [s for s in skipped if ".ipynb (not " in s]
+                raise InputError(
+                    f"{given}: no .ipynb files in this {kind}"
+                    + (
+                        f" that name a student ({unnamed[0]}); --lms chooses the platform"
+                        if unnamed
+                        else ""
+                    )
+                )
             found += subs
             ignored += skipped
         else:
-            found.append(Submission(safe_id(source.stem), source, "folder"))
+            # Named by the instructor: a link is theirs to follow.
+            found.append(Submission(safe_id(source.stem), source.resolve(), "folder"))
     if single and found:
         found = [dataclasses.replace(f, origin="single", student_id="submission") for f in found]
     found, set_aside = _one_per_student(found, expected)
@@ -198,60 +263,107 @@ def extract_zip(path: Path, staging: Path) -> Path:
     return target
 
 
-def _discover_folder(folder: Path, exclude: list[Path]) -> tuple[list[Submission], list[str]]:
+def _discover_folder(
+    folder: Path, exclude: list[Path], *, lms: str | None
+) -> tuple[list[Submission], list[str]]:
     # An excluded folder is skipped where it lies *inside* the hand-in (an output folder kept
     # next to the notebooks). A hand-in inside an excluded folder, such as a zip extracted under
     # the output folder's staging area, is searched like any other.
     inside = folder.resolve()
     exclude = [e for e in exclude if e == inside or not inside.is_relative_to(e)]
     metadata = _find_gradescope_metadata(folder)
-    if metadata is not None:
+    if lms in (None, "gradescope") and metadata is not None:
         return _gradescope(metadata)
-    subs: list[Submission] = []
+    notebooks: list[Path] = []
     ignored: list[str] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if _hidden(path.relative_to(folder)) or any(
-            path.resolve().is_relative_to(e) for e in exclude
-        ):
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if _hidden(relative) or any(path.resolve().is_relative_to(e) for e in exclude):
             continue
-        if path.suffix.lower() != ".ipynb":
-            ignored.append(str(path.relative_to(folder)))
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode):
             continue
-        owner = _owner(path.relative_to(folder), folder.name)
-        if owner is None:
-            subs.append(Submission(safe_id(path.stem), path, "folder"))
+        if not stat.S_ISREG(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "a special file"
+            ignored.append(f"{relative} ({kind}: not read)")
+        elif path.suffix.lower() != ".ipynb":
+            ignored.append(str(relative))
         else:
-            subs.append(
-                Submission(
-                    safe_id(owner.student_id),
-                    path,
-                    owner.platform,
-                    owner.name,
-                    late=owner.late,
-                    upload=owner.upload,
-                )
+            notebooks.append(relative)
+    platform = lms or _platform(folder, notebooks)
+    read = _reader(platform, folder)
+    subs: list[Submission] = []
+    for relative in notebooks:
+        path = folder / relative
+        if platform == "folder":
+            subs.append(Submission(safe_id(path.stem), path, "folder"))
+            continue
+        owner = read(relative)
+        if owner is None:
+            ignored.append(f"{relative} ({_NOT_ITS[platform]})")
+            continue
+        subs.append(
+            Submission(
+                safe_id(owner.student_id),
+                path,
+                owner.platform,
+                owner.name,
+                late=owner.late,
+                upload=owner.upload,
+                lms_id=owner.student_id,
+                prefix=owner.prefix,
             )
-    if any(s.origin == "nbgrader" for s in subs):
-        # An nbgrader course also holds source/, release/, autograded/ and feedback/ copies in
-        # the same layout: only submitted/ holds hand-ins.
-        ignored += [
-            f"{s.path.relative_to(folder)} (not in nbgrader's submitted/)"
-            for s in subs
-            if s.origin != "nbgrader"
-        ]
-        subs = [s for s in subs if s.origin == "nbgrader"]
+        )
     return subs, ignored
 
 
-def _owner(relative: Path, folder_name: str) -> Owner | None:
-    # Moodle's and nbgrader's shapes are specific (a fixed folder suffix, a `submitted/` level);
-    # Canvas' only needs two numbers in a file name, so it is tried last.
-    return (
-        moodle_owner(relative)
-        or nbgrader_owner(relative, folder_name=folder_name)
-        or blackboard_owner(relative)
-        or canvas_owner(relative)
-    )
+_NOT_ITS = {
+    "nbgrader": "not in nbgrader's submitted/",
+    "canvas": "not named as Canvas names its files",
+    "moodle": "not in a Moodle participant's folder",
+    "blackboard": "not named as Blackboard names this assignment's files",
+    "gradescope": "not in Gradescope's submission_metadata.yml",
+}
+
+
+def _reader(platform: str, folder: Path) -> t.Callable[[Path], Owner | None]:
+    """The parser of ``platform``'s file names, for paths relative to ``folder``."""
+    if platform == "blackboard":
+        assignment = blackboard_assignment(folder, (p.name for p in folder.iterdir()))
+        if assignment is None:
+            return lambda relative: None
+        return lambda relative: blackboard_owner(relative, assignment)
+    if platform == "nbgrader":
+        return lambda relative: nbgrader_owner(relative, folder_name=folder.name)
+    if platform in ("gradescope", "folder"):
+        return lambda relative: None  # Gradescope: only its metadata names anyone
+    return {"canvas": canvas_owner, "moodle": moodle_owner}[platform]
+
+
+_SPECIFIC_FIRST = ("moodle", "blackboard", "canvas")
+"""LMS namings from the most to the least specific: Moodle's ``_assignsubmission_`` and
+Blackboard's ``_attempt_<time>`` cannot appear by chance, Canvas' two numbers can."""
+
+
+def _platform(folder: Path, notebooks: t.Sequence[Path]) -> str:
+    """The platform whose naming ``folder`` follows, from the hand-in's own structure.
+
+    nbgrader's course has ``submitted/`` at its top (or is that folder). Otherwise the hand-in
+    is an LMS download when that LMS's naming fits *every* notebook: the LMS writes the start of
+    every name, while a student writes only the end of their own, so a student can make another
+    naming fit their own files but never a classmate's (however many files they upload). When
+    two namings fit every notebook (a Blackboard assignment ``HW_3`` whose usernames are
+    numbers also reads as Canvas' two ids), the more specific wins; when none does, the folder
+    is a plain one (no id is read from a name).
+    """
+    submitted = folder / "submitted"
+    if folder.name == "submitted" or (submitted.is_dir() and not submitted.is_symlink()):
+        return "nbgrader"
+    for lms in _SPECIFIC_FIRST:
+        read = _reader(lms, folder)
+        if notebooks and all(read(n) is not None for n in notebooks):
+            return lms
+    return "folder"
 
 
 def choose(notebooks: t.Sequence[Submission], expected: Expected) -> Submission:
@@ -261,7 +373,8 @@ def choose(notebooks: t.Sequence[Submission], expected: Expected) -> Submission:
     assignment's id), then one with the expected file name (Canvas' ``-1`` re-upload suffix
     aside), then the later upload (Canvas' larger attachment id), then the first by path.
     A student who hands in a scratch copy beside the assignment gets the assignment graded;
-    one who re-uploads gets the latest graded, as the LMS itself shows it.
+    one who re-uploads gets the latest graded, as the LMS itself shows it. (Blackboard grades
+    the latest attempt: :func:`_one_per_student` keeps only its files before choosing.)
     """
 
     if len(notebooks) == 1:
@@ -269,16 +382,10 @@ def choose(notebooks: t.Sequence[Submission], expected: Expected) -> Submission:
 
     def rank(sub: Submission) -> tuple[int, int, int, str]:
         released = bool(expected.assignment) and _assignment_of(sub.path) == expected.assignment
-        named = plain_name(_display_name(sub)) in expected.names
+        named = plain_name(sub.file_name) in expected.names
         return (-int(released), -int(named), -sub.upload, str(sub.path))
 
     return min(notebooks, key=rank)
-
-
-def _display_name(sub: Submission) -> str:
-    parse = {"canvas": canvas_owner, "blackboard": blackboard_owner}.get(sub.origin)
-    owner = parse(Path(sub.path.name)) if parse else None
-    return owner.file_name if owner else sub.path.name
 
 
 _METADATA_LIMIT = 64 * 1024 * 1024
@@ -289,11 +396,11 @@ def _assignment_of(path: Path) -> str:
     import json
 
     try:
-        if path.stat().st_size > _METADATA_LIMIT:
+        if path.lstat().st_size > _METADATA_LIMIT:
             return ""
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_handin(path))
         value = data["metadata"]["grader"]["assignment"]
-    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+    except (OSError, InputError, ValueError, TypeError, KeyError, RecursionError):
         return ""
     return value if isinstance(value, str) else ""
 
@@ -310,10 +417,16 @@ def _one_per_student(
         else:
             # Gradescope's ids are its own; the LMS ones cannot collide across platforms in one
             # hand-in, but a Canvas id and a Moodle id of two students may be equal.
-            by_student.setdefault((sub.origin, sub.student_id), []).append(sub)
+            # Keyed by the id the platform wrote: two usernames may map to one safe id.
+            by_student.setdefault((sub.origin, sub.lms_id or sub.student_id), []).append(sub)
     ignored: list[str] = []
-    for (_, student), notebooks in sorted(by_student.items()):
-        chosen = choose(notebooks, expected)
+    for (origin, student), notebooks in sorted(by_student.items()):
+        candidates = notebooks
+        if origin == "blackboard":
+            # Blackboard grades a student's last attempt; its files are the candidates.
+            latest = max(n.upload for n in notebooks)
+            candidates = [n for n in notebooks if n.upload == latest]
+        chosen = choose(candidates, expected)
         kept.append(chosen)
         ignored += [
             f"{n.path.name} (student {student}: {chosen.path.name} is graded)"
@@ -348,11 +461,14 @@ def _gradescope(metadata_path: Path) -> tuple[list[Submission], list[str]]:
         folder = root / folder_name
         if not folder.is_dir():
             continue
-        notebooks = sorted(p for p in folder.rglob("*.ipynb") if not _hidden(p.relative_to(root)))
+        files = [p for p in sorted(folder.rglob("*")) if not _hidden(p.relative_to(root))]
+        regular = [p for p in files if stat.S_ISREG(p.lstat().st_mode)]
+        notebooks = [p for p in regular if p.suffix.lower() == ".ipynb"]
+        ignored += [str(p.relative_to(root)) for p in regular if p.suffix.lower() != ".ipynb"]
         ignored += [
-            str(p.relative_to(root))
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.suffix.lower() != ".ipynb"
+            f"{p.relative_to(root)} (a link or a special file: not read)"
+            for p in files
+            if not stat.S_ISREG(p.lstat().st_mode) and not stat.S_ISDIR(p.lstat().st_mode)
         ]
         if not notebooks:
             ignored.append(f"{folder_name}/ (no notebook)")
@@ -362,7 +478,7 @@ def _gradescope(metadata_path: Path) -> tuple[list[Submission], list[str]]:
         sid = str(first.get(":sid") or first.get(":email") or folder_name)
         name = str(first.get(":name") or "")
         # Every notebook is a candidate; one per student is kept (see `choose`).
-        subs += [Submission(safe_id(sid), p, "gradescope", name) for p in notebooks]
+        subs += [Submission(safe_id(sid), p, "gradescope", name, lms_id=sid) for p in notebooks]
     return subs, ignored
 
 

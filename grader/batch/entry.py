@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from grader.results import GradeResult
 
+UNREADABLE = frozenset({"not_a_notebook", "invalid_notebook"})
+"""Outcomes of a file that is no notebook to grade: no grade, not a 0."""
+
 EntryStatus = t.Literal["graded", "cached", "done", "failed"]
 
 
@@ -30,3 +33,29 @@ class BatchEntry:
     """The notebook's path as found in the hand-in."""
     worker: str = ""
     """Where it was executed in this run (a Dask worker's address, or this process)."""
+    origin: str = ""
+    """The platform the hand-in came from (``canvas``, ``moodle``, ``blackboard``,
+    ``nbgrader``, ``gradescope``, ``folder``; see :class:`grader.batch.discover.Submission`)."""
+    lms_id: str = ""
+    """The student's id exactly as the platform wrote it: the LMS files key rows by it."""
+    prefix: str = ""
+    """What the platform wrote before the student's file name (Canvas' feedback files reuse it)."""
+
+    @property
+    def not_graded(self) -> str:
+        """Why the notebook has no grade ("" when it has one): it could not be graded, or it is
+        not a notebook (``not_a_notebook``, ``invalid_notebook``). Exports leave such a grade
+        blank and say why, never a 0 the student did not earn."""
+        if self.status == "failed":
+            return self.reason or "could not be graded"
+        return unreadable(self.result)
+
+
+def unreadable(result: GradeResult) -> str:
+    """``not_a_notebook (<why>)`` or ``invalid_notebook (<why>)`` for a file that is no
+    notebook to grade; "" for any other result."""
+    if result.outcome not in UNREADABLE:
+        return ""
+    why = next((i.detail for i in result.incidents if i.outcome in UNREADABLE), "")
+    why = why.removeprefix("not graded: ")
+    return f"{result.outcome} ({why})" if why else result.outcome

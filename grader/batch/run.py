@@ -27,28 +27,27 @@ from grader.batch.cache import (
     rendering_context,
     result_key,
 )
-from grader.batch.discover import Submission, discover, expected_notebook
-from grader.batch.entry import BatchEntry, EntryStatus
+from grader.batch.discover import Submission, discover, expected_notebook, read_handin
+from grader.batch.entry import BatchEntry, EntryStatus, unreadable
+from grader.batch.layout import BATCH, CLASS_FILES, STAGING
 from grader.batch.roster import RosterEntry, read_roster
 from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
 from grader.execute.environment import check_environment
+from grader.export.blackboard import blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
-from grader.export.gradescope_results import gradescope_json
-from grader.export.prairielearn import prairielearn_json
+from grader.export.submission_files import RENDERED_FILES, render_submission
 from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
-from grader.report.render import render_reports
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
 from grader.review.answers import missing_answers
 from grader.review.export import ReviewState, review_batch
 from grader.rubric import Assignment, load_assignment
 
 MARKER = ".grader-key"
-STAGING = ".inputs"
 
 
 class BatchObserver(t.Protocol):
@@ -104,6 +103,8 @@ def grade_batch(
     canvas_column: str | None = None,
     observer: BatchObserver | None = None,
     single: bool = False,
+    lms: str | None = None,
+    blackboard_column: str | None = None,
 ) -> BatchSummary:
     """Grade every submission in ``sources`` and write the class's outputs into ``out``.
 
@@ -124,6 +125,9 @@ def grade_batch(
         observer: told about progress.
         single: ``sources`` are one student's hand-in (Gradescope's): grade one notebook, the
             one :func:`grader.batch.discover.choose` picks, as ``submission``.
+        lms: the platform the hand-in comes from (``--lms``); None: found from its shape.
+        blackboard_column: the Grade Center column id ``blackboard.csv`` updates; None makes
+            Blackboard create a column (a text column worth 0 points, as its documentation says).
 
     Returns:
         The summary; the files it names are written.
@@ -137,6 +141,7 @@ def grade_batch(
     started = time.monotonic()
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
+    check_column_id(blackboard_column)
     check_environment(spec)  # so is a kernel's Python that cannot run the notebooks
     if scheduler is not None:
         require_dask()
@@ -145,9 +150,15 @@ def grade_batch(
     # Every input is checked before a zip is extracted or a notebook run: a bad --out or
     # roster found after grading would cost the whole class's grading time.
     out = prepare_output_folder(Path(out))
+    _check_class_files(out)
     names = read_roster(roster) if roster is not None else {}
     found = discover(
-        sources, out / STAGING, exclude=[out], expected=expected_notebook(spec), single=single
+        sources,
+        out / STAGING,
+        exclude=[out],
+        expected=expected_notebook(spec),
+        single=single,
+        lms=lms,
     )
     batch = _Batch(
         spec,
@@ -167,7 +178,9 @@ def grade_batch(
     # again, and look-alike submissions are listed in the class report.
     review = batch.reviewed()
     column = canvas_column or spec.title
-    outputs = batch.write_class_outputs(review, canvas_column=column, roster=names)
+    outputs = batch.write_class_outputs(
+        review, canvas_column=column, roster=names, blackboard_column=blackboard_column
+    )
     summary = BatchSummary(
         review.entries,
         found.ignored,
@@ -175,9 +188,10 @@ def grade_batch(
         time.monotonic() - started,
         where,
         set_aside=found.set_aside,
-        warnings=canvas_warnings(canvas_column, review.entries),
+        warnings=canvas_warnings(canvas_column, review.entries)
+        + blackboard_warnings(blackboard_column, review.entries),
     )
-    write_atomic(out / "batch.json", _batch_json(summary, spec, options, column))
+    write_atomic(out / BATCH, _batch_json(summary, spec, options, column, blackboard_column))
     return summary
 
 
@@ -246,13 +260,14 @@ class _Batch:
         return result
 
     def render(self, result: GradeResult, failure: str = "") -> dict[str, str]:
-        """The files rendered from ``result`` (see :data:`RENDERED_FILES`)."""
-        reveals = self.spec.reveals()
-        return {
-            **render_reports(result, self.options.view),
-            "results.json": gradescope_json(result, failure=failure, reveals=reveals),
-            "prairielearn.json": prairielearn_json(result, failure=failure),
-        }
+        """The files rendered from ``result`` (see :data:`RENDERED_FILES`); a file that is not
+        a notebook is rendered as not graded."""
+        return render_submission(
+            result,
+            view=self.options.view,
+            reveals=self.spec.reveals(),
+            failure=failure or unreadable(result),
+        )
 
     def grade(
         self,
@@ -279,7 +294,7 @@ class _Batch:
                     if observer:
                         observer.running(sub.student_id)
                     yield Task(
-                        sub.student_id, sub.path.read_bytes(), ref, self.options,
+                        sub.student_id, read_handin(sub.path), ref, self.options,
                         source=str(sub.path),
                     )  # fmt: skip
 
@@ -329,7 +344,12 @@ class _Batch:
         )
 
     def write_class_outputs(
-        self, review: ReviewState, *, canvas_column: str, roster: Mapping[str, RosterEntry]
+        self,
+        review: ReviewState,
+        *,
+        canvas_column: str,
+        roster: Mapping[str, RosterEntry],
+        blackboard_column: str | None,
     ) -> dict[str, Path]:
         """The gradebooks and the class report; says where each went."""
         return write_class_outputs(
@@ -338,6 +358,7 @@ class _Batch:
             title=self.spec.title,
             budget=self.options.budget,
             canvas_column=canvas_column,
+            blackboard_column=blackboard_column,
             points_possible=self.spec.max_score + sum(item.points for item in self.spec.manual),
             roster=roster,
             lookalikes=review.lookalikes.pairs if review.lookalikes else (),
@@ -365,10 +386,6 @@ class _Batch:
             data=data,
         )
         return dataclasses.replace(result, manual=missing_answers(self.spec.manual))
-
-
-RENDERED_FILES = ("report.html", "report.md", "results.json", "prairielearn.json")
-"""The files of a submission's folder rendered from its result (:meth:`_Batch.render`)."""
 
 
 def _write_submission(
@@ -421,7 +438,25 @@ def _entry(
         seconds=result.timings.get("total", 0.0),
         reason=reason,
         source=str(sub.path),
+        origin=sub.origin,
+        lms_id=sub.lms_id,
+        prefix=sub.prefix,
     )
+
+
+def _check_class_files(out: Path) -> None:
+    """Refuse, before any work, an output folder where a class file's name is taken by a
+    folder (a submission folder an older grader named after a student's ``gradebook.csv``).
+
+    Raises:
+        InputError: naming the folder to remove.
+    """
+    for name in sorted(CLASS_FILES):
+        if (out / name).is_dir():
+            raise InputError(
+                f"{out / name}: a folder where the class's {name} goes (left by an older "
+                "grader); remove it and grade again"
+            )
 
 
 def _is_installed(spec: Assignment) -> bool:
@@ -432,7 +467,11 @@ def _is_installed(spec: Assignment) -> bool:
 
 
 def _batch_json(
-    summary: BatchSummary, spec: Assignment, options: GradeOptions, canvas_column: str
+    summary: BatchSummary,
+    spec: Assignment,
+    options: GradeOptions,
+    canvas_column: str,
+    blackboard_column: str | None = None,
 ) -> str:
     return (
         json.dumps(
@@ -443,6 +482,7 @@ def _batch_json(
                 "title": spec.title,
                 "view": options.view,
                 "canvas_column": canvas_column,
+                "blackboard_column": blackboard_column or "",
                 "budget": options.budget,
                 "where": summary.where,
                 "seconds": round(summary.seconds, 3),
@@ -459,6 +499,9 @@ def _batch_json(
                         "reason": e.reason,
                         "source": e.source,
                         "worker": e.worker,
+                        "origin": e.origin,
+                        "lms_id": e.lms_id,
+                        "prefix": e.prefix,
                     }
                     for e in summary.entries
                 ],

@@ -12,6 +12,7 @@ from grader.checks.base import CheckContext, Verdict, figure_key, register
 from grader.checks.params import Role
 from grader.checks.thresholds import Decision, chance_level, decide
 from grader.data.sets import HeldOut
+from grader.judge.cost import too_costly
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,9 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
     ``when_not_judged`` says; ``eval_images = "all"`` evaluates on every held-out image.
     """
     model = ctx.artefacts.model(params.model, when="trained")
+    costly = too_costly(ctx, params.model, model)
+    if costly:
+        return Verdict(False, costly, {"refused": "cost"})
     y_true, y_pred = predict_labels(
         model,
         ctx.held_out,

@@ -13,13 +13,17 @@ from collections import Counter
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 
+from grader.execute.channels import MAX_FRAME_BYTES, BoundedKernelClient
 from grader.sandbox.limits import MB
 
 # What nbclient raises on a message whose fields have the wrong shape or are missing.
 MESSAGE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+RECONNECT_TIMEOUT_S = 30
+"""Seconds a kernel has to answer again after its connection was reset (see
+:mod:`grader.execute.channels`)."""
 
 
 class BoundedClient(NotebookClient):
@@ -62,6 +66,50 @@ class BoundedClient(NotebookClient):
         self._shown: dict[tuple[int, int], int] = {}
         """(cell index, output index) -> size of the output there, for display updates."""
         self._running: tuple[int, list[nbformat.NotebookNode]] | None = None
+
+    async def async_execute_cell(
+        self,
+        cell: nbformat.NotebookNode,
+        cell_index: int,
+        execution_count: int | None = None,
+        store_history: bool = True,
+    ) -> nbformat.NotebookNode:
+        done: nbformat.NotebookNode = await super().async_execute_cell(
+            cell, cell_index, execution_count, store_history
+        )
+        # Not after an exception: a kernel that died or was killed disconnects every channel.
+        if self._note_resets(cell_index, cell.outputs):
+            await self._reconnected()
+        return done
+
+    execute_cell = run_sync(async_execute_cell)
+
+    async def _reconnected(self) -> None:
+        """Wait until the reconnected channels carry messages again; else stop the kernel."""
+        assert isinstance(self.kc, BoundedKernelClient) and self.km is not None
+        try:
+            await self.kc.wait_for_ready(timeout=RECONNECT_TIMEOUT_S)
+        except RuntimeError:
+            self.stopped = (
+                f"the kernel did not answer within {RECONNECT_TIMEOUT_S} s after its "
+                "connection was reset"
+            )
+            if self.km.has_kernel:
+                await ensure_async(self.km.shutdown_kernel(now=True))
+
+    def _note_resets(self, cell_index: int, outs: list[nbformat.NotebookNode]) -> int:
+        """Name, as the cell's cut output, the messages ZeroMQ refused for their size."""
+        resets = self.kc.take_resets() if isinstance(self.kc, BoundedKernelClient) else 0
+        if not resets:
+            return 0
+        why = (
+            f"the kernel sent a message of more than {_amount(MAX_FRAME_BYTES)}, dropped unread "
+            f"({resets} connection reset{'s' if resets > 1 else ''})"
+        )
+        earlier = self.truncated.get(cell_index)
+        self.truncated[cell_index] = f"{earlier}; {why}" if earlier else why
+        outs.append(_notice(f"\n[grader] output cut: {why}\n"))
+        return resets
 
     def process_message(
         self, msg: dict[str, t.Any], cell: nbformat.NotebookNode, cell_index: int
@@ -140,11 +188,16 @@ class BoundedClient(NotebookClient):
             self._notebook_bytes = notebook_used
             return True
         self.truncated[cell_index] = why
-        notice: nbformat.NotebookNode = nbformat.v4.new_output(  # type: ignore[no-untyped-call]
-            "stream", name="stderr", text=f"\n[grader] output cut: {why}; the rest was dropped\n"
-        )
-        outs.append(notice)
+        outs.append(_notice(f"\n[grader] output cut: {why}; the rest was dropped\n"))
         return False
+
+
+def _notice(text: str) -> nbformat.NotebookNode:
+    """A line the grader adds to a cell's output, on stderr."""
+    notice: nbformat.NotebookNode = nbformat.v4.new_output(  # type: ignore[no-untyped-call]
+        "stream", name="stderr", text=text
+    )
+    return notice
 
 
 def _size(content: dict[str, t.Any]) -> int:

@@ -12,7 +12,8 @@ id and the attachment id back from each file name, as the first two parts of
 ``name.split("_")`` that are all digits (``Assignment#infer_comment_context_from_filename``,
 instructure/canvas-lms), and attaches the file as a comment to that submission if the
 attachment is one of its files. So each student's ``report.html`` is named with the very prefix
-of the notebook Canvas handed us: ``lovelace_LATE_12345_67890_report.html``.
+of the notebook Canvas handed us (``ContentZipper#get_filename``, ``lib/content_zipper.rb``):
+``lovelace_LATE_12345_67890_report.html``, ``LATE_anon_x7Kq9_67890_report.html``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import re
 import typing as t
 import zipfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from grader.batch.entry import BatchEntry
-from grader.batch.lms_names import canvas_owner
+from grader.batch.layout import CANVAS_FEEDBACK
 from grader.batch.roster import RosterEntry
 from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
@@ -34,7 +35,7 @@ from grader.report.formats import format_number
 from grader.results import GradeResult
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-FEEDBACK_ZIP = "canvas_feedback.zip"
+FEEDBACK_ZIP = CANVAS_FEEDBACK
 _COLUMN_WITH_ID = re.compile(r"\(\d+\)\s*$")
 
 
@@ -54,8 +55,9 @@ def canvas_csv(
         points_possible: the assignment's maximum (manual items included).
         roster: names, SIS ids and sections, when known.
 
-    A submission that could not be graded, or has manual items still pending, gets an empty
-    score: Canvas leaves it ungraded rather than importing a 0 the student never earned.
+    A submission that could not be graded, is not a notebook, or has manual items still
+    pending, gets an empty score: Canvas leaves it ungraded rather than importing a 0 the
+    student never earned.
     """
     roster = roster or {}
     buf = io.StringIO()
@@ -64,9 +66,10 @@ def canvas_csv(
     writer.writerow(["    Points Possible", "", "", "", "", format_number(points_possible)])
     for entry in entries:
         known = roster.get(entry.student_id)
+        canvas_id = entry.lms_id if entry.origin == "canvas" and entry.lms_id else entry.student_id
         text = [
             (known.name if known else "") or entry.name or entry.student_id,
-            known.id if known else entry.student_id,
+            known.id if known else canvas_id,
             known.sis_user_id if known else "",
             known.sis_login_id if known else "",
             known.section if known else "",
@@ -83,7 +86,7 @@ def canvas_warnings(column: str | None, entries: Sequence[BatchEntry]) -> list[s
         column: the ``--canvas-column`` given (None: the assignment's title is used).
         entries: the batch.
     """
-    from_canvas = [e for e in entries if _canvas_prefix(e.source)]
+    from_canvas = [e for e in entries if e.origin == "canvas"]
     if not from_canvas and column is None:
         return []  # not a Canvas class: canvas.csv is a by-product nobody imports
     warnings = []
@@ -94,7 +97,7 @@ def canvas_warnings(column: str | None, entries: Sequence[BatchEntry]) -> list[s
             "a NEW assignment. Pass --canvas-column with the header of Canvas' own gradebook "
             "export, e.g. --canvas-column 'Homework 3 (123456)'."
         )
-    anonymous = sorted(e.student_id for e in from_canvas if e.student_id.startswith("anon_"))
+    anonymous = sorted(e.lms_id for e in from_canvas if e.lms_id.startswith("anon_"))
     if anonymous:
         warnings.append(
             f"{len(anonymous)} submission(s) come from an anonymously graded assignment "
@@ -104,15 +107,6 @@ def canvas_warnings(column: str | None, entries: Sequence[BatchEntry]) -> list[s
             "SpeedGrader."
         )
     return warnings
-
-
-def _canvas_prefix(source: str) -> str:
-    """``lovelace_LATE_12345_67890_`` of a Canvas download name; "" for any other file."""
-    name = PurePath(source).name
-    owner = canvas_owner(PurePath(name))
-    if owner is None or not name.endswith(owner.file_name):
-        return ""
-    return name[: len(name) - len(owner.file_name)]
 
 
 def write_feedback_zip(
@@ -131,7 +125,7 @@ def write_feedback_zip(
     path = out / FEEDBACK_ZIP
     files: list[tuple[str, str]] = []
     for entry in entries:
-        prefix = _canvas_prefix(entry.source)
+        prefix = entry.prefix if entry.origin == "canvas" else ""
         result_path = out / entry.student_id / "result.json"
         if not prefix or not result_path.is_file():
             continue

@@ -6,6 +6,7 @@ import typing as t
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from grader.batch import layout
 from grader.batch.entry import BatchEntry
 from grader.batch.roster import RosterEntry
 from grader.export.blackboard import blackboard_csv, blackboard_entries
@@ -27,12 +28,14 @@ def write_class_outputs(
     points_possible: float,
     roster: Mapping[str, RosterEntry] | None = None,
     lookalikes: Sequence[LookalikePair] = (),
+    blackboard_column: str | None = None,
 ) -> dict[str, Path]:
     """Write the class's files into ``out``, each atomically.
 
     ``gradebook.csv``, ``canvas.csv`` and ``index.html`` always; ``canvas_feedback.zip`` when
     submissions came from a Canvas zip, ``moodle.csv`` from a Moodle download,
-    ``blackboard.csv`` from a Blackboard download (an older one is removed when none did).
+    ``blackboard.csv`` from a Blackboard download (an older one is removed when none did),
+    updating the Grade Center column ``blackboard_column`` when given.
 
     Returns:
         ``{"gradebook": path, "canvas": path, "report": path}`` and, when written,
@@ -41,9 +44,9 @@ def write_class_outputs(
     from grader.report.render import render_html
 
     paths = {
-        "gradebook": out / "gradebook.csv",
-        "canvas": out / "canvas.csv",
-        "report": out / "index.html",
+        "gradebook": out / layout.GRADEBOOK,
+        "canvas": out / layout.CANVAS,
+        "report": out / layout.CLASS_REPORT,
     }
     write_atomic(paths["gradebook"], gradebook_csv(entries))
     write_atomic(
@@ -65,11 +68,14 @@ def write_class_outputs(
         ),
         "blackboard": (
             blackboard_entries(entries),
-            lambda: blackboard_csv(entries, title=title, points_possible=points_possible),
+            lambda: blackboard_csv(
+                entries, title=title, points_possible=points_possible, column_id=blackboard_column
+            ),
         ),
     }
+    names = {"moodle": layout.MOODLE, "blackboard": layout.BLACKBOARD}
     for key, (found, render) in optional.items():
-        path = out / f"{key}.csv"
+        path = out / names[key]
         if found:
             write_atomic(path, render())
             paths[key] = path

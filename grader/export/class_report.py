@@ -38,7 +38,8 @@ def render_class_report(
             matching parts side by side.
     """
     env = jinja_environment()
-    graded = [e for e in entries if e.status != "failed"]
+    # A file that is not a notebook has no score: it is listed as not graded, never as a 0.
+    graded = [e for e in entries if not e.not_graded]
     scores = [e.result.score for e in graded]
     max_score = max((e.result.max_score for e in entries), default=0.0)
     return env.get_template(CLASS_REPORT_TEMPLATE).render(
@@ -46,7 +47,7 @@ def render_class_report(
         budget=budget,
         entries=entries,
         counts={s: sum(e.status == s for e in entries) for s in ("graded", "cached", "done")},
-        failed=[e for e in entries if e.status == "failed"],
+        failed=[e for e in entries if e.not_graded],
         flagged=[e for e in graded if e.result.flags],
         graded_count=len(graded),
         max_score=max_score,

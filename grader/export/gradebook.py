@@ -14,10 +14,10 @@ from grader.review.merge import effective_check_scores, final_score
 
 
 def lms_grade(entry: BatchEntry) -> str:
-    """The grade an LMS import gets: blank, never 0, when the notebook could not be graded or
-    a written answer still waits for a person (an LMS reads 0 as a grade)."""
+    """The grade an LMS import gets: blank, never 0, when the notebook could not be graded, is
+    not a notebook, or a written answer still waits for a person (an LMS reads 0 as a grade)."""
     final = final_score(entry.result)
-    if entry.status == "failed" or final.score is None:
+    if entry.not_graded or final.score is None:
         return ""
     return format_number(final.score)
 
@@ -38,7 +38,8 @@ def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
     rubric has manual items or a check was overridden, review columns follow the checks: each
     manual item's points or ``pending``, ``automatic`` (the checks' total as graded) and
     ``overrides``; ``total`` is then ``pending`` until every manual item is graded, never a
-    silent 0 (see :mod:`grader.review.merge`).
+    silent 0 (see :mod:`grader.review.merge`). A file that is not a notebook has its outcome
+    (``not_a_notebook``, ``invalid_notebook``) as its status and no points at all.
     """
     columns = check_columns(entries)
     manual = _manual_columns(entries)
@@ -75,16 +76,20 @@ def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
                     )
                 )
             )
+        unreadable = entry.status != "failed" and bool(entry.not_graded)
+        cells = [format_number(points[c[0]]) if c[0] in points else "" for c in columns]
+        if unreadable:
+            cells, review = ["" for _ in cells], ["" for _ in review]
         # Text cells (names and ids come from LMS exports and rosters) are neutralised; the
         # numbers are the grader's own and stay numbers.
         writer.writerow(
             [
                 csv_text(entry.student_id),
                 csv_text(entry.name),
-                csv_text(entry.status),
-                *[format_number(points[c[0]]) if c[0] in points else "" for c in columns],
+                csv_text(entry.result.outcome if unreadable else entry.status),
+                *cells,
                 *review,
-                final.text,
+                "" if unreadable else final.text,
                 format_number(final.max_score),
             ]
         )

@@ -64,6 +64,7 @@ def prepare(request: dict[str, t.Any]) -> Prepared:
     """Parse the request's rubric and load its data and held-back images (no evidence read)."""
     import grader.checks.base  # noqa: F401  (the checks' modules, imported while waiting)
     from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
+    from grader.judge.cost import prepare_reference_costs
     from grader.rubric import parse_assignment
 
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)
@@ -81,6 +82,7 @@ def prepare(request: dict[str, t.Any]) -> Prepared:
         )
     with np.load(request["held_out"], allow_pickle=False) as z:
         held_out = HeldOut(x=z["x"], y=z["y"])
+    prepare_reference_costs(spec)  # builds the reference's models: seconds for VGG19
     return Prepared(request, spec, given, held_out)
 
 

@@ -127,8 +127,14 @@ ALLOWED_FUNCTIONS: dict[str, frozenset[str]] = {
     "keras.src.activations.activations": _ACTIVATIONS,
     "keras.losses": _LOSS_FUNCTIONS,
     "keras.metrics": _METRIC_FUNCTIONS,
+    # What Keras writes for a built-in passed as a function (``loss=keras.losses.mse``); it
+    # looks the name up in its own activations, losses, metrics (and other built-in modules).
+    "builtins": _ACTIVATIONS | _METRIC_FUNCTIONS,
 }
 """Module -> the functions a config may name (``{"class_name": "function", ...}``)."""
+FUNCTION_REGISTERED_NAMES: tuple[str | None, ...] = (None, "function")
+"""The ``registered_name`` Keras writes for a built-in function (besides the function's own
+name): any other is looked up among registered custom objects before the built-ins."""
 
 
 class ModelRefused(ValueError):  # a finding about a student's file, not a grader error
@@ -222,6 +228,14 @@ def _check_object(node: dict[str, t.Any], where: str) -> None:
             raise ModelRefused(
                 f"the model refers to the function {module}.{function} ({where}); only built-in "
                 "activations, losses and metrics, by name, can be graded"
+            )
+        # Keras resolves a function by its registered name first: a name of a registered
+        # custom object would run that object's code whatever ``config`` says.
+        registered = node.get("registered_name")
+        if registered not in FUNCTION_REGISTERED_NAMES and registered != function:
+            raise ModelRefused(
+                f"the model refers to the function {function} registered as {registered!r} "
+                f"({where}); only built-in activations, losses and metrics can be graded"
             )
         return
     if name == "Lambda" or module not in ALLOWED_CLASSES or name not in ALLOWED_CLASSES[module]:

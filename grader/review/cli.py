@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import secrets
 import sys
 import threading
@@ -15,9 +16,10 @@ import click
 from grader.exceptions import GraderError, MissingExtraError, ReviewError
 
 if t.TYPE_CHECKING:
-    from werkzeug.serving import BaseWSGIServer
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 HOST = "127.0.0.1"
+_QUERY = re.compile(r"\?[^\s\"]*")
 
 
 @click.command()
@@ -103,7 +105,7 @@ def open_server(out: Path, *, port: int, token: str) -> BaseWSGIServer:
 
     try:
         # Bound first, so that the app knows the port a 0 picked (its Host check needs it).
-        server = make_server(HOST, port, _Late(), threaded=True)
+        server = make_server(HOST, port, _Late(), threaded=True, request_handler=_handler())
     except OSError as exc:
         raise ReviewError(f"cannot listen on {HOST}:{port} ({exc}); pick another --port") from exc
     try:
@@ -112,6 +114,22 @@ def open_server(out: Path, *, port: int, token: str) -> BaseWSGIServer:
         server.server_close()
         raise
     return server
+
+
+def redact(line: str) -> str:
+    """A log line without the query strings of the URLs in it (the first holds the token)."""
+    return _QUERY.sub("?…", line)
+
+
+def _handler() -> type[WSGIRequestHandler]:
+    """werkzeug's request handler, whose access and error log (on stderr) carry no token."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def log(self, type: str, message: str, *args: t.Any) -> None:
+            super().log(type, "%s", redact(message % args))
+
+    return Handler
 
 
 class _Late:

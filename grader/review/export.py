@@ -8,7 +8,9 @@
   apply to it, and the look-alike finder runs over the class.
 - ``grader review OUT --export`` and the app's Export button (:func:`export_review`): the
   decisions made since are written into ``result.json``, ``report.html``/``report.md``,
-  Gradescope's ``results.json``, ``gradebook.csv``, ``canvas.csv`` and ``index.html``.
+  Gradescope's ``results.json``, PrairieLearn's ``prairielearn.json``, ``gradebook.csv``,
+  ``canvas.csv``, ``canvas_feedback.zip``, ``moodle.csv``, ``blackboard.csv`` and
+  ``index.html``.
 
 Neither reads its own output as input: both start from each result's automatic part, so
 running them again, in any order, gives the same files.
@@ -104,8 +106,8 @@ def review_batch(
 def _merge_all(
     out: Path, entries: Sequence[BatchEntry], view: View, reveals: Mapping[str, str] | None
 ) -> tuple[list[BatchEntry], list[str], list[tuple[str, str]], list[tuple[str, str]]]:
-    from grader.export.gradescope_results import gradescope_json
-    from grader.report.render import write_reports
+    from grader.export.submission_files import render_submission
+    from grader.results import write_atomic
 
     db = ReviewDB.in_folder(out)
     manual_rows = db.all_manual()
@@ -134,15 +136,14 @@ def _merge_all(
         changed += [(sid, m.id) for m in result.manual if m.answer_changed]
         text = result.to_json()
         if text != path.read_text(encoding="utf-8"):
-            result.write(path)
-            write_reports(result, out / sid, view=view)
-            failure = entry.reason if entry.status == "failed" else ""
-            from grader.results import write_atomic
-
-            write_atomic(
-                out / sid / "results.json",
-                gradescope_json(result, failure=failure, reveals=reveals),
+            # Every file rendered from the result, as `grader grade` wrote them: no report or
+            # platform file keeps the score the review changed.
+            rendered = render_submission(
+                result, view=view, reveals=reveals, failure=entry.not_graded
             )
+            for name, content in rendered.items():
+                write_atomic(out / sid / name, content)
+            result.write(path)
             updated.append(sid)
         result_entries.append(
             dataclasses.replace(
@@ -182,6 +183,8 @@ class ClassInfo:
     """The rubric's ``[[manual]]`` items with their criteria (empty when the rubric is gone)."""
     reveals: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Hidden checks' Gradescope visibility, by check id (see ``Assignment.reveals``)."""
+    blackboard_column: str | None = None
+    """The Grade Center Column ID ``blackboard.csv`` updates (``--blackboard-column``)."""
 
 
 def read_class(out: Path) -> ClassInfo:
@@ -231,6 +234,9 @@ def read_class(out: Path) -> ClassInfo:
                 reason=str(row.get("reason", "")),
                 source=str(row.get("source", "")),
                 worker=str(row.get("worker", "")),
+                origin=str(row.get("origin", "")),
+                lms_id=str(row.get("lms_id", "")),
+                prefix=str(row.get("prefix", "")),
             )
         )
     view = batch.get("view", "instructor")
@@ -245,15 +251,17 @@ def read_class(out: Path) -> ClassInfo:
         entries=entries,
         manual=manual,
         reveals=reveals,
+        blackboard_column=str(batch.get("blackboard_column", "")) or None,
     )
 
 
 def export_review(out: Path) -> ReviewState:
     """Write every decision in ``OUT/review.sqlite`` into the class's files.
 
-    ``result.json``, the reports and Gradescope's ``results.json`` of each changed submission,
-    then ``gradebook.csv``, ``canvas.csv`` (names, SIS ids and sections kept from the one
-    ``grader grade`` wrote) and ``index.html``.
+    ``result.json``, the reports, Gradescope's ``results.json`` and PrairieLearn's
+    ``prairielearn.json`` of each changed submission, then every class file
+    (:func:`~grader.export.class_outputs.write_class_outputs`; ``canvas.csv`` keeps the names,
+    SIS ids and sections of the one ``grader grade`` wrote).
 
     Raises:
         ReviewError: the folder is not a graded class.
@@ -274,6 +282,7 @@ def export_review(out: Path) -> ReviewState:
         points_possible=state.points_possible,
         roster=canvas_roster(info.out / "canvas.csv"),
         lookalikes=state.lookalikes.pairs if state.lookalikes else (),
+        blackboard_column=info.blackboard_column,
     )
     return state
 

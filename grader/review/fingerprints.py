@@ -31,6 +31,8 @@ guaranteed to share a fingerprint."""
 TEXT_K = 7
 """Words per k-gram of text."""
 TEXT_WINDOW = 5
+MAX_PLACES = 8
+"""Cells of one submission a fingerprint may occur in before it is ignored there."""
 
 _KEEP = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"self", "cls"}
 _FALLBACK_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|\"[^\"\n]*\"|'[^'\n]*'|\S")
@@ -182,13 +184,30 @@ def winnow(tokens: Sequence[tuple[str, int]], k: int, window: int) -> list[tuple
     return picked
 
 
-def fingerprint_cells(cells: Iterable[Cell]) -> Fingerprints:
-    """Fingerprints of a submission's cells, each cell on its own (order does not matter)."""
+def fingerprint_cells(
+    cells: Iterable[Cell], *, max_places: int | None = MAX_PLACES
+) -> Fingerprints:
+    """Fingerprints of a submission's cells, each cell on its own (order does not matter).
+
+    Each fingerprint is kept once per cell (where it first occurs), and not at all when it
+    occurs in more than ``max_places`` cells (None: no limit, for the template, every
+    fingerprint of which is excluded): a passage repeated over and over is padding,
+    not evidence, and comparing every place of it in one submission with every place in
+    another was the finder's only quadratic step (two notebooks repeating one word 8,000
+    times took 74 s). A fingerprint two submissions share then costs at most
+    ``max_places ** 2`` pairs of places.
+    """
     found = Fingerprints()
     for cell in cells:
         table = found.code if cell.kind == "code" else found.text
+        seen: set[int] = set()
         for h, first, last in cell_prints(cell.kind, cell.source):
-            table[h].append((cell.index, first, last))
+            if h not in seen:
+                seen.add(h)
+                table[h].append((cell.index, first, last))
+    for table in (found.code, found.text):
+        for h in [h for h, places in table.items() if max_places and len(places) > max_places]:
+            del table[h]
     return found
 
 

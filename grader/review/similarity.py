@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import typing as t
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,6 +52,8 @@ MIN_SHARED = 8
 answer contained in another says nothing."""
 PARTS_SHOWN = 6
 """Matching cell pairs kept per look-alike pair."""
+TIME_LIMIT_S = 60.0
+"""Seconds the finder may take in a batch (300 submissions take a few)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class Findings:
     threshold: float
     common_limit: int
     """Fingerprints shared by more submissions than this were ignored."""
+    cut_short: str = ""
+    """Why the finder stopped before comparing everything; empty when it did not."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1) + "\n"
@@ -121,7 +126,13 @@ class Findings:
             LookalikePair(**{**p, "parts": [MatchedPart(**m) for m in p["parts"]]})
             for p in raw["pairs"]
         ]
-        return cls(pairs, raw["submissions"], raw["threshold"], raw["common_limit"])
+        return cls(
+            pairs,
+            raw["submissions"],
+            raw["threshold"],
+            raw["common_limit"],
+            str(raw.get("cut_short", "")),
+        )
 
     def lines_for(self, student: str) -> list[str]:
         """One flag line per pair ``student`` is in."""
@@ -134,8 +145,13 @@ def find_lookalikes(
     template: Sequence[Cell] = (),
     threshold: float = DEFAULT_THRESHOLD,
     common_limit: int | None = None,
+    time_limit_s: float = TIME_LIMIT_S,
 ) -> Findings:
     """Pairs of submissions whose code or written text look alike.
+
+    The work is linear in the fingerprints (see :func:`fingerprint_cells` for the cap that
+    keeps it so), and ``time_limit_s`` bounds it whatever the class holds: past it, what was
+    compared is returned and ``cut_short`` says so. The batch's gradebooks wait for it.
 
     Args:
         submissions: student id -> cells.
@@ -145,14 +161,26 @@ def find_lookalikes(
             :data:`MIN_SHARED`).
         common_limit: ignore fingerprints in more submissions than this; by default
             ``max(10, 10% of the class)``.
+        time_limit_s: seconds the finder may take.
 
     Returns:
         The pairs, most alike first, each with its matching parts.
     """
+    deadline = time.monotonic() + time_limit_s
     ids = sorted(submissions)
     limit = common_limit if common_limit is not None else max(10, len(ids) // 10)
-    base = fingerprint_cells(template)
-    prints = {sid: fingerprint_cells(submissions[sid]) for sid in ids}
+    base = fingerprint_cells(template, max_places=None)
+    prints: dict[str, Fingerprints] = {}
+    for sid in ids:
+        if time.monotonic() > deadline:
+            break
+        prints[sid] = fingerprint_cells(submissions[sid])
+    cut_short = ""
+    if len(prints) < len(ids):
+        cut_short = (
+            f"stopped after {time_limit_s:g} s: {len(prints)} of {len(ids)} submissions compared"
+        )
+        ids = sorted(prints)
     sources = {sid: {c.index: c.source for c in submissions[sid]} for sid in ids}
     shared: dict[str, Counter[tuple[int, int]]] = {}
     sizes: dict[str, dict[int, int]] = {}
@@ -173,7 +201,12 @@ def find_lookalikes(
         sizes[kind + "-excluded"] = {0: len(excluded)}
 
     pairs = []
-    for a, b in set(shared["code"]) | set(shared["text"]):
+    for a, b in sorted(set(shared["code"]) | set(shared["text"])):
+        if time.monotonic() > deadline:
+            cut_short = (
+                cut_short or f"stopped after {time_limit_s:g} s, before every pair was scored"
+            )
+            break
         scores = {}
         for kind in ("code", "text"):
             n = shared[kind].get((a, b), 0)
@@ -194,7 +227,7 @@ def find_lookalikes(
             )
         )
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
-    return Findings(pairs, len(ids), threshold, limit)
+    return Findings(pairs, len(ids), threshold, limit, cut_short)
 
 
 def _parts(
@@ -239,7 +272,7 @@ def read_notebook_cells(path: Path) -> list[Cell]:
     """The cells of a notebook file; none when it cannot be read as JSON."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return []
     return notebook_cells(raw) if isinstance(raw, dict) else []
 

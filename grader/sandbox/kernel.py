@@ -18,8 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import DottedObjectName, Type
 
+from grader.execute.channels import BoundedKernelClient, BoundedSockets
 from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
 
 
@@ -150,10 +153,16 @@ def place_submission(box: Sandbox, submission: Path) -> None:
         shutil.copyfileobj(source, dest)
 
 
-class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel through :mod:`grader.sandbox.launcher` when a sandbox is set."""
+class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
+    """Starts the kernel through :mod:`grader.sandbox.launcher` when a sandbox is set.
+
+    Its sockets, and its clients' (:class:`~grader.execute.channels.BoundedKernelClient`),
+    refuse oversized messages from the kernel before reading them.
+    """
 
     sandbox: Sandbox | None = None
+    client_class = DottedObjectName("grader.execute.channels.BoundedKernelClient")
+    client_factory = Type(default_value=BoundedKernelClient, klass=AsyncKernelClient)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd: list[str] = super().format_kernel_cmd(extra_arguments)

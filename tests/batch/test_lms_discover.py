@@ -40,7 +40,14 @@ def zip_of(path: Path, members: dict[str, bytes]) -> Path:
         ("王小明_LATE_23456_78901_作业-1.ipynb", "23456", "作业-1.ipynb", True),
         ("de_la_cruzmaria_34567_89012_my_hw_2.ipynb", "34567", "my_hw_2.ipynb", False),
         ("anon_x7Kq9_99001_hw.ipynb", "anon_x7Kq9", "hw.ipynb", False),
-        ("anon_x7Kq9_LATE_99002_hw.ipynb", "anon_x7Kq9", "hw.ipynb", True),
+        # Canvas writes LATE before the anonymous id (ContentZipper#get_filename:
+        # [name, "LATE", id].compact.join("_"), the name left out when anonymous).
+        ("LATE_anon_x7Kq9_99002_hw.ipynb", "anon_x7Kq9", "hw.ipynb", True),
+        ("LATE_anon_x7Kq9_99002_my_hw_2.ipynb", "anon_x7Kq9", "my_hw_2.ipynb", True),
+        ("LATE_12345_99003_hw.ipynb", "12345", "hw.ipynb", True),
+        ("12345_99004_hw.ipynb", "12345", "hw.ipynb", False),
+        # A student named Anon, graded openly: Canvas reads the all-digit parts back.
+        ("anon_12345_99005_hw.ipynb", "12345", "hw.ipynb", False),
         ("o'brienseán_45678_90123_hw (1).ipynb", "45678", "hw (1).ipynb", False),
     ],
 )

@@ -192,7 +192,7 @@ def test_restored_files_are_the_first_grades_byte_for_byte_and_not_rendered_agai
     def render_reports(*args: object, **kwargs: object) -> t.NoReturn:
         raise AssertionError("a restored submission's reports were rendered again")
 
-    monkeypatch.setattr(batch_module, "render_reports", render_reports)
+    monkeypatch.setattr(batch_module, "render_submission", render_reports)
     summary = run(hand_in, tmp_path / "second")
     assert [e.status for e in summary.entries] == ["cached"] * 3
     for sid in ("ada", "alan", "grace"):

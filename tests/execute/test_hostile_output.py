@@ -22,6 +22,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -212,6 +213,46 @@ def test_display_update_flood_is_cut_and_the_grader_memory_stays_flat(tmp_path: 
     # What remains is messages in flight (ZeroMQ queues them while the grader is busy): at
     # most the flood's 200 MB, against +1.1 GB when display updates were not counted.
     assert flood - plain < 300 * 2**20, (plain, flood)
+
+
+IOPUB_FLOOD = (
+    # Issue 23: pre-packed 128 MiB messages through the kernel's own IOPub session; the grader
+    # received and decoded each whole before its output limit could count it.
+    "k = get_ipython().kernel\n"
+    "packed = k.session.pack({'name': 'stdout', 'text': 'x' * (128 << 20)})\n"
+    "for _ in range(8):\n"
+    "    msg = k.session.msg('stream', packed, parent=k.get_parent())\n"
+    "    k.iopub_socket.send_multipart(k.session.serialize(msg))\n"
+    "print('sent')"
+)
+
+
+@pytest.mark.notebook
+def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(tmp_path: Path) -> None:
+    for name in ("plain", "batch"):
+        (tmp_path / name).mkdir()
+    nbformat.write(notebook(AFTER), tmp_path / "plain" / "plain.ipynb")
+    shutil.copy(EXAMPLES / "full_marks.ipynb", tmp_path / "batch" / "honest.ipynb")
+    nbformat.write(notebook(IOPUB_FLOOD, AFTER), tmp_path / "batch" / "flood.ipynb")
+    # The grader's memory for a plain notebook first (any calibration falls there).
+    plain = grade_measured(tmp_path / "plain", tmp_path / "plain-out")
+    batch = grade_measured(tmp_path / "batch", tmp_path / "out")
+    # 1 GiB was sent; the grader never held a message of it (+1.5 GB per GiB when it did).
+    print(f"grader peak RSS: plain {plain / 2**20:.0f} MiB, honest beside the flood "
+          f"{batch / 2**20:.0f} MiB")  # fmt: skip
+    assert batch - plain < 256 * 2**20, (plain, batch)
+    out = tmp_path / "out"
+    flood = GradeResult.from_json((out / "flood" / "result.json").read_text())
+    assert flood.outcome == "output_truncated", flood.incidents
+    assert [c.status for c in flood.cells] == ["ok", "ok"]
+    assert "more than 8 MiB, dropped unread" in flood.incidents[0].detail
+    executed = nbformat.read(out / "flood" / "executed.ipynb", as_version=4)
+    assert stdout(executed.cells[1]) == "after\n"  # the reconnected kernel runs on
+    # The honest notebook, graded in the same grader process as the flood, scores as alone.
+    honest = GradeResult.from_json((out / "honest" / "result.json").read_text())
+    golden = json.loads((GOLDENS / "full_marks.json").read_text())
+    assert {c.id: c.status for c in honest.checks} == golden["checks"]
+    assert honest.score == golden["score"] and honest.incidents == []
 
 
 COMM_FLOOD = (

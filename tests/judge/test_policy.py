@@ -126,3 +126,36 @@ def test_archives_that_are_not_models_or_too_large_are_refused(saved: Path, tmp_
         archive.writestr("config.json", "{}")
     with pytest.raises(ModelRefused, match="not a Keras 3 model file"):
         inspect_archive(tmp_path / "bare.keras", max_bytes=MB)
+
+
+def test_a_function_is_judged_by_its_registered_name_too(saved: Path, tmp_path: Path) -> None:
+    """Keras looks a function up by ``registered_name`` before its name: the policy checks both."""
+    config = copy.deepcopy(config_of(saved))
+    loss = {"module": "keras.losses", "class_name": "function"}
+    config["compile_config"]["loss"] = {  # type: ignore[index]
+        **loss,
+        "config": "categorical_crossentropy",
+        "registered_name": "mine>categorical_crossentropy",
+    }
+    with pytest.raises(ModelRefused, match="registered as 'mine>categorical_crossentropy'"):
+        check_config(config)
+    for registered in ({"a": 1}, ["function"], "plot_image_gallery"):
+        config["compile_config"]["loss"]["registered_name"] = registered  # type: ignore[index]
+        with pytest.raises(ModelRefused, match="registered as"):
+            check_config(config)
+
+
+def test_built_in_functions_passed_as_objects_are_accepted(tmp_path: Path) -> None:
+    """``loss=keras.losses.categorical_crossentropy`` is saved as a ``builtins`` function."""
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(2, activation=keras.activations.softmax)]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.categorical_crossentropy,
+        metrics=[keras.metrics.categorical_accuracy],
+    )
+    model.save(tmp_path / "functions.keras")
+    archive = inspect_archive(tmp_path / "functions.keras", max_bytes=100 * MB)
+    assert archive.compile_config is not None
+    assert archive.compile_config["loss"]["registered_name"] == "function"

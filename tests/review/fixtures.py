@@ -22,6 +22,7 @@ import nbformat
 from grader.batch.entry import BatchEntry
 from grader.batch.run import BatchSummary, _batch_json
 from grader.export.gradescope import gradescope_json
+from grader.export.prairielearn import prairielearn_json
 from grader.options import GradeOptions
 from grader.report.render import write_reports
 from grader.results import GradeResult, write_atomic
@@ -176,6 +177,7 @@ def write_submission(
     write_reports(result, folder)
     write_atomic(folder / "executed.ipynb", nbformat.writes(nb))
     write_atomic(folder / "results.json", gradescope_json(result))
+    write_atomic(folder / "prairielearn.json", prairielearn_json(result))
     return result
 
 

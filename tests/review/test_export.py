@@ -128,6 +128,10 @@ def test_export_writes_every_decision_into_every_file(graded: GradedClass) -> No
     graded_item = next(t for t in gradescope["tests"] if "written.transfer" in t["name"])  # type: ignore[index]
     assert graded_item["score"] == 6 and graded_item["output"].startswith("\\=1+1")
     assert read_json(graded.out / "alice" / "results.json")["score"] == 114  # type: ignore[index]
+    # PrairieLearn's results.json is the final score too (issue 25.3: it kept the automatic one).
+    prairielearn = read_json(graded.out / "alice" / "prairielearn.json")
+    assert prairielearn["message"].startswith("Score 114/116.")  # type: ignore[index]
+    assert prairielearn["score"] == round(114 / 116, 6)  # type: ignore[index]
 
     report = (graded.out / "alice" / "report.html").read_text("utf-8")
     assert "Graded by your instructor" in report and "114" in report

@@ -7,9 +7,11 @@ import random
 import time
 from pathlib import Path
 
+from grader.review.fingerprints import MAX_PLACES, Fingerprints, fingerprint_cells
 from grader.review.similarity import (
     DEFAULT_THRESHOLD,
     Cell,
+    Findings,
     code_tokens,
     find_lookalikes,
     read_notebook_cells,
@@ -200,3 +202,36 @@ def test_damaged_notebooks_and_odd_code_never_stop_the_finder(tmp_path: Path) ->
         (tmp_path / sid / "executed.ipynb").write_text(text, encoding="utf-8")
     found = find_in_folder(tmp_path, sorted(odd), template=None)
     assert found.pairs == [] and (tmp_path / "lookalikes.json").is_file()
+
+
+def comparisons(a: Fingerprints, b: Fingerprints) -> int:
+    """Place pairs the finder's matching parts step compares for two submissions."""
+    return sum(
+        len(getattr(a, kind)[h]) * len(getattr(b, kind)[h])
+        for kind in ("code", "text")
+        for h in getattr(a, kind).keys() & getattr(b, kind).keys()
+    )
+
+
+def test_a_repetition_bomb_costs_the_finder_linear_work() -> None:
+    """Issue 23: two notebooks repeating one word 8,000 times took 74 s (quadratic)."""
+    bomb = [Cell(0, "text", "lorem " * 8000), Cell(1, "code", "x = 1\n" * 8000)]
+    spread = [Cell(i, "text", "ipsum " * 20) for i in range(2000)]  # the same, over many cells
+    a, b = fingerprint_cells(bomb + spread), fingerprint_cells(bomb + spread)
+    assert max(len(places) for places in a.text.values()) == 1
+    assert all(len(places) <= MAX_PLACES for places in (*a.text.values(), *a.code.values()))
+    assert comparisons(a, b) <= 4  # 8,000 x 8,000 place pairs per kind before
+    # Bombs that share an answer are still a pair, and a copy beside them is still found.
+    shared = [*bomb, *spread, Cell(2001, "text", OWN_TRANSFER)]
+    copy = [Cell(0, "text", SEED_001_TRANSFER), Cell(1, "text", "lorem " * 8000)]
+    found = find_lookalikes({"bomb-a": shared, "bomb-b": shared, "original": copy, "copy": copy})
+    assert [(p.a, p.b) for p in found.pairs] == [("bomb-a", "bomb-b"), ("copy", "original")]
+    assert found.cut_short == ""
+
+
+def test_the_finder_stops_at_its_time_limit_and_says_so() -> None:
+    class_ = {sid: [Cell(0, "text", SEED_001_TRANSFER)] for sid in ("a", "b", "c")}
+    assert len(find_lookalikes(class_).pairs) == 3
+    found = find_lookalikes(class_, time_limit_s=-1)
+    assert found.pairs == [] and found.cut_short.startswith("stopped after -1 s: 0 of 3")
+    assert Findings.from_json(found.to_json()) == found
