@@ -4,6 +4,7 @@ sandbox, a restored checkpoint, Keras' warnings)."""
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 from dataclasses import dataclass
 
@@ -15,12 +16,13 @@ from grader.calibrate import Calibration
 from grader.data.prepare import PreparedData
 from grader.data.pretrained import PretrainedWeights
 from grader.data.sets import DATASETS
-from grader.execute.outcomes import outcome_of
-from grader.execute.run import Execution, strip_ansi
+from grader.execute.outcomes import first_failure, outcome_of
+from grader.execute.run import Execution
 from grader.judge.findings import JudgeFindings
 from grader.judge.flags import accuracy_flags
+from grader.report.escape import strip_ansi
 from grader.report.facts import warning_notices
-from grader.results import GradeResult, Incident, ManualAnswer
+from grader.results import CellResult, CheckResult, GradeResult, Incident, ManualAnswer
 from grader.rubric import Assignment
 from grader.sandbox.kernel import Sandbox
 from grader.versions import torch_versions, versions
@@ -61,7 +63,7 @@ def assemble_result(
         submission=stem,
         score=round(sum(c.score for c in findings.checks), 6),
         max_score=spec.max_score,
-        checks=findings.checks,
+        checks=_name_first_failure(findings.checks, execution.cells),
         cells=execution.cells,
         fits=findings.fits,
         budget=plan.name,
@@ -86,6 +88,20 @@ def assemble_result(
         manual=manual,
         flags=accuracy_flags(findings.checks, {c.id: c.kind for c in spec.checks}),
     )
+
+
+def _name_first_failure(checks: list[CheckResult], cells: list[CellResult]) -> list[CheckResult]:
+    """Each check that failed for want of its evidence (no model, no variable) names the first
+    cell that failed: the likely cause, which the student fixes first."""
+    cause = first_failure(cells)
+    if not cause:
+        return checks
+    return [
+        dataclasses.replace(c, message=f"{c.message} ({cause})")
+        if c.status in ("fail", "error") and c.details.get("missing")
+        else c
+        for c in checks
+    ]
 
 
 def sandbox_notices(box: Sandbox) -> list[str]:

@@ -29,6 +29,7 @@ from grader.data.pretrained import PretrainedWeights
 from grader.data.sets import Dataset, HeldOut
 from grader.exceptions import CalibrationError
 from grader.results import FitRecord, write_atomic
+from grader.sandbox.limits import ARITHMETIC_THREADS
 from grader.versions import versions
 
 if t.TYPE_CHECKING:
@@ -81,6 +82,8 @@ def calibration(
             data.fingerprint,
             str(assignment.seed),
             versions()["keras"],
+            # Another thread count is another arithmetic (see ARITHMETIC_THREADS).
+            f"t{ARITHMETIC_THREADS}",
             *_framework_versions(assignment),
             _reference_digest(assignment, budget),
             *(w.fingerprint for w in pretrained),

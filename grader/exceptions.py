@@ -153,6 +153,18 @@ class ExecutionError(GraderError):
     exit_code = 6
 
 
+class KernelEnvironmentError(ExecutionError):
+    """The Python a rubric's ``[execution]`` names for the kernel cannot run its notebooks: it
+    does not start, has no ipykernel, or lacks a package the rubric declares."""
+
+    def __init__(self, python: str, why: str, *, missing: t.Sequence[str] = ()) -> None:
+        self.python = python
+        """The interpreter checked."""
+        self.missing = tuple(missing)
+        """The declared packages it lacks."""
+        super().__init__(f"the kernel's Python {python} {why}")
+
+
 class SchedulerError(GraderError):
     """The Dask scheduler given with ``--scheduler`` could not be reached."""
 

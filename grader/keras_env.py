@@ -16,6 +16,8 @@ import os
 import threading
 import typing as t
 
+from grader.sandbox.limits import ARITHMETIC_THREADS, thread_env
+
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
@@ -36,11 +38,15 @@ def quiet_stderr() -> t.Iterator[None]:
 
 def _import() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Calibration's figures are compared with the kernels' and the judge's: the same threads.
+    os.environ.update(thread_env())
     with quiet_stderr():
         import keras
 
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
+
+        fix_threads(tf)
 
         # Retracing warnings from predicting on models of different shapes say nothing to a user.
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
@@ -48,6 +54,26 @@ def _import() -> None:
         # Deterministic ops refuse to run unseeded: seed here, and again before each training.
         tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(0)
+
+
+def fix_threads(tf: t.Any) -> None:
+    """Give TensorFlow's pools :data:`ARITHMETIC_THREADS` threads, where the environment could
+    not (TensorFlow imported before it was set). Once TensorFlow has run an op its pools are
+    made and cannot change: the grader then says so."""
+    threading_ = tf.config.threading
+    for get, set_ in (
+        (threading_.get_intra_op_parallelism_threads, threading_.set_intra_op_parallelism_threads),
+        (threading_.get_inter_op_parallelism_threads, threading_.set_inter_op_parallelism_threads),
+    ):
+        if get() != ARITHMETIC_THREADS:
+            try:
+                set_(ARITHMETIC_THREADS)
+            except RuntimeError:
+                logging.getLogger("grader").warning(
+                    "TensorFlow ran before the grader set its threads: calibration may differ "
+                    "in its last digits from a run of `grader` alone"
+                )
+                return
 
 
 def preload() -> None:

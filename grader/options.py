@@ -59,7 +59,9 @@ class GradeOptions:
         """The sandbox of a kernel (and a judge) grading ``spec``."""
         from grader.sandbox.confine import SandboxOptions
 
-        return SandboxOptions(enabled=self.sandboxed, limits=self.limits_for(spec))
+        return SandboxOptions(
+            enabled=self.sandboxed, limits=self.limits_for(spec), python=spec.python
+        )
 
 
 CHECK_DEFAULTS = GradeOptions(budget="smoke", view="student")

@@ -23,6 +23,7 @@ from grader.calibrate import Calibration, calibration
 from grader.data.prepare import PreparedData, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
 from grader.exceptions import GraderError, InputError, NotANotebookError
+from grader.execute.environment import check_environment
 from grader.execute.kernel_setup import kernel_cells, kernel_config, kernel_key
 from grader.execute.run import Execution, record_seconds, run_notebook
 from grader.execute.warm import (
@@ -94,6 +95,7 @@ def grade(
     with record_seconds(laps, "rubric"):
         spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
         plan = spec.plan(options.budget)
+        check_environment(spec)
     phase("preparing the data")
     with record_seconds(laps, "data"):
         data = _data(spec, options)

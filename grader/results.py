@@ -36,6 +36,7 @@ Outcome = t.Literal[
     "invalid_notebook",
     "judge_timeout",
     "judge_failed",
+    "missing_module",
 ]
 
 
@@ -111,8 +112,9 @@ class Incident:
     outcome: Outcome
     """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``process_limit``,
     ``disk_limit``, ``output_truncated``, ``not_a_notebook``, ``invalid_notebook``,
-    ``judge_timeout`` (measuring the saved models took longer than the rubric allows) or
-    ``judge_failed`` (the judge process broke)."""
+    ``judge_timeout`` (measuring the saved models took longer than the rubric allows),
+    ``judge_failed`` (the judge process broke) or ``missing_module`` (a cell imported a package
+    the grading environment lacks)."""
     cell: int
     """Index of the cell it happened in (as in ``cells[]``), or -1 for the whole notebook."""
     detail: str
@@ -245,7 +247,7 @@ class GradeResult:
     """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
     outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``judge_failed``,
     ``judge_timeout``, ``memory_limit``, ``process_limit``, ``disk_limit``, ``timeout``,
-    ``output_truncated``, in that order)."""
+    ``output_truncated``, ``missing_module``, in that order)."""
     incidents: list[Incident] = field(default_factory=list)
     """Every limit hit, in the order it happened."""
     flags: list[Flag] = field(default_factory=list)

@@ -147,6 +147,13 @@ class Assignment:
     course_targets: dict[str, float]
     """Absolute accuracy per role, enforced at ``full`` budget on real data."""
     checks: list[CheckSpec]
+    python: str | None = None
+    """``[execution] python``: the interpreter the kernel runs (a course's environment, with
+    ipykernel); None: the grader's own. Checked before any work (see
+    :mod:`grader.execute.environment`)."""
+    packages: tuple[str, ...] = ()
+    """``[execution] packages``: distributions (pip names) the notebooks import, checked in
+    the kernel's environment before any work."""
     pretrained: tuple[str, ...] = ()
     """``keras.applications`` whose ImageNet weights the exercise loads (see
     :mod:`grader.data.pretrained`); the reference's ``train`` receives them as ``weights``."""

@@ -7,6 +7,7 @@ typed and checked, unknown keys refused, every error naming the file and the key
 
 from __future__ import annotations
 
+import re
 import typing as t
 from pathlib import Path
 
@@ -89,6 +90,8 @@ def parse_tables(raw: dict[str, t.Any], path: Path, *, check_files: bool = True)
         cell_timeout=float(execution.get("cell_timeout", (int, float))),
         total_timeout=float(execution.get("total_timeout", (int, float))),
         judge_timeout=float(execution.get("judge_timeout", (int, float), 300)),
+        python=_python(execution),
+        packages=_packages(execution),
         held_back=data.get("held_back_test_images", int),
         roles=roles,
         budgets=budgets,
@@ -247,6 +250,33 @@ def _sandbox_files(table: _Reader, *, check_files: bool) -> tuple[str, ...]:
             raise RubricError.at(table.path, "sandbox.files", f"{name!r} is not a file of {folder}")
     table.used.add("files")
     table.done()
+    return tuple(names)
+
+
+def _python(execution: _Reader) -> str | None:
+    """``[execution] python``: an absolute path, or one relative to the rubric's folder (its
+    existence and environment are checked when grading starts, on the grading machine)."""
+    value = execution.get("python", str, None)
+    if value is None:
+        return None
+    if not value.strip():
+        raise RubricError.at(execution.path, "execution.python", "a path to a Python interpreter")
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (execution.path.parent / path).absolute())
+
+
+# A distribution's name as pip takes it (PEP 508), without a version or extras.
+_DISTRIBUTION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def _packages(execution: _Reader) -> tuple[str, ...]:
+    """``[execution] packages``: distribution names, e.g. ``["pandas", "scikit-learn"]``."""
+    names = execution.get("packages", list, [])
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not _DISTRIBUTION.match(name):
+            raise RubricError.at(
+                execution.path, f"execution.packages[{i}]", "a package name as pip takes it"
+            )
     return tuple(names)
 
 

@@ -12,10 +12,13 @@ import pytest
 
 from grader.options import GradeOptions
 from grader.results import GradeResult
+from grader.sandbox.limits import thread_env
 from grader.torch_env import without_triton
 
 # Before anything imports TensorFlow: keep its C++ start-up chatter out of test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests that build models in this process compute with the grader's thread count too.
+os.environ.update(thread_env())
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = ROOT / "assignments" / "cifar10_transfer"

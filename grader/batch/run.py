@@ -35,11 +35,11 @@ from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
 from grader.exceptions import InputError
+from grader.execute.environment import check_environment
 from grader.export.blackboard import blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_outputs
 from grader.export.submission_files import RENDERED_FILES, render_submission
-from grader.machine import cores
 from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
@@ -86,7 +86,7 @@ class BatchSummary:
     Canvas would not match)."""
 
 
-RETRIED_OUTCOMES = frozenset({"judge_failed", "judge_timeout"})
+RETRIED_OUTCOMES = frozenset({"judge_failed", "judge_timeout", "missing_module"})
 """Outcomes graded again by the next run (see :meth:`_Batch.store`)."""
 
 
@@ -142,6 +142,7 @@ def grade_batch(
     spec = load_assignment(assignment)
     spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
     check_column_id(blackboard_column)
+    check_environment(spec)  # so is a kernel's Python that cannot run the notebooks
     if scheduler is not None:
         require_dask()
     # Every worker grades with this process's secret: the same data, the same held-back images.
@@ -286,7 +287,6 @@ class _Batch:
                 observer.begin(len(pending), executor.description)
             if jobs > 1 or scheduler:
                 executor.calibrate(ref, self.options)
-            threads = None if scheduler else max(1, cores() // max(1, jobs))
 
             def tasks() -> Iterator[Task]:
                 # Lazily: a notebook's bytes are read only when a worker is about to get it.
@@ -294,7 +294,7 @@ class _Batch:
                     if observer:
                         observer.running(sub.student_id)
                     yield Task(
-                        sub.student_id, read_handin(sub.path), ref, self.options, threads,
+                        sub.student_id, read_handin(sub.path), ref, self.options,
                         source=str(sub.path),
                     )  # fmt: skip
 
@@ -318,8 +318,9 @@ class _Batch:
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
         result = GradeResult.from_json(done.result_json)
         # A judge that broke or ran out of time may have met a loaded or broken machine rather
-        # than the notebook: such a result is written, but neither cached nor marked done, so
-        # the next run judges the notebook again instead of serving the accident forever.
+        # than the notebook, and a missing package is the environment's to fix: such a result
+        # is written, but neither cached nor marked done, so the next run judges the notebook
+        # again instead of serving the accident forever.
         retry = result.outcome in RETRIED_OUTCOMES
         key = None if retry else result_key(sub.digest, self.context)
         result_json = result.to_json()

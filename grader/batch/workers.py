@@ -35,7 +35,7 @@ from grader.batch.process_pool import ProcessPool, WorkerDied
 from grader.exceptions import GraderError, MissingExtraError, SchedulerError
 from grader.machine import cores
 from grader.options import GradeOptions
-from grader.sandbox.limits import THREAD_VARIABLES
+from grader.sandbox.limits import thread_env
 
 if t.TYPE_CHECKING:
     from grader.execute.warm import WarmPool
@@ -56,8 +56,6 @@ class Task:
     """How to grade it; paths in it (``data_dir``, ``weights_dir``) are the worker's. Its
     ``secret`` is the submitting grader's, so that every worker draws the same data and
     held-back images."""
-    threads: int | None = None
-    """Threads per kernel; None: the worker's cores divided by its task slots."""
     source: str = ""
     """The notebook's path where it was handed in; names it in failure messages."""
     more: bool = True
@@ -84,11 +82,6 @@ def default_jobs() -> int:
 
     by_memory = int(psutil.virtual_memory().available // MEMORY_PER_JOB)
     return max(1, min(cores(), by_memory))
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment that gives one kernel ``threads`` threads, so N kernels share the cores."""
-    return dict.fromkeys(THREAD_VARIABLES, str(max(1, threads)))
 
 
 _WARM: list[WarmPool] = []
@@ -122,10 +115,6 @@ def grade_task(task: Task) -> TaskResult:
     from grader.pipeline import grade
 
     started = time.monotonic()
-    threads = task.threads if task.threads is not None else _worker_threads()
-    if threads is not None:
-        # The kernel's environment is copied from this process's when it starts.
-        os.environ.update(thread_env(threads))
     worker = _worker_name()
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
         path = Path(tmp) / f"{task.student_id}.ipynb"
@@ -187,16 +176,6 @@ def _release_models() -> None:
     gc.collect()
 
 
-def _worker_threads() -> int | None:
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):
-        return None
-    return max(1, cores() // max(1, worker.state.nthreads))
-
-
 def _worker_name() -> str:
     try:
         from distributed import get_worker
@@ -248,9 +227,8 @@ class PoolExecutor:
         # workers import by name.
         self.grade = grade or grade_task
         self.description = f"{jobs} local worker processes"
-        self.pool = ProcessPool(
-            jobs, env=thread_env(cores() // max(1, jobs)), finish=close_warm_kernel
-        )
+        # Calibration in a worker computes with the kernels' thread count.
+        self.pool = ProcessPool(jobs, env=thread_env(), finish=close_warm_kernel)
 
     def calibrate(self, assignment: str, options: GradeOptions) -> None:
         self.pool.call(functools.partial(calibrate_task, assignment, options))

@@ -157,4 +157,6 @@ def decide(
     upper = untrained_bound(chance, images, confidence)
     judged = upper <= lower
     threshold = min(max(relative * reference, upper), lower) if judged else relative * reference
+    # Reported as accuracies: a bound past 0% or 100% says nothing more than the limit does.
+    lower, upper = min(max(lower, 0.0), 1.0), min(max(upper, 0.0), 1.0)
     return Decision(judged, threshold, reference, spread, images, chance, lower, upper, confidence)

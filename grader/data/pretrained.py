@@ -10,15 +10,17 @@ not ImageNet-transfer accuracies.
 from __future__ import annotations
 
 import hashlib
+import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.data.cache import keras_home
 from grader.exceptions import InputError
+from grader.kernel.applications import APPLICATIONS
 
-# Keras' file names for the application weights without the classifier top.
-WEIGHT_FILES = {"vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"}
-"""Application (as named in a rubric's ``pretrained``) -> the weights file it needs."""
+WEIGHT_FILES = {name: file for name, (_, _, file) in APPLICATIONS.items()}
+"""Application (as named in a rubric's ``pretrained``) -> the weights file it needs: Keras' name
+for its ImageNet weights without the classifier top."""
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,18 @@ def find_weights(application: str, weights_dir: Path | None = None) -> Pretraine
         return PretrainedWeights(application, candidate.resolve())
     cached = keras_home() / "models" / filename
     return PretrainedWeights(application, cached.resolve() if cached.is_file() else None)
+
+
+def offline_weights(asked: t.Iterable[str], weights_dir: Path | None = None) -> list[Path]:
+    """The weights files of the bases an assignment does not ask for that are on this machine
+    (in ``weights_dir`` when it is a folder, else Keras' cache): a notebook that builds one of
+    them with ImageNet weights gets them, as it would on the student's machine."""
+    folder = weights_dir if weights_dir is not None and weights_dir.is_dir() else None
+    found = []
+    for application, filename in WEIGHT_FILES.items():
+        if application in asked:
+            continue
+        candidate = (folder or keras_home() / "models") / filename
+        if candidate.is_file():
+            found.append(candidate.resolve())
+    return found

@@ -16,7 +16,7 @@ import nbformat
 from grader.budget import Budget
 from grader.data.cache import cache_dir, keras_home
 from grader.data.prepare import PreparedData
-from grader.data.pretrained import PretrainedWeights
+from grader.data.pretrained import WEIGHT_FILES, PretrainedWeights, offline_weights
 from grader.execute.warm import (
     PRELOAD,
     TORCH_PRELOAD,
@@ -26,8 +26,8 @@ from grader.execute.warm import (
 from grader.kernel.cells import finish_code, setup_code
 from grader.options import GradeOptions
 from grader.rubric import Assignment
+from grader.sandbox.confine import ENV_ALLOWED
 from grader.sandbox.kernel import Sandbox
-from grader.sandbox.limits import THREAD_VARIABLES
 
 
 def kernel_key(
@@ -37,12 +37,14 @@ def kernel_key(
     # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
     extra_files = [spec.folder / name for name in spec.sandbox_files]
     extra_files += [w.path for w in pretrained if w.path is not None]
+    if spec.torch is None:  # keras.applications bases a notebook may build besides the rubric's
+        extra_files += offline_weights(spec.pretrained, options.weights_dir)
     return warm_key(
         options.sandbox_for(spec),
         data=data.kernel_file,
         extra_files=extra_files,
         hide=_secrets(spec, options),
-        env={name: os.environ.get(name, "") for name in THREAD_VARIABLES},
+        env={name: os.environ.get(name, "") for name in ENV_ALLOWED},
         preload=TORCH_PRELOAD if spec.torch else PRELOAD,
     )
 
@@ -65,6 +67,12 @@ def kernel_config(
         "roles": spec.roles,
         "variables": spec.variables,
         "pretrained": {w.application: w.path and str(box.work / w.path.name) for w in pretrained},
+        # Other bases' weights, copied into the working folder by kernel_key's extra files.
+        "offline_weights": {
+            application: str(box.work / filename)
+            for application, filename in WEIGHT_FILES.items()
+            if application not in spec.pretrained and (box.work / filename).is_file()
+        },
     }
 
 

@@ -1,4 +1,5 @@
-"""Name what stopped a notebook: which limit a failed cell hit, and the submission's outcome.
+"""Name what stopped a notebook: which limit a failed cell hit (or which package it could not
+import), and the submission's outcome.
 
 A cell that hits a limit is an error like any other for the checks (the kernel usually goes
 on); the outcome tells the instructor *why*, without reading tracebacks.
@@ -6,6 +7,7 @@ on); the outcome tells the instructor *why*, without reading tracebacks.
 
 from __future__ import annotations
 
+import re
 import signal
 import typing as t
 
@@ -23,12 +25,59 @@ SEVERITY: tuple[Outcome, ...] = (
     "disk_limit",
     "timeout",
     "output_truncated",
+    "missing_module",
 )
 # numpy raises its own MemoryError subclass; TensorFlow its ResourceExhaustedError.
 MEMORY_ERRORS = frozenset({"MemoryError", "_ArrayMemoryError", "ResourceExhaustedError"})
 # A write past the size of the private /tmp, /var/tmp or /dev/shm (or a full disk): ENOSPC;
 # past the largest file the kernel may write (RLIMIT_FSIZE; Python ignores SIGXFSZ): EFBIG.
 DISK_ERRNOS = ("[Errno 28]", "[Errno 27]", "[Errno 122]")
+
+
+# Python names the first module of a dotted import it could not find: a name without a dot is a
+# package that is not installed; ``keras.layers.core`` is a module its package no longer has.
+_MISSING = re.compile(r"^No module named '([A-Za-z_][A-Za-z0-9_]*)'$")
+# Import names whose package is installed under another name.
+_PACKAGES = {
+    "sklearn": "scikit-learn",
+    "PIL": "pillow",
+    "cv2": "opencv-python",
+    "skimage": "scikit-image",
+    "yaml": "pyyaml",
+}
+
+
+def missing_package(cell: CellResult) -> str | None:
+    """The package a failed cell's import did not find in the grading environment, if that is
+    why it failed (the package's name as pip installs it)."""
+    if cell.status != "error" or cell.error_name != "ModuleNotFoundError":
+        return None
+    found = _MISSING.match(cell.error_value)
+    return _PACKAGES.get(found[1], found[1]) if found else None
+
+
+def error_summary(value: str) -> str:
+    """An error's own sentence, without the lines Keras wraps around it ("Exception
+    encountered when calling ...", "Arguments received by ...") and the arguments it lists."""
+    lines = [line.strip() for line in value.splitlines() if line.strip()]
+    wrapped = ("Exception encountered", "Arguments received", "•")
+    core = [line for line in lines if not line.startswith(wrapped)]
+    return (core or lines or [""])[0]
+
+
+def first_failure(cells: t.Iterable[CellResult]) -> str:
+    """The first cell that failed and why, in a phrase that ends a check's message: a missing
+    package named as such; empty when every cell ran."""
+    cell = next((c for c in cells if c.status in ("error", "timeout")), None)
+    if cell is None:
+        return ""
+    package = missing_package(cell)
+    if package is not None:
+        return (
+            f"cell {cell.index} failed: {cell.error_value} — the grading environment lacks "
+            f"package {package}"
+        )
+    return f"cell {cell.index} failed first: {cell.error_name}: {error_summary(cell.error_value)}"
 
 
 def outcome_of(incidents: t.Iterable[Incident]) -> Outcome:
@@ -53,6 +102,14 @@ def cell_incident(cell: CellResult) -> Incident | None:
             cell.index,
             f"cell {cell.index}: {cell.error_name}: {cell.error_value} (temporary space or "
             "file size limit)",
+        )
+    package = missing_package(cell)
+    if package is not None:
+        return Incident(
+            "missing_module",
+            cell.index,
+            f"cell {cell.index}: {cell.error_value} — the grading environment lacks package "
+            f"{package} (add it to the course's environment, or the rubric's [execution])",
         )
     # fork() and thread creation fail with EAGAIN once the process limit is reached.
     if (cell.error_name == "BlockingIOError" and "Errno 11" in cell.error_value) or (

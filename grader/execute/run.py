@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import time
 import typing as t
 from dataclasses import dataclass, field
@@ -29,12 +28,12 @@ from grader.exceptions import ExecutionError
 from grader.execute.client import MESSAGE_ERRORS, BoundedClient, stop_kernel
 from grader.execute.outcomes import cell_incident, death_incident
 from grader.kernel.cells import INJECTED_TAG
+from grader.report.escape import strip_ansi
 from grader.results import CellResult, Incident
 from grader.sandbox.kernel import Sandbox, SandboxedKernelManager, kernel_manager
 from grader.sandbox.limits import MB
 from grader.sandbox.watchdog import Watchdog
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 TIMEOUT_ENAME = "CellTimeoutError"
 # The grader's own cells import Keras and save models: slow on a busy machine, and not the
 # student's time, so they get their own limit rather than the rubric's per-cell one.
@@ -67,11 +66,6 @@ PHASES = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "ker
 """What :attr:`Execution.phases` times: starting the sandboxed kernel until it answers, the
 grader's setup cell (Keras import, data), the student's cells, taking their evidence after
 each, the grader's closing cell (saving the models), and stopping the kernel."""
-
-
-def strip_ansi(text: str) -> str:
-    """Remove terminal colour codes, which IPython puts in every traceback."""
-    return _ANSI.sub("", text)
 
 
 def run_notebook(
@@ -452,11 +446,18 @@ def _injected(code: str) -> nbformat.NotebookNode:
     return cell
 
 
+GRADER_PACKAGE = str(Path(__file__).resolve().parents[1])
+"""Frames of this package in a student's traceback are the grader's wrappers (``fit``, a
+DataLoader's pass), not the student's code."""
+
+
 def _error_of(cell: nbformat.NotebookNode) -> tuple[str, str, str] | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            tb = strip_ansi("\n".join(output.get("traceback", [])))
-            return output.get("ename", ""), output.get("evalue", ""), tb
+            # IPython sends one item per frame, after the header and before the error line.
+            frames = [strip_ansi(str(item)) for item in output.get("traceback", [])]
+            tb = "\n".join(f for f in frames if GRADER_PACKAGE + "/" not in f)
+            return strip_ansi(output.get("ename", "")), strip_ansi(output.get("evalue", "")), tb
     return None
 
 

@@ -62,7 +62,7 @@ class WarmKey:
     extra_files: tuple[Path, ...]
     hide: tuple[Path | None, ...]
     env: tuple[tuple[str, str], ...]
-    """The grader's environment when the kernel starts (thread counts come from it)."""
+    """The grader's environment when the kernel starts (its allow-listed variables pass in)."""
     preload: str = PRELOAD
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from grader import keras_env
 from grader.judge.arrays import UnreadableArrays, read_npz
 from grader.judge.policy import ModelRefused, inspect_archive
+from grader.judge.unbuilt import unbuildable
 from grader.kernel import layout
 from grader.results import FitRecord
 
@@ -169,7 +170,11 @@ class Artefacts:
             warnings.simplefilter("ignore")
             # compile=False: the compile check reads the saved arguments, so no optimizer,
             # loss or metric object of the student's is ever built.
-            model = keras.saving.load_model(path, safe_mode=True, compile=False)
+            try:
+                model = keras.saving.load_model(path, safe_mode=True, compile=False)
+            except Exception as exc:  # a wrong model that cannot be rebuilt fails its checks
+                why = unbuildable(archive.config, exc)
+                raise MissingInput(f"the {role} model was not loaded: {why}") from exc
         self._models[(role, "final")] = model
         self._compile[role] = archive.compile_config
         return model

@@ -13,6 +13,7 @@ import json
 import typing as t
 from dataclasses import dataclass, field
 
+from grader.report.escape import strip_ansi
 from grader.results import CheckResult, CheckStatus, FitRecord
 
 if t.TYPE_CHECKING:
@@ -114,7 +115,9 @@ def _check(raw: t.Any, spec_check: CheckSpec) -> CheckResult:
         raise ValueError(f"unknown status {str(status)[:20]!r}")
     if not isinstance(raw["details"], dict):
         raise ValueError("details must be an object")
-    return spec_check.result(status, _text(raw["message"], "a message"), raw["details"])
+    # A model's error (saved by the kernel, quoted by the judge) may carry terminal colours.
+    message = strip_ansi(_text(raw["message"], "a message"))
+    return spec_check.result(status, message, raw["details"])
 
 
 def _artefacts(raw: t.Any, findings: JudgeFindings) -> None:

@@ -203,7 +203,7 @@ class JudgeKey:
     framework: t.Literal["keras", "torch"]
     """What it imports while it waits."""
     env: tuple[tuple[str, str], ...]
-    """The grader's environment when it starts (thread counts come from it)."""
+    """The grader's environment when it starts (its allow-listed variables pass in)."""
 
 
 def judge_key(

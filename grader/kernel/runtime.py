@@ -24,6 +24,7 @@ import numpy as np
 
 from grader.budget import Budget, sample_count
 from grader.kernel import layout
+from grader.kernel.applications import APPLICATIONS, PUBLIC_MODULES
 
 _STATE: dict[str, t.Any] = {}
 SAMPLED_ROWS = 24
@@ -41,15 +42,38 @@ def install(config: dict[str, t.Any]) -> None:
 
         # Same submission, same score: op determinism removes run-to-run float differences.
         tf.config.experimental.enable_op_determinism()
+        _keep_eager_execution(tf)
     _serve_dataset(config["dataset"], Path(config["data_path"]))
-    for application, weights in config.get("pretrained", {}).items():
-        _serve_pretrained(application, weights)
+    _serve_applications(config.get("pretrained", {}), config.get("offline_weights", {}))
     _wrap_model_methods(keras.Model)
     _checkpoint_after_each_cell()
     limits = _STATE["budget"].limits()
     if limits:
         caps = ", ".join(f"{k}={v}" for k, v in limits.items())
         print(f"[grader] budget '{_STATE['budget'].name}': {caps} (data: {config['data_note']})")
+
+
+def _keep_eager_execution(tf: t.Any) -> None:
+    """Make TensorFlow 1's switches to graph mode notices: Keras 3 trains, saves and reads
+    weights only eagerly, so a notebook written for tf.keras 2 with eager execution disabled
+    would otherwise fail in ``fit`` although its model is right."""
+    import importlib
+
+    # ``import tensorflow.compat.v1`` makes a module of its own and binds it to
+    # ``tf.compat.v1``: import it first, so that the one a notebook gets is patched.
+    importlib.import_module("tensorflow.compat.v1")
+    for name in ("disable_eager_execution", "disable_v2_behavior"):
+
+        def ignored(*args: t.Any, _name: str = name, **kwargs: t.Any) -> None:
+            print(
+                f"[grader] tf.compat.v1.{_name}() ignored: Keras 3 runs only with eager "
+                "execution (as tf.keras does under TensorFlow 2); the notebook runs unchanged"
+            )
+
+        modules = [tf.compat.v1, *(m for n, m in sys.modules.items() if n.endswith("compat.v1"))]
+        for module in modules:
+            if getattr(module, name, None) is not None:
+                setattr(module, name, ignored)
 
 
 def _serve_dataset(name: str, path: Path) -> None:
@@ -78,27 +102,44 @@ def _serve_dataset(name: str, path: Path) -> None:
             mod.load_data = load_data  # type: ignore[attr-defined]
 
 
-# Application -> (function name, modules that export it), as students import it.
-_APPLICATIONS = {"vgg19": ("VGG19", ("applications", "applications.vgg19"))}
+def _serve_applications(pretrained: dict[str, str | None], offline: dict[str, str]) -> None:
+    """Make ``VGG19(weights="imagenet")`` and the other listed bases read the grader's weights
+    files, never download.
 
-
-def _serve_pretrained(application: str, weights: str | None) -> None:
-    """Make ``VGG19(weights="imagenet")`` read the grader's weights file, never download.
-
-    Without a file, the model is built with random weights and the notebook is told so.
+    ``pretrained`` are the bases the assignment asks for (a file, or None: random weights, and
+    the notebook is told so); ``offline`` other bases' files found on the grading machine.
+    Any other base asked for with ImageNet weights starts from random weights with a notice
+    that names what the assignment asks for: its checks judge it, and the cells after it
+    still run.
     """
     import importlib
 
-    function, suffixes = _APPLICATIONS[application]
-    for prefix in ("keras", "keras.src", "keras._tf_keras.keras", "tensorflow.keras"):
-        for suffix in suffixes:
+    for prefix in ("keras", "keras._tf_keras.keras", "tensorflow.keras"):
+        for suffix in ("", *(f".{m}" for m in PUBLIC_MODULES)):
             try:
-                importlib.import_module(f"{prefix}.{suffix}")
+                importlib.import_module(f"{prefix}.applications{suffix}")
             except ImportError:
                 continue
-    module = importlib.import_module(f"keras.src.applications.{application}")
-    # Installed twice in one process (tests), wrap Keras' own function, not the last wrapper.
-    original = inspect.unwrap(getattr(module, function))
+    asked = ", ".join(APPLICATIONS[a][0] for a in pretrained) or "no ImageNet base"
+    for application, (function, module_name, _) in APPLICATIONS.items():
+        module = importlib.import_module(f"keras.src.applications.{module_name}")
+        # Installed twice in one process (tests), wrap Keras' own function, not the last wrapper.
+        original = inspect.unwrap(getattr(module, function))
+        if application in pretrained:
+            build = _builder(original, function, pretrained[application], asked=None)
+        else:
+            build = _builder(original, function, offline.get(application), asked=asked)
+        for mod_name, mod in list(sys.modules.items()):
+            found = getattr(mod, function, None) if "applications" in mod_name else None
+            if found is not None and inspect.unwrap(found) is original:
+                setattr(mod, function, build)
+
+
+def _builder(
+    original: t.Callable[..., t.Any], function: str, weights: str | None, *, asked: str | None
+) -> t.Callable[..., t.Any]:
+    """``original`` reading ``weights`` for ``weights="imagenet"``; ``asked`` names what the
+    assignment asks for when this base is not it."""
     signature = inspect.signature(original)
 
     @functools.wraps(original)
@@ -106,21 +147,26 @@ def _serve_pretrained(application: str, weights: str | None) -> None:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         if bound.arguments["weights"] == "imagenet":
-            if bound.arguments["include_top"]:
+            if asked is not None and weights is None:
+                print(
+                    f"[grader] {function}(weights='imagenet'): this assignment asks for {asked}; "
+                    f"nothing is downloaded, so {function} starts from random weights",
+                    file=sys.stderr,
+                )
+                bound.arguments["weights"] = None
+            elif bound.arguments["include_top"]:
                 print(f"[grader] only {function}'s no-top ImageNet weights are available offline")
                 bound.arguments["weights"] = None
             else:
                 bound.arguments["weights"] = weights
-            if bound.arguments["weights"] is None:
+            if bound.arguments["weights"] is None and asked is None:
                 print(
                     f"[grader] {function}: no ImageNet weights on this machine; "
                     "random initial weights (the report explains)"
                 )
         return original(*bound.args, **bound.kwargs)
 
-    for mod_name, mod in list(sys.modules.items()):
-        if mod_name.endswith(suffixes) and getattr(mod, function, None) is not None:
-            setattr(mod, function, build)
+    return build
 
 
 def _wrap_model_methods(model_cls: t.Any) -> None:

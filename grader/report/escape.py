@@ -24,6 +24,8 @@ REPLACEMENT = "\ufffd"
 _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
 )
+# Terminal escape sequences (colours, cursor moves) as IPython and Keras put them in errors.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # Inline Markdown (CommonMark, GitHub's extensions, Jupyter's math) that needs a backslash to
 # stay literal: emphasis, code, links and images, tables, strikethrough, math, escapes.
 _MARKDOWN_INLINE = re.compile(r"([\\`*\[\]!|~$])")
@@ -174,3 +176,14 @@ def csv_text(value: object) -> str:
     if text.lstrip().startswith(CSV_FORMULA_STARTS[:4]) or text.startswith(CSV_FORMULA_STARTS):
         text = "'" + text
     return _CONTROLS.sub(REPLACEMENT, text.replace("\r\n", "\n")) if text else text
+
+
+def strip_ansi(text: str) -> str:
+    """Remove terminal colour codes, which IPython puts in every traceback and some libraries
+    in their error messages.
+
+    Example:
+        >>> strip_ansi("\x1b[0;31mValueError\x1b[0m: bad")
+        'ValueError: bad'
+    """
+    return _ANSI.sub("", text)

@@ -249,6 +249,8 @@ class KnownError:
     pattern: re.Pattern[str]
     """Searched in ``ErrorName: message``, then the traceback and the cell's source."""
     hint: str
+    lead: str = "printed a Keras warning"
+    """What a cell that printed it did, for a warning's notice ("Cell 3 printed ...")."""
 
 
 KNOWN_ERRORS: tuple[KnownError, ...] = tuple(
@@ -262,6 +264,40 @@ KNOWN_ERRORS: tuple[KnownError, ...] = tuple(
         (
             r"unexpected keyword argument 'lr'|not recognized: \{'lr'",
             "Keras 3 optimizers take learning_rate=, not lr= (e.g. Adam(learning_rate=1e-3)).",
+        ),
+        (
+            r"border_mode",
+            "Keras 2 renamed border_mode= to padding= (e.g. Conv2D(32, (3, 3), padding='same')).",
+        ),
+        (
+            r"'(subsample|init|output_dim|nb_epoch)'|\b(subsample|output_dim|nb_epoch)\s*=",
+            "Keras 1 argument names no longer exist: subsample= is strides=, init= is "
+            "kernel_initializer=, output_dim= is units=, nb_epoch= is epochs=.",
+        ),
+        (
+            r"output size would be (zero or )?negative|negative dimension size"
+            r"|dimensions in the output is <= 0",
+            "A layer's output shrank below one pixel. In Keras 3, Conv2D(32, 5, 5) means a 5x5 "
+            "kernel with strides 5 (Keras 1's Convolution2D(32, 5, 5) was a 5x5 kernel): write "
+            "Conv2D(32, (5, 5)).",
+        ),
+        (
+            r"has no attribute 'next'",
+            "Python 3 iterators have no .next() method: call next(it), e.g. "
+            "images, labels = next(iter(train_loader)).",
+        ),
+        (
+            r"Weights only load failed|WeightsUnpickler|weights_only",
+            "torch.load now reads weights only (weights_only=True), not a pickled module: save "
+            "model.state_dict() and load it into a model you build with "
+            "model.load_state_dict(torch.load(path)).",
+        ),
+        (
+            r"URL fetch failure|urlopen error|Temporary failure in name resolution"
+            r"|Name or service not known|Network is unreachable|nothing is downloaded",
+            "Nothing is downloaded while grading: load the data with the course's loader "
+            "(e.g. keras.datasets.cifar10.load_data()) and the weights the assignment names "
+            "(VGG19(weights='imagenet')), which the grader serves offline.",
         ),
         (
             r"has no attribute 'predict_classes'",
@@ -305,6 +341,13 @@ KNOWN_WARNINGS: tuple[KnownError, ...] = (
         "Keras 3 prefers keras.Input(shape=...) as the model's first item over input_shape= "
         "on the first layer; both build the same model, so this warning costs no points.",
     ),
+    KnownError(
+        re.compile(r"^\[grader\] (\w+)\(weights='imagenet'\): this assignment asks for .*$", re.M),
+        "Nothing is downloaded while grading: only the ImageNet weights of the base the "
+        "assignment asks for (and of others found on the grading machine) are served, so "
+        "this base started from random weights; the checks judge the model as built.",
+        "asked for ImageNet weights the grader does not have",
+    ),
 )
 
 
@@ -334,5 +377,5 @@ def warning_notices(stderr_by_cell: Iterable[tuple[int, str]]) -> list[str]:
         for known in KNOWN_WARNINGS:
             if known.hint not in seen and known.pattern.search(text):
                 seen.add(known.hint)
-                notices.append(f"Cell {index} printed a Keras warning. {known.hint}")
+                notices.append(f"Cell {index} {known.lead}. {known.hint}")
     return notices

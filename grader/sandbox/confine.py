@@ -42,7 +42,7 @@ from pathlib import Path
 from grader.sandbox import launcher as sandbox_exec
 from grader.sandbox.filesystem import course_material, outermost, python_paths, system_paths
 from grader.sandbox.identity import DEFAULT_UIDS, identity
-from grader.sandbox.limits import THREAD_VARIABLES, Limits
+from grader.sandbox.limits import Limits, thread_env
 from grader.sandbox.processes import descendants, kill_process, parent_of
 
 log = logging.getLogger("grader")
@@ -58,7 +58,6 @@ ENV_ALLOWED = (
     "PYTHONPATH",
     "KERAS_BACKEND",
     "CUDA_VISIBLE_DEVICES",
-    *THREAD_VARIABLES,
 )
 
 
@@ -79,6 +78,9 @@ class SandboxOptions:
     uids: tuple[int, int] = DEFAULT_UIDS
     """First and last uid a root grader gives its sandboxes, one each (gid = uid; a judge's
     gid is :data:`JUDGE_GROUP`'s where that group exists)."""
+    python: str | None = None
+    """The interpreter a kernel runs (a rubric's ``[execution] python``); None: the grader's.
+    Its installation is shown in the sandbox, and the grader's package on its path."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,10 @@ class Confinement:
         namespaces), then ``extra``."""
         private_tmp = Path(sandbox_exec.PRIVATE_TMPFS[0])  # the sandbox's own, not the machine's
         env = kernel_env(self.workdir, tmp=private_tmp if self.namespaces else self.workdir)
+        if self.options.python:
+            # A course's interpreter imports the grader's kernel runtime from its package (the
+            # only part of a source checkout a sandbox shows), and nothing of the grader's path.
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
         env.update(extra or {})
         return env
 
@@ -209,6 +215,8 @@ def kernel_env(work: Path, *, tmp: Path | None = None) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONUNBUFFERED="1",
     )
+    # Fixed, never the grader's: the same arithmetic at any -j and on any worker.
+    env.update(thread_env())
     return env
 
 
@@ -313,7 +321,7 @@ def _spec(
     holes: list[str] = []
     if confinement.namespaces:
         system, system_links = system_paths()
-        python, python_links = python_paths()
+        python, python_links = python_paths(confinement.options.python)
         shown = outermost([*system, *python])
         binds = [{"path": str(p), "writable": False} for p in shown]
         # The caller's paths are resolved here; the launcher refuses a link it meets later.

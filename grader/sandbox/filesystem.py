@@ -26,14 +26,15 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", 
 CHECKOUT_MARKERS = ("pyproject.toml", "setup.py", ".git")
 
 
-def python_paths() -> tuple[list[Path], list[tuple[str, str]]]:
+def python_paths(kernel_python: str | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """What of the Python installation a sandbox needs, and links to keep its paths working.
 
     Returns the resolved folders of the interpreter, its prefixes, ``sys.path`` and
     ``PYTHONPATH``, and the grader package; and (path, target) links for each of those whose
     own path goes through a symbolic link. A source checkout on ``sys.path`` (an editable
     install puts the whole checkout there, with every assignment, solution and golden file) is
-    replaced by its ``grader`` package.
+    replaced by its ``grader`` package. ``kernel_python``, a course's interpreter (a rubric's
+    ``[execution] python``), adds its own installation.
     """
     package = Path(__file__).resolve().parent.parent  # grader/, not grader/sandbox/
     candidates = [
@@ -44,6 +45,7 @@ def python_paths() -> tuple[list[Path], list[tuple[str, str]]]:
         sys.base_exec_prefix,
         *_interpreter_path(os.environ.get("PYTHONPATH", "")),
         str(package),
+        *(_installation(kernel_python) if kernel_python else ()),
     ]
     found: list[Path] = []
     links: list[tuple[str, str]] = []
@@ -90,6 +92,30 @@ def _interpreter_path(pythonpath: str) -> tuple[str, ...]:
         env={"PYTHONPATH": pythonpath, "HOME": "/nonexistent", "PATH": os.defpath},
     )
     return tuple(json.loads(probe.stdout))
+
+
+@functools.cache
+def _installation(python: str) -> tuple[str, ...]:
+    """Another interpreter's own path, prefixes and ``sys.path`` (nothing when it does not
+    run: :mod:`grader.execute.environment` refuses it before any sandbox is made)."""
+    probe = subprocess.run(
+        [
+            python,
+            "-c",
+            "import json, sys; print(json.dumps([sys.executable, sys.prefix, sys.base_prefix, "
+            "sys.exec_prefix, sys.base_exec_prefix, *sys.path[1:]]))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd="/",
+        env={"HOME": "/nonexistent", "PATH": os.defpath},
+    )
+    try:
+        paths = json.loads(probe.stdout)
+    except ValueError:
+        return ()
+    return (python, *(str(p) for p in paths if isinstance(p, str)))
 
 
 def course_material() -> list[Path]:

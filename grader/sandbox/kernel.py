@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import typing as t
 from collections.abc import Iterator
@@ -165,6 +166,9 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd: list[str] = super().format_kernel_cmd(extra_arguments)
+        python = self.sandbox.options.python if self.sandbox is not None else None
+        if python and cmd and cmd[0] == sys.executable:
+            cmd = [python, *cmd[1:]]  # the course's interpreter (a rubric's [execution] python)
         if self.sandbox is None or not self.sandbox.options.enabled:
             return cmd
         confinement = self.sandbox.confinement

@@ -16,8 +16,19 @@ THREAD_VARIABLES = (
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
 )
-"""Environment variables that size TensorFlow's and the BLAS libraries' thread pools: parallel
-graders set them so that N kernels share the cores, and the sandbox lets them through."""
+"""Environment variables that size TensorFlow's and the BLAS libraries' thread pools."""
+
+ARITHMETIC_THREADS = 1
+"""Threads of every TensorFlow and BLAS pool that computes a figure: the kernel's, the judge's
+and calibration's, whatever ``-j`` and the machine's cores. TensorFlow splits a convolution's or
+a matrix product's sums by its pool's size, so two thread counts round differently and give
+another accuracy (70.5% at one thread, 71.0% at two, on the same notebook). One thread never
+oversubscribes a machine grading one notebook per core (see benchmarks/thread_cost.py)."""
+
+
+def thread_env() -> dict[str, str]:
+    """The environment that gives a process :data:`ARITHMETIC_THREADS` threads per pool."""
+    return dict.fromkeys(THREAD_VARIABLES, str(ARITHMETIC_THREADS))
 
 
 @dataclass(frozen=True)

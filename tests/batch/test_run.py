@@ -334,7 +334,7 @@ def test_failed_submission_gets_a_result_and_is_tried_again_next_run(
     assert fake["log"] == ["ada", "alan", "grace", "alan"]
 
 
-@pytest.mark.parametrize("outcome", ["judge_failed", "judge_timeout"])
+@pytest.mark.parametrize("outcome", ["judge_failed", "judge_timeout", "missing_module"])
 def test_a_broken_or_late_judge_is_written_but_judged_again_next_run(
     hand_in: Path, tmp_path: Path, fake: dict[str, object], outcome: str
 ) -> None:

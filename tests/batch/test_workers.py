@@ -22,8 +22,8 @@ from click.testing import CliRunner, Result
 
 from grader.batch.run import MARKER
 from grader.cli import main
-from grader.machine import cores
 from grader.results import GradeResult
+from grader.sandbox.limits import ARITHMETIC_THREADS
 from tests.conftest import EXAMPLES, ROOT
 
 pytestmark = pytest.mark.notebook
@@ -126,9 +126,32 @@ def test_local_workers_survive_crashing_hanging_and_broken_notebooks(tmp_path: P
     hang = GradeResult.from_json((out / "hang" / "result.json").read_text())
     assert [c.status for c in hang.cells] == ["timeout"]
     assert all(status[s]["status"] == "graded" for s in ("crash", "hang", "probe"))
-    # Two kernels share the cores: each gets its share of TensorFlow's thread pools.
+    # Two kernels at once, each with the threads every kernel gets, whatever -j.
     probe = (out / "probe" / "executed.ipynb").read_text()
-    assert f"threads {max(1, cores() // 2)}" in probe
+    assert f"threads {ARITHMETIC_THREADS}" in probe
+
+
+def test_accuracies_are_the_same_at_j1_j2_and_in_a_warm_kernel(tmp_path: Path) -> None:
+    """Issue 24.6: wrong_kernel_size measured 70.5% / 65.2% at -j 1 and 71.0% / 63.3% at -j 2,
+    because the kernel's thread count followed -j."""
+    hand_in = tmp_path / "hand-in"
+    hand_in.mkdir()
+    for sid in ("cold", "warm"):
+        unique_copy("wrong_kernel_size", hand_in / f"{sid}.ipynb")
+    measured: dict[str, tuple[object, ...]] = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out-j{jobs}"
+        outcome = grade_cli(hand_in, out, "-j", jobs, "--force")
+        assert outcome.exit_code == 0, outcome.output
+        # At -j 1 "warm" runs in the kernel started while "cold" ran; at -j 2 each has a worker.
+        for sid in ("cold", "warm"):
+            result = GradeResult.from_json((out / sid / "result.json").read_text())
+            measured[f"-j {jobs} {sid}"] = tuple(
+                (c.id, c.details["accuracy"], c.details["reference_accuracy"])
+                for c in result.checks
+                if c.id in ACCURACY
+            )
+    assert len(set(measured.values())) == 1, measured
 
 
 def test_sigkill_mid_batch_then_the_same_command_resumes(tmp_path: Path) -> None:

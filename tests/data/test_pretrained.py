@@ -13,9 +13,10 @@ import keras
 import numpy as np
 import pytest
 
-from grader.data.pretrained import WEIGHT_FILES, find_weights
+from grader.data.pretrained import WEIGHT_FILES, find_weights, offline_weights
 from grader.exceptions import InputError
 from grader.kernel import runtime as kernel_runtime
+from grader.kernel.applications import APPLICATIONS
 from reference.vgg19_finetune import build_vgg19_finetune
 
 FILENAME = WEIGHT_FILES["vgg19"]
@@ -45,8 +46,9 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(file_utils, "get_file", refuse)
     for name, module in list(sys.modules.items()):
-        if name.endswith(("applications", "applications.vgg19")) and hasattr(module, "VGG19"):
-            monkeypatch.setattr(module, "VGG19", module.VGG19)
+        for function, _, _ in APPLICATIONS.values():
+            if "applications" in name and hasattr(module, function):
+                monkeypatch.setattr(module, function, getattr(module, function))
 
 
 def test_weights_are_found_in_keras_cache_or_weights_dir(
@@ -69,7 +71,7 @@ def test_kernel_serves_the_weights_file_for_imagenet(
     weights_file: tuple[Path, list[np.ndarray]], no_download: None
 ) -> None:
     path, expected = weights_file
-    kernel_runtime._serve_pretrained("vgg19", str(path))
+    kernel_runtime._serve_applications({"vgg19": str(path)}, {})
     from keras.applications import vgg19
 
     for build in (vgg19.VGG19, keras.applications.VGG19):
@@ -83,10 +85,50 @@ def test_without_weights_the_kernel_builds_random_weights_and_says_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, expected = weights_file
-    kernel_runtime._serve_pretrained("vgg19", None)
+    kernel_runtime._serve_applications({"vgg19": None}, {})
     model = keras.applications.VGG19(include_top=False, input_shape=(32, 32, 3))  # imagenet default
     assert "no ImageNet weights on this machine" in capsys.readouterr().out
     assert not np.array_equal(model.get_weights()[0], expected[0])
+
+
+def test_another_base_than_the_assignments_starts_random_and_names_what_is_asked_for(
+    weights_file: tuple[Path, list[np.ndarray]],
+    no_download: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 24.3: VGG16(weights="imagenet") tried a download and died, costing the checks of
+    every cell after it."""
+    path, _ = weights_file
+    kernel_runtime._serve_applications({"vgg19": str(path)}, {})
+    from keras.applications.vgg16 import VGG16
+
+    for build in (VGG16, keras.applications.VGG16):
+        model = build(weights="imagenet", include_top=False, input_shape=(32, 32, 3))
+        assert model.name == "vgg16"
+    assert (
+        "[grader] VGG16(weights='imagenet'): this assignment asks for VGG19; nothing is "
+        "downloaded, so VGG16 starts from random weights" in capsys.readouterr().err
+    )
+
+
+def test_another_bases_weights_found_on_the_machine_are_served(
+    tmp_path: Path, no_download: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(3)
+    source = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    path = tmp_path / WEIGHT_FILES["vgg16"]
+    with h5py.File(path, "w") as fh:
+        legacy_h5_format.save_weights_to_hdf5_group(fh, source)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    assert offline_weights(["vgg19"], tmp_path) == [path.resolve()]
+    assert offline_weights(["vgg16"], tmp_path) == []
+    assert offline_weights(["vgg19"]) == []
+    kernel_runtime._serve_applications({"vgg19": None}, {"vgg16": str(path)})
+    model = keras.applications.VGG16(include_top=False, input_shape=(32, 32, 3))
+    expected = source.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), expected, strict=True))
 
 
 def test_the_reference_starts_from_the_same_weights(

@@ -209,6 +209,54 @@ def test_confusion_matrix_is_a_table_with_class_names_and_recall() -> None:
         ),
         ("AttributeError", "'Sequential' object has no attribute 'predict_classes'", "", "argmax"),
         ("NameError", "name 'trans_model' is not defined", "", "spelling"),
+        # Issue 24.5: the errors of old Keras, Python 2 and PyTorch habits, as raised today.
+        (
+            "ValueError",
+            "Unrecognized keyword arguments passed to Conv2D: {'border_mode': 'same'}",
+            "",
+            "padding=",
+        ),
+        (
+            "TypeError",
+            "TensorFlowTrainer.fit() got an unexpected keyword argument 'nb_epoch'",
+            "",
+            "epochs=",
+        ),
+        (
+            "TypeError",
+            "Dense.__init__() missing 1 required positional argument: 'units'",
+            "model.add(Dense(output_dim=10))",
+            "units=",
+        ),
+        (
+            "ValueError",
+            "Computed output size would be zero or negative. Received `inputs shape=(None, 3, "
+            "3, 32)`, `kernel shape=(5, 5, 32, 64)`, `dilation_rate=[1 1]`, `strides=(5, 5)`, "
+            "`padding=valid`.",
+            "model.add(Convolution2D(64, 5, 5))",
+            "Conv2D(32, (5, 5))",
+        ),
+        (
+            "AttributeError",
+            "'_SingleProcessDataLoaderIter' object has no attribute 'next'",
+            "images, labels = iter(train_loader).next()",
+            "next(iter(train_loader))",
+        ),
+        (
+            "UnpicklingError",
+            "Weights only load failed. This file can still be loaded, to do so you have two "
+            "options, do those steps only if you trust the source of the checkpoint.",
+            "model = torch.load('model.pt')",
+            "state_dict",
+        ),
+        (
+            "Exception",
+            "URL fetch failure on https://storage.googleapis.com/tensorflow/keras-applications/"
+            "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5: None -- [Errno -2] Name or "
+            "service not known",
+            "",
+            "Nothing is downloaded",
+        ),
         ("ZeroDivisionError", "division by zero", "1/0", ""),
     ],
     ids=[
@@ -219,6 +267,13 @@ def test_confusion_matrix_is_a_table_with_class_names_and_recall() -> None:
         "shape-keras3",
         "predict_classes",
         "name",
+        "border_mode",
+        "nb_epoch",
+        "output_dim",
+        "conv2d-strides",
+        "iterator-next",
+        "torch-load-module",
+        "download",
         "none",
     ],
 )
@@ -241,6 +296,17 @@ def test_input_shape_warning_becomes_one_notice() -> None:
     notices = warning_notices([(2, warning), (4, ""), (5, warning)])
     assert len(notices) == 1 and notices[0].startswith("Cell 2 printed a Keras warning.")
     assert "keras.Input(shape=...)" in notices[0]
+
+
+def test_a_base_the_grader_does_not_serve_becomes_a_notice() -> None:
+    printed = (
+        "[grader] VGG16(weights='imagenet'): this assignment asks for VGG19; nothing is "
+        "downloaded, so VGG16 starts from random weights\n"
+    )
+    notices = warning_notices([(3, printed)])
+    assert len(notices) == 1
+    assert notices[0].startswith("Cell 3 asked for ImageNet weights the grader does not have.")
+    assert "Nothing is downloaded" in notices[0]
 
 
 def test_terminal_report_carries_the_same_facts_as_html() -> None:

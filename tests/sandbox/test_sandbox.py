@@ -39,7 +39,7 @@ from grader.sandbox.confine import (
 from grader.sandbox.filesystem import course_material, python_paths
 from grader.sandbox.identity import LOCK_FOLDER, lock_folder
 from grader.sandbox.kernel import SandboxedKernelManager, kernel_sandbox
-from grader.sandbox.limits import Limits
+from grader.sandbox.limits import ARITHMETIC_THREADS, THREAD_VARIABLES, Limits
 from grader.sandbox.watchdog import Watchdog
 from tests.conftest import ASSIGNMENT, ROOT
 from tests.sandbox.confined import needs_namespaces, needs_root, run_confined
@@ -468,6 +468,22 @@ def test_the_environment_keeps_nothing_secret(
         env = box.env({"EXTRA": "1"})
     assert env["TMPDIR"] == ("/tmp" if box.namespaces else str(tmp_path))
     assert env["EXTRA"] == "1" and "AWS_SECRET_ACCESS_KEY" not in env
+
+
+@pytest.mark.parametrize("grader_threads", ["", "2", "16"])
+def test_every_kernel_and_judge_gets_the_same_threads_whatever_the_graders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grader_threads: str
+) -> None:
+    """Issue 24.6: a thread count that followed -j gave the same notebook another accuracy."""
+    for name in THREAD_VARIABLES:
+        if grader_threads:
+            monkeypatch.setenv(name, grader_threads)
+        else:
+            monkeypatch.delenv(name, raising=False)
+    env = kernel_env(tmp_path)
+    assert {name: env[name] for name in THREAD_VARIABLES} == dict.fromkeys(
+        THREAD_VARIABLES, str(ARITHMETIC_THREADS)
+    )
 
 
 def test_rubric_sandbox_limits_and_their_errors(tmp_path: Path) -> None:
