@@ -76,7 +76,7 @@ def _normalise(value: t.Any) -> t.Any:
 def signatures(model: t.Any) -> list[LayerSignature]:
     """The signature of every layer of ``model`` but its input layers, in order, nested models
     seen through (a base in ``Sequential([base, ...])`` or called as ``base(inputs)`` gives its
-    own layers, named as the student nested them: ``vgg19 › block1_conv1``)."""
+    own layers, named as the student nested them (:data:`grader.kernel.nesting.SEPARATOR`))."""
     flat = [f for f in nesting.leaves(model) if type(f.layer).__name__ != "InputLayer"]
     shapes = _output_shapes(model, [f.layer for f in flat])
     out = []

@@ -51,7 +51,7 @@ class LayerState:
 
     @property
     def label(self) -> str:
-        """The layer as the student nested it: ``vgg19 › block1_conv1``."""
+        """The layer as the student nested it (:data:`grader.kernel.nesting.SEPARATOR`)."""
         return nesting.label(self.name, self.within)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-SEPARATOR = " › "
+SEPARATOR = " \u203a "  # a right angle quote: "vgg19 \u203a block1_conv1"
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Leaf:
 
     @property
     def label(self) -> str:
-        """The layer as the student wrote it: ``vgg19 › block1_conv1``."""
+        """The layer as the student wrote it (:data:`grader.kernel.nesting.SEPARATOR`)."""
         return label(self.layer.name, self.within)
 
 
