@@ -98,8 +98,10 @@ def signatures(model: t.Any) -> list[LayerSignature]:
 
 
 def _output_shapes(model: t.Any, layers: list[t.Any]) -> list[tuple[int | None, ...]]:
+    """Each layer's output shape, any batch size: a Sequential model without an ``Input``
+    is built by its first ``fit`` with that fit's batch size fixed in its shapes."""
     try:
-        return [tuple(layer.output.shape) for layer in layers]
+        shapes = [tuple(layer.output.shape) for layer in layers]
     except (AttributeError, ValueError):
         # Layers shared between models have several outputs; walk the chain instead.
         shape = tuple(model.inputs[0].shape)
@@ -107,7 +109,7 @@ def _output_shapes(model: t.Any, layers: list[t.Any]) -> list[tuple[int | None, 
         for layer in layers:
             shape = tuple(layer.compute_output_shape(shape))
             shapes.append(shape)
-        return shapes
+    return [(None, *shape[1:]) for shape in shapes]
 
 
 LayerOp = t.Literal["same", "changed", "replaced", "missing", "extra"]

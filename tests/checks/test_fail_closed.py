@@ -25,10 +25,16 @@ from tests.checks.test_checks import base_cnn, judge
 class Kernel:
     """The kernel's recording, without a kernel: ``fit`` wrapped as the runtime wraps it."""
 
-    def __init__(self, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        roles: dict[str, list[str]] | None = None,
+    ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        config = {"roles": {"base": ["model"], "transfer": ["trans_model"]}, "variables": []}
+        roles = roles or {"base": ["model"], "transfer": ["trans_model"]}
+        config = {"roles": roles, "variables": []}
         state = {
             "config": config,
             "budget": DEFAULT_BUDGETS["smoke"],
