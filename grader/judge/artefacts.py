@@ -388,7 +388,7 @@ def variables_from(
             errors[name] = str(info["error"])[:2000]
         elif name in arrays:
             try:
-                variables[name] = VariableSummary(
+                summary = VariableSummary(
                     shape=tuple(int(d) for d in info["shape"]),
                     dtype=str(info["dtype"])[:40],
                     min=float(info["min"]),
@@ -398,7 +398,28 @@ def variables_from(
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 errors[name] = f"its summary is malformed ({exc})"
+                continue
+            partial = _partial(summary)
+            if partial:
+                errors[name] = f"its summary is incomplete or inconsistent ({partial})"
+            else:
+                variables[name] = summary
+        elif "shape" in info:
+            errors[name] = "its summary has no arrays (incomplete)"
     return variables, errors
+
+
+def _partial(v: VariableSummary) -> str:
+    """Why a summary does not hold what the kernel's summary holds (labels whole, images'
+    sampled rows: every row up to :data:`layout.SAMPLED_ROWS`, spread over the array); empty
+    when it does. A check must not judge the half it was given."""
+    n = v.shape[0] if v.shape else 0
+    if len(set(v.rows)) != min(n, layout.SAMPLED_ROWS) or not all(0 <= r < n for r in v.rows):
+        return f"{len(v.rows)} sampled rows of {n}"
+    kept = (len(v.rows), *v.shape[1:]) if len(v.shape) > 2 else v.shape
+    if tuple(v.values.shape) != kept:
+        return f"arrays of shape {tuple(v.values.shape)} for a variable of shape {v.shape}"
+    return ""
 
 
 def _json_object(path: Path, notes: list[str]) -> dict[str, t.Any]:

@@ -28,6 +28,8 @@ FITS = "fits"
 SNAPSHOTS = "snapshots"
 MODELS = "models"
 ROLES = "roles.json"
+SAMPLED_ROWS = 24
+"""Rows of each data variable the kernel keeps (spread over it): labels are kept whole."""
 FIT_COUNT = "#fits"
 """The key in ``roles.json`` counting the fits that ran (no role is named so)."""
 VARIABLES = "variables.json"

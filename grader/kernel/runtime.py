@@ -26,7 +26,7 @@ from grader.budget import Budget, sample_count
 from grader.kernel import layout, nesting
 
 _STATE: dict[str, t.Any] = {}
-SAMPLED_ROWS = 24
+SAMPLED_ROWS = layout.SAMPLED_ROWS
 
 
 def install(config: dict[str, t.Any]) -> None:

@@ -7,6 +7,7 @@ honest run with files removed or rewritten between the two, as a student's cell 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing as t
 from pathlib import Path
@@ -17,9 +18,9 @@ import pytest
 from keras import layers
 
 from grader.budget import DEFAULT_BUDGETS
-from grader.judge.artefacts import Artefacts, read_artefacts
+from grader.judge.artefacts import Artefacts, read_artefacts, variables_from
 from grader.kernel import layout, runtime
-from tests.checks.test_checks import base_cnn, judge
+from tests.checks.test_checks import artefacts, base_cnn, judge
 
 
 class Kernel:
@@ -183,3 +184,40 @@ def test_a_model_never_trained_is_still_judged_on_its_flags(
     art = run(tmp_path, monkeypatch, freeze=True, train_transfer=False)
     result = judge("transfer.frozen", art)
     assert result.status == "pass" and "never trained" in result.message
+
+
+def test_a_data_summary_cut_short_is_unusable_not_judged_on_its_half() -> None:
+    images = np.random.default_rng(0).random((100, 32, 32, 3), dtype=np.float32)
+    labels = keras.utils.to_categorical(np.arange(100) % 5, 5)
+    summary, arrays = runtime.summarise_variables({"x": images, "y": labels}, ["x", "y"])
+    assert variables_from(summary, arrays)[1] == {}
+    short = {**summary, "x": {**summary["x"], "rows": summary["x"]["rows"][:1]}}
+    clipped = {**arrays, "x": arrays["x"][:1], "y": arrays["y"][:10]}
+    _, errors = variables_from(short, clipped)
+    assert errors == {
+        "x": "its summary is incomplete or inconsistent (1 sampled rows of 100)",
+        "y": "its summary is incomplete or inconsistent (arrays of shape (10, 5) for a "
+        "variable of shape (100, 5))",
+    }
+
+
+def test_images_that_cannot_be_the_training_images_fail_class_groups(tmp_path: Path) -> None:
+    from tests.checks.test_course_checks import MNIST, MNIST_TRUTH, digit_group
+    from tests.checks.test_course_checks import judge as judge_course
+
+    groups = {**digit_group("lt5", [0, 1, 2, 3, 4], 0), **digit_group("gte5", [5, 6, 7, 8, 9], 5)}
+    x = groups["x_train_lt5"]
+    groups["x_train_lt5"] = dataclasses.replace(
+        x, shape=(x.shape[0], 14, 14), values=x.values[:, ::2, ::2]
+    )
+    result = judge_course(
+        MNIST, "data.digit_groups", artefacts(tmp_path, {}, [], groups), MNIST_TRUTH
+    )
+    assert result.status == "fail"
+    assert "x_train_lt5 holds images of shape (14, 14); the training images are (28, 28)" in (
+        result.message
+    )
+    channels = x.values.reshape((-1, 28, 28, 1))  # the same images with a channel axis pass
+    groups["x_train_lt5"] = dataclasses.replace(x, shape=(*x.shape, 1), values=channels)
+    art = artefacts(tmp_path / "b", {}, [], groups)
+    assert judge_course(MNIST, "data.digit_groups", art, MNIST_TRUTH).status == "pass"
