@@ -225,6 +225,13 @@ def _check_object(node: dict[str, t.Any], where: str) -> None:
             )
         return
     if name == "Lambda" or module not in ALLOWED_CLASSES or name not in ALLOWED_CLASSES[module]:
+        if name != "Lambda" and not (module or "").startswith("keras"):  # the student's class
+            raise ModelRefused(
+                f"the model contains {name}, a class defined in the notebook ({where}): a "
+                "subclassed model or layer cannot be read without running its code; build the "
+                "model with keras.Sequential([...]) or keras.Model(inputs, outputs) from "
+                "built-in layers"
+            )
         what = "a Lambda layer" if name == "Lambda" else f"{module}.{name}"
         raise ModelRefused(
             f"the model contains {what} ({where}); only built-in Keras layers without custom "

@@ -235,3 +235,27 @@ def test_vgg19_mistakes_get_one_message_in_every_idiom(tmp_path: Path, idiom: st
     narrow = graded_vgg(tmp_path / "narrow", idiom, width=128)["model.architecture"]
     assert narrow.status == "fail"
     assert re.search(r"layer 23 \([\w.-]+, Dense\): units is 128, expected 256", narrow.message)
+
+
+class Subclassed(keras.Model):
+    """A model of the student's own class: no graph of layers is saved."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = layers.Conv2D(32, 4, activation="relu")
+        self.flatten = layers.Flatten()
+        self.out = layers.Dense(5, activation="softmax")
+
+    def call(self, x: t.Any) -> t.Any:
+        return self.out(self.flatten(self.conv(x)))
+
+
+def test_a_subclassed_model_fails_with_what_to_change(tmp_path: Path) -> None:
+    model = Subclassed()
+    model(keras.ops.zeros((1, 32, 32, 3)))
+    result = judge_cifar("base.architecture", artefacts(tmp_path, {"base": model}))
+    assert result.status == "fail"
+    assert "Subclassed, a class defined in the notebook" in result.message
+    assert "build the model with keras.Sequential([...]) or keras.Model(inputs, outputs)" in (
+        result.message
+    )
