@@ -250,6 +250,9 @@ class Subclassed(keras.Model):
         return self.out(self.flatten(self.conv(x)))
 
 
+Subclassed.__module__ = "__main__"  # as in a notebook
+
+
 def test_a_subclassed_model_fails_with_what_to_change(tmp_path: Path) -> None:
     model = Subclassed()
     model(keras.ops.zeros((1, 32, 32, 3)))
