@@ -45,8 +45,10 @@ class Kernel:
         monkeypatch.setattr(runtime, "_STATE", state)
         self._fit = runtime._fit_wrapper(keras.Model.fit)
 
-    def fit(self, model: keras.Model, width: int, seed: int) -> None:
-        x = np.random.default_rng(seed).random((8, 32, 32, 3), dtype=np.float32)
+    def fit(
+        self, model: keras.Model, width: int, seed: int, shape: tuple[int, ...] = (32, 32, 3)
+    ) -> None:
+        x = np.random.default_rng(seed).random((8, *shape), dtype=np.float32)
         y = keras.utils.to_categorical(np.arange(8) % width, width)
         self._fit(model, x, y, epochs=1, batch_size=8, verbose=0)
 

@@ -21,7 +21,7 @@ from grader.judge.artefacts import Artefacts
 from grader.kernel.nesting import SEPARATOR
 from tests.checks.test_checks import artefacts, base_cnn
 from tests.checks.test_checks import judge as judge_cifar
-from tests.checks.test_course_checks import VGG
+from tests.checks.test_course_checks import MNIST, VGG
 from tests.checks.test_course_checks import judge as judge_course
 from tests.checks.test_fail_closed import Kernel
 
@@ -262,3 +262,61 @@ def test_a_subclassed_model_fails_with_what_to_change(tmp_path: Path) -> None:
     assert "build the model with keras.Sequential([...]) or keras.Model(inputs, outputs)" in (
         result.message
     )
+
+
+# --- mnist_transfer: one model, trained, its feature layers frozen, trained again --------------
+
+
+def mnist_layers() -> tuple[list[layers.Layer], list[layers.Layer]]:
+    features = [
+        layers.Conv2D(32, 3, padding="valid"),
+        layers.Activation("relu"),
+        layers.Conv2D(32, 3),
+        layers.Activation("relu"),
+        layers.MaxPooling2D(pool_size=2),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+    ]
+    head = [
+        layers.Dense(128),
+        layers.Activation("relu"),
+        layers.Dropout(0.5),
+        layers.Dense(5),
+        layers.Activation("softmax"),
+    ]
+    return features, head
+
+
+@pytest.mark.parametrize("idiom", ["solution", "nested feature model"])
+@pytest.mark.parametrize("freeze", [True, False])
+def test_mnist_transfer_in_two_idioms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, idiom: str, freeze: bool
+) -> None:
+    features, head_layers = mnist_layers()
+    if idiom == "solution":
+        model = keras.Sequential([keras.Input((28, 28, 1)), *features, *head_layers])
+        to_freeze: list[t.Any] = features
+    else:
+        block = keras.Sequential([keras.Input((28, 28, 1)), *features], name="features")
+        model = keras.Sequential([block, keras.Sequential(head_layers, name="classifier")])
+        to_freeze = [block]
+    kernel = Kernel(tmp_path, monkeypatch, {"model": ["model"], "model_sup": ["model_sup"]})
+    model.compile(optimizer="adadelta", loss="categorical_crossentropy", metrics=["accuracy"])
+    kernel.fit(model, 5, 0, (28, 28, 1))
+    for layer in to_freeze:
+        layer.trainable = not freeze
+    model.compile(optimizer="adadelta", loss="categorical_crossentropy", metrics=["accuracy"])
+    kernel.fit(model, 5, 1, (28, 28, 1))
+    art = kernel.finish(model=model)
+    architecture = judge_course(MNIST, "model.architecture", art)
+    assert architecture.status == "pass", architecture.message
+    frozen = judge_course(MNIST, "model.frozen", art)
+    if freeze:
+        assert frozen.status == "pass", frozen.message
+        assert "unchanged by training" in frozen.message
+    else:
+        assert frozen.status == "fail"
+        lines = plain(frozen.message).splitlines()
+        for i, line in enumerate(lines[:7], start=1):
+            assert re.fullmatch(rf"- layer {i} \([\w.-]+\) is trainable; it should be frozen", line)
+        assert "changed during training (fit #2)" in frozen.message
