@@ -165,6 +165,16 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
     problems = selection.problems(final)
     all_fits = ctx.artefacts.fits_of(role)
     fits = all_fits[params.pretraining_fits :]
+    # Every fit after the pretraining ones is compared, those that raised too (a fit may
+    # change weights before it stops).
+    pretrained = all_fits[: params.pretraining_fits]
+    compared = (
+        [f for f in ctx.artefacts.attempts_of(role) if f.index > pretrained[-1].index]
+        if pretrained
+        else ctx.artefacts.attempts_of(role)
+    )
+    if len(pretrained) < params.pretraining_fits:
+        compared = []
     # Evidence missing is never evidence of nothing: a fit whose snapshots were removed, or
     # a fit without a record, could have trained the frozen layers.
     problems += [
@@ -178,7 +188,7 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
             f"the {role} model was {when}, so training could not confirm that the frozen "
             "weights stay unchanged (the accuracy check charges the missing training)"
         )
-    for fit in fits:
+    for fit in compared:
         if fit.after is None:
             continue  # charged above
         start_states = fit.before or _last_states(ctx.artefacts.fits, fit)
@@ -198,9 +208,9 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
             )
     # The weights a fit ended with must be the model's at the end of the notebook: a record
     # rewritten to hide a change would have to match the saved model too.
-    if fits and fits[-1].after is not None:
+    if compared and compared[-1].after is not None:
         ended_with = {s.name: s.weights for s in final}
-        ended = without_input(fits[-1].after)
+        ended = without_input(compared[-1].after)
         moved = [
             s.label
             for i, s in enumerate(ended)
@@ -210,7 +220,7 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
         ]
         if moved:
             problems.append(
-                f"{_names(moved)} changed after the last training (fit #{fits[-1].index + 1}); "
+                f"{_names(moved)} changed after the last training (fit #{compared[-1].index + 1}); "
                 "frozen layers must keep their weights"
             )
     flags = [{"name": layer.label, "trainable": layer.trainable} for layer in final]

@@ -75,6 +75,8 @@ class FitCapture:
     """The layers' weights when the fit ended; None if the snapshot is unusable."""
     built: bool = True
     """The kernel says the model had weights when the fit began (a ``before`` snapshot)."""
+    raised: bool = False
+    """The fit stopped with an exception: not training, but it may have changed weights."""
     problem: str = ""
     """Why this fit's evidence is incomplete (a snapshot missing, unreadable or not matching
     its layers); empty when complete. Checks relying on the fit fail on it."""
@@ -222,7 +224,11 @@ class Artefacts:
         return model
 
     def fits_of(self, role: str) -> list[FitCapture]:
-        """The ``fit`` calls made on a role's model, in order."""
+        """The ``fit`` calls made on a role's model that finished, in order."""
+        return [f for f in self.attempts_of(role) if not f.raised]
+
+    def attempts_of(self, role: str) -> list[FitCapture]:
+        """Every ``fit`` call made on a role's model, those that raised included."""
         model_id = self.roles.get(role)
         return [f for f in self.fits if f.model_id == model_id] if model_id is not None else []
 
@@ -233,7 +239,7 @@ class Artefacts:
         own = [
             f"the record of fit #{f.index + 1} ({role} model) is incomplete: {f.problem}"
             for role in roles
-            for f in self.fits_of(role)
+            for f in self.attempts_of(role)
             if f.problem
         ]
         return [*own, *self.record_problems]
@@ -258,6 +264,7 @@ class Artefacts:
                 history=f.history,
             )
             for f in self.fits
+            if not f.raised
         ]
 
 
@@ -289,7 +296,7 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
         except (KeyError, TypeError, ValueError) as exc:
             notes.append(f"the record of fit {path.stem} is malformed and was ignored ({exc})")
     count = _json_object(folder / layout.ROLES, []).get(layout.FIT_COUNT)
-    record_problems = _missing_records(folder, fits, count if isinstance(count, int) else None)
+    record_problems = _missing_records(fits, count if isinstance(count, int) else None)
     variables, variable_errors = _variables(folder, max_bytes, notes)
     return Artefacts(
         folder,
@@ -305,17 +312,13 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
     )
 
 
-def _missing_records(folder: Path, fits: list[FitCapture], count: int | None) -> list[str]:
-    """Fits that ran but left no usable record: numbers skipped, snapshots without a record,
-    and fewer records than the kernel counted fits. A fit is numbered when it starts, so an
-    honest notebook's records are 0..n-1, each with its snapshots."""
+def _missing_records(fits: list[FitCapture], count: int | None) -> list[str]:
+    """Fits that ran but left no usable record: numbers skipped (a snapshot without its record
+    included), and fewer records than the kernel counted fits. A fit is numbered when it
+    starts and recorded however it ends, so an honest notebook's records are 0..n-1; only a
+    kernel that died during a fit leaves a snapshot past the last record, uncounted."""
     recorded = {f.index for f in fits}
-    snapshots = {
-        int(found.group(0).split("-")[0])
-        for path in (folder / layout.SNAPSHOTS).glob("*.npz")
-        if (found := layout.SNAPSHOT.fullmatch(path.name))
-    }
-    ran = max([*recorded, *snapshots, (count or 0) - 1], default=-1) + 1
+    ran = max([*recorded, (count or 0) - 1], default=-1) + 1
     lost = sorted(set(range(ran)) - recorded)
     if not lost:
         return []
@@ -498,9 +501,9 @@ def _fit_from(raw: dict[str, t.Any], folder: Path, digested: bool, max_bytes: in
         LayerState(str(x["name"]), str(x["class"]), bool(x["trainable"]), (), _within(x))
         for x in layers
     )
-    built = raw.get("built", True)
-    if not isinstance(built, bool):
-        raise ValueError("a fit record's 'built' must be true or false")
+    built, raised = raw.get("built", True), raw.get("raised", False)
+    if not isinstance(built, bool) or not isinstance(raised, bool):
+        raise ValueError("a fit record's 'built' and 'raised' must be true or false")
     after: tuple[LayerState, ...] | str | None = None
     before: tuple[LayerState, ...] | str | None = None
     problems = []
@@ -523,5 +526,6 @@ def _fit_from(raw: dict[str, t.Any], folder: Path, digested: bool, max_bytes: in
         before=None if isinstance(before, str) else before,
         after=None if isinstance(after, str) else after,
         built=built,
+        raised=raised,
         problem="; ".join(problems),
     )

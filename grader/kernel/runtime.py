@@ -162,22 +162,31 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         before_saved = model.built
         if before_saved:
             save_weights(model, folder / layout.snapshot(index, "before"))
-        history = original(model, **kw)
-        save_weights(model, folder / layout.snapshot(index, "after"))
-        record = {
-            "index": index,
-            "model_id": id(model),
-            "model_name": model.name,
-            "epochs_requested": int(requested_epochs) if isinstance(requested_epochs, int) else -1,
-            "epochs_run": len(getattr(history, "epoch", []) or []),
-            "samples_requested": requested_samples if requested_samples is not None else -1,
-            "samples_used": sample_count(kw.get("x")) or -1,
-            "history": _history(history),
-            "built": bool(before_saved),
-            "layers": layer_records(model),
-        }
-        (folder / layout.FITS).mkdir(exist_ok=True)
-        (folder / layout.fit_record(index)).write_text(json.dumps(record), encoding="utf-8")
+        history, raised = None, True
+        try:
+            history = original(model, **kw)
+            raised = False
+        finally:
+            # A fit that raised (labels of the wrong shape, an interrupt) is recorded too: it
+            # may have changed weights before it stopped, and the numbering stays whole.
+            save_weights(model, folder / layout.snapshot(index, "after"))
+            record = {
+                "index": index,
+                "model_id": id(model),
+                "model_name": model.name,
+                "epochs_requested": int(requested_epochs)
+                if isinstance(requested_epochs, int)
+                else -1,
+                "epochs_run": len(getattr(history, "epoch", []) or []),
+                "samples_requested": requested_samples if requested_samples is not None else -1,
+                "samples_used": sample_count(kw.get("x")) or -1,
+                "history": _history(history),
+                "built": bool(before_saved),
+                "raised": raised,
+                "layers": layer_records(model),
+            }
+            (folder / layout.FITS).mkdir(exist_ok=True)
+            (folder / layout.fit_record(index)).write_text(json.dumps(record), encoding="utf-8")
         return history
 
     return fit

@@ -223,3 +223,22 @@ def test_images_that_cannot_be_the_training_images_fail_class_groups(tmp_path: P
     groups["x_train_lt5"] = dataclasses.replace(x, shape=(*x.shape, 1), values=channels)
     art = artefacts(tmp_path / "b", {}, [], groups)
     assert judge_course(MNIST, "data.digit_groups", art, MNIST_TRUTH).status == "pass"
+
+
+def test_a_fit_that_raised_is_recorded_and_charged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labels of the wrong width stop the transfer fit: its record keeps the numbering whole,
+    the frozen layers are compared across it, and the missing training is the accuracy
+    check's to charge, not evidence missing."""
+    kernel = Kernel(tmp_path / "artefacts", monkeypatch)
+    base = base_cnn()
+    kernel.fit(base, 5, 0)
+    transfer = transfer_of(base, freeze=True)
+    with pytest.raises(ValueError):
+        kernel.fit(transfer, 5, 1)  # ten outputs, five-wide labels
+    art = kernel.finish(model=base, trans_model=transfer)
+    assert art.record_problems == [] and [f.raised for f in art.fits] == [False, True]
+    assert len(art.fit_records()) == 1
+    result = judge("transfer.frozen", art)
+    assert result.status == "pass" and "never trained" in result.message, result.message

@@ -237,7 +237,7 @@ def test_vgg19_mistakes_get_one_message_in_every_idiom(tmp_path: Path, idiom: st
     assert re.search(r"layer 23 \([\w.-]+, Dense\): units is 128, expected 256", narrow.message)
 
 
-class Subclassed(keras.Model):
+class Subclassed(keras.Model):  # type: ignore[misc]
     """A model of the student's own class: no graph of layers is saved."""
 
     def __init__(self) -> None:
