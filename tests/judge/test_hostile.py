@@ -170,15 +170,8 @@ trans_model = slow
 """
 
 
-UNFROZEN = """\
-previous_model = model
-new_model = Sequential()
-for layer in previous_model.layers[:5]:
-    new_model.add(layer)
-new_model.add(Dense(128, activation='relu'))
-new_model.add(Dense(10, activation='softmax'))
-new_model.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
-"""
+# The `not_frozen` example's transfer cell: the reused layers are left trainable.
+UNFROZEN = nbformat.read(EXAMPLES / "not_frozen.ipynb", as_version=4).cells[14].source
 
 HIDE = (
     RUNTIME
