@@ -177,10 +177,12 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
         compared = []
     # Evidence missing is never evidence of nothing: a fit whose snapshots were removed, or
     # a fit without a record, could have trained the frozen layers.
-    problems += [
-        f"{p}; the frozen weights cannot be confirmed unchanged"
-        for p in ctx.artefacts.evidence_problems(role)
-    ]
+    incomplete = [
+        f"the record of fit #{f.index + 1} ({role} model) is incomplete: {f.problem}"
+        for f in compared
+        if f.problem
+    ] + ctx.artefacts.record_problems
+    problems += [f"{p}; the frozen weights cannot be confirmed unchanged" for p in incomplete]
     unconfirmed = None
     if not fits:
         when = "never trained" if not all_fits else "never trained after its layers were frozen"
@@ -283,16 +285,22 @@ def check_weights_transferred(ctx: CheckContext, params: TransferParams) -> Verd
     the saved models are compared, and the verdict says the weights were not trained ones.
     """
     role, source, n = params.model, params.source, params.n_layers
-    incomplete = ctx.artefacts.evidence_problems(source, role)
+    source_fits = ctx.artefacts.fits_of(source)
+    # What this check compares must be there: the source's weights after its last fit, the
+    # model's before its first; and no fit may have lost its record (it could be either's).
+    needed = [(f, f.after, source) for f in source_fits[-1:]]
+    needed += [(f, f.before, role) for f in ctx.artefacts.attempts_of(role)[:1] if f.built]
+    incomplete = [
+        f"the record of fit #{f.index + 1} ({owner} model) is incomplete: {f.problem}"
+        for f, states, owner in needed
+        if states is None
+    ] + ctx.artefacts.record_problems
     if incomplete:
         return Verdict(
             False,
             "\n".join(f"- {p}; the transferred weights cannot be confirmed" for p in incomplete),
             {"incomplete": incomplete},
         )
-    source_fits = ctx.artefacts.fits_of(source)
-    if source_fits and source_fits[-1].after is None:
-        raise MissingInput(f"the record of the {source} model's training is unusable")
     target_fits = [f for f in ctx.artefacts.fits_of(role) if f.before is not None]
     if source_fits and target_fits:
         trained = without_input(t.cast(t.Sequence[LayerState], source_fits[-1].after))[:n]

@@ -232,18 +232,6 @@ class Artefacts:
         model_id = self.roles.get(role)
         return [f for f in self.fits if f.model_id == model_id] if model_id is not None else []
 
-    def evidence_problems(self, *roles: str) -> list[str]:
-        """Why the training evidence of ``roles``' models is incomplete: fits of theirs whose
-        snapshots are missing or inconsistent, and fits whose records are missing (they could
-        have trained any model). Empty when complete; a check relying on it then fails."""
-        own = [
-            f"the record of fit #{f.index + 1} ({role} model) is incomplete: {f.problem}"
-            for role in roles
-            for f in self.attempts_of(role)
-            if f.problem
-        ]
-        return [*own, *self.record_problems]
-
     def variable(self, name: str) -> VariableSummary:
         if name in self.variable_errors:
             raise MissingInput(f"variable {name} is unusable: {self.variable_errors[name]}")
