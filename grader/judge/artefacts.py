@@ -326,9 +326,9 @@ def _restore_container_flags(model: t.Any, config: dict[str, t.Any]) -> None:
         for c in _nested_configs(config.get("config", {}))
         if isinstance(c, dict)
     }
-    for leaf_or_model in _containers(model):
-        if saved.get(leaf_or_model.name) is False and leaf_or_model.trainable:
-            leaf_or_model.trainable = False
+    for container in _containers(model):
+        if saved.get(container.name) is False and container.trainable:
+            container.trainable = False
 
 
 def _nested_configs(config: t.Any, depth: int = 0) -> t.Iterator[dict[str, t.Any]]:
