@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from grader import keras_env
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.judge.artefacts import MissingInput, without_input
+from grader.judge.artefacts import MissingInput
+from grader.kernel import nesting
 
 
 @dataclass(frozen=True)
@@ -73,29 +74,34 @@ def _normalise(value: t.Any) -> t.Any:
 
 
 def signatures(model: t.Any) -> list[LayerSignature]:
-    """The signature of every layer of ``model`` but its input layer, in order."""
-    layers = without_input(model.layers)
-    shapes = _output_shapes(model, layers)
+    """The signature of every layer of ``model`` but its input layers, in order, nested models
+    seen through (a base in ``Sequential([base, ...])`` or called as ``base(inputs)`` gives its
+    own layers, named as the student nested them (:data:`grader.kernel.nesting.SEPARATOR`))."""
+    flat = [f for f in nesting.leaves(model) if type(f.layer).__name__ != "InputLayer"]
+    shapes = _output_shapes(model, [f.layer for f in flat])
     out = []
-    for layer, shape in zip(layers, shapes, strict=True):
+    for leaf, shape in zip(flat, shapes, strict=True):
+        layer = leaf.layer
         config = layer.get_config()
         fields = {k: _normalise(config[k]) for k in SIGNATURE_FIELDS if k in config}
         out.append(
             LayerSignature(
-                layer.name,
+                leaf.label,
                 type(layer).__name__,
                 fields,
                 shape,
                 int(layer.count_params()),
-                bool(layer.trainable),
+                leaf.trainable,
             )
         )
     return out
 
 
 def _output_shapes(model: t.Any, layers: list[t.Any]) -> list[tuple[int | None, ...]]:
+    """Each layer's output shape, any batch size: a Sequential model without an ``Input``
+    is built by its first ``fit`` with that fit's batch size fixed in its shapes."""
     try:
-        return [tuple(layer.output.shape) for layer in layers]
+        shapes = [tuple(layer.output.shape) for layer in layers]
     except (AttributeError, ValueError):
         # Layers shared between models have several outputs; walk the chain instead.
         shape = tuple(model.inputs[0].shape)
@@ -103,7 +109,7 @@ def _output_shapes(model: t.Any, layers: list[t.Any]) -> list[tuple[int | None, 
         for layer in layers:
             shape = tuple(layer.compute_output_shape(shape))
             shapes.append(shape)
-        return shapes
+    return [(None, *shape[1:]) for shape in shapes]
 
 
 LayerOp = t.Literal["same", "changed", "replaced", "missing", "extra"]

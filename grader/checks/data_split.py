@@ -89,7 +89,9 @@ def _check_pair(
     if len(y.shape) != 2 or y.shape[1] != width:
         problems.append(f"{y_name} has shape {y.shape}; expected one-hot rows of width {width}")
         return problems
-    if x.min < 0 or x.max > 1 + 1e-6:
+    if not (np.isfinite(x.min) and np.isfinite(x.max)):
+        problems.append(f"{x_name} holds no finite pixel values (NaN or infinity)")
+    elif x.min < 0 or x.max > 1 + 1e-6:
         problems.append(
             f"{x_name} pixels range {x.min:g}..{x.max:g}; divide by {scale:g} to get [0, 1]"
         )

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.judge.artefacts import LayerState, MissingInput, layer_states, without_input
+from grader.judge.artefacts import (
+    FitCapture,
+    LayerState,
+    MissingInput,
+    layer_states,
+    without_input,
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,9 @@ class Selection:
             return index < self.params.n_frozen
         return any(fnmatch.fnmatchcase(name, p) for p in self.params.frozen)
 
-    def problems(self, layers: list[t.Any]) -> list[str]:
+    def problems(self, layers: list[LayerState]) -> list[str]:
+        """What is wrong with the layers' trainable flags (each layer as the student nested
+        it, its flag the effective one: see :func:`grader.judge.artefacts.layer_states`)."""
         if self.reused is not None:
             return self._reused(layers)
         if self.params.n_frozen is not None:
@@ -73,10 +81,10 @@ class Selection:
                 problems.append(f"no layer is named like {pattern!r}; is the base model there?")
         weighted = [layer for layer in layers if layer.weights]
         should_freeze = [
-            layer.name for layer in weighted if self.is_frozen(0, layer.name) and layer.trainable
+            layer.label for layer in weighted if self.is_frozen(0, layer.name) and layer.trainable
         ]
         should_train = [
-            layer.name
+            layer.label
             for layer in weighted
             if not self.is_frozen(0, layer.name) and not layer.trainable
         ]
@@ -86,28 +94,28 @@ class Selection:
             problems.append(f"{_names(should_train, with_verb=True)} frozen; make them trainable")
         return problems
 
-    def _reused(self, layers: list[t.Any]) -> list[str]:
+    def _reused(self, layers: list[LayerState]) -> list[str]:
         problems = [
-            f"layer {i + 1} ({layer.name}) is trainable; it should be frozen"
+            f"layer {i + 1} ({layer.label}) is trainable; it should be frozen"
             for i, layer in enumerate(layers)
             if self.is_frozen(i, layer.name) and layer.trainable
         ]
         problems += [
-            f"layer {i + 1} ({layer.name}) is frozen; new layers must be trainable"
+            f"layer {i + 1} ({layer.label}) is frozen; new layers must be trainable"
             for i, layer in enumerate(layers)
             if not self.is_frozen(i, layer.name) and layer.weights and not layer.trainable
         ]
         return problems
 
     @staticmethod
-    def _positional(layers: list[t.Any], n: int) -> list[str]:
+    def _positional(layers: list[LayerState], n: int) -> list[str]:
         problems = [
-            f"layer {i + 1} ({layer.name}) is trainable; it should be frozen"
+            f"layer {i + 1} ({layer.label}) is trainable; it should be frozen"
             for i, layer in enumerate(layers[:n])
             if layer.trainable
         ]
         problems += [
-            f"layer {i + 1} ({layer.name}) is frozen; new layers must be trainable"
+            f"layer {i + 1} ({layer.label}) is frozen; new layers must be trainable"
             for i, layer in enumerate(layers[n:], start=n)
             if layer.weights and not layer.trainable
         ]
@@ -125,9 +133,9 @@ def reused_names(ctx: CheckContext, params: FrozenParams) -> list[str] | None:
         source = ctx.artefacts.model(params.built_on)
     except MissingInput:
         return None
-    names = [layer.name for layer in without_input(source.layers)[: params.n_frozen]]
+    names = [s.name for s in without_input(layer_states(source))[: params.n_frozen]]
     model = ctx.artefacts.model(params.model)
-    if not set(names) & {layer.name for layer in without_input(model.layers)}:
+    if not set(names) & {s.name for s in without_input(layer_states(model))}:
         return None
     return names
 
@@ -152,29 +160,48 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
     """
     role = params.model
     model = ctx.artefacts.model(role)
-    layers = without_input(model.layers)
+    final = without_input(layer_states(model))
     selection = params.selection(reused_names(ctx, params))
-    problems = selection.problems(layers)
-    fits = ctx.artefacts.fits_of(role)[params.pretraining_fits :]
+    problems = selection.problems(final)
+    all_fits = ctx.artefacts.fits_of(role)
+    fits = all_fits[params.pretraining_fits :]
+    # Every fit after the pretraining ones is compared, those that raised too (a fit may
+    # change weights before it stops).
+    pretrained = all_fits[: params.pretraining_fits]
+    compared = (
+        [f for f in ctx.artefacts.attempts_of(role) if f.index > pretrained[-1].index]
+        if pretrained
+        else ctx.artefacts.attempts_of(role)
+    )
+    if len(pretrained) < params.pretraining_fits:
+        compared = []
+    # Evidence missing is never evidence of nothing: a fit whose snapshots were removed, or
+    # a fit without a record, could have trained the frozen layers.
+    incomplete = [
+        f"the record of fit #{f.index + 1} ({role} model) is incomplete: {f.problem}"
+        for f in compared
+        if f.problem
+    ] + ctx.artefacts.record_problems
+    problems += [f"{p}; the frozen weights cannot be confirmed unchanged" for p in incomplete]
     unconfirmed = None
     if not fits:
-        when = (
-            "never trained"
-            if not ctx.artefacts.fits_of(role)
-            else "never trained after its layers were frozen"
-        )
+        when = "never trained" if not all_fits else "never trained after its layers were frozen"
         unconfirmed = (
             f"the {role} model was {when}, so training could not confirm that the frozen "
             "weights stay unchanged (the accuracy check charges the missing training)"
         )
-    for fit in fits:
-        if fit.before is None or fit.after is None:
-            continue
-        before, after = without_input(fit.before), without_input(fit.after)
+    for fit in compared:
+        if fit.after is None:
+            continue  # charged above
+        start_states = fit.before or _last_states(ctx.artefacts.fits, fit)
+        before, after = without_input(start_states), without_input(fit.after)
+        known = {(b.name, b.cls): b for b in before}
         changed = [
-            a.name
-            for i, (b, a) in enumerate(zip(before, after, strict=False))
-            if selection.is_frozen(i, a.name) and b.weights != a.weights
+            a.label
+            for i, a in enumerate(after)
+            if selection.is_frozen(i, a.name)
+            and (b := _at(before, i, a) if fit.before else known.get((a.name, a.cls))) is not None
+            and b.weights != a.weights
         ]
         if changed:
             problems.append(
@@ -183,20 +210,22 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
             )
     # The weights a fit ended with must be the model's at the end of the notebook: a record
     # rewritten to hide a change would have to match the saved model too.
-    if fits and fits[-1].after is not None:
-        final = {s.name: s.weights for s in without_input(layer_states(model))}
-        ended = without_input(fits[-1].after)
+    if compared and compared[-1].after is not None:
+        ended_with = {s.name: s.weights for s in final}
+        ended = without_input(compared[-1].after)
         moved = [
-            s.name
+            s.label
             for i, s in enumerate(ended)
-            if selection.is_frozen(i, s.name) and s.name in final and final[s.name] != s.weights
+            if selection.is_frozen(i, s.name)
+            and s.name in ended_with
+            and ended_with[s.name] != s.weights
         ]
         if moved:
             problems.append(
-                f"{_names(moved)} changed after the last training (fit #{fits[-1].index + 1}); "
+                f"{_names(moved)} changed after the last training (fit #{compared[-1].index + 1}); "
                 "frozen layers must keep their weights"
             )
-    flags = [{"name": layer.name, "trainable": bool(layer.trainable)} for layer in layers]
+    flags = [{"name": layer.label, "trainable": layer.trainable} for layer in final]
     details: dict[str, t.Any] = {"layers": flags}
     if unconfirmed:
         details["unconfirmed"] = unconfirmed
@@ -212,6 +241,21 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
         f"{params.describe()} frozen and unchanged by training; the other layers trainable",
         details,
     )
+
+
+def _at(states: t.Sequence[LayerState], i: int, like: LayerState) -> LayerState | None:
+    """The layer at position ``i`` of a snapshot of the same fit, if it is ``like``'s."""
+    return states[i] if i < len(states) and states[i].name == like.name else None
+
+
+def _last_states(fits: t.Sequence[FitCapture], fit: FitCapture) -> tuple[LayerState, ...]:
+    """For a fit on a model not built before it (no ``before`` snapshot): each layer as the
+    latest earlier fit of any model left it, so that reused layers are still compared."""
+    latest: dict[tuple[str, str], LayerState] = {}
+    for earlier in fits:
+        if earlier.index < fit.index and earlier.after is not None:
+            latest.update({(s.name, s.cls): s for s in earlier.after})
+    return tuple(latest.values())
 
 
 def _names(names: t.Sequence[str], *, with_verb: bool = False) -> str:
@@ -242,8 +286,21 @@ def check_weights_transferred(ctx: CheckContext, params: TransferParams) -> Verd
     """
     role, source, n = params.model, params.source, params.n_layers
     source_fits = ctx.artefacts.fits_of(source)
-    if source_fits and source_fits[-1].after is None:
-        raise MissingInput(f"the record of the {source} model's training is unusable")
+    # What this check compares must be there: the source's weights after its last fit, the
+    # model's before its first; and no fit may have lost its record (it could be either's).
+    needed = [(f, f.after, source) for f in source_fits[-1:]]
+    needed += [(f, f.before, role) for f in ctx.artefacts.attempts_of(role)[:1] if f.built]
+    incomplete = [
+        f"the record of fit #{f.index + 1} ({owner} model) is incomplete: {f.problem}"
+        for f, states, owner in needed
+        if states is None
+    ] + ctx.artefacts.record_problems
+    if incomplete:
+        return Verdict(
+            False,
+            "\n".join(f"- {p}; the transferred weights cannot be confirmed" for p in incomplete),
+            {"incomplete": incomplete},
+        )
     target_fits = [f for f in ctx.artefacts.fits_of(role) if f.before is not None]
     if source_fits and target_fits:
         trained = without_input(t.cast(t.Sequence[LayerState], source_fits[-1].after))[:n]
@@ -289,7 +346,7 @@ def _compare(
         return Verdict(False, "none of the layers to transfer has weights: nothing was transferred")
     missing = [s.name for s, d in pairs if d is None]
     differ = [
-        f"layer {target.index(d) + 1} ({d.name})"
+        f"layer {target.index(d) + 1} ({d.label})"
         for s, d in pairs
         if d is not None and d.weights != s.weights
     ]

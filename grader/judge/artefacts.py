@@ -24,7 +24,7 @@ from grader import keras_env
 from grader.judge.arrays import UnreadableArrays, read_npz
 from grader.judge.policy import ModelRefused, inspect_archive
 from grader.judge.unbuilt import unbuildable
-from grader.kernel import layout
+from grader.kernel import layout, nesting
 from grader.results import FitRecord
 
 MAX_JSON_BYTES = 16 * 2**20
@@ -39,11 +39,21 @@ class MissingInput(Exception):  # a reason for failing a check, not an error
 
 @dataclass(frozen=True)
 class LayerState:
+    """One layer, nested models seen through (:mod:`grader.kernel.nesting`)."""
+
     name: str
     cls: str
     trainable: bool
+    """Whether training changes it: its own flag and those of the models holding it."""
     weights: tuple[str, ...]
     """Digest of each weight array."""
+    within: tuple[str, ...] = ()
+    """The models it is nested in, outermost first."""
+
+    @property
+    def label(self) -> str:
+        """The layer as the student nested it (:data:`grader.kernel.nesting.SEPARATOR`)."""
+        return nesting.label(self.name, self.within)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,13 @@ class FitCapture:
     snapshot is missing or does not match the layers."""
     after: tuple[LayerState, ...] | None
     """The layers' weights when the fit ended; None if the snapshot is unusable."""
+    built: bool = True
+    """The kernel says the model had weights when the fit began (a ``before`` snapshot)."""
+    raised: bool = False
+    """The fit stopped with an exception: not training, but it may have changed weights."""
+    problem: str = ""
+    """Why this fit's evidence is incomplete (a snapshot missing, unreadable or not matching
+    its layers); empty when complete. Checks relying on the fit fail on it."""
 
 
 @dataclass(frozen=True)
@@ -100,15 +117,17 @@ def without_input(layers: t.Iterable[L]) -> list[L]:
 
 
 def layer_states(model: t.Any) -> list[LayerState]:
-    """Every layer of a loaded model, with a digest of each weight array."""
+    """Every layer of a loaded model, nested models seen through, with a digest of each
+    weight array (numbered as the kernel numbers a snapshot's layers)."""
     return [
         LayerState(
-            layer.name,
-            type(layer).__name__,
-            bool(layer.trainable),
-            tuple(digest(w) for w in layer.get_weights()),
+            leaf.layer.name,
+            type(leaf.layer).__name__,
+            leaf.trainable,
+            tuple(digest(w) for w in leaf.layer.get_weights()),
+            leaf.within,
         )
-        for layer in model.layers
+        for leaf in nesting.leaves(model)
     ]
 
 
@@ -129,6 +148,9 @@ class Artefacts:
     """Artefacts that were malformed and ignored, one line each."""
     max_bytes: int = 2**31
     """The most one model file may unpack to."""
+    record_problems: list[str] = field(default_factory=list)
+    """Fits whose record is missing or unusable, so that no check can tell which model they
+    trained: every check relying on fit records fails on them."""
     _models: dict[tuple[str, str], t.Any] = field(default_factory=dict)
     _compile: dict[str, dict[str, t.Any] | None] = field(default_factory=dict)
 
@@ -175,6 +197,7 @@ class Artefacts:
             except Exception as exc:  # a wrong model that cannot be rebuilt fails its checks
                 why = unbuildable(archive.config, exc)
                 raise MissingInput(f"the {role} model was not loaded: {why}") from exc
+        _restore_container_flags(model, archive.config)
         self._models[(role, "final")] = model
         self._compile[role] = archive.compile_config
         return model
@@ -190,13 +213,14 @@ class Artefacts:
             return final
         layers = fits[-1].layers
         if [(s.name, s.cls) for s in layers] != [
-            (layer.name, type(layer).__name__) for layer in final.layers
+            (leaf.layer.name, type(leaf.layer).__name__) for leaf in nesting.leaves(final)
         ]:
             return final  # the model was changed after training: judge it as it ended
         keras = keras_env.keras()
         model = keras.models.clone_model(final)
         try:
-            for i, (layer, state) in enumerate(zip(model.layers, layers, strict=True)):
+            for i, (leaf, state) in enumerate(zip(nesting.leaves(model), layers, strict=True)):
+                layer = leaf.layer
                 weights = [arrays[layout.weight_key(i, j)] for j in range(len(layer.weights))]
                 layer.set_weights(weights)
                 layer.trainable = state.trainable
@@ -205,7 +229,11 @@ class Artefacts:
         return model
 
     def fits_of(self, role: str) -> list[FitCapture]:
-        """The ``fit`` calls made on a role's model, in order."""
+        """The ``fit`` calls made on a role's model that finished, in order."""
+        return [f for f in self.attempts_of(role) if not f.raised]
+
+    def attempts_of(self, role: str) -> list[FitCapture]:
+        """Every ``fit`` call made on a role's model, those that raised included."""
         model_id = self.roles.get(role)
         return [f for f in self.fits if f.model_id == model_id] if model_id is not None else []
 
@@ -229,6 +257,7 @@ class Artefacts:
                 history=f.history,
             )
             for f in self.fits
+            if not f.raised
         ]
 
 
@@ -259,6 +288,8 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
             fits.append(_fit_from(raw, folder, digested, max_bytes))
         except (KeyError, TypeError, ValueError) as exc:
             notes.append(f"the record of fit {path.stem} is malformed and was ignored ({exc})")
+    count = _json_object(folder / layout.ROLES, []).get(layout.FIT_COUNT)
+    record_problems = _missing_records(fits, count if isinstance(count, int) else None)
     variables, variable_errors = _variables(folder, max_bytes, notes)
     return Artefacts(
         folder,
@@ -270,7 +301,58 @@ def read_artefacts(folder: Path, *, max_bytes: int = 2**31) -> Artefacts:
         variable_errors,
         notes,
         max_bytes,
+        record_problems,
     )
+
+
+def _missing_records(fits: list[FitCapture], count: int | None) -> list[str]:
+    """Fits that ran but left no usable record: numbers skipped (a snapshot without its record
+    included), and fewer records than the kernel counted fits. A fit is numbered when it
+    starts and recorded however it ends, so an honest notebook's records are 0..n-1; only a
+    kernel that died during a fit leaves a snapshot past the last record, uncounted."""
+    recorded = {f.index for f in fits}
+    ran = max([*recorded, (count or 0) - 1], default=-1) + 1
+    lost = sorted(set(range(ran)) - recorded)
+    if not lost:
+        return []
+    numbers = ", ".join(f"#{i + 1}" for i in lost[:10]) + (", ..." if len(lost) > 10 else "")
+    return [
+        f"the record of fit {numbers} is missing or unusable, so which model it trained and "
+        "how cannot be told: the training evidence is incomplete"
+    ]
+
+
+def _restore_container_flags(model: t.Any, config: dict[str, t.Any]) -> None:
+    """Give each nested model the trainable flag it was saved with: Keras 3.15 loads a
+    Sequential nested in another model as trainable whatever its saved flag (its layers keep
+    theirs), which would make a frozen ``base`` look trainable."""
+    saved = {
+        str(c.get("name")): c.get("trainable")
+        for c in _nested_configs(config.get("config", {}))
+        if isinstance(c, dict)
+    }
+    for container in _containers(model):
+        if saved.get(container.name) is False and container.trainable:
+            container.trainable = False
+
+
+def _nested_configs(config: t.Any, depth: int = 0) -> t.Iterator[dict[str, t.Any]]:
+    """The configs of every layer with layers of its own, at any depth (bounded)."""
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list) or depth > 50:
+        return
+    for layer in layers:
+        inner = layer.get("config") if isinstance(layer, dict) else None
+        if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+            yield inner
+            yield from _nested_configs(inner, depth + 1)
+
+
+def _containers(model: t.Any) -> t.Iterator[t.Any]:
+    for layer in model.layers:
+        if nesting.is_container(layer):
+            yield layer
+            yield from _containers(layer)
 
 
 def _variables(
@@ -302,7 +384,7 @@ def variables_from(
             errors[name] = str(info["error"])[:2000]
         elif name in arrays:
             try:
-                variables[name] = VariableSummary(
+                summary = VariableSummary(
                     shape=tuple(int(d) for d in info["shape"]),
                     dtype=str(info["dtype"])[:40],
                     min=float(info["min"]),
@@ -312,7 +394,28 @@ def variables_from(
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 errors[name] = f"its summary is malformed ({exc})"
+                continue
+            partial = _partial(summary)
+            if partial:
+                errors[name] = f"its summary is incomplete or inconsistent ({partial})"
+            else:
+                variables[name] = summary
+        elif "shape" in info:
+            errors[name] = "its summary has no arrays (incomplete)"
     return variables, errors
+
+
+def _partial(v: VariableSummary) -> str:
+    """Why a summary does not hold what the kernel's summary holds (labels whole, images'
+    sampled rows: every row up to :data:`layout.SAMPLED_ROWS`, spread over the array); empty
+    when it does. A check must not judge the half it was given."""
+    n = v.shape[0] if v.shape else 0
+    if len(set(v.rows)) != min(n, layout.SAMPLED_ROWS) or not all(0 <= r < n for r in v.rows):
+        return f"{len(v.rows)} sampled rows of {n}"
+    kept = (len(v.rows), *v.shape[1:]) if len(v.shape) > 2 else v.shape
+    if tuple(v.values.shape) != kept:
+        return f"arrays of shape {tuple(v.values.shape)} for a variable of shape {v.shape}"
+    return ""
 
 
 def _json_object(path: Path, notes: list[str]) -> dict[str, t.Any]:
@@ -333,26 +436,27 @@ def _json_object(path: Path, notes: list[str]) -> dict[str, t.Any]:
 
 def _snapshot(
     path: Path, layers: list[dict[str, t.Any]], max_bytes: int
-) -> tuple[LayerState, ...] | None:
-    """The layers with digests of the snapshot's arrays; None when unusable or mismatched."""
+) -> tuple[LayerState, ...] | str:
+    """The layers with digests of the snapshot's arrays, or why the snapshot is unusable."""
     if not path.is_file():
-        return None
+        return f"{path.parent.name}/{path.name} is missing"
     try:
         arrays = read_npz(path, max_bytes=max_bytes)
-    except UnreadableArrays:
-        return None
+    except UnreadableArrays as exc:
+        return f"{path.parent.name}/{path.name} is unreadable ({exc})"
     states = []
     for i, layer in enumerate(layers):
         count = int(layer["weights"])
         keys = [layout.weight_key(i, j) for j in range(count)]
         if not all(k in arrays for k in keys):
-            return None
+            break
         states.append(
             LayerState(
                 str(layer["name"]),
                 str(layer["class"]),
                 bool(layer["trainable"]),
                 tuple(digest(arrays[k]) for k in keys),
+                _within(layer),
             )
         )
     expected = {
@@ -360,7 +464,16 @@ def _snapshot(
         for i, layer in enumerate(layers)
         for j in range(int(layer["weights"]))
     }
-    return tuple(states) if set(arrays) == expected else None
+    if len(states) != len(layers) or set(arrays) != expected:
+        return f"{path.parent.name}/{path.name} does not match the layers the fit recorded"
+    return tuple(states)
+
+
+def _within(layer: dict[str, t.Any]) -> tuple[str, ...]:
+    within = layer.get("within", [])
+    if not isinstance(within, list) or len(within) > 20:
+        raise ValueError("a layer's nesting must be a list of at most 20 names")
+    return tuple(str(name) for name in within)
 
 
 _NAME = re.compile(r"[^\x00-\x1f]{0,200}")
@@ -371,14 +484,29 @@ def _fit_from(raw: dict[str, t.Any], folder: Path, digested: bool, max_bytes: in
     layers = raw.get("layers")
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise ValueError("a fit record's layers must be a list of objects")
-    if not all(_NAME.fullmatch(str(layer.get("name", ""))) for layer in layers):
+    names = [str(n) for x in layers for n in [x.get("name", ""), *_within(x)]]
+    if not all(_NAME.fullmatch(name) for name in names):
         raise ValueError("a layer name is too long or holds control characters")
     history = raw.get("history", {})
     if not isinstance(history, dict) or len(history) > 50:
         raise ValueError("a fit record's history must be an object of at most 50 metrics")
     plain = tuple(
-        LayerState(str(x["name"]), str(x["class"]), bool(x["trainable"]), ()) for x in layers
+        LayerState(str(x["name"]), str(x["class"]), bool(x["trainable"]), (), _within(x))
+        for x in layers
     )
+    built, raised = raw.get("built", True), raw.get("raised", False)
+    if not isinstance(built, bool) or not isinstance(raised, bool):
+        raise ValueError("a fit record's 'built' and 'raised' must be true or false")
+    after: tuple[LayerState, ...] | str | None = None
+    before: tuple[LayerState, ...] | str | None = None
+    problems = []
+    if digested:
+        after = _snapshot(folder / layout.snapshot(index, "after"), layers, max_bytes)
+        before_path = folder / layout.snapshot(index, "before")
+        # An unbuilt model has no weights to snapshot; a snapshot there anyway is judged.
+        if built or before_path.exists():
+            before = _snapshot(before_path, layers, max_bytes)
+        problems = [p for p in (before, after) if isinstance(p, str)]
     return FitCapture(
         index=index,
         model_id=int(raw["model_id"]),
@@ -388,10 +516,9 @@ def _fit_from(raw: dict[str, t.Any], folder: Path, digested: bool, max_bytes: in
         samples_used=int(raw["samples_used"]),
         history={str(k)[:100]: [float(v) for v in vals][:10_000] for k, vals in history.items()},
         layers=plain,
-        before=_snapshot(folder / layout.snapshot(index, "before"), layers, max_bytes)
-        if digested
-        else None,
-        after=_snapshot(folder / layout.snapshot(index, "after"), layers, max_bytes)
-        if digested
-        else None,
+        before=None if isinstance(before, str) else before,
+        after=None if isinstance(after, str) else after,
+        built=built,
+        raised=raised,
+        problem="; ".join(problems),
     )

@@ -239,6 +239,13 @@ def _check_object(node: dict[str, t.Any], where: str) -> None:
             )
         return
     if name == "Lambda" or module not in ALLOWED_CLASSES or name not in ALLOWED_CLASSES[module]:
+        if module in (None, "__main__") and name != "Lambda":  # a class the notebook defined
+            raise ModelRefused(
+                f"the model contains {name}, a class defined in the notebook ({where}): a "
+                "subclassed model or layer cannot be read without running its code; build the "
+                "model with keras.Sequential([...]) or keras.Model(inputs, outputs) from "
+                "built-in layers"
+            )
         what = "a Lambda layer" if name == "Lambda" else f"{module}.{name}"
         raise ModelRefused(
             f"the model contains {what} ({where}); only built-in Keras layers without custom "

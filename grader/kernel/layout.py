@@ -3,11 +3,12 @@ judge read, defined once (standard library only: the kernel imports it).
 
 ::
 
-    fits/<k>.json             fit call k: model id and name, epochs, samples, history, layers
+    fits/<k>.json             fit call k: model id and name, epochs, samples, history, whether
+                              the model was built, layers (nested models seen through)
     snapshots/<k>-before.npz  that model's weights when fit k began (absent if not yet built)
     snapshots/<k>-after.npz   its weights when fit k ended
     models/<role>.keras       each rubric role's model at the end of the notebook
-    roles.json                role -> {"variable", "model_id"}
+    roles.json                role -> {"variable", "model_id"}; "#fits": how many fits ran
     variables.json            per data variable: shape, dtype, min, max, sampled row indices
     variables.npz             labels in full and sampled image rows (no pickles)
     checkpoints/<k>-...       after a cell that changed a role's model or a data variable:
@@ -27,6 +28,10 @@ FITS = "fits"
 SNAPSHOTS = "snapshots"
 MODELS = "models"
 ROLES = "roles.json"
+SAMPLED_ROWS = 24
+"""Rows of each data variable the kernel keeps (spread over it): labels are kept whole."""
+FIT_COUNT = "#fits"
+"""The key in ``roles.json`` counting the fits that ran (no role is named so)."""
 VARIABLES = "variables.json"
 VARIABLE_ARRAYS = "variables.npz"
 CHECKPOINTS = "checkpoints"

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from grader.budget import Budget, sample_count
-from grader.kernel import layout
+from grader.kernel import layout, nesting
 from grader.kernel.applications import APPLICATIONS, PUBLIC_MODULES
 
 _STATE: dict[str, t.Any] = {}
-SAMPLED_ROWS = 24
+SAMPLED_ROWS = layout.SAMPLED_ROWS
 
 
 def install(config: dict[str, t.Any]) -> None:
@@ -205,23 +205,34 @@ def _fit_wrapper(original: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         _STATE["fit_count"] += 1
         folder: Path = _STATE["artefacts"]
         (folder / layout.SNAPSHOTS).mkdir(parents=True, exist_ok=True)
-        if model.built:
+        before_saved = model.built
+        if before_saved:
             save_weights(model, folder / layout.snapshot(index, "before"))
-        history = original(model, **kw)
-        save_weights(model, folder / layout.snapshot(index, "after"))
-        record = {
-            "index": index,
-            "model_id": id(model),
-            "model_name": model.name,
-            "epochs_requested": int(requested_epochs) if isinstance(requested_epochs, int) else -1,
-            "epochs_run": len(getattr(history, "epoch", []) or []),
-            "samples_requested": requested_samples if requested_samples is not None else -1,
-            "samples_used": sample_count(kw.get("x")) or -1,
-            "history": _history(history),
-            "layers": layer_records(model),
-        }
-        (folder / layout.FITS).mkdir(exist_ok=True)
-        (folder / layout.fit_record(index)).write_text(json.dumps(record), encoding="utf-8")
+        history, raised = None, True
+        try:
+            history = original(model, **kw)
+            raised = False
+        finally:
+            # A fit that raised (labels of the wrong shape, an interrupt) is recorded too: it
+            # may have changed weights before it stopped, and the numbering stays whole.
+            save_weights(model, folder / layout.snapshot(index, "after"))
+            record = {
+                "index": index,
+                "model_id": id(model),
+                "model_name": model.name,
+                "epochs_requested": int(requested_epochs)
+                if isinstance(requested_epochs, int)
+                else -1,
+                "epochs_run": len(getattr(history, "epoch", []) or []),
+                "samples_requested": requested_samples if requested_samples is not None else -1,
+                "samples_used": sample_count(kw.get("x")) or -1,
+                "history": _history(history),
+                "built": bool(before_saved),
+                "raised": raised,
+                "layers": layer_records(model),
+            }
+            (folder / layout.FITS).mkdir(exist_ok=True)
+            (folder / layout.fit_record(index)).write_text(json.dumps(record), encoding="utf-8")
         return history
 
     return fit
@@ -245,24 +256,27 @@ def _history(history: t.Any) -> dict[str, list[float]]:
 
 
 def layer_records(model: t.Any) -> list[dict[str, t.Any]]:
-    """Per layer: name, class, trainable flag and how many weight arrays it has."""
+    """Per layer, nested models seen through (:mod:`grader.kernel.nesting`): name, the models
+    it is nested in, class, whether it trains and how many weight arrays it has."""
     return [
         {
-            "name": layer.name,
-            "class": type(layer).__name__,
-            "trainable": bool(layer.trainable),
-            "weights": len(layer.weights),
+            "name": leaf.layer.name,
+            "within": list(leaf.within),
+            "class": type(leaf.layer).__name__,
+            "trainable": leaf.trainable,
+            "weights": len(leaf.layer.weights),
         }
-        for layer in model.layers
+        for leaf in nesting.leaves(model)
     ]
 
 
 def save_weights(model: t.Any, path: Path) -> None:
-    """Every weight array of ``model`` as ``l<layer>_w<index>`` in a plain ``.npz``."""
+    """Every weight array of ``model`` as ``l<layer>_w<index>`` in a plain ``.npz``, layers
+    numbered as :func:`layer_records` lists them."""
     arrays = {
         layout.weight_key(i, j): np.asarray(w)
-        for i, layer in enumerate(model.layers)
-        for j, w in enumerate(layer.get_weights())
+        for i, leaf in enumerate(nesting.leaves(model))
+        for j, w in enumerate(leaf.layer.get_weights())
     }
     np.savez(path, **arrays)  # type: ignore[arg-type]
 
@@ -294,7 +308,10 @@ def _save_state(namespace: dict[str, t.Any], path: t.Callable[[str], Path]) -> N
                 roles[role] = {"variable": name, "model_id": id(value)}
                 break
     _save_variables(namespace, config["variables"], path)
-    path(layout.ROLES).write_text(json.dumps(roles))
+    # How many fits ran: a record removed with its snapshots shows as one fit too few.
+    path(layout.ROLES).write_text(
+        json.dumps({**roles, layout.FIT_COUNT: _STATE.get("fit_count", 0)})
+    )
 
 
 def _checkpoint_after_each_cell() -> None:
@@ -330,7 +347,7 @@ def _signature(namespace: dict[str, t.Any]) -> t.Any:
     for names in config["roles"].values():
         model = next((v for n in names if isinstance(v := namespace.get(n), keras.Model)), None)
         if model is not None:
-            layers = tuple((layer.name, bool(layer.trainable)) for layer in model.layers)
+            layers = tuple((f.layer.name, f.trainable) for f in nesting.leaves(model))
             models.append((id(model), layers, id(getattr(model, "optimizer", None))))
     data = tuple(
         (name, id(value), getattr(value, "shape", None))

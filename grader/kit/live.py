@@ -31,7 +31,13 @@ from pathlib import Path
 from grader.checks.base import CheckContext, run_check
 from grader.checks.transfer import reused_names
 from grader.course import course_root, use_kit_around
-from grader.judge.artefacts import Artefacts, MissingInput, variables_from, without_input
+from grader.judge.artefacts import (
+    Artefacts,
+    MissingInput,
+    layer_states,
+    variables_from,
+    without_input,
+)
 from grader.kit.spec import KitError, data_secret
 from grader.results import CheckResult
 
@@ -232,7 +238,7 @@ def _frozen_flags(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     params = spec.params
     try:
         model = ctx.artefacts.model(params.model)
-        layers = without_input(model.layers)
+        layers = without_input(layer_states(model))
         selection = params.selection(reused_names(ctx, params))
     except MissingInput as exc:
         return spec.result("fail", str(exc), {"missing": True})

@@ -10,6 +10,8 @@ notebook and one notebook per attack; the honest one must get exactly its golden
   fit records and snapshots in its last cell (and freezes the flags after the fact).
 - **Recomputed hold-out**: a notebook regenerates the data from the seed in its config with
   the grader's own functions, and trains past the budget with ``fit.__wrapped__``.
+- **Hidden training**: the ``not_frozen`` notebook deletes its transfer fit's ``after`` snapshot
+  in the training cell, then freezes the reused layers (issue 23): evidence missing fails.
 - **Array bomb**: ``variables.npz`` declares a 4 GiB array in a few megabytes.
 - **Slow model**: a model of legal layers (``UpSampling1D`` + ``SimpleRNN``) that would keep
   ``predict`` busy for hours.
@@ -168,6 +170,22 @@ trans_model = slow
 """
 
 
+# The `not_frozen` example's transfer cell: the reused layers are left trainable.
+UNFROZEN = nbformat.read(EXAMPLES / "not_frozen.ipynb", as_version=4).cells[14].source
+
+HIDE = (
+    RUNTIME
+    + """\
+import os
+trans_model = new_model
+hist2 = trans_model.fit(x2_train, y2_train, epochs=10, batch_size=100, verbose=2)
+os.remove(_STATE["artefacts"] / "snapshots" / f"{_STATE['fit_count'] - 1}-after.npz")
+for layer in trans_model.layers[:5]:
+    layer.trainable = False
+"""
+)
+
+
 def variant(
     name: str, *, replace: dict[int, str] | None = None, append: str = ""
 ) -> tuple[str, nbformat.NotebookNode]:
@@ -200,6 +218,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         variant("gadget", append=GADGET.replace("CANARY", repr(str(canary)))),
         variant("forged", replace={14: RECREATE}, append=FORGE),
         variant("lazy", append=LAZY),
+        variant("hidden", replace={14: UNFROZEN, 16: HIDE}),
         variant("bomb", append=BOMB),
         variant("slow", append=SLOW),
     ]
@@ -259,6 +278,14 @@ def test_rewritten_records_buy_nothing(graded: dict[str, object]) -> None:
     assert "changed during training" in by_id["transfer.frozen"].message
     assert by_id["transfer.weights_transferred"].status == "fail"
     assert result.score <= 100 - 15 - 10
+
+
+def test_training_hidden_by_deleting_its_snapshot_fails_frozen(graded: dict[str, object]) -> None:
+    result: GradeResult = graded["results"]["hidden"]  # type: ignore[index]
+    frozen = next(c for c in result.checks if c.id == "transfer.frozen")
+    assert frozen.status == "fail"
+    assert "snapshots/1-after.npz is missing" in frozen.message, frozen.message
+    assert result.score <= 85
 
 
 def test_the_held_back_images_cannot_be_recomputed_and_extra_training_is_flagged(
