@@ -110,13 +110,16 @@ def build_transfer_model(
     Returns:
         A compiled ``Sequential`` model with a 10-way softmax output.
     """
-    if len(base.layers) < n_frozen:
+    # A functional base lists its InputLayer first; a sequential one does not. Either way the
+    # layers to reuse are the base's computing layers.
+    reusable = [layer for layer in base.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if len(reusable) < n_frozen:
         raise ValueError(
-            f"base needs at least {n_frozen} layers to reuse; received {len(base.layers)}"
+            f"base needs at least {n_frozen} layers to reuse; received {len(reusable)}"
         )
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=base.input_shape[1:]))
-    for layer in base.layers[:n_frozen]:
+    for layer in reusable[:n_frozen]:
         layer.trainable = False
         model.add(layer)
     model.add(layers.Dense(128, activation="relu", name="transfer_fc1"))

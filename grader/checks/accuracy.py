@@ -12,7 +12,9 @@ from grader.checks.base import CheckContext, Verdict, figure_key, register
 from grader.checks.params import Role
 from grader.checks.thresholds import Decision, chance_level, decide
 from grader.data.sets import HeldOut
+from grader.judge.artefacts import MissingInput, without_input
 from grader.judge.cost import too_costly
+from grader.report.escape import strip_ansi
 
 
 @dataclass(frozen=True)
@@ -169,14 +171,25 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
     costly = too_costly(ctx, params.model, model)
     if costly:
         return Verdict(False, costly, {"refused": "cost"})
-    y_true, y_pred = predict_labels(
-        model,
-        ctx.held_out,
-        params.classes,
-        label_offset=params.label_offset,
-        scale=params.scale,
-        max_samples=eval_cap(params, ctx.budget),
-    )
+    if not without_input(getattr(model, "layers", None) or []):
+        raise MissingInput(f"the {params.model} model has no layers: add them before training it")
+    try:
+        y_true, y_pred = predict_labels(
+            model,
+            ctx.held_out,
+            params.classes,
+            label_offset=params.label_offset,
+            scale=params.scale,
+            max_samples=eval_cap(params, ctx.budget),
+        )
+    except (ValueError, TypeError) as exc:
+        # The student's model cannot take the assignment's images (wrong input shape, a
+        # layer that cannot run): a mistake in the model, judged as such, never an error.
+        summary = strip_ansi(str(exc)).strip().splitlines()
+        raise MissingInput(
+            f"the {params.model} model cannot predict the held-out images: "
+            f"{summary[0] if summary else type(exc).__name__}"
+        ) from exc
     measured = float(np.mean(y_pred == y_true))
     reference = ctx.reference_figure()
     decision = _decision(ctx, reference, y_true)

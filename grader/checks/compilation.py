@@ -18,7 +18,9 @@ _ALIASES = {
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """``CategoricalCrossentropy`` -> ``categorical_crossentropy``; acronyms stay whole
+    (``SGD`` -> ``sgd``, ``RMSprop`` -> ``rmsprop``), as Keras spells their string names."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 def _name(obj: t.Any) -> str:
@@ -28,8 +30,14 @@ def _name(obj: t.Any) -> str:
     if isinstance(obj, str):
         return _ALIASES.get(obj.lower(), obj.lower())
     if isinstance(obj, dict):
-        name = obj.get("config", {}).get("name") if obj.get("class_name") == "function" else None
-        return _name(name or obj.get("class_name", "unknown"))
+        name = None
+        if obj.get("class_name") == "function":
+            # A function is saved as its name, or (older Keras) a config holding it.
+            config = obj.get("config")
+            name = config if isinstance(config, str) else (config or {}).get("name")
+        # A loss or metric object is saved by its class (CategoricalCrossentropy): the same
+        # thing as the function's name (categorical_crossentropy) a string compiles with.
+        return _name(name or _snake(str(obj.get("class_name", "unknown"))))
     return _name(_snake(getattr(obj, "name", None) or type(obj).__name__))
 
 

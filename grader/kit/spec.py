@@ -147,14 +147,15 @@ def build_expected(entry: dict[str, t.Any], base: t.Any = None) -> t.Any:
         if base is None:
             raise TypeError("this builder extends a base model; pass it")
         reused = int(entry["reused"])
-        if len(base.layers) < reused:
+        reusable = [x for x in base.layers if type(x).__name__ != "InputLayer"]
+        if len(reusable) < reused:
             raise ValueError(
-                f"base needs at least {reused} layers to reuse; received {len(base.layers)}"
+                f"base needs at least {reused} layers to reuse; received {len(reusable)}"
             )
         model = keras.Sequential(name=entry["name"])
         inputs = keras.Input(shape=tuple(base.input_shape)[1:])
         model.add(inputs)
-        for layer, trainable in zip(base.layers[:reused], entry["trainable"], strict=True):
+        for layer, trainable in zip(reusable[:reused], entry["trainable"], strict=True):
             layer.trainable = bool(trainable)
             model.add(layer)
         for config in entry["added"]:

@@ -506,3 +506,62 @@ def test_every_registered_kind_is_documented() -> None:
 def test_check_spec_points_are_the_only_score() -> None:
     assert sum(c.points for c in ASSIGNMENT.checks) == ASSIGNMENT.max_score
     assert isinstance(ASSIGNMENT.checks[0], CheckSpec)
+
+
+# --- idioms the checks judge alike, and mistakes they judge as mistakes -----------------------
+
+
+def test_compiling_with_loss_and_metric_objects_is_compiling_with_their_names(
+    tmp_path: Path,
+) -> None:
+    idioms: list[tuple[t.Any, t.Any, list[t.Any]]] = [
+        ("adam", "categorical_crossentropy", ["accuracy"]),
+        (
+            keras.optimizers.Adam(),
+            keras.losses.CategoricalCrossentropy(),
+            [keras.metrics.CategoricalAccuracy()],
+        ),
+        (keras.optimizers.SGD(), keras.losses.categorical_crossentropy, ["acc"]),
+    ]
+    for index, (optimizer, loss, metrics) in enumerate(idioms):
+        model = base_cnn()
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        result = judge("base.compile", artefacts(tmp_path / str(index), {"base": model}))
+        assert result.status == "pass", (index, result.message)
+    wrong = base_cnn()
+    wrong.compile(optimizer="adam", loss=keras.losses.MeanSquaredError(), metrics=["accuracy"])
+    result = judge("base.compile", artefacts(tmp_path / "wrong", {"base": wrong}))
+    assert result.status == "fail"
+    assert "loss is mean_squared_error, expected categorical_crossentropy" in result.message
+
+
+def test_a_functional_base_is_reused_layer_for_layer_like_a_sequential_one(
+    tmp_path: Path,
+) -> None:
+    inputs = keras.Input((32, 32, 3))
+    x = inputs
+    for layer in base_cnn().layers:
+        x = layer(x)
+    base = keras.Model(inputs, x)
+    base.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    transfer = ref.build_transfer_model(base)
+    assert [type(layer).__name__ for layer in transfer.layers[:2]] == ["Conv2D", "MaxPooling2D"]
+    art = artefacts(tmp_path, {"base": base, "transfer": transfer})
+    assert judge("transfer.architecture", art).status == "pass"
+
+
+@pytest.mark.parametrize("broken", ["no layers", "wrong input"])
+def test_a_model_that_cannot_predict_the_images_fails_accuracy_never_errors(
+    tmp_path: Path, broken: str
+) -> None:
+    if broken == "no layers":
+        model = keras.Sequential()
+    else:  # a grey-digit model handed CIFAR-10's colour images
+        model = keras.Sequential(
+            [keras.Input((28, 28, 1)), layers.Flatten(), layers.Dense(5, activation="softmax")]
+        )
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    art = artefacts(tmp_path, {"base": model})
+    result = judge("base.accuracy", art, reference={"base.accuracy": 0.5})
+    assert result.status == "fail", result.message
+    assert "base model" in result.message
