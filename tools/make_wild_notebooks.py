@@ -109,37 +109,39 @@ KERAS1_CONV = (
 )
 KERAS1_CONV_NEXT = "Convolution2D(nb_filters, kernel_size, kernel_size)"
 
+
+def mnist_entry(
+    train: str,
+    split: str = SPLIT,
+    layers: str = STANDARD,
+    model: str = MODEL,
+    freeze: str = FREEZE,
+    sup: tuple[str | None, str | None] = (None, None),
+) -> list[str | None]:
+    """The eight cells of the mnist_transfer template; no supplementary part unless given."""
+    return [train, split, layers, classifier(), model, freeze, *sup]
+
+
+PLAIN_TRAIN = keras2_train("", "'adadelta'", "keras.utils.to_categorical", "epochs=epochs")
 MNIST: dict[str, list[str | None]] = {
-    "w01_keras2beta_spellings": [
+    "w01_keras2beta_spellings": mnist_entry(
         keras2_train(
             "from keras.layers import Convolution2D\nfrom keras.utils import np_utils\n",
             "'adadelta'",
             "np_utils.to_categorical",
             "epochs=epochs",
         ),
-        SPLIT,
-        mnist_layers(
+        layers=mnist_layers(
             "Convolution2D(filters, kernel_size, kernel_size, border_mode='valid', "
             "input_shape=input_shape)",
             "Convolution2D(filters, kernel_size, kernel_size)",
         ),
-        classifier(),
-        MODEL,
-        FREEZE,
-        None,
-        None,
-    ],
-    "w02_keras1_nb_epoch": [
+    ),
+    "w02_keras1_nb_epoch": mnist_entry(
         keras2_train(KERAS1_IMPORTS, "'adadelta'", "np_utils.to_categorical", "nb_epoch=nb_epoch"),
-        SPLIT,
-        mnist_layers(KERAS1_CONV, KERAS1_CONV_NEXT),
-        classifier(),
-        MODEL,
-        FREEZE,
-        None,
-        None,
-    ],
-    "w03_tf_keras_imports": [
+        layers=mnist_layers(KERAS1_CONV, KERAS1_CONV_NEXT),
+    ),
+    "w03_tf_keras_imports": mnist_entry(
         keras2_train(
             "from tensorflow import keras\n"
             "from tensorflow.keras.models import Sequential\n"
@@ -148,16 +150,9 @@ MNIST: dict[str, list[str | None]] = {
             "'adadelta'",
             "keras.utils.to_categorical",
             "epochs=epochs",
-        ),
-        SPLIT,
-        STANDARD,
-        classifier(),
-        MODEL,
-        FREEZE,
-        None,
-        None,
-    ],
-    "w04_eager_disabled": [
+        )
+    ),
+    "w04_eager_disabled": mnist_entry(
         keras2_train(
             "import tensorflow as tf\n"
             "tf.compat.v1.disable_eager_execution()\n"
@@ -166,38 +161,19 @@ MNIST: dict[str, list[str | None]] = {
             "'adadelta'",
             "keras.utils.to_categorical",
             "epochs=epochs",
+        )
+    ),
+    "w05_supplementary_part": mnist_entry(
+        PLAIN_TRAIN,
+        sup=(
+            STANDARD_SUP
+            + classifier("_sup")
+            + "model_sup = Sequential(feature_layers_sup + classification_layers_sup)\n",
+            FREEZE.replace("feature_layers", "feature_layers_sup"),
         ),
-        SPLIT,
-        STANDARD,
-        classifier(),
-        MODEL,
-        FREEZE,
-        None,
-        None,
-    ],
-    "w05_supplementary_part": [
-        keras2_train("", "'adadelta'", "keras.utils.to_categorical", "epochs=epochs"),
-        SPLIT,
-        STANDARD,
-        classifier(),
-        MODEL,
-        FREEZE,
-        STANDARD_SUP
-        + classifier("_sup")
-        + "model_sup = Sequential(feature_layers_sup + classification_layers_sup)\n",
-        FREEZE.replace("feature_layers", "feature_layers_sup"),
-    ],
-    "w06_labels_not_shifted": [
-        keras2_train("", "'adadelta'", "keras.utils.to_categorical", "epochs=epochs"),
-        UNSHIFTED_SPLIT,
-        STANDARD,
-        classifier(),
-        MODEL,
-        FREEZE,
-        None,
-        None,
-    ],
-    "w07_keras03_style": [
+    ),
+    "w06_labels_not_shifted": mnist_entry(PLAIN_TRAIN, split=UNSHIFTED_SPLIT),
+    "w07_keras03_style": mnist_entry(
         """\
 from keras.models import Sequential
 from keras.layers.core import Dense, Dropout, Activation, Flatten
@@ -219,19 +195,15 @@ def train_model(model, train, test, nb_classes):
               verbose=1, validation_data=(Xt, Yt))
     print('score', model.evaluate(Xt, Yt, show_accuracy=True, verbose=0))
 """,
-        SPLIT,
-        mnist_layers(
+        layers=mnist_layers(
             "Convolution2D(nb_filters, nb_conv, nb_conv, border_mode='valid', "
             "input_shape=input_shape)",
             "Convolution2D(nb_filters, nb_conv, nb_conv)",
         ),
-        classifier(),
-        "model = Sequential()\n"
+        model="model = Sequential()\n"
         "for l in feature_layers + classification_layers:\n    model.add(l)\n",
-        "for l in feature_layers:\n    l.trainable = False\n",
-        None,
-        None,
-    ],
+        freeze="for l in feature_layers:\n    l.trainable = False\n",
+    ),
 }
 
 # --- vgg19_finetune ----------------------------------------------------------------------------
@@ -454,7 +426,8 @@ def fill(entry: dict[str, object]) -> nbformat.NotebookNode:
                 cell.source = answer
     leftover = list(answers)
     assert not leftover, f"{entry['id']}: {len(leftover)} cells more than the template has"
-    nb.cells.insert(0, new_markdown_cell(header(entry)))
+    # A fixed id: regenerating the corpus changes nothing it did not mean to.
+    nb.cells.insert(0, new_markdown_cell(header(entry), id="wild-corpus-entry"))
     return nb
 
 

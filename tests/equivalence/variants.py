@@ -157,23 +157,8 @@ new_model.fit(x2, y2, epochs=1)
         "from tensorflow.keras.layers import Conv2D, MaxPooling2D, Flatten, Dense, Dropout\n"
         "Sequential = tf.keras.Sequential\n",
     )
-    renamed = f"""{IMPORTS}
-cnn = Sequential()
-{adds.replace("model.add", "cnn.add")}
-cnn.{compile_}
-cnn.fit(x1, y1, epochs=1)
-model = cnn
-
-transfer = Sequential()
-for lyr in cnn.layers[:{n}]:
-    lyr.trainable = False
-    transfer.add(lyr)
-transfer.add(Dense(128, activation='relu'))
-transfer.add(Dense(10, activation='softmax'))
-transfer.{compile_}
-new_model = transfer
-new_model.fit(x2, y2, epochs=1)
-"""
+    renamed = re.sub(r"\bnew_model\b", "transfer", re.sub(r"\bmodel\b", "cnn", solution))
+    renamed = re.sub(r"\blayer\b", "lyr", renamed) + "model = cnn\n"
     in_function = f"""{IMPORTS}
 def build_base():
     m = Sequential([Input((32, 32, 3)),
