@@ -171,7 +171,8 @@ def check_accuracy(ctx: CheckContext, params: AccuracyParams) -> Verdict:
     costly = too_costly(ctx, params.model, model)
     if costly:
         return Verdict(False, costly, {"refused": "cost"})
-    if not without_input(getattr(model, "layers", None) or []):
+    keras_layers = getattr(model, "layers", None)  # a PyTorch model has none to list
+    if keras_layers is not None and not without_input(keras_layers):
         raise MissingInput(f"the {params.model} model has no layers: add them before training it")
     try:
         y_true, y_pred = predict_labels(

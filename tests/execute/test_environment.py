@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import nbformat
@@ -43,8 +42,9 @@ def course_venv(folder: Path, *, with_packages: bool) -> Path:
             text=True,
             check=True,
         ).stdout.strip()
-        own = sysconfig.get_paths()["purelib"]  # this venv's: the grader's .pth lives there
-        shared = [p for p in sys.path if p.endswith("site-packages") and p != own]
+        # Folders named in a .pth are plain path entries: the .pth files inside them (the
+        # grader's editable install among them) are not read, so the grader stays out.
+        shared = [p for p in sys.path if p.endswith("site-packages")]
         (Path(purelib) / "course.pth").write_text("\n".join(shared) + "\n")
     return python
 
