@@ -190,41 +190,8 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
             f"the {role} model was {when}, so training could not confirm that the frozen "
             "weights stay unchanged (the accuracy check charges the missing training)"
         )
-    for fit in compared:
-        if fit.after is None:
-            continue  # charged above
-        start_states = fit.before or _last_states(ctx.artefacts.fits, fit)
-        before, after = without_input(start_states), without_input(fit.after)
-        known = {(b.name, b.cls): b for b in before}
-        changed = [
-            a.label
-            for i, a in enumerate(after)
-            if selection.is_frozen(i, a.name)
-            and (b := _at(before, i, a) if fit.before else known.get((a.name, a.cls))) is not None
-            and b.weights != a.weights
-        ]
-        if changed:
-            problems.append(
-                f"{_names(changed)} changed during training (fit #{fit.index + 1}); "
-                "frozen layers must keep their weights"
-            )
-    # The weights a fit ended with must be the model's at the end of the notebook: a record
-    # rewritten to hide a change would have to match the saved model too.
-    if compared and compared[-1].after is not None:
-        ended_with = {s.name: s.weights for s in final}
-        ended = without_input(compared[-1].after)
-        moved = [
-            s.label
-            for i, s in enumerate(ended)
-            if selection.is_frozen(i, s.name)
-            and s.name in ended_with
-            and ended_with[s.name] != s.weights
-        ]
-        if moved:
-            problems.append(
-                f"{_names(moved)} changed after the last training (fit #{compared[-1].index + 1}); "
-                "frozen layers must keep their weights"
-            )
+    problems += _changed_in_fits(ctx, selection, compared)
+    problems += _changed_after_last_fit(selection, final, compared)
     flags = [{"name": layer.label, "trainable": layer.trainable} for layer in final]
     details: dict[str, t.Any] = {"layers": flags}
     if unconfirmed:
@@ -241,6 +208,54 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
         f"{params.describe()} frozen and unchanged by training; the other layers trainable",
         details,
     )
+
+
+def _changed_in_fits(ctx: CheckContext, selection: t.Any, compared: list[t.Any]) -> list[str]:
+    """The frozen layers each compared fit changed (fits without an "after" are charged as
+    incomplete records)."""
+    problems = []
+    for fit in compared:
+        if fit.after is None:
+            continue
+        start_states = fit.before or _last_states(ctx.artefacts.fits, fit)
+        before, after = without_input(start_states), without_input(fit.after)
+        known = {(b.name, b.cls): b for b in before}
+        changed = [
+            a.label
+            for i, a in enumerate(after)
+            if selection.is_frozen(i, a.name)
+            and (b := _at(before, i, a) if fit.before else known.get((a.name, a.cls))) is not None
+            and b.weights != a.weights
+        ]
+        if changed:
+            problems.append(
+                f"{_names(changed)} changed during training (fit #{fit.index + 1}); "
+                "frozen layers must keep their weights"
+            )
+    return problems
+
+
+def _changed_after_last_fit(
+    selection: t.Any, final: list[t.Any], compared: list[t.Any]
+) -> list[str]:
+    """The weights a fit ended with must be the model's at the end of the notebook: a record
+    rewritten to hide a change would have to match the saved model too."""
+    if not compared or compared[-1].after is None:
+        return []
+    ended_with = {s.name: s.weights for s in final}
+    moved = [
+        s.label
+        for i, s in enumerate(without_input(compared[-1].after))
+        if selection.is_frozen(i, s.name)
+        and s.name in ended_with
+        and ended_with[s.name] != s.weights
+    ]
+    if not moved:
+        return []
+    return [
+        f"{_names(moved)} changed after the last training (fit #{compared[-1].index + 1}); "
+        "frozen layers must keep their weights"
+    ]
 
 
 def _at(states: t.Sequence[LayerState], i: int, like: LayerState) -> LayerState | None:
