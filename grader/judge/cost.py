@@ -10,6 +10,11 @@ cheap enough). The estimate, per layer and call: twice the layer's parameters ti
 positions it is applied at (a convolution's output pixels, a recurrent layer's time steps,
 a dense layer on a sequence's steps), plus the values it outputs (pooling, upsampling and
 reshaping cost what they write).
+
+Operations are not all the cost: a recurrent layer's time steps run one after another, each a
+loop iteration with an overhead of its own whatever the layer's size, so a sequence stretched to
+600,000 steps through a 24-parameter ``SimpleRNN`` costs few operations and minutes of
+``predict``. Each time step of a recurrent layer is therefore charged :data:`STEP_FLOPS` more.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ images); the bound is the larger of this and :data:`MAX_RATIO` times the referen
 FALLBACK_FLOPS = 5e9
 """The bound for a role the rubric gives no reference builder for (VGG19 on 224x224 images
 costs about 4e9 by this estimate's count)."""
+
+STEP_FLOPS = 1e4
+"""What one time step of a recurrent layer costs per image beyond its arithmetic: 41-216 us per
+step for a batch of 256 images (the accuracy check's batch) on a 2-core machine where the
+reference CNN runs at 23-31 GFLOP/s, i.e. 4e3-2.6e4 operations' time per image
+(``benchmarks/recurrent_steps.py``)."""
 
 _REFERENCE_COSTS: dict[tuple[str, str, str | None], float] = {}
 """(assignment, builder, base builder) -> the reference model's cost (a warm judge judges many
@@ -63,6 +74,7 @@ def flops_per_image(model: t.Any, input_shape: tuple[int, ...] | None = None) ->
         params = layer.count_params() if getattr(layer, "built", False) else 0
         positions = max([_size(shape[1:-1]) for shape in ins + outs] + [1])
         total += 2.0 * params * positions + sum(_size(shape[1:]) for shape in outs)
+        total += STEP_FLOPS * _recurrent_steps(keras, layer, ins)
     return total
 
 
@@ -143,6 +155,17 @@ def _nodes(model: t.Any) -> t.Iterator[t.Any]:
     graph = getattr(model, "_functional", None) or model
     for nodes in getattr(graph, "_nodes_by_depth", {}).values():
         yield from nodes
+
+
+def _recurrent_steps(keras: t.Any, layer: t.Any, ins: list[tuple[t.Any, ...]]) -> int:
+    """Time steps ``layer`` runs one after another (both directions of a ``Bidirectional``);
+    0 for a layer that is not recurrent."""
+    if not ins or len(ins[0]) < 3:
+        return 0
+    steps = _size(ins[0][1:2])
+    if isinstance(layer, keras.layers.Bidirectional):
+        return 2 * steps
+    return steps if isinstance(layer, keras.layers.RNN) else 0
 
 
 def _concrete(model: t.Any) -> bool:

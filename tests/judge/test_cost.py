@@ -14,7 +14,13 @@ from grader.budget import DEFAULT_BUDGETS
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
 from grader.judge.artefacts import Artefacts
-from grader.judge.cost import MAX_RATIO, flops_per_image, reference_flops, too_costly
+from grader.judge.cost import (
+    MAX_RATIO,
+    STEP_FLOPS,
+    flops_per_image,
+    reference_flops,
+    too_costly,
+)
 from grader.rubric import load_assignment
 
 ASSIGNMENT = load_assignment("cifar10_transfer")
@@ -122,3 +128,31 @@ def test_an_honest_model_is_still_evaluated(tmp_path: Path) -> None:
     result = run_check(CHECKS["base.accuracy"], context(tmp_path, model))
     assert "accuracy" in result.details and "too costly" not in result.message
     assert np.isfinite(result.details["accuracy"])
+
+
+def stretched(steps_per_pixel: int) -> keras.Model:
+    """The first round's attack: a 24-parameter RNN over every pixel value, repeated."""
+    return keras.Sequential([
+        keras.Input((32, 32, 3)),
+        layers.Reshape((3072, 1)),
+        layers.UpSampling1D(steps_per_pixel),
+        layers.SimpleRNN(4),
+        layers.Dense(5, activation="softmax"),
+    ])  # fmt: skip
+
+
+def test_a_long_sequence_costs_its_steps_not_only_its_arithmetic(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    reference = reference_flops(ASSIGNMENT, "base")
+    bomb = stretched(200)  # 614,400 steps: minutes of predict, few operations
+    arithmetic = flops_per_image(bomb) - STEP_FLOPS * 3072 * 200
+    assert arithmetic < reference * MAX_RATIO  # counted as operations alone, it would pass
+    assert too_costly(ctx, "base", bomb).startswith("model too costly to evaluate")
+    # A recurrent model of the usual size (a sequence per image row) stays cheap.
+    rows = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        layers.Reshape((32, 96)),
+        layers.Bidirectional(layers.LSTM(32)),
+        layers.Dense(5, activation="softmax"),
+    ])  # fmt: skip
+    assert too_costly(ctx, "base", rows) == ""

@@ -309,17 +309,15 @@ def test_an_array_bomb_is_refused_before_it_is_read(graded: dict[str, object]) -
     assert peak < 2.5 * 2**30, peak
 
 
-def test_a_model_too_slow_to_judge_is_stopped_at_the_judges_time_limit(
+def test_a_model_too_slow_to_judge_is_refused_before_it_runs(
     graded: dict[str, object],
 ) -> None:
+    # 614,400 sequential steps: minutes of predict on a 2-core machine, 77 s on a faster one,
+    # stopped only by the judge's time limit before its steps were counted in its cost.
     result: GradeResult = graded["results"]["slow"]  # type: ignore[index]
-    assert result.outcome == "judge_timeout"
+    assert result.outcome == "ok"
     accuracy = next(c for c in result.checks if c.id == "transfer.accuracy")
-    assert accuracy.status == "fail"
-    assert (
-        accuracy.message
-        == f"not judged: judging took longer than {JUDGE_TIMEOUT} s and was stopped"
-    )
-    # What the judge finished before the limit stands.
+    assert accuracy.status == "fail" and accuracy.details == {"refused": "cost"}
+    assert accuracy.message.startswith("model too costly to evaluate")
     assert next(c for c in result.checks if c.id == "base.accuracy").status == "pass"
-    assert result.timings["checks"] < JUDGE_TIMEOUT + 15
+    assert result.timings["checks"] < JUDGE_TIMEOUT

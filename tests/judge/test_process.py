@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,26 @@ def test_a_judge_stopped_at_its_deadline_keeps_what_it_finished() -> None:
     assert [c.status for c in findings.checks] == ["pass"] * 3 + ["fail"] * (len(IDS) - 3)
     stopped = "not judged: judging took longer than 30 s and was stopped"
     assert findings.checks[-1].message == stopped
+
+
+def test_a_judge_still_busy_at_its_deadline_is_killed_and_keeps_what_it_sent() -> None:
+    first_three = b"".join(answer().splitlines(keepends=True)[:3])
+    busy = (
+        "import sys, time\n"
+        "sys.stdin.buffer.readline(); sys.stdin.buffer.readline()\n"  # the request, then go
+        f"sys.stdout.buffer.write({first_three!r}); sys.stdout.flush()\n"
+        "time.sleep(600)\n"
+    )
+    judge = Judge([sys.executable, "-c", busy], dict(os.environ))
+    started = time.monotonic()
+    findings = judge.run({}, SPEC, timeout=3)
+    judge.close()
+    assert time.monotonic() - started < 3 + 10
+    assert judge.process.returncode is not None and judge.process.returncode < 0  # killed
+    assert findings.problem == "judge_timeout"
+    assert [c.status for c in findings.checks] == ["pass"] * 3 + ["fail"] * (len(IDS) - 3)
+    stopped = "not judged: judging took longer than 3 s and was stopped"
+    assert all(c.message == stopped and c.score == 0 for c in findings.checks[3:])
 
 
 def test_a_judge_that_floods_its_output_is_killed_and_judges_nothing(tmp_path: Path) -> None:
