@@ -42,10 +42,14 @@ test: $(STAMP) browser lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not notebook"
 
+# The documentation site is built too (mkdocs.yml is strict): a broken link or anchor fails.
+# Not --quiet: mkdocs 1.6 then no longer counts the warnings that --strict turns into a failure.
 lint: $(STAMP)
 	$(BIN)/ruff check grader reference tests benchmarks tools
 	$(BIN)/ruff format --check grader reference tests benchmarks tools
 	$(BIN)/mypy
+	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --site-dir "$$site"; \
+		status=$$?; rm -rf "$$site"; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading_speed.py

@@ -1,8 +1,8 @@
-"""Every row of the README's bad-input table, through the command line: one line, exit 2, no
-traceback, and nothing graded, calibrated or built first (issue 25, item 5).
+"""Every row of the bad-input table (docs/results.md), through the command line: one line,
+exit 2, no traceback, and nothing graded, calibrated or built first (issue 25, item 5).
 
-The rows are read from the README, so a row added there without a case here (or the other way
-round) fails :func:`test_every_readme_row_has_a_case`.
+The rows are read from the documentation, so a row added there without a case here (or the other way
+round) fails :func:`test_every_documented_row_has_a_case`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ NOTEBOOK = EXAMPLES / "full_marks.ipynb"
 GRADE = ["--assignment", "cifar10_transfer", "--budget", "smoke", "-j", "1"]
 
 
-def readme_rows() -> dict[tuple[str, str], tuple[str, int]]:
-    """``(bad input, command)``: ``(what the line says, exit code)``, from the README."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("| bad input | command |") :].split("\n\n", 1)[0]
+def documented_rows() -> dict[tuple[str, str], tuple[str, int]]:
+    """``(bad input, command)``: ``(what the line says, exit code)``, from docs/results.md."""
+    results = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    table = results[results.index("| bad input | command |") :].split("\n\n", 1)[0]
     rows: dict[tuple[str, str], tuple[str, int]] = {}
     for line in table.splitlines()[2:]:
         bad, commands, says, code = (c.strip() for c in line.strip("|").split(" | "))
@@ -241,8 +241,8 @@ def read_only_folder(tmp_path: Path) -> t.Iterator[Path]:
 READ_ONLY_CASE = ("a notebook in a folder its report cannot be written to", "check")
 
 
-def test_every_readme_row_has_a_case() -> None:
-    assert set(readme_rows()) == set(CASES)
+def test_every_documented_row_has_a_case() -> None:
+    assert set(documented_rows()) == set(CASES)
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(
     nothing_is_graded: None,
     request: pytest.FixtureRequest,
 ) -> None:
-    says, code = readme_rows()[case]
+    says, code = documented_rows()[case]
     if case == READ_ONLY_CASE:
         request.getfixturevalue("read_only_folder")
     if case in MISSING_MODULE:

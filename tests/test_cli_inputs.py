@@ -1,8 +1,8 @@
 """Every input kind through the real command line, as an instructor types it.
 
 The unit tests of discovery call ``discover`` directly; these run ``python -m grader grade``
-in a subprocess with the output folder the README shows, so a regression between discovery
-and the batch (zips are extracted under ``--out``, which discovery skips) cannot hide. Two
+in a subprocess with the output folder the documentation shows, so a regression between
+discovery and the batch (zips are extracted under ``--out``, which discovery skips) cannot hide. Two
 notebooks are executed for real; the other kinds hand in the same bytes and are served from
 the result cache, which exercises everything but the kernel.
 """

@@ -308,8 +308,8 @@ def unreadable(sid: str, outcome: str, **where: str) -> BatchEntry:
 def test_a_file_that_is_no_notebook_is_never_a_graded_zero_anywhere(
     tmp_path: Path, outcome: str
 ) -> None:
-    """README, "Outcomes": such a file gets a result with that outcome; every export says so
-    and leaves the grade empty, as for a notebook that could not be graded."""
+    """docs/security.md, "Outcomes": such a file gets a result with that outcome; every export
+    says so and leaves the grade empty, as for a notebook that could not be graded."""
     entries = [
         unreadable("11111", outcome, origin="canvas", prefix="ada_11111_5_",
                    source=f"{STAGING}/ada_11111_5_hw.ipynb"),

@@ -3,7 +3,7 @@
 Grade a written question across three submissions with the keyboard, override a check,
 reload and find everything kept, export and find the points in gradebook.csv and canvas.csv;
 two sessions at once; an answer holding ``<script>`` never runs; no page without the token.
-Saves the README's screenshot with ``--update-goldens``.
+Saves the review desk's screenshot in the docs (docs/review.md) with ``--update-goldens``.
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ def test_300_submissions_in_seconds_with_every_copy_found_and_no_false_pair() ->
     }
     assert pairs == planted | siblings
     assert found.threshold == DEFAULT_THRESHOLD
-    # Generous for a shared 2-core machine: measured about 3 s here (see README).
+    # Generous for a shared 2-core machine: measured about 3 s here (docs/benchmarks.md).
     assert seconds < 60, seconds
 
 
