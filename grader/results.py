@@ -1,6 +1,6 @@
 """What grading produces: typed results, written as ``result.json``.
 
-The JSON schema in the README is generated from these dataclasses
+The JSON schema in docs/results.md is generated from these dataclasses
 (``python -m grader schema``), so the two cannot drift apart.
 """
 

@@ -38,7 +38,7 @@ GRADER_OVERHEAD_MB = 1200
 """The grader process, its judge and Jupyter, measured beside a kernel: left out of the kernel's
 share of the container's memory."""
 GRADING_NEEDS_MB = 3072
-"""What grading one notebook at the standard budget needs in all (see README, Performance)."""
+"""What grading one notebook at the standard budget needs in all (docs/lms/gradescope.md)."""
 MIN_KERNEL_MB = 512
 DEFAULT_GRADESCOPE_TIMEOUT = 600
 """Gradescope's default autograder timeout, in seconds."""
@@ -69,7 +69,7 @@ def plan(
 
     The whole run stops at ``W = G - max(60, G / 10)`` (``G``: Gradescope's timeout), and the
     notebook may run ``min(T, 0.75 W)`` (``T``: the notebook timeout at the bundle's budget);
-    the README shows the figures for each budget.
+    docs/lms/gradescope.md shows the figures for each budget.
 
     Args:
         limits: the container's (:func:`read_cgroup_limits`).
@@ -101,14 +101,15 @@ def plan(
             instructor.append(
                 f"The autograder has {limits.memory_mb} MB of memory; grading needs about "
                 f"{GRADING_NEEDS_MB} MB, so a notebook may run out of memory: raise the memory "
-                "in Gradescope's autograder settings (see the grader's README)."
+                "in Gradescope's autograder settings (see the grader's docs/lms/gradescope.md)."
             )
     if notebook < budget_timeout:
         instructor.append(
             f"A notebook may run {notebook} s here, less than the {budget_timeout:g} s its "
             f"budget allows: Gradescope's timeout ({gradescope_timeout} s) is shorter. Raise it "
             "in the autograder settings (at most 2400 s) and pass the same "
-            "--gradescope-timeout, or build the bundle at a smaller budget (see the README)."
+            "--gradescope-timeout, or build the bundle at a smaller budget "
+            "(see docs/lms/gradescope.md)."
         )
     return Plan(wall, notebook, kernel, notes, instructor)
 

@@ -184,7 +184,7 @@ def namespaces_available() -> bool:
         log.warning(
             "sandbox: cannot create namespaces here (%s); kernels keep network access and the "
             "file system view; resource limits still apply. Grade in a disposable VM or "
-            "container (see README, Security model).",
+            "container (see docs/security.md).",
             (lines[-1:] or ["unknown reason"])[0],
         )
         return False
