@@ -11,7 +11,7 @@ from grader.batch.entry import BatchEntry
 from grader.export.gradebook import check_columns
 from grader.report.formats import STATUS_ICONS
 from grader.report.render import jinja_environment
-from grader.review.merge import final_score
+from grader.score import final_score
 
 if t.TYPE_CHECKING:
     from grader.review.similarity import LookalikePair

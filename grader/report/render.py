@@ -29,7 +29,7 @@ from grader.report.facts import (
 )
 from grader.report.formats import format_number, percent, status_counts, status_icon
 from grader.results import GradeResult, write_atomic
-from grader.review.merge import final_score
+from grader.score import final_score
 
 TRACEBACK_LINES = 25
 """How many trailing traceback lines a report shows; the end is where the student's error is."""

@@ -37,7 +37,7 @@ from grader.report.formats import (
 )
 from grader.report.render import TRACEBACK_LINES
 from grader.results import CheckResult, GradeResult
-from grader.review.merge import final_score
+from grader.score import final_score
 
 
 def print_report(result: GradeResult, view: View, console: Console | None = None) -> None:

@@ -2,15 +2,9 @@
 
 - :mod:`grader.review.rubric`: ``[[manual]]`` items of ``assignment.toml``.
 - :mod:`grader.review.answers`: finds each item's answer in a notebook while it is graded.
-- :mod:`grader.review.merge`: the merge rule (automatic checks, overrides, manual points).
+- :mod:`grader.review.merge`: decisions (overrides, manual points) written into a result.
 - :mod:`grader.review.db`: every decision, in ``OUT/review.sqlite``.
 - :mod:`grader.review.similarity`: look-alike submissions (winnowed fingerprints).
 - :mod:`grader.review.export`: decisions into ``result.json``, reports and the gradebooks.
 - :mod:`grader.review.app`: ``grader review OUT``, the local web app.
 """
-
-from __future__ import annotations
-
-from grader.review.merge import FinalScore, final_score
-
-__all__ = ["FinalScore", "final_score"]

@@ -18,7 +18,8 @@ from grader.exceptions import ReviewConflictError, ReviewError
 from grader.results import GradeResult, ManualAnswer
 from grader.review.app import HERE, REPORT_CSP, Class, desk
 from grader.review.db import ReviewDB, StoredManual, StoredOverride, active
-from grader.review.merge import ManualDecision, OverrideDecision, final_score, merged
+from grader.review.merge import ManualDecision, OverrideDecision, merged
+from grader.score import final_score
 
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 MAX_TEXT = 10_000
