@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exceptions import GraderError, ReviewError
+from grader.lookalikes.finder import Findings, find_in_folder
 from grader.report.escape import csv_text
 from grader.results import GradeResult
 from grader.review.db import FILENAME as DB_FILENAME
 from grader.review.db import ReviewDB, active
 from grader.review.merge import merged
 from grader.review.rubric import ManualItem
-from grader.review.similarity import Findings, find_in_folder
 from grader.score import final_score
 
 if t.TYPE_CHECKING:
