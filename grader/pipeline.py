@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.answers import collect_answers, missing_answers
 from grader.assemble import Graded as Graded  # re-exported: it was defined here
 from grader.assemble import assemble_result, sandbox_notices
 from grader.authoring.locked_cells import restore_locked
@@ -46,7 +47,6 @@ from grader.output_folder import prepare_output_folder
 from grader.progress import phase
 from grader.report.render import write_reports
 from grader.results import GradeResult, ManualAnswer, unjudged_result, write_atomic
-from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
