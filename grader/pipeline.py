@@ -16,8 +16,7 @@ from pathlib import Path
 import nbformat
 
 from grader.answers import collect_answers, missing_answers
-from grader.assemble import Graded as Graded  # re-exported: it was defined here
-from grader.assemble import assemble_result, sandbox_notices
+from grader.assemble import Graded, assemble_result, sandbox_notices
 from grader.authoring.locked_cells import restore_locked
 from grader.budget import Budget
 from grader.calibrate import Calibration, calibration

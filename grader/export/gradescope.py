@@ -23,11 +23,6 @@ from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
-
-# Re-exported: results.json was written here before it had a module of its own.
-from grader.export.gradescope_results import gradescope_json as gradescope_json
-from grader.export.gradescope_results import gradescope_results as gradescope_results
-from grader.export.gradescope_results import leaderboard as leaderboard
 from grader.report.render import templates_dir
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import JUDGE_GROUP

@@ -28,24 +28,20 @@ from grader.judge.torch_models import (
     description_matches,
     graph_ops,
 )
-
-# The records' names are re-exported: they were checked here before they had a module.
-from grader.judge.torch_records import MAX_LABELS as MAX_LABELS
-from grader.judge.torch_records import MAX_LIST as MAX_LIST
-from grader.judge.torch_records import MAX_PASSES as MAX_PASSES
-from grader.judge.torch_records import Malformed as Malformed
-from grader.judge.torch_records import MetricCall as MetricCall
-from grader.judge.torch_records import OptimizerRecord as OptimizerRecord
-from grader.judge.torch_records import PassRecord as PassRecord
 from grader.judge.torch_records import (
+    MAX_PASSES,
+    Malformed,
+    MetricCall,
+    OptimizerRecord,
+    PassRecord,
     bounded_list,
     numbers,
     parse_description,
     parse_metric,
     parse_optimizer,
+    parse_pass,
     text,
 )
-from grader.judge.torch_records import parse_pass as parse_pass
 from grader.kernel import torch_layout
 from grader.results import FitRecord
 

@@ -44,7 +44,6 @@ from grader.budget import Budget
 from grader.kernel import torch_layout
 from grader.kernel import torch_values as values
 from grader.kernel.torch_capture import artefact_folder, capture_module, find_module, write_once
-from grader.kernel.torch_data import DATASET_CLASSES as DATASET_CLASSES
 from grader.kernel.torch_data import ServedData
 from grader.kernel.torch_modules import ModuleRecord, Modules, predicted_labels
 

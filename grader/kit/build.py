@@ -68,8 +68,6 @@ from grader.kit.spec import (
 from grader.notebook import read_notebook
 from grader.rubric import Assignment, load_assignment
 
-MARKER = KIT_MARKER
-
 KIT_NAME = "keras-course-kit"
 
 PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
@@ -133,7 +131,7 @@ def build_kit(
         count += _write_assignment(
             spec, folder / "assignments" / spec.id, kit_secret, budgets, data_dir, weights_dir
         )
-    (folder / MARKER).write_text(
+    (folder / KIT_MARKER).write_text(
         json.dumps({"version": KIT_VERSION, "assignments": names, "budgets": list(budgets)}) + "\n",
         encoding="utf-8",
     )

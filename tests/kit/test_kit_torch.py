@@ -17,7 +17,7 @@ pytest.importorskip("onnxruntime")
 from torch import nn  # noqa: E402
 
 from grader import course  # noqa: E402
-from grader.checks import run_check  # noqa: E402
+from grader.checks.base import run_check  # noqa: E402
 from grader.kit import live  # noqa: E402
 from grader.kit.build import BuiltKit, build_kit  # noqa: E402
 from grader.kit.spec import KitError  # noqa: E402

@@ -18,9 +18,10 @@ from rich.console import Console
 from grader.options import View
 from grader.report import render as report
 from grader.report.charts import svg_line_chart
+from grader.report.class_table import print_table
 from grader.report.escape import markdown_code, markdown_fence, markdown_text
 from grader.report.render import render_html, render_markdown, templates_dir, write_reports
-from grader.report.terminal import print_checks, print_report, print_table
+from grader.report.terminal import print_checks, print_report
 from grader.results import (
     CellResult,
     CheckOverride,

@@ -22,7 +22,7 @@ import nbformat
 from grader.answers import collect_answers
 from grader.batch.entry import BatchEntry
 from grader.batch.run import BatchSummary, _batch_json
-from grader.export.gradescope import gradescope_json
+from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
 from grader.options import GradeOptions
 from grader.report.render import write_reports
