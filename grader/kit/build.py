@@ -57,10 +57,10 @@ from grader.checks.compilation import compile_summary
 from grader.course import KIT_MARKER
 from grader.data.prepare import prepare_data
 from grader.data.pretrained import find_weights
+from grader.exceptions import KitError
 from grader.kit import wheels
 from grader.kit.spec import (
     KIT_VERSION,
-    KitError,
     build_expected,
     describe_extension,
     describe_model,
