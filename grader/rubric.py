@@ -35,7 +35,8 @@ class CheckSpec:
     id: str
     """Stable id, e.g. ``transfer.frozen``; used in results, gradebooks and reports."""
     kind: str
-    """Which check function judges it (see ``grader list-checks``)."""
+    """Which check function judges it (``grader list`` shows them; the kinds are those of
+    :data:`grader.checks.base.REGISTRY`)."""
     title: str
     points: float
     hint: str

@@ -1,6 +1,6 @@
 """Runs inside a PyTorch notebook's kernel: serves the grader's data, caps loops, records them.
 
-The PyTorch counterpart of :mod:`grader.kernel_runtime`, imported by the cells of
+The PyTorch counterpart of :mod:`grader.kernel.runtime`, imported by the cells of
 :mod:`grader.kernel.torch_cells`. A hand-written training loop has no ``fit`` to cap, so the
 budget caps what the loop consumes:
 

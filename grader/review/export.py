@@ -3,7 +3,7 @@
 ``result.json`` on disk is always ``merged(automatic result, OUT/review.sqlite)``
 (:mod:`grader.review.merge`). Two paths lead there, and they compose:
 
-- ``grader grade`` (:func:`review_batch`, called by :func:`grader.grade_batch.grade_batch`
+- ``grader grade`` (:func:`review_batch`, called by :func:`grader.batch.run.grade_batch`
   before it writes the class outputs): a re-graded submission gets the decisions that still
   apply to it, and the look-alike finder runs over the class.
 - ``grader review OUT --export`` and the app's Export button (:func:`export_review`): the

@@ -1,7 +1,8 @@
-"""The review desk's pages and the decisions they save (registered by :func:`create_app`).
+"""The review desk's pages and the decisions they save.
 
-Every view reads the class through :func:`grader.review.app.desk`: the request has passed the
-desk's guard (token, Host, CSRF) before any of them runs.
+:func:`~grader.review.app.create_app` registers them. Every view reads the class through
+:func:`grader.review.app.desk`: the request has passed the desk's guard (token, Host, CSRF)
+before any of them runs.
 """
 
 from __future__ import annotations
