@@ -23,7 +23,6 @@ from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
-from grader.report.render import templates_dir
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import JUDGE_GROUP
 
@@ -364,7 +363,7 @@ INSTRUCTOR_ONLY = ("submissions", "solution.ipynb")
 
 
 def _source_files(spec: Assignment) -> dict[str, Path]:
-    """Archive name -> file: the grader package with its templates; the course: the rubric,
+    """Archive name -> file: the grader package (its templates inside); the course: the rubric,
     the released notebook, the sandbox's files and this assignment's reference module with the
     modules of its package it imports (no solution, no other assignment's reference)."""
     files: dict[str, Path] = {}
@@ -377,8 +376,7 @@ def _source_files(spec: Assignment) -> dict[str, Path]:
             files[f"{prefix}/{rel.as_posix()}"] = path
 
     package = Path(grader.__file__).parent
-    add_tree(package, f"{SOURCE}/grader", skip=("templates", "assignments"))
-    add_tree(templates_dir(), f"{SOURCE}/grader/templates")
+    add_tree(package, f"{SOURCE}/grader", skip=("assignments",))
     add_tree(spec.folder, f"{COURSE}/assignments/{spec.id}", skip=INSTRUCTOR_ONLY)
     top = _reference_dir(spec)
     for path in reference_modules(spec.reference, top):

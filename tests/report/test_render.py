@@ -306,8 +306,9 @@ def test_write_reports_keeps_dotted_stems(tmp_path: Path) -> None:
     ]
 
 
-def test_templates_dir_points_at_the_checkout_templates() -> None:
+def test_the_templates_are_inside_the_package() -> None:
     folder = templates_dir()
+    assert folder.parent == Path(report.__file__).parent
     assert (folder / report.HTML_TEMPLATE).is_file()
     assert (folder / report.MARKDOWN_TEMPLATE).is_file()
 
