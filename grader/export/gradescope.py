@@ -23,6 +23,7 @@ from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
+from grader.options import GRADESCOPE_TIMEOUT, GradeOptions
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import JUDGE_GROUP
 
@@ -172,11 +173,11 @@ def build_bundle(
     assignment: str | Path,
     *,
     out: Path,
-    budget: str = "standard",
+    budget: str = GradeOptions.budget,
     data_dir: Path | None = None,
     weights_dir: Path | None = None,
     fetch: bool = True,
-    gradescope_timeout: int = 600,
+    gradescope_timeout: int = GRADESCOPE_TIMEOUT,
 ) -> Path:
     """Write Gradescope's autograder zip for one assignment.
 

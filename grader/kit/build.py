@@ -66,6 +66,7 @@ from grader.kit.spec import (
     describe_model,
 )
 from grader.notebook import read_notebook
+from grader.options import KIT_BUDGETS
 from grader.rubric import Assignment, load_assignment
 
 KIT_NAME = "keras-course-kit"
@@ -93,7 +94,7 @@ def build_kit(
     assignments: t.Sequence[str],
     *,
     out: Path,
-    budgets: t.Sequence[str] = ("smoke",),
+    budgets: t.Sequence[str] = KIT_BUDGETS,
     data_dir: Path | None = None,
     weights_dir: Path | None = None,
     wheel: Path | None = None,
