@@ -41,7 +41,6 @@ share of the container's memory."""
 GRADING_NEEDS_MB = 3072
 """What grading one notebook at the standard budget needs in all (see README, Performance)."""
 MIN_KERNEL_MB = 512
-"""Gradescope's default autograder timeout, in seconds."""
 
 
 @dataclass(frozen=True)
