@@ -25,7 +25,8 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
     args = parser.parse_args()
     sys.path.insert(0, str(args.root.resolve()))
-    from grader.review.similarity import Cell, find_lookalikes
+    from grader.lookalikes.finder import find_lookalikes
+    from grader.lookalikes.fingerprints import Cell
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     # A shared answer makes them a pair; the finder then shows the matching parts, where the

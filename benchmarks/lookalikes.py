@@ -22,8 +22,8 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.review.fingerprints import cell_prints
-from grader.review.similarity import find_in_folder, read_notebook_cells
+from grader.lookalikes.finder import find_in_folder, read_notebook_cells
+from grader.lookalikes.fingerprints import cell_prints
 from tests.review.synthetic import synthetic_class
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "assignments/cifar10_transfer/student.ipynb"

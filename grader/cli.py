@@ -28,7 +28,13 @@ import click
 
 from grader.cli_options import budget_option, data_options, limit_options, limits_from, view_option
 from grader.exceptions import GraderError, InputError
-from grader.options import CHECK_DEFAULTS, GradeOptions
+from grader.options import (
+    CHECK_DEFAULTS,
+    GRADESCOPE_TIMEOUT,
+    KIT_BUDGETS,
+    MAX_GRADESCOPE_TIMEOUT,
+    GradeOptions,
+)
 
 if t.TYPE_CHECKING:
     from grader.batch.run import BatchSummary
@@ -367,8 +373,8 @@ def schema() -> None:
 )
 @click.option(
     "--gradescope-timeout",
-    type=click.IntRange(60, 2400),
-    default=600,
+    type=click.IntRange(60, MAX_GRADESCOPE_TIMEOUT),
+    default=GRADESCOPE_TIMEOUT,
     show_default=True,
     help="The autograder timeout set in Gradescope (seconds); each run stays under it.",
 )
@@ -496,7 +502,7 @@ def kit() -> None:
     "--budget",
     "budgets",
     multiple=True,
-    default=("smoke",),
+    default=KIT_BUDGETS,
     show_default=True,
     help="A budget students may self-check at (repeat for several); each is calibrated now.",
 )

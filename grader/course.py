@@ -26,7 +26,7 @@ import tomllib
 import types
 from pathlib import Path
 
-from grader.exceptions import InputError
+from grader.exceptions import CourseError
 
 ENV = "GRADER_COURSE"
 CONFIG_NAME = "config.toml"
@@ -34,10 +34,6 @@ KIT_MARKER = "grader-kit.json"
 """The file that makes a folder a student kit (see :mod:`grader.kit.build`)."""
 
 _chosen: Path | None = None
-
-
-class CourseError(InputError):
-    """No course folder was found, or the one named is not a course folder."""
 
 
 def config_file() -> Path:

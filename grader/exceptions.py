@@ -107,6 +107,14 @@ class ArchiveError(InputError):
         super().__init__(f"{path}: {reason}; download it from the LMS again")
 
 
+class CourseError(InputError):
+    """No course folder was found, or the one named is not a course folder."""
+
+
+class KitError(InputError):
+    """A student kit is malformed, or lacks what this self-check needs."""
+
+
 class UnknownAssignmentError(InputError):
     """No assignment folder with that id."""
 

@@ -66,3 +66,11 @@ class GradeOptions:
 
 CHECK_DEFAULTS = GradeOptions(budget="smoke", view="student")
 """A student's self-check: the smoke budget, the student's view."""
+
+KIT_BUDGETS = (CHECK_DEFAULTS.budget,)
+"""The budgets a student kit is calibrated at unless others are named: the self-check's."""
+
+GRADESCOPE_TIMEOUT = 600
+"""Gradescope's autograder timeout (seconds) a bundle is built for unless told another."""
+MAX_GRADESCOPE_TIMEOUT = 2400
+"""The longest autograder timeout Gradescope's settings allow (seconds)."""

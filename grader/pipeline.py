@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader.assemble import Graded as Graded  # re-exported: it was defined here
-from grader.assemble import assemble_result, sandbox_notices
+from grader.answers import collect_answers, missing_answers
+from grader.assemble import Graded, assemble_result, sandbox_notices
 from grader.authoring.locked_cells import restore_locked
 from grader.budget import Budget
 from grader.calibrate import Calibration, calibration
@@ -46,7 +46,6 @@ from grader.output_folder import prepare_output_folder
 from grader.progress import phase
 from grader.report.render import write_reports
 from grader.results import GradeResult, ManualAnswer, unjudged_result, write_atomic
-from grader.review.answers import collect_answers, missing_answers
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission

@@ -255,7 +255,7 @@ class GradeResult:
     student view omits them."""
     manual: list[ManualAnswer] = field(default_factory=list)
     """Items a person grades (written answers), ``pending`` until graded. ``score`` and
-    ``max_score`` above never include them: see :func:`grader.review.merge.final_score`."""
+    ``max_score`` above never include them: see :func:`grader.score.final_score`."""
     overrides: list[CheckOverride] = field(default_factory=list)
     """Check scores a person replaced, with the reasons; ``checks[]`` keeps the verdicts."""
 

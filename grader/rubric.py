@@ -19,7 +19,7 @@ from grader.checks.params import variables as params_variables
 from grader.course import course_of, course_root, find_course, import_reference, package_dir
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 from grader.results import CheckResult, CheckStatus
-from grader.review.rubric import ManualItem
+from grader.rubric_manual import ManualItem
 from grader.rubric_torch import TorchSpec
 from grader.sandbox.limits import Limits
 
@@ -35,7 +35,8 @@ class CheckSpec:
     id: str
     """Stable id, e.g. ``transfer.frozen``; used in results, gradebooks and reports."""
     kind: str
-    """Which check function judges it (see ``grader list-checks``)."""
+    """Which check function judges it (``grader list`` shows them; the kinds are those of
+    :data:`grader.checks.base.REGISTRY`)."""
     title: str
     points: float
     hint: str
@@ -182,7 +183,7 @@ class Assignment:
     torch: TorchSpec | None = None
     """The ``[torch]`` table: the notebook is a PyTorch one (see :mod:`grader.rubric_torch`)."""
     manual: tuple[ManualItem, ...] = ()
-    """Items a person grades (``[[manual]]``, see :mod:`grader.review.rubric`); their points
+    """Items a person grades (``[[manual]]``, see :mod:`grader.rubric_manual`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
 
     def reveals(self) -> dict[str, Visibility]:

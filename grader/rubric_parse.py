@@ -15,8 +15,8 @@ from grader.budget import BUDGET_NAMES, DEFAULT_BUDGETS, DEFAULT_TIMEOUTS, Budge
 from grader.checks.base import REGISTRY
 from grader.checks.params import parse as parse_params
 from grader.exceptions import RubricError
-from grader.review.rubric import parse_manual
 from grader.rubric import VISIBILITIES, Assignment, CheckSpec, Mutant, Visibility
+from grader.rubric_manual import parse_manual
 from grader.rubric_torch import parse_torch
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from grader import course
 from grader.cli import main
-from grader.course import CourseError
+from grader.exceptions import CourseError
 from tests.conftest import ROOT
 
 

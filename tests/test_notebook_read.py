@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from grader.exceptions import InvalidNotebookError, NotANotebookError
+from grader.lookalikes.finder import read_notebook_cells
 from grader.notebook import read_notebook
-from grader.review.similarity import read_notebook_cells
 
 DEPTH = 50_000
 

@@ -1,12 +1,12 @@
 """``grader validate``: an assignment is ready when its rubric, notebooks and reference agree.
 
-Checked, in order: the rubric parses (a malformed one raises :class:`RubricError` naming the
-file and key); every builder the checks name exists in the reference; no student hint gives
-the solution's code (:mod:`grader.authoring.hints`); the student notebook is
-the release of the solution notebook (when the solution marks its solution regions); the
-solution scores full marks; the student template scores 0 without a grader error; and every
-check is covered, that is, passed by the solution and failed by the template, so none passes
-whatever is handed in.
+Checked, in order: the rubric parses (a malformed one raises
+:class:`~grader.exceptions.RubricError` naming the file and key); every builder the checks name
+exists in the reference; no student hint gives the solution's code
+(:mod:`grader.authoring.hints`); the student notebook is the release of the solution notebook
+(when the solution marks its solution regions); the solution scores full marks; the student
+template scores 0 without a grader error; and every check is covered, that is, passed by the
+solution and failed by the template, so none passes whatever is handed in.
 """
 
 from __future__ import annotations

@@ -46,10 +46,6 @@ from grader.batch.lms_names import (
     nbgrader_owner,
     plain_name,
 )
-
-# Re-exported: the roster was read here before it had a module of its own.
-from grader.batch.roster import RosterEntry as RosterEntry
-from grader.batch.roster import read_roster as read_roster
 from grader.exceptions import ArchiveError, InputError
 
 if t.TYPE_CHECKING:

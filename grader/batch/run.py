@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.answers import missing_answers
 from grader.batch.cache import (
     CachedResult,
     ResultCache,
@@ -43,7 +44,6 @@ from grader.export.submission_files import RENDERED_FILES, render_submission
 from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
-from grader.review.answers import missing_answers
 from grader.review.export import ReviewState, review_batch
 from grader.rubric import Assignment, load_assignment
 

@@ -1,13 +1,15 @@
-"""Checks: small functions of captured artefacts, each returning a :class:`Verdict`.
+"""Checks: small functions of captured artefacts, each returning a verdict.
 
 A check is registered under a *kind* with the parameters the rubric must give it; the rubric
-names the kind, the id, the points and the hint. Checks never crash the grader: a missing input
-(:class:`~grader.judge.artefacts.MissingInput`) is a failure with its reason, anything else an
-error.
+names the kind, the id, the points and the hint (:mod:`grader.checks.base`: the registry,
+:class:`~grader.checks.base.Verdict` and :func:`~grader.checks.base.run_check`). Checks never
+crash the grader: a missing input (:class:`~grader.judge.artefacts.MissingInput`) is a failure
+with its reason, anything else an error.
 """
 
 from __future__ import annotations
 
+# Importing each module registers its checks.
 from grader.checks import (  # noqa: F401
     accuracy,
     architecture,
@@ -20,6 +22,3 @@ from grader.checks import (  # noqa: F401
     torch_transforms,
     transfer,
 )
-from grader.checks.base import REGISTRY, CheckContext, Verdict, run_check
-
-__all__ = ["REGISTRY", "CheckContext", "Verdict", "run_check"]

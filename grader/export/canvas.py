@@ -35,7 +35,6 @@ from grader.report.formats import format_number
 from grader.results import GradeResult
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-FEEDBACK_ZIP = CANVAS_FEEDBACK
 _COLUMN_WITH_ID = re.compile(r"\(\d+\)\s*$")
 
 
@@ -122,7 +121,7 @@ def write_feedback_zip(
     Returns:
         The zip's path, or None (and any older zip removed) when no submission came from Canvas.
     """
-    path = out / FEEDBACK_ZIP
+    path = out / CANVAS_FEEDBACK
     files: list[tuple[str, str]] = []
     for entry in entries:
         prefix = entry.prefix if entry.origin == "canvas" else ""

@@ -14,8 +14,8 @@ from grader.export.canvas import canvas_csv, write_feedback_zip
 from grader.export.class_report import render_class_report
 from grader.export.gradebook import gradebook_csv
 from grader.export.moodle import moodle_csv, moodle_entries
+from grader.lookalikes.finder import LookalikePair
 from grader.results import write_atomic
-from grader.review.similarity import LookalikePair
 
 
 def write_class_outputs(

@@ -11,10 +11,10 @@ from grader.batch.entry import BatchEntry
 from grader.export.gradebook import check_columns
 from grader.report.formats import STATUS_ICONS
 from grader.report.render import jinja_environment
-from grader.review.merge import final_score
+from grader.score import final_score
 
 if t.TYPE_CHECKING:
-    from grader.review.similarity import LookalikePair
+    from grader.lookalikes.finder import LookalikePair
 
 CLASS_REPORT_TEMPLATE = "class_report.html.j2"
 HISTOGRAM_BINS = 10
@@ -34,7 +34,7 @@ def render_class_report(
         entries: the batch, in gradebook order.
         title: the assignment's title.
         budget: the budget the class was graded at.
-        lookalikes: look-alike pairs (:mod:`grader.review.similarity`), shown with their
+        lookalikes: look-alike pairs (:mod:`grader.lookalikes.finder`), shown with their
             matching parts side by side.
     """
     env = jinja_environment()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from grader.batch.entry import BatchEntry
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
-from grader.review.merge import effective_check_scores, final_score
+from grader.score import effective_check_scores, final_score
 
 
 def lms_grade(entry: BatchEntry) -> str:
@@ -38,7 +38,7 @@ def gradebook_csv(entries: Sequence[BatchEntry]) -> str:
     rubric has manual items or a check was overridden, review columns follow the checks: each
     manual item's points or ``pending``, ``automatic`` (the checks' total as graded) and
     ``overrides``; ``total`` is then ``pending`` until every manual item is graded, never a
-    silent 0 (see :mod:`grader.review.merge`). A file that is not a notebook has its outcome
+    silent 0 (see :mod:`grader.score`). A file that is not a notebook has its outcome
     (``not_a_notebook``, ``invalid_notebook``) as its status and no points at all.
     """
     columns = check_columns(entries)

@@ -23,12 +23,7 @@ from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
-
-# Re-exported: results.json was written here before it had a module of its own.
-from grader.export.gradescope_results import gradescope_json as gradescope_json
-from grader.export.gradescope_results import gradescope_results as gradescope_results
-from grader.export.gradescope_results import leaderboard as leaderboard
-from grader.report.render import templates_dir
+from grader.options import GRADESCOPE_TIMEOUT, GradeOptions
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import JUDGE_GROUP
 
@@ -178,11 +173,11 @@ def build_bundle(
     assignment: str | Path,
     *,
     out: Path,
-    budget: str = "standard",
+    budget: str = GradeOptions.budget,
     data_dir: Path | None = None,
     weights_dir: Path | None = None,
     fetch: bool = True,
-    gradescope_timeout: int = 600,
+    gradescope_timeout: int = GRADESCOPE_TIMEOUT,
 ) -> Path:
     """Write Gradescope's autograder zip for one assignment.
 
@@ -369,7 +364,7 @@ INSTRUCTOR_ONLY = ("submissions", "solution.ipynb")
 
 
 def _source_files(spec: Assignment) -> dict[str, Path]:
-    """Archive name -> file: the grader package with its templates; the course: the rubric,
+    """Archive name -> file: the grader package (its templates inside); the course: the rubric,
     the released notebook, the sandbox's files and this assignment's reference module with the
     modules of its package it imports (no solution, no other assignment's reference)."""
     files: dict[str, Path] = {}
@@ -382,8 +377,7 @@ def _source_files(spec: Assignment) -> dict[str, Path]:
             files[f"{prefix}/{rel.as_posix()}"] = path
 
     package = Path(grader.__file__).parent
-    add_tree(package, f"{SOURCE}/grader", skip=("templates", "assignments"))
-    add_tree(templates_dir(), f"{SOURCE}/grader/templates")
+    add_tree(package, f"{SOURCE}/grader", skip=("assignments",))
     add_tree(spec.folder, f"{COURSE}/assignments/{spec.id}", skip=INSTRUCTOR_ONLY)
     top = _reference_dir(spec)
     for path in reference_modules(spec.reference, top):

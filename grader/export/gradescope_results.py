@@ -16,7 +16,7 @@ from grader.report.escape import markdown_text
 from grader.report.facts import for_view
 from grader.report.formats import format_number
 from grader.results import GradeResult
-from grader.review.merge import FinalScore, final_score
+from grader.score import FinalScore, final_score
 
 
 def gradescope_results(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.machine import ContainerLimits, read_cgroup_limits
+from grader.options import GRADESCOPE_TIMEOUT, MAX_GRADESCOPE_TIMEOUT
 
 MB = 1024 * 1024
 GRADER_OVERHEAD_MB = 1200
@@ -40,8 +41,6 @@ share of the container's memory."""
 GRADING_NEEDS_MB = 3072
 """What grading one notebook at the standard budget needs in all (docs/lms/gradescope.md)."""
 MIN_KERNEL_MB = 512
-DEFAULT_GRADESCOPE_TIMEOUT = 600
-"""Gradescope's default autograder timeout, in seconds."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def plan(
         instructor.append(
             f"A notebook may run {notebook} s here, less than the {budget_timeout:g} s its "
             f"budget allows: Gradescope's timeout ({gradescope_timeout} s) is shorter. Raise it "
-            "in the autograder settings (at most 2400 s) and pass the same "
+            f"in the autograder settings (at most {MAX_GRADESCOPE_TIMEOUT} s) and pass the same "
             "--gradescope-timeout, or build the bundle at a smaller budget "
             "(see docs/lms/gradescope.md)."
         )
@@ -232,7 +231,8 @@ def _why(
     if status == "timeout":
         instructor.append(
             f"grading stopped after {chosen.wall_s} s: raise the autograder timeout (at most "
-            "2400 s) and --gradescope-timeout, or build the bundle at a smaller budget."
+            f"{MAX_GRADESCOPE_TIMEOUT} s) and --gradescope-timeout, or build the bundle at a "
+            "smaller budget."
         )
         return (
             f"**Not graded:** grading did not finish within {chosen.wall_s} s, the time "
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--root", type=Path, default=Path("/autograder"))
     grade.add_argument("--assignment", required=True)
     grade.add_argument("--budget", required=True)
-    grade.add_argument("--gradescope-timeout", type=int, default=DEFAULT_GRADESCOPE_TIMEOUT)
+    grade.add_argument("--gradescope-timeout", type=int, default=GRADESCOPE_TIMEOUT)
     grade.add_argument("--grader", default="grader")
     grade.add_argument("--data-dir", type=Path, default=None)
     grade.add_argument("--weights-dir", type=Path, default=None)

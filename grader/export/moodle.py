@@ -37,7 +37,7 @@ from grader.batch.entry import BatchEntry
 from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
-from grader.review.merge import effective_check_scores, final_score
+from grader.score import effective_check_scores, final_score
 
 MOODLE_COLUMNS = (
     "Identifier",

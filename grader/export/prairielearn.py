@@ -25,7 +25,7 @@ from grader.report.charts import svg_line_chart
 from grader.report.facts import Confusion, confusions, fit_curves, for_view
 from grader.report.formats import format_number
 from grader.results import GradeResult
-from grader.review.merge import effective_check_scores, final_score
+from grader.score import effective_check_scores, final_score
 
 _SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
 

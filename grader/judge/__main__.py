@@ -44,7 +44,8 @@ def _plain(value: t.Any) -> t.Any:
 
 
 GO = "judge"
-"""The line after the request that says the evidence is complete (see :data:`Judge.run`)."""
+"""The line after the request that says the evidence is complete (see
+:meth:`grader.judge.process.Judge.run`)."""
 
 
 @dataclasses.dataclass(frozen=True)

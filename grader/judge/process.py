@@ -29,12 +29,7 @@ from grader.budget import Budget
 from grader.data.prepare import PreparedData
 from grader.data.pretrained import PretrainedWeights
 from grader.judge.evidence import MAX_EVIDENCE_BYTES
-
-# Re-exported: the judge's answer was checked here before it had a module of its own.
-from grader.judge.findings import MAX_FITS as MAX_FITS
-from grader.judge.findings import MAX_TEXT as MAX_TEXT
-from grader.judge.findings import JudgeFindings as JudgeFindings
-from grader.judge.findings import parse_findings as parse_findings
+from grader.judge.findings import JudgeFindings, parse_findings
 from grader.rubric import Assignment
 from grader.sandbox.confine import JUDGE_GROUP, Confinement, Mount, SandboxOptions, confine
 

@@ -1,13 +1,13 @@
 """Read back, in the judge, what a PyTorch kernel left for grading (as the grader copied it).
 
-The PyTorch counterpart of :mod:`grader.capture`. The files are those of
+The PyTorch counterpart of :mod:`grader.judge.artefacts`. The files are those of
 :mod:`grader.kernel.torch_layout`, all hostile input: each JSON file is bounded in size and
 checked field by field (types, lengths, numbers in range, names without control characters:
 :mod:`grader.judge.torch_records`); whatever does not conform is ignored with a note. Models
 are ONNX graphs, checked before any runtime sees them (:mod:`grader.judge.torch_models`);
 nothing is unpickled or ``torch.load``-ed.
 
-:class:`TorchArtefacts` is an :class:`~grader.capture.Artefacts`, so the shared checks work
+:class:`TorchArtefacts` is an :class:`~grader.judge.artefacts.Artefacts`, so the shared checks work
 unchanged: ``model(role)`` gives an object with Keras' ``predict`` (the ``accuracy`` check
 measures the ONNX graph on the held-back images), and ``fit_records()`` reports each role's
 training passes as ``fits``.
@@ -28,24 +28,20 @@ from grader.judge.torch_models import (
     description_matches,
     graph_ops,
 )
-
-# The records' names are re-exported: they were checked here before they had a module.
-from grader.judge.torch_records import MAX_LABELS as MAX_LABELS
-from grader.judge.torch_records import MAX_LIST as MAX_LIST
-from grader.judge.torch_records import MAX_PASSES as MAX_PASSES
-from grader.judge.torch_records import Malformed as Malformed
-from grader.judge.torch_records import MetricCall as MetricCall
-from grader.judge.torch_records import OptimizerRecord as OptimizerRecord
-from grader.judge.torch_records import PassRecord as PassRecord
 from grader.judge.torch_records import (
+    MAX_PASSES,
+    Malformed,
+    MetricCall,
+    OptimizerRecord,
+    PassRecord,
     bounded_list,
     numbers,
     parse_description,
     parse_metric,
     parse_optimizer,
+    parse_pass,
     text,
 )
-from grader.judge.torch_records import parse_pass as parse_pass
 from grader.kernel import torch_layout
 from grader.results import FitRecord
 
@@ -224,7 +220,7 @@ def read_torch_artefacts(
     """Validate and load a PyTorch notebook's artefact folder (any part may be missing).
 
     Args:
-        folder: the grader's copy of what the kernel wrote (:mod:`grader.evidence`).
+        folder: the grader's copy of what the kernel wrote (:mod:`grader.judge.evidence`).
         assignment: the rubric: its roles and its ``[torch]`` table.
         max_bytes: the most any one model file may hold.
     """

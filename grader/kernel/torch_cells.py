@@ -1,6 +1,6 @@
 """Code the grader runs in a PyTorch notebook's kernel, before and after the student's cells.
 
-The PyTorch counterpart of :mod:`grader.kernel_code`: templates in one place, so it is easy to
+The PyTorch counterpart of :mod:`grader.kernel.cells`: templates in one place, so it is easy to
 audit what a submission's kernel runs beyond the student's own code. The logic lives in
 :mod:`grader.kernel.torch_runtime`.
 """

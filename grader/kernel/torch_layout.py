@@ -8,7 +8,7 @@ PyTorch. Everything is written under ``<artefacts>/torch/``, each file once, und
     torch/model-<role>.onnx the role's module, exported (weights as data, no code)
     torch/model-<role>.json the role's module tree and the operations its forward runs
 
-The grader copies them out of the kernel's reach after every cell (:mod:`grader.evidence`), so
+The grader copies them out of the kernel's reach after every cell (:mod:`grader.judge.evidence`), so
 a later cell cannot rewrite what an earlier one recorded.
 """
 

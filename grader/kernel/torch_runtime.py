@@ -1,6 +1,6 @@
 """Runs inside a PyTorch notebook's kernel: serves the grader's data, caps loops, records them.
 
-The PyTorch counterpart of :mod:`grader.kernel_runtime`, imported by the cells of
+The PyTorch counterpart of :mod:`grader.kernel.runtime`, imported by the cells of
 :mod:`grader.kernel.torch_cells`. A hand-written training loop has no ``fit`` to cap, so the
 budget caps what the loop consumes:
 
@@ -44,7 +44,6 @@ from grader.budget import Budget
 from grader.kernel import torch_layout
 from grader.kernel import torch_values as values
 from grader.kernel.torch_capture import artefact_folder, capture_module, find_module, write_once
-from grader.kernel.torch_data import DATASET_CLASSES as DATASET_CLASSES
 from grader.kernel.torch_data import ServedData
 from grader.kernel.torch_modules import ModuleRecord, Modules, predicted_labels
 

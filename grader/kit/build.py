@@ -57,18 +57,17 @@ from grader.checks.compilation import compile_summary
 from grader.course import KIT_MARKER
 from grader.data.prepare import prepare_data
 from grader.data.pretrained import find_weights
+from grader.exceptions import KitError
 from grader.kit import wheels
 from grader.kit.spec import (
     KIT_VERSION,
-    KitError,
     build_expected,
     describe_extension,
     describe_model,
 )
 from grader.notebook import read_notebook
+from grader.options import KIT_BUDGETS
 from grader.rubric import Assignment, load_assignment
-
-MARKER = KIT_MARKER
 
 KIT_NAME = "keras-course-kit"
 
@@ -95,7 +94,7 @@ def build_kit(
     assignments: t.Sequence[str],
     *,
     out: Path,
-    budgets: t.Sequence[str] = ("smoke",),
+    budgets: t.Sequence[str] = KIT_BUDGETS,
     data_dir: Path | None = None,
     weights_dir: Path | None = None,
     wheel: Path | None = None,
@@ -133,7 +132,7 @@ def build_kit(
         count += _write_assignment(
             spec, folder / "assignments" / spec.id, kit_secret, budgets, data_dir, weights_dir
         )
-    (folder / MARKER).write_text(
+    (folder / KIT_MARKER).write_text(
         json.dumps({"version": KIT_VERSION, "assignments": names, "budgets": list(budgets)}) + "\n",
         encoding="utf-8",
     )

@@ -25,13 +25,9 @@ import typing as t
 from dataclasses import dataclass
 
 from grader import keras_env
-from grader.exceptions import InputError
+from grader.exceptions import KitError
 
 KIT_VERSION = 1
-
-
-class KitError(InputError):
-    """A student kit is malformed, or lacks what this self-check needs."""
 
 
 @dataclass(frozen=True)

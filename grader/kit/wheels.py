@@ -31,7 +31,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from grader.kit.spec import KitError
+from grader.exceptions import KitError
 
 COURSE_PROVIDES = frozenset(
     canonicalize_name(name)

@@ -13,7 +13,6 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-import grader
 from grader.budget import describe_limits
 from grader.options import View
 from grader.report.charts import last_value, svg_line_chart
@@ -29,7 +28,7 @@ from grader.report.facts import (
 )
 from grader.report.formats import format_number, percent, status_counts, status_icon
 from grader.results import GradeResult, write_atomic
-from grader.review.merge import final_score
+from grader.score import final_score
 
 TRACEBACK_LINES = 25
 """How many trailing traceback lines a report shows; the end is where the student's error is."""
@@ -39,18 +38,13 @@ HTML_TEMPLATE = "report.html.j2"
 MARKDOWN_TEMPLATE = "report.md.j2"
 
 
-def templates_dir() -> Path:
-    """Where the report templates live.
+TEMPLATES = "templates"
+"""The folder of this package that holds every report's template (it ships in the wheel)."""
 
-    Returns:
-        ``grader/templates`` inside an installed wheel (the build copies the top-level
-        ``templates/`` folder there), else the top-level ``templates/`` of a source checkout.
-    """
-    package = Path(grader.__file__).parent
-    installed = package / "templates"
-    if installed.is_dir():
-        return installed
-    return package.parent / "templates"
+
+def templates_dir() -> Path:
+    """The report templates' folder, the same in a source checkout and an installed wheel."""
+    return Path(__file__).parent / TEMPLATES
 
 
 @functools.cache
@@ -60,7 +54,7 @@ def jinja_environment(markdown: bool = False) -> jinja2.Environment:
     # which makes every `{{ ... }}` inert Markdown unless a filter (`code`, `fence`) already did.
     # A template cannot forget to escape a field, whoever edits it later.
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir()),
+        loader=jinja2.PackageLoader("grader.report", TEMPLATES),
         autoescape=True,
         finalize=_markdown_finalize if markdown else None,
         undefined=jinja2.StrictUndefined,

@@ -13,9 +13,6 @@ from rich.text import Text
 
 from grader.budget import describe_limits
 from grader.options import View
-
-# Re-exported: the class's table was printed here before it had a module of its own.
-from grader.report.class_table import print_table as print_table
 from grader.report.escape import printable_copy
 from grader.report.facts import (
     LAYER_OP_TEXT,
@@ -37,7 +34,7 @@ from grader.report.formats import (
 )
 from grader.report.render import TRACEBACK_LINES
 from grader.results import CheckResult, GradeResult
-from grader.review.merge import final_score
+from grader.score import final_score
 
 
 def print_report(result: GradeResult, view: View, console: Console | None = None) -> None:

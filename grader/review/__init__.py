@@ -1,16 +1,11 @@
 """The instructor's review desk: written answers graded by a person, score overrides, look-alikes.
 
-- :mod:`grader.review.rubric`: ``[[manual]]`` items of ``assignment.toml``.
-- :mod:`grader.review.answers`: finds each item's answer in a notebook while it is graded.
-- :mod:`grader.review.merge`: the merge rule (automatic checks, overrides, manual points).
+- :mod:`grader.review.merge`: decisions (overrides, manual points) written into a result.
 - :mod:`grader.review.db`: every decision, in ``OUT/review.sqlite``.
-- :mod:`grader.review.similarity`: look-alike submissions (winnowed fingerprints).
 - :mod:`grader.review.export`: decisions into ``result.json``, reports and the gradebooks.
 - :mod:`grader.review.app`: ``grader review OUT``, the local web app.
+
+The items it grades are ``[[manual]]`` tables (:mod:`grader.rubric_manual`), their answers
+found while a notebook is graded (:mod:`grader.answers`); the look-alike pairs it shows are
+found by :mod:`grader.lookalikes`; the score is the rule of :mod:`grader.score`.
 """
-
-from __future__ import annotations
-
-from grader.review.merge import FinalScore, final_score
-
-__all__ = ["FinalScore", "final_score"]

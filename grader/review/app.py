@@ -29,10 +29,10 @@ import flask
 import jinja2
 from werkzeug.wrappers import Response
 
+from grader.lookalikes.finder import Findings, load_findings
 from grader.review.db import ReviewDB
 from grader.review.export import ClassInfo, ReviewState, export_review, read_class
-from grader.review.rubric import ManualItem
-from grader.review.similarity import Findings, load_findings
+from grader.rubric_manual import ManualItem
 
 HERE = Path(__file__).parent
 CSP = (

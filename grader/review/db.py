@@ -166,7 +166,7 @@ class ReviewDB:
         Args:
             student: the student id.
             item: the ``[[manual]]`` item id.
-            digest: the answer's digest (:func:`grader.review.answers.answer_digest`).
+            digest: the answer's digest (:func:`grader.answers.answer_digest`).
             decision: points, criteria ticked and comment.
             expected_version: the version the writer last read; 0 for none.
             session: who writes (for the log).

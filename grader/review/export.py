@@ -3,7 +3,7 @@
 ``result.json`` on disk is always ``merged(automatic result, OUT/review.sqlite)``
 (:mod:`grader.review.merge`). Two paths lead there, and they compose:
 
-- ``grader grade`` (:func:`review_batch`, called by :func:`grader.grade_batch.grade_batch`
+- ``grader grade`` (:func:`review_batch`, called by :func:`grader.batch.run.grade_batch`
   before it writes the class outputs): a re-graded submission gets the decisions that still
   apply to it, and the look-alike finder runs over the class.
 - ``grader review OUT --export`` and the app's Export button (:func:`export_review`): the
@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exceptions import GraderError, ReviewError
+from grader.lookalikes.finder import Findings, find_in_folder
 from grader.report.escape import csv_text
 from grader.results import GradeResult
 from grader.review.db import FILENAME as DB_FILENAME
 from grader.review.db import ReviewDB, active
-from grader.review.merge import final_score, merged
-from grader.review.rubric import ManualItem
-from grader.review.similarity import Findings, find_in_folder
+from grader.review.merge import merged
+from grader.rubric_manual import ManualItem
+from grader.score import final_score
 
 if t.TYPE_CHECKING:
     from grader.batch.entry import BatchEntry

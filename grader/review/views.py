@@ -1,7 +1,8 @@
-"""The review desk's pages and the decisions they save (registered by :func:`create_app`).
+"""The review desk's pages and the decisions they save.
 
-Every view reads the class through :func:`grader.review.app.desk`: the request has passed the
-desk's guard (token, Host, CSRF) before any of them runs.
+:func:`~grader.review.app.create_app` registers them. Every view reads the class through
+:func:`grader.review.app.desk`: the request has passed the desk's guard (token, Host, CSRF)
+before any of them runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from grader.exceptions import ReviewConflictError, ReviewError
 from grader.results import GradeResult, ManualAnswer
 from grader.review.app import HERE, REPORT_CSP, Class, desk
 from grader.review.db import ReviewDB, StoredManual, StoredOverride, active
-from grader.review.merge import ManualDecision, OverrideDecision, final_score, merged
+from grader.review.merge import ManualDecision, OverrideDecision, merged
+from grader.score import final_score
 
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 MAX_TEXT = 10_000

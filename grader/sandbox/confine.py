@@ -15,8 +15,9 @@ Student code is untrusted. :func:`confine` prepares one confined process:
 * resource limits (:class:`Limits`) and an environment rebuilt from a short allow-list, so no
   secret of the grader's reaches it.
 
-:func:`prepare` builds a notebook kernel's sandbox on top of it: a fresh folder holding only
-the submission and the files the rubric lists, and its own copy of the kernel's data.
+:func:`~grader.sandbox.kernel.kernel_sandbox` builds a notebook kernel's sandbox on top of it:
+a fresh folder holding only the submission and the files the rubric lists, and its own copy of
+the kernel's data.
 
 If namespaces cannot be created here, the grader says so once and keeps the other limits.
 """

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.discover import discover, read_roster, safe_id
+from grader.batch.discover import discover, safe_id
+from grader.batch.roster import read_roster
 from grader.exceptions import InputError
 from tests.conftest import EXAMPLES
 

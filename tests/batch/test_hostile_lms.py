@@ -15,8 +15,8 @@ import pytest
 from grader.batch.discover import Submission, discover
 from grader.batch.layout import is_reserved
 from grader.exceptions import InputError
+from grader.lookalikes import finder
 from grader.review import db as review_db
-from grader.review import similarity
 from tests.batch.test_lms_discover import EXPECTED, NOTEBOOK, scratch, zip_of
 from tests.batch.test_run import fake, run  # noqa: F401 (a fixture)
 
@@ -157,7 +157,7 @@ def test_an_id_named_like_a_class_file_cannot_stop_the_batch(
         assert (out / name).is_file()
     # Every file the batch put beside the submission folders is a name no id can take.
     assert all(is_reserved(p.name) for p in out.iterdir() if p.is_file())
-    assert is_reserved(review_db.FILENAME) and is_reserved(similarity.FILENAME)
+    assert is_reserved(review_db.FILENAME) and is_reserved(finder.FILENAME)
     ids = sorted(e.student_id for e in summary.entries)
     assert "ada" in ids and all(not (out / i).is_file() for i in ids)
     assert "student-gradebook.csv" in ids and "student-batch.json" in ids

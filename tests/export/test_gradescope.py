@@ -62,7 +62,7 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     assert {"setup.sh", "run_autograder", "grader-src/pyproject.toml"} <= names
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     assert "course/assignments/cifar10_transfer/assignment.toml" in names
-    assert "grader-src/grader/templates/report.html.j2" in names
+    assert "grader-src/grader/report/templates/report.html.j2" in names
     assert "course/reference/cifar10_transfer.py" in names
     # What grading reads, nothing more: this assignment's reference module and what it imports,
     # no solution notebook, no other assignment's reference (issue 23).
@@ -100,7 +100,7 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     ).stdout.split()
     assert out == [
         str(tmp_path / "course" / "assignments" / "cifar10_transfer"),
-        str(source / "grader" / "templates"),
+        str(source / "grader" / "report" / "templates"),
     ]
     setup = (tmp_path / "setup.sh").read_text()
     assert 'pip install --no-cache-dir --no-deps "$SRC/grader-src"' in setup

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.exceptions import RubricError
-from grader.export.gradescope import gradescope_results
+from grader.export.gradescope_results import gradescope_results
 from grader.results import GradeResult
 from grader.rubric import load_assignment
 from tests.export.test_exports import FROZEN_FAILS, result

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from grader.data.secret import grader_secret
+from grader.judge.findings import parse_findings
 from grader.judge.flags import accuracy_flags, accuracy_margin
-from grader.judge.process import Judge, parse_findings
+from grader.judge.process import Judge
 from grader.results import CheckResult
 from grader.rubric import load_assignment
 from tests.sandbox.confined import run_confined

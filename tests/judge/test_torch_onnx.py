@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 from torch import nn  # noqa: E402
 
-from grader.checks import CheckContext, run_check  # noqa: E402
+from grader.checks.base import CheckContext, run_check  # noqa: E402
 from grader.data.cifar10 import CIFAR10_CLASSES  # noqa: E402
 from grader.data.sets import Dataset, HeldOut  # noqa: E402
 from grader.judge import torch_models as judge_torch_models  # noqa: E402

@@ -17,7 +17,8 @@ import pytest
 
 from grader.data.prepare import PreparedData, prepare_data
 from grader.execute.warm import WarmPool
-from grader.judge.process import JudgeFindings, StartedJudge, judge_key, judge_request
+from grader.judge.findings import JudgeFindings
+from grader.judge.process import StartedJudge, judge_key, judge_request
 from grader.kernel import layout
 from grader.rubric import load_assignment
 from grader.sandbox.confine import SandboxOptions

@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 pytest.importorskip("onnxruntime")
 
-from grader.checks import run_check  # noqa: E402
+from grader.checks.base import run_check  # noqa: E402
 from grader.judge.torch_artefacts import TorchArtefacts, read_torch_artefacts  # noqa: E402
 from grader.kernel.torch_runtime import Runtime  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402

@@ -17,10 +17,10 @@ pytest.importorskip("onnxruntime")
 from torch import nn  # noqa: E402
 
 from grader import course  # noqa: E402
-from grader.checks import run_check  # noqa: E402
+from grader.checks.base import run_check  # noqa: E402
+from grader.exceptions import KitError  # noqa: E402
 from grader.kit import live  # noqa: E402
 from grader.kit.build import BuiltKit, build_kit  # noqa: E402
-from grader.kit.spec import KitError  # noqa: E402
 from grader.results import CheckResult  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402
 from reference import mnist_cnn_torch  # noqa: E402

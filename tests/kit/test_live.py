@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from grader import kit
+from grader.exceptions import KitError
 from grader.kit.live import LiveReport
-from grader.kit.spec import KitError
 from grader.results import CheckResult
 
 

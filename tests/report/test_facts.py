@@ -336,7 +336,7 @@ def test_results_round_trip_with_reference_fits_and_hidden_checks() -> None:
 
 def test_gradescope_output_is_the_student_view() -> None:
     """Students read Gradescope's results.json: a hidden check's message must not reach it."""
-    from grader.export.gradescope import gradescope_json
+    from grader.export.gradescope_results import gradescope_json
 
     text = gradescope_json(_rich())
     assert SECRET not in text and "Train longer." not in text

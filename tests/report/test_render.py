@@ -18,9 +18,10 @@ from rich.console import Console
 from grader.options import View
 from grader.report import render as report
 from grader.report.charts import svg_line_chart
+from grader.report.class_table import print_table
 from grader.report.escape import markdown_code, markdown_fence, markdown_text
 from grader.report.render import render_html, render_markdown, templates_dir, write_reports
-from grader.report.terminal import print_checks, print_report, print_table
+from grader.report.terminal import print_checks, print_report
 from grader.results import (
     CellResult,
     CheckOverride,
@@ -305,8 +306,9 @@ def test_write_reports_keeps_dotted_stems(tmp_path: Path) -> None:
     ]
 
 
-def test_templates_dir_points_at_the_checkout_templates() -> None:
+def test_the_templates_are_inside_the_package() -> None:
     folder = templates_dir()
+    assert folder.parent == Path(report.__file__).parent
     assert (folder / report.HTML_TEMPLATE).is_file()
     assert (folder / report.MARKDOWN_TEMPLATE).is_file()
 

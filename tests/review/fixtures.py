@@ -19,14 +19,14 @@ from pathlib import Path
 
 import nbformat
 
+from grader.answers import collect_answers
 from grader.batch.entry import BatchEntry
 from grader.batch.run import BatchSummary, _batch_json
-from grader.export.gradescope import gradescope_json
+from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
 from grader.options import GradeOptions
 from grader.report.render import write_reports
 from grader.results import GradeResult, write_atomic
-from grader.review.answers import collect_answers
 from grader.review.export import export_review
 from grader.rubric import Assignment, load_assignment
 

@@ -18,7 +18,7 @@ import textwrap
 import tokenize
 from pathlib import Path
 
-from grader.review.similarity import Cell
+from grader.lookalikes.fingerprints import Cell
 
 MODULE_LIMIT = 160
 """Standard-library modules read (sorted by name), enough for 300 students' disjoint draws."""

@@ -6,13 +6,8 @@ import dataclasses
 import json
 
 from grader.results import GradeResult, ManualAnswer, json_schema
-from grader.review.merge import (
-    ManualDecision,
-    OverrideDecision,
-    automatic_part,
-    final_score,
-    merged,
-)
+from grader.review.merge import ManualDecision, OverrideDecision, automatic_part, merged
+from grader.score import final_score
 from tests.review.fixtures import RESULTS
 
 BASE = GradeResult.from_json((RESULTS / "not_frozen.json").read_text("utf-8"))  # 75/100

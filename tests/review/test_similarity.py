@@ -7,14 +7,18 @@ import random
 import time
 from pathlib import Path
 
-from grader.review.fingerprints import MAX_PLACES, Fingerprints, fingerprint_cells
-from grader.review.similarity import (
+from grader.lookalikes.finder import (
     DEFAULT_THRESHOLD,
-    Cell,
     Findings,
-    code_tokens,
     find_lookalikes,
     read_notebook_cells,
+)
+from grader.lookalikes.fingerprints import (
+    MAX_PLACES,
+    Cell,
+    Fingerprints,
+    code_tokens,
+    fingerprint_cells,
 )
 from tests.review.fixtures import OWN_TRANSFER, ROOT, SEED_001_TRANSFER, SEED_002_WHAT
 from tests.review.synthetic import _renamed, disguised, synthetic_class
@@ -181,13 +185,13 @@ def test_findings_round_trip(tmp_path: Path) -> None:
     class_ = {p.stem: read_notebook_cells(p) for p in sorted(folder.glob("submissions/*.ipynb"))}
     class_["planted"] = disguised(class_["seed_002"], random.Random(1))
     found = find_lookalikes(class_)
-    from grader.review.similarity import Findings
+    from grader.lookalikes.finder import Findings
 
     assert Findings.from_json(found.to_json()) == found
 
 
 def test_damaged_notebooks_and_odd_code_never_stop_the_finder(tmp_path: Path) -> None:
-    from grader.review.similarity import find_in_folder
+    from grader.lookalikes.finder import find_in_folder
 
     odd = {
         "nulls": '{"cells": [{"cell_type": "code", "source": "x = 1\\u0000\\n"}]}',

@@ -1,6 +1,6 @@
 """Look-alike submissions: winnowed k-gram fingerprints (as MOSS) and an inverted index.
 
-Code cells are tokenised and normalised first (:mod:`grader.review.fingerprints`): comments,
+Code cells are tokenised and normalised first (:mod:`grader.lookalikes.fingerprints`): comments,
 white space and line breaks inside a statement vanish; every identifier a student can rename
 becomes ``V`` (keywords, builtins, attribute names and keyword-argument names stay, since they
 are the API, not the student's choice); every number becomes ``N`` and every string ``S``.
@@ -31,18 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grader.lookalikes.fingerprints import Cell, Fingerprints, fingerprint_cells, notebook_cells
 from grader.results import write_atomic
-
-# Re-exported: the fingerprints were made here before they had a module of their own.
-from grader.review.fingerprints import CODE_K as CODE_K
-from grader.review.fingerprints import CODE_WINDOW as CODE_WINDOW
-from grader.review.fingerprints import TEXT_K as TEXT_K
-from grader.review.fingerprints import TEXT_WINDOW as TEXT_WINDOW
-from grader.review.fingerprints import Cell as Cell
-from grader.review.fingerprints import Fingerprints, fingerprint_cells, notebook_cells
-from grader.review.fingerprints import code_tokens as code_tokens
-from grader.review.fingerprints import text_tokens as text_tokens
-from grader.review.fingerprints import winnow as winnow
 
 FILENAME = "lookalikes.json"
 DEFAULT_THRESHOLD = 0.6

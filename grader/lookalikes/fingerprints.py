@@ -1,4 +1,4 @@
-"""Fingerprints of notebook cells, for the look-alike finder (:mod:`grader.review.similarity`).
+"""Fingerprints of notebook cells, for the look-alike finder (:mod:`grader.lookalikes.finder`).
 
 Code cells are tokenised and normalised first: comments, white space and line breaks inside a
 statement vanish; every identifier a student can rename becomes ``V`` (keywords, builtins,
