@@ -39,8 +39,9 @@ from grader.exceptions import InputError
 from grader.execute.environment import check_environment
 from grader.export.blackboard import blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_warnings
-from grader.export.class_outputs import write_class_outputs
+from grader.export.class_outputs import write_class_report, write_gradebooks
 from grader.export.submission_files import RENDERED_FILES, render_submission
+from grader.lookalikes.finder import find_in_folder
 from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
@@ -175,12 +176,14 @@ def grade_batch(
     if pending:
         where = batch.grade(pending, jobs=jobs, scheduler=scheduler, observer=observer)
     # Decisions made in `grader review` (OUT/review.sqlite) still apply to what was graded
-    # again, and look-alike submissions are listed in the class report.
+    # again. The gradebooks are written before the look-alike finder runs: however long it
+    # takes, it never delays a grade; its pairs go into the class report, written last.
     review = batch.reviewed()
     column = canvas_column or spec.title
-    outputs = batch.write_class_outputs(
+    outputs = batch.write_gradebooks(
         review, canvas_column=column, roster=names, blackboard_column=blackboard_column
     )
+    outputs["report"] = batch.write_class_report(review)
     summary = BatchSummary(
         review.entries,
         found.ignored,
@@ -333,17 +336,11 @@ class _Batch:
         return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
 
     def reviewed(self) -> ReviewState:
-        """The entries by student id, the review's decisions merged, and the look-alikes."""
+        """The entries by student id, the review's decisions merged."""
         ordered = [self.entries[k] for k in sorted(self.entries)]
-        return review_batch(
-            self.out,
-            ordered,
-            template=self.spec.student_notebook,
-            view=self.options.view,
-            reveals=self.spec.reveals(),
-        )
+        return review_batch(self.out, ordered, view=self.options.view, reveals=self.spec.reveals())
 
-    def write_class_outputs(
+    def write_gradebooks(
         self,
         review: ReviewState,
         *,
@@ -351,17 +348,30 @@ class _Batch:
         roster: Mapping[str, RosterEntry],
         blackboard_column: str | None,
     ) -> dict[str, Path]:
-        """The gradebooks and the class report; says where each went."""
-        return write_class_outputs(
+        """The gradebooks; says where each went."""
+        return write_gradebooks(
             review.entries,
             self.out,
             title=self.spec.title,
-            budget=self.options.budget,
             canvas_column=canvas_column,
             blackboard_column=blackboard_column,
             points_possible=self.spec.max_score + sum(item.points for item in self.spec.manual),
             roster=roster,
-            lookalikes=review.lookalikes.pairs if review.lookalikes else (),
+        )
+
+    def write_class_report(self, review: ReviewState) -> Path:
+        """Find the look-alike submissions, then write the class report that lists them."""
+        found = find_in_folder(
+            self.out,
+            [e.student_id for e in review.entries],
+            template=self.spec.student_notebook,
+        )
+        return write_class_report(
+            review.entries,
+            self.out,
+            title=self.spec.title,
+            budget=self.options.budget,
+            lookalikes=found.pairs,
         )
 
     def failed_result(self, student_id: str, reason: str) -> GradeResult:

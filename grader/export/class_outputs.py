@@ -1,4 +1,5 @@
-"""Everything a batch writes for the class as a whole, each file atomically."""
+"""Everything a batch writes for the class as a whole, each file atomically: the gradebooks
+first, the class report (with the look-alikes, found in between) last."""
 
 from __future__ import annotations
 
@@ -18,44 +19,34 @@ from grader.lookalikes.finder import LookalikePair
 from grader.results import write_atomic
 
 
-def write_class_outputs(
+def write_gradebooks(
     entries: Sequence[BatchEntry],
     out: Path,
     *,
     title: str,
-    budget: str,
     canvas_column: str,
     points_possible: float,
     roster: Mapping[str, RosterEntry] | None = None,
-    lookalikes: Sequence[LookalikePair] = (),
     blackboard_column: str | None = None,
 ) -> dict[str, Path]:
-    """Write the class's files into ``out``, each atomically.
+    """Write the class's grades into ``out``, each file atomically.
 
-    ``gradebook.csv``, ``canvas.csv`` and ``index.html`` always; ``canvas_feedback.zip`` when
-    submissions came from a Canvas zip, ``moodle.csv`` from a Moodle download,
-    ``blackboard.csv`` from a Blackboard download (an older one is removed when none did),
-    updating the Grade Center column ``blackboard_column`` when given.
+    ``gradebook.csv`` and ``canvas.csv`` always; ``canvas_feedback.zip`` when submissions came
+    from a Canvas zip, ``moodle.csv`` from a Moodle download, ``blackboard.csv`` from a
+    Blackboard download (an older one is removed when none did), updating the Grade Center
+    column ``blackboard_column`` when given.
 
     Returns:
-        ``{"gradebook": path, "canvas": path, "report": path}`` and, when written,
-        ``canvas_feedback``, ``moodle`` and ``blackboard``.
+        ``{"gradebook": path, "canvas": path}`` and, when written, ``canvas_feedback``,
+        ``moodle`` and ``blackboard``.
     """
     from grader.report.render import render_html
 
-    paths = {
-        "gradebook": out / layout.GRADEBOOK,
-        "canvas": out / layout.CANVAS,
-        "report": out / layout.CLASS_REPORT,
-    }
+    paths = {"gradebook": out / layout.GRADEBOOK, "canvas": out / layout.CANVAS}
     write_atomic(paths["gradebook"], gradebook_csv(entries))
     write_atomic(
         paths["canvas"],
         canvas_csv(entries, column=canvas_column, points_possible=points_possible, roster=roster),
-    )
-    write_atomic(
-        paths["report"],
-        render_class_report(entries, title=title, budget=budget, lookalikes=lookalikes),
     )
     # Feedback a student downloads from the LMS is always the student's view of the report.
     feedback = write_feedback_zip(entries, out, report=lambda r: render_html(r, "student"))
@@ -82,3 +73,19 @@ def write_class_outputs(
         else:
             path.unlink(missing_ok=True)
     return paths
+
+
+def write_class_report(
+    entries: Sequence[BatchEntry],
+    out: Path,
+    *,
+    title: str,
+    budget: str,
+    lookalikes: Sequence[LookalikePair] = (),
+) -> Path:
+    """Write ``index.html``, the class report, into ``out``; returns its path."""
+    path = out / layout.CLASS_REPORT
+    write_atomic(
+        path, render_class_report(entries, title=title, budget=budget, lookalikes=lookalikes)
+    )
+    return path

@@ -35,6 +35,9 @@ from grader.lookalikes.fingerprints import Cell, Fingerprints, fingerprint_cells
 from grader.results import write_atomic
 
 FILENAME = "lookalikes.json"
+MAX_NOTEBOOK_BYTES = 64 * 2**20
+"""An executed notebook larger than this is left out of the search (its size is outputs, not
+code)."""
 DEFAULT_THRESHOLD = 0.6
 """Share of the smaller submission's fingerprints found in the other one."""
 MIN_SHARED = 8
@@ -276,6 +279,8 @@ def find_in_folder(
 ) -> Findings:
     """Compare the ``executed.ipynb`` of each student in an output folder, and save the pairs.
 
+    A notebook larger than :data:`MAX_NOTEBOOK_BYTES`, or missing, is left out.
+
     Args:
         out: the graded class's folder.
         students: the student ids (sub-folders) to compare.
@@ -285,8 +290,13 @@ def find_in_folder(
     Returns:
         The findings, also written to ``OUT/lookalikes.json``.
     """
-    cells = {sid: read_notebook_cells(Path(out) / sid / "executed.ipynb") for sid in students}
-    base = read_notebook_cells(template) if template is not None else []
+    notebooks = {sid: Path(out) / sid / "executed.ipynb" for sid in students}
+    cells = {
+        sid: read_notebook_cells(path)
+        for sid, path in notebooks.items()
+        if path.is_file() and path.stat().st_size <= MAX_NOTEBOOK_BYTES
+    }
+    base = read_notebook_cells(template) if template is not None and template.is_file() else []
     found = find_lookalikes(
         {sid: c for sid, c in cells.items() if c}, template=base, threshold=threshold
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exceptions import GraderError, ReviewError
-from grader.lookalikes.finder import Findings, find_in_folder
+from grader.lookalikes.finder import find_in_folder
 from grader.report.escape import csv_text
 from grader.results import GradeResult
 from grader.review.db import FILENAME as DB_FILENAME
@@ -41,10 +41,6 @@ if t.TYPE_CHECKING:
     from grader.batch.roster import RosterEntry
     from grader.options import View
 
-MAX_NOTEBOOK_BYTES = 64 * 2**20
-"""An executed notebook larger than this is left out of the look-alike search (its size is
-outputs, not code)."""
-
 
 @dataclass(frozen=True)
 class ReviewState:
@@ -52,8 +48,6 @@ class ReviewState:
 
     entries: list[BatchEntry]
     """The batch, each result merged with the decisions that apply to it."""
-    lookalikes: Findings | None
-    """Look-alike pairs (``None`` when the finder could not run)."""
     points_possible: float
     """The most a submission can score: automatic checks and manual items."""
     updated: list[str]
@@ -73,19 +67,18 @@ def review_batch(
     out: Path,
     entries: Sequence[BatchEntry],
     *,
-    template: Path | None,
     view: View = "instructor",
     reveals: Mapping[str, str] | None = None,
 ) -> ReviewState:
-    """Merge the review database into a batch's results, rewrite what changed, find look-alikes.
+    """Merge the review database into a batch's results and rewrite what changed.
 
-    Without ``OUT/review.sqlite`` nothing is merged (and no file is rewritten); the look-alike
-    finder always runs.
+    Without ``OUT/review.sqlite`` nothing is merged (and no file is rewritten). Look-alikes are
+    found after the gradebooks are written (:func:`grader.lookalikes.finder.find_in_folder`):
+    however long the finder takes, it never delays a grade.
 
     Args:
         out: the class's output folder.
         entries: the batch.
-        template: the released student notebook (its code is not evidence of copying).
         view: whom the rewritten reports are for.
         reveals: hidden checks' Gradescope visibility, as the batch wrote ``results.json``.
 
@@ -99,9 +92,8 @@ def review_batch(
     merged_entries = list(entries)
     if (out / DB_FILENAME).is_file():
         merged_entries, updated, stale, changed = _merge_all(out, entries, view, reveals)
-    lookalikes = _lookalikes(out, [e.student_id for e in entries], template)
     possible = max((final_score(e.result).max_score for e in merged_entries), default=0.0)
-    return ReviewState(merged_entries, lookalikes, possible, updated, stale, changed)
+    return ReviewState(merged_entries, possible, updated, stale, changed)
 
 
 def _merge_all(
@@ -152,17 +144,6 @@ def _merge_all(
             )
         )
     return result_entries, updated, stale, changed
-
-
-def _lookalikes(out: Path, students: Sequence[str], template: Path | None) -> Findings | None:
-    small = [
-        sid
-        for sid in students
-        if (out / sid / "executed.ipynb").is_file()
-        and (out / sid / "executed.ipynb").stat().st_size <= MAX_NOTEBOOK_BYTES
-    ]
-    usable = template if template is not None and template.is_file() else None
-    return find_in_folder(out, small, template=usable)
 
 
 # --- from the app or the command line: the folder alone ------------------------------------
@@ -260,30 +241,31 @@ def export_review(out: Path) -> ReviewState:
     """Write every decision in ``OUT/review.sqlite`` into the class's files.
 
     ``result.json``, the reports, Gradescope's ``results.json`` and PrairieLearn's
-    ``prairielearn.json`` of each changed submission, then every class file
-    (:func:`~grader.export.class_outputs.write_class_outputs`; ``canvas.csv`` keeps the names,
-    SIS ids and sections of the one ``grader grade`` wrote).
+    ``prairielearn.json`` of each changed submission, then the gradebooks
+    (:func:`~grader.export.class_outputs.write_gradebooks`; ``canvas.csv`` keeps the names,
+    SIS ids and sections of the one ``grader grade`` wrote), then the look-alikes and the
+    class report.
 
     Raises:
         ReviewError: the folder is not a graded class.
     """
-    from grader.export.class_outputs import write_class_outputs
+    from grader.export.class_outputs import write_class_report, write_gradebooks
 
     info = read_class(out)
     ReviewDB.in_folder(info.out)  # creates it, so that an export without decisions still merges
-    state = review_batch(
-        info.out, info.entries, template=info.template, view=info.view, reveals=info.reveals
-    )
-    write_class_outputs(
+    state = review_batch(info.out, info.entries, view=info.view, reveals=info.reveals)
+    write_gradebooks(
         state.entries,
         info.out,
         title=info.title,
-        budget=info.budget,
         canvas_column=info.canvas_column,
         points_possible=state.points_possible,
         roster=canvas_roster(info.out / "canvas.csv"),
-        lookalikes=state.lookalikes.pairs if state.lookalikes else (),
         blackboard_column=info.blackboard_column,
+    )
+    found = find_in_folder(info.out, [e.student_id for e in info.entries], template=info.template)
+    write_class_report(
+        state.entries, info.out, title=info.title, budget=info.budget, lookalikes=found.pairs
     )
     return state
 

@@ -29,6 +29,7 @@ from grader.batch.cache import (
 from grader.batch.run import MARKER, grade_batch
 from grader.batch.workers import Task, TaskResult
 from grader.exceptions import InputError
+from grader.lookalikes.finder import Findings
 from grader.options import GradeOptions
 from grader.results import GradeResult, Outcome
 from grader.rubric import load_assignment
@@ -144,6 +145,25 @@ def test_batch_writes_every_output_and_marks_each_submission_last(
     for name in ("gradebook.csv", "canvas.csv", "index.html", "batch.json"):
         assert (tmp_path / "out" / name).is_file()
     assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_the_gradebooks_are_written_before_the_look_alike_finder_runs(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A finder that never ends (a class of repetition bombs) must not keep a grade from the
+    # gradebooks: when it starts, they are already written, with every student's score.
+    out = tmp_path / "out"
+    seen: dict[str, str] = {}
+
+    def finder(folder: Path, students: list[str], **kwargs: object) -> Findings:
+        seen.update({name: (out / name).read_text() for name in ("gradebook.csv", "canvas.csv")})
+        assert not (out / "index.html").exists()
+        return Findings(pairs=[], submissions=len(students), threshold=0.6, common_limit=0)
+
+    monkeypatch.setattr(batch_module, "find_in_folder", finder)
+    run(hand_in, out)
+    assert all(sid in seen["gradebook.csv"] for sid in ("ada", "alan", "grace"))
+    assert (out / "index.html").is_file() and (out / "batch.json").is_file()
 
 
 def test_killed_batch_resumes_without_regrading_finished_work(

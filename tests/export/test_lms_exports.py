@@ -17,7 +17,7 @@ from grader.batch.entry import BatchEntry
 from grader.exceptions import InputError
 from grader.export.blackboard import blackboard_csv, blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_csv, canvas_warnings, write_feedback_zip
-from grader.export.class_outputs import write_class_outputs
+from grader.export.class_outputs import write_gradebooks
 from grader.export.class_report import render_class_report
 from grader.export.gradebook import gradebook_csv
 from grader.export.moodle import MOODLE_COLUMNS, moodle_csv
@@ -280,12 +280,12 @@ def test_canvas_csv_keys_by_canvas_user_id() -> None:
 def test_class_outputs_write_only_the_lms_files_the_hand_in_calls_for(tmp_path: Path) -> None:
     for e in CANVAS:
         e.result.write(tmp_path / e.student_id / "result.json")
-    common = {"title": "HW", "budget": "smoke", "canvas_column": "HW (1)", "points_possible": 25}
-    paths = write_class_outputs(CANVAS, tmp_path, **common)  # type: ignore[arg-type]
-    assert set(paths) == {"gradebook", "canvas", "report", "canvas_feedback"}
+    common = {"title": "HW", "canvas_column": "HW (1)", "points_possible": 25}
+    paths = write_gradebooks(CANVAS, tmp_path, **common)  # type: ignore[arg-type]
+    assert set(paths) == {"gradebook", "canvas", "canvas_feedback"}
     (tmp_path / "4411").mkdir()
-    paths = write_class_outputs([moodle("4411")], tmp_path, **common)  # type: ignore[arg-type]
-    assert set(paths) == {"gradebook", "canvas", "report", "moodle"}
+    paths = write_gradebooks([moodle("4411")], tmp_path, **common)  # type: ignore[arg-type]
+    assert set(paths) == {"gradebook", "canvas", "moodle"}
     assert not (tmp_path / "canvas_feedback.zip").exists()
 
 

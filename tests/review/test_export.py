@@ -184,7 +184,7 @@ def test_grading_again_keeps_what_still_applies_and_flags_what_changed(graded: G
     ).write(graded.out / "bob" / "result.json")
 
     info = read_class(graded.out)
-    state = review_batch(graded.out, info.entries, template=info.template)  # as grade_batch does
+    state = review_batch(graded.out, info.entries)  # as grade_batch does
 
     alice_now = result(graded, "alice")
     assert [(m.id, m.status, m.answer_changed) for m in alice_now.manual] == [
@@ -306,7 +306,6 @@ def test_a_review_keeps_the_gradescope_visibility_the_rubric_gives_a_hidden_chec
     review_batch(
         graded.out,
         info.entries,
-        template=info.template,
         reveals={"transfer.frozen": "after_due_date"},
     )
     tests = read_json(graded.out / "bob" / "results.json")["tests"]  # type: ignore[index]
