@@ -488,7 +488,8 @@ def _exec(spec: dict[str, t.Any], cmd: list[str]) -> t.NoReturn:
     # No set-uid program (sudo, su) can give the privileges back.
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     # Last, once the launcher's own mounts are done: the filter refuses mount, unshare, ...
-    load_filter(bytes.fromhex(spec["seccomp"]))
+    if spec["seccomp"] is not None:  # None off Linux only
+        load_filter(bytes.fromhex(spec["seccomp"]))
     # ipykernel watches its parent unless told the parent is init (it is: PID 1 here).
     env = {**os.environ, "JPY_PARENT_PID": "1"}
     launcher_stderr = os.dup(2)  # not inheritable: closed by exec, kept if exec fails
