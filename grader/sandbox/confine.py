@@ -12,6 +12,8 @@ Student code is untrusted. :func:`confine` prepares one confined process:
   material: assignments and reference solutions are covered even inside site-packages) and the
   folders the caller names, nothing else; private, size-capped ``/tmp``, ``/var/tmp`` and
   ``/dev/shm``;
+* a seccomp filter refusing the system calls a notebook never needs (ptrace, mount, unshare,
+  bpf, io_uring, ...: :mod:`grader.sandbox.syscalls`), namespaces or not;
 * resource limits (:class:`Limits`) and an environment rebuilt from a short allow-list, so no
   secret of the grader's reaches it.
 
@@ -45,6 +47,7 @@ from grader.sandbox.filesystem import course_material, outermost, python_paths, 
 from grader.sandbox.identity import DEFAULT_UIDS, identity
 from grader.sandbox.limits import Limits, thread_env
 from grader.sandbox.processes import descendants, kill_process, parent_of
+from grader.sandbox.syscalls import filter_program
 
 log = logging.getLogger("grader")
 
@@ -258,7 +261,8 @@ def confine(
             the group exists (the judge's :data:`JUDGE_GROUP`). Never a kernel's.
 
     Raises:
-        ExecutionError: no free identity, or the uid lock folder is not safe to use.
+        ExecutionError: no free identity, the uid lock folder is not safe to use, or the
+            seccomp filter cannot be built (no libseccomp).
         ValueError: a mount is ``/``, would cover the sandbox's own ``/proc``, ``/dev`` or
             private temporary folders, or lies inside course material or ``hide``.
     """
@@ -357,6 +361,8 @@ def _spec(
         "status": str(confinement.status_file),
         "pids": str(confinement.root / "pids.json"),
         "discard_output": discard_output,
+        # Linux's alone; elsewhere the grader has said once that kernels are barely confined.
+        "seccomp": filter_program().hex() if sys.platform.startswith("linux") else None,
     }
 
 

@@ -14,7 +14,9 @@ Three processes:
 * its child is PID 1 of a new PID namespace: it builds the sandbox's file system, reaps every
   process started inside, and when the confined process ends the namespace ends, so nothing
   started there outlives it;
-* the grandchild sets the resource limits, drops to the sandbox's user and execs the command.
+* the grandchild sets the resource limits, drops to the sandbox's user, loads the seccomp
+  filter (``spec["seccomp"]``, compiled by :mod:`grader.sandbox.syscalls`; with or without
+  namespaces) and execs the command.
 
 The file system is built from nothing: a small read-only tmpfs becomes the root (``pivot_root``;
 ``chroot`` only where that fails), and only what the spec lists is mounted in it, each at the
@@ -62,6 +64,8 @@ MS_RELATIME = 0x200000
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 # pivot_root has no libc wrapper: its system call number, per architecture.
 SYS_PIVOT_ROOT = {
     "x86_64": 155,
@@ -125,6 +129,20 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
         _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data or None)),
         f"mount {target}",
     )
+
+
+class _Program(ctypes.Structure):
+    """``struct sock_fprog``: a classic BPF program, as ``PR_SET_SECCOMP`` takes it."""
+
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_filter(program: bytes) -> None:
+    """Load a compiled seccomp filter into this process (``no_new_privs`` must be set); it
+    applies to everything it execs or starts from then on, and cannot be removed."""
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = _Program(len(program) // 8, ctypes.addressof(code))  # 8 bytes an instruction
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
@@ -468,7 +486,10 @@ def _exec(spec: dict[str, t.Any], cmd: list[str]) -> t.NoReturn:
         os.setgid(spec["gid"])
         os.setuid(spec["uid"])
     # No set-uid program (sudo, su) can give the privileges back.
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    # Last, once the launcher's own mounts are done: the filter refuses mount, unshare, ...
+    if spec["seccomp"] is not None:  # None off Linux only
+        load_filter(bytes.fromhex(spec["seccomp"]))
     # ipykernel watches its parent unless told the parent is init (it is: PID 1 here).
     env = {**os.environ, "JPY_PARENT_PID": "1"}
     launcher_stderr = os.dup(2)  # not inheritable: closed by exec, kept if exec fails

@@ -10,6 +10,7 @@ everyone as files usually are (``/var/tmp/...``, mode 0755).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pyseccomp
 import pytest
 from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
@@ -34,11 +36,11 @@ from grader.cli import main
 from grader.data.cache import cache_dir
 from grader.results import GradeResult
 from grader.sandbox import launcher as sandbox_exec
-from grader.sandbox.confine import SandboxOptions
+from grader.sandbox.confine import SandboxOptions, confine
 from grader.sandbox.kernel import Sandbox, kernel_sandbox
 from grader.sandbox.limits import Limits
 from tests.conftest import ASSIGNMENT, EXAMPLES, ROOT
-from tests.sandbox.confined import needs_namespaces, needs_root
+from tests.sandbox.confined import needs_namespaces, needs_root, run_confined
 
 GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
 
@@ -72,6 +74,42 @@ for path in DIRECT:
         found["direct"][path] = type(exc).__name__
 print(json.dumps(found))
 """
+
+ESCAPES = """\
+import ctypes, json, os, sys, threading, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+libc.personality.argtypes = [ctypes.c_ulong]
+number = json.loads(sys.argv[1])
+
+def in_child(call):  # each attempt in a process of its own: one that succeeds changes it
+    pid = os.fork()
+    if pid == 0:
+        ret = call()
+        os._exit(ctypes.get_errno() if ret == -1 else 0)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+errors = {
+    "ptrace": in_child(lambda: libc.ptrace(0, 0, 0, 0)),  # PTRACE_TRACEME
+    "unshare": in_child(lambda: libc.unshare(0x10000000)),  # CLONE_NEWUSER
+    # clone as fork, into a new user namespace (the child of a success exits at once)
+    "clone": in_child(lambda: libc.syscall(number["clone"], 0x10000000 | 17, 0, 0, 0, 0)
+                      or os._exit(0)),
+    # Without the filter these fail for want of the folder or of valid arguments, not EPERM.
+    "mount": in_child(lambda: libc.mount(None, b"/no-such-folder", b"tmpfs", 0, None)),
+    "bpf": in_child(lambda: libc.syscall(number["bpf"], 1000, None, 0)),
+    "io_uring_setup": in_child(lambda: libc.syscall(number["io_uring_setup"], 0, None)),
+    "personality": in_child(lambda: libc.personality(0x0040000)),  # ADDR_NO_RANDOMIZE
+}
+# What honest code does still works: threads (clone3 falls back to clone), subprocesses, and
+# reading the personality.
+thread = threading.Thread(target=lambda: None)
+thread.start()
+thread.join()
+honest = [libc.personality(0xFFFFFFFF), subprocess.run(["/bin/true"]).returncode]
+print(json.dumps({"errors": errors, "honest": honest}))
+"""
+
+SYSCALLS = ("clone", "bpf", "io_uring_setup")  # called by number: libc has no wrapper
 
 THREAD_BOMB = """\
 import threading, time
@@ -304,6 +342,55 @@ def processes() -> dict[int, set[int]]:
             continue
         found[int(status.parent.name)] = {int(v) for v in line.split()[1:]}
     return found
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A working folder the sandbox's user can reach (pytest's own are private to the grader's
+    user, which matters without namespaces)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-test-"))
+    folder.chmod(0o711)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@needs_namespaces
+def test_a_kernel_cannot_trace_mount_unshare_or_reach_bpf_and_io_uring(workdir: Path) -> None:
+    """The seccomp filter: each escape route fails with EPERM, where without the filter each
+    succeeds (ptrace, unshare, clone into a user namespace, personality) or fails otherwise
+    (mount, bpf, io_uring_setup: no such folder, invalid arguments)."""
+    native = pyseccomp.system_arch()
+    number = {name: pyseccomp.resolve_syscall(native, name) for name in SYSCALLS}
+    with confine(SandboxOptions(), mounts=[], workdir=workdir) as box:
+        run = run_confined(box, [sys.executable, "-c", ESCAPES, json.dumps(number)])
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["errors"] == {name: errno.EPERM for name in seen["errors"]}
+    assert seen["honest"] == [0, 0]
+
+
+@needs_root
+def test_the_filter_holds_without_namespaces_too(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a container without namespaces, the launcher still loads the filter: one more than
+    the grader runs under (a container's own, if any)."""
+    monkeypatch.setattr(grader.sandbox.confine, "namespaces_available", lambda: False)
+    with confine(SandboxOptions(), mounts=[], workdir=workdir) as box:
+        run = run_confined(box, ["/bin/sh", "-c", "cat /proc/self/status"])
+    assert run.returncode == 0, run.stderr
+    inside, outside = (
+        seccomp_status(run.stdout),
+        seccomp_status(Path("/proc/self/status").read_text()),
+    )
+    assert inside["Seccomp"] == "2"  # filtering
+    assert int(inside["Seccomp_filters"]) == int(outside.get("Seccomp_filters", "0")) + 1
+
+
+def seccomp_status(status: str) -> dict[str, str]:
+    """The ``Seccomp`` lines of a ``/proc/<pid>/status``."""
+    pairs = (line.split(":", 1) for line in status.splitlines() if line.startswith("Seccomp"))
+    return {key: value.strip() for key, value in pairs}
 
 
 @needs_namespaces
