@@ -1,4 +1,4 @@
-"""Sockets to a kernel that refuse an oversized message before any of it is read.
+"""Sockets to a kernel that refuse an oversized message before the grader holds any of it.
 
 jupyter_client receives a whole message, then decodes it, before the output limits of
 :class:`~grader.execute.client.BoundedClient` can count it: a cell pushing pre-packed 256 MiB
@@ -10,16 +10,22 @@ than :data:`MAX_FRAME_BYTES` without reading the frame. A small receive queue
 (:data:`RECEIVE_QUEUE` messages) makes a kernel that sends faster than the grader decodes keep
 the backlog in its own memory (its send queue), not in the grader's.
 
-What this does not bound: libzmq limits each part (frame) of a message, not how many parts
-one message has, and holds a message's parts until its last one arrives. A kernel splitting
-256 MiB into 64 parts of 4 MiB still makes the grader hold those 256 MiB (the JSON decoding,
-which tripled the cost, is gone: such parts are buffers, never decoded). Bounding that needs
-the sockets in a process of their own, with its own memory limit.
+libzmq limits each part (frame) of a message, not how many parts one message has, and hands a
+message over only once its last part has arrived: a kernel splitting 256 MiB into 64 parts of
+4 MiB would make the grader hold those 256 MiB, and one of 10,000 parts 80 GB, in the process
+that grades the whole batch. So these sockets never connect to the kernel itself: they go
+through the kernel's :class:`Relay` (:mod:`grader.execute.relay`), a process of its own with its
+own data limit (:data:`RELAY_MEMORY`), started with the kernel. It forwards only messages of
+at most :data:`MAX_MESSAGE_BYTES`, all parts together; on a larger one, or one it cannot hold,
+it ends, and the kernel manager kills the kernel and reports it dead: the submission's outcome
+is ``message_too_large``, and the grader, which never held the message, grades the next
+notebook as before.
 
-A refused message is lost and the kernel runs on. libzmq does not reconnect after such a protocol
-error, so the client watches its sockets and, after each cell, counts the disconnects and
-reconnects (:meth:`BoundedKernelClient.take_resets`): the grader names them in the cell's
-outcome, and the next cells talk to the kernel as before.
+A single frame over :data:`MAX_FRAME_BYTES` is lost and the kernel runs on. libzmq does not
+reconnect after such a protocol error, so the relay re-makes its connection to the kernel and
+reports it, and the client watches its own sockets too; after each cell it counts the
+disconnects and reconnects (:meth:`BoundedKernelClient.take_resets`): the grader names them in
+the cell's outcome, and the next cells talk to the kernel as before.
 """
 
 from __future__ import annotations
@@ -50,8 +56,8 @@ MAX_MESSAGE_BYTES = 2 * MAX_FRAME_BYTES
 content is one frame, its header, signature and metadata a few small ones. Only a message with
 buffers (a widget's, dropped unread anyway) can be larger."""
 RELAY_MEMORY = 256 * MB
-"""What a relay may allocate once started: its queues full of the largest messages it forwards
-(:data:`RECEIVE_QUEUE` each way) fit, with room to spare."""
+"""What a relay may allocate once started. An honest kernel's messages, a few KiB to a few MiB,
+stay far below it even with every queue full (:data:`RECEIVE_QUEUE` messages each way)."""
 RECEIVE_QUEUE = 8
 """Messages ZeroMQ may queue per socket for the grader before it stops reading from the
 kernel (libzmq's default is 1,000)."""
@@ -149,9 +155,7 @@ class Relay:
         if not self._verdict and self.process.returncode is not None:
             code = self.process.returncode
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
-            self._verdict = (
-                f"the grader's relay to the kernel ended ({how}); the kernel was stopped"
-            )
+            self._verdict = f"the grader's relay to the kernel ended ({how})"
         return self._verdict
 
     def close(self) -> None:
@@ -175,8 +179,8 @@ def _verdict(word: str, rest: str) -> str:
     channel, _, detail = rest.partition(" ")
     bound = f"the {MAX_MESSAGE_BYTES // MB} MiB the grader accepts, all its parts together"
     if word == "refused":
-        size = f"{int(detail) // MB} MiB" if detail.isdigit() else "a message"
-        return f"the kernel sent a {size} message on {channel}, over {bound}"
+        size = f"a {int(detail) // MB} MiB message" if detail.isdigit() else "a message"
+        return f"the kernel sent {size} on {channel}, over {bound}"
     if word == "overflow":
         return (
             f"the kernel sent a message on {channel} larger than the {RELAY_MEMORY // MB} MiB "
