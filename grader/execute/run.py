@@ -400,6 +400,8 @@ def _run_cell(
         client.execute_cell(cell, index + 1)  # +1: the setup cell comes first
     except DeadKernelError:
         why = client.relay_failure()
+        if why:  # the kernel manager killed it when its relay ended
+            client.stopped = why
         return CellResult(
             index,
             "error",
