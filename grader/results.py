@@ -29,6 +29,7 @@ Outcome = t.Literal[
     "timeout",
     "memory_limit",
     "kernel_died",
+    "message_too_large",
     "process_limit",
     "disk_limit",
     "output_truncated",
@@ -110,11 +111,12 @@ class Incident:
     """Something the sandbox stopped, cut or refused while grading a submission."""
 
     outcome: Outcome
-    """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``process_limit``,
-    ``disk_limit``, ``output_truncated``, ``not_a_notebook``, ``invalid_notebook``,
-    ``judge_timeout`` (measuring the saved models took longer than the rubric allows),
-    ``judge_failed`` (the judge process broke) or ``missing_module`` (a cell imported a package
-    the grading environment lacks)."""
+    """What happened: ``timeout``, ``memory_limit``, ``kernel_died``, ``message_too_large``
+    (the kernel sent a message over the grader's bound in all its parts, and was stopped),
+    ``process_limit``, ``disk_limit``, ``output_truncated``, ``not_a_notebook``,
+    ``invalid_notebook``, ``judge_timeout`` (measuring the saved models took longer than the
+    rubric allows), ``judge_failed`` (the judge process broke) or ``missing_module`` (a cell
+    imported a package the grading environment lacks)."""
     cell: int
     """Index of the cell it happened in (as in ``cells[]``), or -1 for the whole notebook."""
     detail: str
@@ -245,9 +247,9 @@ class GradeResult:
     """Cells students must not edit that were edited or deleted; each was graded restored."""
     outcome: Outcome = "ok"
     """``ok`` when the notebook ran within every limit; otherwise the most serious incident's
-    outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``judge_failed``,
-    ``judge_timeout``, ``memory_limit``, ``process_limit``, ``disk_limit``, ``timeout``,
-    ``output_truncated``, ``missing_module``, in that order)."""
+    outcome (``not_a_notebook``, ``invalid_notebook``, ``kernel_died``, ``message_too_large``,
+    ``judge_failed``, ``judge_timeout``, ``memory_limit``, ``process_limit``, ``disk_limit``,
+    ``timeout``, ``output_truncated``, ``missing_module``, in that order)."""
     incidents: list[Incident] = field(default_factory=list)
     """Every limit hit, in the order it happened."""
     flags: list[Flag] = field(default_factory=list)

@@ -16,7 +16,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 
-from grader.execute.channels import MAX_FRAME_BYTES, BoundedKernelClient
+from grader.execute.channels import MAX_FRAME_BYTES, BoundedKernelClient, BoundedSockets
 from grader.sandbox.limits import MB
 
 # What nbclient raises on a message whose fields have the wrong shape or are missing.
@@ -78,9 +78,21 @@ class BoundedClient(NotebookClient):
             cell, cell_index, execution_count, store_history
         )
         # Not after an exception: a kernel that died or was killed disconnects every channel.
-        if self._note_resets(cell_index, cell.outputs):
+        why = self.relay_failure()
+        if why:
+            # The cell ended before nbclient saw the relay go (it asks every second).
+            self.stopped = why
+            if self.km is not None and self.km.has_kernel:
+                await ensure_async(self.km.shutdown_kernel(now=True))
+        elif self._note_resets(cell_index, cell.outputs):
             await self._reconnected()
         return done
+
+    def relay_failure(self) -> str:
+        """Why the kernel's relay ended, which stops the kernel (see
+        :meth:`~grader.execute.channels.Relay.failure`); empty while it runs."""
+        relay = self.km.relay if isinstance(self.km, BoundedSockets) else None
+        return relay.failure() if relay is not None else ""
 
     execute_cell = run_sync(async_execute_cell)
 

@@ -18,6 +18,7 @@ SEVERITY: tuple[Outcome, ...] = (
     "not_a_notebook",
     "invalid_notebook",
     "kernel_died",
+    "message_too_large",
     "judge_failed",
     "judge_timeout",
     "memory_limit",

@@ -29,7 +29,7 @@ from grader.execute.client import MESSAGE_ERRORS, BoundedClient, stop_kernel
 from grader.execute.outcomes import cell_incident, death_incident
 from grader.kernel.cells import INJECTED_TAG
 from grader.report.escape import strip_ansi
-from grader.results import CellResult, Incident
+from grader.results import CellResult, Incident, Outcome
 from grader.sandbox.kernel import Sandbox, SandboxedKernelManager, kernel_manager
 from grader.sandbox.limits import MB
 from grader.sandbox.watchdog import Watchdog
@@ -40,6 +40,8 @@ TIMEOUT_ENAME = "CellTimeoutError"
 GRADER_CELL_TIMEOUT_S = 300
 INTERRUPT_GRACE_S = 5
 """Seconds a cell interrupted at its time limit has to stop before its kernel is killed."""
+RELAY_OUTCOME: Outcome = "message_too_large"
+"""The outcome of a kernel whose relay ended: it refused a message, or could not hold one."""
 PROTOCOL_ENAME = "KernelProtocolError"
 """The error name of a cell during which the kernel sent messages nbclient could not read."""
 
@@ -129,6 +131,7 @@ def run_notebook(
             run.student_cells(student_cells, time.monotonic() + total_timeout, after, before_cell)
             with record_seconds(run.phases, "finish_cell"):
                 finish_error = _finish(client, run.cells, finish_cell, len(nb.cells) - 1, replies)
+            run.relay_ended_after_the_cells()
             stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
         raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
@@ -192,6 +195,15 @@ class _Run:
             out_of_time = ran.status == "timeout" and remaining < self.cell_timeout
             ended = dead or bool(self.client.stopped) or out_of_time
 
+    def relay_ended_after_the_cells(self) -> None:
+        """Name a relay that ended while the grader saved the models (a student's thread can
+        still be sending), unless a cell's incident already did."""
+        why = self.client.relay_failure()
+        if why and not any(i.outcome == RELAY_OUTCOME for i in self.incidents):
+            self.incidents.append(
+                Incident(RELAY_OUTCOME, -1, f"after the last cell: {why}; the kernel was stopped")
+            )
+
 
 def _stop(km: SandboxedKernelManager, client: BoundedClient) -> None:
     """Stop the kernel and close the client's sockets.
@@ -204,6 +216,8 @@ def _stop(km: SandboxedKernelManager, client: BoundedClient) -> None:
     if client.kc is not None:
         client.kc.stop_channels()
         client.kc = None
+    if km.relay is not None:  # shutting the kernel down closed it, unless it never started
+        km.relay.close()
 
 
 def _watchdog(km: SandboxedKernelManager, sandbox: Sandbox | None) -> Watchdog | None:
@@ -327,6 +341,7 @@ def _incidents(
 ) -> list[Incident]:
     """The limits ``cell`` ran into, from its error, the watchdog and the output it printed."""
     found: list[Incident] = []
+    overflow = client.relay_failure()
     strays = watchdog.take_strays() if watchdog else 0
     if strays:
         found.append(
@@ -336,7 +351,13 @@ def _incidents(
                 f"cell {cell.index}: {strays} processes filled the process limit and were killed",
             )
         )
-    if dead and watchdog is not None and watchdog.memory_killed:
+    if overflow:  # the kernel was stopped for it: its death is no incident of its own
+        found.append(
+            Incident(
+                RELAY_OUTCOME, cell.index, f"cell {cell.index}: {overflow}; the kernel was stopped"
+            )
+        )
+    elif dead and watchdog is not None and watchdog.memory_killed:
         found.append(
             Incident("memory_limit", cell.index, f"cell {cell.index}: killed over the memory limit")
         )
@@ -378,13 +399,18 @@ def _run_cell(
     try:
         client.execute_cell(cell, index + 1)  # +1: the setup cell comes first
     except DeadKernelError:
+        why = client.relay_failure()
+        if why:  # the kernel manager killed it when its relay ended
+            client.stopped = why
         return CellResult(
             index,
             "error",
             time.monotonic() - began,
             cell.source,
             "DeadKernelError",
-            "the kernel died while running this cell",
+            f"the grader stopped the kernel: {why}"
+            if why
+            else "the kernel died while running this cell",
         )
     except MESSAGE_ERRORS as exc:
         # A reply nbclient could not read: the kernel can no longer be trusted to follow the

@@ -22,7 +22,7 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Type
 
-from grader.execute.channels import BoundedKernelClient, BoundedSockets
+from grader.execute.channels import BoundedKernelClient, BoundedSockets, Relay
 from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
 
 
@@ -157,7 +157,10 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
     """Starts the kernel through :mod:`grader.sandbox.launcher` when a sandbox is set.
 
     Its sockets, and its clients' (:class:`~grader.execute.channels.BoundedKernelClient`),
-    refuse oversized messages from the kernel before reading them.
+    reach the kernel through its :class:`~grader.execute.channels.Relay`, started with the
+    kernel and stopped with it, and refuse oversized messages before reading them. A kernel
+    whose relay ended is killed, and reported dead, the next time anyone asks whether it is
+    alive (nbclient asks every second while a cell runs).
     """
 
     sandbox: Sandbox | None = None
@@ -176,6 +179,38 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
         if confinement.uid is not None and os.path.isfile(self.connection_file):
             os.chown(self.connection_file, confinement.uid, confinement.gid or confinement.uid)
         return confinement.command(cmd)
+
+    async def _async_pre_start_kernel(self, **kw: t.Any) -> tuple[list[str], dict[str, t.Any]]:
+        cmd, kw = await super()._async_pre_start_kernel(**kw)
+        # The kernel's addresses are known now (its connection file is written): the relay
+        # starts alongside the kernel, and the grader's first socket (control) goes through it.
+        if self.relay is not None:
+            self.relay.close()
+        self.relay = Relay(self.kernel_urls())
+        return cmd, kw
+
+    def client(self, **kwargs: t.Any) -> AsyncKernelClient:  # type: ignore[override]
+        client = super().client(**kwargs)
+        if isinstance(client, BoundedKernelClient):
+            client.relay = self.relay
+        return client
+
+    async def _async_is_alive(self) -> bool:
+        if self.relay is not None and self.relay.failure():
+            # Its messages no longer reach the grader: stop it, with every process it started.
+            provisioner = self.provisioner if self.has_kernel else None
+            if provisioner is not None and await provisioner.poll() is None:
+                await provisioner.kill()
+            return False
+        alive: bool = await super()._async_is_alive()
+        return alive
+
+    is_alive = _async_is_alive
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self.relay is not None and not restart:
+            self.relay.close()
 
 
 def kernel_manager(box: Sandbox) -> SandboxedKernelManager:

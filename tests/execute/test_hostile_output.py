@@ -9,6 +9,9 @@ Issue 10 found holes in what the grader keeps of a kernel's messages and in what
 - error values, layer names and LMS names reached ``report.md``, ``gradebook.csv`` and
   ``canvas.csv`` raw.
 
+Issue 23 found that a kernel could make the grader hold whatever it sent through its own IOPub
+session, however the output limits counted it: one message of many parts is received whole.
+
 The first tests feed :class:`~grader.execute.run.BoundedClient` crafted messages, as a hostile
 kernel can send them (a notebook can reach its kernel's session and sockets); the ``notebook``
 tests grade real notebooks through the command line, and an honest notebook graded beside them
@@ -249,6 +252,50 @@ def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(tmp_path: Pa
     executed = nbformat.read(out / "flood" / "executed.ipynb", as_version=4)
     assert stdout(executed.cells[1]) == "after\n"  # the reconnected kernel runs on
     # The honest notebook, graded in the same grader process as the flood, scores as alone.
+    honest = GradeResult.from_json((out / "honest" / "result.json").read_text())
+    golden = json.loads((GOLDENS / "full_marks.json").read_text())
+    assert {c.id: c.status for c in honest.checks} == golden["checks"]
+    assert honest.score == golden["score"] and honest.incidents == []
+
+
+MULTIPART_FLOOD = (
+    # Issue 23's last gap: messages of many parts, each far below the 8 MiB part bound. libzmq
+    # hands a message over only whole, so whichever process receives one holds all of it.
+    "k = get_ipython().kernel\n"
+    "part = b'x' * (4 << 20)\n"
+    "msg = k.session.msg('stream', {'name': 'stdout', 'text': 'x'}, parent=k.get_parent())\n"
+    "for _ in range(2):  # 2 x 1 GiB, zero copies in the kernel\n"
+    "    k.iopub_socket.send_multipart(k.session.serialize(msg) + [part] * 256, copy=False)\n"
+    "print('sent')"
+)
+
+
+@pytest.mark.notebook
+def test_a_flood_of_many_part_messages_stops_its_kernel_beside_an_honest_notebook(
+    tmp_path: Path,
+) -> None:
+    for name in ("plain", "batch"):
+        (tmp_path / name).mkdir()
+    nbformat.write(notebook(AFTER), tmp_path / "plain" / "plain.ipynb")
+    shutil.copy(EXAMPLES / "full_marks.ipynb", tmp_path / "batch" / "honest.ipynb")
+    nbformat.write(notebook(MULTIPART_FLOOD, AFTER), tmp_path / "batch" / "flood.ipynb")
+    plain = grade_measured(tmp_path / "plain", tmp_path / "plain-out")
+    batch = grade_measured(tmp_path / "batch", tmp_path / "out")
+    # 2 GiB were sent in 4 MiB parts; the kernel's relay, a process of its own, ended on the
+    # first message: the grader (ru_maxrss counts no child) never held any of it. Received
+    # whole, one message alone would take the grader past 1.3 GB.
+    print(f"grader peak RSS: plain {plain / 2**20:.0f} MiB (calibration included), honest "
+          f"beside the flood {batch / 2**20:.0f} MiB")  # fmt: skip
+    assert batch < 768 * 2**20, (plain, batch)
+    out = tmp_path / "out"
+    flood = GradeResult.from_json((out / "flood" / "result.json").read_text())
+    assert flood.outcome == "message_too_large", flood.incidents
+    # Named in the cell during which the grader saw the relay end: the flood's, or the next
+    # (on a busy machine the relay may still be reading the first message).
+    assert [i.outcome for i in flood.incidents] == ["message_too_large"]
+    assert "over the 16 MiB the grader accepts" in flood.incidents[0].detail
+    assert any("the grader stopped the kernel" in n for n in flood.notices), flood.notices
+    # The honest notebook, graded in the same grader process, scores as alone.
     honest = GradeResult.from_json((out / "honest" / "result.json").read_text())
     golden = json.loads((GOLDENS / "full_marks.json").read_text())
     assert {c.id: c.status for c in honest.checks} == golden["checks"]
