@@ -314,7 +314,8 @@ def _changed_without_training(
             seen = None
             if isinstance(checkpoint, tuple):
                 seen = {(s.name, s.cls): s for s in checkpoint[1]}.get(key)
-                source = f"the weights the {role} model was first saved with (checkpoint {checkpoint[0]})"
+                number = checkpoint[0]
+                source = f"the weights the {role} model was first saved with (checkpoint {number})"
                 why = f"no fit trained it, and the {role} model was first saved without it"
             else:
                 why = checkpoint or f"no fit trained it, and no checkpoint holds the {role} model"
