@@ -155,8 +155,11 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
     frozen (one model trained, frozen, then trained again) and are not judged for changes.
 
     One mistake costs once: a model that was never trained (after freezing) is judged on its
-    flags alone, and the verdict says that the weights could not be confirmed unchanged; the
-    missing training is the accuracy check's to charge.
+    flags, and the verdict says that training could not confirm the weights unchanged; the
+    missing training is the accuracy check's to charge. "Never trained" is then checked
+    against what the grader holds (:func:`_changed_without_training`): the frozen layers must
+    end with the weights of their last recorded training, else a fit's record was removed or
+    bypassed, and the check fails.
     """
     role = params.model
     model = ctx.artefacts.model(role)
@@ -192,6 +195,8 @@ def check_frozen(ctx: CheckContext, params: FrozenParams) -> Verdict:
         )
     problems += _changed_in_fits(ctx, selection, compared)
     problems += _changed_after_last_fit(selection, final, compared)
+    if not compared:
+        problems += _changed_without_training(ctx, selection, final, role)
     flags = [{"name": layer.label, "trainable": layer.trainable} for layer in final]
     details: dict[str, t.Any] = {"layers": flags}
     if unconfirmed:
@@ -256,6 +261,80 @@ def _changed_after_last_fit(
         f"{_names(moved)} changed after the last training (fit #{compared[-1].index + 1}); "
         "frozen layers must keep their weights"
     ]
+
+
+def _changed_without_training(
+    ctx: CheckContext, selection: Selection, final: list[LayerState], role: str
+) -> list[str]:
+    """For a model no fit trained after its layers were frozen: the frozen layers must end
+    with the weights the grader last saw them with, since only a fit trains them.
+
+    A fit's record and snapshots, and the kernel's count of fits, are written by the kernel:
+    a cell can remove the record of an unfrozen ``fit`` it just ran (or bypass the wrapped
+    ``fit``), then freeze the layers, and the model would look never trained. What the grader
+    copied out after earlier cells is out of that cell's reach (:mod:`grader.judge.evidence`),
+    so each frozen layer is compared, by name and class (shared layer objects, nested models
+    seen through), with the last of that evidence:
+
+    - the ``after`` snapshot of the last recorded fit of any model holding a layer so named
+      (the base's training, a pretraining fit, a fit that raised): it is the state the
+      records say training left the layer in;
+    - for a layer no fit trained (an ImageNet base; layers given copied weights), the model
+      as the earliest checkpoint holding it saved it: its weights when it was first saved,
+      after the cell that built it.
+
+    A difference is a training the records do not show: the check fails, naming the layers.
+    Without that evidence (the snapshot of that last fit unusable, no checkpoint, or the
+    earliest one unusable) the weights cannot be confirmed and the check fails too: a
+    comparison is never skipped for want of its evidence. An honest model passes: a frozen
+    layer that nothing trained keeps its weights exactly.
+
+    What it cannot see: a cell that trains the layers and forges every file it writes in that
+    same cell (the base's own ``after`` snapshot included) leaves nothing from an earlier cell
+    to compare with; the hidden training is then only as visible as its results.
+    """
+    frozen = [s for i, s in enumerate(final) if selection.is_frozen(i, s.name) and s.weights]
+    last: dict[tuple[str, str], FitCapture] = {}
+    for earlier in sorted(ctx.artefacts.fits, key=lambda f: f.index):
+        last.update({(s.name, s.cls): earlier for s in earlier.layers})
+    changed: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    for layer in frozen:
+        key = (layer.name, layer.cls)
+        fit = last.get(key)
+        if fit is not None:
+            seen = {(s.name, s.cls): s for s in fit.after or ()}.get(key)
+            source = (
+                f"the weights fit #{fit.index + 1} (their last recorded training) left them with"
+            )
+            lost = fit.problem or "it trained a model no rubric role names: weights not kept"
+            why = f"fit #{fit.index + 1}: {lost}"
+        else:
+            checkpoint = ctx.artefacts.first_checkpoint(role)
+            seen = None
+            if isinstance(checkpoint, tuple):
+                seen = {(s.name, s.cls): s for s in checkpoint[1]}.get(key)
+                number = checkpoint[0]
+                source = f"the weights the {role} model was first saved with (checkpoint {number})"
+                why = f"no fit trained it, and the {role} model was first saved without it"
+            else:
+                why = checkpoint or f"no fit trained it, and no checkpoint holds the {role} model"
+        if seen is None:
+            missing.setdefault(why, []).append(layer.label)
+        elif seen.weights != layer.weights:
+            changed.setdefault(source, []).append(layer.label)
+    problems = [
+        f"{_names(labels)} changed with no recorded training to explain it: they differ from "
+        f"{source}; a fit's record is missing (removed, or the grader's fit "
+        "bypassed), so the frozen weights cannot be confirmed unchanged"
+        for source, labels in changed.items()
+    ]
+    problems += [
+        f"the grader holds no earlier weights of frozen {_names(labels)} ({why}), so the "
+        "frozen weights cannot be confirmed unchanged"
+        for why, labels in missing.items()
+    ]
+    return problems
 
 
 def _at(states: t.Sequence[LayerState], i: int, like: LayerState) -> LayerState | None:

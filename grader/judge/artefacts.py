@@ -153,6 +153,7 @@ class Artefacts:
     trained: every check relying on fit records fails on them."""
     _models: dict[tuple[str, str], t.Any] = field(default_factory=dict)
     _compile: dict[str, dict[str, t.Any] | None] = field(default_factory=dict)
+    _checkpoints: dict[str, tuple[int, list[LayerState]] | str | None] = field(default_factory=dict)
 
     def model(self, role: str, *, when: t.Literal["final", "trained"] = "final") -> t.Any:
         """A role's model (cached).
@@ -183,6 +184,54 @@ class Artefacts:
         path = self.folder / layout.model_file(role)
         if not path.is_file():
             raise MissingInput(f"no {role} model found in the notebook")
+        model, self._compile[role] = self._load(path, role)
+        self._models[(role, "final")] = model
+        return model
+
+    def first_checkpoint(self, role: str) -> tuple[int, list[LayerState]] | str | None:
+        """The role's final model (the same model object, by the kernel's id) as the earliest
+        complete checkpoint that holds it saved it: its number and layers. None when no
+        checkpoint holds it (artefacts made without a kernel's cells); why, when the earliest
+        one is unusable (a later one cannot stand in: the model may have been trained since).
+
+        A checkpoint is taken after the cell that wrote it and never read again, so what it
+        holds is the model as that cell left it, out of reach of every later cell.
+        """
+        if role in self._checkpoints:
+            return self._checkpoints[role]
+        model_id = self.roles.get(role)
+        found: tuple[int, list[LayerState]] | str | None = None
+        folder = self.folder / layout.CHECKPOINTS
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        numbered = sorted(
+            named[0]
+            for name in names
+            if (named := layout.final_of_checkpoint(name)) is not None and named[1] == layout.ROLES
+        )
+        for number in numbered:
+            table = self.folder / layout.checkpoint_file(number, layout.ROLES)
+            entry = _json_object(table, []).get(role)
+            if not isinstance(entry, dict) or entry.get("model_id") != model_id:
+                continue
+            path = self.folder / layout.checkpoint_file(number, layout.model_file(role))
+            if "error" in entry or not path.is_file():
+                found = f"checkpoint {number} holds no usable {role} model"
+                break
+            try:
+                found = (number, layer_states(self._load(path, role)[0]))
+            except MissingInput as exc:
+                found = f"checkpoint {number}'s {role} model is unusable ({exc})"
+            break
+        self._checkpoints[role] = found
+        return found
+
+    def _load(self, path: Path, role: str) -> tuple[t.Any, dict[str, t.Any] | None]:
+        """A saved model (with its nested models' flags) and its compile arguments, loaded
+        after its archive passed the allow-list.
+
+        Raises:
+            MissingInput: the archive was refused or cannot be rebuilt.
+        """
         try:
             archive = inspect_archive(path, max_bytes=self.max_bytes)
         except ModelRefused as exc:
@@ -198,9 +247,7 @@ class Artefacts:
                 why = unbuildable(archive.config, exc)
                 raise MissingInput(f"the {role} model was not loaded: {why}") from exc
         _restore_container_flags(model, archive.config)
-        self._models[(role, "final")] = model
-        self._compile[role] = archive.compile_config
-        return model
+        return model, archive.compile_config
 
     def _trained(self, role: str, final: t.Any) -> t.Any:
         fits = self.fits_of(role)

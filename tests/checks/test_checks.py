@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import typing as t
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from grader.checks.architecture import align, diff, signatures
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
 from grader.judge.artefacts import Artefacts, FitCapture, LayerState, VariableSummary, layer_states
+from grader.kernel import layout
 from grader.rubric import Assignment, CheckSpec, load_assignment
 from reference import cifar10_transfer as ref
 
@@ -69,10 +72,20 @@ def artefacts(
     fits: list[FitCapture] = (),  # type: ignore[assignment]
     variables: dict[str, VariableSummary] | None = None,
 ) -> Artefacts:
+    """The artefacts a kernel leaves for these models as they are now: their final saves, and
+    the checkpoint taken after the cell that built them (the same weights: nothing trained
+    them unrecorded), with ``fits`` as recorded."""
     (tmp_path / "models").mkdir(parents=True, exist_ok=True)
+    (tmp_path / layout.CHECKPOINTS).mkdir(exist_ok=True)
     for role, model in models.items():
-        model.save(tmp_path / "models" / f"{role}.keras")
+        model.save(tmp_path / layout.model_file(role))
+        shutil.copyfile(
+            tmp_path / layout.model_file(role),
+            tmp_path / layout.checkpoint_file(0, layout.model_file(role)),
+        )
     roles = {role: id(model) for role, model in models.items()}
+    table = {role: {"variable": role, "model_id": model_id} for role, model_id in roles.items()}
+    (tmp_path / layout.checkpoint_file(0, layout.ROLES)).write_text(json.dumps(table))
     return Artefacts(tmp_path, list(fits), roles, {r: r for r in roles}, {}, variables or {}, {})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing as t
 from pathlib import Path
 
@@ -51,6 +52,11 @@ class Kernel:
         x = np.random.default_rng(seed).random((8, *shape), dtype=np.float32)
         y = keras.utils.to_categorical(np.arange(8) % width, width)
         self._fit(model, x, y, epochs=1, batch_size=8, verbose=0)
+
+    def checkpoint(self, **namespace: keras.Model) -> None:
+        """The checkpoint the kernel writes after a cell that changed a role's model."""
+        runtime._STATE.setdefault("checkpoints", 0)
+        assert runtime.checkpoint(dict(namespace))
 
     def finish(self, **namespace: keras.Model) -> Artefacts:
         runtime.finish(dict(namespace))
@@ -193,6 +199,124 @@ def test_a_model_never_trained_is_still_judged_on_its_flags(
     art = run(tmp_path, monkeypatch, freeze=True, train_transfer=False)
     result = judge("transfer.frozen", art)
     assert result.status == "pass" and "never trained" in result.message
+
+
+def hide_the_last_fit(folder: Path, model: keras.Model) -> None:
+    """Issue 23, gap 1: the cell that ran an unfrozen ``fit`` removes its record and both
+    snapshots and takes it off the kernel's count, then freezes the layers it trained."""
+    index = runtime._STATE["fit_count"] - 1
+    for name in (
+        layout.fit_record(index),
+        layout.snapshot(index, "before"),
+        layout.snapshot(index, "after"),
+    ):
+        (folder / name).unlink()
+    runtime._STATE["fit_count"] -= 1
+    freeze_afterwards(folder, model)
+
+
+def train_unrecorded(folder: Path, model: keras.Model) -> None:
+    """Training through Keras' own ``fit``, which the grader's wrapper never sees."""
+    x = np.random.default_rng(1).random((8, 32, 32, 3), dtype=np.float32)
+    keras.Model.fit(model, x, keras.utils.to_categorical(np.arange(8) % 10, 10), verbose=0)
+    freeze_afterwards(folder, model)
+
+
+@pytest.mark.parametrize("tamper", [hide_the_last_fit, train_unrecorded])
+def test_training_hidden_from_the_records_fails_frozen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tamper: t.Callable[[Path, keras.Model], None]
+) -> None:
+    """The model looks never trained, and nothing the kernel counted is missing; but its
+    frozen layers no longer hold the weights the base's fit (taken out of reach after an
+    earlier cell) left them with. It scored as frozen."""
+    trained = tamper is hide_the_last_fit  # else the tampering trains
+    art = run(tmp_path, monkeypatch, freeze=False, tamper=tamper, train_transfer=trained)
+    assert art.record_problems == [] and [f.index for f in art.fits] == [0]
+    result = judge("transfer.frozen", art)
+    assert result.status == "fail", result.message
+    assert re.search(
+        r"- layers conv2d\S*, conv2d\S* changed with no recorded training to explain it: they "
+        r"differ from the weights fit #1 \(their last recorded training\) left them with; a "
+        r"fit's record is missing \(removed, or the grader's fit bypassed\), so the frozen "
+        r"weights cannot be confirmed unchanged",
+        result.message,
+    ), result.message
+    assert "never trained" in result.message  # and the flags it saw were right
+
+
+def test_a_pretrained_model_trained_again_unrecorded_fails_frozen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pretraining_fits``: the model's own first fit is the weights' last record."""
+    from reference.mnist_transfer import build_model
+    from tests.checks.test_course_checks import MNIST
+    from tests.checks.test_course_checks import judge as judge_course
+
+    kernel = Kernel(tmp_path / "artefacts", monkeypatch, {"model": ["model"]})
+    model = build_model()
+    kernel.fit(model, 5, 0, shape=(28, 28, 1))
+    for layer in model.layers[:7]:
+        layer.trainable = False
+    honest = judge_course(MNIST, "model.frozen", kernel.finish(model=model))
+    assert honest.status == "pass" and "never trained after" in honest.message, honest.message
+    for layer in model.layers[:7]:
+        layer.trainable = True
+    model.compile(optimizer="adadelta", loss="categorical_crossentropy")
+    kernel.fit(model, 5, 1, shape=(28, 28, 1))
+    hide_the_last_fit(kernel.folder, model)
+    for layer in model.layers[:7]:
+        layer.trainable = False
+    result = judge_course(MNIST, "model.frozen", kernel.finish(model=model))
+    assert result.status == "fail", result.message
+    assert "differ from the weights fit #1 (their last recorded training)" in result.message
+
+
+def vgg_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, train: bool, checkpoint: bool = True
+) -> t.Any:
+    """A base no fit trains (VGG19's blocks): built and checkpointed after its cell, then
+    perhaps trained unrecorded with every layer trainable, then frozen by blocks."""
+    from tests.checks.test_course_checks import VGG, mini_vgg
+    from tests.checks.test_course_checks import judge as judge_course
+
+    kernel = Kernel(tmp_path / "artefacts", monkeypatch, {"model": ["model"]})
+    model = mini_vgg()
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    if checkpoint:
+        kernel.checkpoint(model=model)
+    if train:
+        x = np.random.default_rng(0).random((8, 32, 32, 3), dtype=np.float32)
+        keras.Model.fit(model, x, keras.utils.to_categorical(np.arange(8), 10), verbose=0)
+    for layer in model.layers:
+        layer.trainable = not layer.name.startswith(("block1", "block2", "block3", "block4"))
+    return judge_course(VGG, "model.frozen_blocks", kernel.finish(model=model))
+
+
+def test_layers_no_fit_trained_are_compared_with_the_first_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    honest = vgg_run(tmp_path / "honest", monkeypatch, train=False)
+    assert honest.status == "pass" and "never trained" in honest.message, honest.message
+    hidden = vgg_run(tmp_path / "hidden", monkeypatch, train=True)
+    assert hidden.status == "fail"
+    assert (
+        "changed with no recorded training to explain it: they differ from the weights the "
+        "model model was first saved with (checkpoint 0)"
+    ) in hidden.message, hidden.message
+    assert "block1_conv1" in hidden.message and "block5" not in hidden.message
+
+
+def test_frozen_weights_with_nothing_to_compare_them_with_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No fit trained the layers and no checkpoint holds the model (the kernel's hook was
+    removed): the weights cannot be confirmed, so the check cannot pass."""
+    result = vgg_run(tmp_path, monkeypatch, train=False, checkpoint=False)
+    assert result.status == "fail"
+    assert (
+        "the grader holds no earlier weights of frozen layers block1_conv1, block1_conv2"
+    ) in result.message, result.message
+    assert "no checkpoint holds the model model" in result.message
 
 
 def test_a_data_summary_cut_short_is_unusable_not_judged_on_its_half() -> None:

@@ -12,6 +12,10 @@ notebook and one notebook per attack; the honest one must get exactly its golden
   the grader's own functions, and trains past the budget with ``fit.__wrapped__``.
 - **Hidden training**: the ``not_frozen`` notebook deletes its transfer fit's ``after`` snapshot
   in the training cell, then freezes the reused layers (issue 23): evidence missing fails.
+- **Unrecorded training**: the ``not_frozen`` notebook removes its transfer fit's record and
+  both snapshots in the training cell, takes the fit off the kernel's count, then freezes the
+  reused layers (issue 23, gap 1): the model looks never trained, but its frozen layers no
+  longer hold the weights the base's fit left them with, taken out of reach a cell earlier.
 - **Array bomb**: ``variables.npz`` declares a 4 GiB array in a few megabytes.
 - **Slow model**: a model of legal layers (``UpSampling1D`` + ``SimpleRNN``) that would keep
   ``predict`` busy for hours.
@@ -185,6 +189,21 @@ for layer in trans_model.layers[:5]:
 """
 )
 
+UNRECORD = (
+    RUNTIME
+    + """\
+import os
+trans_model = new_model
+hist2 = trans_model.fit(x2_train, y2_train, epochs=10, batch_size=100, verbose=2)
+_STATE["fit_count"] -= 1
+fit = _STATE["fit_count"]
+for name in (f"fits/{fit}.json", f"snapshots/{fit}-before.npz", f"snapshots/{fit}-after.npz"):
+    os.remove(_STATE["artefacts"] / name)
+for layer in trans_model.layers[:5]:
+    layer.trainable = False
+"""
+)
+
 
 def variant(
     name: str, *, replace: dict[int, str] | None = None, append: str = ""
@@ -219,6 +238,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         variant("forged", replace={14: RECREATE}, append=FORGE),
         variant("lazy", append=LAZY),
         variant("hidden", replace={14: UNFROZEN, 16: HIDE}),
+        variant("unrecorded", replace={14: UNFROZEN, 16: UNRECORD}),
         variant("bomb", append=BOMB),
         variant("slow", append=SLOW),
     ]
@@ -285,6 +305,21 @@ def test_training_hidden_by_deleting_its_snapshot_fails_frozen(graded: dict[str,
     frozen = next(c for c in result.checks if c.id == "transfer.frozen")
     assert frozen.status == "fail"
     assert "snapshots/1-after.npz is missing" in frozen.message, frozen.message
+    assert result.score <= 85
+
+
+def test_training_hidden_by_removing_its_whole_record_fails_frozen(
+    graded: dict[str, object],
+) -> None:
+    result: GradeResult = graded["results"]["unrecorded"]  # type: ignore[index]
+    by_id = {c.id: c for c in result.checks}
+    frozen = by_id["transfer.frozen"]
+    assert frozen.status == "fail"
+    assert (
+        "changed with no recorded training to explain it: they differ from the weights fit #1 "
+        "(their last recorded training) left them with; a fit's record is missing"
+    ) in frozen.message, frozen.message
+    assert "is missing or unusable" not in frozen.message  # the kernel's count was hidden too
     assert result.score <= 85
 
 
