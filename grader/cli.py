@@ -109,7 +109,9 @@ def main(ctx: click.Context, verbose: bool, course: Path | None) -> None:
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Notebooks graded at once, each in its own kernel [default: what cores and memory allow].",
+    help="Notebooks graded at once, each in its own kernel [default: as many as the free cores "
+    "hold, each notebook counted at the cores it keeps busy (1 on 2 cores), fewer when memory "
+    "is short].",
 )
 @click.option(
     "--scheduler",
@@ -208,7 +210,7 @@ def grade(
             assignment=assignment,
             out=out,
             options=options,
-            jobs=jobs or default_jobs(),
+            jobs=jobs or default_jobs(budget),
             scheduler=scheduler,
             roster=roster,
             force=force,
