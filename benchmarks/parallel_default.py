@@ -237,12 +237,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=6, help="notebooks per run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", default="smoke")
+    parser.add_argument(
+        "--shared-cache",
+        action="store_true",
+        help="keep $GRADER_CACHE_DIR (its data and calibration) instead of an empty one",
+    )
     args = parser.parse_args()
     start_load = os.getloadavg()[0]
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-parallel-") as tmp:
         tmp_path = Path(tmp)
-        os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
+        if not args.shared_cache:
+            os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
         hand_in = tmp_path / "hand-in"
         make_hand_in(hand_in, args.count)
         calibrate(args.budget)
