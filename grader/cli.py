@@ -274,17 +274,26 @@ def check(
     measured when it was built, so no reference is trained here.
     """
     from grader.course import use_kit_around
-    from grader.pipeline import check as check_one
     from grader.progress import PhaseDisplay
-
-    use_kit_around(notebook.parent)
-    from grader.report.terminal import print_report
 
     options = CHECK_DEFAULTS.replace(
         budget=budget, data_dir=data_dir, weights_dir=weights_dir, view=view
     )
     with PhaseDisplay():
-        result, report = check_one(notebook, assignment=assignment, options=options)
+        use_kit_around(notebook.parent)
+        # Before the pipeline's modules are imported and the data loaded: they boot meanwhile.
+        from grader.check_start import start_check
+
+        pool = start_check(notebook, assignment, options)
+        try:
+            from grader.pipeline import check as check_one
+
+            result, report = check_one(notebook, assignment=assignment, options=options, warm=pool)
+        finally:
+            if pool is not None:
+                pool.close()
+    from grader.report.terminal import print_report
+
     print_report(result, view)
     click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
 

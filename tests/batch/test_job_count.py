@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def test_a_budget_not_in_the_table_gets_no_more_jobs_than_the_costliest() -> Non
 
 def test_default_jobs_reads_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workers, "cores", lambda: 8)
-    monkeypatch.setattr(workers.os, "getloadavg", lambda: (4.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.0, 0.0, 0.0))
     assert workers.default_jobs("standard") == 2
 
 
@@ -87,7 +88,12 @@ def test_grade_uses_the_default_unless_j_is_given(
 ) -> None:
     seen = _record_jobs(monkeypatch)
     budgets: list[str] = []
-    monkeypatch.setattr(workers, "default_jobs", lambda budget: budgets.append(budget) or 3)
+
+    def default_jobs(budget: str) -> int:
+        budgets.append(budget)
+        return 3
+
+    monkeypatch.setattr(workers, "default_jobs", default_jobs)
     args = ["grade", str(EXAMPLES / "full_marks.ipynb"), "-a", "cifar10_transfer"]
     args += ["--budget", "smoke", "--out", str(tmp_path / "out"), *given]
     CliRunner().invoke(main, args)
