@@ -152,8 +152,10 @@ def test_student_self_check_writes_the_report_beside_the_notebook(
     pools: list[WarmPool | None] = []
     reports: list[Path] = []
 
+    start_check = check_start.start_check
+
     def start(*args: Any) -> WarmPool | None:
-        pools.append(check_start.start_check(*args))
+        pools.append(start_check(*args))
         return pools[-1]
 
     def write(result: GradeResult, folder: Path, **kwargs: Any) -> dict[str, Path]:
