@@ -55,6 +55,34 @@ def test_the_files_prepare_data_wrote_are_remembered() -> None:
     assert remembered_files(**other) is None
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"kernel": "../../secret.npz", "held_out": "held-out-x.npz"},
+        {"kernel": "kernel-x.npz", "held_out": "/etc/passwd"},
+        {"kernel": "results.json", "held_out": "held-out-x.npz"},
+        ["kernel-x.npz"],
+    ],
+)
+def test_an_index_naming_other_files_is_not_followed(names: t.Any) -> None:
+    spec, data = _prepared()
+    index = _index_of(data)
+    saved = index.read_text()
+    try:
+        index.write_text(json.dumps(names))
+        assert remembered_files(**assignment_data(spec, CHECK_DEFAULTS)) is None
+    finally:
+        index.write_text(saved)
+
+
+def _index_of(data: t.Any) -> Path:
+    return next(
+        p
+        for p in data.kernel_file.parent.glob("files-*.json")
+        if json.loads(p.read_text())["kernel"] == data.kernel_file.name
+    )
+
+
 def test_the_kernel_and_judge_start_with_the_keys_grading_takes(
     notebook: Path, started: dict[str, list[t.Any]]
 ) -> None:
@@ -79,11 +107,7 @@ def test_a_wrong_guess_starts_a_kernel_that_is_never_used(
     notebook: Path, started: dict[str, list[t.Any]]
 ) -> None:
     spec, data = _prepared()
-    index = next(
-        p
-        for p in data.kernel_file.parent.glob("files-*.json")
-        if json.loads(p.read_text())["kernel"] == data.kernel_file.name
-    )
+    index = _index_of(data)
     stale = data.kernel_file.with_name("kernel-stale.npz")
     shutil.copy(data.kernel_file, stale)
     index.write_text(json.dumps({"kernel": stale.name, "held_out": data.held_out_file.name}))

@@ -125,9 +125,15 @@ def remembered_files(
     index = _index(dataset, data_dir, seed, held_back, secret or grader_secret())
     try:
         names = json.loads(index.read_text(encoding="utf-8"))
-        files = RememberedFiles(index.parent / names["kernel"], index.parent / names["held_out"])
+        kernel, held_out = str(names["kernel"]), str(names["held_out"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    # Names of files beside it and nothing else, whatever the index says.
+    if not (kernel.startswith("kernel-") and held_out.startswith("held-out-")) or any(
+        Path(name).name != name for name in (kernel, held_out)
+    ):
+        return None
+    files = RememberedFiles(index.parent / kernel, index.parent / held_out)
     return files if files.kernel_file.is_file() and files.held_out_file.is_file() else None
 
 
