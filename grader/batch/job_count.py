@@ -17,11 +17,14 @@ import math
 BESIDE_KERNEL = {"smoke": 0.8, "standard": 0.4, "full": 0.2}
 """Cores one notebook keeps busy besides its kernel's arithmetic threads, by budget.
 
-At ``smoke`` a notebook's cells take 10-15 s, and the Keras imports of its judge and of the
-next kernel (about 5 CPU-seconds each) fall within them: ``-j 1`` kept 1.6-1.8 cores busy with
-one arithmetic thread per kernel (``benchmarks/parallel_default.py``). Larger budgets train for
-longer against the same fixed costs, so these shrink with them (estimated from the same fixed
-costs over the longer cells, not measured)."""
+Measured at ``smoke`` (``benchmarks/parallel_default.py``, 2026-12-06, one arithmetic thread
+per kernel): a notebook costs about 31 CPU-seconds, 17 in its kernel (start, ``import keras``
+and cells), 9 in its judge (its own ``import keras``, the data, the judging) and 5 in the
+grader; the same notebooks take 14-20 s of wall time each at ``-j 1`` on a quiet machine
+(issue 27: 82 s for six), so one keeps 1.5-2.2 cores busy, and 1 + 0.8 is taken. Larger
+budgets train for longer against the same fixed costs (the imports, the judge's start), so the
+share beside the kernel shrinks with them: estimated from those fixed costs over longer cells,
+not measured."""
 
 UNKNOWN_BUDGET = BESIDE_KERNEL["smoke"]
 """A budget not in the table is counted as the costliest per notebook (never more jobs)."""
