@@ -26,8 +26,9 @@ notebooks/min), -j 2 265.0 s (0.91), default 379.6 s (0.63; the default is -j 1 
 so -j 1 and the default are the same command and differ by the load alone: 269-480 s for it);
 31-32 CPU-seconds per notebook at every -j (kernels 17, judges 9, grader 5). On a machine that
 others keep saturated, -j 2 gets a larger share of it (more processes to schedule), not more
-work done per CPU-second; see the README's "Default -j" section for the figures and the quiet
-round.
+work done per CPU-second. A fourth round after the judge's fast exit (``--rounds 1``, load 4.3
+to 7.3): -j 1 202.1 s, -j 2 128.6 s, default 206.5 s; 25-26 CPU-seconds per notebook (kernels
+15, judges 7, grader 3-4). See the README's "Default -j" section.
 """
 
 from __future__ import annotations
