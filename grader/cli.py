@@ -115,7 +115,9 @@ def main(ctx: click.Context, verbose: bool, course: Path | None) -> None:
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Notebooks graded at once, each in its own kernel [default: what cores and memory allow].",
+    help="Notebooks graded at once, each in its own kernel [default: as many as the free cores "
+    "hold, each notebook counted at the cores it keeps busy (1 on 2 cores), fewer when memory "
+    "is short].",
 )
 @click.option(
     "--scheduler",
@@ -214,7 +216,7 @@ def grade(
             assignment=assignment,
             out=out,
             options=options,
-            jobs=jobs or default_jobs(),
+            jobs=jobs or default_jobs(budget),
             scheduler=scheduler,
             roster=roster,
             force=force,
@@ -278,17 +280,26 @@ def check(
     measured when it was built, so no reference is trained here.
     """
     from grader.course import use_kit_around
-    from grader.pipeline import check as check_one
     from grader.progress import PhaseDisplay
-
-    use_kit_around(notebook.parent)
-    from grader.report.terminal import print_report
 
     options = CHECK_DEFAULTS.replace(
         budget=budget, data_dir=data_dir, weights_dir=weights_dir, view=view
     )
     with PhaseDisplay():
-        result, report = check_one(notebook, assignment=assignment, options=options)
+        use_kit_around(notebook.parent)
+        # Before the pipeline's modules are imported and the data loaded: they boot meanwhile.
+        from grader.check_start import start_check
+
+        pool = start_check(notebook, assignment, options)
+        try:
+            from grader.pipeline import check as check_one
+
+            result, report = check_one(notebook, assignment=assignment, options=options, warm=pool)
+        finally:
+            if pool is not None:
+                pool.close()
+    from grader.report.terminal import print_report
+
     print_report(result, view)
     click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
 

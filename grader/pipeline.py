@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -20,7 +19,7 @@ from grader.assemble import Graded, assemble_result, sandbox_notices
 from grader.authoring.locked_cells import restore_locked
 from grader.budget import Budget
 from grader.calibrate import Calibration, calibration
-from grader.data.prepare import PreparedData, prepare_data
+from grader.data.prepare import PreparedData, assignment_data, prepare_data
 from grader.data.pretrained import PretrainedWeights, find_weights
 from grader.exceptions import GraderError, InputError, NotANotebookError
 from grader.execute.environment import check_environment
@@ -39,7 +38,6 @@ from grader.judge.process import (
     judge_key,
     judge_request,
 )
-from grader.kit.spec import data_secret
 from grader.notebook import assignment_of, read_notebook
 from grader.options import CHECK_DEFAULTS, GradeOptions
 from grader.output_folder import prepare_output_folder
@@ -89,7 +87,22 @@ def grade(
         ... # doctest: +SKIP
     """
     started = time.monotonic()
-    submission = Path(submission)
+    result, execution = _graded(Path(submission), assignment, options, warm, started)
+    folder = Path(out) / Path(submission).stem
+    if execution is None:
+        return _write_refused(result, folder, options)
+    _write(result, execution, folder, options, started)
+    return result
+
+
+def _graded(
+    submission: Path,
+    assignment: str | Path | Assignment,
+    options: GradeOptions,
+    warm: WarmPool | None,
+    started: float,
+) -> tuple[GradeResult, Execution | None]:
+    """Grade one notebook, writing nothing; the execution is None for a refused file."""
     laps: dict[str, float] = {}
     with record_seconds(laps, "rubric"):
         spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
@@ -98,11 +111,10 @@ def grade(
     phase("preparing the data")
     with record_seconds(laps, "data"):
         data = _data(spec, options)
-    folder = Path(out) / submission.stem
     try:
         nb = read_notebook(submission)
     except NotANotebookError as exc:
-        return _write_refused(_refused(submission, spec, plan, data, exc, started), folder, options)
+        return _refused(submission, spec, plan, data, exc, started), None
     pretrained = _pretrained(spec, options)
     # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
     # the calibration and starts the judge.
@@ -121,8 +133,7 @@ def grade(
         submission.stem, spec, plan, data, reference, pretrained, graded, locked_changes, manual
     )
     _add_timings(result, laps, graded, started)
-    _write(result, graded.execution, folder, options, started)
-    return result
+    return result, graded.execution
 
 
 def _pretrained(spec: Assignment, options: GradeOptions) -> list[PretrainedWeights]:
@@ -154,15 +165,7 @@ def _add_timings(
 
 
 def _data(spec: Assignment, options: GradeOptions) -> PreparedData:
-    return prepare_data(
-        spec.dataset,
-        data_dir=options.data_dir,
-        seed=spec.seed,
-        held_back=spec.held_back,
-        # A student kit's data is drawn with the kit's public secret, which its thresholds
-        # were calibrated with (see grader.kit.build); it is never the grading data.
-        secret=data_secret(spec.kit) if spec.kit is not None else options.secret,
-    )
+    return prepare_data(**assignment_data(spec, options))
 
 
 def _run_and_judge(
@@ -365,6 +368,7 @@ def check(
     *,
     assignment: str | Path | None = None,
     options: GradeOptions = CHECK_DEFAULTS,
+    warm: WarmPool | None = None,
 ) -> tuple[GradeResult, Path]:
     """A student's self-check: grade at the smoke budget, write the HTML report beside the notebook.
 
@@ -372,6 +376,9 @@ def check(
         notebook: the student's notebook.
         assignment: the assignment id; the notebook's metadata says it when None.
         options: the smoke budget and the student's view unless an instructor asks for more.
+        warm: a pool whose kernel and judge were started for this check before the grader's
+            modules were imported (:func:`grader.check_start.start_check`); its caller closes
+            it. None: a pool is made here, and its kernel starts once the data is ready.
 
     Returns:
         The result and the path of the HTML report.
@@ -380,6 +387,7 @@ def check(
         InputError: not a notebook, no assignment id anywhere, or the notebook's folder cannot
             take the report (:class:`~grader.exceptions.OutputFolderError`).
     """
+    started = time.monotonic()
     nb = read_notebook(Path(notebook))
     chosen = assignment or assignment_of(nb)
     if chosen is None:
@@ -390,17 +398,17 @@ def check(
         Path(notebook).parent,
         advice="copy the notebook into a folder you can write to; the report is written beside it",
     )
-    pool = WarmPool() if warm_kernels_enabled() else None
+    pool = warm if warm is not None else (WarmPool() if warm_kernels_enabled() else None)
     if pool is not None:
         pool.ahead = False  # one notebook: its own kernel starts first thing, no next one
     try:
-        with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
-            result = grade(
-                Path(notebook), assignment=chosen, out=Path(tmp), options=options, warm=pool
-            )
+        result, _ = _graded(Path(notebook), chosen, options, pool, started)
     finally:
-        if pool is not None:
+        if pool is not None and warm is None:
             pool.close()
+    # The reports are written once, beside the notebook: nothing else reads a check's
+    # result.json or executed notebook.
+    phase("writing the report")
     paths = write_reports(
         result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=options.view
     )

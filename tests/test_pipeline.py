@@ -16,9 +16,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from grader import check_start, pipeline
 from grader.cli import main
+from grader.data.prepare import assignment_data, prepare_data
+from grader.execute.warm import WarmPool
+from grader.options import CHECK_DEFAULTS
 from grader.pipeline import grade
+from grader.report.render import write_reports
 from grader.results import GradeResult
+from grader.rubric import load_assignment
 from tests.conftest import EXAMPLES, ROOT, SMOKE, GradeExample
 
 pytestmark = pytest.mark.notebook
@@ -134,17 +140,42 @@ def test_grading_twice_gives_identical_scores(tmp_path: Path, graded_example: Gr
     assert runs[0].fits == runs[1].fits  # the same training histories, to the last digit
 
 
-def test_student_self_check_writes_the_report_beside_the_notebook(tmp_path: Path) -> None:
+def test_student_self_check_writes_the_report_beside_the_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     notebook = tmp_path / "my_homework.ipynb"
     shutil.copy(EXAMPLES / "wrong_dense_width.ipynb", notebook)
+    # The data prepared once before (as any earlier grade of the assignment does), so that the
+    # kernel and the judge start before the command loads it (issue 27).
+    spec = load_assignment("cifar10_transfer")
+    prepare_data(**assignment_data(spec, CHECK_DEFAULTS))
+    pools: list[WarmPool | None] = []
+    reports: list[Path] = []
+
+    start_check = check_start.start_check
+
+    def start(*args: Any) -> WarmPool | None:
+        pools.append(start_check(*args))
+        return pools[-1]
+
+    def write(result: GradeResult, folder: Path, **kwargs: Any) -> dict[str, Path]:
+        reports.append(folder)
+        return write_reports(result, folder, **kwargs)
+
+    monkeypatch.setattr(check_start, "start_check", start)
+    monkeypatch.setattr(pipeline, "write_reports", write)
     result = CliRunner().invoke(main, ["check", str(notebook)])
     assert result.exit_code == 0, result.output
     assert "transfer.architecture" in result.output and "units is 64, expected 128" in result.output
     assert (tmp_path / "my_homework.report.html").is_file()
+    assert reports == [tmp_path]  # rendered once, beside the notebook
+    # The kernel and the judge started before the data was loaded are the ones used.
+    assert len(pools) == 1 and pools[0] is not None
+    assert (pools[0].served, pools[0].judged, pools[0].holding) == (1, 1, False)
     # Not a terminal: a plain line per phase on stderr while it runs (issue 25, item 7).
     code_cells = sum(c["cell_type"] == "code" for c in json.loads(notebook.read_text())["cells"])
     phases = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "] " in line]
-    assert phases[0] == "preparing the data"
+    assert phases[:2] == ["starting the kernel and the judge", "preparing the data"]
     running = [p for p in phases if p.startswith("running cell ")]
     assert [r.split()[2] for r in running] == [
         f"{n}/{code_cells}" for n in range(1, 1 + code_cells)
@@ -153,5 +184,5 @@ def test_student_self_check_writes_the_report_beside_the_notebook(tmp_path: Path
         phases.index("starting the kernel and the grader's setup cell")
         < phases.index(running[0])
         < phases.index("judging the models")
-        < phases.index("writing the reports")
+        < phases.index("writing the report")
     )

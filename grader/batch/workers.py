@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import keras_env
+from grader.batch.job_count import job_count
 from grader.batch.process_pool import ProcessPool, WorkerDied
 from grader.exceptions import GraderError, MissingExtraError, SchedulerError
 from grader.machine import cores
 from grader.options import GradeOptions
-from grader.sandbox.limits import thread_env
+from grader.sandbox.limits import ARITHMETIC_THREADS, thread_env
 
 if t.TYPE_CHECKING:
     from grader.execute.warm import WarmPool
@@ -76,12 +77,19 @@ class TaskResult:
     duration_s: float = 0.0
 
 
-def default_jobs() -> int:
-    """As many jobs as there are cores, fewer when memory would not hold them."""
+def default_jobs(budget: str) -> int:
+    """The ``-j`` a batch at ``budget`` gets when none is given: what this machine's free cores
+    and memory hold, each notebook counted at the cores it keeps busy (see
+    :func:`grader.batch.job_count.job_count`)."""
     import psutil
 
-    by_memory = int(psutil.virtual_memory().available // MEMORY_PER_JOB)
-    return max(1, min(cores(), by_memory))
+    return job_count(
+        cores(),
+        load=os.getloadavg()[0],
+        threads_per_kernel=ARITHMETIC_THREADS,
+        budget=budget,
+        memory_jobs=int(psutil.virtual_memory().available // MEMORY_PER_JOB),
+    )
 
 
 _WARM: list[WarmPool] = []

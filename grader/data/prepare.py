@@ -5,13 +5,38 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.data import sets
 from grader.data.cache import cache_dir
 from grader.data.secret import grader_secret
-from grader.results import DataInfo
+from grader.kit.spec import data_secret
+from grader.results import DataInfo, write_atomic
+
+if t.TYPE_CHECKING:
+    from grader.options import GradeOptions
+    from grader.rubric import Assignment
+
+
+class DataFiles(t.Protocol):
+    """The two files a kernel's and a judge's sandboxes are made with."""
+
+    @property
+    def kernel_file(self) -> Path: ...
+
+    @property
+    def held_out_file(self) -> Path: ...
+
+
+@dataclass(frozen=True)
+class RememberedFiles:
+    """The files :func:`prepare_data` wrote the last time it was asked for the same data."""
+
+    kernel_file: Path
+    held_out_file: Path
 
 
 @dataclass(frozen=True)
@@ -55,6 +80,20 @@ def prepare_data(
     return _prepared(dataset, data_dir, seed, held_back, secret or grader_secret())
 
 
+def assignment_data(spec: Assignment, options: GradeOptions) -> dict[str, t.Any]:
+    """The arguments of :func:`prepare_data` (and :func:`remembered_files`) for grading ``spec``
+    with ``options``."""
+    return {
+        "dataset": spec.dataset,
+        "data_dir": options.data_dir,
+        "seed": spec.seed,
+        "held_back": spec.held_back,
+        # A student kit's data is drawn with the kit's public secret, which its thresholds
+        # were calibrated with (see grader.kit.build); it is never the grading data.
+        "secret": data_secret(spec.kit) if spec.kit is not None else options.secret,
+    }
+
+
 @functools.cache
 def _prepared(
     dataset: str, data_dir: Path | None, seed: int, held_back: int, secret: str
@@ -69,7 +108,59 @@ def _prepared(
     held_out_path = folder / f"held-out-{dataset}-{fingerprint}.npz"
     if not held_out_path.is_file():
         sets.save_arrays(held_out_path, x=held_out.x, y=held_out.y)
+    _remember(dataset, data_dir, seed, held_back, secret, kernel_path, held_out_path)
     return PreparedData(visible, held_out, kernel_path, held_out_path, fingerprint)
+
+
+def remembered_files(
+    dataset: str, *, data_dir: Path | None, seed: int, held_back: int, secret: str | None
+) -> RememberedFiles | None:
+    """The files :func:`prepare_data` wrote for these arguments last time, if they are there.
+
+    Known without loading the data (seconds for CIFAR-10), so that a kernel can be started
+    with them first thing; the data is loaded, and the files named again, while it boots. They
+    are a guess: a kernel or judge started with other files than those the loaded data names
+    is not used (its sandbox's key differs).
+    """
+    index = _index(dataset, data_dir, seed, held_back, secret or grader_secret())
+    try:
+        names = json.loads(index.read_text(encoding="utf-8"))
+        kernel, held_out = str(names["kernel"]), str(names["held_out"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    # Names of files beside it and nothing else, whatever the index says.
+    if not (kernel.startswith("kernel-") and held_out.startswith("held-out-")) or any(
+        Path(name).name != name for name in (kernel, held_out)
+    ):
+        return None
+    files = RememberedFiles(index.parent / kernel, index.parent / held_out)
+    return files if files.kernel_file.is_file() and files.held_out_file.is_file() else None
+
+
+def _index(dataset: str, data_dir: Path | None, seed: int, held_back: int, secret: str) -> Path:
+    # The secret is part of the key, hashed: nothing on disk names it.
+    arguments = json.dumps([dataset, str(data_dir), seed, held_back, secret])
+    return (
+        cache_dir() / "data" / f"files-{hashlib.sha256(arguments.encode()).hexdigest()[:16]}.json"
+    )
+
+
+def _remember(
+    dataset: str,
+    data_dir: Path | None,
+    seed: int,
+    held_back: int,
+    secret: str,
+    kernel_path: Path,
+    held_out_path: Path,
+) -> None:
+    index = _index(dataset, data_dir, seed, held_back, secret)
+    text = json.dumps({"kernel": kernel_path.name, "held_out": held_out_path.name})
+    try:
+        if not index.is_file() or index.read_text(encoding="utf-8") != text:
+            write_atomic(index, text)
+    except OSError:
+        pass  # a read-only cache: the next kernel starts once the data is loaded, as before
 
 
 def data_fingerprint(ds: sets.Dataset, held_out: sets.HeldOut) -> str:

@@ -15,7 +15,7 @@ import nbformat
 
 from grader.budget import Budget
 from grader.data.cache import cache_dir, keras_home
-from grader.data.prepare import PreparedData
+from grader.data.prepare import DataFiles, PreparedData
 from grader.data.pretrained import WEIGHT_FILES, PretrainedWeights, offline_weights
 from grader.execute.warm import (
     PRELOAD,
@@ -31,7 +31,7 @@ from grader.sandbox.kernel import Sandbox
 
 
 def kernel_key(
-    spec: Assignment, data: PreparedData, pretrained: list[PretrainedWeights], options: GradeOptions
+    spec: Assignment, data: DataFiles, pretrained: list[PretrainedWeights], options: GradeOptions
 ) -> WarmKey:
     """What the kernel's sandbox is made from, all known before the submission is."""
     # Keras' cache is hidden from the kernel: it gets its own copy of the weights.

@@ -164,7 +164,12 @@ def main() -> int:
     if sys.stdin.readline().strip() != GO:
         return 0  # the notebook could not be run to its end: nothing to judge
     judge(prepared, out)
-    return 0
+    # The findings are all written: the grader waits for this process to end, and a Python
+    # that has TensorFlow loaded takes seconds to tear it down (measured 4-5 s at load 12,
+    # 0.1-0.2 s without). Nothing is left to release that the sandbox does not remove.
+    out.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.budget import Budget
-from grader.data.prepare import PreparedData
+from grader.data.prepare import DataFiles, PreparedData
 from grader.data.pretrained import PretrainedWeights
 from grader.judge.evidence import MAX_EVIDENCE_BYTES
 from grader.judge.findings import JudgeFindings, parse_findings
@@ -202,7 +202,7 @@ class JudgeKey:
 
 
 def judge_key(
-    options: SandboxOptions, spec: Assignment, data: PreparedData, env: t.Mapping[str, str]
+    options: SandboxOptions, spec: Assignment, data: DataFiles, env: t.Mapping[str, str]
 ) -> JudgeKey:
     """The key of the judge that ``spec``'s submissions are judged by (see :class:`JudgeKey`)."""
     return JudgeKey(

@@ -1,0 +1,101 @@
+"""The default ``-j``: what the free cores hold, each notebook at the cores it keeps busy."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.batch import workers
+from grader.batch.job_count import BESIDE_KERNEL, busy_cores, job_count
+from grader.cli import main
+from tests.conftest import EXAMPLES
+
+
+@pytest.mark.parametrize("budget", [*BESIDE_KERNEL, "a budget of a newer rubric"])
+def test_two_cores_grade_one_notebook_at_a_time(budget: str) -> None:
+    # One notebook already keeps more than one of two cores busy: a second would only slow
+    # both (issue 27: -j 2 was 0.91x -j 1 under load).
+    assert job_count(2, budget=budget) == 1
+    assert job_count(2, load=1.5, budget=budget) == 1
+
+
+def test_eight_cores_grade_several_at_once() -> None:
+    assert job_count(8, budget="smoke") == 4  # 8 / 1.8
+    assert job_count(8, budget="standard") == 5  # 8 / 1.4
+    assert job_count(8, budget="full") == 6  # 8 / 1.2
+
+
+def test_sixty_four_cores_are_held_back_by_memory_only() -> None:
+    assert job_count(64, budget="standard") == 45
+    assert job_count(64, budget="standard", memory_jobs=20) == 20
+
+
+def test_load_takes_cores_away() -> None:
+    assert job_count(8, load=4.0, budget="standard") == 2
+    # A machine busier than it has cores still grades, one notebook at a time.
+    assert job_count(8, load=30.0, budget="standard") == 1
+    assert job_count(64, load=-1.0, budget="standard") == 45  # no load average: none assumed
+
+
+def test_more_threads_per_kernel_mean_fewer_jobs() -> None:
+    assert busy_cores(2, "standard") == busy_cores(1, "standard") + 1
+    assert job_count(8, threads_per_kernel=2, budget="standard") == 3  # 8 / 2.4
+    assert job_count(8, threads_per_kernel=2, budget="standard") < job_count(8, budget="standard")
+
+
+def test_never_none_and_never_more_than_cores() -> None:
+    assert job_count(1, budget="full") == 1
+    assert job_count(1, budget="full", memory_jobs=0) == 1
+    for cores in range(1, 129):
+        for load in (0.0, 0.5, 3.0, 200.0):
+            assert 1 <= job_count(cores, load=load, budget="full") <= cores
+
+
+def test_a_budget_not_in_the_table_gets_no_more_jobs_than_the_costliest() -> None:
+    assert job_count(32, budget="huge") == job_count(32, budget="smoke")
+
+
+def test_default_jobs_reads_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "cores", lambda: 8)
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.0, 0.0, 0.0))
+    assert workers.default_jobs("standard") == 2
+
+
+def _record_jobs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Stop ``grade`` at grade_batch, keeping the ``jobs`` it was given."""
+    import grader.batch.run
+
+    seen: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake(*args: t.Any, jobs: int, **kwargs: t.Any) -> t.NoReturn:
+        seen.append(jobs)
+        raise Stop
+
+    monkeypatch.setattr(grader.batch.run, "grade_batch", fake)
+    return seen
+
+
+@pytest.mark.parametrize(("given", "expected"), [([], 3), (["-j", "7"], 7), (["-j", "1"], 1)])
+def test_grade_uses_the_default_unless_j_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: list[str], expected: int
+) -> None:
+    seen = _record_jobs(monkeypatch)
+    budgets: list[str] = []
+
+    def default_jobs(budget: str) -> int:
+        budgets.append(budget)
+        return 3
+
+    monkeypatch.setattr(workers, "default_jobs", default_jobs)
+    args = ["grade", str(EXAMPLES / "full_marks.ipynb"), "-a", "cifar10_transfer"]
+    args += ["--budget", "smoke", "--out", str(tmp_path / "out"), *given]
+    CliRunner().invoke(main, args)
+    assert seen == [expected]
+    assert budgets == ([] if given else ["smoke"])
