@@ -28,7 +28,7 @@ so -j 1 and the default are the same command and differ by the load alone: 269-4
 others keep saturated, -j 2 gets a larger share of it (more processes to schedule), not more
 work done per CPU-second. A fourth round after the judge's fast exit (``--rounds 1``, load 4.3
 to 7.3): -j 1 202.1 s, -j 2 128.6 s, default 206.5 s; 25-26 CPU-seconds per notebook (kernels
-15, judges 7, grader 3-4). See the README's "Default -j" section.
+15, judges 7, grader 3-4). See docs/benchmarks.md, "Default -j".
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from grader.data import sets
 from grader.data.cache import cache_dir
-from grader.data.secret import grader_secret
-from grader.kit.spec import data_secret
+from grader.data.secret import data_secret, grader_secret
 from grader.results import DataInfo, write_atomic
 
 if t.TYPE_CHECKING:

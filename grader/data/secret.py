@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import typing as t
+
+from grader.exceptions import KitError
 
 ENV = "GRADER_SECRET"
 FILENAME = "secret"
@@ -56,3 +59,16 @@ def secret_number(secret: str) -> int:
 def fingerprint(secret: str) -> str:
     """A short public name for the secret (cache file names), from which it cannot be found."""
     return hashlib.sha256(b"fingerprint:" + secret.encode()).hexdigest()[:12]
+
+
+def data_secret(table: dict[str, t.Any]) -> str:
+    """The public secret a student kit's data is drawn with, from its ``[kit]`` table (the
+    kit has no grader secret: its data is drawn in the student's own environment).
+
+    Raises:
+        KitError: the kit has none.
+    """
+    secret = table.get("data_secret")
+    if not isinstance(secret, str) or not secret:
+        raise KitError("the kit's [kit] data_secret is missing; rebuild the kit")
+    return secret

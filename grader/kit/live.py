@@ -31,6 +31,7 @@ from pathlib import Path
 from grader.checks.base import CheckContext, run_check
 from grader.checks.transfer import reused_names
 from grader.course import course_root, use_kit_around
+from grader.data.secret import data_secret
 from grader.exceptions import KitError
 from grader.judge.artefacts import (
     Artefacts,
@@ -39,7 +40,6 @@ from grader.judge.artefacts import (
     variables_from,
     without_input,
 )
-from grader.kit.spec import data_secret
 from grader.results import CheckResult
 
 if t.TYPE_CHECKING:

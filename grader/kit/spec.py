@@ -211,15 +211,3 @@ def describe_extension(model: t.Any, base: t.Any) -> dict[str, t.Any]:
         ],
         "compile": model.get_compile_config() if model.compiled else None,
     }
-
-
-def data_secret(table: dict[str, t.Any]) -> str:
-    """The public secret the kit's data is drawn with.
-
-    Raises:
-        KitError: the kit has none.
-    """
-    secret = table.get("data_secret")
-    if not isinstance(secret, str) or not secret:
-        raise KitError("the kit's [kit] data_secret is missing; rebuild the kit")
-    return secret
