@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from batch_throughput import calibrate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assignments" / "cifar10_transfer" / "submissions"
@@ -67,20 +68,6 @@ def make_hand_in(folder: Path, count: int) -> None:
         nb = json.loads(examples[i % len(examples)].read_text())
         nb["metadata"]["benchmark_token"] = uuid.uuid4().hex
         (folder / f"student{i:03d}.ipynb").write_text(json.dumps(nb))
-
-
-def calibrate(budget: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from grader.options import GradeOptions; "
-            "from grader.pipeline import prepare_reference; "
-            "prepare_reference(assignment='cifar10_transfer', "
-            f"options=GradeOptions(budget={budget!r}))",
-        ],
-        check=True,
-    )
 
 
 def role(process: psutil.Process) -> str:
