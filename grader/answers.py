@@ -19,7 +19,7 @@ import typing as t
 from collections.abc import Mapping, Sequence
 
 from grader.results import ManualAnswer
-from grader.rubric_manual import ManualItem
+from grader.rubric.manual import ManualItem
 
 _SPACE = re.compile(r"\s+")
 

@@ -64,7 +64,7 @@ def calibration(
     """
     if assignment.kit is not None:
         # A student kit: the reference was trained when the kit was built, never here.
-        from grader.kit.spec import find_calibration
+        from grader.rubric.kit import find_calibration
 
         found = find_calibration(
             assignment.kit,

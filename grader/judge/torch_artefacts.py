@@ -47,7 +47,7 @@ from grader.results import FitRecord
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
-    from grader.rubric_torch import TorchSpec
+    from grader.rubric.pytorch import TorchSpec
 
 MAX_JSON_BYTES = 16 * 2**20
 MAX_CELL_FILES = 2000

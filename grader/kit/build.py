@@ -17,7 +17,7 @@ no message, no params), their hints, the budgets, the roles and the data variabl
 the reference module's name, the solution notebook, written-answer marking schemes, the
 instructors' ``fix`` of each check and the one-defect examples (``[[mutants]]``). Its
 ``[kit]`` table holds the expected models as Keras configurations (see
-:mod:`grader.kit.spec`) and the reference's figures for each budget and data source
+:mod:`grader.rubric.kit`) and the reference's figures for each budget and data source
 prepared, measured here by training the reference, so that a student's ``grader check``
 never trains it.
 
@@ -59,15 +59,15 @@ from grader.data.prepare import prepare_data
 from grader.data.pretrained import find_weights
 from grader.exceptions import KitError
 from grader.kit import wheels
-from grader.kit.spec import (
+from grader.notebook import read_notebook
+from grader.options import KIT_BUDGETS
+from grader.rubric import Assignment, load_assignment
+from grader.rubric.kit import (
     KIT_VERSION,
     build_expected,
     describe_extension,
     describe_model,
 )
-from grader.notebook import read_notebook
-from grader.options import KIT_BUDGETS
-from grader.rubric import Assignment, load_assignment
 
 KIT_NAME = "keras-course-kit"
 

@@ -8,7 +8,7 @@ does), the data variables are summarised by the kernel runtime's own function, a
 is the registered production check (:func:`grader.checks.base.run_check`) fed through
 :class:`LiveArtefacts`, an :class:`~grader.judge.artefacts.Artefacts` whose models are the
 live ones. The expected models come from the kit's public spec
-(:class:`grader.kit.spec.KitReference`), never from a reference package.
+(:class:`grader.rubric.kit.KitReference`), never from a reference package.
 
 What needs the notebook re-run is left to :func:`full_check`: accuracy (the budgeted training)
 and whatever a ``fit`` record proves (frozen weights unchanged by training, transferred

@@ -5,7 +5,7 @@
 - :mod:`grader.review.export`: decisions into ``result.json``, reports and the gradebooks.
 - :mod:`grader.review.app`: ``grader review OUT``, the local web app.
 
-The items it grades are ``[[manual]]`` tables (:mod:`grader.rubric_manual`), their answers
+The items it grades are ``[[manual]]`` tables (:mod:`grader.rubric.manual`), their answers
 found while a notebook is graded (:mod:`grader.answers`); the look-alike pairs it shows are
 found by :mod:`grader.lookalikes`; the score is the rule of :mod:`grader.score`.
 """

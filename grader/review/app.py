@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response
 from grader.lookalikes.finder import Findings, load_findings
 from grader.review.db import ReviewDB
 from grader.review.export import ClassInfo, ReviewState, export_review, read_class
-from grader.rubric_manual import ManualItem
+from grader.rubric.manual import ManualItem
 
 HERE = Path(__file__).parent
 CSP = (

@@ -33,7 +33,7 @@ from grader.results import GradeResult
 from grader.review.db import FILENAME as DB_FILENAME
 from grader.review.db import ReviewDB, active
 from grader.review.merge import merged
-from grader.rubric_manual import ManualItem
+from grader.rubric.manual import ManualItem
 from grader.score import final_score
 
 if t.TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 from grader.answers import answer_digest, collect_answers
 from grader.exceptions import RubricError
 from grader.rubric import parse_assignment
-from grader.rubric_manual import Criterion, ManualItem
+from grader.rubric.manual import Criterion, ManualItem
 from tests.review.fixtures import MANUAL_TOML, ROOT
 
 RUBRIC = ROOT / "assignments" / "cifar10_transfer" / "assignment.toml"

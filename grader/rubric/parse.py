@@ -16,8 +16,8 @@ from grader.checks.base import REGISTRY
 from grader.checks.params import parse as parse_params
 from grader.exceptions import RubricError
 from grader.rubric import VISIBILITIES, Assignment, CheckSpec, Mutant, Visibility
-from grader.rubric_manual import parse_manual
-from grader.rubric_torch import parse_torch
+from grader.rubric.manual import parse_manual
+from grader.rubric.pytorch import parse_torch
 from grader.sandbox.limits import LIMIT_FIELDS, Limits
 
 

@@ -19,8 +19,8 @@ from grader.checks.params import variables as params_variables
 from grader.course import course_of, course_root, find_course, import_reference, package_dir
 from grader.exceptions import InputError, RubricError, UnknownAssignmentError
 from grader.results import CheckResult, CheckStatus
-from grader.rubric_manual import ManualItem
-from grader.rubric_torch import TorchSpec
+from grader.rubric.manual import ManualItem
+from grader.rubric.pytorch import TorchSpec
 from grader.sandbox.limits import Limits
 
 Visibility = t.Literal["visible", "after_due_date", "after_published", "hidden"]
@@ -181,9 +181,9 @@ class Assignment:
     architectures and pre-calibrated thresholds stand in for the reference, which a kit does
     not carry."""
     torch: TorchSpec | None = None
-    """The ``[torch]`` table: the notebook is a PyTorch one (see :mod:`grader.rubric_torch`)."""
+    """The ``[torch]`` table: the notebook is a PyTorch one (see :mod:`grader.rubric.pytorch`)."""
     manual: tuple[ManualItem, ...] = ()
-    """Items a person grades (``[[manual]]``, see :mod:`grader.rubric_manual`); their points
+    """Items a person grades (``[[manual]]``, see :mod:`grader.rubric.manual`); their points
     are not in :attr:`max_score`, which counts the automatic checks only."""
 
     def reveals(self) -> dict[str, Visibility]:
@@ -214,10 +214,10 @@ class Assignment:
 
     def reference_module(self) -> t.Any:
         """The reference module, imported from the course folder; for a student kit, the
-        expected models its public spec describes (see :class:`grader.kit.spec.KitReference`).
+        expected models its public spec describes (see :class:`grader.rubric.kit.KitReference`).
         """
         if self.kit is not None:
-            from grader.kit.spec import KitReference
+            from grader.rubric.kit import KitReference
 
             return KitReference(self.kit)
         return import_reference(self.reference, self.course)
@@ -301,6 +301,6 @@ def parse_assignment(text: str, path: Path, *, check_files: bool = True) -> Assi
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RubricError(path, f"not valid TOML ({exc})") from exc
-    from grader.rubric_parse import parse_tables  # it builds this module's dataclasses
+    from grader.rubric.parse import parse_tables  # it builds this module's dataclasses
 
     return parse_tables(raw, path, check_files=check_files)
