@@ -18,6 +18,7 @@ from grader.data.pretrained import PretrainedWeights
 from grader.data.sets import DATASETS
 from grader.execute.outcomes import first_failure, outcome_of
 from grader.execute.run import Execution
+from grader.framework import framework_of
 from grader.judge.findings import JudgeFindings
 from grader.judge.flags import accuracy_flags
 from grader.report.escape import strip_ansi
@@ -25,7 +26,7 @@ from grader.report.facts import warning_notices
 from grader.results import CellResult, CheckResult, GradeResult, Incident, ManualAnswer
 from grader.rubric import Assignment
 from grader.sandbox.kernel import Sandbox
-from grader.versions import torch_versions, versions
+from grader.versions import versions
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def assemble_result(
         data=data.info(),
         seed=spec.seed,
         timings={"execute": execution.duration_s, "checks": graded.judge_seconds},
-        versions={**versions(), **(torch_versions() if spec.torch else {})},
+        versions={**versions(), **framework_of(spec).versions()},
         notices=[
             *_notices(plan, data, execution, findings.role_variables, spec),
             *warning_notices(_stderr_by_cell(execution.notebook)),
@@ -133,11 +134,7 @@ def _notices(
 ) -> list[str]:
     notes = []
     if plan.capped:
-        what = (
-            "every DataLoader pass and each model's training passes were"
-            if spec.torch
-            else "every fit/evaluate/predict call was"
-        )
+        what = framework_of(spec).capped
         notes.append(
             f"Budget '{plan.name}': {what} capped "
             f"({plan.describe()}). Accuracy thresholds come from the reference trained under "

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import keras_env
-from grader.budget import Budget, sample_count
+from grader.budget import Budget
 from grader.checks.base import REGISTRY, figure_key
 from grader.data.cache import cache_dir
 from grader.data.prepare import PreparedData
 from grader.data.pretrained import PretrainedWeights
 from grader.data.sets import Dataset, HeldOut
 from grader.exceptions import CalibrationError
+from grader.framework import framework_of
 from grader.results import FitRecord, write_atomic
 from grader.sandbox.limits import ARITHMETIC_THREADS
 from grader.versions import versions
@@ -84,7 +85,7 @@ def calibration(
             versions()["keras"],
             # Another thread count is another arithmetic (see ARITHMETIC_THREADS).
             f"t{ARITHMETIC_THREADS}",
-            *_framework_versions(assignment),
+            *(f"{dist}={v}" for dist, v in framework_of(assignment).versions().items()),
             _reference_digest(assignment, budget),
             *(w.fingerprint for w in pretrained),
         ]
@@ -247,41 +248,14 @@ def train_and_measure(
     Returns:
         Check id -> the reference's figure for that check.
     """
-    if assignment.torch is not None:
-        from grader.calibrate_torch import train_reference_torch
-
-        seed = assignment.seed if seed is None else seed
-        models = train_reference_torch(assignment, budget, ds, seed=seed, fits=fits)
-        return _measure(assignment, models, held_out, budget)
-    keras = keras_env.keras()
-
-    reference = assignment.reference_module()
-
-    trained: list[tuple[t.Any, dict[str, t.Any], t.Any]] = []
-
-    def capped_fit(model: t.Any, **kwargs: t.Any) -> t.Any:
-        capped, _ = budget.cap_fit(kwargs)
-        history = model.fit(**capped)
-        trained.append((model, {"requested": kwargs, "capped": capped}, history))
-        return history
-
-    keras.utils.set_random_seed(assignment.seed if seed is None else seed)
-    try:
-        extra = {"weights": pretrained[0].path} if len(pretrained) == 1 else {}
-        # TensorFlow's C++ runtime logs to stderr when training starts (see keras_env).
-        with keras_env.quiet_stderr():
-            models = reference.train(ds.x_train, ds.y_train, fit=capped_fit, **extra)
-    except Exception as exc:  # any failure of the reference is the instructor's to fix
-        raise CalibrationError(
-            f"training the reference {assignment.reference} failed ({type(exc).__name__}: {exc}); "
-            "fix the reference module before grading"
-        ) from exc
-    if fits is not None:
-        role_of = {id(model): role for role, model in models.items()}
-        fits += [
-            _fit_record(role_of.get(id(model), "other"), args, history)
-            for model, args, history in trained
-        ]
+    models = framework_of(assignment).train_reference(
+        assignment,
+        budget,
+        ds,
+        seed=assignment.seed if seed is None else seed,
+        fits=fits,
+        pretrained=pretrained,
+    )
     with keras_env.quiet_stderr():
         return _measure(assignment, models, held_out, budget)
 
@@ -296,25 +270,3 @@ def _measure(
         if measure is not None:
             figures[check.id] = measure(models[check.params.model], held_out, check.params, budget)
     return figures
-
-
-def _framework_versions(assignment: Assignment) -> list[str]:
-    """PyTorch's versions for a PyTorch assignment (imported only then), else nothing."""
-    if assignment.torch is None:
-        return []
-    from grader.calibrate_torch import framework_versions
-
-    return framework_versions()
-
-
-def _fit_record(role: str, args: dict[str, t.Any], history: t.Any) -> FitRecord:
-    requested, capped = args["requested"], args["capped"]
-    runs = {str(k): [float(v) for v in vals] for k, vals in history.history.items()}
-    return FitRecord(
-        model=role,
-        epochs_requested=int(requested.get("epochs", 1)),
-        epochs_run=max((len(v) for v in runs.values()), default=0),
-        samples_requested=sample_count(requested.get("x")) or 0,
-        samples_used=sample_count(capped.get("x")) or 0,
-        history=runs,
-    )

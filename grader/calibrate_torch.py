@@ -19,15 +19,9 @@ from grader.budget import Budget
 from grader.data.sets import Dataset, save_arrays
 from grader.exceptions import CalibrationError
 from grader.results import FitRecord
-from grader.versions import torch_versions
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
-
-
-def framework_versions() -> list[str]:
-    """The versions a PyTorch calibration depends on, for its cache key."""
-    return [f"{dist}={version}" for dist, version in torch_versions().items()]
 
 
 def train_reference_torch(

@@ -34,9 +34,10 @@ from grader.data import sets as datasets
 from grader.data.cache import cache_dir
 from grader.data.pretrained import find_weights
 from grader.data.secret import fingerprint, grader_secret
+from grader.framework import framework_of
 from grader.options import GradeOptions, View
 from grader.report.render import templates_dir
-from grader.versions import torch_versions, versions
+from grader.versions import versions
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -82,7 +83,7 @@ def grading_context(spec: Assignment, options: GradeOptions) -> str:
                 "pretrained": [
                     find_weights(a, options.weights_dir).fingerprint for a in spec.pretrained
                 ],
-                "versions": {**versions(), **(torch_versions() if spec.torch else {})},
+                "versions": {**versions(), **framework_of(spec).versions()},
                 "kernel_limits": dataclasses.asdict(options.limits_for(spec)),
                 "sandboxed": options.sandboxed,
                 "secret": fingerprint(options.secret or grader_secret()),

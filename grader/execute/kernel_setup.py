@@ -16,14 +16,12 @@ import nbformat
 from grader.budget import Budget
 from grader.data.cache import cache_dir, keras_home
 from grader.data.prepare import DataFiles, PreparedData
-from grader.data.pretrained import WEIGHT_FILES, PretrainedWeights, offline_weights
+from grader.data.pretrained import WEIGHT_FILES, PretrainedWeights
 from grader.execute.warm import (
-    PRELOAD,
-    TORCH_PRELOAD,
     WarmKey,
     warm_key,
 )
-from grader.kernel.cells import finish_code, setup_code
+from grader.framework import framework_of
 from grader.options import GradeOptions
 from grader.rubric import Assignment
 from grader.sandbox.confine import ENV_ALLOWED
@@ -37,15 +35,14 @@ def kernel_key(
     # Keras' cache is hidden from the kernel: it gets its own copy of the weights.
     extra_files = [spec.folder / name for name in spec.sandbox_files]
     extra_files += [w.path for w in pretrained if w.path is not None]
-    if spec.torch is None:  # keras.applications bases a notebook may build besides the rubric's
-        extra_files += offline_weights(spec.pretrained, options.weights_dir)
+    extra_files += framework_of(spec).offline_weights(spec, options)
     return warm_key(
         options.sandbox_for(spec),
         data=data.kernel_file,
         extra_files=extra_files,
         hide=_secrets(spec, options),
         env={name: os.environ.get(name, "") for name in ENV_ALLOWED},
-        preload=TORCH_PRELOAD if spec.torch else PRELOAD,
+        preload=framework_of(spec).preload,
     )
 
 
@@ -80,12 +77,7 @@ def kernel_cells(
     spec: Assignment, nb: nbformat.NotebookNode, config: dict[str, t.Any]
 ) -> tuple[str, str]:
     """The grader's first and last cells: Keras' runtime, or PyTorch's for a ``[torch]`` rubric."""
-    if spec.torch is None:
-        return setup_code(config), finish_code()
-    from grader.kernel import torch_cells
-
-    config = {**config, "torch": torch_cells.kernel_options(spec, nb)}
-    return torch_cells.setup_code(config), torch_cells.finish_code()
+    return framework_of(spec).kernel_cells(spec, nb, config)
 
 
 def _secrets(spec: Assignment, options: GradeOptions) -> list[Path | None]:

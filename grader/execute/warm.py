@@ -35,6 +35,7 @@ from pathlib import Path
 
 from jupyter_core.utils import run_sync
 
+from grader.framework.keras import PRELOAD
 from grader.judge.process import JudgeKey, StartedJudge
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_manager, kernel_sandbox
@@ -44,11 +45,6 @@ SWITCH = "GRADER_WARM_KERNELS"
 debug)."""
 JUDGE_SWITCH = "GRADER_WARM_JUDGES"
 """Set to ``0`` to start every judge when its submission comes, warm kernels still on."""
-PRELOAD = "import keras"
-"""What a warm kernel runs at start, before any submission is known: grader code only."""
-TORCH_PRELOAD = "from grader.torch_env import without_triton; without_triton(); import torchvision"
-"""A PyTorch assignment's warm kernel imports PyTorch instead (Triton blocked first, as the
-kernel runtime does before any torch import: see :mod:`grader.torch_env`)."""
 HISTORY = "--HistoryManager.hist_file=:memory:"
 """As nbclient starts its kernels: no history file in the kernel's folder."""
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import grader
 from grader.exceptions import InputError
+from grader.framework import framework_of
 from grader.options import GRADESCOPE_TIMEOUT, GradeOptions
 from grader.rubric import Assignment, load_assignment
 from grader.sandbox.confine import JUDGE_GROUP
@@ -222,7 +223,7 @@ def build_bundle(
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, text)
         # Keras' backend: the core requires no TensorFlow build, the image needs one.
-        extras = ("tensorflow", "torch") if spec.torch is not None else ("tensorflow",)
+        extras = framework_of(spec).pip_extras
         bundle.writestr(f"{SOURCE}/pyproject.toml", _pyproject(extras))
         bundle.writestr("requirements.lock", requirements_lock(extras))
         bundle.writestr("assets.json", json.dumps(manifest, indent=2) + "\n")

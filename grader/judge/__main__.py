@@ -90,21 +90,14 @@ def prepare(request: dict[str, t.Any]) -> Prepared:
 def judge(request: dict[str, t.Any] | Prepared, out: t.TextIO) -> None:
     """Run every check of the request's rubric on its artefacts; write the findings to ``out``."""
     from grader.checks.base import CheckContext, run_check
-    from grader.judge.artefacts import Artefacts, read_artefacts
+    from grader.framework import framework_of
 
     prepared = request if isinstance(request, Prepared) else prepare(request)
     spec, given, held_out = prepared.spec, prepared.given, prepared.held_out
     request = prepared.request
-    artefacts: Artefacts
-    if spec.torch is not None:
-        # A PyTorch notebook's models are ONNX graphs, read through an operator allow-list.
-        from grader.judge.torch_artefacts import read_torch_artefacts
-
-        artefacts = read_torch_artefacts(
-            Path(request["artefacts"]), spec, max_bytes=int(request["max_bytes"])
-        )
-    else:
-        artefacts = read_artefacts(Path(request["artefacts"]), max_bytes=int(request["max_bytes"]))
+    artefacts = framework_of(spec).read_artefacts(
+        Path(request["artefacts"]), spec, max_bytes=int(request["max_bytes"])
+    )
     ctx = CheckContext(
         artefacts,
         spec,

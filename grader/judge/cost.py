@@ -26,6 +26,7 @@ import typing as t
 from grader import keras_env
 from grader.checks.architecture import ReferenceModelParams
 from grader.checks.base import CheckContext
+from grader.framework import framework_of
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -142,7 +143,7 @@ def reference_flops(assignment: Assignment, role: str) -> float:
 
 def prepare_reference_costs(assignment: Assignment) -> None:
     """Estimate the reference's cost for every role an accuracy check evaluates."""
-    if assignment.torch is not None:
+    if not framework_of(assignment).estimates_cost:
         return
     for check in assignment.checks:
         if check.kind == "accuracy":

@@ -28,6 +28,7 @@ from pathlib import Path
 from grader.budget import Budget
 from grader.data.prepare import DataFiles, PreparedData
 from grader.data.pretrained import PretrainedWeights
+from grader.framework import framework_of
 from grader.judge.evidence import MAX_EVIDENCE_BYTES
 from grader.judge.findings import JudgeFindings, parse_findings
 from grader.rubric import Assignment
@@ -210,7 +211,7 @@ def judge_key(
         spec.reference_dir(),
         data.kernel_file,
         data.held_out_file,
-        "torch" if spec.torch else "keras",
+        framework_of(spec).name,
         tuple(sorted(env.items())),
     )
 

@@ -58,6 +58,7 @@ from grader.course import KIT_MARKER
 from grader.data.prepare import prepare_data
 from grader.data.pretrained import find_weights
 from grader.exceptions import KitError
+from grader.framework import framework_of
 from grader.kit import wheels
 from grader.notebook import read_notebook
 from grader.options import KIT_BUDGETS
@@ -360,7 +361,7 @@ class _synthetic_only:
 
 
 def _readme(names: list[str], wheel: str, budgets: t.Sequence[str]) -> str:
-    torch = [n for n in names if load_assignment(n).torch is not None]
+    torch = [n for n in names if not framework_of(load_assignment(n)).live_check]
     listed = "\n".join(
         f"- `assignments/{n}/student.ipynb`"
         + (

@@ -33,6 +33,7 @@ from grader.checks.transfer import reused_names
 from grader.course import course_root, use_kit_around
 from grader.data.secret import data_secret
 from grader.exceptions import KitError
+from grader.framework import framework_of
 from grader.judge.artefacts import (
     Artefacts,
     MissingInput,
@@ -194,7 +195,7 @@ def check(
     if namespace is None:
         namespace = _caller_namespace()
     spec = _assignment(assignment)
-    if spec.torch is not None:
+    if not framework_of(spec).live_check:
         raise KitError(
             f"{spec.id} is a PyTorch assignment: kit.check() judges live Keras models only; "
             "save the notebook and run kit.full_check() (or `grader check <notebook>`)"

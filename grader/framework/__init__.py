@@ -1,0 +1,90 @@
+"""The seam between the grader and the framework a course's notebooks are written in.
+
+Everything that differs between a Keras assignment and a PyTorch one, from the kernel's first
+import to the judge's artefact reader, is a method of :class:`Framework`; the grader asks
+:func:`framework_of` once, from the rubric (a ``[torch]`` table names PyTorch), and calls the
+answer. Nothing else in the grader branches on the framework. A third framework is one more
+implementation of this protocol (otter-grader's ``runners/abstract_runner.py`` plays the same
+part for languages).
+
+Implementations import their framework lazily: choosing one imports neither Keras nor PyTorch.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+if t.TYPE_CHECKING:
+    import nbformat
+
+    from grader.budget import Budget
+    from grader.data.pretrained import PretrainedWeights
+    from grader.data.sets import Dataset
+    from grader.judge.artefacts import Artefacts
+    from grader.options import GradeOptions
+    from grader.results import FitRecord
+    from grader.rubric import Assignment
+
+Name = t.Literal["keras", "torch"]
+
+
+class Framework(t.Protocol):
+    """What the grader needs to know of a framework, and to have it do."""
+
+    name: Name
+    """The judge's ``--framework`` and the name reports give."""
+    preload: str
+    """The kernel's first code, run while the submission is not known yet (a warm kernel)."""
+    pip_extras: tuple[str, ...]
+    """The grader's extras a Gradescope image installs for it."""
+    capped: str
+    """What a budget caps, as the budget's notice says it."""
+    live_check: bool
+    """Whether ``kit.check()`` can judge its live models inside a notebook."""
+    estimates_cost: bool
+    """Whether the judge estimates a model's cost from its graph before evaluating it."""
+
+    def versions(self) -> dict[str, str]:
+        """Versions a grade depends on beyond :func:`grader.versions.versions`."""
+        ...
+
+    def kernel_cells(
+        self, spec: Assignment, nb: nbformat.NotebookNode, config: dict[str, t.Any]
+    ) -> tuple[str, str]:
+        """The grader's first and last cells, given the setup ``config``."""
+        ...
+
+    def offline_weights(self, spec: Assignment, options: GradeOptions) -> list[Path]:
+        """Pretrained weights a notebook may load besides the rubric's, copied into its
+        sandbox."""
+        ...
+
+    def train_reference(
+        self,
+        assignment: Assignment,
+        budget: Budget,
+        ds: Dataset,
+        *,
+        seed: int,
+        fits: list[FitRecord] | None,
+        pretrained: t.Sequence[PretrainedWeights],
+    ) -> dict[str, t.Any]:
+        """Train the reference under ``budget``: its models by role."""
+        ...
+
+    def read_artefacts(self, folder: Path, spec: Assignment, *, max_bytes: int) -> Artefacts:
+        """In the judge: what the kernel left, read as untrusted input."""
+        ...
+
+
+def framework_of(spec: Assignment) -> Framework:
+    """The framework ``spec``'s notebooks are written in: PyTorch for a ``[torch]`` rubric,
+    else Keras."""
+    if spec.torch is not None:
+        from grader.framework.pytorch import PYTORCH
+
+        return PYTORCH
+    from grader.framework.keras import KERAS
+
+    return KERAS

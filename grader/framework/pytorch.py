@@ -1,0 +1,76 @@
+"""PyTorch: notebooks whose rubric has a ``[torch]`` table; their models are exported to ONNX
+in the kernel and judged as data (:mod:`grader.judge.torch_artefacts`)."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+if t.TYPE_CHECKING:
+    import nbformat
+
+    from grader.budget import Budget
+    from grader.data.pretrained import PretrainedWeights
+    from grader.data.sets import Dataset
+    from grader.framework import Name
+    from grader.judge.artefacts import Artefacts
+    from grader.options import GradeOptions
+    from grader.results import FitRecord
+    from grader.rubric import Assignment
+
+PRELOAD = "from grader.torch_env import without_triton; without_triton(); import torchvision"
+"""A warm kernel imports PyTorch (Triton blocked first, as the kernel runtime does before any
+torch import: see :mod:`grader.torch_env`)."""
+
+
+class PyTorch:
+    """PyTorch notebooks: the kernel runtime of :mod:`grader.kernel.torch_runtime`, ONNX
+    graphs read through an operator allow-list in the judge."""
+
+    name: Name = "torch"
+    preload = PRELOAD
+    pip_extras: tuple[str, ...] = (
+        "tensorflow",
+        "torch",
+    )  # Keras' backend too: the grader's core needs it
+    capped = "every DataLoader pass and each model's training passes were"
+    live_check = False
+    estimates_cost = False  # an ONNX graph has its own bounds in the judge
+
+    def versions(self) -> dict[str, str]:
+        from grader.versions import torch_versions
+
+        return torch_versions()
+
+    def kernel_cells(
+        self, spec: Assignment, nb: nbformat.NotebookNode, config: dict[str, t.Any]
+    ) -> tuple[str, str]:
+        from grader.kernel import torch_cells
+
+        config = {**config, "torch": torch_cells.kernel_options(spec, nb)}
+        return torch_cells.setup_code(config), torch_cells.finish_code()
+
+    def offline_weights(self, spec: Assignment, options: GradeOptions) -> list[Path]:
+        return []
+
+    def train_reference(
+        self,
+        assignment: Assignment,
+        budget: Budget,
+        ds: Dataset,
+        *,
+        seed: int,
+        fits: list[FitRecord] | None,
+        pretrained: t.Sequence[PretrainedWeights],
+    ) -> dict[str, t.Any]:
+        from grader.calibrate_torch import train_reference_torch
+
+        return train_reference_torch(assignment, budget, ds, seed=seed, fits=fits)
+
+    def read_artefacts(self, folder: Path, spec: Assignment, *, max_bytes: int) -> Artefacts:
+        from grader.judge.torch_artefacts import read_torch_artefacts
+
+        return read_torch_artefacts(folder, spec, max_bytes=max_bytes)
+
+
+PYTORCH = PyTorch()
