@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from grader import check_start, pipeline
 from grader.cli import main
 from grader.data.prepare import assignment_data, prepare_data
 from grader.execute.warm import WarmPool
 from grader.options import CHECK_DEFAULTS
-from grader.pipeline import grade
 from grader.report.render import write_reports
 from grader.results import GradeResult
 from grader.rubric import load_assignment
-from tests.conftest import EXAMPLES, ROOT, SMOKE, GradeExample
+from tests.conftest import EXAMPLES, ROOT, GradeExample
 
 pytestmark = pytest.mark.notebook
 GOLDENS = ROOT / "tests" / "goldens" / "cifar10_transfer"
@@ -124,35 +124,40 @@ def test_name_error_is_reported_and_independent_checks_still_pass(
     assert "Hint:</strong> A name was used before it was defined" in report
 
 
-def test_grading_twice_gives_identical_scores(tmp_path: Path, graded_example: GradeExample) -> None:
-    # The first grade is the one the golden test read; this is a second, independent run.
-    runs = [
-        graded_example("cifar10_transfer", "not_frozen").result,
-        grade(
-            EXAMPLES / "not_frozen.ipynb",
-            assignment="cifar10_transfer",
-            out=tmp_path,
-            options=SMOKE,
-        ),
-    ]
-    a, b = [json.dumps([c.__dict__ for c in r.checks], sort_keys=True) for r in runs]
-    assert a == b
-    assert runs[0].fits == runs[1].fits  # the same training histories, to the last digit
+@dataclass(frozen=True)
+class SelfCheck:
+    """``grader check`` run once on a copy of an example, and the result it graded."""
+
+    example: str
+    notebook: Path
+    outcome: Result
+    result: GradeResult
+    pools: list[WarmPool | None]
+    """What the early start (kernel and judge before the data is loaded) gave the check."""
+    reports: list[Path]
+    """The folders reports were rendered into."""
 
 
-def test_student_self_check_writes_the_report_beside_the_notebook(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    notebook = tmp_path / "my_homework.ipynb"
+@pytest.fixture(scope="module")
+def self_check(tmp_path_factory: pytest.TempPathFactory) -> SelfCheck:
+    """``grader check`` on a copy of ``wrong_dense_width``, in this process, once: its output is
+    under test, and its result is the second, independent grade of an example the golden test
+    graded (a notebook run costs tens of seconds: one serves both tests)."""
+    folder = tmp_path_factory.mktemp("self-check")
+    notebook = folder / "my_homework.ipynb"
     shutil.copy(EXAMPLES / "wrong_dense_width.ipynb", notebook)
     # The data prepared once before (as any earlier grade of the assignment does), so that the
     # kernel and the judge start before the command loads it (issue 27).
-    spec = load_assignment("cifar10_transfer")
-    prepare_data(**assignment_data(spec, CHECK_DEFAULTS))
+    prepare_data(**assignment_data(load_assignment("cifar10_transfer"), CHECK_DEFAULTS))
+    graded: list[GradeResult] = []
     pools: list[WarmPool | None] = []
     reports: list[Path] = []
+    check, start_check = pipeline.check, check_start.start_check
 
-    start_check = check_start.start_check
+    def keep(*args: Any, **kwargs: Any) -> tuple[GradeResult, Path]:
+        result, report = check(*args, **kwargs)
+        graded.append(result)
+        return result, report
 
     def start(*args: Any) -> WarmPool | None:
         pools.append(start_check(*args))
@@ -162,14 +167,36 @@ def test_student_self_check_writes_the_report_beside_the_notebook(
         reports.append(folder)
         return write_reports(result, folder, **kwargs)
 
-    monkeypatch.setattr(check_start, "start_check", start)
-    monkeypatch.setattr(pipeline, "write_reports", write)
-    result = CliRunner().invoke(main, ["check", str(notebook)])
-    assert result.exit_code == 0, result.output
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "check", keep)  # the command imports it when it runs
+        mp.setattr(check_start, "start_check", start)
+        mp.setattr(pipeline, "write_reports", write)
+        outcome = CliRunner().invoke(main, ["check", str(notebook)])
+    assert outcome.exit_code == 0, outcome.output
+    assert len(graded) == 1
+    return SelfCheck("wrong_dense_width", notebook, outcome, graded[0], pools, reports)
+
+
+def test_grading_twice_gives_identical_scores(
+    self_check: SelfCheck, graded_example: GradeExample
+) -> None:
+    # The first grade is the one the golden test read; the second is the self-check's own
+    # run of the same notebook under another name: another kernel, the same smoke budget
+    # (the student's view changes the reports, not the result).
+    runs = [graded_example("cifar10_transfer", self_check.example).result, self_check.result]
+    a, b = [json.dumps([c.__dict__ for c in r.checks], sort_keys=True) for r in runs]
+    assert a == b
+    assert runs[0].fits == runs[1].fits  # the same training histories, to the last digit
+    assert runs[0].fits  # both models were trained: there is something to compare
+
+
+def test_student_self_check_writes_the_report_beside_the_notebook(self_check: SelfCheck) -> None:
+    result, notebook = self_check.outcome, self_check.notebook
     assert "transfer.architecture" in result.output and "units is 64, expected 128" in result.output
-    assert (tmp_path / "my_homework.report.html").is_file()
-    assert reports == [tmp_path]  # rendered once, beside the notebook
+    assert (notebook.parent / "my_homework.report.html").is_file()
+    assert self_check.reports == [notebook.parent]  # rendered once, beside the notebook
     # The kernel and the judge started before the data was loaded are the ones used.
+    pools = self_check.pools
     assert len(pools) == 1 and pools[0] is not None
     assert (pools[0].served, pools[0].judged, pools[0].holding) == (1, 1, False)
     # Not a terminal: a plain line per phase on stderr while it runs (issue 25, item 7).

@@ -192,13 +192,27 @@ def grade_measured(folder: Path, out: Path, *options: str) -> int:
     return int(line.split()[1]) * 1024
 
 
+@pytest.fixture(scope="module")
+def plain_rss(tmp_path_factory: pytest.TempPathFactory) -> int:
+    """The grader's peak RSS grading a one-cell notebook: the baseline each flood is measured
+    against, measured once (a grader process and a kernel) for the module's floods. The first
+    grader run of the module, so any calibration falls there."""
+    folder = tmp_path_factory.mktemp("plain")
+    (folder / "in").mkdir()
+    nbformat.write(notebook(AFTER), folder / "in" / "plain.ipynb")
+    # The smallest output limit the floods are graded with: a plain notebook's output is one
+    # line, so the limit changes nothing of its grade but its context.
+    return grade_measured(folder / "in", folder / "out", "--output-limit", "64")
+
+
 @pytest.mark.notebook
-def test_display_update_flood_is_cut_and_the_grader_memory_stays_flat(tmp_path: Path) -> None:
-    for name, cells in (("plain", [AFTER]), ("flood", DISPLAY_FLOOD)):
-        (tmp_path / name).mkdir()
-        nbformat.write(notebook(*cells), tmp_path / name / f"{name}.ipynb")
-    # The same grader run twice; the plain notebook first, so any calibration falls there.
-    plain = grade_measured(tmp_path / "plain", tmp_path / "out", "--output-limit", "64")
+def test_display_update_flood_is_cut_and_the_grader_memory_stays_flat(
+    tmp_path: Path, plain_rss: int
+) -> None:
+    (tmp_path / "flood").mkdir()
+    nbformat.write(notebook(*DISPLAY_FLOOD), tmp_path / "flood" / "flood.ipynb")
+    # The same grader run as for the plain notebook, on the flood.
+    plain = plain_rss
     flood = grade_measured(tmp_path / "flood", tmp_path / "out", "--output-limit", "64")
     result = GradeResult.from_json((tmp_path / "out" / "flood" / "result.json").read_text())
     assert result.outcome == "output_truncated"
@@ -231,14 +245,14 @@ IOPUB_FLOOD = (
 
 
 @pytest.mark.notebook
-def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(tmp_path: Path) -> None:
-    for name in ("plain", "batch"):
-        (tmp_path / name).mkdir()
-    nbformat.write(notebook(AFTER), tmp_path / "plain" / "plain.ipynb")
+def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(
+    tmp_path: Path, plain_rss: int
+) -> None:
+    (tmp_path / "batch").mkdir()
     shutil.copy(EXAMPLES / "full_marks.ipynb", tmp_path / "batch" / "honest.ipynb")
     nbformat.write(notebook(IOPUB_FLOOD, AFTER), tmp_path / "batch" / "flood.ipynb")
-    # The grader's memory for a plain notebook first (any calibration falls there).
-    plain = grade_measured(tmp_path / "plain", tmp_path / "plain-out")
+    # The grader's memory for a plain notebook (the module's baseline), then for the batch.
+    plain = plain_rss
     batch = grade_measured(tmp_path / "batch", tmp_path / "out")
     # 1 GiB was sent; the grader never held a message of it (+1.5 GB per GiB when it did).
     print(f"grader peak RSS: plain {plain / 2**20:.0f} MiB, honest beside the flood "

@@ -1,7 +1,11 @@
 """Attacks on what the grader does with a kernel's artefacts: each must buy nothing.
 
 One batch, graded by the real command line in a subprocess, holds the honest full-marks
-notebook and one notebook per attack; the honest one must get exactly its golden result.
+notebook and the attacks; the honest one must get exactly its golden result. Two attacks that
+touch nothing of each other share a notebook (each full-marks notebook run costs tens of
+seconds): the gadget and the array bomb (the models' files; ``variables.npz``, which only
+``data.split`` reads), and the slow model and the recomputed hold-out (the transfer model;
+the base model's training). Each test asserts on its own attack's checks and files.
 
 - **Keras gadget**: the saved models carry a ``Lambda`` layer calling
   ``keras.visualization.plot_image_gallery`` with ``run_eagerly``, writing through a link the
@@ -206,14 +210,13 @@ for layer in trans_model.layers[:5]:
 
 
 def variant(
-    name: str, *, replace: dict[int, str] | None = None, append: str = ""
+    name: str, *append: str, replace: dict[int, str] | None = None
 ) -> tuple[str, nbformat.NotebookNode]:
-    """The full-marks notebook with cells replaced, and one appended."""
+    """The full-marks notebook with cells replaced, and a cell appended for each of ``append``."""
     nb = nbformat.read(EXAMPLES / "full_marks.ipynb", as_version=4)
     for index, source in (replace or {}).items():
         nb.cells[index].source = source
-    if append:
-        nb.cells.append(new_code_cell(append))
+    nb.cells += [new_code_cell(source) for source in append]
     return name, nb
 
 
@@ -234,13 +237,13 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     hand_in.mkdir()
     notebooks = [
         variant("honest"),
-        variant("gadget", append=GADGET.replace("CANARY", repr(str(canary)))),
-        variant("forged", replace={14: RECREATE}, append=FORGE),
-        variant("lazy", append=LAZY),
+        # The bomb replaces np.savez after the gadget has written its models.
+        variant("gadget_and_bomb", GADGET.replace("CANARY", repr(str(canary))), BOMB),
+        variant("forged", FORGE, replace={14: RECREATE}),
+        # The slow model replaces trans_model; the lazy cell, last, trains the base model.
+        variant("slow_and_lazy", SLOW, LAZY),
         variant("hidden", replace={14: UNFROZEN, 16: HIDE}),
         variant("unrecorded", replace={14: UNFROZEN, 16: UNRECORD}),
-        variant("bomb", append=BOMB),
-        variant("slow", append=SLOW),
     ]
     for name, nb in notebooks:
         nbformat.write(nb, hand_in / f"{name}.ipynb")
@@ -284,7 +287,7 @@ def test_a_keras_gadget_writes_nothing_and_its_models_are_refused(
 ) -> None:
     canary: Path = graded["canary"]  # type: ignore[assignment]
     assert not canary.exists() and not os.path.lexists(canary)
-    result: GradeResult = graded["results"]["gadget"]  # type: ignore[index]
+    result: GradeResult = graded["results"]["gadget_and_bomb"]  # type: ignore[index]
     by_id = {c.id: c for c in result.checks}
     for check in ("transfer.architecture", "transfer.frozen", "transfer.accuracy"):
         assert by_id[check].status == "fail", check
@@ -327,17 +330,17 @@ def test_the_held_back_images_cannot_be_recomputed_and_extra_training_is_flagged
     graded: dict[str, object],
 ) -> None:
     out: Path = graded["out"]  # type: ignore[assignment]
-    executed = nbformat.read(out / "lazy" / "executed.ipynb", as_version=4)
-    printed = "".join(o.get("text", "") for o in executed.cells[-1].outputs)
+    executed = nbformat.read(out / "slow_and_lazy" / "executed.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for o in executed.cells[-1].outputs)  # LAZY's cell
     assert "recomputed: False" in printed, printed
-    result: GradeResult = graded["results"]["lazy"]  # type: ignore[index]
+    result: GradeResult = graded["results"]["slow_and_lazy"]  # type: ignore[index]
     assert [(f.check, f.kind) for f in result.flags] == [
         ("base.accuracy", "accuracy_above_reference")
     ]
 
 
 def test_an_array_bomb_is_refused_before_it_is_read(graded: dict[str, object]) -> None:
-    result: GradeResult = graded["results"]["bomb"]  # type: ignore[index]
+    result: GradeResult = graded["results"]["gadget_and_bomb"]  # type: ignore[index]
     split = next(c for c in result.checks if c.id == "data.split")
     assert split.status == "fail" and "declares more than" in split.message
     peak = t.cast(float, graded["grader_peak_rss"])
@@ -349,7 +352,7 @@ def test_a_model_too_slow_to_judge_is_refused_before_it_runs(
 ) -> None:
     # 614,400 sequential steps: minutes of predict on a 2-core machine, 77 s on a faster one,
     # stopped only by the judge's time limit before its steps were counted in its cost.
-    result: GradeResult = graded["results"]["slow"]  # type: ignore[index]
+    result: GradeResult = graded["results"]["slow_and_lazy"]  # type: ignore[index]
     assert result.outcome == "ok"
     accuracy = next(c for c in result.checks if c.id == "transfer.accuracy")
     assert accuracy.status == "fail" and accuracy.details == {"refused": "cost"}
