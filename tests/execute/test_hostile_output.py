@@ -161,13 +161,18 @@ DISPLAY_FLOOD = [
     AFTER,
 ]
 
+# The grader's own high-water mark, VmHWM: that of the memory map exec gave it. Not ru_maxrss,
+# which Linux carries over from the process that forked it (a pytest worker that built large
+# arrays reads as the grader's peak: 3 GB for a one-cell notebook).
 PEAK_RSS = """\
-import resource, sys
+import re, sys
+from pathlib import Path
 from grader.cli import main
 try:
     main(sys.argv[1:])
 finally:
-    print("peak-rss-kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+    hwm = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text())[1]
+    print("peak-rss-kb", hwm, file=sys.stderr)
 """
 
 
@@ -296,7 +301,7 @@ def test_a_flood_of_many_part_messages_stops_its_kernel_beside_an_honest_noteboo
     plain = grade_measured(tmp_path / "plain", tmp_path / "plain-out")
     batch = grade_measured(tmp_path / "batch", tmp_path / "out")
     # 2 GiB were sent in 4 MiB parts; the kernel's relay, a process of its own, ended on the
-    # first message: the grader (ru_maxrss counts no child) never held any of it. Received
+    # first message: the grader (VmHWM counts no child) never held any of it. Received
     # whole, one message alone would take the grader past 1.3 GB.
     print(f"grader peak RSS: plain {plain / 2**20:.0f} MiB (calibration included), honest "
           f"beside the flood {batch / 2**20:.0f} MiB")  # fmt: skip
