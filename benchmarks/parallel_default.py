@@ -44,13 +44,12 @@ import sys
 import tempfile
 import time
 import typing as t
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from batch_throughput import calibrate
+from batch_throughput import calibrate, make_hand_in
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assignments" / "cifar10_transfer" / "submissions"
@@ -59,15 +58,6 @@ CONFIGS = {"-j 1": ["-j", "1"], "-j 2": ["-j", "2"], "default": []}
 PHASES = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "checks", "reports")
 ROLES = ("kernels", "judges", "grader")
 SAMPLE_S = 0.2
-
-
-def make_hand_in(folder: Path, count: int) -> None:
-    examples = sorted(EXAMPLES.glob("*.ipynb"))
-    folder.mkdir(parents=True)
-    for i in range(count):
-        nb = json.loads(examples[i % len(examples)].read_text())
-        nb["metadata"]["benchmark_token"] = uuid.uuid4().hex
-        (folder / f"student{i:03d}.ipynb").write_text(json.dumps(nb))
 
 
 def role(process: psutil.Process) -> str:
