@@ -14,7 +14,6 @@ BRANCH = re.compile(r"\.torch is (not )?None|if [\w.]+\.torch\b|[\w.]+\.torch el
 """A branch on whether a rubric is PyTorch's."""
 ALLOWED = {
     "grader/kernel/torch_cells.py",  # PyTorch's own cells: the [torch] table's fields
-    "grader/kit/build.py",  # the kit's PyTorch architecture descriptions need the table
 }
 
 

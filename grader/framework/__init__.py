@@ -77,6 +77,11 @@ class Framework(t.Protocol):
         """In the judge: what the kernel left, read as untrusted input."""
         ...
 
+    def kit_models(self, spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, t.Any]]:
+        """A kit's expected models this framework describes itself, by builder, for the public
+        checks ``public`` (Keras' are the kit's own JSON configurations: none here)."""
+        ...
+
 
 def framework_of(spec: Assignment) -> Framework:
     """The framework ``spec``'s notebooks are written in: PyTorch for a ``[torch]`` rubric,

@@ -72,5 +72,23 @@ class PyTorch:
 
         return read_torch_artefacts(folder, spec, max_bytes=max_bytes)
 
+    def kit_models(self, spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, t.Any]]:
+        """Every PyTorch builder a public check names, described as the architecture check
+        reads the reference (its layers and operations, no weights)."""
+        from grader.checks.torch_architecture import TorchArchitectureParams
+
+        builders = [
+            c.params.builder for c in public if isinstance(c.params, TorchArchitectureParams)
+        ]
+        if spec.torch is None or not builders:
+            return {}
+        from grader.checks.torch_common import describe_reference
+        from grader.torch_env import without_triton
+
+        without_triton()  # Keras is loaded in this process already
+        reference = spec.reference_module()
+        shape = spec.torch.input_shape
+        return {b: describe_reference(getattr(reference, b)(), shape) for b in builders}
+
 
 PYTORCH = PyTorch()

@@ -253,25 +253,7 @@ def _models(spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, t.Any]
         entries.setdefault(p.builder, describe_extension(getattr(reference, p.builder)(base), base))
     for name, entry in entries.items():
         _verify(spec, reference, name, entry, params)
-    return {**entries, **_torch_models(spec, public)}
-
-
-def _torch_models(spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, t.Any]]:
-    """Every PyTorch builder a public check names, described as the architecture check reads
-    the reference (its layers and operations, no weights): the kit's judge compares with it."""
-    from grader.checks.torch_architecture import TorchArchitectureParams
-
-    builders = [c.params.builder for c in public if isinstance(c.params, TorchArchitectureParams)]
-    if spec.torch is None or not builders:
-        return {}
-    from grader.checks.torch_common import describe_reference
-    from grader.torch_env import without_triton
-
-    without_triton()  # Keras is loaded in this process already
-    reference = spec.reference_module()
-    return {
-        b: describe_reference(getattr(reference, b)(), spec.torch.input_shape) for b in builders
-    }
+    return {**entries, **framework_of(spec).kit_models(spec, public)}
 
 
 def _verify(
