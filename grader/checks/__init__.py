@@ -9,16 +9,14 @@ with its reason, anything else an error.
 
 from __future__ import annotations
 
-# Importing each module registers its checks.
+import grader.framework.pytorch.checks  # noqa: F401
+
+# Importing each module registers its checks; PyTorch's are in its framework's package.
 from grader.checks import (  # noqa: F401
     accuracy,
     architecture,
     class_groups,
     compilation,
     data_split,
-    torch_architecture,
-    torch_metrics,
-    torch_optimizer,
-    torch_transforms,
     transfer,
 )

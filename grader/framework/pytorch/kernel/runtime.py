@@ -1,31 +1,31 @@
 """Runs inside a PyTorch notebook's kernel: serves the grader's data, caps loops, records them.
 
 The PyTorch counterpart of :mod:`grader.kernel.runtime`, imported by the cells of
-:mod:`grader.kernel.torch_cells`. A hand-written training loop has no ``fit`` to cap, so the
-budget caps what the loop consumes:
+:mod:`grader.framework.pytorch.kernel.cells`. A hand-written training loop has no ``fit`` to cap, so
+the budget caps what the loop consumes:
 
 - **Data.** ``torchvision.datasets.CIFAR10`` and ``MNIST`` (any ``root``, ``download=True``
-  included) serve the grader's arrays, the training set and the visible part of the test set,
-  as PIL images through the notebook's own transforms, as torchvision would. Nothing is
-  downloaded; the held-back images never reach the kernel (:mod:`grader.kernel.torch_data`).
+  included) serve the grader's arrays, the training set and the visible part of the test set, as PIL
+  images through the notebook's own transforms, as torchvision would. Nothing is downloaded; the
+  held-back images never reach the kernel (:mod:`grader.framework.pytorch.kernel.data`).
 - **Budget.** Each pass over a ``DataLoader`` yields at most ``max_train_samples`` samples
   (``max_eval_samples`` over the test split), and ``len(loader)`` says so. A model gets at most
   ``max_epochs`` training passes (passes during which its optimizer stepped): once the current
   optimizer has had them, further passes over a data set that was trained on yield nothing.
   Every cap is printed in the notebook, as for Keras.
-- **Records.** Each pass (which data, its transform pipeline, batches and samples, optimizer
-  steps, mean loss), each optimizer (class and hyper-parameters), each scikit-learn metric call
-  (arguments and result) is written per cell to ``torch/cell-<n>.json``; each rubric role's
-  module is exported to ONNX and described (:mod:`grader.kernel.torch_capture`) when the cell
-  the rubric names ends, or at the end of the notebook.
-- **Objects.** Passes, optimizers and metric calls carry the key of the module they were used
-  with (:mod:`grader.kernel.torch_modules`). A role's variable is a first guess: without one
-  (a model built inside ``main()``), the role's module is the first that trained on the
-  training data and no other role took; a role never built is recorded as such.
+- **Records.** Each pass (which data, its transform pipeline, batches and samples, optimizer steps,
+  mean loss), each optimizer (class and hyper-parameters), each scikit-learn metric call (arguments
+  and result) is written per cell to ``torch/cell-<n>.json``; each rubric role's module is exported
+  to ONNX and described (:mod:`grader.framework.pytorch.kernel.capture`) when the cell the rubric
+  names ends, or at the end of the notebook.
+- **Objects.** Passes, optimizers and metric calls carry the key of the module they were used with
+  (:mod:`grader.framework.pytorch.kernel.modules`). A role's variable is a first guess: without one
+  (a model built inside ``main()``), the role's module is the first that trained on the training
+  data and no other role took; a role never built is recorded as such.
 
 Everything written here is hostile input for the judge, which validates it and checks the
-description against the ONNX graph; no score is computed here. The same class runs in the
-grader process to calibrate the reference (:mod:`grader.calibrate_torch`), under the same caps.
+description against the ONNX graph; no score is computed here. The same class runs in the grader
+process to calibrate the reference (:mod:`grader.framework.pytorch.calibrate`), under the same caps.
 """
 
 from __future__ import annotations
@@ -41,11 +41,15 @@ from pathlib import Path
 import numpy as np
 
 from grader.budget import Budget
-from grader.kernel import torch_layout
-from grader.kernel import torch_values as values
-from grader.kernel.torch_capture import artefact_folder, capture_module, find_module, write_once
-from grader.kernel.torch_data import ServedData
-from grader.kernel.torch_modules import ModuleRecord, Modules, predicted_labels
+from grader.framework.pytorch.kernel import layout, values
+from grader.framework.pytorch.kernel.capture import (
+    artefact_folder,
+    capture_module,
+    find_module,
+    write_once,
+)
+from grader.framework.pytorch.kernel.data import ServedData
+from grader.framework.pytorch.kernel.modules import ModuleRecord, Modules, predicted_labels
 
 MAX_METRIC_CALLS = 200
 MAX_HELD = 8
@@ -77,7 +81,7 @@ _RUNTIME: Runtime | None = None
 def install(config: dict[str, t.Any]) -> None:
     """The setup cell: seed, serve the data, cap and record loops (see the module docstring)."""
     global _RUNTIME
-    from grader.torch_env import without_triton
+    from grader.framework.pytorch.environment import without_triton
 
     without_triton()  # before the notebook's first torch import (it may import TensorFlow too)
     if _RUNTIME is not None:
@@ -123,7 +127,8 @@ class _Optimizer:
     params: dict[int, weakref.ref[t.Any]] = field(default_factory=dict)
     """Its parameters by id, held weakly: which module it trained outlives the optimizer."""
     module: int | None = None
-    """The key of the module owning its parameters (:mod:`grader.kernel.torch_modules`)."""
+    """The key of the module owning its parameters (see
+    :mod:`~grader.framework.pytorch.kernel.modules`)."""
     looked: int = -1
     """The pass during which its module was last looked for (once per pass)."""
 
@@ -626,7 +631,7 @@ class Runtime:
         if self.artefacts is None:
             return
         folder = artefact_folder(self.artefacts)
-        onnx_name, json_name = torch_layout.model_files(role)
+        onnx_name, json_name = layout.model_files(role)
         if module is None:
             write_once(folder / json_name, {"role": role, "error": how})
             return
@@ -685,7 +690,7 @@ class Runtime:
         if not passes and not metrics and count:
             return
         folder = artefact_folder(self.artefacts)
-        name = torch_layout.cell_file(count if count else len(self.cell_ids) + 1)
+        name = layout.cell_file(count if count else len(self.cell_ids) + 1)
         write_once(
             folder / name,
             {

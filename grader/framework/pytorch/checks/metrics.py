@@ -11,10 +11,10 @@ import numpy as np
 from grader.checks.accuracy import confusion_matrix as confusion_details
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.checks.torch_common import torch_artefacts
+from grader.framework.pytorch.checks.common import torch_artefacts
 
 if t.TYPE_CHECKING:
-    from grader.judge.torch_records import MetricCall
+    from grader.framework.pytorch.judge.records import MetricCall
 
 AVERAGED = ("precision_score", "recall_score", "f1_score")
 KNOWN = ("accuracy_score", "confusion_matrix", *AVERAGED)
