@@ -17,6 +17,7 @@ import time
 import torch
 from torch import nn
 
+from grader.framework.pytorch.kernel import hooks
 from grader.framework.pytorch.kernel.runtime import Runtime
 from reference.cifar10_cnn_torch import build_net
 
@@ -41,7 +42,7 @@ def hooked() -> Runtime:
             "torch": {"input_shape": [3, 32, 32]},
         }
     )
-    runtime._watch_modules()
+    hooks.watch_modules(runtime)
     return runtime
 
 

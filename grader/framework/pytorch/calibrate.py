@@ -85,7 +85,7 @@ def train_reference_torch(
                 buffer = io.BytesIO()
                 export_onnx(module, spec.input_shape, buffer)
                 exported[role] = buffer.getvalue()
-            roles = {role: runtime.optimizers_of(module) for role, module in models.items()}
+            roles = {role: runtime.optimizers.of_module(module) for role, module in models.items()}
         except Exception as exc:  # any failure of the reference is the instructor's to fix
             raise CalibrationError(
                 f"training the reference {assignment.reference} failed "

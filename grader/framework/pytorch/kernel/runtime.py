@@ -23,6 +23,12 @@ the budget caps what the loop consumes:
   (a model built inside ``main()``), the role's module is the first that trained on the training
   data and no other role took; a role never built is recorded as such.
 
+The runtime is split by purpose: :mod:`~grader.framework.pytorch.kernel.hooks` patches the
+libraries, :mod:`~grader.framework.pytorch.kernel.passes` records and caps one pass,
+:mod:`~grader.framework.pytorch.kernel.optimizers` keeps the optimizers,
+:mod:`~grader.framework.pytorch.kernel.roles` takes the rubric's modules; this module holds the
+state they share and writes each cell's records.
+
 Everything written here is hostile input for the judge, which validates it and checks the
 description against the ONNX graph; no score is computed here. The same class runs in the grader
 process to calibrate the reference (:mod:`grader.framework.pytorch.calibrate`), under the same caps.
@@ -30,51 +36,26 @@ process to calibrate the reference (:mod:`grader.framework.pytorch.calibrate`), 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import typing as t
-import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from grader.budget import Budget
-from grader.framework.pytorch.kernel import layout, values
-from grader.framework.pytorch.kernel.capture import (
-    artefact_folder,
-    capture_module,
-    find_module,
-    write_once,
-)
+from grader.framework.pytorch.kernel import hooks, layout, values
+from grader.framework.pytorch.kernel.capture import artefact_folder, write_once
 from grader.framework.pytorch.kernel.data import ServedData
-from grader.framework.pytorch.kernel.modules import ModuleRecord, Modules, predicted_labels
+from grader.framework.pytorch.kernel.modules import Modules, predicted_labels
+from grader.framework.pytorch.kernel.optimizers import OptimizerRecord, Optimizers
+from grader.framework.pytorch.kernel.passes import Pass, new_record
+from grader.framework.pytorch.kernel.patches import Patches
+from grader.framework.pytorch.kernel.roles import capture_remaining, capture_role
 
 MAX_METRIC_CALLS = 200
 MAX_HELD = 8
 """Modules that trained kept alive by the runtime (roles take the first that trained)."""
-METRIC_FUNCTIONS = (
-    "accuracy_score",
-    "confusion_matrix",
-    "precision_score",
-    "recall_score",
-    "f1_score",
-)
-_METRIC_OPTIONS = ("average", "normalize", "labels", "zero_division", "pos_label")
-_OPTIMIZER_FIELDS = (
-    "lr",
-    "momentum",
-    "dampening",
-    "nesterov",
-    "weight_decay",
-    "betas",
-    "eps",
-    "alpha",
-    "rho",
-    "amsgrad",
-)
-_LOSS_FUNCTIONS = ("cross_entropy", "nll_loss", "mse_loss")
 _RUNTIME: Runtime | None = None
 
 
@@ -113,48 +94,8 @@ def finish(namespace: dict[str, t.Any]) -> None:
     """
     if _RUNTIME is None:
         return
-    _RUNTIME.capture_remaining(namespace)
+    capture_remaining(_RUNTIME, namespace)
     _RUNTIME.flush(0, "end of notebook")
-
-
-@dataclass
-class _Optimizer:
-    key: int
-    cls: str
-    created: int
-    last_step: int = -1
-    hyper: dict[str, t.Any] = field(default_factory=dict)
-    params: dict[int, weakref.ref[t.Any]] = field(default_factory=dict)
-    """Its parameters by id, held weakly: which module it trained outlives the optimizer."""
-    module: int | None = None
-    """The key of the module owning its parameters (see
-    :mod:`~grader.framework.pytorch.kernel.modules`)."""
-    looked: int = -1
-    """The pass during which its module was last looked for (once per pass)."""
-
-    def holds(self, parameter: t.Any) -> bool:
-        ref = self.params.get(id(parameter))
-        return ref is not None and ref() is parameter
-
-    passes: int = 0
-    """Training passes: passes over a DataLoader during which it stepped."""
-    skipped: int = 0
-    """Passes the budget skipped while it was the optimizer in use."""
-
-
-@dataclass
-class _Undo:
-    target: t.Any
-    name: str
-    value: t.Any
-    existed: bool
-
-    def __call__(self) -> None:
-        if self.existed:
-            setattr(self.target, self.name, self.value)
-        else:
-            with contextlib.suppress(AttributeError):
-                delattr(self.target, self.name)
 
 
 class Runtime:
@@ -184,19 +125,18 @@ class Runtime:
         self.metrics: list[dict[str, t.Any]] = []
         self.captured: dict[str, dict[str, t.Any]] = {}
         self.active: dict[str, t.Any] | None = None
-        self._touched: set[int] = set()
+        """The record of the pass that last yielded a batch."""
+        self.pass_open = False
+        """Whether the active pass is still yielding (a call after its end is not its own)."""
+        self.touched: set[int] = set()
+        """Passes changed since the last cell's records were written."""
+        self.optimizers = Optimizers()
+        self.modules = Modules()
+        self.patches = Patches()
+        self.data = ServedData(self.dataset, self.data_path, self.data_note)
         self._metrics_flushed = 0
-        self._seq = 0
-        self._optimizers: weakref.WeakKeyDictionary[t.Any, _Optimizer] = weakref.WeakKeyDictionary()
-        self._records: dict[int, _Optimizer] = {}
         self._trained_sources: set[tuple[str, t.Any]] = set()
         self._announced: set[t.Any] = set()
-        self.data = ServedData(self.dataset, self.data_path, self.data_note)
-        self._undo: list[t.Callable[[], None]] = []
-        self._in_loss = False
-        self.modules = Modules()
-        self._pass_open = False
-        """Whether the active pass is still yielding (a call after its end is not its own)."""
         self._last_count = 0
 
     # --- installing and removing the patches ------------------------------------------------
@@ -212,60 +152,30 @@ class Runtime:
         deterministic = torch.are_deterministic_algorithms_enabled()
         warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
         torch.use_deterministic_algorithms(True, warn_only=True)
-        self._undo.append(
+        self.patches.on_undo(
             lambda: torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         )
-        self._serve_datasets()
-        self._cap_loaders()
-        self._watch_training()
-        self._watch_modules()
-        self._watch_metrics()
+        self.data.serve(self.patches.set, self.say)
+        hooks.cap_loaders(self)
+        hooks.watch_training(self)
+        hooks.watch_modules(self)
+        hooks.watch_metrics(self)
 
     def uninstall(self) -> None:
         """Undo every patch, last first (calibration runs in the grader's own process)."""
-        while self._undo:
-            self._undo.pop()()
+        self.patches.undo_all()
 
-    def _patch(self, target: t.Any, name: str, value: t.Any) -> None:
-        existed = name in vars(target) if isinstance(target, type) else hasattr(target, name)
-        self._undo.append(_Undo(target, name, getattr(target, name, None), existed))
-        setattr(target, name, value)
-
-    def _say(self, key: t.Any, line: str) -> None:
+    def say(self, key: t.Any, line: str) -> None:
+        """Print ``line`` in the notebook, once per ``key`` (unless quiet)."""
         if key not in self._announced and not self.quiet:
             print(line)
         self._announced.add(key)
-
-    # --- data ---------------------------------------------------------------------------------
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The kernel's share of the data: ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
         return self.data.arrays()
 
-    def _serve_datasets(self) -> None:
-        self.data.serve(self._patch, self._say)
-
-    # --- DataLoader caps ------------------------------------------------------------------------
-
-    def _cap_loaders(self) -> None:
-        from torch.utils.data import DataLoader
-
-        runtime = self
-        original_iter = getattr(DataLoader.__iter__, "__wrapped__", DataLoader.__iter__)
-        original_len = getattr(DataLoader.__len__, "__wrapped__", DataLoader.__len__)
-
-        def capped_iter(loader: t.Any) -> t.Any:
-            return runtime.start_pass(loader, lambda: original_iter(loader))
-
-        def capped_len(loader: t.Any) -> int:
-            full = int(original_len(loader))
-            limit = runtime.batch_limit(loader)
-            return full if limit is None else min(full, limit)
-
-        capped_iter.__wrapped__ = original_iter  # type: ignore[attr-defined]
-        capped_len.__wrapped__ = original_len  # type: ignore[attr-defined]
-        self._patch(DataLoader, "__iter__", capped_iter)
-        self._patch(DataLoader, "__len__", capped_len)
+    # --- DataLoader passes and their caps -----------------------------------------------------
 
     def sample_limit(self, loader: t.Any) -> int | None:
         """Samples one pass over ``loader`` may yield (None: no cap)."""
@@ -280,41 +190,23 @@ class Runtime:
         size = loader.batch_size or 1
         return max(1, math.ceil(samples / size))
 
-    def start_pass(self, loader: t.Any, make_iterator: t.Callable[[], t.Any]) -> _Pass:
+    def start_pass(self, loader: t.Any, make_iterator: t.Callable[[], t.Any]) -> Pass:
         """A new pass over ``loader``: recorded, capped, or skipped when the budget is spent."""
-        split, source = values.source(loader.dataset)
-        base = values.base_dataset(loader.dataset)
-        record: dict[str, t.Any] = {
-            "index": len(self.passes),
-            "split": split,
-            "dataset": type(base).__name__[:100],
-            "transform": values.describe_transform(getattr(base, "transform", None)),
-            "batch_size": loader.batch_size,
-            "dataset_size": values.length(loader.dataset),
-            "batches": 0,
-            "samples": 0,
-            "skipped": False,
-            "steps": {},
-            "loss_sum": 0.0,
-            "loss_count": 0,
-            "losses": [],
-            "grad": None,
-            "modules": [],
-            "source": source,
-        }
+        record = new_record(len(self.passes), loader)
+        split, source = record["split"], record["source"]
         self.passes.append(record)
-        self._touched.add(record["index"])
+        self.touched.add(record["index"])
         limit = self.sample_limit(loader)
-        current = self.current_optimizer()
+        current = self.optimizers.current()
         if (
             self.budget.max_epochs is not None
             and source in self._trained_sources
             and current is not None
             and current.passes >= self.budget.max_epochs
         ):
-            if not self._unspent(current):
+            if not self.optimizers.unspent(current, self.budget.max_epochs):
                 self._skip(record, current)
-                return _Pass(self, record, None, 0)
+                return Pass(self, record, None, 0)
             # Another optimizer may train in this pass (optimizers created together in a cell
             # of their own): it runs, and ends at the first step of a spent optimizer.
             record["deferred"] = True
@@ -322,98 +214,26 @@ class Runtime:
             full = values.length(loader.dataset)
             if full is None or full > limit:
                 batches = self.batch_limit(loader)
-                self._say(
+                self.say(
                     ("cap", id(loader)),
                     f"[grader] budget '{self.budget.name}': DataLoader over "
                     f"{record['dataset']}(train={split == 'train'}) capped at {limit:,} samples "
                     f"per pass ({batches} batches of {loader.batch_size})",
                 )
-        return _Pass(self, record, make_iterator, limit)
+        return Pass(self, record, make_iterator, limit)
 
-    def _unspent(self, current: _Optimizer) -> bool:
-        """Whether an optimizer other than ``current`` has training passes left."""
-        limit = self.budget.max_epochs
-        return limit is not None and any(
-            r is not current and r.passes < limit for r in self._optimizers.values()
-        )
-
-    def _skip(self, record: dict[str, t.Any], optimizer: _Optimizer) -> None:
+    def _skip(self, record: dict[str, t.Any], optimizer: OptimizerRecord) -> None:
         record["skipped"] = True
         record["optimizer"] = optimizer.key
         optimizer.skipped += 1
-        self._say(
+        self.say(
             ("skip", optimizer.key),
             f"[grader] budget '{self.budget.name}': the {optimizer.cls} optimizer had its "
             f"{self.budget.max_epochs} training pass(es); later passes over "
             f"{record['dataset']}(train={record['split'] == 'train'}) yield nothing",
         )
 
-    # --- optimizers, losses ---------------------------------------------------------------------
-
-    def _watch_training(self) -> None:
-        import torch
-        import torch.nn.functional as functional
-        from torch.nn.modules.loss import _Loss
-        from torch.optim.optimizer import register_optimizer_step_post_hook
-
-        runtime = self
-        optimizer_init = torch.optim.Optimizer.__init__
-        optimizer_init = getattr(optimizer_init, "__wrapped__", optimizer_init)
-
-        def init(optimizer: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
-            optimizer_init(optimizer, *args, **kwargs)
-            runtime.optimizer(optimizer)
-
-        init.__wrapped__ = optimizer_init  # type: ignore[attr-defined]
-        self._patch(torch.optim.Optimizer, "__init__", init)
-        handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: runtime.stepped(opt))
-        self._undo.append(handle.remove)
-
-        backward = getattr(torch.Tensor.backward, "__wrapped__", torch.Tensor.backward)
-
-        def recorded_backward(tensor: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-            active = runtime.active
-            if active is not None and tensor.numel() == 1:
-                value = float(tensor.detach().float())
-                if math.isfinite(value):
-                    active["loss_sum"] += value
-                    active["loss_count"] += 1
-            return backward(tensor, *args, **kwargs)
-
-        recorded_backward.__wrapped__ = backward  # type: ignore[attr-defined]
-        self._patch(torch.Tensor, "backward", recorded_backward)
-
-        def loss_call(module: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
-            runtime.loss_used(type(module).__name__)
-            return torch.nn.Module.__call__(module, *args, **kwargs)
-
-        self._patch(_Loss, "__call__", loss_call)
-        for name in _LOSS_FUNCTIONS:
-            original = getattr(functional, name)
-            original = getattr(original, "__wrapped__", original)
-            self._patch(functional, name, _recording_loss(runtime, name, original))
-
-    def _watch_modules(self) -> None:
-        from torch.nn.modules.module import (
-            register_module_forward_hook,
-            register_module_forward_pre_hook,
-        )
-
-        modules = self.modules
-
-        def before(module: t.Any, args: t.Any) -> None:
-            modules.depth += 1
-
-        def after(module: t.Any, args: t.Any, output: t.Any) -> None:
-            modules.depth = max(0, modules.depth - 1)
-            if modules.depth == 0 and not modules.paused:
-                try:
-                    self.root_called(module, output)
-                except Exception:  # recording must never break the student's forward
-                    return
-
-        self._undo.append(register_module_forward_pre_hook(before).remove)
-        self._undo.append(register_module_forward_hook(after, always_call=True).remove)
+    # --- what the hooks see -------------------------------------------------------------------
 
     def root_called(self, module: t.Any, output: t.Any) -> None:
         """A module called by the notebook itself (not as a layer of another): keyed, tied to
@@ -423,7 +243,7 @@ class Runtime:
         import torch
 
         record = self.modules.record(module)
-        active = self.active if self._pass_open else None
+        active = self.active if self.pass_open else None
         called = active["modules"] if active is not None else None
         if called is not None and record.key not in called and len(called) < 10:
             called.append(record.key)
@@ -438,26 +258,9 @@ class Runtime:
         if labels is not None:
             self.modules.add_predictions(group, record.key, labels)
 
-    def optimizer(self, optimizer: t.Any) -> _Optimizer:
-        """The record of ``optimizer``, created on first sight."""
-        info = self._optimizers.get(optimizer)
-        if info is None:
-            self._seq += 1
-            info = _Optimizer(len(self._records), type(optimizer).__name__[:100], self._seq)
-            self._optimizers[optimizer] = info
-            self._records[info.key] = info
-        for group in optimizer.param_groups:
-            info.params.update((id(p), weakref.ref(p)) for p in group["params"])
-        return info
-
     def stepped(self, optimizer: t.Any) -> None:
         """An optimizer step: counted for the pass that last yielded a batch."""
-        info = self.optimizer(optimizer)
-        self._seq += 1
-        info.last_step = self._seq
-        if not info.hyper and optimizer.param_groups:
-            group = optimizer.param_groups[0]
-            info.hyper = {k: values.plain_value(group[k]) for k in _OPTIMIZER_FIELDS if k in group}
+        info = self.optimizers.step(optimizer)
         active = self.active
         if active is None:
             return
@@ -475,10 +278,10 @@ class Runtime:
             if active.get("source") is not None:
                 self._trained_sources.add(active["source"])
         active["steps"][key] += 1
-        self._touched.add(active["index"])
+        self.touched.add(active["index"])
         self._trained(info, active)
 
-    def _trained(self, info: _Optimizer, active: dict[str, t.Any]) -> None:
+    def _trained(self, info: OptimizerRecord, active: dict[str, t.Any]) -> None:
         """Tie the optimizer to its module, which trained if the pass is over training data."""
         if info.module is None and info.looked != active["index"]:
             info.looked = active["index"]
@@ -489,49 +292,23 @@ class Runtime:
             return
         record = self.modules.by_key[info.module]
         if record.trained < 0 and (module := record.module()) is not None:
-            record.trained, record.optimizer = self._seq, info.cls
+            record.trained, record.optimizer = self.optimizers.seq, info.cls
             record.trained_cell = self._last_count + 1
             if self.modules.held() < MAX_HELD:  # a search over many models keeps the first
                 record.held = module
 
-    def current_optimizer(self) -> _Optimizer | None:
-        """The optimizer the next training pass will most likely step: the newest one if it was
-        created after the last step of any, else the one that stepped last."""
-        records = list(self._optimizers.values())
-        if not records:
-            return None
-        newest = max(records, key=lambda r: r.created)
-        stepped = [r for r in records if r.last_step >= 0]
-        if not stepped:
-            return newest
-        last = max(stepped, key=lambda r: r.last_step)
-        return newest if newest.created > last.last_step else last
-
     def loss_used(self, name: str) -> None:
+        """A loss module or function was called: named in the active pass's record."""
         active = self.active
         if active is not None and name not in active["losses"] and len(active["losses"]) < 10:
             active["losses"].append(name[:100])
 
-    # --- scikit-learn metrics ---------------------------------------------------------------
-
-    def _watch_metrics(self) -> None:
-        try:
-            import sklearn.metrics
-            import sklearn.metrics._classification as classification
-        except ImportError:
-            return
-        for name in METRIC_FUNCTIONS:
-            original = getattr(sklearn.metrics, name)
-            original = getattr(original, "__wrapped__", original)
-            wrapped = _recording_metric(self, name, original)
-            for module in (sklearn.metrics, classification):
-                self._patch(module, name, wrapped)
-
     def metric_called(self, record: dict[str, t.Any]) -> None:
+        """A scikit-learn metric call, recorded (up to :data:`MAX_METRIC_CALLS`)."""
         if len(self.metrics) < MAX_METRIC_CALLS:
             self.metrics.append(record)
 
-    # --- roles and records ------------------------------------------------------------------
+    # --- cells and their records ----------------------------------------------------------
 
     def on_cell(self, result: t.Any) -> None:
         """IPython's ``post_run_cell``: take the roles tied to this cell, write its records."""
@@ -547,145 +324,16 @@ class Runtime:
         self._last_count = count
         for role, anchor in self.capture.items():
             if anchor == cell_id and role not in self.captured:
-                self.capture_role(role, namespace, f"cell {cell_id}")
+                capture_role(self, role, namespace, f"cell {cell_id}")
         self.flush(count, cell_id)
-
-    def capture_remaining(self, namespace: dict[str, t.Any]) -> None:
-        """Take every role not taken after its cell, from the notebook's last state.
-
-        A variable that several roles name (``model`` for the CNN and for its dropout variant)
-        says nothing at the end of the notebook about which role it holds: those roles take
-        the modules that trained, in the order they trained, before any variable.
-        """
-        for role in self.roles:
-            if role in self.captured:
-                continue
-            anchor = self.capture.get(role)
-            when = "end of notebook"
-            if anchor is not None:
-                when += f" (its cell {anchor!r} never ran)"
-            shared = any(
-                set(names) & set(self.roles.get(role, []))
-                for other, names in self.roles.items()
-                if other != role
-            )
-            self.capture_role(role, namespace, when, trained_first=shared)
-
-    def choose(
-        self, role: str, namespace: dict[str, t.Any], *, trained_first: bool = False
-    ) -> tuple[t.Any, str, str]:
-        """The module a role is judged on, the variable that held it (or ""), and how it was
-        found; (None, "", why) when the notebook never built one.
-
-        The role's variables are a first guess; a module another role already took is never
-        taken twice. Without one, the role's module is the first that trained on the grader's
-        training data and no other role took.
-        """
-        taken = {
-            rec["module"]
-            for other, rec in self.captured.items()
-            if other != role and isinstance(rec.get("module"), int)
-        }
-        names = self.roles.get(role, [])
-        found = find_module(namespace, names)
-        by_variable = None
-        if found is not None:
-            record = self.modules.record(namespace[found])
-            if record.key not in taken:
-                by_variable = (namespace[found], found, f"the variable `{found}`")
-        if by_variable is not None and not trained_first:
-            return by_variable
-        why = (
-            "roles sharing a variable are told apart by the order they trained"
-            if by_variable is not None
-            else f"no variable {' or '.join(f'`{n}`' for n in names)} held a module of its own"
-        )
-        for record, module in self.modules.trained():
-            if record.key not in taken:
-                return module, "", self._object(record, why)
-        if by_variable is not None:
-            return by_variable
-        held = (
-            f"`{found}` holds the module another role took"
-            if found
-            else (f"no variable {', '.join(f'`{n}`' for n in names)} holds a module")
-        )
-        return None, "", f"never built: {held}, and no other module trained on the training data"
-
-    def _object(self, record: ModuleRecord, why: str) -> str:
-        count = record.trained_cell
-        cell = self.cell_ids[count - 1] if 0 < count <= len(self.cell_ids) else ""
-        where = f"cell {cell!r}" if cell else f"code cell {count}"
-        return (
-            f"the {record.cls} object the {record.optimizer} optimizer trained in {where} ({why})"
-        )
-
-    def capture_role(
-        self, role: str, namespace: dict[str, t.Any], when: str, *, trained_first: bool = False
-    ) -> None:
-        """Export and describe the module a role is judged on (:meth:`choose`)."""
-        self.captured[role] = {}
-        module, variable, how = self.choose(role, namespace, trained_first=trained_first)
-        if module is not None:
-            self.captured[role] = {"module": self.modules.record(module).key}
-        if self.artefacts is None:
-            return
-        folder = artefact_folder(self.artefacts)
-        onnx_name, json_name = layout.model_files(role)
-        if module is None:
-            write_once(folder / json_name, {"role": role, "error": how})
-            return
-        self.modules.paused = True  # exporting and tracing call the module: not the notebook
-        try:
-            record = capture_module(
-                module,
-                folder,
-                self.input_shape,
-                record={
-                    "role": role,
-                    "variable": variable,
-                    "module": self.modules.record(module).key,
-                    "taken": how[:200],
-                    "when": when,
-                    "input_shape": list(self.input_shape),
-                    "optimizers": self.optimizers_of(module),
-                },
-                onnx_name=onnx_name,
-                json_name=json_name,
-            )
-        finally:
-            self.modules.paused = False
-        self.captured[role] = record
-        if not self.quiet:
-            print(f"[grader] took {how} ({record['class']}) for the rubric's {role!r} ({when})")
-
-    def optimizers_of(self, module: t.Any) -> list[int]:
-        """The optimizers, alive or not, that held any of ``module``'s parameters."""
-        params = list(module.parameters())
-        return sorted(
-            info.key for info in self._records.values() if any(info.holds(p) for p in params)
-        )
-
-    def optimizer_records(self) -> list[dict[str, t.Any]]:
-        return [
-            {
-                "key": r.key,
-                "class": r.cls,
-                "hyper": r.hyper,
-                "passes": r.passes,
-                "skipped": r.skipped,
-                "module": r.module,
-            }
-            for r in self._records.values()
-        ]
 
     def flush(self, count: int, cell_id: str) -> None:
         """Write what happened since the last flush, under a name of its own."""
         if self.artefacts is None:
             return
-        passes = [self.passes[i] for i in sorted(self._touched)]
+        passes = [self.passes[i] for i in sorted(self.touched)]
         metrics = self.metrics[self._metrics_flushed :]
-        self._touched.clear()
+        self.touched.clear()
         self._metrics_flushed = len(self.metrics)
         if not passes and not metrics and count:
             return
@@ -697,114 +345,9 @@ class Runtime:
                 "cell": cell_id,
                 "passes": [{k: v for k, v in p.items() if k != "source"} for p in passes],
                 "metrics": metrics,
-                "optimizers": self.optimizer_records(),
+                "optimizers": self.optimizers.as_records(),
             },
         )
-
-
-class _Pass:
-    """One pass over a DataLoader: yields at most ``limit`` samples, records what it yields."""
-
-    def __init__(
-        self,
-        runtime: Runtime,
-        record: dict[str, t.Any],
-        make_iterator: t.Callable[[], t.Any] | None,
-        limit: int | None,
-    ) -> None:
-        self.runtime = runtime
-        self.record = record
-        self.make_iterator = make_iterator
-        self.inner: t.Any = None
-        self.limit = limit
-
-    def __iter__(self) -> _Pass:
-        return self
-
-    def __getattr__(self, name: str) -> t.Any:
-        # The student holds what iter(loader) returned: an error names that, not this class
-        # (Python 2's it.next(), for one).
-        inner = self.__dict__.get("inner")
-        shown = type(inner).__name__ if inner is not None else "_SingleProcessDataLoaderIter"
-        raise AttributeError(f"'{shown}' object has no attribute '{name}'")
-
-    def __next__(self) -> t.Any:
-        record = self.record
-        if (
-            self.make_iterator is None
-            or record["skipped"]
-            or (self.limit is not None and record["samples"] >= self.limit)
-        ):
-            self.inner = None  # lets a multi-process iterator shut its workers down
-            if self.runtime.active is record:
-                self.runtime._pass_open = False
-            raise StopIteration
-        if self.inner is None:
-            self.inner = self.make_iterator()
-        batch = next(self.inner)
-        size = values.batch_size(batch)
-        if self.limit is not None and size is not None and record["samples"] + size > self.limit:
-            size = self.limit - record["samples"]
-            batch = values.head(batch, size)
-        if record["batches"] == 0:
-            import torch
-
-            record["grad"] = bool(torch.is_grad_enabled())
-        record["batches"] += 1
-        record["samples"] += size or 0
-        self.runtime.active = record
-        self.runtime._pass_open = True
-        self.runtime._touched.add(record["index"])
-        return batch
-
-
-def _recording_loss(runtime: Runtime, name: str, original: t.Any) -> t.Any:
-    def loss(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        runtime.loss_used(name)
-        return original(*args, **kwargs)
-
-    loss.__wrapped__ = original  # type: ignore[attr-defined]
-    loss.__name__ = name
-    return loss
-
-
-def _recording_metric(runtime: Runtime, name: str, original: t.Any) -> t.Any:
-    import functools
-    import inspect
-
-    signature = inspect.signature(original)
-
-    @functools.wraps(original)
-    def metric(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        result = original(*args, **kwargs)
-        try:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = bound.arguments
-            y_true = values.labels(arguments["y_true"])
-            y_pred = values.labels(arguments["y_pred"])
-            model, attributed = runtime.modules.predicted(y_pred)
-            runtime.metric_called(
-                {
-                    "function": name,
-                    "options": {
-                        k: values.plain_value(arguments[k])
-                        for k in _METRIC_OPTIONS
-                        if k in arguments
-                    },
-                    "weighted_samples": arguments.get("sample_weight") is not None,
-                    "y_true": y_true,
-                    "y_pred": y_pred,
-                    "result": values.plain_value(result),
-                    "model": model,
-                    "attributed": attributed,
-                }
-            )
-        except Exception as exc:  # recording must never break the student's call
-            runtime.metric_called({"function": name, "error": repr(exc)[:300]})
-        return result
-
-    return metric
 
 
 def _user_namespace() -> dict[str, t.Any]:

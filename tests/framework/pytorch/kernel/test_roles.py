@@ -27,6 +27,7 @@ pytest.importorskip("onnxruntime")
 
 from grader.checks.base import run_check  # noqa: E402
 from grader.framework.pytorch.judge.artefacts import TorchArtefacts, read_torch_artefacts  # noqa: E402
+from grader.framework.pytorch.kernel.roles import capture_remaining  # noqa: E402
 from grader.framework.pytorch.kernel.runtime import Runtime  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
@@ -81,7 +82,7 @@ def run_cells(tmp_path: Path, spec: Assignment, cells: Cells) -> TorchArtefacts:
         for count, (cell_id, source) in enumerate(cells, 1):
             exec(compile(source, f"<cell {cell_id}>", "exec"), namespace)
             runtime.cell_done(count, cell_id, namespace)
-        runtime.capture_remaining(namespace)
+        capture_remaining(runtime, namespace)
         runtime.flush(0, "end of notebook")
     finally:
         runtime.uninstall()

@@ -23,6 +23,7 @@ from torch import nn  # noqa: E402
 from grader.framework.pytorch.kernel import layout  # noqa: E402
 from grader.framework.pytorch.kernel.describe import describe  # noqa: E402
 from grader.framework.pytorch.kernel.export import export_onnx  # noqa: E402
+from grader.framework.pytorch.kernel.roles import capture_remaining, capture_role  # noqa: E402
 from grader.framework.pytorch.kernel.runtime import Runtime  # noqa: E402
 from reference import cifar10_cnn_torch, mnist_cnn_torch  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
@@ -186,10 +187,12 @@ def test_a_model_gets_max_epochs_training_passes_and_a_new_optimizer_its_own(
     assert "capped at 150 samples per pass" in out
     assert "the SGD optimizer had its 2 training pass(es)" in out
     assert "the Adam optimizer had its 2 training pass(es)" in out
-    records = {r["key"]: r for r in runtime.optimizer_records()}
+    records = {r["key"]: r for r in runtime.optimizers.as_records()}
     assert records[0]["passes"] == 2 and records[0]["skipped"] == 3
     assert records[1]["passes"] == 2 and records[1]["skipped"] == 1
-    assert runtime.optimizers_of(model) == [0] and runtime.optimizers_of(second) == [1]
+    assert runtime.optimizers.of_module(model) == [0] and runtime.optimizers.of_module(second) == [
+        1
+    ]
 
 
 def test_cell_records_are_written_once_with_what_the_cell_did(
@@ -233,7 +236,7 @@ def test_a_role_is_exported_and_described(runtime: Runtime) -> None:
     from grader.framework.pytorch.judge.models import check_graph, description_matches, graph_ops
 
     model = cifar10_cnn_torch.build_net_dropout()
-    runtime.capture_role("model", {"net": model, "model": "not a module"}, "cell a")
+    capture_role(runtime, "model", {"net": model, "model": "not a module"}, "cell a")
     folder = Path(t.cast(Path, runtime.artefacts)) / layout.FOLDER
     record = json.loads((folder / "model-model.json").read_text())
     assert record["variable"] == "net" and record["class"] == "Net" and record["ops_source"] == "fx"
@@ -404,8 +407,8 @@ def test_a_role_tied_to_a_cell_is_taken_there_and_a_later_crash_keeps_it(
 ) -> None:
     runtime.capture = {"model": "b"}
     trained, replaced = small_model(), small_model()
-    runtime.capture_role("model", {"model": trained}, "cell b")  # what on_cell does after "b"
-    runtime.capture_remaining({"model": replaced})  # the end: the role is not taken again
+    capture_role(runtime, "model", {"model": trained}, "cell b")  # what on_cell does after "b"
+    capture_remaining(runtime, {"model": replaced})  # the end: the role is not taken again
     folder = Path(t.cast(Path, runtime.artefacts)) / layout.FOLDER
     record = json.loads((folder / "model-model.json").read_text())
     assert record["when"] == "cell b"
@@ -413,7 +416,7 @@ def test_a_role_tied_to_a_cell_is_taken_there_and_a_later_crash_keeps_it(
 
 def test_a_role_whose_cell_never_ran_is_taken_at_the_end_and_says_so(runtime: Runtime) -> None:
     runtime.capture = {"model": "train"}  # no cell of this notebook has that id
-    runtime.capture_remaining({"net": small_model()})
+    capture_remaining(runtime, {"net": small_model()})
     folder = Path(t.cast(Path, runtime.artefacts)) / layout.FOLDER
     record = json.loads((folder / "model-model.json").read_text())
     assert record["variable"] == "net"
