@@ -9,9 +9,8 @@ with its reason, anything else an error.
 
 from __future__ import annotations
 
+# Importing each module registers its checks (PyTorch's are its framework package's).
 import grader.framework.pytorch.checks  # noqa: F401
-
-# Importing each module registers its checks; PyTorch's are in its framework's package.
 from grader.checks import (  # noqa: F401
     accuracy,
     architecture,

@@ -8,6 +8,8 @@ implementation of this protocol (otter-grader's ``runners/abstract_runner.py`` p
 part for languages).
 
 Implementations import their framework lazily: choosing one imports neither Keras nor PyTorch.
+PyTorch's is a package grouped by stage (:mod:`grader.framework.pytorch`: ``kernel/``,
+``judge/``, ``checks/``), the shape a third framework's takes.
 """
 
 from __future__ import annotations
