@@ -35,7 +35,7 @@ from grading_speed import measured
 ROOT = Path(__file__).resolve().parent.parent
 
 OFFLINE_DATA = """\
-from grader.kernel.torch_runtime import Runtime
+from grader.framework.pytorch.kernel.runtime import Runtime
 _runtime = Runtime({{"dataset": {dataset!r}, "data_path": {path!r}, "data_note": "benchmark",
     "budget": {{"name": "full", "max_epochs": {epochs!r}}},
     "torch": {{"input_shape": [], "quiet": True}}}})

@@ -1,9 +1,9 @@
 """What the PyTorch runtime's module hooks cost a training step.
 
-The runtime keys every module the notebook calls (:mod:`grader.kernel.torch_modules`) through
-PyTorch's global forward hooks, which put every module call, layers included, on PyTorch's
-slower call path. This times training steps of the CIFAR-10 exercise's CNN (batch 64, CPU)
-with the hooks installed and without, alternating, and prints the median of each.
+The runtime keys every module the notebook calls (:mod:`grader.framework.pytorch.kernel.modules`)
+through PyTorch's global forward hooks, which put every module call, layers included, on PyTorch's
+slower call path. This times training steps of the CIFAR-10 exercise's CNN (batch 64, CPU) with the
+hooks installed and without, alternating, and prints the median of each.
 
     python benchmarks/torch_module_hooks.py [--steps 30] [--rounds 5]
 """
@@ -17,7 +17,8 @@ import time
 import torch
 from torch import nn
 
-from grader.kernel.torch_runtime import Runtime
+from grader.framework.pytorch.kernel import hooks
+from grader.framework.pytorch.kernel.runtime import Runtime
 from reference.cifar10_cnn_torch import build_net
 
 
@@ -41,7 +42,7 @@ def hooked() -> Runtime:
             "torch": {"input_shape": [3, 32, 32]},
         }
     )
-    runtime._watch_modules()
+    hooks.watch_modules(runtime)
     return runtime
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.framework.pytorch.environment import without_triton
 from grader.options import GradeOptions
 from grader.results import GradeResult
 from grader.sandbox.limits import thread_env
-from grader.torch_env import without_triton
 
 # Before anything imports TensorFlow: keep its C++ start-up chatter out of test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,7 +27,8 @@ SMOKE = GradeOptions(budget="smoke")
 """How the tests grade: the smoke budget, everything else as instructors grade."""
 
 # The PyTorch tests import torch and torchvision in the process that runs the Keras tests:
-# PyTorch's optional Triton import crashes beside TensorFlow (see grader.torch_env).
+# PyTorch's optional Triton import crashes beside TensorFlow (see
+# grader.framework.pytorch.environment).
 without_triton()
 
 

@@ -12,9 +12,8 @@ from tests.conftest import ROOT
 
 BRANCH = re.compile(r"\.torch is (not )?None|if [\w.]+\.torch\b|[\w.]+\.torch else")
 """A branch on whether a rubric is PyTorch's."""
-ALLOWED = {
-    "grader/kernel/torch_cells.py",  # PyTorch's own cells: the [torch] table's fields
-}
+SEAM = ("grader/framework/", "grader/rubric/")
+"""The seam, and the rubric that names the framework."""
 
 
 def test_the_rubric_chooses_the_framework() -> None:
@@ -28,8 +27,21 @@ def test_nothing_outside_the_seam_branches_on_the_framework() -> None:
     found = []
     for path in sorted((ROOT / "grader").rglob("*.py")):
         where = path.relative_to(ROOT).as_posix()
-        if where.startswith(("grader/framework/", "grader/rubric/")) or where in ALLOWED:
+        if where.startswith(SEAM):
             continue
         text = path.read_text(encoding="utf-8")
         found += [f"{where}:{text[: m.start()].count(chr(10)) + 1}" for m in BRANCH.finditer(text)]
+    assert found == []
+
+
+def test_pytorchs_files_live_under_its_framework_package() -> None:
+    """PyTorch is a package grouped by stage (kernel, judge, checks), not a file-name prefix
+    spread over the stages' folders."""
+    found = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted((ROOT / "grader").rglob("*.py"))
+        if "torch" in path.stem
+        and not path.is_relative_to(ROOT / "grader" / "framework" / "pytorch")
+        and path != ROOT / "grader" / "rubric" / "pytorch.py"  # the [torch] table's reader
+    ]
     assert found == []

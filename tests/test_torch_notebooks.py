@@ -1,10 +1,10 @@
 """The PyTorch assignments through the real pipeline (kernel, judge, smoke budget, synthetic data).
 
-Each example submission (the seed's code as a student hands it in, and typical mistakes)
-matches its golden statuses; accuracy goldens are not enforced for examples, as for the Keras
-ones. The examples are graded once per session (``graded_example``); everything else about
-PyTorch grading is unit-tested on artefacts written by the tests (tests/judge/test_torch_onnx.py,
-tests/kernel/test_torch_runtime.py). ``pytest --update-goldens`` refreshes.
+Each example submission (the seed's code as a student hands it in, and typical mistakes) matches its
+golden statuses; accuracy goldens are not enforced for examples, as for the Keras ones. The examples
+are graded once per session (``graded_example``); everything else about PyTorch grading is
+unit-tested on artefacts written by the tests (tests/framework/pytorch/judge/test_onnx.py,
+tests/framework/pytorch/kernel/test_runtime.py). ``pytest --update-goldens`` refreshes.
 """
 
 from __future__ import annotations

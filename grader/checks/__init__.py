@@ -9,16 +9,13 @@ with its reason, anything else an error.
 
 from __future__ import annotations
 
-# Importing each module registers its checks.
+# Importing each module registers its checks (PyTorch's are its framework package's).
+import grader.framework.pytorch.checks  # noqa: F401
 from grader.checks import (  # noqa: F401
     accuracy,
     architecture,
     class_groups,
     compilation,
     data_split,
-    torch_architecture,
-    torch_metrics,
-    torch_optimizer,
-    torch_transforms,
     transfer,
 )

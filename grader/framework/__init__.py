@@ -8,6 +8,8 @@ implementation of this protocol (otter-grader's ``runners/abstract_runner.py`` p
 part for languages).
 
 Implementations import their framework lazily: choosing one imports neither Keras nor PyTorch.
+PyTorch's is a package grouped by stage (:mod:`grader.framework.pytorch`: ``kernel/``,
+``judge/``, ``checks/``), the shape a third framework's takes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import typing as t
 from pathlib import Path
 
 if t.TYPE_CHECKING:
+    import re
+
     import nbformat
 
     from grader.budget import Budget
@@ -44,9 +48,18 @@ class Framework(t.Protocol):
     """Whether ``kit.check()`` can judge its live models inside a notebook."""
     estimates_cost: bool
     """Whether the judge estimates a model's cost from its graph before evaluating it."""
+    per_cell: dict[str, re.Pattern[str]]
+    """Sub-folders of the kernel's artefacts -> the names of the files its runtime writes there
+    during a cell, which the grader takes out of the kernel's reach after every cell
+    (:mod:`grader.judge.evidence`)."""
 
     def versions(self) -> dict[str, str]:
         """Versions a grade depends on beyond :func:`grader.versions.versions`."""
+        ...
+
+    def warm_judge(self) -> None:
+        """In the judge, before any submission is known: import what judging needs (the slow
+        part, done while the notebook still runs)."""
         ...
 
     def kernel_cells(
@@ -81,6 +94,19 @@ class Framework(t.Protocol):
         """A kit's expected models this framework describes itself, by builder, for the public
         checks ``public`` (Keras' are the kit's own JSON configurations: none here)."""
         ...
+
+
+def framework_named(name: Name) -> Framework:
+    """The framework of this name (the judge's ``--framework``)."""
+    return {f.name: f for f in every_framework()}[name]
+
+
+def every_framework() -> tuple[Framework, ...]:
+    """Every framework the grader knows, Keras first."""
+    from grader.framework.keras import KERAS
+    from grader.framework.pytorch import PYTORCH
+
+    return KERAS, PYTORCH
 
 
 def framework_of(spec: Assignment) -> Framework:

@@ -6,6 +6,7 @@ import typing as t
 from pathlib import Path
 
 from grader.budget import sample_count
+from grader.kernel import layout
 
 if t.TYPE_CHECKING:
     import nbformat
@@ -33,6 +34,12 @@ class Keras:
     capped = "every fit/evaluate/predict call was"
     live_check = True
     estimates_cost = True
+    per_cell = layout.PER_CELL  # fit records and weight snapshots
+
+    def warm_judge(self) -> None:
+        from grader import keras_env
+
+        keras_env.keras()
 
     def versions(self) -> dict[str, str]:
         return {}  # Keras', TensorFlow's and NumPy's are in every grade's versions

@@ -137,18 +137,9 @@ def main() -> int:
     # Findings go to stdout and nothing else may: Keras and TensorFlow print to it.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    if sys.argv[1:] == ["--framework", "torch"]:
-        # The slow part, done while the notebook still runs: a PyTorch notebook's models are
-        # ONNX graphs; torch builds the reference to compare with.
-        from grader.torch_env import without_triton
+    from grader.framework import framework_named
 
-        without_triton()
-        import onnxruntime  # noqa: F401
-        import torch  # noqa: F401
-    else:
-        from grader import keras_env
-
-        keras_env.keras()  # the slow part, done while the notebook still runs
+    framework_named("torch" if sys.argv[1:] == ["--framework", "torch"] else "keras").warm_judge()
     line = sys.stdin.readline()
     if not line:
         return 0  # the grader had nothing to judge (the notebook was refused)

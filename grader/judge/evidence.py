@@ -27,7 +27,8 @@ import stat
 import typing as t
 from pathlib import Path
 
-from grader.kernel import layout, torch_layout
+from grader.framework import every_framework
+from grader.kernel import layout
 
 CHUNK = 1 << 20
 MAX_EVIDENCE_BYTES = 4 * 2**30
@@ -36,11 +37,7 @@ MAX_FILES = 2000
 MAX_LISTED = 10_000
 """Entries looked at per folder: a kernel may fill its folder with millions."""
 
-_PER_CELL = {
-    layout.FITS: layout.FIT_RECORD,
-    layout.SNAPSHOTS: layout.SNAPSHOT,
-    **torch_layout.PER_CELL,  # a PyTorch kernel's records and exported models
-}
+_PER_CELL = {sub: names for f in every_framework() for sub, names in f.per_cell.items()}
 MAX_CHECKPOINT_BYTES = 2 * 2**30
 """All checkpoints together: a VGG19 notebook's model is about 80 MB a checkpoint."""
 

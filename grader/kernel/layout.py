@@ -39,6 +39,8 @@ FIT_RECORD = re.compile(r"\d{1,6}\.json")
 """Names in ``fits/``."""
 SNAPSHOT = re.compile(r"\d{1,6}-(before|after)\.npz")
 """Names in ``snapshots/``."""
+PER_CELL: dict[str, re.Pattern[str]] = {FITS: FIT_RECORD, SNAPSHOTS: SNAPSHOT}
+"""Sub-folder -> names the evidence collector takes from it after every cell."""
 FINAL_FILES = (ROLES, VARIABLES, VARIABLE_ARRAYS)
 """Written by the grader's last cell."""
 CHECKPOINT_FILE = re.compile(

@@ -9,7 +9,7 @@
     [torch.capture]                # role -> the code cell after which its variable is taken
     model = "train"                # (roles not listed are taken at the end of the notebook)
 
-A rubric with this table grades a PyTorch notebook (:mod:`grader.kernel.torch_runtime`);
+A rubric with this table grades a PyTorch notebook (:mod:`grader.framework.pytorch.kernel.runtime`);
 without it, a Keras one.
 """
 

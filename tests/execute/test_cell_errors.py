@@ -78,8 +78,9 @@ def test_every_check_a_failed_cell_took_down_names_that_cell() -> None:
 
 def test_a_failed_cells_error_has_no_colour_codes_and_no_grader_frame() -> None:
     frame = (
-        f"\x1b[0;32mFile \x1b[0;32m{GRADER_PACKAGE}/kernel/torch_runtime.py:560\x1b[0m, in "
-        "\x1b[0;36m_Pass.__next__\x1b[0;34m(self)\x1b[0m"
+        f"\x1b[0;32mFile \x1b[0;32m{GRADER_PACKAGE}/framework/pytorch/kernel/runtime.py:560"
+        "\x1b[0m, in "
+        "\x1b[0;36mPass.__next__\x1b[0;34m(self)\x1b[0m"
     )
     student = "\x1b[0;32mCell \x1b[0;32mIn[3], line 1\x1b[0m\n----> 1 it.next()"
     cell = nbformat.v4.new_code_cell("it.next()")
@@ -96,7 +97,7 @@ def test_a_failed_cells_error_has_no_colour_codes_and_no_grader_frame() -> None:
     name, value, tb = error
     assert value == "'x' object has no attribute 'next'"
     assert "\x1b" not in name + value + tb
-    assert "In[3], line 1" in tb and "torch_runtime" not in tb and "_Pass" not in tb
+    assert "In[3], line 1" in tb and "kernel/runtime" not in tb and "Pass.__next__" not in tb
 
 
 def test_a_judges_message_reaches_the_result_without_colour_codes() -> None:
@@ -128,9 +129,9 @@ def test_accuracy_bounds_stay_between_0_and_100_percent() -> None:
 
 
 def test_a_dataloader_pass_is_named_as_the_iterator_it_stands_for() -> None:
-    from grader.kernel.torch_runtime import _Pass
+    from grader.framework.pytorch.kernel.passes import Pass
 
-    loader_pass = _Pass(None, {}, None, None)  # type: ignore[arg-type]
+    loader_pass = Pass(None, {}, None, None)  # type: ignore[arg-type]
     with pytest.raises(AttributeError) as raised:
         loader_pass.next()
     assert str(raised.value) == "'_SingleProcessDataLoaderIter' object has no attribute 'next'"

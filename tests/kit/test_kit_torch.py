@@ -2,7 +2,8 @@
 description as it judges from the reference, and the live check says it is Keras-only.
 
 The kit is built without calibration (no training); the artefacts judged are written here as a
-PyTorch kernel writes them (tests/judge/test_torch_onnx.py's helpers), so no kernel runs.
+PyTorch kernel writes them (tests/framework/pytorch/judge/test_onnx.py's helpers), so no kernel
+runs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from grader.kit.build import BuiltKit, build_kit  # noqa: E402
 from grader.results import CheckResult  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402
 from reference import mnist_cnn_torch  # noqa: E402
-from tests.judge.test_torch_onnx import context, write_role  # noqa: E402
+from tests.framework.pytorch.judge.test_onnx import context, write_role  # noqa: E402
 
 NAME = "mnist_cnn_torch"
 

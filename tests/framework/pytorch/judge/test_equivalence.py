@@ -9,7 +9,7 @@ written in each idiom (a wrong layer, a missing dropout, the MNIST exercise's 5x
 each caught with the same message, up to the student's own layer names.
 
 In-process: the modules are built here, described and exported as the kernel does, and judged
-on those artefacts (the roles and records of whole notebooks are in test_torch_roles.py).
+on those artefacts (the roles and records of whole notebooks are in test_roles.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from torch import nn  # noqa: E402
 
 from grader.results import CheckResult  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402
-from tests.judge.test_torch_onnx import judged, write_role  # noqa: E402
+from tests.framework.pytorch.judge.test_onnx import judged, write_role  # noqa: E402
 
 Rates = tuple[float | None, float | None, float | None]
 NO_DROPOUT: Rates = (None, None, None)

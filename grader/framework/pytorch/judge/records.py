@@ -3,7 +3,7 @@
 Each record (a DataLoader pass, an optimizer, a scikit-learn metric call, a role's module
 description) is hostile input: types, lengths, numbers in range, names without control
 characters; anything else raises :class:`Malformed`. Read from their files by
-:mod:`grader.judge.torch_artefacts`.
+:mod:`grader.framework.pytorch.judge.artefacts`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.kernel.torch_describe import MAX_MODULES, MAX_OPS
+from grader.framework.pytorch.kernel.describe import MAX_MODULES, MAX_OPS
 
 MAX_PASSES = 20_000
 MAX_LABELS = 200_000

@@ -5,7 +5,7 @@ replaced by subclasses that serve the kernel's share of the data (the training s
 visible part of the test set) as PIL images through the notebook's own transforms, as
 torchvision would. Nothing is downloaded; the held-back images never reach the kernel, and the
 data set the assignment does not use cannot be built at all. Installed by
-:class:`grader.kernel.torch_runtime.Runtime`.
+:class:`grader.framework.pytorch.kernel.runtime.Runtime`.
 """
 
 from __future__ import annotations

@@ -11,10 +11,11 @@ import numpy as np
 from grader.checks.accuracy import confusion_matrix as confusion_details
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.checks.torch_common import torch_artefacts
+from grader.framework.pytorch.checks.common import torch_artefacts
 
 if t.TYPE_CHECKING:
-    from grader.judge.torch_records import MetricCall
+    from grader.framework.pytorch.judge.artefacts import TorchArtefacts
+    from grader.framework.pytorch.judge.records import MetricCall
 
 AVERAGED = ("precision_score", "recall_score", "f1_score")
 KNOWN = ("accuracy_score", "confusion_matrix", *AVERAGED)
@@ -57,18 +58,8 @@ def check_torch_metrics(ctx: CheckContext, params: TorchMetricsParams) -> Verdic
     whichever cell they were made; with ``cell``, only those made in that code cell.
     """
     average = params.average
-    arts = torch_artefacts(ctx)
-    key = arts.module_key(params.model) if params.model is not None else None
-    calls = [
-        c
-        for c in arts.metric_calls
-        if c.function in params.functions
-        and (params.cell is None or c.cell == params.cell)
-        and (params.model is None or c.model == key)
-    ]
-    where = f" in cell {params.cell!r}" if params.cell is not None else ""
-    if params.model is not None:
-        where += f" on the {params.model} model's predictions"
+    calls = _calls_judged(torch_artefacts(ctx), params)
+    where = _where(params)
     problems: list[str] = []
     rows: list[dict[str, t.Any]] = []
     chosen: dict[str, MetricCall] = {}
@@ -77,49 +68,16 @@ def check_torch_metrics(ctx: CheckContext, params: TorchMetricsParams) -> Verdic
         if not own:
             problems.append(f"the notebook never computed {function}{where}")
             continue
-        # The last call made with the requested settings; else the last call, to say what
-        # was wrong with it.
-        good = [c for c in own if _settings_problem(c, average) is None]
-        call = (good or own)[-1]
-        chosen[function] = call
-        setting = _settings_problem(call, average)
-        grader_value = _recompute(call, average)
-        row = {
-            "function": function,
-            "options": call.options,
-            "notebook": call.result,
-            "grader": grader_value,
-            "labels": len(call.y_true),
-        }
+        call = chosen[function] = _chosen_call(own, average)
+        row, problem = _judged(call, average)
         rows.append(row)
-        if setting is not None:
-            problems.append(setting)
-        elif not _same(call.result, grader_value):
-            problems.append(
-                f"the notebook's {function} is {_show(call.result)}, but on the same labels and "
-                f"predictions the grader computes {_show(grader_value)}"
-            )
-    digests = {f: _digest(c) for f, c in chosen.items()}
-    if len(set(digests.values())) > 1:
-        problems.append(
-            "the metrics were computed on different labels or predictions: "
-            + ", ".join(sorted(digests))
-            + " should all use the same y_true and y_pred"
-        )
+        if problem is not None:
+            problems.append(problem)
+    if (mixed := _mixed_inputs(chosen)) is not None:
+        problems.append(mixed)
     details: dict[str, t.Any] = {"calls": rows, "average": average}
-    if chosen:
-        call = next(iter(chosen.values()))
-        classes = sorted({*call.y_true.tolist(), *call.y_pred.tolist()})
-        n_classes = len(ctx.given.class_names)
-        if (
-            len(call.y_true) == len(call.y_pred)
-            and classes
-            and 0 <= classes[0] <= classes[-1] < n_classes
-        ):
-            present = sorted(set(call.y_true.tolist()))
-            details["confusion"] = confusion_details(
-                call.y_true, call.y_pred, present, ctx.given.class_names
-            )
+    if chosen and (confusion := _confusion(next(iter(chosen.values())), ctx)) is not None:
+        details["confusion"] = confusion
     if problems:
         return Verdict(False, "\n".join(f"- {p}" for p in problems), details)
     return Verdict(
@@ -128,6 +86,81 @@ def check_torch_metrics(ctx: CheckContext, params: TorchMetricsParams) -> Verdic
         "grader's values on the same predictions",
         details,
     )
+
+
+def _calls_judged(arts: TorchArtefacts, params: TorchMetricsParams) -> list[MetricCall]:
+    """The calls of the asked functions, of the asked cell and model's predictions."""
+    key = arts.module_key(params.model) if params.model is not None else None
+    return [
+        c
+        for c in arts.metric_calls
+        if c.function in params.functions
+        and (params.cell is None or c.cell == params.cell)
+        and (params.model is None or c.model == key)
+    ]
+
+
+def _where(params: TorchMetricsParams) -> str:
+    """Where the calls were looked for, as a missing one's message says it."""
+    where = f" in cell {params.cell!r}" if params.cell is not None else ""
+    if params.model is not None:
+        where += f" on the {params.model} model's predictions"
+    return where
+
+
+def _chosen_call(own: list[MetricCall], average: str) -> MetricCall:
+    """The last call made with the requested settings; else the last call, to say what was
+    wrong with it."""
+    good = [c for c in own if _settings_problem(c, average) is None]
+    return (good or own)[-1]
+
+
+def _judged(call: MetricCall, average: str) -> tuple[dict[str, t.Any], str | None]:
+    """The call's row in the details, and what is wrong with it (None: nothing)."""
+    setting = _settings_problem(call, average)
+    grader_value = _recompute(call, average)
+    row = {
+        "function": call.function,
+        "options": call.options,
+        "notebook": call.result,
+        "grader": grader_value,
+        "labels": len(call.y_true),
+    }
+    if setting is not None:
+        return row, setting
+    if not _same(call.result, grader_value):
+        return row, (
+            f"the notebook's {call.function} is {_show(call.result)}, but on the same labels "
+            f"and predictions the grader computes {_show(grader_value)}"
+        )
+    return row, None
+
+
+def _mixed_inputs(chosen: dict[str, MetricCall]) -> str | None:
+    """A problem when the chosen calls were not all given the same labels and predictions."""
+    digests = {f: _digest(c) for f, c in chosen.items()}
+    if len(set(digests.values())) <= 1:
+        return None
+    return (
+        "the metrics were computed on different labels or predictions: "
+        + ", ".join(sorted(digests))
+        + " should all use the same y_true and y_pred"
+    )
+
+
+def _confusion(call: MetricCall, ctx: CheckContext) -> dict[str, t.Any] | None:
+    """The confusion details of ``call``'s labels and predictions, when they are the
+    assignment's classes."""
+    classes = sorted({*call.y_true.tolist(), *call.y_pred.tolist()})
+    n_classes = len(ctx.given.class_names)
+    if not (
+        len(call.y_true) == len(call.y_pred)
+        and classes
+        and 0 <= classes[0] <= classes[-1] < n_classes
+    ):
+        return None
+    present = sorted(set(call.y_true.tolist()))
+    return confusion_details(call.y_true, call.y_pred, present, ctx.given.class_names)
 
 
 def _settings_problem(call: MetricCall, average: str) -> str | None:

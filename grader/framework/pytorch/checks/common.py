@@ -10,7 +10,7 @@ from grader.checks.base import CheckContext
 from grader.judge.artefacts import MissingInput
 
 if t.TYPE_CHECKING:
-    from grader.judge.torch_artefacts import TorchArtefacts
+    from grader.framework.pytorch.judge.artefacts import TorchArtefacts
 
 
 def torch_artefacts(ctx: CheckContext) -> TorchArtefacts:
@@ -19,7 +19,7 @@ def torch_artefacts(ctx: CheckContext) -> TorchArtefacts:
     Raises:
         MissingInput: the rubric has no ``[torch]`` table (a Keras notebook was judged).
     """
-    from grader.judge.torch_artefacts import TorchArtefacts
+    from grader.framework.pytorch.judge.artefacts import TorchArtefacts
 
     if not isinstance(ctx.artefacts, TorchArtefacts):
         raise MissingInput("this check judges PyTorch notebooks; the rubric has no [torch] table")
@@ -30,12 +30,12 @@ def describe_reference(module: t.Any, input_shape: tuple[int, ...]) -> dict[str,
     """A reference module as the architecture check compares it: the kernel's description of
     it (``ops`` from its ``forward``), and ``onnx_ops``, the operations of its ONNX export as
     the judge reads a student's graph. Plain JSON: a student kit carries it."""
-    from grader.torch_env import without_triton
+    from grader.framework.pytorch.environment import without_triton
 
     without_triton()
-    from grader.judge.torch_models import check_graph, graph_ops
-    from grader.kernel.torch_describe import describe
-    from grader.kernel.torch_export import export_onnx
+    from grader.framework.pytorch.judge.models import check_graph, graph_ops
+    from grader.framework.pytorch.kernel.describe import describe
+    from grader.framework.pytorch.kernel.export import export_onnx
 
     buffer = io.BytesIO()
     export_onnx(module, input_shape, buffer)
@@ -62,7 +62,7 @@ def reference_description(ctx: CheckContext, builder: str) -> dict[str, t.Any]:
         return entry
     key = (str(spec.folder), builder, arts.input_shape)
     if key not in _DESCRIBED:
-        from grader.torch_env import without_triton
+        from grader.framework.pytorch.environment import without_triton
 
         without_triton()  # before the reference module imports torchvision
         module = getattr(ctx.reference, builder)()

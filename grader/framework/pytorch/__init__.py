@@ -1,10 +1,12 @@
 """PyTorch: notebooks whose rubric has a ``[torch]`` table; their models are exported to ONNX
-in the kernel and judged as data (:mod:`grader.judge.torch_artefacts`)."""
+in the kernel and judged as data (:mod:`grader.framework.pytorch.judge.artefacts`)."""
 
 from __future__ import annotations
 
 import typing as t
 from pathlib import Path
+
+from grader.framework.pytorch.kernel import layout
 
 if t.TYPE_CHECKING:
     import nbformat
@@ -18,13 +20,16 @@ if t.TYPE_CHECKING:
     from grader.results import FitRecord
     from grader.rubric import Assignment
 
-PRELOAD = "from grader.torch_env import without_triton; without_triton(); import torchvision"
+PRELOAD = (
+    "from grader.framework.pytorch.environment import without_triton; without_triton(); "
+    "import torchvision"
+)
 """A warm kernel imports PyTorch (Triton blocked first, as the kernel runtime does before any
-torch import: see :mod:`grader.torch_env`)."""
+torch import: see :mod:`grader.framework.pytorch.environment`)."""
 
 
 class PyTorch:
-    """PyTorch notebooks: the kernel runtime of :mod:`grader.kernel.torch_runtime`, ONNX
+    """PyTorch notebooks: the kernel runtime of :mod:`grader.framework.pytorch.kernel.runtime`, ONNX
     graphs read through an operator allow-list in the judge."""
 
     name: Name = "torch"
@@ -36,6 +41,15 @@ class PyTorch:
     capped = "every DataLoader pass and each model's training passes were"
     live_check = False
     estimates_cost = False  # an ONNX graph has its own bounds in the judge
+    per_cell = layout.PER_CELL  # its records and exported models
+
+    def warm_judge(self) -> None:
+        # a PyTorch notebook's models are ONNX graphs; torch builds the reference to compare with
+        from grader.framework.pytorch.environment import without_triton
+
+        without_triton()
+        import onnxruntime  # noqa: F401
+        import torch  # noqa: F401
 
     def versions(self) -> dict[str, str]:
         from grader.versions import torch_versions
@@ -45,10 +59,10 @@ class PyTorch:
     def kernel_cells(
         self, spec: Assignment, nb: nbformat.NotebookNode, config: dict[str, t.Any]
     ) -> tuple[str, str]:
-        from grader.kernel import torch_cells
+        from grader.framework.pytorch.kernel import cells
 
-        config = {**config, "torch": torch_cells.kernel_options(spec, nb)}
-        return torch_cells.setup_code(config), torch_cells.finish_code()
+        config = {**config, "torch": cells.kernel_options(spec, nb)}
+        return cells.setup_code(config), cells.finish_code()
 
     def offline_weights(self, spec: Assignment, options: GradeOptions) -> list[Path]:
         return []
@@ -63,27 +77,27 @@ class PyTorch:
         fits: list[FitRecord] | None,
         pretrained: t.Sequence[PretrainedWeights],
     ) -> dict[str, t.Any]:
-        from grader.calibrate_torch import train_reference_torch
+        from grader.framework.pytorch.calibrate import train_reference_torch
 
         return train_reference_torch(assignment, budget, ds, seed=seed, fits=fits)
 
     def read_artefacts(self, folder: Path, spec: Assignment, *, max_bytes: int) -> Artefacts:
-        from grader.judge.torch_artefacts import read_torch_artefacts
+        from grader.framework.pytorch.judge.artefacts import read_torch_artefacts
 
         return read_torch_artefacts(folder, spec, max_bytes=max_bytes)
 
     def kit_models(self, spec: Assignment, public: list[t.Any]) -> dict[str, dict[str, t.Any]]:
         """Every PyTorch builder a public check names, described as the architecture check
         reads the reference (its layers and operations, no weights)."""
-        from grader.checks.torch_architecture import TorchArchitectureParams
+        from grader.framework.pytorch.checks.architecture import TorchArchitectureParams
 
         builders = [
             c.params.builder for c in public if isinstance(c.params, TorchArchitectureParams)
         ]
         if spec.torch is None or not builders:
             return {}
-        from grader.checks.torch_common import describe_reference
-        from grader.torch_env import without_triton
+        from grader.framework.pytorch.checks.common import describe_reference
+        from grader.framework.pytorch.environment import without_triton
 
         without_triton()  # Keras is loaded in this process already
         reference = spec.reference_module()

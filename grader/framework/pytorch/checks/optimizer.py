@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.checks.torch_common import torch_artefacts
+from grader.framework.pytorch.checks.common import torch_artefacts
 
 
 @dataclass(frozen=True)

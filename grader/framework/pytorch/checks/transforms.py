@@ -6,10 +6,10 @@ import typing as t
 from dataclasses import dataclass, field
 
 from grader.checks.base import CheckContext, Verdict, register
-from grader.checks.torch_common import torch_artefacts
+from grader.framework.pytorch.checks.common import torch_artefacts
 
 if t.TYPE_CHECKING:
-    from grader.judge.torch_records import PassRecord
+    from grader.framework.pytorch.judge.records import PassRecord
 
 
 @dataclass(frozen=True)

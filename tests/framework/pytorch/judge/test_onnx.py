@@ -25,17 +25,17 @@ from torch import nn  # noqa: E402
 from grader.checks.base import CheckContext, run_check  # noqa: E402
 from grader.data.cifar10 import CIFAR10_CLASSES  # noqa: E402
 from grader.data.sets import Dataset, HeldOut  # noqa: E402
-from grader.judge import torch_models as judge_torch_models  # noqa: E402
-from grader.judge.torch_artefacts import read_torch_artefacts  # noqa: E402
-from grader.judge.torch_models import (  # noqa: E402
+from grader.framework.pytorch.judge import models as judge_models  # noqa: E402
+from grader.framework.pytorch.judge.artefacts import read_torch_artefacts  # noqa: E402
+from grader.framework.pytorch.judge.models import (  # noqa: E402
     OnnxClassifier,
     OnnxRefused,
     check_graph,
     description_matches,
 )
-from grader.kernel import torch_layout  # noqa: E402
-from grader.kernel.torch_describe import describe  # noqa: E402
-from grader.kernel.torch_export import export_onnx  # noqa: E402
+from grader.framework.pytorch.kernel import layout  # noqa: E402
+from grader.framework.pytorch.kernel.describe import describe  # noqa: E402
+from grader.framework.pytorch.kernel.export import export_onnx  # noqa: E402
 from grader.results import CheckResult  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402
 from reference import cifar10_cnn_torch  # noqa: E402
@@ -57,9 +57,9 @@ def tiny() -> nn.Module:
 def write_role(
     folder: Path, role: str, module: nn.Module, shape: tuple[int, ...] = SHAPE, **override: t.Any
 ) -> None:
-    root = folder / torch_layout.FOLDER
+    root = folder / layout.FOLDER
     root.mkdir(parents=True, exist_ok=True)
-    onnx_name, json_name = torch_layout.model_files(role)
+    onnx_name, json_name = layout.model_files(role)
     (root / onnx_name).write_bytes(onnx_bytes(module, shape))
     record = {"role": role, "variable": "model", "optimizers": [0], **describe(module, shape)}
     record.update(override)
@@ -67,9 +67,9 @@ def write_role(
 
 
 def write_cell(folder: Path, n: int, cell: str, **content: t.Any) -> None:
-    root = folder / torch_layout.FOLDER
+    root = folder / layout.FOLDER
     root.mkdir(parents=True, exist_ok=True)
-    (root / torch_layout.cell_file(n)).write_text(json.dumps({"cell": cell, **content}))
+    (root / layout.cell_file(n)).write_text(json.dumps({"cell": cell, **content}))
 
 
 def a_pass(
@@ -269,7 +269,7 @@ def _escape(text: str) -> str:
 
 
 def test_an_oversized_file_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(judge_torch_models, "MAX_ONNX_BYTES", 1000)
+    monkeypatch.setattr(judge_models, "MAX_ONNX_BYTES", 1000)
     with pytest.raises(OnnxRefused, match="larger than 1,000 bytes"):
         check_graph(onnx_bytes(tiny()), SHAPE)
 
@@ -382,9 +382,9 @@ def test_malformed_cell_records_are_ignored_with_a_note(
 def test_an_oversized_record_is_not_read(
     tmp_path: Path, spec: Assignment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grader.judge import torch_artefacts as judge_torch_artefacts
+    from grader.framework.pytorch.judge import artefacts as judge_artefacts
 
-    monkeypatch.setattr(judge_torch_artefacts, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(judge_artefacts, "MAX_JSON_BYTES", 100)
     write_cell(tmp_path, 1, "a", passes=[a_pass(0, "train", AUGMENTED)] * 3)
     arts = read_torch_artefacts(tmp_path, spec)
     assert arts.passes == [] and "larger than 100 bytes" in arts.notes[0]
@@ -399,7 +399,7 @@ def test_a_malformed_role_record_is_ignored_and_its_checks_fail(
     tmp_path: Path, spec: Assignment, override: dict[str, t.Any]
 ) -> None:
     write_module_key(tmp_path, "model", 0)
-    path = tmp_path / "torch" / torch_layout.model_files("model")[1]
+    path = tmp_path / "torch" / layout.model_files("model")[1]
     path.write_text(json.dumps({**json.loads(path.read_text()), **override}))
     write_cell(tmp_path, 7, "evaluate", metrics=notebook_metrics(Y_TRUE, Y_PRED))
     arts = read_torch_artefacts(tmp_path, spec)
@@ -468,10 +468,10 @@ Y_PRED = [0, 1, 1, 2, 3, 3, 4, 4, 5, 9, 8, 9]
 
 def write_module_key(folder: Path, role: str, key: int) -> None:
     """A role's record as far as the metrics check reads it: the key of its module object."""
-    root = folder / torch_layout.FOLDER
+    root = folder / layout.FOLDER
     root.mkdir(parents=True, exist_ok=True)
     record = {"role": role, "variable": "model", "module": key}
-    (root / torch_layout.model_files(role)[1]).write_text(json.dumps(record))
+    (root / layout.model_files(role)[1]).write_text(json.dumps(record))
 
 
 def test_metrics_computed_as_asked_pass(tmp_path: Path, spec: Assignment) -> None:

@@ -1,11 +1,11 @@
 """Calibrate a PyTorch assignment: train the reference as a notebook is run, measure it alike.
 
 The reference's ``train(data_root=...)`` runs in this process under the same
-:class:`~grader.kernel.torch_runtime.Runtime` as a student's kernel: the same served data, the
-same DataLoader caps and training-pass budget, the same seed. Each role's module is then
+:class:`~grader.framework.pytorch.kernel.runtime.Runtime` as a student's kernel: the same served
+data, the same DataLoader caps and training-pass budget, the same seed. Each role's module is then
 exported to ONNX and measured on the held-back images by the judge's own
-:class:`~grader.judge.torch_models.OnnxClassifier`, as a student's is. Every patch the runtime
-makes is undone afterwards.
+:class:`~grader.framework.pytorch.judge.models.OnnxClassifier`, as a student's is. Every patch the
+runtime makes is undone afterwards.
 """
 
 from __future__ import annotations
@@ -42,20 +42,20 @@ def train_reference_torch(
         fits: when given, one record per role's training is appended to it.
 
     Returns:
-        Role -> an :class:`~grader.judge.torch_models.OnnxClassifier` of the reference's
+        Role -> an :class:`~grader.framework.pytorch.judge.models.OnnxClassifier` of the reference's
         module, fed as the reference's own test transform feeds it.
 
     Raises:
         CalibrationError: the reference failed to train or to export.
     """
-    from grader.torch_env import without_triton
+    from grader.framework.pytorch.environment import without_triton
 
     without_triton()  # this process may hold TensorFlow (a Keras assignment graded before)
-    from grader.judge.torch_artefacts import test_normalisation, training_runs
-    from grader.judge.torch_models import OnnxClassifier
-    from grader.judge.torch_records import parse_pass
-    from grader.kernel.torch_export import export_onnx
-    from grader.kernel.torch_runtime import Runtime
+    from grader.framework.pytorch.judge.artefacts import test_normalisation, training_runs
+    from grader.framework.pytorch.judge.models import OnnxClassifier
+    from grader.framework.pytorch.judge.records import parse_pass
+    from grader.framework.pytorch.kernel.export import export_onnx
+    from grader.framework.pytorch.kernel.runtime import Runtime
 
     spec = assignment.torch
     assert spec is not None
@@ -85,7 +85,7 @@ def train_reference_torch(
                 buffer = io.BytesIO()
                 export_onnx(module, spec.input_shape, buffer)
                 exported[role] = buffer.getvalue()
-            roles = {role: runtime.optimizers_of(module) for role, module in models.items()}
+            roles = {role: runtime.optimizers.of_module(module) for role, module in models.items()}
         except Exception as exc:  # any failure of the reference is the instructor's to fix
             raise CalibrationError(
                 f"training the reference {assignment.reference} failed "

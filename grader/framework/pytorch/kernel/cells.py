@@ -2,7 +2,7 @@
 
 The PyTorch counterpart of :mod:`grader.kernel.cells`: templates in one place, so it is easy to
 audit what a submission's kernel runs beyond the student's own code. The logic lives in
-:mod:`grader.kernel.torch_runtime`.
+:mod:`grader.framework.pytorch.kernel.runtime`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
     from grader.rubric import Assignment
 
 SETUP_TEMPLATE = """\
-import grader.kernel.torch_runtime as __grader_torch
+import grader.framework.pytorch.kernel.runtime as __grader_torch
 __grader_torch.install(__import__("json").loads({config!r}))
 """
 
@@ -26,7 +26,8 @@ __grader_torch.finish(globals())
 
 
 def setup_code(config: dict[str, t.Any]) -> str:
-    """The first cell: seeds, data, loop caps and records (see ``torch_runtime.install``)."""
+    """The first cell: seeds, data, loop caps and records (see
+    :func:`grader.framework.pytorch.kernel.runtime.install`)."""
     return SETUP_TEMPLATE.format(config=json.dumps(config, sort_keys=True))
 
 

@@ -1,8 +1,9 @@
 """Roles found by what a PyTorch notebook did, names as a first guess.
 
 Each notebook here is a list of cells run in this process under the grader's
-:class:`~grader.kernel.torch_runtime.Runtime` (the data served, the loops capped and recorded,
-the roles taken after their cells or at the end), as the kernel runs a notebook; the artefacts
+:class:`~grader.framework.pytorch.kernel.runtime.Runtime` (the data served, the loops capped and
+recorded, the roles taken after their cells or at the end), as the kernel runs a notebook; the
+artefacts
 are then judged by the assignment's checks. The solution written another way (variables
 renamed, the models built inside ``main()``, the metrics in another cell, the training loop in
 a function, the optimizers created in a cell of their own) gets the solution's verdicts, and a
@@ -25,11 +26,13 @@ pytest.importorskip("torchvision")
 pytest.importorskip("onnxruntime")
 
 from grader.checks.base import run_check  # noqa: E402
-from grader.judge.torch_artefacts import TorchArtefacts, read_torch_artefacts  # noqa: E402
-from grader.kernel.torch_runtime import Runtime  # noqa: E402
+from grader.framework.pytorch.judge.artefacts import TorchArtefacts, read_torch_artefacts  # noqa: E402
+from grader.framework.pytorch.kernel.roles import capture_remaining  # noqa: E402
+from grader.framework.pytorch.kernel.runtime import Runtime  # noqa: E402
 from grader.rubric import Assignment, load_assignment  # noqa: E402
-from tests.judge.test_torch_onnx import context  # noqa: E402
-from tests.kernel.test_torch_runtime import ROOT, write_data  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
+from tests.framework.pytorch.judge.test_onnx import context  # noqa: E402
+from tests.framework.pytorch.kernel.test_runtime import write_data  # noqa: E402
 
 Cells = list[tuple[str, str]]
 Verdicts = dict[str, tuple[str, str]]
@@ -79,7 +82,7 @@ def run_cells(tmp_path: Path, spec: Assignment, cells: Cells) -> TorchArtefacts:
         for count, (cell_id, source) in enumerate(cells, 1):
             exec(compile(source, f"<cell {cell_id}>", "exec"), namespace)
             runtime.cell_done(count, cell_id, namespace)
-        runtime.capture_remaining(namespace)
+        capture_remaining(runtime, namespace)
         runtime.flush(0, "end of notebook")
     finally:
         runtime.uninstall()

@@ -1,11 +1,11 @@
 """Read back, in the judge, what a PyTorch kernel left for grading (as the grader copied it).
 
 The PyTorch counterpart of :mod:`grader.judge.artefacts`. The files are those of
-:mod:`grader.kernel.torch_layout`, all hostile input: each JSON file is bounded in size and
-checked field by field (types, lengths, numbers in range, names without control characters:
-:mod:`grader.judge.torch_records`); whatever does not conform is ignored with a note. Models
-are ONNX graphs, checked before any runtime sees them (:mod:`grader.judge.torch_models`);
-nothing is unpickled or ``torch.load``-ed.
+:mod:`grader.framework.pytorch.kernel.layout`, all hostile input: each JSON file is bounded in size
+and checked field by field (types, lengths, numbers in range, names without control characters:
+:mod:`grader.framework.pytorch.judge.records`); whatever does not conform is ignored with a note.
+Models are ONNX graphs, checked before any runtime sees them
+(:mod:`grader.framework.pytorch.judge.models`); nothing is unpickled or ``torch.load``-ed.
 
 :class:`TorchArtefacts` is an :class:`~grader.judge.artefacts.Artefacts`, so the shared checks work
 unchanged: ``model(role)`` gives an object with Keras' ``predict`` (the ``accuracy`` check
@@ -20,15 +20,14 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.judge.artefacts import Artefacts, MissingInput
-from grader.judge.torch_models import (
+from grader.framework.pytorch.judge.models import (
     OnnxClassifier,
     OnnxRefused,
     check_graph,
     description_matches,
     graph_ops,
 )
-from grader.judge.torch_records import (
+from grader.framework.pytorch.judge.records import (
     MAX_PASSES,
     Malformed,
     MetricCall,
@@ -42,7 +41,8 @@ from grader.judge.torch_records import (
     parse_pass,
     text,
 )
-from grader.kernel import torch_layout
+from grader.framework.pytorch.kernel import layout
+from grader.judge.artefacts import Artefacts, MissingInput
 from grader.results import FitRecord
 
 if t.TYPE_CHECKING:
@@ -92,7 +92,7 @@ class TorchArtefacts(Artefacts):
         """
         if role not in self._graphs:
             self.description(role)
-            path = self.folder / torch_layout.FOLDER / torch_layout.model_files(role)[0]
+            path = self.folder / layout.FOLDER / layout.model_files(role)[0]
             if not path.is_file():
                 raise MissingInput(f"the {role} model was not exported")
             try:
@@ -225,14 +225,14 @@ def read_torch_artefacts(
         max_bytes: the most any one model file may hold.
     """
     notes: list[str] = []
-    root = folder / torch_layout.FOLDER
+    root = folder / layout.FOLDER
     passes: dict[int, PassRecord] = {}
     optimizers: dict[int, OptimizerRecord] = {}
     calls: list[MetricCall] = []
     cells = sorted(
         (int(m.group(1)), p)
         for p in (root.iterdir() if root.is_dir() else [])
-        if (m := torch_layout.CELL_FILE.fullmatch(p.name))
+        if (m := layout.CELL_FILE.fullmatch(p.name))
     )[:MAX_CELL_FILES]
     for _, path in cells:
         try:
@@ -253,7 +253,7 @@ def read_torch_artefacts(
     role_variables: dict[str, str] = {}
     role_errors: dict[str, str] = {}
     for role in assignment.roles:
-        path = root / torch_layout.model_files(role)[1]
+        path = root / layout.model_files(role)[1]
         if not path.is_file():
             continue
         try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from grader.checks.architecture import _table, comparison, diff
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.checks.torch_common import reference_description, torch_artefacts
+from grader.framework.pytorch.checks.common import reference_description, torch_artefacts
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def check_torch_architecture(ctx: CheckContext, params: TorchArchitectureParams)
     the exported ONNX graph on every layer the graph shows; otherwise from the graph itself
     (where dropout is not visible), and the reference is read the same way.
     """
-    from grader.judge.torch_models import signatures
+    from grader.framework.pytorch.judge.models import signatures
 
     arts = torch_artefacts(ctx)
     role = params.model

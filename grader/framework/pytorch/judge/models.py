@@ -201,8 +201,8 @@ class OnnxClassifier:
 
 def graph_ops(model: t.Any) -> list[dict[str, t.Any]]:
     """The layers a checked ONNX graph computes, in the vocabulary of
-    :mod:`grader.kernel.torch_describe` (plumbing such as ``Shape`` and ``Constant`` skipped;
-    dropout does not survive an eval-mode export; no output shapes)."""
+    :mod:`grader.framework.pytorch.kernel.describe` (plumbing such as ``Shape`` and ``Constant``
+    skipped; dropout does not survive an eval-mode export; no output shapes)."""
     from onnx import helper
 
     shapes = {tensor.name: list(tensor.dims) for tensor in model.graph.initializer}

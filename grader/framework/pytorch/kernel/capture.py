@@ -1,9 +1,9 @@
 """Runs inside a PyTorch notebook's kernel: a rubric role's module taken, and records written.
 
-A role's module is exported to ONNX (:mod:`grader.kernel.torch_export`) and described
-(:mod:`grader.kernel.torch_describe`) into the artefact folder; every record is written once,
-as JSON values (:mod:`grader.kernel.torch_values`). What is written here is hostile input for
-the judge. Called by :class:`grader.kernel.torch_runtime.Runtime`.
+A role's module is exported to ONNX (:mod:`grader.framework.pytorch.kernel.export`) and described
+(:mod:`grader.framework.pytorch.kernel.describe`) into the artefact folder; every record is written
+once, as JSON values (:mod:`grader.framework.pytorch.kernel.values`). What is written here is
+hostile input for the judge. Called by :class:`grader.framework.pytorch.kernel.runtime.Runtime`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import json
 import typing as t
 from pathlib import Path
 
-from grader.kernel import torch_layout
-from grader.kernel import torch_values as values
-from grader.kernel.torch_describe import describe
-from grader.kernel.torch_export import export_onnx
+from grader.framework.pytorch.kernel import layout, values
+from grader.framework.pytorch.kernel.describe import describe
+from grader.framework.pytorch.kernel.export import export_onnx
 
 
 def find_module(namespace: dict[str, t.Any], variables: t.Sequence[str]) -> str | None:
@@ -44,7 +43,8 @@ def capture_module(
         folder: the kernel's PyTorch artefact folder.
         input_shape: one sample's shape, without the batch axis.
         record: what the runtime knows of it (role, variable, when, optimizers).
-        onnx_name: the ONNX file's name (:func:`grader.kernel.torch_layout.model_files`).
+        onnx_name: the ONNX file's name
+            (:func:`grader.framework.pytorch.kernel.layout.model_files`).
         json_name: the record's name.
 
     Returns:
@@ -62,7 +62,7 @@ def capture_module(
 
 def artefact_folder(artefacts: Path) -> Path:
     """The PyTorch records' folder under the kernel's artefacts, created."""
-    folder = artefacts / torch_layout.FOLDER
+    folder = artefacts / layout.FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

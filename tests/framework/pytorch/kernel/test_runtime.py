@@ -20,13 +20,13 @@ pytest.importorskip("torchvision")
 
 from torch import nn  # noqa: E402
 
-from grader.kernel import torch_layout  # noqa: E402
-from grader.kernel.torch_describe import describe  # noqa: E402
-from grader.kernel.torch_export import export_onnx  # noqa: E402
-from grader.kernel.torch_runtime import Runtime  # noqa: E402
+from grader.framework.pytorch.kernel import layout  # noqa: E402
+from grader.framework.pytorch.kernel.describe import describe  # noqa: E402
+from grader.framework.pytorch.kernel.export import export_onnx  # noqa: E402
+from grader.framework.pytorch.kernel.roles import capture_remaining, capture_role  # noqa: E402
+from grader.framework.pytorch.kernel.runtime import Runtime  # noqa: E402
 from reference import cifar10_cnn_torch, mnist_cnn_torch  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT  # noqa: E402
 
 
 def write_data(path: Path, *, grey: bool = False, n_train: int = 600, n_test: int = 300) -> Path:
@@ -187,10 +187,12 @@ def test_a_model_gets_max_epochs_training_passes_and_a_new_optimizer_its_own(
     assert "capped at 150 samples per pass" in out
     assert "the SGD optimizer had its 2 training pass(es)" in out
     assert "the Adam optimizer had its 2 training pass(es)" in out
-    records = {r["key"]: r for r in runtime.optimizer_records()}
+    records = {r["key"]: r for r in runtime.optimizers.as_records()}
     assert records[0]["passes"] == 2 and records[0]["skipped"] == 3
     assert records[1]["passes"] == 2 and records[1]["skipped"] == 1
-    assert runtime.optimizers_of(model) == [0] and runtime.optimizers_of(second) == [1]
+    assert runtime.optimizers.of_module(model) == [0] and runtime.optimizers.of_module(second) == [
+        1
+    ]
 
 
 def test_cell_records_are_written_once_with_what_the_cell_did(
@@ -208,7 +210,7 @@ def test_cell_records_are_written_once_with_what_the_cell_did(
             pass
     value = f1_score([0, 1, 2, 2], [0, 1, 1, 2], average="macro")
     runtime.flush(2, "b")
-    folder = Path(t.cast(Path, runtime.artefacts)) / torch_layout.FOLDER
+    folder = Path(t.cast(Path, runtime.artefacts)) / layout.FOLDER
     first = json.loads((folder / "cell-1.json").read_text())
     second = json.loads((folder / "cell-2.json").read_text())
     (train,) = first["passes"]
@@ -231,11 +233,11 @@ def test_cell_records_are_written_once_with_what_the_cell_did(
 
 
 def test_a_role_is_exported_and_described(runtime: Runtime) -> None:
-    from grader.judge.torch_models import check_graph, description_matches, graph_ops
+    from grader.framework.pytorch.judge.models import check_graph, description_matches, graph_ops
 
     model = cifar10_cnn_torch.build_net_dropout()
-    runtime.capture_role("model", {"net": model, "model": "not a module"}, "cell a")
-    folder = Path(t.cast(Path, runtime.artefacts)) / torch_layout.FOLDER
+    capture_role(runtime, "model", {"net": model, "model": "not a module"}, "cell a")
+    folder = Path(t.cast(Path, runtime.artefacts)) / layout.FOLDER
     record = json.loads((folder / "model-model.json").read_text())
     assert record["variable"] == "net" and record["class"] == "Net" and record["ops_source"] == "fx"
     types = [op["type"] for op in record["ops"]]
@@ -292,7 +294,7 @@ def test_spellings_of_one_operation_are_described_alike() -> None:
 
 
 def test_an_untraceable_forward_has_no_ops_and_the_graph_stands_in() -> None:
-    from grader.judge.torch_models import check_graph, graph_ops
+    from grader.framework.pytorch.judge.models import check_graph, graph_ops
 
     class Branchy(nn.Module):
         def __init__(self) -> None:
@@ -388,7 +390,7 @@ def test_torch_imports_beside_tensorflow() -> None:
     """Without Triton blocked, importing torchvision after TensorFlow crashes the process (a
     segmentation fault: a batch grading a Keras and then a PyTorch assignment, a kit build)."""
     code = (
-        "from grader.torch_env import without_triton\n"
+        "from grader.framework.pytorch.environment import without_triton\n"
         "without_triton()\n"
         "import tensorflow, torchvision, torch.onnx\n"
         "print('imported')\n"
@@ -405,21 +407,21 @@ def test_a_role_tied_to_a_cell_is_taken_there_and_a_later_crash_keeps_it(
 ) -> None:
     runtime.capture = {"model": "b"}
     trained, replaced = small_model(), small_model()
-    runtime.capture_role("model", {"model": trained}, "cell b")  # what on_cell does after "b"
-    runtime.capture_remaining({"model": replaced})  # the end: the role is not taken again
-    folder = Path(t.cast(Path, runtime.artefacts)) / torch_layout.FOLDER
+    capture_role(runtime, "model", {"model": trained}, "cell b")  # what on_cell does after "b"
+    capture_remaining(runtime, {"model": replaced})  # the end: the role is not taken again
+    folder = Path(t.cast(Path, runtime.artefacts)) / layout.FOLDER
     record = json.loads((folder / "model-model.json").read_text())
     assert record["when"] == "cell b"
 
 
 def test_a_role_whose_cell_never_ran_is_taken_at_the_end_and_says_so(runtime: Runtime) -> None:
     runtime.capture = {"model": "train"}  # no cell of this notebook has that id
-    runtime.capture_remaining({"net": small_model()})
-    folder = Path(t.cast(Path, runtime.artefacts)) / torch_layout.FOLDER
+    capture_remaining(runtime, {"net": small_model()})
+    folder = Path(t.cast(Path, runtime.artefacts)) / layout.FOLDER
     record = json.loads((folder / "model-model.json").read_text())
     assert record["variable"] == "net"
     assert record["when"] == "end of notebook (its cell 'train' never ran)"
-    assert (folder / torch_layout.model_files("model")[0]).stat().st_size > 0
+    assert (folder / layout.model_files("model")[0]).stat().st_size > 0
 
 
 def test_a_metric_call_is_tied_to_the_module_whose_predictions_it_was_given(
