@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from grader.batch.lms_names import PLATFORMS
 from grader.cli.options import (
     LIMIT_OPTIONS,
     budget_option,
@@ -24,8 +25,6 @@ if t.TYPE_CHECKING:
     from grader.batch.run import BatchSummary
 
 DEFAULTS = GradeOptions()
-
-LMS_CHOICES = ("canvas", "moodle", "blackboard", "nbgrader", "gradescope", "folder")
 
 grade_options = options(
     click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path)),
@@ -81,7 +80,7 @@ grade_options = options(
     ),
     click.option(
         "--lms",
-        type=click.Choice(LMS_CHOICES),
+        type=click.Choice(PLATFORMS),
         default=None,
         help="The platform the hand-in comes from; its naming alone gives student ids "
         "[default: found from the hand-in's shape].",
