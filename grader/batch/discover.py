@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
 import shutil
 import stat
 import typing as t
@@ -35,7 +34,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.batch.layout import RENAMED_PREFIX, is_reserved
 from grader.batch.lms_names import (
     PLATFORMS,
     Owner,
@@ -47,16 +45,12 @@ from grader.batch.lms_names import (
     plain_name,
 )
 from grader.exceptions import ArchiveError, InputError
+from grader.export.layout import safe_id
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
 
 GRADESCOPE_METADATA = "submission_metadata.yml"
-# Letters of any script stay (nbgrader and Blackboard ids may be names); separators, controls
-# and punctuation go.
-_UNSAFE = re.compile(r"[^\w.-]+")
-# Output folders are named after ids; these names would mean something else there.
-_RESERVED = {"", ".", ".."}
 
 
 @dataclass(frozen=True)
@@ -134,20 +128,6 @@ class Discovery:
     set_aside: list[str] = dataclasses.field(default_factory=list)
     """Notebooks not graded because another notebook of the same student is (:func:`choose`),
     each with the reason."""
-
-
-def safe_id(text: str) -> str:
-    """A file-name-safe version of a student id (keeps letters and digits of any script, ``.``,
-    ``_``, ``-``); an id that names one of the class's own files gets ``student-`` before it
-    (see :mod:`grader.batch.layout`).
-
-    >>> safe_id("gradebook.csv"), safe_id("a b/../c")
-    ('student-gradebook.csv', 'a_b_.._c')
-    """
-    cleaned = _UNSAFE.sub("_", text.strip()).strip("._")
-    if cleaned in _RESERVED:
-        return "submission"
-    return RENAMED_PREFIX + cleaned if is_reserved(cleaned) else cleaned
 
 
 def discover(

@@ -29,9 +29,6 @@ from grader.batch.cache import (
     result_key,
 )
 from grader.batch.discover import Submission, discover, expected_notebook, read_handin
-from grader.batch.entry import BatchEntry, EntryStatus, unreadable
-from grader.batch.layout import BATCH, CLASS_FILES, STAGING
-from grader.batch.roster import RosterEntry, read_roster
 from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
@@ -40,6 +37,9 @@ from grader.execute.environment import check_environment
 from grader.export.blackboard import blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_report, write_gradebooks
+from grader.export.entry import BatchEntry, EntryStatus, unreadable
+from grader.export.layout import BATCH, CLASS_FILES, STAGING
+from grader.export.roster import RosterEntry, read_roster
 from grader.export.submission_files import RENDERED_FILES, render_submission
 from grader.lookalikes.finder import find_in_folder
 from grader.options import GradeOptions

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import flask
 from werkzeug.wrappers import Response
 
-from grader.batch.entry import BatchEntry
 from grader.exceptions import ReviewConflictError, ReviewError
+from grader.export.entry import BatchEntry
 from grader.results import GradeResult, ManualAnswer
 from grader.review.app import HERE, REPORT_CSP, Class, desk
 from grader.review.db import ReviewDB, StoredManual, StoredOverride, active

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from grader.batch.discover import Submission, discover
-from grader.batch.layout import is_reserved
 from grader.exceptions import InputError
+from grader.export.layout import is_reserved
 from grader.lookalikes import finder
 from grader.review import db as review_db
 from tests.batch.test_lms_discover import EXPECTED, NOTEBOOK, scratch, zip_of
