@@ -11,6 +11,7 @@ import re
 import signal
 import typing as t
 
+from grader.error_text import error_summary
 from grader.results import CellResult, Incident, Outcome
 
 # Most serious first: a submission's outcome is its most serious incident.
@@ -55,15 +56,6 @@ def missing_package(cell: CellResult) -> str | None:
         return None
     found = _MISSING.match(cell.error_value)
     return _PACKAGES.get(found[1], found[1]) if found else None
-
-
-def error_summary(value: str) -> str:
-    """An error's own sentence, without the lines Keras wraps around it ("Exception
-    encountered when calling ...", "Arguments received by ...") and the arguments it lists."""
-    lines = [line.strip() for line in value.splitlines() if line.strip()]
-    wrapped = ("Exception encountered", "Arguments received", "•")
-    core = [line for line in lines if not line.startswith(wrapped)]
-    return (core or lines or [""])[0]
 
 
 def first_failure(cells: t.Iterable[CellResult]) -> str:

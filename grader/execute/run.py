@@ -26,11 +26,12 @@ from nbclient.exceptions import DeadKernelError
 
 from grader.exceptions import ExecutionError
 from grader.execute.client import MESSAGE_ERRORS, BoundedClient, stop_kernel
+from grader.execute.kernel_manager import SandboxedKernelManager, kernel_manager
 from grader.execute.outcomes import cell_incident, death_incident
 from grader.kernel.cells import INJECTED_TAG
 from grader.report.escape import strip_ansi
 from grader.results import CellResult, Incident, Outcome
-from grader.sandbox.kernel import Sandbox, SandboxedKernelManager, kernel_manager
+from grader.sandbox.kernel import Sandbox
 from grader.sandbox.limits import MB
 from grader.sandbox.watchdog import Watchdog
 
