@@ -28,7 +28,9 @@ from grader.batch.cache import (
     rendering_context,
     result_key,
 )
-from grader.batch.discover import Submission, discover, expected_notebook, read_handin
+from grader.batch.choose import expected_notebook
+from grader.batch.discover import discover
+from grader.batch.submission import Submission, read_handin
 from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
@@ -125,7 +127,7 @@ def grade_batch(
             when None.
         observer: told about progress.
         single: ``sources`` are one student's hand-in (Gradescope's): grade one notebook, the
-            one :func:`grader.batch.discover.choose` picks, as ``submission``.
+            one :func:`grader.batch.choose.choose` picks, as ``submission``.
         lms: the platform the hand-in comes from (``--lms``); None: found from its shape.
         blackboard_column: the Grade Center column id ``blackboard.csv`` updates; None makes
             Blackboard create a column (a text column worth 0 points, as its documentation says).
