@@ -16,6 +16,7 @@ from grader.checks import (  # noqa: F401
     class_groups,
     compilation,
     data_split,
+    frozen,
     torch_architecture,
     torch_metrics,
     torch_optimizer,

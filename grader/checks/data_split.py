@@ -8,7 +8,8 @@ import numpy as np
 
 from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
 from grader.checks.params import Variable
-from grader.judge.artefacts import MissingInput, VariableSummary
+from grader.judge.artefacts import MissingInput
+from grader.judge.records import VariableSummary
 
 
 @dataclass(frozen=True)

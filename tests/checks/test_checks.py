@@ -19,7 +19,8 @@ from grader.checks.accuracy import confusion_matrix, evaluate_accuracy
 from grader.checks.architecture import align, diff, signatures
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
-from grader.judge.artefacts import Artefacts, FitCapture, LayerState, VariableSummary, layer_states
+from grader.judge.artefacts import Artefacts
+from grader.judge.records import FitCapture, LayerState, VariableSummary, layer_states
 from grader.kernel import layout
 from grader.rubric import Assignment, CheckSpec, load_assignment
 from reference import cifar10_transfer as ref

@@ -17,7 +17,8 @@ from grader.checks.accuracy import evaluate_accuracy
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
 from grader.exceptions import RubricError
-from grader.judge.artefacts import Artefacts, FitCapture, VariableSummary
+from grader.judge.artefacts import Artefacts
+from grader.judge.records import FitCapture, VariableSummary
 from grader.rubric import Assignment, available, load_assignment
 from tests.checks.test_checks import artefacts, states
 

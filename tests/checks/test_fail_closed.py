@@ -19,7 +19,8 @@ import pytest
 from keras import layers
 
 from grader.budget import DEFAULT_BUDGETS
-from grader.judge.artefacts import Artefacts, read_artefacts, variables_from
+from grader.judge.artefacts import Artefacts, read_artefacts
+from grader.judge.records import variables_from
 from grader.kernel import layout, runtime
 from tests.checks.test_checks import artefacts, base_cnn, judge
 

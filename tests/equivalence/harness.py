@@ -23,7 +23,7 @@ import numpy as np
 
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut
-from grader.judge.artefacts import FitCapture, layer_states
+from grader.judge.records import FitCapture, layer_states
 from grader.results import CheckResult
 from grader.rubric import Assignment, load_assignment
 from tests.checks.test_checks import artefacts
