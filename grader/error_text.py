@@ -1,6 +1,6 @@
 """An error's own sentence out of the text Keras wraps around it: for what stopped a notebook
 (:mod:`grader.execute.outcomes`) and why a saved model cannot be rebuilt
-(:mod:`grader.judge.unbuilt`)."""
+(:mod:`grader.artefacts.unbuilt`)."""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ import fnmatch
 import typing as t
 from dataclasses import dataclass, field
 
+from grader.artefacts.folder import MissingInput, without_input
+from grader.artefacts.records import FitCapture, LayerState, layer_states
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.judge.artefacts import MissingInput, without_input
-from grader.judge.records import FitCapture, LayerState, layer_states
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Selection:
 
     def problems(self, layers: list[LayerState]) -> list[str]:
         """What is wrong with the layers' trainable flags (each layer as the student nested
-        it, its flag the effective one: see :func:`grader.judge.artefacts.layer_states`)."""
+        it, its flag the effective one: see :func:`grader.artefacts.folder.layer_states`)."""
         if self.reused is not None:
             return self._reused(layers)
         if self.params.n_frozen is not None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
+from grader.artefacts.folder import without_input
+from grader.artefacts.records import LayerState, layer_states
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.judge.artefacts import without_input
-from grader.judge.records import LayerState, layer_states
 
 
 @dataclass(frozen=True)

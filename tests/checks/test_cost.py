@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from keras import layers
 
+from grader.artefacts.folder import Artefacts
 from grader.budget import DEFAULT_BUDGETS
 from grader.checks.base import CheckContext, run_check
 from grader.checks.cost import (
@@ -20,7 +21,6 @@ from grader.checks.cost import (
     too_costly,
 )
 from grader.data.sets import HeldOut, synthetic
-from grader.judge.artefacts import Artefacts
 from grader.rubric import load_assignment
 
 ASSIGNMENT = load_assignment("cifar10_transfer")

@@ -16,9 +16,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 import grader.execute.cell_run
+from grader.artefacts.folder import read_artefacts
 from grader.execute.cell_run import INTERRUPT_GRACE_S
 from grader.execute.run import Execution, run_notebook
-from grader.judge.artefacts import read_artefacts
 from grader.kernel.cells import finish_code, setup_code
 
 pytestmark = pytest.mark.notebook

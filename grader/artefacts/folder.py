@@ -2,9 +2,9 @@
 
 Runs in the judge process (:mod:`grader.judge.__main__`), never in the grader: it deserialises what
 a student's kernel wrote. Nothing is trusted as it comes: the records (fits, data variables)
-are type-checked field by field (:mod:`grader.judge.records`), arrays are read within a
-declared-size bound and without pickles (:mod:`grader.judge.arrays`), and a model is loaded
-only after its config passed the allow-list (:mod:`grader.judge.policy`), then with
+are type-checked field by field (:mod:`grader.artefacts.records`), arrays are read within a
+declared-size bound and without pickles (:mod:`grader.artefacts.arrays`), and a model is loaded
+only after its config passed the allow-list (:mod:`grader.artefacts.policy`), then with
 ``safe_mode=True``. Every weight digest is computed in the judge, from the arrays: the kernel's
 records say which model a ``fit`` trained and how long, never what its weights were.
 """
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import keras_env
-from grader.judge.arrays import UnreadableArrays, read_npz
-from grader.judge.policy import ModelRefused, inspect_archive
-from grader.judge.records import (
+from grader.artefacts.arrays import UnreadableArrays, read_npz
+from grader.artefacts.policy import ModelRefused, inspect_archive
+from grader.artefacts.records import (
     FitCapture,
     LayerState,
     VariableSummary,
@@ -29,7 +29,7 @@ from grader.judge.records import (
     missing_records,
     read_variables,
 )
-from grader.judge.unbuilt import unbuildable
+from grader.artefacts.unbuilt import unbuildable
 from grader.kernel import layout, nesting
 from grader.results import FitRecord
 

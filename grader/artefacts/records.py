@@ -4,7 +4,7 @@ by field.
 Runs in the judge process. Each JSON file is bounded and type-checked (:func:`json_object`);
 each fit record's layers are matched against its weight snapshots, whose digests are computed
 here (:func:`digest`), never taken from the kernel; a variable summary holds what the kernel's
-summary holds or is refused. :mod:`grader.judge.artefacts` builds on these.
+summary holds or is refused. :mod:`grader.artefacts.folder` builds on these.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.judge.arrays import UnreadableArrays, read_npz
+from grader.artefacts.arrays import UnreadableArrays, read_npz
 from grader.kernel import layout, nesting
 
 MAX_JSON_BYTES = 16 * 2**20
