@@ -1,5 +1,5 @@
 """What a recurrent layer's time step costs ``predict`` beyond its arithmetic, against the
-reference CNN's rate on this machine: the figure behind ``grader.judge.cost.STEP_FLOPS``.
+reference CNN's rate on this machine: the figure behind ``grader.checks.cost.STEP_FLOPS``.
 
     python benchmarks/recurrent_steps.py
 
@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 import grader.checks  # noqa: F401  (the cost module is imported through the checks)
-from grader.judge.cost import STEP_FLOPS, flops_per_image
+from grader.checks.cost import STEP_FLOPS, flops_per_image
 from grader.rubric import load_assignment
 
 BATCH = 256

@@ -10,23 +10,24 @@ Each submission gets a student id, which names its output folder:
   platform wrote; a file not in that shape is listed as ignored, never graded under an id a
   student wrote.
 - A Gradescope export holds ``submission_metadata.yml`` and one ``submission_<n>/`` folder per
-  submission; the metadata names the submitters and their student ids (``:sid:``).
+  submission; the metadata names the submitters and their student ids (``:sid:``)
+  (:mod:`grader.batch.gradescope_export`).
 - In a plain folder the notebook's file stem is the id.
 
 One student gets one row: when an LMS hand-in holds several notebooks of one student (a
-re-upload, a scratch copy), :func:`choose` keeps one and the others are listed as set aside,
-because every gradebook import keys rows by student and would keep an arbitrary one of two.
+re-upload, a scratch copy), :func:`~grader.batch.choose.choose` keeps one and the others are
+listed as set aside, because every gradebook import keys rows by student and would keep an
+arbitrary one of two.
 
 Hand-in files are never followed through symbolic links: a link, a device or a pipe in a
-hand-in is listed as ignored, and notebooks are read with ``O_NOFOLLOW`` (:func:`read_handin`).
+hand-in is listed as ignored, and notebooks are read with ``O_NOFOLLOW``
+(:func:`~grader.batch.submission.read_handin`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import re
 import shutil
 import stat
 import typing as t
@@ -35,7 +36,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.batch.layout import RENAMED_PREFIX, is_reserved
+from grader.batch.choose import ANY_NOTEBOOK, Expected, one_per_student
+from grader.batch.gradescope_export import find_gradescope_metadata, gradescope_submissions
 from grader.batch.lms_names import (
     PLATFORMS,
     Owner,
@@ -44,84 +46,10 @@ from grader.batch.lms_names import (
     canvas_owner,
     moodle_owner,
     nbgrader_owner,
-    plain_name,
 )
+from grader.batch.submission import Submission, hidden
 from grader.exceptions import ArchiveError, InputError
-
-if t.TYPE_CHECKING:
-    from grader.rubric import Assignment
-
-GRADESCOPE_METADATA = "submission_metadata.yml"
-# Letters of any script stay (nbgrader and Blackboard ids may be names); separators, controls
-# and punctuation go.
-_UNSAFE = re.compile(r"[^\w.-]+")
-# Output folders are named after ids; these names would mean something else there.
-_RESERVED = {"", ".", ".."}
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One student's notebook, found in a class hand-in."""
-
-    student_id: str
-    """Names the output folder ``OUT/<student_id>/`` and the gradebook row."""
-    path: Path
-    """The notebook on disk (inside the staging folder when it came from a zip)."""
-    origin: str
-    """Where it was found: ``folder``, ``canvas``, ``moodle``, ``nbgrader``, ``blackboard``,
-    ``gradescope``, or ``single`` (one student's files, :func:`discover`'s ``single``)."""
-    name: str = ""
-    """The student's name when the hand-in or the roster says it."""
-    late: bool = False
-    """Canvas marked the file ``LATE``."""
-    upload: int = 0
-    """Orders one student's uploads, later larger: Canvas' attachment id, Blackboard's attempt
-    time; 0 elsewhere."""
-    lms_id: str = ""
-    """The id exactly as the platform wrote it (Canvas user id or ``anon_<id>``, Moodle
-    participant id, Blackboard username, nbgrader or Gradescope id); the LMS files key rows by
-    it. "" in a plain folder."""
-    prefix: str = ""
-    """What the platform wrote before the student's own file name (Canvas, Blackboard)."""
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 of the notebook's bytes."""
-        return hashlib.sha256(read_handin(self.path)).hexdigest()
-
-    @property
-    def file_name(self) -> str:
-        """The file's name as the student uploaded it (the platform's prefix removed)."""
-        name = self.path.name
-        return name[len(self.prefix) :] if self.prefix and name.startswith(self.prefix) else name
-
-
-def read_handin(path: Path) -> bytes:
-    """A hand-in file's bytes, read without following a symbolic link.
-
-    Raises:
-        InputError: the file is a link, or not a regular file (a device, a pipe).
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        raise InputError(
-            f"{path}: not read ({exc.strerror}); a hand-in file must be a plain file, not a link"
-        ) from exc
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise InputError(f"{path}: not a regular file; not read")
-        return fh.read()
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What the assignment's notebook looks like, to choose among one student's notebooks."""
-
-    assignment: str = ""
-    """The assignment id the released notebook carries in ``metadata.grader.assignment``."""
-    names: tuple[str, ...] = ()
-    """File names the notebook is expected to have (lower case), such as ``student.ipynb``."""
+from grader.export.layout import safe_id
 
 
 @dataclass(frozen=True)
@@ -132,22 +60,8 @@ class Discovery:
     ignored: list[str]
     """Files that are not notebooks (a student's ``.py``, a PDF), named for the summary."""
     set_aside: list[str] = dataclasses.field(default_factory=list)
-    """Notebooks not graded because another notebook of the same student is (:func:`choose`),
+    """Notebooks not graded because another notebook of the same student is (:func:`~grader.batch.choose.choose`),
     each with the reason."""
-
-
-def safe_id(text: str) -> str:
-    """A file-name-safe version of a student id (keeps letters and digits of any script, ``.``,
-    ``_``, ``-``); an id that names one of the class's own files gets ``student-`` before it
-    (see :mod:`grader.batch.layout`).
-
-    >>> safe_id("gradebook.csv"), safe_id("a b/../c")
-    ('student-gradebook.csv', 'a_b_.._c')
-    """
-    cleaned = _UNSAFE.sub("_", text.strip()).strip("._")
-    if cleaned in _RESERVED:
-        return "submission"
-    return RENAMED_PREFIX + cleaned if is_reserved(cleaned) else cleaned
 
 
 def discover(
@@ -155,7 +69,7 @@ def discover(
     staging: Path,
     *,
     exclude: t.Sequence[Path] = (),
-    expected: Expected = Expected(),
+    expected: Expected = ANY_NOTEBOOK,
     single: bool = False,
     lms: str | None = None,
 ) -> Discovery:
@@ -175,7 +89,7 @@ def discover(
 
     Returns:
         Submissions sorted by student id. A student known to an LMS has one submission (see
-        :func:`choose`); the same file stem twice in a plain folder gets a ``-2`` suffix.
+        :func:`~grader.batch.choose.choose`); the same file stem twice in a plain folder gets a ``-2`` suffix.
 
     Raises:
         InputError: a path does not exist, a zip is unreadable or holds unsafe paths, a
@@ -215,7 +129,7 @@ def discover(
             found.append(Submission(safe_id(source.stem), source.resolve(), "folder"))
     if single and found:
         found = [dataclasses.replace(f, origin="single", student_id="submission") for f in found]
-    found, set_aside = _one_per_student(found, expected)
+    found, set_aside = one_per_student(found, expected)
     return Discovery(_unique(found), ignored, set_aside)
 
 
@@ -267,14 +181,14 @@ def _discover_folder(
     # the output folder's staging area, is searched like any other.
     inside = folder.resolve()
     exclude = [e for e in exclude if e == inside or not inside.is_relative_to(e)]
-    metadata = _find_gradescope_metadata(folder)
+    metadata = find_gradescope_metadata(folder)
     if lms in (None, "gradescope") and metadata is not None:
-        return _gradescope(metadata)
+        return gradescope_submissions(metadata)
     notebooks: list[Path] = []
     ignored: list[str] = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
-        if _hidden(relative) or any(path.resolve().is_relative_to(e) for e in exclude):
+        if hidden(relative) or any(path.resolve().is_relative_to(e) for e in exclude):
             continue
         mode = path.lstat().st_mode
         if stat.S_ISDIR(mode):
@@ -362,157 +276,6 @@ def _platform(folder: Path, notebooks: t.Sequence[Path]) -> str:
     return "folder"
 
 
-def choose(notebooks: t.Sequence[Submission], expected: Expected) -> Submission:
-    """The one notebook of a student's several that is graded.
-
-    In order: the notebook the assignment released (its ``metadata.grader.assignment`` is the
-    assignment's id), then one with the expected file name (Canvas' ``-1`` re-upload suffix
-    aside), then the later upload (Canvas' larger attachment id), then the first by path.
-    A student who hands in a scratch copy beside the assignment gets the assignment graded;
-    one who re-uploads gets the latest graded, as the LMS itself shows it. (Blackboard grades
-    the latest attempt: :func:`_one_per_student` keeps only its files before choosing.)
-    """
-
-    if len(notebooks) == 1:
-        return notebooks[0]  # nothing to choose: the notebook is not even opened
-
-    def rank(sub: Submission) -> tuple[int, int, int, str]:
-        released = bool(expected.assignment) and _assignment_of(sub.path) == expected.assignment
-        named = plain_name(sub.file_name) in expected.names
-        return (-int(released), -int(named), -sub.upload, str(sub.path))
-
-    return min(notebooks, key=rank)
-
-
-_METADATA_LIMIT = 64 * 1024 * 1024
-
-
-def _assignment_of(path: Path) -> str:
-    """``metadata.grader.assignment`` of a notebook; "" when it has none or is not JSON."""
-    import json
-
-    try:
-        if path.lstat().st_size > _METADATA_LIMIT:
-            return ""
-        data = json.loads(read_handin(path))
-        value = data["metadata"]["grader"]["assignment"]
-    except (OSError, InputError, ValueError, TypeError, KeyError, RecursionError):
-        return ""
-    return value if isinstance(value, str) else ""
-
-
-def _one_per_student(
-    subs: list[Submission], expected: Expected
-) -> tuple[list[Submission], list[str]]:
-    """Keep one notebook per LMS student; name the others for the summary."""
-    by_student: dict[tuple[str, str], list[Submission]] = {}
-    kept: list[Submission] = []
-    for sub in subs:
-        if sub.origin == "folder":
-            kept.append(sub)  # a plain folder's ids are file stems, not students
-        else:
-            # Gradescope's ids are its own; the LMS ones cannot collide across platforms in one
-            # hand-in, but a Canvas id and a Moodle id of two students may be equal.
-            # Keyed by the id the platform wrote: two usernames may map to one safe id.
-            by_student.setdefault((sub.origin, sub.lms_id or sub.student_id), []).append(sub)
-    ignored: list[str] = []
-    for (origin, student), notebooks in sorted(by_student.items()):
-        candidates = notebooks
-        if origin == "blackboard":
-            # Blackboard grades a student's last attempt; its files are the candidates.
-            latest = max(n.upload for n in notebooks)
-            candidates = [n for n in notebooks if n.upload == latest]
-        chosen = choose(candidates, expected)
-        kept.append(chosen)
-        ignored += [
-            f"{n.path.name} (student {student}: {chosen.path.name} is graded)"
-            for n in sorted(notebooks, key=lambda n: str(n.path))
-            if n is not chosen
-        ]
-    return kept, ignored
-
-
-def _hidden(relative: Path) -> bool:
-    # macOS zips carry __MACOSX/ resource forks; Jupyter leaves .ipynb_checkpoints/ copies.
-    return any(
-        part.startswith(".") or part == "__MACOSX" or part == ".ipynb_checkpoints"
-        for part in relative.parts
-    )
-
-
-def _find_gradescope_metadata(folder: Path) -> Path | None:
-    # Gradescope's export zip wraps everything in one top-level folder.
-    for candidate in (folder / GRADESCOPE_METADATA, *folder.glob(f"*/{GRADESCOPE_METADATA}")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _gradescope(metadata_path: Path) -> tuple[list[Submission], list[str]]:
-    metadata = read_gradescope_metadata(metadata_path)
-    root = metadata_path.parent
-    subs: list[Submission] = []
-    ignored: list[str] = []
-    for folder_name, record in sorted(metadata.items()):
-        folder = root / folder_name
-        if not folder.is_dir():
-            continue
-        files = [p for p in sorted(folder.rglob("*")) if not _hidden(p.relative_to(root))]
-        regular = [p for p in files if stat.S_ISREG(p.lstat().st_mode)]
-        notebooks = [p for p in regular if p.suffix.lower() == ".ipynb"]
-        ignored += [str(p.relative_to(root)) for p in regular if p.suffix.lower() != ".ipynb"]
-        ignored += [
-            f"{p.relative_to(root)} (a link or a special file: not read)"
-            for p in files
-            if not stat.S_ISREG(p.lstat().st_mode) and not stat.S_ISDIR(p.lstat().st_mode)
-        ]
-        if not notebooks:
-            ignored.append(f"{folder_name}/ (no notebook)")
-            continue
-        submitters = record.get(":submitters") or [{}]
-        first = submitters[0] if isinstance(submitters[0], dict) else {}
-        sid = str(first.get(":sid") or first.get(":email") or folder_name)
-        name = str(first.get(":name") or "")
-        # Every notebook is a candidate; one per student is kept (see `choose`).
-        subs += [Submission(safe_id(sid), p, "gradescope", name, lms_id=sid) for p in notebooks]
-    return subs, ignored
-
-
-def _tolerant_loader() -> type[t.Any]:
-    """A YAML safe loader that reads Ruby-tagged nodes (``!ruby/object``) as plain data."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
-        pass
-
-    def plain(loader: t.Any, suffix: str, node: t.Any) -> t.Any:
-        if isinstance(node, yaml.MappingNode):
-            return loader.construct_mapping(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node, deep=True)
-        return loader.construct_scalar(node)
-
-    Loader.add_multi_constructor("!", plain)
-    return Loader
-
-
-def read_gradescope_metadata(path: Path) -> dict[str, dict[str, t.Any]]:
-    """Read ``submission_metadata.yml`` (Ruby-style ``:key:`` names, possibly Ruby tags).
-
-    Raises:
-        InputError: the file is not YAML or not a mapping of submission folders.
-    """
-    import yaml
-
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_tolerant_loader())  # noqa: S506
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc}); re-export it from Gradescope") from exc
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: expected a mapping of submission folders; re-export it")
-    return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
-
-
 def _unique(subs: list[Submission]) -> list[Submission]:
     seen: dict[str, int] = {}
     out: list[Submission] = []
@@ -523,9 +286,3 @@ def _unique(subs: list[Submission]) -> list[Submission]:
             sub = dataclasses.replace(sub, student_id=f"{sub.student_id}-{n}")
         out.append(sub)
     return out
-
-
-def expected_notebook(spec: Assignment) -> Expected:
-    """What ``spec``'s notebook looks like: its id in the metadata, its released file name."""
-    names = {spec.student_notebook.name.lower(), f"{spec.id}.ipynb".lower()}
-    return Expected(spec.id, tuple(sorted(names)))

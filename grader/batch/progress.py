@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from grader.batch.entry import BatchEntry
+from grader.export.entry import BatchEntry
 from grader.progress import HEARTBEAT_S, Heartbeat, LastPhase, elapsed
 from grader.report.formats import format_number
 

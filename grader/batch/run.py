@@ -28,10 +28,9 @@ from grader.batch.cache import (
     rendering_context,
     result_key,
 )
-from grader.batch.discover import Submission, discover, expected_notebook, read_handin
-from grader.batch.entry import BatchEntry, EntryStatus, unreadable
-from grader.batch.layout import BATCH, CLASS_FILES, STAGING
-from grader.batch.roster import RosterEntry, read_roster
+from grader.batch.choose import expected_notebook
+from grader.batch.discover import discover
+from grader.batch.submission import Submission, read_handin
 from grader.batch.workers import Task, TaskResult, open_executor, require_dask
 from grader.data import sets
 from grader.data.secret import grader_secret
@@ -40,6 +39,9 @@ from grader.execute.environment import check_environment
 from grader.export.blackboard import blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_report, write_gradebooks
+from grader.export.entry import BatchEntry, EntryStatus, unreadable
+from grader.export.layout import BATCH, CLASS_FILES, STAGING
+from grader.export.roster import RosterEntry, read_roster
 from grader.export.submission_files import RENDERED_FILES, render_submission
 from grader.lookalikes.finder import find_in_folder
 from grader.options import GradeOptions
@@ -125,7 +127,7 @@ def grade_batch(
             when None.
         observer: told about progress.
         single: ``sources`` are one student's hand-in (Gradescope's): grade one notebook, the
-            one :func:`grader.batch.discover.choose` picks, as ``submission``.
+            one :func:`grader.batch.choose.choose` picks, as ``submission``.
         lms: the platform the hand-in comes from (``--lms``); None: found from its shape.
         blackboard_column: the Grade Center column id ``blackboard.csv`` updates; None makes
             Blackboard create a column (a text column worth 0 points, as its documentation says).

@@ -3,7 +3,7 @@
 A check is registered under a *kind* with the parameters the rubric must give it; the rubric
 names the kind, the id, the points and the hint (:mod:`grader.checks.base`: the registry,
 :class:`~grader.checks.base.Verdict` and :func:`~grader.checks.base.run_check`). Checks never
-crash the grader: a missing input (:class:`~grader.judge.artefacts.MissingInput`) is a failure
+crash the grader: a missing input (:class:`~grader.artefacts.folder.MissingInput`) is a failure
 with its reason, anything else an error.
 """
 
@@ -17,5 +17,6 @@ from grader.checks import (  # noqa: F401
     class_groups,
     compilation,
     data_split,
+    frozen,
     transfer,
 )

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.artefacts.folder import MissingInput, without_input
 from grader.budget import Budget
 from grader.checks.base import CheckContext, Verdict, figure_key, register
+from grader.checks.cost import too_costly
 from grader.checks.params import Role
 from grader.checks.thresholds import Decision, chance_level, decide
 from grader.data.sets import HeldOut
-from grader.judge.artefacts import MissingInput, without_input
-from grader.judge.cost import too_costly
 from grader.report.escape import strip_ansi
 
 

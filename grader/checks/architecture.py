@@ -8,9 +8,9 @@ import typing as t
 from dataclasses import dataclass
 
 from grader import keras_env
+from grader.artefacts.folder import MissingInput
 from grader.checks.base import CheckContext, Verdict, register
 from grader.checks.params import Role
-from grader.judge.artefacts import MissingInput
 from grader.kernel import nesting
 
 

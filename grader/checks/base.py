@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.artefacts.folder import Artefacts, MissingInput
 from grader.budget import Budget
 from grader.data.sets import Dataset, HeldOut
-from grader.judge.artefacts import Artefacts, MissingInput
 from grader.results import CheckResult
 
 if t.TYPE_CHECKING:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.artefacts.folder import MissingInput
 from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
 from grader.checks.params import Variable
-from grader.judge.artefacts import MissingInput
 
 
 @dataclass(frozen=True)

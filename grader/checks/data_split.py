@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.artefacts.folder import MissingInput
+from grader.artefacts.records import VariableSummary
 from grader.checks.base import CheckContext, Verdict, register, sampled_image_problems
 from grader.checks.params import Variable
-from grader.judge.artefacts import MissingInput, VariableSummary
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,13 @@ import re
 import signal
 import typing as t
 
+from grader.error_text import error_summary
 from grader.results import CellResult, Incident, Outcome
+
+if t.TYPE_CHECKING:
+    from grader.execute.client import BoundedClient
+    from grader.sandbox.kernel import Sandbox
+    from grader.sandbox.watchdog import Watchdog
 
 # Most serious first: a submission's outcome is its most serious incident.
 SEVERITY: tuple[Outcome, ...] = (
@@ -47,6 +53,11 @@ _PACKAGES = {
     "yaml": "pyyaml",
 }
 
+PROTOCOL_ENAME = "KernelProtocolError"
+"""The error name of a cell during which the kernel sent messages nbclient could not read."""
+RELAY_OUTCOME: Outcome = "message_too_large"
+"""The outcome of a kernel whose relay ended: it refused a message, or could not hold one."""
+
 
 def missing_package(cell: CellResult) -> str | None:
     """The package a failed cell's import did not find in the grading environment, if that is
@@ -55,15 +66,6 @@ def missing_package(cell: CellResult) -> str | None:
         return None
     found = _MISSING.match(cell.error_value)
     return _PACKAGES.get(found[1], found[1]) if found else None
-
-
-def error_summary(value: str) -> str:
-    """An error's own sentence, without the lines Keras wraps around it ("Exception
-    encountered when calling ...", "Arguments received by ...") and the arguments it lists."""
-    lines = [line.strip() for line in value.splitlines() if line.strip()]
-    wrapped = ("Exception encountered", "Arguments received", "•")
-    core = [line for line in lines if not line.startswith(wrapped)]
-    return (core or lines or [""])[0]
 
 
 def first_failure(cells: t.Iterable[CellResult]) -> str:
@@ -130,3 +132,56 @@ def death_incident(cell: int, exit_status: str) -> Incident:
         return Incident("timeout", cell, f"cell {cell}: CPU time limit reached")
     how = exit_status or "exit status unknown"
     return Incident("kernel_died", cell, f"cell {cell}: the kernel died ({how})")
+
+
+def cell_incidents(
+    cell: CellResult,
+    client: BoundedClient,
+    sandbox: Sandbox | None,
+    watchdog: Watchdog | None,
+    dead: bool,
+) -> list[Incident]:
+    """The limits ``cell`` ran into, from its error, the watchdog and the output it printed."""
+    found: list[Incident] = []
+    overflow = client.relay_failure()
+    strays = watchdog.take_strays() if watchdog else 0
+    if strays:
+        found.append(
+            Incident(
+                "process_limit",
+                cell.index,
+                f"cell {cell.index}: {strays} processes filled the process limit and were killed",
+            )
+        )
+    if overflow:  # the kernel was stopped for it: its death is no incident of its own
+        found.append(
+            Incident(
+                RELAY_OUTCOME, cell.index, f"cell {cell.index}: {overflow}; the kernel was stopped"
+            )
+        )
+    elif dead and watchdog is not None and watchdog.memory_killed:
+        found.append(
+            Incident("memory_limit", cell.index, f"cell {cell.index}: killed over the memory limit")
+        )
+    elif dead and watchdog is not None and watchdog.threads_killed:
+        found.append(
+            Incident(
+                "process_limit",
+                cell.index,
+                f"cell {cell.index}: killed: its threads filled the process limit",
+            )
+        )
+    elif dead:
+        found.append(death_incident(cell.index, sandbox.exit_status() if sandbox else ""))
+    elif (incident := cell_incident(cell)) is not None and not (
+        strays and incident.outcome == "process_limit"
+    ):
+        found.append(incident)
+    if cell.error_name == PROTOCOL_ENAME:
+        found.append(Incident("kernel_died", cell.index, f"cell {cell.index}: {cell.error_value}"))
+    why = client.truncated.get(cell.index + 1)  # +1: the setup cell comes first
+    if why is not None:
+        found.append(
+            Incident("output_truncated", cell.index, f"cell {cell.index}: output cut: {why}")
+        )
+    return found

@@ -3,12 +3,15 @@
 Execution never stops at a failing cell: a later cell may still produce what a check needs.
 Each cell gets the rubric's per-cell timeout, cut short by what is left of the total timeout;
 a timed-out cell is interrupted and the next one runs. A cell that does not stop within
-:data:`INTERRUPT_GRACE_S` of the interrupt (it ignores SIGINT, or is stuck in C code) has its
-kernel killed, and the rest of the notebook is skipped. The kernel runs in a sandbox
-(:mod:`grader.sandbox.confine`); every limit a cell runs into is recorded as an :class:`Incident`.
+:data:`~grader.execute.cell_run.INTERRUPT_GRACE_S` of the interrupt (it ignores SIGINT, or
+is stuck in C code) has its kernel killed, and the rest of the notebook is skipped. The
+kernel runs in a sandbox (:mod:`grader.sandbox.confine`); every limit a cell runs into is
+recorded as an :class:`~grader.results.Incident` (:mod:`grader.execute.outcomes`); one cell's
+run is :mod:`grader.execute.cell_run`.
 
-Every message the kernel sends is hostile input: :class:`BoundedClient` bounds what it can make
-the grader keep, and drops what nbclient cannot read rather than ending the grade.
+Every message the kernel sends is hostile input: :class:`~grader.execute.client.BoundedClient`
+bounds what it can make the grader keep, and drops what nbclient cannot read rather than ending
+the grade.
 """
 
 from __future__ import annotations
@@ -22,28 +25,25 @@ from pathlib import Path
 
 import nbformat
 from jupyter_core.utils import run_sync
-from nbclient.exceptions import DeadKernelError
 
 from grader.exceptions import ExecutionError
-from grader.execute.client import MESSAGE_ERRORS, BoundedClient, stop_kernel
-from grader.execute.outcomes import cell_incident, death_incident
-from grader.kernel.cells import INJECTED_TAG
-from grader.report.escape import strip_ansi
-from grader.results import CellResult, Incident, Outcome
-from grader.sandbox.kernel import Sandbox, SandboxedKernelManager, kernel_manager
+from grader.execute.cell_run import (
+    GRADER_CELL_TIMEOUT_S,
+    INTERRUPT_GRACE_S,
+    TIMEOUT_ENAME,
+    injected,
+    run_cell,
+    run_closing,
+    run_setup,
+    stdout_of,
+)
+from grader.execute.client import BoundedClient
+from grader.execute.kernel_manager import SandboxedKernelManager, kernel_manager
+from grader.execute.outcomes import RELAY_OUTCOME, cell_incidents
+from grader.results import CellResult, Incident
+from grader.sandbox.kernel import Sandbox
 from grader.sandbox.limits import MB
 from grader.sandbox.watchdog import Watchdog
-
-TIMEOUT_ENAME = "CellTimeoutError"
-# The grader's own cells import Keras and save models: slow on a busy machine, and not the
-# student's time, so they get their own limit rather than the rubric's per-cell one.
-GRADER_CELL_TIMEOUT_S = 300
-INTERRUPT_GRACE_S = 5
-"""Seconds a cell interrupted at its time limit has to stop before its kernel is killed."""
-RELAY_OUTCOME: Outcome = "message_too_large"
-"""The outcome of a kernel whose relay ended: it refused a message, or could not hold one."""
-PROTOCOL_ENAME = "KernelProtocolError"
-"""The error name of a cell during which the kernel sent messages nbclient could not read."""
 
 
 @dataclass
@@ -94,9 +94,10 @@ def run_notebook(
             (not after the kernel died or was killed).
         cell_timeout: seconds any one cell may run.
         total_timeout: seconds all the student's cells may run together. Wall time is bounded
-            by it plus :data:`INTERRUPT_GRACE_S` (for the last interrupted cell), kernel start,
-            and the grader's two cells (each :data:`GRADER_CELL_TIMEOUT_S` at most, plus the
-            same grace), whatever the notebook does.
+            by it plus :data:`~grader.execute.cell_run.INTERRUPT_GRACE_S` (for the last
+            interrupted cell), kernel start, and the grader's two cells (each
+            :data:`~grader.execute.cell_run.GRADER_CELL_TIMEOUT_S` at most, plus the same
+            grace), whatever the notebook does.
         env: the kernel's environment.
         sandbox: where and how the kernel is confined; None runs it as a plain child process.
         after_cell: called after each student cell has run (the grader takes the evidence
@@ -110,33 +111,19 @@ def run_notebook(
     """
     replies: dict[int, dict[str, t.Any]] = {}
     km, client = _client(nb, workdir, sandbox, cell_timeout, replies, started)
-    # nbclient addresses cells by their index in the notebook, so the grader's cells are real
-    # cells, tagged, first and last; they are removed again before the notebook is returned.
-    setup_cell = _injected(setup)
-    finish_cell = _injected(finish)
-    student_cells = list(nb.cells)
-    nb.cells = [setup_cell, *student_cells, finish_cell]
+    cells = _Cells.around(nb, setup, finish)
     start = time.monotonic()
     run = _Run(client, replies, sandbox, cell_timeout, dict.fromkeys(PHASES, 0.0))
     after = _timed(after_cell, run.phases, "evidence") if after_cell is not None else None
     try:
         with client.setup_kernel(env=env):
             run.phases["kernel_start"] = time.monotonic() - start
-            run.watchdog = _watchdog(km, sandbox)
-            if run.watchdog is not None:
-                run.watchdog.start()
-            with record_seconds(run.phases, "setup_cell"):
-                _run_setup(client, setup_cell, replies)
-            # The total timeout is the student's: kernel start-up and set-up do not count.
-            run.student_cells(student_cells, time.monotonic() + total_timeout, after, before_cell)
-            with record_seconds(run.phases, "finish_cell"):
-                finish_error = _finish(client, run.cells, finish_cell, len(nb.cells) - 1, replies)
-            run.relay_ended_after_the_cells()
+            finish_error = run.through(km, cells, total_timeout, before_cell, after)
             stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
         raise ExecutionError(f"could not start or talk to the notebook kernel: {exc}") from exc
     finally:
-        nb.cells = student_cells
+        nb.cells = cells.student
         if run.watchdog is not None:
             run.watchdog.stop()
         _stop(km, client)
@@ -145,11 +132,30 @@ def run_notebook(
         notebook=nb,
         cells=run.cells,
         duration_s=time.monotonic() - start,
-        setup_output=_stdout_of(setup_cell),
+        setup_output=stdout_of(cells.setup),
         finish_error=finish_error,
         incidents=run.incidents,
         phases=run.phases,
     )
+
+
+class _Cells(t.NamedTuple):
+    """The cells a run executes: the grader's setup cell, the student's, the grader's closing
+    cell."""
+
+    setup: nbformat.NotebookNode
+    student: list[nbformat.NotebookNode]
+    finish: nbformat.NotebookNode
+
+    @classmethod
+    def around(cls, nb: nbformat.NotebookNode, setup: str, finish: str) -> _Cells:
+        """The grader's code as cells around ``nb``'s, which it then holds."""
+        # nbclient addresses cells by their index in the notebook, so the grader's cells are
+        # real cells, tagged, first and last; they are removed again before the notebook is
+        # returned.
+        cells = cls(injected(setup), list(nb.cells), injected(finish))
+        nb.cells = [cells.setup, *cells.student, cells.finish]
+        return cells
 
 
 @dataclass
@@ -165,6 +171,29 @@ class _Run:
     cells: list[CellResult] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     watchdog: Watchdog | None = None
+
+    def through(
+        self,
+        km: SandboxedKernelManager,
+        cells: _Cells,
+        total_timeout: float,
+        before: t.Callable[[int], None] | None,
+        after: t.Callable[[int], None] | None,
+    ) -> str:
+        """Run every cell in the started kernel, under its watchdog; why the grader's closing
+        cell failed, or an empty string."""
+        self.watchdog = _watchdog(km, self.sandbox)
+        if self.watchdog is not None:
+            self.watchdog.start()
+        with record_seconds(self.phases, "setup_cell"):
+            run_setup(self.client, cells.setup, self.replies)
+        # The total timeout is the student's: kernel start-up and set-up do not count.
+        self.student_cells(cells.student, time.monotonic() + total_timeout, after, before)
+        with record_seconds(self.phases, "finish_cell"):
+            closing = len(cells.student) + 1
+            finish_error = run_closing(self.client, self.cells, cells.finish, closing, self.replies)
+        self.relay_ended_after_the_cells()
+        return finish_error
 
     def student_cells(
         self,
@@ -184,13 +213,13 @@ class _Run:
                 continue
             if before is not None:
                 before(index)
-            ran = _run_cell(self.client, cell, index, self.cell_timeout, remaining, self.replies)
+            ran = run_cell(self.client, cell, index, self.cell_timeout, remaining, self.replies)
             self.phases["cells"] += ran.duration_s
             self.cells.append(ran)
             if after is not None:
                 after(index)
             dead = ran.error_name == "DeadKernelError"
-            self.incidents += _incidents(ran, self.client, self.sandbox, self.watchdog, dead)
+            self.incidents += cell_incidents(ran, self.client, self.sandbox, self.watchdog, dead)
             # Nothing more runs in a dead or stopped kernel, nor once the total time is up.
             out_of_time = ran.status == "timeout" and remaining < self.cell_timeout
             ended = dead or bool(self.client.stopped) or out_of_time
@@ -298,198 +327,3 @@ def _client(
         max_notebook_bytes=limits.notebook_output_mb * MB if limits else None,
     )
     return km, client
-
-
-def _run_setup(
-    client: BoundedClient, cell: nbformat.NotebookNode, replies: dict[int, dict[str, t.Any]]
-) -> None:
-    """The grader's first cell; if it fails, nothing can be graded."""
-    client.timeout = GRADER_CELL_TIMEOUT_S
-    client.execute_cell(cell, 0, store_history=False)
-    error = _error_of(cell)
-    if error:
-        ename, evalue, tb = error
-        raise ExecutionError(f"the grader's setup cell failed: {ename}: {evalue}", details=tb)
-    if _reply(replies, 0).get("ename") == TIMEOUT_ENAME:
-        raise ExecutionError(
-            f"the grader's setup cell ran past {GRADER_CELL_TIMEOUT_S} s; "
-            "is the machine overloaded?"
-        )
-
-
-def _finish(
-    client: BoundedClient,
-    cells: list[CellResult],
-    cell: nbformat.NotebookNode,
-    cell_index: int,
-    replies: dict[int, dict[str, t.Any]],
-) -> str:
-    """Run the grader's last cell (it saves the models) if the kernel can; why not, if not."""
-    if client.stopped:
-        return f"the grader stopped the kernel ({client.stopped}), so it could not save the models"
-    if any(c.error_name == "DeadKernelError" for c in cells):
-        return "the kernel died, so the grader could not save the models"
-    return _run_finish(client, cell, cell_index, replies)
-
-
-def _incidents(
-    cell: CellResult,
-    client: BoundedClient,
-    sandbox: Sandbox | None,
-    watchdog: Watchdog | None,
-    dead: bool,
-) -> list[Incident]:
-    """The limits ``cell`` ran into, from its error, the watchdog and the output it printed."""
-    found: list[Incident] = []
-    overflow = client.relay_failure()
-    strays = watchdog.take_strays() if watchdog else 0
-    if strays:
-        found.append(
-            Incident(
-                "process_limit",
-                cell.index,
-                f"cell {cell.index}: {strays} processes filled the process limit and were killed",
-            )
-        )
-    if overflow:  # the kernel was stopped for it: its death is no incident of its own
-        found.append(
-            Incident(
-                RELAY_OUTCOME, cell.index, f"cell {cell.index}: {overflow}; the kernel was stopped"
-            )
-        )
-    elif dead and watchdog is not None and watchdog.memory_killed:
-        found.append(
-            Incident("memory_limit", cell.index, f"cell {cell.index}: killed over the memory limit")
-        )
-    elif dead and watchdog is not None and watchdog.threads_killed:
-        found.append(
-            Incident(
-                "process_limit",
-                cell.index,
-                f"cell {cell.index}: killed: its threads filled the process limit",
-            )
-        )
-    elif dead:
-        found.append(death_incident(cell.index, sandbox.exit_status() if sandbox else ""))
-    elif (incident := cell_incident(cell)) is not None and not (
-        strays and incident.outcome == "process_limit"
-    ):
-        found.append(incident)
-    if cell.error_name == PROTOCOL_ENAME:
-        found.append(Incident("kernel_died", cell.index, f"cell {cell.index}: {cell.error_value}"))
-    why = client.truncated.get(cell.index + 1)  # +1: the setup cell comes first
-    if why is not None:
-        found.append(
-            Incident("output_truncated", cell.index, f"cell {cell.index}: output cut: {why}")
-        )
-    return found
-
-
-def _run_cell(
-    client: BoundedClient,
-    cell: nbformat.NotebookNode,
-    index: int,
-    cell_timeout: float,
-    remaining: float,
-    replies: dict[int, dict[str, t.Any]],
-) -> CellResult:
-    limit = min(cell_timeout, remaining)
-    client.timeout = max(1, math.ceil(limit))  # nbclient counts whole seconds
-    began = time.monotonic()
-    try:
-        client.execute_cell(cell, index + 1)  # +1: the setup cell comes first
-    except DeadKernelError:
-        why = client.relay_failure()
-        if why:  # the kernel manager killed it when its relay ended
-            client.stopped = why
-        return CellResult(
-            index,
-            "error",
-            time.monotonic() - began,
-            cell.source,
-            "DeadKernelError",
-            f"the grader stopped the kernel: {why}"
-            if why
-            else "the kernel died while running this cell",
-        )
-    except MESSAGE_ERRORS as exc:
-        # A reply nbclient could not read: the kernel can no longer be trusted to follow the
-        # protocol, so it is stopped rather than left to confuse the next cells.
-        why = f"the kernel sent a message the grader could not read ({type(exc).__name__})"
-        stop_kernel(client, why)
-        return CellResult(
-            index, "error", time.monotonic() - began, cell.source, PROTOCOL_ENAME, why
-        )
-    duration = time.monotonic() - began
-    if _reply(replies, index + 1).get("ename") == TIMEOUT_ENAME:
-        which = "cell" if limit == cell_timeout else "total"
-        value = f"stopped after {limit:.0f} s (the {which} time limit)"
-        if index + 1 not in client.idle:
-            stop_kernel(client, f"cell {index} ignored the interrupt at its time limit")
-            value += (
-                f"; it did not stop within {INTERRUPT_GRACE_S} s of the interrupt, "
-                "so the kernel was killed"
-            )
-        return CellResult(index, "timeout", duration, cell.source, "TimeoutError", value)
-    error = _error_of(cell)
-    if error:
-        return CellResult(index, "error", duration, cell.source, *error)
-    return CellResult(index, "ok", duration, cell.source)
-
-
-def _run_finish(
-    client: BoundedClient,
-    cell: nbformat.NotebookNode,
-    cell_index: int,
-    replies: dict[int, dict[str, t.Any]],
-) -> str:
-    """Run the grader's closing cell; returns why it failed, or an empty string."""
-    # A student's thread can still be running (holding the GIL, allocating, writing junk on
-    # the kernel's sockets): the closing cell gets its own deadline and cannot end the grade.
-    client.timeout = GRADER_CELL_TIMEOUT_S
-    try:
-        client.execute_cell(cell, cell_index, store_history=False)
-    except DeadKernelError:
-        return "the kernel died while the grader saved the models"
-    except MESSAGE_ERRORS as exc:
-        return f"the kernel sent a message the grader could not read ({type(exc).__name__})"
-    if _reply(replies, cell_index).get("ename") == TIMEOUT_ENAME:
-        return f"saving the models ran past {GRADER_CELL_TIMEOUT_S} s"
-    error = _error_of(cell)
-    return f"{error[0]}: {error[1]}" if error else ""
-
-
-def _reply(replies: dict[int, dict[str, t.Any]], cell_index: int) -> dict[str, t.Any]:
-    """The content of a cell's execute reply; empty when missing or not a mapping."""
-    content = replies.get(cell_index, {}).get("content")
-    return content if isinstance(content, dict) else {}
-
-
-def _injected(code: str) -> nbformat.NotebookNode:
-    cell: nbformat.NotebookNode = nbformat.v4.new_code_cell(  # type: ignore[no-untyped-call]
-        code, metadata={"tags": [INJECTED_TAG]}
-    )
-    return cell
-
-
-GRADER_PACKAGE = str(Path(__file__).resolve().parents[1])
-"""Frames of this package in a student's traceback are the grader's wrappers (``fit``, a
-DataLoader's pass), not the student's code."""
-
-
-def _error_of(cell: nbformat.NotebookNode) -> tuple[str, str, str] | None:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            # IPython sends one item per frame, after the header and before the error line.
-            frames = [strip_ansi(str(item)) for item in output.get("traceback", [])]
-            tb = "\n".join(f for f in frames if GRADER_PACKAGE + "/" not in f)
-            return strip_ansi(output.get("ename", "")), strip_ansi(output.get("evalue", "")), tb
-    return None
-
-
-def _stdout_of(cell: nbformat.NotebookNode) -> str:
-    return "".join(
-        o.get("text", "")
-        for o in cell.get("outputs", [])
-        if o.get("output_type") == "stream" and o.get("name") == "stdout"
-    )

@@ -35,10 +35,11 @@ from pathlib import Path
 
 from jupyter_core.utils import run_sync
 
+from grader.execute.kernel_manager import kernel_manager
 from grader.framework.keras import PRELOAD
 from grader.judge.process import JudgeKey, StartedJudge
 from grader.sandbox.confine import SandboxOptions
-from grader.sandbox.kernel import Sandbox, kernel_manager, kernel_sandbox
+from grader.sandbox.kernel import Sandbox, kernel_sandbox
 
 SWITCH = "GRADER_WARM_KERNELS"
 """Set to ``0`` to start every kernel and judge when its submission comes (to compare, or to

@@ -29,7 +29,7 @@ import io
 import re
 from collections.abc import Sequence
 
-from grader.batch.entry import BatchEntry
+from grader.export.entry import BatchEntry
 from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
 from grader.report.formats import format_number

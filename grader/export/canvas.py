@@ -26,10 +26,10 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from grader.batch.entry import BatchEntry
-from grader.batch.layout import CANVAS_FEEDBACK
-from grader.batch.roster import RosterEntry
+from grader.export.entry import BatchEntry
 from grader.export.gradebook import lms_grade
+from grader.export.layout import CANVAS_FEEDBACK
+from grader.export.roster import RosterEntry
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
 from grader.results import GradeResult

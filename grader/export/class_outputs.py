@@ -7,14 +7,14 @@ import typing as t
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from grader.batch import layout
-from grader.batch.entry import BatchEntry
-from grader.batch.roster import RosterEntry
+from grader.export import layout
 from grader.export.blackboard import blackboard_csv, blackboard_entries
 from grader.export.canvas import canvas_csv, write_feedback_zip
 from grader.export.class_report import render_class_report
+from grader.export.entry import BatchEntry
 from grader.export.gradebook import gradebook_csv
 from grader.export.moodle import moodle_csv, moodle_entries
+from grader.export.roster import RosterEntry
 from grader.lookalikes.finder import LookalikePair
 from grader.results import write_atomic
 

@@ -7,7 +7,7 @@ import statistics
 import typing as t
 from collections.abc import Sequence
 
-from grader.batch.entry import BatchEntry
+from grader.export.entry import BatchEntry
 from grader.export.gradebook import check_columns
 from grader.report.formats import STATUS_ICONS
 from grader.report.render import jinja_environment

@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from grader.batch.entry import BatchEntry
+from grader.export.entry import BatchEntry
 from grader.report.escape import csv_text
 from grader.report.formats import format_number
 from grader.score import effective_check_scores, final_score

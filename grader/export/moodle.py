@@ -33,7 +33,7 @@ import io
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from grader.batch.entry import BatchEntry
+from grader.export.entry import BatchEntry
 from grader.export.gradebook import lms_grade
 from grader.report.escape import csv_text
 from grader.report.formats import format_number

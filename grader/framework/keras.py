@@ -11,11 +11,11 @@ from grader.kernel import layout
 if t.TYPE_CHECKING:
     import nbformat
 
+    from grader.artefacts.folder import Artefacts
     from grader.budget import Budget
     from grader.data.pretrained import PretrainedWeights
     from grader.data.sets import Dataset
     from grader.framework import Name
-    from grader.judge.artefacts import Artefacts
     from grader.options import GradeOptions
     from grader.results import FitRecord
     from grader.rubric import Assignment
@@ -26,7 +26,7 @@ PRELOAD = "import keras"
 
 class Keras:
     """Keras 3 notebooks: the kernel runtime of :mod:`grader.kernel.runtime`, ``.keras`` files
-    judged by :mod:`grader.judge.artefacts`."""
+    judged by :mod:`grader.artefacts.folder`."""
 
     name: Name = "keras"
     preload = PRELOAD
@@ -102,7 +102,7 @@ class Keras:
         return models
 
     def read_artefacts(self, folder: Path, spec: Assignment, *, max_bytes: int) -> Artefacts:
-        from grader.judge.artefacts import read_artefacts
+        from grader.artefacts.folder import read_artefacts
 
         return read_artefacts(folder, max_bytes=max_bytes)
 

@@ -6,7 +6,7 @@ from the kernel's variables instead of being saved, copied and loaded by a judge
 else is the grader's: the rubric's roles pick the models (as :func:`grader.kernel.runtime.finish`
 does), the data variables are summarised by the kernel runtime's own function, and each check
 is the registered production check (:func:`grader.checks.base.run_check`) fed through
-:class:`LiveArtefacts`, an :class:`~grader.judge.artefacts.Artefacts` whose models are the
+:class:`LiveArtefacts`, an :class:`~grader.artefacts.folder.Artefacts` whose models are the
 live ones. The expected models come from the kit's public spec
 (:class:`grader.rubric.kit.KitReference`), never from a reference package.
 
@@ -28,19 +28,14 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.artefacts.folder import Artefacts, MissingInput, without_input
+from grader.artefacts.records import layer_states, variables_from
 from grader.checks.base import CheckContext, run_check
-from grader.checks.transfer import reused_names
+from grader.checks.frozen import reused_names
 from grader.course import course_root, use_kit_around
 from grader.data.secret import data_secret
 from grader.exceptions import KitError
 from grader.framework import framework_of
-from grader.judge.artefacts import (
-    Artefacts,
-    MissingInput,
-    layer_states,
-    variables_from,
-    without_input,
-)
 from grader.results import CheckResult
 
 if t.TYPE_CHECKING:
@@ -235,7 +230,7 @@ def judge_live(spec: CheckSpec, ctx: CheckContext) -> CheckResult | None:
 
 def _frozen_flags(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """The ``frozen`` check's trainable flags, by the same rule as the production check
-    (:func:`grader.checks.transfer.check_frozen`): the same layer selection, and a model never
+    (:func:`grader.checks.frozen.check_frozen`): the same layer selection, and a model never
     trained is judged on its flags, the missing training left to the accuracy check."""
     params = spec.params
     try:

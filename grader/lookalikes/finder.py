@@ -160,67 +160,103 @@ def find_lookalikes(
         The pairs, most alike first, each with its matching parts.
     """
     deadline = time.monotonic() + time_limit_s
-    ids = sorted(submissions)
-    limit = common_limit if common_limit is not None else max(10, len(ids) // 10)
+    everyone = sorted(submissions)
+    limit = common_limit if common_limit is not None else max(10, len(everyone) // 10)
     base = fingerprint_cells(template, max_places=None)
+    prints = _fingerprints(submissions, everyone, deadline)
+    ids = sorted(prints)
+    cut_short = ""
+    if len(ids) < len(everyone):
+        cut_short = (
+            f"stopped after {time_limit_s:g} s: {len(ids)} of {len(everyone)} submissions compared"
+        )
+    found = [prints[sid] for sid in ids]
+    shared = {kind: _Shared.count(kind, found, base, limit) for kind in KINDS}
+    pairs = []
+    for a, b in sorted(set(shared["code"].counts) | set(shared["text"].counts)):
+        if time.monotonic() > deadline:
+            cut_short = (
+                cut_short or f"stopped after {time_limit_s:g} s, before every pair was scored"
+            )
+            break
+        scores = {kind: shared[kind].score(a, b) for kind in KINDS}
+        if max(scores["code"][0], scores["text"][0]) >= threshold:
+            pairs.append(_pair(ids[a], ids[b], scores, prints, submissions, base))
+    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+    return Findings(pairs, len(ids), threshold, limit, cut_short)
+
+
+KINDS: tuple[t.Literal["code", "text"], ...] = ("code", "text")
+
+
+def _fingerprints(
+    submissions: Mapping[str, Sequence[Cell]], ids: Sequence[str], deadline: float
+) -> dict[str, Fingerprints]:
+    """Each submission's fingerprints, in ``ids``' order, until ``deadline``."""
     prints: dict[str, Fingerprints] = {}
     for sid in ids:
         if time.monotonic() > deadline:
             break
         prints[sid] = fingerprint_cells(submissions[sid])
-    cut_short = ""
-    if len(prints) < len(ids):
-        cut_short = (
-            f"stopped after {time_limit_s:g} s: {len(prints)} of {len(ids)} submissions compared"
-        )
-        ids = sorted(prints)
-    sources = {sid: {c.index: c.source for c in submissions[sid]} for sid in ids}
-    shared: dict[str, Counter[tuple[int, int]]] = {}
-    sizes: dict[str, dict[int, int]] = {}
-    for kind in ("code", "text"):
+    return prints
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """One kind's fingerprints (code or text) that pairs of submissions share, found through
+    an inverted index; submissions numbered by their place in the sorted ids."""
+
+    counts: Counter[tuple[int, int]]
+    """(a, b), a < b -> fingerprints both hold."""
+    sizes: list[int]
+    """Each submission's fingerprints of this kind, the template's left out."""
+
+    @classmethod
+    def count(
+        cls, kind: str, prints: Sequence[Fingerprints], base: Fingerprints, limit: int
+    ) -> _Shared:
+        """Index every fingerprint not in ``base``; count those at most ``limit`` share."""
         excluded = set(getattr(base, kind))
         index: dict[int, list[int]] = defaultdict(list)
-        sizes[kind] = {}
-        for n, sid in enumerate(ids):
-            kept = [h for h in getattr(prints[sid], kind) if h not in excluded]
-            sizes[kind][n] = len(kept)
+        sizes = []
+        for n, found in enumerate(prints):
+            kept = [h for h in getattr(found, kind) if h not in excluded]
+            sizes.append(len(kept))
             for h in kept:
                 index[h].append(n)
         counts: Counter[tuple[int, int]] = Counter()
         for owners in index.values():
             if 2 <= len(owners) <= limit:
                 counts.update(itertools.combinations(owners, 2))
-        shared[kind] = counts
-        sizes[kind + "-excluded"] = {0: len(excluded)}
+        return cls(counts, sizes)
 
-    pairs = []
-    for a, b in sorted(set(shared["code"]) | set(shared["text"])):
-        if time.monotonic() > deadline:
-            cut_short = (
-                cut_short or f"stopped after {time_limit_s:g} s, before every pair was scored"
-            )
-            break
-        scores = {}
-        for kind in ("code", "text"):
-            n = shared[kind].get((a, b), 0)
-            smaller = min(sizes[kind][a], sizes[kind][b])
-            scores[kind] = (n / smaller if smaller and n >= MIN_SHARED else 0.0, n)
-        if max(scores["code"][0], scores["text"][0]) < threshold:
-            continue
-        sa, sb = ids[a], ids[b]
-        pairs.append(
-            LookalikePair(
-                a=sa,
-                b=sb,
-                code_score=round(scores["code"][0], 4),
-                text_score=round(scores["text"][0], 4),
-                shared_code=scores["code"][1],
-                shared_text=scores["text"][1],
-                parts=_parts(prints[sa], prints[sb], sources[sa], sources[sb], base, limit),
-            )
-        )
-    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
-    return Findings(pairs, len(ids), threshold, limit, cut_short)
+    def score(self, a: int, b: int) -> tuple[float, int]:
+        """The share of the smaller side's fingerprints found in the other (0 below
+        :data:`MIN_SHARED` shared), and how many are shared."""
+        n = self.counts.get((a, b), 0)
+        smaller = min(self.sizes[a], self.sizes[b])
+        return (n / smaller if smaller and n >= MIN_SHARED else 0.0, n)
+
+
+def _pair(
+    sa: str,
+    sb: str,
+    scores: Mapping[t.Literal["code", "text"], tuple[float, int]],
+    prints: Mapping[str, Fingerprints],
+    submissions: Mapping[str, Sequence[Cell]],
+    base: Fingerprints,
+) -> LookalikePair:
+    """The pair of ``sa`` and ``sb``, with its scores and its matching parts."""
+    sources = {sid: {c.index: c.source for c in submissions[sid]} for sid in (sa, sb)}
+    return LookalikePair(
+        a=sa,
+        b=sb,
+        code_score=round(scores["code"][0], 4),
+        text_score=round(scores["text"][0], 4),
+        shared_code=scores["code"][1],
+        shared_text=scores["text"][1],
+        parts=_parts(prints[sa], prints[sb], sources[sa], sources[sb], base),
+    )
 
 
 def _parts(
@@ -229,10 +265,9 @@ def _parts(
     a_sources: Mapping[int, str],
     b_sources: Mapping[int, str],
     base: Fingerprints,
-    limit: int,
 ) -> list[MatchedPart]:
     found: dict[tuple[str, int, int], tuple[set[int], set[int], int]] = {}
-    for kind in ("code", "text"):
+    for kind in KINDS:
         mine, theirs, excluded = getattr(a, kind), getattr(b, kind), getattr(base, kind)
         for h in mine.keys() & theirs.keys():
             if h in excluded:

@@ -37,8 +37,8 @@ from grader.rubric.manual import ManualItem
 from grader.score import final_score
 
 if t.TYPE_CHECKING:
-    from grader.batch.entry import BatchEntry
-    from grader.batch.roster import RosterEntry
+    from grader.export.entry import BatchEntry
+    from grader.export.roster import RosterEntry
     from grader.options import View
 
 
@@ -175,7 +175,7 @@ def read_class(out: Path) -> ClassInfo:
     Raises:
         ReviewError: the folder has no ``batch.json`` (``grader grade`` was not run into it).
     """
-    from grader.batch.entry import BatchEntry
+    from grader.export.entry import BatchEntry
     from grader.rubric import load_assignment
 
     out = Path(out)
@@ -272,7 +272,7 @@ def export_review(out: Path) -> ReviewState:
 
 def canvas_roster(path: Path) -> dict[str, RosterEntry]:
     """The students of a ``canvas.csv`` the grader wrote, by ``ID``: names, SIS ids, sections."""
-    from grader.batch.roster import RosterEntry
+    from grader.export.roster import RosterEntry
 
     try:
         with path.open(newline="", encoding="utf-8") as fh:

@@ -1,7 +1,7 @@
 """The review desk's pages and the decisions they save.
 
 :func:`~grader.review.app.create_app` registers them. Every view reads the class through
-:func:`grader.review.app.desk`: the request has passed the desk's guard (token, Host, CSRF)
+:func:`grader.review.desk.desk`: the request has passed the desk's guard (token, Host, CSRF)
 before any of them runs.
 """
 
@@ -14,17 +14,23 @@ from collections.abc import Sequence
 import flask
 from werkzeug.wrappers import Response
 
-from grader.batch.entry import BatchEntry
 from grader.exceptions import ReviewConflictError, ReviewError
+from grader.export.entry import BatchEntry
 from grader.results import GradeResult, ManualAnswer
-from grader.review.app import HERE, REPORT_CSP, Class, desk
 from grader.review.db import ReviewDB, StoredManual, StoredOverride, active
+from grader.review.desk import HERE, Class, desk
 from grader.review.merge import ManualDecision, OverrideDecision, merged
 from grader.score import final_score
 
 STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 MAX_TEXT = 10_000
 """Longest comment or reason accepted, in characters."""
+
+REPORT_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+"""The generated report is inline CSS and SVG only; ``sandbox`` gives it an opaque origin
+with no script, forms or top navigation, even opened on its own."""
 
 
 def register(app: flask.Flask) -> None:

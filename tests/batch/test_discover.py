@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.discover import discover, safe_id
-from grader.batch.roster import read_roster
+from grader.batch.discover import discover
 from grader.exceptions import InputError
+from grader.export.layout import safe_id
+from grader.export.roster import read_roster
 from tests.conftest import EXAMPLES
 
 NOTEBOOK = (EXAMPLES / "full_marks.ipynb").read_bytes()

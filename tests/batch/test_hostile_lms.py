@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.discover import Submission, discover
-from grader.batch.layout import is_reserved
+from grader.batch.discover import discover
+from grader.batch.submission import Submission
 from grader.exceptions import InputError
+from grader.export.layout import is_reserved
 from grader.lookalikes import finder
 from grader.review import db as review_db
 from tests.batch.test_lms_discover import EXPECTED, NOTEBOOK, scratch, zip_of
@@ -203,7 +204,7 @@ def test_one_student_hand_in_never_follows_a_link_to_the_solution(tmp_path: Path
 
 def test_hand_in_files_are_read_without_following_links(tmp_path: Path) -> None:
     """A file swapped for a link after it was found is still not read."""
-    from grader.batch.discover import read_handin
+    from grader.batch.submission import read_handin
 
     (tmp_path / "real.ipynb").write_bytes(NOTEBOOK)
     (tmp_path / "link.ipynb").symlink_to(tmp_path / "real.ipynb")
@@ -263,7 +264,7 @@ def test_a_blackboard_download_that_also_reads_as_canvas_is_blackboard(tmp_path:
 def test_zip_members_are_extracted_as_files_never_as_links(tmp_path: Path) -> None:
     """zipfile writes a member's bytes, never a link it describes: a link stored in an LMS zip
     cannot point discovery at a file outside the hand-in."""
-    from grader.batch.discover import read_handin
+    from grader.batch.submission import read_handin
 
     info = zipfile.ZipInfo("ada_1_2_hw.ipynb")
     info.external_attr = 0o120777 << 16  # a symbolic link, as `zip --symlinks` stores one

@@ -9,7 +9,8 @@ from pathlib import Path, PurePath
 
 import pytest
 
-from grader.batch.discover import Expected, discover, expected_notebook
+from grader.batch.choose import Expected, expected_notebook
+from grader.batch.discover import discover
 from grader.batch.lms_names import canvas_owner, moodle_owner
 from grader.rubric import load_assignment
 from tests.batch.test_discover import GRADESCOPE_METADATA

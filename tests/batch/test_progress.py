@@ -11,8 +11,8 @@ import time
 
 from rich.console import Console
 
-from grader.batch.entry import BatchEntry
 from grader.batch.progress import LineObserver, RichObserver, batch_observer
+from grader.export.entry import BatchEntry
 from grader.progress import phase
 from grader.results import GradeResult
 from tests.conftest import ROOT

@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from keras import layers
 
+from grader.artefacts.folder import Artefacts
+from grader.artefacts.records import FitCapture, LayerState, VariableSummary, layer_states
 from grader.budget import DEFAULT_BUDGETS
 from grader.checks import architecture
 from grader.checks.accuracy import confusion_matrix, evaluate_accuracy
 from grader.checks.architecture import align, diff, signatures
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
-from grader.judge.artefacts import Artefacts, FitCapture, LayerState, VariableSummary, layer_states
 from grader.kernel import layout
 from grader.rubric import Assignment, CheckSpec, load_assignment
 from reference import cifar10_transfer as ref

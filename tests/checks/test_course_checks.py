@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from keras import layers
 
+from grader.artefacts.folder import Artefacts
+from grader.artefacts.records import FitCapture, VariableSummary
 from grader.authoring.validate import _missing_builders
 from grader.checks.accuracy import evaluate_accuracy
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
 from grader.exceptions import RubricError
-from grader.judge.artefacts import Artefacts, FitCapture, VariableSummary
 from grader.rubric import Assignment, available, load_assignment
 from tests.checks.test_checks import artefacts, states
 

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from keras import layers
 
+from grader.artefacts.folder import Artefacts, read_artefacts
+from grader.artefacts.records import variables_from
 from grader.budget import DEFAULT_BUDGETS
-from grader.judge.artefacts import Artefacts, read_artefacts, variables_from
 from grader.kernel import layout, runtime
 from tests.checks.test_checks import artefacts, base_cnn, judge
 

@@ -17,7 +17,7 @@ import keras
 import pytest
 from keras import layers
 
-from grader.judge.artefacts import Artefacts
+from grader.artefacts.folder import Artefacts
 from grader.kernel.nesting import SEPARATOR
 from tests.checks.test_checks import artefacts, base_cnn
 from tests.checks.test_checks import judge as judge_cifar

@@ -3,7 +3,7 @@
 A variant is the code a student writes in an assignment's cells. It is executed here with
 ``keras.Model.fit`` recording every call as the kernel records it (the layers' weight digests
 before and after, the model's identity); the models are then found under the rubric's variable
-names, saved, read back by the judge's own :class:`~grader.judge.artefacts.Artefacts` and
+names, saved, read back by the judge's own :class:`~grader.artefacts.folder.Artefacts` and
 judged by the real checks. No kernel, no notebook: a variant costs a model build and one
 eager training step per fit (the structural verdicts read the graph, the trainable flags and
 whether weights moved, never how well the model learned; tracing a ``tf.function`` for each fit
@@ -21,9 +21,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from grader.artefacts.records import FitCapture, layer_states
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut
-from grader.judge.artefacts import FitCapture, layer_states
 from grader.results import CheckResult
 from grader.rubric import Assignment, load_assignment
 from tests.checks.test_checks import artefacts

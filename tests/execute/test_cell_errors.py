@@ -11,8 +11,8 @@ import pytest
 
 from grader.assemble import _name_first_failure
 from grader.checks.thresholds import decide
+from grader.execute.cell_run import GRADER_PACKAGE, error_of
 from grader.execute.outcomes import cell_incident, first_failure, outcome_of
-from grader.execute.run import GRADER_PACKAGE, _error_of
 from grader.judge.findings import parse_findings
 from grader.results import CellResult, CheckResult, Incident
 from grader.rubric import load_assignment
@@ -92,7 +92,7 @@ def test_a_failed_cells_error_has_no_colour_codes_and_no_grader_frame() -> None:
             traceback=["\x1b[0;31m----\x1b[0m", student, frame, "\x1b[0;31mAttributeError\x1b[0m"],
         )
     ]
-    error = _error_of(cell)
+    error = error_of(cell)
     assert error is not None
     name, value, tb = error
     assert value == "'x' object has no attribute 'next'"

@@ -25,7 +25,7 @@ from grader.execute.channels import (
     BoundedKernelClient,
     Relay,
 )
-from grader.sandbox.kernel import SandboxedKernelManager
+from grader.execute.kernel_manager import SandboxedKernelManager
 from grader.sandbox.limits import MB
 
 

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-import grader.execute.run
-from grader.execute.run import INTERRUPT_GRACE_S, Execution, run_notebook
-from grader.judge.artefacts import read_artefacts
+import grader.execute.cell_run
+from grader.artefacts.folder import read_artefacts
+from grader.execute.cell_run import INTERRUPT_GRACE_S
+from grader.execute.run import Execution, run_notebook
 from grader.kernel.cells import finish_code, setup_code
 
 pytestmark = pytest.mark.notebook
@@ -171,7 +172,7 @@ def test_the_closing_cell_ends_by_its_deadline_while_a_thread_holds_the_interpre
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A student's thread can stall the grader's closing cell; it must still end, and say so."""
-    monkeypatch.setattr(grader.execute.run, "GRADER_CELL_TIMEOUT_S", 5)
+    monkeypatch.setattr(grader.execute.cell_run, "GRADER_CELL_TIMEOUT_S", 5)
     work = tmp_path / "work"
     work.mkdir()
     # Catastrophic backtracking: the regex engine holds the GIL and never looks at signals. It

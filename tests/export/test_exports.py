@@ -7,12 +7,12 @@ import io
 import json
 from html.parser import HTMLParser
 
-from grader.batch.entry import BatchEntry
-from grader.batch.roster import RosterEntry
 from grader.export.canvas import canvas_csv
 from grader.export.class_report import histogram, render_class_report
+from grader.export.entry import BatchEntry
 from grader.export.gradebook import gradebook_csv
 from grader.export.gradescope_results import gradescope_results
+from grader.export.roster import RosterEntry
 from grader.report.escape import csv_text
 from grader.results import CheckResult, DataInfo, GradeResult
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.entry import BatchEntry
 from grader.exceptions import InputError
 from grader.export.blackboard import blackboard_csv, blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_csv, canvas_warnings, write_feedback_zip
 from grader.export.class_outputs import write_gradebooks
 from grader.export.class_report import render_class_report
+from grader.export.entry import BatchEntry
 from grader.export.gradebook import gradebook_csv
 from grader.export.moodle import MOODLE_COLUMNS, moodle_csv
 from grader.export.submission_files import render_submission

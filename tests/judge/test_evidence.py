@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.judge.arrays import UnreadableArrays, read_npz
+from grader.artefacts.arrays import UnreadableArrays, read_npz
 from grader.judge.evidence import EvidenceCollector
 from grader.kernel import layout
 

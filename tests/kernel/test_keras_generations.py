@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from grader.judge.artefacts import MissingInput, read_artefacts
+from grader.artefacts.folder import MissingInput, read_artefacts
 from grader.kernel import layout
 
 EAGER_OFF = """

@@ -34,9 +34,9 @@ def _code(source: str) -> str:
 
 
 def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
+    from grader.artefacts.folder import read_artefacts
     from grader.checks.base import CheckContext, run_check
     from grader.course import use_course
-    from grader.judge.artefacts import read_artefacts
     from grader.kernel import runtime
     from grader.kit import live
     from grader.rubric import load_assignment

@@ -127,7 +127,7 @@ def test_neither_the_kit_nor_the_wheel_holds_a_solution_line_or_a_hidden_check(
     built: BuiltKit,
 ) -> None:
     found = texts(built.zip)
-    assert any(name.endswith(".whl!grader/cli.py") for name in found)
+    assert any(name.endswith(".whl!grader/cli/__init__.py") for name in found)
     assert not any("/reference/" in n or n.endswith("solution.ipynb") for n in found)
     assert not any("/submissions/" in n or "!grader/assignments" in n for n in found)
     lines = solution_lines()

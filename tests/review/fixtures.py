@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 
 from grader.answers import collect_answers
-from grader.batch.entry import BatchEntry
 from grader.batch.run import BatchSummary, _batch_json
+from grader.export.entry import BatchEntry
 from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
 from grader.options import GradeOptions

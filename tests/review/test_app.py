@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from grader.review.app import CSP, REPORT_CSP, cookie_name, create_app
+from grader.review.app import CSP, cookie_name, create_app
 from grader.review.db import ReviewDB
+from grader.review.views import REPORT_CSP
 from tests.review.fixtures import GradedClass, build_class, read_json
 
 PORT = 8765

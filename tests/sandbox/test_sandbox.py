@@ -22,6 +22,7 @@ import pytest
 
 import grader
 from grader.exceptions import ExecutionError, RubricError
+from grader.execute.kernel_manager import SandboxedKernelManager
 from grader.execute.outcomes import cell_incident, death_incident, outcome_of
 from grader.results import CellResult, Incident
 from grader.rubric import load_assignment
@@ -38,7 +39,7 @@ from grader.sandbox.confine import (
 )
 from grader.sandbox.filesystem import course_material, python_paths
 from grader.sandbox.identity import LOCK_FOLDER, lock_folder
-from grader.sandbox.kernel import SandboxedKernelManager, kernel_sandbox
+from grader.sandbox.kernel import kernel_sandbox
 from grader.sandbox.limits import ARITHMETIC_THREADS, THREAD_VARIABLES, Limits
 from grader.sandbox.watchdog import Watchdog
 from tests.conftest import ASSIGNMENT, ROOT

@@ -11,11 +11,11 @@ from grader.framework.pytorch.kernel import layout
 if t.TYPE_CHECKING:
     import nbformat
 
+    from grader.artefacts.folder import Artefacts
     from grader.budget import Budget
     from grader.data.pretrained import PretrainedWeights
     from grader.data.sets import Dataset
     from grader.framework import Name
-    from grader.judge.artefacts import Artefacts
     from grader.options import GradeOptions
     from grader.results import FitRecord
     from grader.rubric import Assignment

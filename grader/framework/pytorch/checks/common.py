@@ -6,8 +6,8 @@ import io
 import json
 import typing as t
 
+from grader.artefacts.folder import MissingInput
 from grader.checks.base import CheckContext
-from grader.judge.artefacts import MissingInput
 
 if t.TYPE_CHECKING:
     from grader.framework.pytorch.judge.artefacts import TorchArtefacts

@@ -1,13 +1,13 @@
 """Read back, in the judge, what a PyTorch kernel left for grading (as the grader copied it).
 
-The PyTorch counterpart of :mod:`grader.judge.artefacts`. The files are those of
+The PyTorch counterpart of :mod:`grader.artefacts.folder`. The files are those of
 :mod:`grader.framework.pytorch.kernel.layout`, all hostile input: each JSON file is bounded in size
 and checked field by field (types, lengths, numbers in range, names without control characters:
 :mod:`grader.framework.pytorch.judge.records`); whatever does not conform is ignored with a note.
 Models are ONNX graphs, checked before any runtime sees them
 (:mod:`grader.framework.pytorch.judge.models`); nothing is unpickled or ``torch.load``-ed.
 
-:class:`TorchArtefacts` is an :class:`~grader.judge.artefacts.Artefacts`, so the shared checks work
+:class:`TorchArtefacts` is an :class:`~grader.artefacts.folder.Artefacts`, so the shared checks work
 unchanged: ``model(role)`` gives an object with Keras' ``predict`` (the ``accuracy`` check
 measures the ONNX graph on the held-back images), and ``fit_records()`` reports each role's
 training passes as ``fits``.
@@ -20,6 +20,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.artefacts.folder import Artefacts, MissingInput
 from grader.framework.pytorch.judge.models import (
     OnnxClassifier,
     OnnxRefused,
@@ -42,7 +43,6 @@ from grader.framework.pytorch.judge.records import (
     text,
 )
 from grader.framework.pytorch.kernel import layout
-from grader.judge.artefacts import Artefacts, MissingInput
 from grader.results import FitRecord
 
 if t.TYPE_CHECKING:

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from keras import layers
 
+from grader.artefacts.folder import Artefacts
 from grader.budget import DEFAULT_BUDGETS
 from grader.checks.base import CheckContext, run_check
-from grader.data.sets import HeldOut, synthetic
-from grader.judge.artefacts import Artefacts
-from grader.judge.cost import (
+from grader.checks.cost import (
     MAX_RATIO,
     STEP_FLOPS,
     flops_per_image,
     reference_flops,
     too_costly,
 )
+from grader.data.sets import HeldOut, synthetic
 from grader.rubric import load_assignment
 
 ASSIGNMENT = load_assignment("cifar10_transfer")

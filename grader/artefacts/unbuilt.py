@@ -14,7 +14,7 @@ from __future__ import annotations
 import typing as t
 
 from grader import keras_env
-from grader.execute.outcomes import error_summary
+from grader.error_text import error_summary
 from grader.report.escape import strip_ansi
 
 KERAS_3_SPELLING = (

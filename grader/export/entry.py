@@ -35,7 +35,7 @@ class BatchEntry:
     """Where it was executed in this run (a Dask worker's address, or this process)."""
     origin: str = ""
     """The platform the hand-in came from (``canvas``, ``moodle``, ``blackboard``,
-    ``nbgrader``, ``gradescope``, ``folder``; see :class:`grader.batch.discover.Submission`)."""
+    ``nbgrader``, ``gradescope``, ``folder``; see :class:`grader.batch.submission.Submission`)."""
     lms_id: str = ""
     """The student's id exactly as the platform wrote it: the LMS files key rows by it."""
     prefix: str = ""

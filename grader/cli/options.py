@@ -1,9 +1,10 @@
 """The options several commands share, each declared once, with defaults from
-:class:`~grader.options.GradeOptions`."""
+:class:`~grader.options.GradeOptions`; a command's parameters gathered into one object."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing as t
 from pathlib import Path
 
@@ -13,6 +14,36 @@ from grader.budget import BUDGET_NAMES
 from grader.sandbox.limits import Limits
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+T = t.TypeVar("T")
+
+
+def options(*decorators: t.Callable[[F], F]) -> t.Callable[[F], F]:
+    """Click's ``argument`` and ``option`` decorators as one, in the order written (the order
+    of ``--help``), as if stacked above the command."""
+
+    def apply(fn: F) -> F:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply
+
+
+Command: t.TypeAlias = t.Callable[..., None]
+
+
+def pass_as(gather: t.Callable[..., T]) -> t.Callable[[t.Callable[[T], None]], Command]:
+    """A command that takes its parameters as one object: ``gather`` builds it, once, from
+    the keyword arguments click passes (one per option and argument)."""
+
+    def decorate(command: t.Callable[[T], None]) -> Command:
+        @functools.wraps(command)
+        def invoke(**params: t.Any) -> None:
+            command(gather(**params))
+
+        return invoke
+
+    return decorate
 
 
 LIMIT_OPTIONS = {
@@ -29,28 +60,24 @@ LIMIT_OPTIONS = {
 """Every ``--*-limit`` option and the :class:`~grader.sandbox.limits.Limits` field it sets."""
 
 
-def data_options(fn: F) -> F:
-    for decorator in reversed(
-        [
-            click.option(
-                "--data-dir",
-                type=click.Path(path_type=Path, file_okay=False),
-                default=None,
-                help="Folder with real cifar-10-batches-py or mnist.npz "
-                "[default: Keras' cache, else synthetic].",
-            ),
-            click.option(
-                "--weights-dir",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="Folder with ImageNet weights files (e.g. "
-                "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5) "
-                "[default: Keras' cache, else random weights].",
-            ),
-        ]
-    ):
-        fn = decorator(fn)
-    return fn
+data_options = options(
+    click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Folder with real cifar-10-batches-py or mnist.npz "
+        "[default: Keras' cache, else synthetic].",
+    ),
+    click.option(
+        "--weights-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Folder with ImageNet weights files (e.g. "
+        "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5) "
+        "[default: Keras' cache, else random weights].",
+    ),
+)
+"""``--data-dir`` and ``--weights-dir``."""
 
 
 def budget_option(default: str) -> t.Callable[[F], F]:

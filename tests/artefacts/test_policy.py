@@ -11,7 +11,7 @@ from typing import Any
 import keras
 import pytest
 
-from grader.judge.policy import ModelRefused, check_config, inspect_archive
+from grader.artefacts.policy import ModelRefused, check_config, inspect_archive
 
 MB = 2**20
 

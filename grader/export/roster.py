@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.exceptions import InputError
+from grader.export.layout import safe_id
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,6 @@ def read_roster(path: Path) -> dict[str, RosterEntry]:
     Raises:
         InputError: the file is missing or has no id column.
     """
-    from grader.batch.discover import safe_id  # it imports this module
-
     if not path.is_file():
         raise InputError(f"{path}: no such roster file")
     with path.open(newline="", encoding="utf-8-sig") as fh:
