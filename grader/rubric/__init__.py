@@ -7,6 +7,7 @@ with the file, the key and what was expected.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import tomllib
@@ -285,7 +286,18 @@ def load_assignment(name_or_path: str | Path) -> Assignment:
     else:
         course_root()  # without a course folder, say that rather than "unknown assignment"
         raise UnknownAssignmentError(str(name_or_path), available())
-    return parse_assignment(toml_path.read_text(encoding="utf-8"), toml_path)
+    return _parsed(toml_path.read_text(encoding="utf-8"), toml_path)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str, path: Path) -> Assignment:
+    """:func:`parse_assignment`, once per process for the same text at the same path.
+
+    A batch loads its rubric in the submitting process and again for every notebook a worker
+    grades; the text is read each time (cheap) and parsed when it changed (an edited rubric is
+    parsed again). The :class:`Assignment` is frozen, so every caller may share it.
+    """
+    return parse_assignment(text, path)
 
 
 def parse_assignment(text: str, path: Path, *, check_files: bool = True) -> Assignment:
