@@ -53,7 +53,8 @@ from grader.lookalikes.finder import find_in_folder
 from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.results import DataInfo, GradeResult, unjudged_result, unreadable, write_atomic
-from grader.review.export import ReviewState, review_batch
+from grader.review.export import Decisions, ReviewState, review_batch
+from grader.review.merge import automatic_part
 from grader.rubric import Assignment, load_assignment
 
 
@@ -214,6 +215,9 @@ class _Batch:
     """The result-cache key of everything but the notebook (:func:`grading_context`)."""
     rendering: str
     """What the rendered files depend on besides the result (:func:`rendering_context`)."""
+    decisions: Decisions | None = None
+    """The review's decisions when ``out`` has a review database: a graded submission's files
+    are written with them applied, once, rather than written and then rewritten reviewed."""
     entries: dict[str, BatchEntry] = field(default_factory=dict)
 
     @classmethod
@@ -226,6 +230,7 @@ class _Batch:
             ResultCache(),
             grading_context(spec, options),
             rendering_context(spec, options.view),
+            Decisions.in_folder(out),
         )
 
     def grade_all(
@@ -321,9 +326,13 @@ class _Batch:
         write_submission(self.out / student_id, files, key=key)
         return result
 
-    def files(self, result: GradeResult, executed: str, failure: str = "") -> SubmissionFiles:
-        """A graded (or failed) submission's files, rendered once (see
-        :func:`grader.export.submission_files.submission_files`)."""
+    def files(
+        self, student_id: str, result: GradeResult, executed: str, failure: str = ""
+    ) -> SubmissionFiles:
+        """A graded (or failed) submission's files, the review's decisions applied, rendered
+        once (see :func:`grader.export.submission_files.submission_files`)."""
+        if self.decisions is not None:
+            result, _ = self.decisions.apply(student_id, result)
         return submission_files(
             result,
             executed,
@@ -374,12 +383,13 @@ class _Batch:
         folder = self.out / sub.student_id
         if done.result is None or done.failure:
             failure = done.failure or "the grading worker sent no result"
-            files = self.files(self.failed_result(sub.student_id, failure), "", failure=failure)
+            failed = self.failed_result(sub.student_id, failure)
+            files = self.files(sub.student_id, failed, "", failure=failure)
             # No marker and no cache entry: the next run tries this notebook again.
             write_submission(folder, files)
             entry = _entry(sub, name, "failed", files.result, reason=failure)
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
-        files = self.files(done.result, done.executed)
+        files = self.files(sub.student_id, done.result, done.executed)
         # A judge that broke or ran out of time may have met a loaded or broken machine rather
         # than the notebook, and a missing package is the environment's to fix: such a result
         # is written, but neither cached nor marked done, so the next run judges the notebook
@@ -388,11 +398,20 @@ class _Batch:
         key = None if retry else result_key(sub.digest, self.context)
         write_submission(folder, files, key=key)
         if key is not None:
-            self.cache.put(key, CachedResult(files.result_json, files.executed))
-            # A later restore of this submission copies these files instead of rendering.
-            rendering = render_key(sub.student_id, self.rendering)
-            self.cache.put_rendered(key, rendering, files.rendered)
+            self.keep(key, sub.student_id, files)
         return dataclasses.replace(_entry(sub, name, "graded", files.result), worker=done.worker)
+
+    def keep(self, key: str, student_id: str, files: SubmissionFiles) -> None:
+        """Cache a graded submission: its automatic result, and the files rendered from it."""
+        automatic = files.result_json
+        if self.decisions is not None:
+            # The cache serves any output folder: it keeps the grade, not this class's review.
+            automatic = automatic_part(files.result).to_json()
+        self.cache.put(key, CachedResult(automatic, files.executed))
+        if automatic == files.result_json:
+            # A later restore of this submission copies these files instead of rendering.
+            rendering = render_key(student_id, self.rendering)
+            self.cache.put_rendered(key, rendering, files.rendered)
 
     def reviewed(self) -> ReviewState:
         """The entries by student id, the review's decisions merged."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.export.gradescope_results import gradescope_json
 from grader.export.prairielearn import prairielearn_json
-from grader.report.render import render_reports
+from grader.report.render import render_markdown, render_reports
 from grader.results import GradeResult, unreadable, write_atomic
 
 if t.TYPE_CHECKING:
@@ -68,10 +68,8 @@ def render_submission(
     their own time was counted: a restored or reviewed submission's reports are then the
     first grade's, byte for byte, whatever the review left unchanged.
     """
-    return {
-        **render_reports(_before_reports(result), view),
-        **_platform_files(result, reveals, failure),
-    }
+    reports, student = _reports(_before_reports(result), view)
+    return {**reports, **_platform_files(result, reveals, failure, student)}
 
 
 def submission_files(
@@ -87,8 +85,9 @@ def submission_files(
     The reports are rendered from the result as ``result.json`` records it (its floats
     rounded by :meth:`GradeResult.written`), so a report rendered now and one rendered later
     from ``result.json`` (a restore from the cache, a review's export) are the same bytes. For
-    a notebook that ran, the reports show the time until they were rendered, and
-    ``result.json`` and the platforms' files add the reports' own time (``reports``) to it.
+    a notebook that ran, every rendered text (the reports, the platforms' Markdown) shows the
+    time until the reports were rendered; ``result.json`` and Gradescope's ``execution_time``
+    add their own time (``reports``) to it.
 
     Args:
         result: the submission's result, as grading returned it.
@@ -100,14 +99,15 @@ def submission_files(
     """
     shown = result.written()
     began = time.monotonic()
-    reports = render_reports(shown, view)
+    reports, student = _reports(shown, view)
     if executed:
         spent = time.monotonic() - began
         total = shown.timings.get("total", 0.0) + spent
         shown = dataclasses.replace(
             shown, timings={**shown.timings, "reports": spent, "total": total}
         ).written()
-    rendered = {**reports, **_platform_files(shown, reveals, failure or unreadable(shown))}
+    failure = failure or unreadable(shown)
+    rendered = {**reports, **_platform_files(shown, reveals, failure, student)}
     return SubmissionFiles(shown, shown.to_json(), rendered, executed)
 
 
@@ -146,10 +146,19 @@ def _before_reports(result: GradeResult) -> GradeResult:
     return dataclasses.replace(result, timings=timings)
 
 
+def _reports(result: GradeResult, view: View) -> tuple[dict[str, str], str]:
+    """``report.html`` and ``report.md`` in ``view``, and the student's Markdown report that
+    both platforms' files show: each rendered once (the same text as ``report.md`` when the
+    reports are the student's)."""
+    reports = render_reports(result, view)
+    student = reports["report.md"] if view == "student" else render_markdown(result, "student")
+    return reports, student
+
+
 def _platform_files(
-    result: GradeResult, reveals: Mapping[str, str] | None, failure: str
+    result: GradeResult, reveals: Mapping[str, str] | None, failure: str, student: str
 ) -> dict[str, str]:
     return {
-        "results.json": gradescope_json(result, failure=failure, reveals=reveals),
-        "prairielearn.json": prairielearn_json(result, failure=failure),
+        "results.json": gradescope_json(result, failure=failure, reveals=reveals, report=student),
+        "prairielearn.json": prairielearn_json(result, failure=failure, report=student),
     }
