@@ -55,7 +55,7 @@ from grader.output_folder import prepare_output_folder
 from grader.results import DataInfo, GradeResult, unjudged_result, unreadable, write_atomic
 from grader.review.export import Decisions, ReviewState, review_batch
 from grader.review.merge import automatic_part
-from grader.rubric import Assignment, load_assignment
+from grader.rubric import Assignment, assignment_toml, load_assignment
 
 
 class BatchObserver(t.Protocol):
@@ -528,7 +528,7 @@ def _check_class_files(out: Path) -> None:
 
 def _is_installed(spec: Assignment) -> bool:
     try:
-        return load_assignment(spec.id).folder.resolve() == spec.folder.resolve()
+        return assignment_toml(spec.id).parent.resolve() == spec.folder.resolve()
     except InputError:
         return False
 

@@ -273,20 +273,28 @@ def load_assignment(name_or_path: str | Path) -> Assignment:
         >>> a.checks[0].id
         'data.split'
     """
+    toml_path = assignment_toml(name_or_path)
+    return _parsed(toml_path.read_text(encoding="utf-8"), toml_path)
+
+
+def assignment_toml(name_or_path: str | Path) -> Path:
+    """The ``assignment.toml`` that :func:`load_assignment` reads for ``name_or_path``.
+
+    Raises:
+        UnknownAssignmentError: no such assignment (CourseError without a course folder).
+    """
     path = Path(name_or_path)
     if path.name == "assignment.toml" and path.is_file():
-        toml_path = path
-    elif (path / "assignment.toml").is_file():
-        toml_path = path / "assignment.toml"
-    elif (
+        return path
+    if (path / "assignment.toml").is_file():
+        return path / "assignment.toml"
+    if (
         find_course() is not None
         and (assignments_root() / str(name_or_path) / "assignment.toml").is_file()
     ):
-        toml_path = assignments_root() / str(name_or_path) / "assignment.toml"
-    else:
-        course_root()  # without a course folder, say that rather than "unknown assignment"
-        raise UnknownAssignmentError(str(name_or_path), available())
-    return _parsed(toml_path.read_text(encoding="utf-8"), toml_path)
+        return assignments_root() / str(name_or_path) / "assignment.toml"
+    course_root()  # without a course folder, say that rather than "unknown assignment"
+    raise UnknownAssignmentError(str(name_or_path), available())
 
 
 @functools.lru_cache(maxsize=32)
