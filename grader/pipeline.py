@@ -59,6 +59,8 @@ class GradedNotebook:
     result: GradeResult
     executed: nbformat.NotebookNode | None
     """The notebook with its outputs; None for a file refused as not a notebook."""
+    spec: Assignment
+    """The rubric it was graded against (its writer needs what Gradescope reveals)."""
 
 
 def grade(
@@ -99,14 +101,13 @@ def grade(
         >>> r = grade(Path("hw.ipynb"), assignment="cifar10_transfer", out=Path("out"))
         ... # doctest: +SKIP
     """
-    spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
-    graded = grade_notebook(submission, assignment=spec, options=options, warm=warm)
+    graded = grade_notebook(submission, assignment=assignment, options=options, warm=warm)
     phase("writing the reports")
     files = submission_files(
         graded.result,
         executed_text(graded.executed),
         view=options.view,
-        reveals=spec.reveals(),
+        reveals=graded.spec.reveals(),
     )
     write_submission(Path(out) / Path(submission).stem, files)
     return files.result
@@ -145,7 +146,7 @@ def grade_notebook(
     try:
         nb = read_notebook(submission)
     except NotANotebookError as exc:
-        return GradedNotebook(_refused(spec, plan, data, submission.stem, exc, started), None)
+        return GradedNotebook(_refused(spec, plan, data, submission.stem, exc, started), None, spec)
     ctx = _context(spec, plan, data, options, warm, started)
     # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
     # the calibration and starts the judge.
@@ -162,7 +163,7 @@ def grade_notebook(
     graded = _run_and_judge(ctx, submission, nb, reference)
     result = assemble_result(ctx, submission.stem, reference, graded, locked_changes, manual)
     _add_timings(result, laps, graded, started)
-    return GradedNotebook(result, graded.execution.notebook)
+    return GradedNotebook(result, graded.execution.notebook, spec)
 
 
 def _context(
