@@ -90,7 +90,7 @@ def grade(
             kernel when the notebook is about to run.
 
     Returns:
-        The result, as written to ``out/<stem>/result.json``.
+        The result written to ``out/<stem>/result.json``, its floats unrounded.
 
     Raises:
         InputError: the submission does not exist, or an unknown budget.
@@ -110,7 +110,9 @@ def grade(
         reveals=graded.spec.reveals(),
     )
     write_submission(Path(out) / Path(submission).stem, files)
-    return files.result
+    # The result as graded, its floats as computed (result.json rounds them), with the
+    # timings result.json records: the reports' time counted.
+    return dataclasses.replace(graded.result, timings=dict(files.result.timings))
 
 
 def executed_text(notebook: nbformat.NotebookNode | None) -> str:
