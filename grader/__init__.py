@@ -2,8 +2,9 @@
 
 Public API::
 
-    from grader import grade, check, load_assignment
+    from grader import grade, grade_notebook, check, load_assignment
     result = grade(Path("hw.ipynb"), assignment="cifar10_transfer", out=Path("out"))
+    graded = grade_notebook(Path("hw.ipynb"), assignment="cifar10_transfer")  # writes nothing
 
 Names are imported on first use: the student's kernel imports ``grader.kernel.runtime`` and
 should not pay for nbclient, Jinja2 and rich.
@@ -24,6 +25,7 @@ _EXPORTS = {
     "CalibrationError": "grader.exceptions",
     "ExecutionError": "grader.exceptions",
     "grade": "grader.pipeline",
+    "grade_notebook": "grader.pipeline",
     "grade_batch": "grader.batch.run",
     "check": "grader.pipeline",
     "GradeResult": "grader.results",

@@ -14,11 +14,11 @@ from grader.authoring.locked_cells import describe as describe_locked
 from grader.budget import Budget
 from grader.calibrate import Calibration
 from grader.data.prepare import PreparedData
-from grader.data.pretrained import PretrainedWeights
 from grader.data.sets import DATASETS
 from grader.execute.outcomes import first_failure, outcome_of
 from grader.execute.run import Execution
 from grader.framework import framework_of
+from grader.grading import GradingContext
 from grader.judge.findings import JudgeFindings
 from grader.judge.flags import accuracy_flags
 from grader.report.escape import strip_ansi
@@ -45,16 +45,15 @@ class Graded:
 
 
 def assemble_result(
+    ctx: GradingContext,
     stem: str,
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
     reference: Calibration,
-    pretrained: list[PretrainedWeights],
     graded: Graded,
     locked_changes: list[t.Any],
     manual: list[ManualAnswer],
 ) -> GradeResult:
+    """The result of the notebook ``stem``, graded in ``ctx`` against ``reference``."""
+    spec, plan, data = ctx.spec, ctx.plan, ctx.data
     execution, findings = graded.execution, graded.findings
     incidents = list(execution.incidents)
     if findings.problem:
@@ -78,7 +77,7 @@ def assemble_result(
             *warning_notices(_stderr_by_cell(execution.notebook)),
             *graded.sandbox_notices,
             *_restored_notice(graded.restored_from),
-            *(w.notice() for w in pretrained),
+            *(w.notice() for w in ctx.pretrained),
             *(describe_locked(change) for change in locked_changes),
             *(f"Ignored: {note}" for note in [*graded.evidence_notes, *findings.notes]),
         ],

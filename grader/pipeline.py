@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import time
 import typing as t
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -31,6 +32,8 @@ from grader.execute.warm import (
     WarmPool,
     warm_kernels_enabled,
 )
+from grader.export.submission_files import submission_files, write_submission
+from grader.grading import GradingContext
 from grader.judge.evidence import MAX_EVIDENCE_BYTES, EvidenceCollector
 from grader.judge.process import (
     JudgeKey,
@@ -43,11 +46,21 @@ from grader.options import CHECK_DEFAULTS, GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.progress import phase
 from grader.report.render import write_reports
-from grader.results import GradeResult, ManualAnswer, unjudged_result, write_atomic
+from grader.results import GradeResult, ManualAnswer, unjudged_result
 from grader.rubric import Assignment, load_assignment
-from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
 from grader.sandbox.limits import MB
+
+
+@dataclass(frozen=True)
+class GradedNotebook:
+    """What grading one notebook decided: nothing of it is written yet."""
+
+    result: GradeResult
+    executed: nbformat.NotebookNode | None
+    """The notebook with its outputs; None for a file refused as not a notebook."""
+    spec: Assignment
+    """The rubric it was graded against (its writer needs what Gradescope reveals)."""
 
 
 def grade(
@@ -66,7 +79,9 @@ def grade(
     Args:
         submission: the student's ``.ipynb``.
         assignment: an assignment id, folder, or an already loaded :class:`Assignment`.
-        out: the submission's results go to ``out/<notebook stem>/``.
+        out: the submission's results go to ``out/<notebook stem>/``: ``result.json``, the
+            reports, Gradescope's and PrairieLearn's files, ``executed.ipynb``
+            (see :func:`grader.export.submission_files.write_submission`).
         options: budget, timeouts, data, limits, the report's view (see
             :class:`~grader.options.GradeOptions`).
         warm: where this notebook's kernel is started first thing (it boots while the
@@ -75,7 +90,7 @@ def grade(
             kernel when the notebook is about to run.
 
     Returns:
-        The result, also written to ``out/<stem>/result.json``.
+        The result written to ``out/<stem>/result.json``, its floats unrounded.
 
     Raises:
         InputError: the submission does not exist, or an unknown budget.
@@ -86,23 +101,42 @@ def grade(
         >>> r = grade(Path("hw.ipynb"), assignment="cifar10_transfer", out=Path("out"))
         ... # doctest: +SKIP
     """
-    started = time.monotonic()
-    result, execution = _graded(Path(submission), assignment, options, warm, started)
-    folder = Path(out) / Path(submission).stem
-    if execution is None:
-        return _write_refused(result, folder, options)
-    _write(result, execution, folder, options, started)
-    return result
+    graded = grade_notebook(submission, assignment=assignment, options=options, warm=warm)
+    phase("writing the reports")
+    files = submission_files(
+        graded.result,
+        executed_text(graded.executed),
+        view=options.view,
+        reveals=graded.spec.reveals(),
+    )
+    write_submission(Path(out) / Path(submission).stem, files)
+    # The result as graded, its floats as computed (result.json rounds them), with the
+    # timings result.json records: the reports' time counted.
+    return dataclasses.replace(graded.result, timings=dict(files.result.timings))
 
 
-def _graded(
+def executed_text(notebook: nbformat.NotebookNode | None) -> str:
+    """The executed notebook's JSON text, as ``executed.ipynb`` holds it ("" for None)."""
+    if notebook is None:
+        return ""
+    return t.cast(str, nbformat.writes(notebook))  # type: ignore[no-untyped-call]
+
+
+def grade_notebook(
     submission: Path,
+    *,
     assignment: str | Path | Assignment,
-    options: GradeOptions,
-    warm: WarmPool | None,
-    started: float,
-) -> tuple[GradeResult, Execution | None]:
-    """Grade one notebook, writing nothing; the execution is None for a refused file."""
+    options: GradeOptions = GradeOptions(),  # noqa: B008 (frozen, shared safely)
+    warm: WarmPool | None = None,
+) -> GradedNotebook:
+    """Grade one notebook and write nothing: the result and the executed notebook.
+
+    Arguments and errors as for :func:`grade`, which writes what this returns. A batch's
+    worker sends it to the process that writes the class's folder; a self-check writes the
+    report beside the notebook.
+    """
+    started = time.monotonic()
+    submission = Path(submission)
     laps: dict[str, float] = {}
     with record_seconds(laps, "rubric"):
         spec = assignment if isinstance(assignment, Assignment) else load_assignment(assignment)
@@ -114,11 +148,11 @@ def _graded(
     try:
         nb = read_notebook(submission)
     except NotANotebookError as exc:
-        return _refused(submission, spec, plan, data, exc, started), None
-    pretrained = _pretrained(spec, options)
+        return GradedNotebook(_refused(spec, plan, data, submission.stem, exc, started), None, spec)
+    ctx = _context(spec, plan, data, options, warm, started)
     # The kernel boots (and imports Keras) while the grader restores locked cells, looks up
     # the calibration and starts the judge.
-    _start_early(warm, kernel_key(spec, data, pretrained, options))
+    _start_early(ctx)
     nb, manual, locked_changes = _restore_locked(spec, nb)
     # A kit carries its thresholds; a course checkout trains the reference once per budget.
     phase(
@@ -127,13 +161,34 @@ def _graded(
         else "calibrating the reference (trained once per budget, then read from the cache)"
     )
     with record_seconds(laps, "calibrate"):
-        reference = calibration(spec, plan, data, pretrained=pretrained)
-    graded = _run_and_judge(submission, nb, spec, plan, data, reference, pretrained, options, warm)
-    result = assemble_result(
-        submission.stem, spec, plan, data, reference, pretrained, graded, locked_changes, manual
-    )
+        reference = calibration(spec, plan, data, pretrained=ctx.pretrained)
+    graded = _run_and_judge(ctx, submission, nb, reference)
+    result = assemble_result(ctx, submission.stem, reference, graded, locked_changes, manual)
     _add_timings(result, laps, graded, started)
-    return result, graded.execution
+    return GradedNotebook(result, graded.execution.notebook, spec)
+
+
+def _context(
+    spec: Assignment,
+    plan: Budget,
+    data: PreparedData,
+    options: GradeOptions,
+    pool: WarmPool | None,
+    started: float,
+) -> GradingContext:
+    """What the rest of this grade reads, decided once: the kernel's key among it."""
+    pretrained = _pretrained(spec, options)
+    return GradingContext(
+        spec=spec,
+        plan=plan,
+        options=options,
+        data=data,
+        pretrained=pretrained,
+        sandbox=options.sandbox_for(spec),
+        kernel=kernel_key(spec, data, pretrained, options),
+        pool=pool,
+        started=started,
+    )
 
 
 def _pretrained(spec: Assignment, options: GradeOptions) -> list[PretrainedWeights]:
@@ -169,45 +224,36 @@ def _data(spec: Assignment, options: GradeOptions) -> PreparedData:
 
 
 def _run_and_judge(
-    submission: Path,
-    nb: nbformat.NotebookNode,
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
-    reference: Calibration,
-    pretrained: list[PretrainedWeights],
-    options: GradeOptions,
-    pool: WarmPool | None = None,
+    ctx: GradingContext, submission: Path, nb: nbformat.NotebookNode, reference: Calibration
 ) -> Graded:
     """Run the notebook in its sandbox, take its evidence after each cell, and judge it.
 
-    With ``pool``, the notebook runs in the pool's warm kernel when it was made for the same
+    With a pool, the notebook runs in the pool's warm kernel when it was made for the same
     sandbox, and is judged by its warm judge likewise; the next warm kernel and judge are
     started while it runs (see :mod:`grader.execute.warm`).
     """
-    sandbox = options.sandbox_for(spec)
+    spec, pool = ctx.spec, ctx.pool
     entered = time.monotonic()
-    key = kernel_key(spec, data, pretrained, options)
-    warm = pool.take(key) if pool is not None else None
-    jkey = judge_key(sandbox, spec, data, dict(key.env))
+    warm = pool.take(ctx.kernel) if pool is not None else None
+    jkey = judge_key(ctx.sandbox, spec, ctx.data, dict(ctx.kernel.env))
     with contextlib.ExitStack() as stack:
-        box = _kernel_box(stack, warm, sandbox, submission, data, key)
+        box = _kernel_box(ctx, stack, warm, submission)
         started_judge = _judge_for(stack, pool, jkey)
         # Everything it is asked is known now; it loads the data while the notebook runs.
         request = judge_request(
-            spec, plan, data, started_judge.evidence, reference.figures, pretrained
+            spec, ctx.plan, ctx.data, started_judge.evidence, reference.figures, ctx.pretrained
         )
         started_judge.judge.send(request)
         sandbox_s = time.monotonic() - entered
-        _start_next(pool, key, jkey)
+        _start_next(pool, ctx.kernel, jkey)
         collector = EvidenceCollector(
             box.artefacts,
             started_judge.evidence,
             spec.roles,
-            max_file_bytes=sandbox.limits.file_size_mb * MB,
+            max_file_bytes=ctx.sandbox.limits.file_size_mb * MB,
             max_total_bytes=MAX_EVIDENCE_BYTES,
         )
-        execution = _execute(nb, spec, plan, data, pretrained, options, box, collector, warm)
+        execution = _execute(ctx, nb, box, collector, warm)
         phase("judging the models")
         t0 = time.monotonic()
         findings = started_judge.judge.run(request, spec, timeout=spec.judge_timeout)
@@ -224,12 +270,10 @@ def _run_and_judge(
 
 
 def _kernel_box(
+    ctx: GradingContext,
     stack: contextlib.ExitStack,
     warm: WarmKernel | None,
-    sandbox: SandboxOptions,
     submission: Path,
-    data: PreparedData,
-    key: WarmKey,
 ) -> Sandbox:
     """The warm kernel's sandbox given the submission, or a new one; ``stack`` releases it."""
     if warm is not None:
@@ -238,11 +282,11 @@ def _kernel_box(
         return warm.box
     return stack.enter_context(
         kernel_sandbox(
-            sandbox,
+            ctx.sandbox,
             submission=submission,
-            data=data.kernel_file,
-            extra_files=list(key.extra_files),
-            hide=list(key.hide),
+            data=ctx.data.kernel_file,
+            extra_files=list(ctx.kernel.extra_files),
+            hide=list(ctx.kernel.hide),
         )
     )
 
@@ -269,18 +313,16 @@ def _start_next(pool: WarmPool | None, key: WarmKey, jkey: JudgeKey) -> None:
 
 
 def _execute(
+    ctx: GradingContext,
     nb: nbformat.NotebookNode,
-    spec: Assignment,
-    plan: Budget,
-    data: PreparedData,
-    pretrained: list[PretrainedWeights],
-    options: GradeOptions,
     box: Sandbox,
     collector: EvidenceCollector,
     warm: WarmKernel | None,
 ) -> Execution:
     """Run the notebook between the grader's cells, taking its evidence after each cell."""
-    setup, finish = kernel_cells(spec, nb, kernel_config(spec, plan, data, box, pretrained))
+    spec, plan = ctx.spec, ctx.plan
+    config = kernel_config(spec, plan, ctx.data, box, ctx.pretrained)
+    setup, finish = kernel_cells(spec, nb, config)
     # Cells are counted as a student counts them: code cells, from 1.
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     number = {index: n for n, index in enumerate(code, start=1)}
@@ -290,8 +332,8 @@ def _execute(
         workdir=box.work,
         setup=setup,
         finish=finish,
-        cell_timeout=options.cell_timeout or spec.timeouts(plan.name).cell,
-        total_timeout=options.total_timeout or spec.timeouts(plan.name).total,
+        cell_timeout=ctx.options.cell_timeout or spec.timeouts(plan.name).cell,
+        total_timeout=ctx.options.total_timeout or spec.timeouts(plan.name).total,
         env=box.env(),
         sandbox=box,
         after_cell=collector.after_cell,
@@ -304,47 +346,27 @@ def _execute(
     return execution
 
 
-def _start_early(pool: WarmPool | None, key: WarmKey) -> None:
+def _start_early(ctx: GradingContext) -> None:
     """Start this submission's kernel now, so that it boots while the grader prepares."""
-    if pool is None or pool.holding:
+    if ctx.pool is None or ctx.pool.holding:
         return
     with contextlib.suppress(GraderError, OSError, RuntimeError):
         # It could not start early: it starts cold later, and says why if it cannot.
-        pool.refill(key)
-
-
-def _write(
-    result: GradeResult, execution: Execution, folder: Path, options: GradeOptions, started: float
-) -> None:
-    """Write the reports, the executed notebook and ``result.json``, in that order."""
-    phase("writing the reports")
-    t0 = time.monotonic()
-    # The reports show the total until now; result.json adds their own time to it.
-    write_reports(result, folder, view=options.view)
-    result.timings.update(reports=time.monotonic() - t0, total=time.monotonic() - started)
-    write_atomic(folder / "executed.ipynb", nbformat.writes(execution.notebook))  # type: ignore[no-untyped-call]
-    # Last, so that a result.json on disk means the submission's folder is complete.
-    result.write(folder / "result.json")
-
-
-def _write_refused(result: GradeResult, folder: Path, options: GradeOptions) -> GradeResult:
-    write_reports(result, folder, view=options.view)
-    result.write(folder / "result.json")
-    return result
+        ctx.pool.refill(ctx.kernel)
 
 
 def _refused(
-    submission: Path,
     spec: Assignment,
     plan: Budget,
     data: PreparedData,
+    stem: str,
     error: NotANotebookError,
     started: float,
 ) -> GradeResult:
     """The result of a file that could not be run: every check fails, the outcome says why."""
     result = unjudged_result(
         spec,
-        submission.stem,
+        stem,
         f"not graded: {error.reason}",
         status="fail",
         budget=plan,
@@ -387,7 +409,6 @@ def check(
         InputError: not a notebook, no assignment id anywhere, or the notebook's folder cannot
             take the report (:class:`~grader.exceptions.OutputFolderError`).
     """
-    started = time.monotonic()
     nb = read_notebook(Path(notebook))
     chosen = assignment or assignment_of(nb)
     if chosen is None:
@@ -402,7 +423,7 @@ def check(
     if pool is not None:
         pool.ahead = False  # one notebook: its own kernel starts first thing, no next one
     try:
-        result, _ = _graded(Path(notebook), chosen, options, pool, started)
+        graded = grade_notebook(Path(notebook), assignment=chosen, options=options, warm=pool)
     finally:
         if pool is not None and warm is None:
             pool.close()
@@ -410,9 +431,12 @@ def check(
     # result.json or executed notebook.
     phase("writing the report")
     paths = write_reports(
-        result, Path(notebook).parent, stem=f"{Path(notebook).stem}.report", view=options.view
+        graded.result,
+        Path(notebook).parent,
+        stem=f"{Path(notebook).stem}.report",
+        view=options.view,
     )
-    return result, paths["html"]
+    return graded.result, paths["html"]
 
 
 def prepare_reference(

@@ -265,6 +265,12 @@ class GradeResult:
         """Serialise with a stable key order and rounding, so equal grades give equal bytes."""
         return json.dumps(_rounded(dataclasses.asdict(self)), indent=2) + "\n"
 
+    def written(self) -> GradeResult:
+        """The result as ``result.json`` records it: its floats rounded as :meth:`to_json` rounds
+        them. What is rendered from it (the reports) is then what a later render from the file
+        gives, without encoding the result as JSON text and parsing it back."""
+        return GradeResult.from_dict(_rounded(dataclasses.asdict(self)))
+
     @classmethod
     def from_json(cls, text: str) -> GradeResult:
         """Read what :meth:`to_json` wrote."""
@@ -334,6 +340,20 @@ def unjudged_result(
         outcome=outcome,
         incidents=[Incident(outcome, -1, reason)] if outcome != "ok" else [],
     )
+
+
+UNREADABLE = frozenset({"not_a_notebook", "invalid_notebook"})
+"""Outcomes of a file that is no notebook to grade: no grade, not a 0."""
+
+
+def unreadable(result: GradeResult) -> str:
+    """``not_a_notebook (<why>)`` or ``invalid_notebook (<why>)`` for a file that is no
+    notebook to grade; "" for any other result."""
+    if result.outcome not in UNREADABLE:
+        return ""
+    why = next((i.detail for i in result.incidents if i.outcome in UNREADABLE), "")
+    why = why.removeprefix("not graded: ")
+    return f"{result.outcome} ({why})" if why else result.outcome
 
 
 def _rounded(value: t.Any) -> t.Any:

@@ -60,8 +60,8 @@ class Discovery:
     ignored: list[str]
     """Files that are not notebooks (a student's ``.py``, a PDF), named for the summary."""
     set_aside: list[str] = dataclasses.field(default_factory=list)
-    """Notebooks not graded because another notebook of the same student is (:func:`~grader.batch.choose.choose`),
-    each with the reason."""
+    """Notebooks not graded because another notebook of the same student is
+    (:func:`~grader.batch.choose.choose`), each with the reason."""
 
 
 def discover(
@@ -89,7 +89,8 @@ def discover(
 
     Returns:
         Submissions sorted by student id. A student known to an LMS has one submission (see
-        :func:`~grader.batch.choose.choose`); the same file stem twice in a plain folder gets a ``-2`` suffix.
+        :func:`~grader.batch.choose.choose`); the same file stem twice in a plain folder gets a
+        ``-2`` suffix.
 
     Raises:
         InputError: a path does not exist, a zip is unreadable or holds unsafe paths, a

@@ -1,10 +1,11 @@
 """Grade a whole class: discover, skip what is done, grade the rest anywhere, export.
 
 The output folder is the batch's state. A submission is finished when ``OUT/<id>/.grader-key``
-holds its cache key; that file is written last, after ``result.json``, the reports, the
-executed notebook and ``results.json``, each of them atomically. Killing the grader (even with
-SIGKILL) and running the same command again therefore re-grades only unfinished submissions,
-and never leaves a half-written file. Results are also kept in the cache
+holds its cache key; that file is written last, after the reports, the platforms' files, the
+executed notebook and ``result.json``, each of them atomically and each once, by
+:func:`grader.export.submission_files.write_submission`: the workers write nothing. Killing
+the grader (even with SIGKILL) and running the same command again therefore re-grades only
+unfinished submissions, and never leaves a half-written file. Results are also kept in the cache
 (:mod:`grader.batch.cache`), so an unchanged notebook is not executed again, whatever folder
 it is graded into.
 """
@@ -39,18 +40,24 @@ from grader.execute.environment import check_environment
 from grader.export.blackboard import blackboard_warnings, check_column_id
 from grader.export.canvas import canvas_warnings
 from grader.export.class_outputs import write_class_report, write_gradebooks
-from grader.export.entry import BatchEntry, EntryStatus, unreadable
+from grader.export.entry import BatchEntry, EntryStatus
 from grader.export.layout import BATCH, CLASS_FILES, STAGING
 from grader.export.roster import RosterEntry, read_roster
-from grader.export.submission_files import RENDERED_FILES, render_submission
+from grader.export.submission_files import (
+    MARKER,
+    RENDERED_FILES,
+    SubmissionFiles,
+    render_submission,
+    submission_files,
+    write_submission,
+)
 from grader.lookalikes.finder import find_in_folder
 from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
-from grader.results import DataInfo, GradeResult, unjudged_result, write_atomic
-from grader.review.export import ReviewState, review_batch
-from grader.rubric import Assignment, load_assignment
-
-MARKER = ".grader-key"
+from grader.results import DataInfo, GradeResult, unjudged_result, unreadable, write_atomic
+from grader.review.export import Decisions, ReviewState, review_batch
+from grader.review.merge import automatic_part
+from grader.rubric import Assignment, assignment_toml, load_assignment
 
 
 class BatchObserver(t.Protocol):
@@ -143,13 +150,7 @@ def grade_batch(
     """
     started = time.monotonic()
     spec = load_assignment(assignment)
-    spec.plan(options.budget)  # an unknown budget is refused before anything is extracted or run
-    check_column_id(blackboard_column)
-    check_environment(spec)  # so is a kernel's Python that cannot run the notebooks
-    if scheduler is not None:
-        require_dask()
-    # Every worker grades with this process's secret: the same data, the same held-back images.
-    options = options.replace(secret=options.secret or grader_secret())
+    options = _checked(spec, options, scheduler=scheduler, blackboard_column=blackboard_column)
     # Every input is checked before a zip is extracted or a notebook run: a bad --out or
     # roster found after grading would cost the whole class's grading time.
     out = prepare_output_folder(Path(out))
@@ -163,29 +164,14 @@ def grade_batch(
         single=single,
         lms=lms,
     )
-    batch = _Batch(
-        spec,
-        options,
-        out,
-        ResultCache(),
-        grading_context(spec, options),
-        rendering_context(spec, options.view),
+    batch = _Batch.open(spec, options, out)
+    where = batch.grade_all(
+        found.submissions, names, force=force, jobs=jobs, scheduler=scheduler, observer=observer
     )
-    pending = batch.not_reused(found.submissions, names, force=force)
-    if observer:
-        observer.reused(sorted(batch.entries.values(), key=lambda e: e.student_id))
-    where = "nowhere (nothing to execute)"
-    if pending:
-        where = batch.grade(pending, jobs=jobs, scheduler=scheduler, observer=observer)
-    # Decisions made in `grader review` (OUT/review.sqlite) still apply to what was graded
-    # again. The gradebooks are written before the look-alike finder runs: however long it
-    # takes, it never delays a grade; its pairs go into the class report, written last.
-    review = batch.reviewed()
     column = canvas_column or spec.title
-    outputs = batch.write_gradebooks(
-        review, canvas_column=column, roster=names, blackboard_column=blackboard_column
+    review, outputs = batch.write_class_files(
+        names, canvas_column=column, blackboard_column=blackboard_column
     )
-    outputs["report"] = batch.write_class_report(review)
     summary = BatchSummary(
         review.entries,
         found.ignored,
@@ -200,6 +186,25 @@ def grade_batch(
     return summary
 
 
+def _checked(
+    spec: Assignment, options: GradeOptions, *, scheduler: str | None, blackboard_column: str | None
+) -> GradeOptions:
+    """Refuse, before anything is extracted or run, what would fail later; the options every
+    worker grades with.
+
+    Raises:
+        InputError: an unknown budget or Blackboard column id.
+        MissingExtraError: ``scheduler`` is given and Dask is not installed.
+    """
+    spec.plan(options.budget)  # an unknown budget
+    check_column_id(blackboard_column)
+    check_environment(spec)  # a kernel's Python that cannot run the notebooks
+    if scheduler is not None:
+        require_dask()
+    # Every worker grades with this process's secret: the same data, the same held-back images.
+    return options.replace(secret=options.secret or grader_secret())
+
+
 @dataclass
 class _Batch:
     """One batch's state: what it is graded with, and the entries found so far."""
@@ -212,7 +217,60 @@ class _Batch:
     """The result-cache key of everything but the notebook (:func:`grading_context`)."""
     rendering: str
     """What the rendered files depend on besides the result (:func:`rendering_context`)."""
+    decisions: Decisions | None = None
+    """The review's decisions when ``out`` has a review database: a graded submission's files
+    are written with them applied, once, rather than written and then rewritten reviewed."""
     entries: dict[str, BatchEntry] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, spec: Assignment, options: GradeOptions, out: Path) -> _Batch:
+        """A batch grading ``spec`` with ``options`` into ``out``, with nothing found yet."""
+        return cls(
+            spec,
+            options,
+            out,
+            ResultCache(),
+            grading_context(spec, options),
+            rendering_context(spec, options.view),
+            Decisions.in_folder(out),
+        )
+
+    def grade_all(
+        self,
+        submissions: Sequence[Submission],
+        roster: Mapping[str, RosterEntry],
+        *,
+        force: bool,
+        jobs: int,
+        scheduler: str | None,
+        observer: BatchObserver | None,
+    ) -> str:
+        """Reuse what an earlier run or the cache finished, grade the rest; says where."""
+        pending = self.not_reused(submissions, roster, force=force)
+        if observer:
+            observer.reused(sorted(self.entries.values(), key=lambda e: e.student_id))
+        if not pending:
+            return "nowhere (nothing to execute)"
+        return self.grade(pending, jobs=jobs, scheduler=scheduler, observer=observer)
+
+    def write_class_files(
+        self,
+        roster: Mapping[str, RosterEntry],
+        *,
+        canvas_column: str,
+        blackboard_column: str | None,
+    ) -> tuple[ReviewState, dict[str, Path]]:
+        """The review's decisions merged, the gradebooks, then the class report; says where
+        each went."""
+        # Decisions made in `grader review` (OUT/review.sqlite) still apply to what was graded
+        # again. The gradebooks are written before the look-alike finder runs: however long it
+        # takes, it never delays a grade; its pairs go into the class report, written last.
+        review = self.reviewed()
+        outputs = self.write_gradebooks(
+            review, canvas_column=canvas_column, roster=roster, blackboard_column=blackboard_column
+        )
+        outputs["report"] = self.write_class_report(review)
+        return review, outputs
 
     def reuse(self, sub: Submission, name: str) -> bool:
         """Take ``sub``'s finished result from the output folder, else the cache, if any."""
@@ -259,19 +317,30 @@ class _Batch:
         rendering = render_key(student_id, self.rendering)
         rendered = self.cache.rendered(key, rendering, RENDERED_FILES)
         if rendered is None:
-            rendered = self.render(result)
+            rendered = render_submission(
+                result,
+                view=self.options.view,
+                reveals=self.spec.reveals(),
+                failure=unreadable(result),
+            )
             self.cache.put_rendered(key, rendering, rendered)
-        _write_submission(self.out / student_id, result_json, rendered, cached.executed, key=key)
+        files = SubmissionFiles(result, result_json, rendered, cached.executed)
+        write_submission(self.out / student_id, files, key=key)
         return result
 
-    def render(self, result: GradeResult, failure: str = "") -> dict[str, str]:
-        """The files rendered from ``result`` (see :data:`RENDERED_FILES`); a file that is not
-        a notebook is rendered as not graded."""
-        return render_submission(
+    def files(
+        self, student_id: str, result: GradeResult, executed: str, failure: str = ""
+    ) -> SubmissionFiles:
+        """A graded (or failed) submission's files, the review's decisions applied, rendered
+        once (see :func:`grader.export.submission_files.submission_files`)."""
+        if self.decisions is not None:
+            result, _ = self.decisions.apply(student_id, result)
+        return submission_files(
             result,
+            executed,
             view=self.options.view,
             reveals=self.spec.reveals(),
-            failure=failure or unreadable(result),
+            failure=failure,
         )
 
     def grade(
@@ -312,30 +381,39 @@ class _Batch:
             return executor.description
 
     def store(self, done: TaskResult, sub: Submission, name: str) -> BatchEntry:
-        """Write a graded (or failed) submission's files; cache a graded one."""
+        """Render and write a graded (or failed) submission's files, once; cache a graded one."""
         folder = self.out / sub.student_id
-        if done.failure:
-            result = self.failed_result(sub.student_id, done.failure)
+        if done.result is None or done.failure:
+            failure = done.failure or "the grading worker sent no result"
+            failed = self.failed_result(sub.student_id, failure)
+            files = self.files(sub.student_id, failed, "", failure=failure)
             # No marker and no cache entry: the next run tries this notebook again.
-            rendered = self.render(result, failure=done.failure)
-            _write_submission(folder, result.to_json(), rendered, "", key=None)
-            entry = _entry(sub, name, "failed", result, reason=done.failure)
+            write_submission(folder, files)
+            entry = _entry(sub, name, "failed", files.result, reason=failure)
             return dataclasses.replace(entry, seconds=done.duration_s, worker=done.worker)
-        result = GradeResult.from_json(done.result_json)
+        files = self.files(sub.student_id, done.result, done.executed)
         # A judge that broke or ran out of time may have met a loaded or broken machine rather
         # than the notebook, and a missing package is the environment's to fix: such a result
         # is written, but neither cached nor marked done, so the next run judges the notebook
         # again instead of serving the accident forever.
-        retry = result.outcome in RETRIED_OUTCOMES
+        retry = files.result.outcome in RETRIED_OUTCOMES
         key = None if retry else result_key(sub.digest, self.context)
-        result_json = result.to_json()
-        rendered = self.render(result)
-        _write_submission(folder, result_json, rendered, done.executed, key=key)
+        write_submission(folder, files, key=key)
         if key is not None:
-            self.cache.put(key, CachedResult(result_json, done.executed))
+            self.keep(key, sub.student_id, files)
+        return dataclasses.replace(_entry(sub, name, "graded", files.result), worker=done.worker)
+
+    def keep(self, key: str, student_id: str, files: SubmissionFiles) -> None:
+        """Cache a graded submission: its automatic result, and the files rendered from it."""
+        automatic = files.result_json
+        if self.decisions is not None:
+            # The cache serves any output folder: it keeps the grade, not this class's review.
+            automatic = automatic_part(files.result).to_json()
+        self.cache.put(key, CachedResult(automatic, files.executed))
+        if automatic == files.result_json:
             # A later restore of this submission copies these files instead of rendering.
-            self.cache.put_rendered(key, render_key(sub.student_id, self.rendering), rendered)
-        return dataclasses.replace(_entry(sub, name, "graded", result), worker=done.worker)
+            rendering = render_key(student_id, self.rendering)
+            self.cache.put_rendered(key, rendering, files.rendered)
 
     def reviewed(self) -> ReviewState:
         """The entries by student id, the review's decisions merged."""
@@ -400,27 +478,6 @@ class _Batch:
         return dataclasses.replace(result, manual=missing_answers(self.spec.manual))
 
 
-def _write_submission(
-    folder: Path,
-    result_json: str,
-    rendered: Mapping[str, str],
-    executed: str,
-    *,
-    key: str | None,
-) -> None:
-    """Write one submission's files, the completion marker last."""
-    (folder / MARKER).unlink(missing_ok=True)
-    write_atomic(folder / "result.json", result_json)
-    for name in RENDERED_FILES:
-        write_atomic(folder / name, rendered[name])
-    if executed:
-        write_atomic(folder / "executed.ipynb", executed)
-    else:
-        (folder / "executed.ipynb").unlink(missing_ok=True)
-    if key is not None:
-        write_atomic(folder / MARKER, key + "\n")
-
-
 def _renamed(result_json: str, old: str, new: str) -> str:
     """``result.json``'s text with its top-level ``submission`` changed from ``old`` to ``new``.
 
@@ -473,7 +530,7 @@ def _check_class_files(out: Path) -> None:
 
 def _is_installed(spec: Assignment) -> bool:
     try:
-        return load_assignment(spec.id).folder.resolve() == spec.folder.resolve()
+        return assignment_toml(spec.id).parent.resolve() == spec.folder.resolve()
     except InputError:
         return False
 

@@ -22,7 +22,8 @@ class Submission:
     """The notebook on disk (inside the staging folder when it came from a zip)."""
     origin: str
     """Where it was found: ``folder``, ``canvas``, ``moodle``, ``nbgrader``, ``blackboard``,
-    ``gradescope``, or ``single`` (one student's files, :func:`~grader.batch.discover.discover`'s ``single``)."""
+    ``gradescope``, or ``single`` (one student's files: ``single`` of
+    :func:`~grader.batch.discover.discover`)."""
     name: str = ""
     """The student's name when the hand-in or the roster says it."""
     late: bool = False

@@ -1,12 +1,13 @@
 """Where submissions are graded: in this process, in local worker processes, or on Dask.
 
-One task function, :func:`grade_task`, grades one notebook wherever it runs. It receives the
-notebook's bytes (workers need not share a file system with the submitting process) and sends
-back the result and the executed notebook as text; the submitting process writes every output
-file. ``-j N`` starts N worker processes of this Python (:mod:`grader.batch.process_pool`, the
-standard library only); ``--scheduler ADDRESS`` connects to a Dask cluster started elsewhere
-(``dask scheduler`` and ``dask worker``, by hand, under dask-jobqueue or on Kubernetes), which
-needs the ``[dask]`` extra.
+One task function, :func:`grade_task`, grades one notebook wherever it runs, writing nothing. It
+receives the notebook's bytes (workers need not share a file system with the submitting
+process) and sends back the result and the executed notebook's text; the submitting process
+renders and writes every output file, once (:mod:`grader.export.submission_files`). ``-j N``
+starts N worker processes of this Python (:mod:`grader.batch.process_pool`, the standard
+library only); ``--scheduler ADDRESS`` connects to a Dask cluster started elsewhere (``dask
+scheduler`` and ``dask worker``, by hand, under dask-jobqueue or on Kubernetes), which needs
+the ``[dask]`` extra.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from grader.batch.process_pool import ProcessPool, WorkerDied
 from grader.exceptions import GraderError, MissingExtraError, SchedulerError
 from grader.machine import cores
 from grader.options import GradeOptions
+from grader.results import GradeResult
 from grader.sandbox.limits import ARITHMETIC_THREADS, thread_env
 
 if t.TYPE_CHECKING:
@@ -69,8 +71,13 @@ class TaskResult:
     """What grading one task produced: a result, or why there is none."""
 
     student_id: str
-    result_json: str = ""
+    result: GradeResult | None = None
+    """The result, as grading returned it; None when the notebook could not be graded. It
+    crosses a worker process's pipe or Dask's network pickled with this object, the one
+    encoding between the worker and the process that writes it (``result.json``'s text is
+    made there, once, with the reports)."""
     executed: str = ""
+    """The executed notebook's JSON text: ``executed.ipynb`` as it will be written."""
     failure: str = ""
     """Why the notebook could not be graded (empty when it was)."""
     worker: str = ""
@@ -120,20 +127,22 @@ def grade_task(task: Task) -> TaskResult:
     Runs in the submitting process or on a Dask worker. The notebook is written to a private
     temporary folder as ``<student_id>.ipynb``, so the result is named after the student.
     """
-    from grader.pipeline import grade
+    from grader.pipeline import executed_text, grade_notebook
 
     started = time.monotonic()
     worker = _worker_name()
+    # Grading writes nothing: only the notebook, which the pipeline reads from a file, goes
+    # into a private temporary folder, as ``<student_id>.ipynb`` so the result is named after
+    # the student.
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
         path = Path(tmp) / f"{task.student_id}.ipynb"
         path.write_bytes(task.notebook)
-        out = Path(tmp) / "out"
         try:
             pool = _warm_pool()
             if pool is not None:
                 pool.ahead = task.more
-            result = grade(
-                path, assignment=task.assignment, out=out, options=task.options, warm=pool
+            graded = grade_notebook(
+                path, assignment=task.assignment, options=task.options, warm=pool
             )
         except GraderError as exc:
             return TaskResult(
@@ -152,15 +161,14 @@ def grade_task(task: Task) -> TaskResult:
             )
         finally:
             _release_models()
-        # A file refused as not a notebook has a result but was never executed.
-        executed = out / task.student_id / "executed.ipynb"
-        return TaskResult(
-            task.student_id,
-            result_json=result.to_json(),
-            executed=executed.read_text(encoding="utf-8") if executed.is_file() else "",
-            worker=worker,
-            duration_s=time.monotonic() - started,
-        )
+    return TaskResult(
+        task.student_id,
+        result=graded.result,
+        # A file refused as not a notebook has a result but was never executed: "".
+        executed=executed_text(graded.executed),
+        worker=worker,
+        duration_s=time.monotonic() - started,
+    )
 
 
 def calibrate_task(assignment: str, options: GradeOptions) -> str:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from grader.results import GradeResult
-
-UNREADABLE = frozenset({"not_a_notebook", "invalid_notebook"})
-"""Outcomes of a file that is no notebook to grade: no grade, not a 0."""
+from grader.results import GradeResult, unreadable
 
 EntryStatus = t.Literal["graded", "cached", "done", "failed"]
 
@@ -49,13 +46,3 @@ class BatchEntry:
         if self.status == "failed":
             return self.reason or "could not be graded"
         return unreadable(self.result)
-
-
-def unreadable(result: GradeResult) -> str:
-    """``not_a_notebook (<why>)`` or ``invalid_notebook (<why>)`` for a file that is no
-    notebook to grade; "" for any other result."""
-    if result.outcome not in UNREADABLE:
-        return ""
-    why = next((i.detail for i in result.incidents if i.outcome in UNREADABLE), "")
-    why = why.removeprefix("not graded: ")
-    return f"{result.outcome} ({why})" if why else result.outcome

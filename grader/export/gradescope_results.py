@@ -25,6 +25,7 @@ def gradescope_results(
     failure: str = "",
     reveals: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
+    report: str | None = None,
 ) -> dict[str, t.Any]:
     """``results.json`` in Gradescope's autograder format, one test per check.
 
@@ -44,6 +45,9 @@ def gradescope_results(
         reveals: hidden check id -> its Gradescope visibility (the rubric's ``visibility``);
             a hidden check not named is a ``visible`` test with status and points only.
         notes: lines for the top of the output (the autograder's limits, its sandbox).
+        report: the student's Markdown report of ``result``, when the caller has rendered it
+            already (a submission's writer renders it once for every platform's file); None
+            renders it here.
     """
     from grader.report.render import render_markdown
 
@@ -56,7 +60,7 @@ def gradescope_results(
         "execution_time": round(result.timings.get("total", 0.0)),
         "output": "\n\n".join(_summary(final, failure, notes))
         + "\n\n"
-        + render_markdown(result, "student"),
+        + (render_markdown(result, "student") if report is None else report),
         "output_format": "md",
         "test_output_format": "md",
         "visibility": "visible",
@@ -173,7 +177,8 @@ def gradescope_json(
     failure: str = "",
     reveals: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
+    report: str | None = None,
 ) -> str:
     """:func:`gradescope_results` as JSON text."""
-    data = gradescope_results(result, failure=failure, reveals=reveals, notes=notes)
+    data = gradescope_results(result, failure=failure, reveals=reveals, notes=notes, report=report)
     return json.dumps(data, indent=2) + "\n"

@@ -30,12 +30,16 @@ from grader.score import effective_check_scores, final_score
 _SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
 
 
-def prairielearn_results(result: GradeResult, *, failure: str = "") -> dict[str, t.Any]:
+def prairielearn_results(
+    result: GradeResult, *, failure: str = "", report: str | None = None
+) -> dict[str, t.Any]:
     """``results.json`` in PrairieLearn's external grader format.
 
     Args:
         result: the graded submission, shown in the student view.
         failure: why the notebook could not be graded; the result is then not ``gradable``.
+        report: the student's Markdown report of ``result``, when the caller has rendered it
+            already; None renders it here.
     """
     from grader.report.render import render_markdown
 
@@ -74,15 +78,16 @@ def prairielearn_results(result: GradeResult, *, failure: str = "") -> dict[str,
         "gradable": not failure,
         "score": 0.0 if failure else round(score, 6),
         "message": f"Not graded: {failure}" if failure else summary,
-        "output": render_markdown(result, "student"),
+        "output": render_markdown(result, "student") if report is None else report,
         "images": _curve_images(shown),
         "tests": tests,
     }
 
 
-def prairielearn_json(result: GradeResult, *, failure: str = "") -> str:
+def prairielearn_json(result: GradeResult, *, failure: str = "", report: str | None = None) -> str:
     """:func:`prairielearn_results` as JSON text."""
-    return json.dumps(prairielearn_results(result, failure=failure), indent=2) + "\n"
+    data = prairielearn_results(result, failure=failure, report=report)
+    return json.dumps(data, indent=2) + "\n"
 
 
 def _curve_images(result: GradeResult) -> list[dict[str, str]]:

@@ -31,7 +31,7 @@ from grader.lookalikes.finder import find_in_folder
 from grader.report.escape import csv_text
 from grader.results import GradeResult
 from grader.review.db import FILENAME as DB_FILENAME
-from grader.review.db import ReviewDB, active
+from grader.review.db import ReviewDB, StoredManual, StoredOverride, active
 from grader.review.merge import merged
 from grader.rubric.manual import ManualItem
 from grader.score import final_score
@@ -90,21 +90,55 @@ def review_batch(
     stale: list[tuple[str, str]] = []
     changed: list[tuple[str, str]] = []
     merged_entries = list(entries)
-    if (out / DB_FILENAME).is_file():
-        merged_entries, updated, stale, changed = _merge_all(out, entries, view, reveals)
+    decisions = Decisions.in_folder(out)
+    if decisions is not None:
+        merged_entries, updated, stale, changed = _merge_all(out, entries, decisions, view, reveals)
     possible = max((final_score(e.result).max_score for e in merged_entries), default=0.0)
     return ReviewState(merged_entries, possible, updated, stale, changed)
 
 
+@dataclass(frozen=True)
+class Decisions:
+    """A class's review decisions (``OUT/review.sqlite``), read once, applied to any result."""
+
+    manual: tuple[StoredManual, ...]
+    overrides: tuple[StoredOverride, ...]
+    """The overrides in force."""
+
+    @classmethod
+    def in_folder(cls, out: Path) -> Decisions | None:
+        """The decisions of the class graded into ``out``; None without a review database."""
+        if not (Path(out) / DB_FILENAME).is_file():
+            return None
+        db = ReviewDB.in_folder(out)
+        return cls(tuple(db.all_manual()), tuple(o for o in db.all_overrides() if active(o)))
+
+    def apply(self, student: str, full: GradeResult) -> tuple[GradeResult, list[str]]:
+        """``full`` merged with ``student``'s decisions, and the stale overrides' check ids.
+
+        A batch applies them to a result it has just graded before writing its files, so that
+        they are rendered and written once, already reviewed.
+        """
+        digests = {(m.id, m.answer_digest) for m in full.manual}
+        mine = [r for r in self.manual if r.student == student]
+        return merged(
+            full,
+            manual={(r.item, r.digest): r.decision for r in mine},
+            earlier_answers={r.item for r in mine if (r.item, r.digest) not in digests},
+            overrides={o.check: o.decision for o in self.overrides if o.student == student},
+        )
+
+
 def _merge_all(
-    out: Path, entries: Sequence[BatchEntry], view: View, reveals: Mapping[str, str] | None
+    out: Path,
+    entries: Sequence[BatchEntry],
+    decisions: Decisions,
+    view: View,
+    reveals: Mapping[str, str] | None,
 ) -> tuple[list[BatchEntry], list[str], list[tuple[str, str]], list[tuple[str, str]]]:
     from grader.export.submission_files import render_submission
     from grader.results import write_atomic
 
-    db = ReviewDB.in_folder(out)
-    manual_rows = db.all_manual()
-    override_rows = [o for o in db.all_overrides() if active(o)]
     result_entries: list[BatchEntry] = []
     updated: list[str] = []
     stale: list[tuple[str, str]] = []
@@ -117,20 +151,14 @@ def _merge_all(
         except (OSError, ValueError, TypeError, KeyError):
             result_entries.append(entry)
             continue
-        digests = {(m.id, m.answer_digest) for m in full.manual}
-        mine = [r for r in manual_rows if r.student == sid]
-        result, stale_here = merged(
-            full,
-            manual={(r.item, r.digest): r.decision for r in mine},
-            earlier_answers={r.item for r in mine if (r.item, r.digest) not in digests},
-            overrides={o.check: o.decision for o in override_rows if o.student == sid},
-        )
+        result, stale_here = decisions.apply(sid, full)
         stale += [(sid, c) for c in stale_here]
         changed += [(sid, m.id) for m in result.manual if m.answer_changed]
         text = result.to_json()
         if text != path.read_text(encoding="utf-8"):
             # Every file rendered from the result, as `grader grade` wrote them: no report or
-            # platform file keeps the score the review changed.
+            # platform file keeps the score the review changed. (A submission the batch has
+            # just graded was written with these decisions already: it is not rendered again.)
             rendered = render_submission(
                 result, view=view, reveals=reveals, failure=entry.not_graded
             )

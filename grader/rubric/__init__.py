@@ -7,6 +7,7 @@ with the file, the key and what was expected.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import tomllib
@@ -272,20 +273,39 @@ def load_assignment(name_or_path: str | Path) -> Assignment:
         >>> a.checks[0].id
         'data.split'
     """
+    toml_path = assignment_toml(name_or_path)
+    return _parsed(toml_path.read_text(encoding="utf-8"), toml_path)
+
+
+def assignment_toml(name_or_path: str | Path) -> Path:
+    """The ``assignment.toml`` that :func:`load_assignment` reads for ``name_or_path``.
+
+    Raises:
+        UnknownAssignmentError: no such assignment (CourseError without a course folder).
+    """
     path = Path(name_or_path)
     if path.name == "assignment.toml" and path.is_file():
-        toml_path = path
-    elif (path / "assignment.toml").is_file():
-        toml_path = path / "assignment.toml"
-    elif (
+        return path
+    if (path / "assignment.toml").is_file():
+        return path / "assignment.toml"
+    if (
         find_course() is not None
         and (assignments_root() / str(name_or_path) / "assignment.toml").is_file()
     ):
-        toml_path = assignments_root() / str(name_or_path) / "assignment.toml"
-    else:
-        course_root()  # without a course folder, say that rather than "unknown assignment"
-        raise UnknownAssignmentError(str(name_or_path), available())
-    return parse_assignment(toml_path.read_text(encoding="utf-8"), toml_path)
+        return assignments_root() / str(name_or_path) / "assignment.toml"
+    course_root()  # without a course folder, say that rather than "unknown assignment"
+    raise UnknownAssignmentError(str(name_or_path), available())
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(text: str, path: Path) -> Assignment:
+    """:func:`parse_assignment`, once per process for the same text at the same path.
+
+    A batch loads its rubric in the submitting process and again for every notebook a worker
+    grades; the text is read each time (cheap) and parsed when it changed (an edited rubric is
+    parsed again). The :class:`Assignment` is frozen, so every caller may share it.
+    """
+    return parse_assignment(text, path)
 
 
 def parse_assignment(text: str, path: Path, *, check_files: bool = True) -> Assignment:

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import types
 import typing as t
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,9 +27,11 @@ from grader.batch.cache import (
     rendering_context,
     result_key,
 )
-from grader.batch.run import MARKER, grade_batch
+from grader.batch.run import grade_batch
 from grader.batch.workers import Task, TaskResult
 from grader.exceptions import InputError
+from grader.export import submission_files
+from grader.export.submission_files import MARKER
 from grader.lookalikes.finder import Findings
 from grader.options import GradeOptions
 from grader.results import GradeResult, Outcome
@@ -80,7 +83,7 @@ class FakeExecutor:
                     timings={"total": 3.0},
                     outcome=self.outcome,
                 )
-            yield TaskResult(task.student_id, result.to_json(), EXECUTED, duration_s=3.0)
+            yield TaskResult(task.student_id, result, EXECUTED, duration_s=3.0)
 
 
 @pytest.fixture
@@ -230,10 +233,14 @@ def test_restored_files_are_the_first_grades_byte_for_byte_and_not_rendered_agai
 
 
 def test_a_notebook_restored_under_another_name_is_that_students_own_grade(
-    hand_in: Path, tmp_path: Path, fake: dict[str, object]
+    hand_in: Path, tmp_path: Path, fake: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two students hand in the same bytes: each result and report names its own student."""
     fake["real"] = True
+    # The time the writer takes to render the reports goes into result.json: a clock that
+    # stands still makes two grades of the same notebook the same bytes, as their canned
+    # results are.
+    monkeypatch.setattr(submission_files, "time", types.SimpleNamespace(monotonic=lambda: 0.0))
     run(hand_in, tmp_path / "first")
     shutil.copy(hand_in / "ada.ipynb", hand_in / "bob.ipynb")
     summary = run(hand_in, tmp_path / "second")
@@ -319,12 +326,11 @@ def test_a_view_change_renders_the_reports_again(
         options=SMOKE.replace(view="student"),
     )
     assert [e.status for e in summary.entries] == ["cached"] * 3
-    from grader.report.render import render_html
-
     instructor = (tmp_path / "first" / "ada" / "report.html").read_text()
     student = (tmp_path / "student" / "ada" / "report.html").read_text()
     result = GradeResult.from_json((tmp_path / "student" / "ada" / "result.json").read_text())
-    assert student == render_html(result, "student") != instructor
+    rendered = submission_files.render_submission(result, view="student", reveals=None)
+    assert student == rendered["report.html"] != instructor
 
 
 def test_force_grades_everything_again(

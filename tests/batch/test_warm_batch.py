@@ -15,7 +15,6 @@ import pytest
 
 from grader.batch import workers
 from grader.batch.workers import Task, close_warm_kernel, grade_task
-from grader.results import GradeResult
 from tests.conftest import ROOT, SMOKE
 from tests.execute.test_warm import LEAVE
 
@@ -51,7 +50,8 @@ def test_warm_kernel_grades_full_marks_as_its_golden_after_a_hostile_notebook() 
     assert pool.served == served + 2
     # ada was judged by the judge started while mallory ran (mallory's own was started cold).
     assert pool.judged == judged + 1
-    result = GradeResult.from_json(b.result_json)
+    result = b.result
+    assert result is not None
     assert result.cells[0].status == "ok", result.cells[0]
     golden = json.loads((GOLDENS / "full_marks.json").read_text())
     assert {c.id: c.status for c in result.checks} == golden["checks"]

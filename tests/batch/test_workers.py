@@ -20,8 +20,8 @@ import nbformat
 import pytest
 from click.testing import CliRunner, Result
 
-from grader.batch.run import MARKER
 from grader.cli import main
+from grader.export.submission_files import MARKER
 from grader.results import GradeResult
 from grader.sandbox.limits import ARITHMETIC_THREADS
 from tests.conftest import EXAMPLES, ROOT
