@@ -81,7 +81,7 @@ def test_without_any_course_the_error_says_how_to_name_one(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(course, "_checkout", lambda: None)
-    from grader.rubric import available, load_assignment
+    from grader.rubric.load import available, load_assignment
 
     assert available() == []
     with pytest.raises(CourseError, match="--course DIR"):
