@@ -102,7 +102,7 @@ def course_rows(
     from grader.data import sets as data
     from grader.options import GradeOptions
     from grader.pipeline import grade
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     spec = load_assignment(name)
     standard = GradeOptions(budget="standard")
@@ -150,7 +150,7 @@ def main() -> None:
     from grader.data import sets as data
     from grader.options import GradeOptions
     from grader.pipeline import grade
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     spec = load_assignment("cifar10_transfer")
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

@@ -40,7 +40,7 @@ def live_latency(kit: Path, assignment: str, runs: int) -> tuple[float, list[flo
 
     from grader.course import use_course
     from grader.kit import live
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     use_course(kit)
     spec = load_assignment(assignment)

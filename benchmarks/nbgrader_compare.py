@@ -115,7 +115,7 @@ def main() -> None:
     from grader.data import sets as data
     from grader.options import GradeOptions
     from grader.pipeline import prepare_reference
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     print(f"load before: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-nbgrader-") as tmp:

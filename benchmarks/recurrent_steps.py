@@ -24,7 +24,7 @@ import numpy as np
 
 import grader.checks  # noqa: F401  (the cost module is imported through the checks)
 from grader.checks.cost import STEP_FLOPS, flops_per_image
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 
 BATCH = 256
 

@@ -66,7 +66,7 @@ def grade_rows(name: str, notebook: Path, tmp: Path) -> list[tuple[str, float, f
     the cache warm."""
     from grader.options import GradeOptions
     from grader.pipeline import grade
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     started = time.monotonic()
     result = grade(
@@ -100,7 +100,7 @@ def rows_for(
     """One assignment's rows, each also given to ``report`` as soon as it is measured."""
     from grader.calibrate import train_and_measure
     from grader.data.prepare import prepare_data
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     spec = load_assignment(name)
     notebook = spec.folder / "submissions" / "full_marks.ipynb"

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.options import GradeOptions  # noqa: E402
 from grader.pipeline import grade  # noqa: E402
-from grader.rubric import available, load_assignment  # noqa: E402
+from grader.rubric.load import available, load_assignment  # noqa: E402
 
 UNTRAINED = """\
 import keras

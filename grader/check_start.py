@@ -26,7 +26,7 @@ from grader.notebook import assignment_of, read_notebook
 from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.progress import phase
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 
 
 def start_check(notebook: Path, assignment: str | None, options: GradeOptions) -> WarmPool | None:

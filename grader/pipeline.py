@@ -47,7 +47,8 @@ from grader.output_folder import prepare_output_folder
 from grader.progress import phase
 from grader.report.render import write_reports
 from grader.results import GradeResult, ManualAnswer, unjudged_result
-from grader.rubric import Assignment, load_assignment
+from grader.rubric import Assignment
+from grader.rubric.load import load_assignment
 from grader.sandbox.kernel import Sandbox, kernel_sandbox, place_submission
 from grader.sandbox.limits import MB
 

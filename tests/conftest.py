@@ -107,7 +107,7 @@ def graded_example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradeEx
     """
     from grader.execute.warm import WarmPool, warm_kernels_enabled
     from grader.pipeline import grade
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     done: dict[tuple[str, str], Graded] = {}
     pool = WarmPool() if warm_kernels_enabled() else None

@@ -12,7 +12,7 @@ import pytest
 
 from grader import calibrate
 from grader.data.prepare import PreparedData
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 
 
 def test_graders_calibrating_at_once_train_the_reference_once(

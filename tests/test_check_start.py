@@ -18,7 +18,7 @@ from grader.execute.warm import WarmKey
 from grader.judge.process import JudgeKey, judge_key
 from grader.notebook import METADATA_KEY
 from grader.options import CHECK_DEFAULTS
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.conftest import EXAMPLES
 
 ASSIGNMENT = "cifar10_transfer"

@@ -81,7 +81,7 @@ def test_without_any_course_the_error_says_how_to_name_one(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(course, "_checkout", lambda: None)
-    from grader.rubric import available, load_assignment
+    from grader.rubric.load import available, load_assignment
 
     assert available() == []
     with pytest.raises(CourseError, match="--course DIR"):
@@ -110,7 +110,7 @@ def test_a_course_outside_the_checkout_imports_its_own_reference(tmp_path: Path)
     ref = folder / "reference" / "cifar10_transfer.py"
     ref.write_text(marker + ref.read_text())
     code = (
-        "import json; from grader.rubric import load_assignment; "
+        "import json; from grader.rubric.load import load_assignment; "
         "from grader.calibrate import reference_source; "
         "a = load_assignment('cifar10_transfer'); m = a.reference_module(); "
         "print(json.dumps([str(a.folder), m.__file__, "

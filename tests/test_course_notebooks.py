@@ -14,7 +14,7 @@ import pytest
 
 from grader.report.facts import cell_hint
 from grader.results import GradeResult
-from grader.rubric import assignments_root, load_assignment
+from grader.rubric.load import assignments_root, load_assignment
 from tests.conftest import ROOT, GradeExample
 
 pytestmark = pytest.mark.notebook

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from grader.authoring.validate import Validation, validate
-from grader.rubric import available
+from grader.rubric.load import available
 from tests.conftest import SMOKE
 
 pytestmark = pytest.mark.notebook

@@ -7,7 +7,7 @@ import re
 from grader.framework import framework_of
 from grader.framework.keras import KERAS
 from grader.framework.pytorch import PYTORCH
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.conftest import ROOT
 
 BRANCH = re.compile(r"\.torch is (not )?None|if [\w.]+\.torch\b|[\w.]+\.torch else")

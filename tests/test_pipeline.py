@@ -24,7 +24,7 @@ from grader.execute.warm import WarmPool
 from grader.options import CHECK_DEFAULTS
 from grader.report.render import write_reports
 from grader.results import GradeResult
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.conftest import EXAMPLES, ROOT, GradeExample
 
 pytestmark = pytest.mark.notebook

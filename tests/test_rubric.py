@@ -9,7 +9,7 @@ import pytest
 
 from grader.budget import Timeouts
 from grader.exceptions import RubricError, UnknownAssignmentError
-from grader.rubric import available, load_assignment, parse_assignment
+from grader.rubric.load import available, load_assignment, parse_assignment
 from tests.conftest import ASSIGNMENT
 
 GOOD = (ASSIGNMENT / "assignment.toml").read_text()

@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.conftest import ROOT, GradeExample
 from tests.test_course_notebooks import examples, golden_failures, matches_golden
 

@@ -23,7 +23,8 @@ from grader.authoring.release import release, strip_solutions
 from grader.notebook import grader_metadata, read_notebook
 from grader.options import GradeOptions
 from grader.results import GradeResult
-from grader.rubric import Assignment, load_assignment
+from grader.rubric import Assignment
+from grader.rubric.load import load_assignment
 
 
 @dataclass

@@ -57,7 +57,8 @@ from grader.output_folder import prepare_output_folder
 from grader.results import DataInfo, GradeResult, unjudged_result, unreadable, write_atomic
 from grader.review.export import Decisions, ReviewState, review_batch
 from grader.review.merge import automatic_part
-from grader.rubric import Assignment, assignment_toml, load_assignment
+from grader.rubric import Assignment
+from grader.rubric.load import assignment_toml, load_assignment
 
 
 class BatchObserver(t.Protocol):

@@ -70,7 +70,7 @@ def list_assignments() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from grader.rubric import available, load_assignment
+    from grader.rubric.load import available, load_assignment
 
     console = Console()
     for name in available():

@@ -109,7 +109,7 @@ def limit_options(fn: F) -> F:
 
 def limits_from(assignment: str, given: dict[str, int | None]) -> Limits | None:
     """The rubric's limits with the command line's overrides; None when none was given."""
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     overrides = {LIMIT_OPTIONS[k][0]: v for k, v in given.items() if v is not None}
     if not overrides:

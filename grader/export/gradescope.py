@@ -29,7 +29,8 @@ from grader.export.bundle_source import (
 )
 from grader.framework import framework_of
 from grader.options import GRADESCOPE_TIMEOUT, GradeOptions
-from grader.rubric import Assignment, load_assignment
+from grader.rubric import Assignment
+from grader.rubric.load import load_assignment
 from grader.sandbox.confine import JUDGE_GROUP
 
 SETUP_SH = """\

@@ -153,7 +153,7 @@ def run(
         data_dir: the real data the image carries, if any.
         weights_dir: the ImageNet weights the image carries, if any.
     """
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     spec = load_assignment(assignment)
     chosen = plan(

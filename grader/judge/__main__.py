@@ -66,7 +66,7 @@ def prepare(request: dict[str, t.Any]) -> Prepared:
     import grader.checks.base  # noqa: F401  (the checks' modules, imported while waiting)
     from grader.checks.cost import prepare_reference_costs
     from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
-    from grader.rubric import parse_assignment
+    from grader.rubric.load import parse_assignment
 
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)
     data = request["dataset"]

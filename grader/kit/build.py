@@ -62,13 +62,14 @@ from grader.framework import framework_of
 from grader.kit import wheels
 from grader.notebook import read_notebook
 from grader.options import KIT_BUDGETS
-from grader.rubric import Assignment, load_assignment
+from grader.rubric import Assignment
 from grader.rubric.kit import (
     KIT_VERSION,
     build_expected,
     describe_extension,
     describe_model,
 )
+from grader.rubric.load import load_assignment
 
 KIT_NAME = "keras-course-kit"
 
@@ -115,7 +116,7 @@ def build_kit(
             grader needs is not installed here.
         UnknownAssignmentError: an unknown assignment id.
     """
-    from grader.rubric import available
+    from grader.rubric.load import available
 
     names = list(assignments) or available()
     folder = Path(out) / KIT_NAME

@@ -304,7 +304,7 @@ def run_in_process(spec: Assignment, budget: dict[str, t.Any], artefacts: Path) 
 
 
 def _assignment(assignment: str | None) -> Assignment:
-    from grader.rubric import available, load_assignment
+    from grader.rubric.load import available, load_assignment
 
     use_kit_around(Path.cwd())
     names = available()

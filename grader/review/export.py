@@ -204,7 +204,7 @@ def read_class(out: Path) -> ClassInfo:
         ReviewError: the folder has no ``batch.json`` (``grader grade`` was not run into it).
     """
     from grader.export.entry import BatchEntry
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     out = Path(out)
     try:

@@ -1,24 +1,24 @@
-"""Read an assignment folder: ``assignment.toml`` into typed, validated dataclasses.
+"""An assignment as typed, frozen dataclasses: what ``assignment.toml`` says, once checked.
 
 An assignment lives in ``assignments/<id>/`` with ``assignment.toml`` (the rubric), the
-student and solution notebooks, and example ``submissions/``. Every malformed key is reported
-with the file, the key and what was expected.
+student and solution notebooks, and example ``submissions/``. :mod:`grader.rubric.load` finds
+and loads one; :mod:`grader.rubric.parse` reads its tables key by key, reporting every
+malformed key with the file, the key and what was expected. Neither is imported here, so the
+model and its readers import each other nowhere.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
-import tomllib
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.budget import BUDGET_NAMES, DEFAULT_TIMEOUTS, Budget, Timeouts
 from grader.checks.params import variables as params_variables
-from grader.course import course_of, course_root, find_course, import_reference, package_dir
-from grader.exceptions import InputError, RubricError, UnknownAssignmentError
+from grader.course import course_of, import_reference, package_dir
+from grader.exceptions import InputError
 from grader.results import CheckResult, CheckStatus
 from grader.rubric.manual import ManualItem
 from grader.rubric.pytorch import TorchSpec
@@ -245,82 +245,3 @@ class Assignment:
             choices = ", ".join(BUDGET_NAMES)
             raise InputError(f"unknown budget {budget!r}; choose one of: {choices}")
         return self.budgets[budget]
-
-
-def assignments_root() -> Path:
-    """Where assignment folders live: the course folder's ``assignments/``.
-
-    Raises:
-        CourseError: no course folder is configured (see :mod:`grader.course`).
-    """
-    return course_root() / "assignments"
-
-
-def available() -> list[str]:
-    """Ids of the assignments found under :func:`assignments_root` (none without a course)."""
-    course = find_course()
-    if course is None:
-        return []
-    root = course / "assignments"
-    return sorted(p.parent.name for p in root.glob("*/assignment.toml"))
-
-
-def load_assignment(name_or_path: str | Path) -> Assignment:
-    """Load an assignment by id (``cifar10_transfer``) or by folder / ``assignment.toml`` path.
-
-    Example:
-        >>> a = load_assignment("cifar10_transfer")
-        >>> a.checks[0].id
-        'data.split'
-    """
-    toml_path = assignment_toml(name_or_path)
-    return _parsed(toml_path.read_text(encoding="utf-8"), toml_path)
-
-
-def assignment_toml(name_or_path: str | Path) -> Path:
-    """The ``assignment.toml`` that :func:`load_assignment` reads for ``name_or_path``.
-
-    Raises:
-        UnknownAssignmentError: no such assignment (CourseError without a course folder).
-    """
-    path = Path(name_or_path)
-    if path.name == "assignment.toml" and path.is_file():
-        return path
-    if (path / "assignment.toml").is_file():
-        return path / "assignment.toml"
-    if (
-        find_course() is not None
-        and (assignments_root() / str(name_or_path) / "assignment.toml").is_file()
-    ):
-        return assignments_root() / str(name_or_path) / "assignment.toml"
-    course_root()  # without a course folder, say that rather than "unknown assignment"
-    raise UnknownAssignmentError(str(name_or_path), available())
-
-
-@functools.lru_cache(maxsize=32)
-def _parsed(text: str, path: Path) -> Assignment:
-    """:func:`parse_assignment`, once per process for the same text at the same path.
-
-    A batch loads its rubric in the submitting process and again for every notebook a worker
-    grades; the text is read each time (cheap) and parsed when it changed (an edited rubric is
-    parsed again). The :class:`Assignment` is frozen, so every caller may share it.
-    """
-    return parse_assignment(text, path)
-
-
-def parse_assignment(text: str, path: Path, *, check_files: bool = True) -> Assignment:
-    """Parse the text of an ``assignment.toml`` that lives (or lived) at ``path``.
-
-    ``check_files=False`` skips checking that the files ``[sandbox] files`` names exist: the
-    judge parses the rubric it is sent without seeing the assignment's folder.
-
-    Raises:
-        RubricError: the text is not valid TOML or not a valid rubric.
-    """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RubricError(path, f"not valid TOML ({exc})") from exc
-    from grader.rubric.parse import parse_tables  # it builds this module's dataclasses
-
-    return parse_tables(raw, path, check_files=check_files)

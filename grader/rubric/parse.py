@@ -1,7 +1,7 @@
 """``assignment.toml``'s tables read into an :class:`~grader.rubric.Assignment`: every key
 typed and checked, unknown keys refused, every error naming the file and the key.
 
-:func:`grader.rubric.parse_assignment` calls it; the dataclasses it builds are
+:func:`grader.rubric.load.parse_assignment` calls it; the dataclasses it builds are
 :mod:`grader.rubric`'s.
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from grader.cli import main
-from grader.rubric import assignments_root, available, load_assignment
+from grader.rubric.load import assignments_root, available, load_assignment
 
 
 def test_list_shows_every_assignment_with_its_checks_and_points() -> None:

@@ -9,7 +9,7 @@ import pytest
 from grader.authoring.hints import hint_leaks, solution_fragments
 from grader.report.facts import for_view
 from grader.results import DataInfo, GradeResult
-from grader.rubric import available, load_assignment
+from grader.rubric.load import available, load_assignment
 
 
 @pytest.mark.parametrize("name", available())

@@ -11,7 +11,8 @@ import json
 
 import pytest
 
-from grader.rubric import Mutant, available, load_assignment
+from grader.rubric import Mutant
+from grader.rubric.load import available, load_assignment
 from tests.conftest import ROOT
 
 GOLDENS = ROOT / "tests" / "goldens"

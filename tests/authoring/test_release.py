@@ -13,7 +13,7 @@ from grader.authoring.locked_cells import restore_locked
 from grader.authoring.release import YOUR_CODE, checksum, release, strip_solutions
 from grader.cli import main
 from grader.exceptions import ReleaseError
-from grader.rubric import assignments_root
+from grader.rubric.load import assignments_root
 
 RELEASED = ["vgg19_finetune", "mnist_transfer", "cifar10_transfer_v2"]
 

@@ -12,7 +12,7 @@ import pytest
 from grader.batch.choose import Expected, expected_notebook
 from grader.batch.discover import discover
 from grader.batch.lms_names import canvas_owner, moodle_owner
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.batch.test_discover import GRADESCOPE_METADATA
 from tests.conftest import EXAMPLES
 

@@ -35,7 +35,7 @@ from grader.export.submission_files import MARKER
 from grader.lookalikes.finder import Findings
 from grader.options import GradeOptions
 from grader.results import GradeResult, Outcome
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from grader.versions import versions
 from tests.conftest import EXAMPLES, ROOT, SMOKE
 from tests.export.test_exports import result as canned_result

@@ -29,7 +29,7 @@ from grader.export.submission_files import MARKER, RENDERED_FILES
 from grader.options import GradeOptions
 from grader.report import render
 from grader.results import GradeResult, write_atomic
-from grader.rubric import parse
+from grader.rubric import load, parse
 from tests.conftest import EXAMPLES, ROOT, SMOKE
 
 EXECUTED = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -100,7 +100,7 @@ def counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Counts:
         found.parses += 1
         return parse_tables(*args, **kwargs)
 
-    monkeypatch.setattr(parse, "parse_tables", counted_parse)
+    monkeypatch.setattr(load, "parse_tables", counted_parse)
 
     def counted_key(*args: t.Any, **kwargs: t.Any) -> t.Any:
         found.kernel_keys += 1
@@ -108,9 +108,7 @@ def counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Counts:
 
     monkeypatch.setattr("grader.pipeline.kernel_key", counted_key)
     # A rubric parsed by an earlier test in this process would not be parsed again here.
-    from grader import rubric
-
-    rubric._parsed.cache_clear()
+    load._parsed.cache_clear()
     return found
 
 

@@ -22,7 +22,8 @@ from grader.checks.architecture import align, diff, signatures
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
 from grader.kernel import layout
-from grader.rubric import Assignment, CheckSpec, load_assignment
+from grader.rubric import Assignment, CheckSpec
+from grader.rubric.load import load_assignment
 from reference import cifar10_transfer as ref
 
 ASSIGNMENT = load_assignment("cifar10_transfer")

@@ -21,7 +21,7 @@ from grader.checks.cost import (
     too_costly,
 )
 from grader.data.sets import HeldOut, synthetic
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 
 ASSIGNMENT = load_assignment("cifar10_transfer")
 CHECKS = {c.id: c for c in ASSIGNMENT.checks}

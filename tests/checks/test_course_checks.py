@@ -19,7 +19,8 @@ from grader.checks.accuracy import evaluate_accuracy
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut, synthetic
 from grader.exceptions import RubricError
-from grader.rubric import Assignment, available, load_assignment
+from grader.rubric import Assignment
+from grader.rubric.load import available, load_assignment
 from tests.checks.test_checks import artefacts, states
 
 VGG = load_assignment("vgg19_finetune")

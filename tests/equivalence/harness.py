@@ -25,7 +25,8 @@ from grader.artefacts.records import FitCapture, layer_states
 from grader.checks.base import CheckContext, run_check
 from grader.data.sets import HeldOut
 from grader.results import CheckResult
-from grader.rubric import Assignment, load_assignment
+from grader.rubric import Assignment
+from grader.rubric.load import load_assignment
 from tests.checks.test_checks import artefacts
 
 STRUCTURAL = frozenset({"architecture", "compile", "frozen", "weights_transferred"})

@@ -15,7 +15,7 @@ from grader.execute.cell_run import GRADER_PACKAGE, error_of
 from grader.execute.outcomes import cell_incident, first_failure, outcome_of
 from grader.judge.findings import parse_findings
 from grader.results import CellResult, CheckResult, Incident
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.conftest import ASSIGNMENT
 
 

@@ -16,7 +16,7 @@ import pytest
 from grader.exceptions import KernelEnvironmentError, RubricError
 from grader.execute import environment
 from grader.pipeline import grade
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.conftest import ASSIGNMENT, EXAMPLES, SMOKE
 
 

@@ -85,7 +85,7 @@ def test_bundle_holds_the_scripts_and_an_installable_grader(bundle: Path, tmp_pa
     # Laid out as an installed wheel: the package finds its templates, and the assignment in
     # the course folder run_autograder names.
     probe = (
-        "from grader.rubric import load_assignment; "
+        "from grader.rubric.load import load_assignment; "
         "from grader.report.render import templates_dir; "
         "print(load_assignment('cifar10_transfer').folder); print(templates_dir())"
     )

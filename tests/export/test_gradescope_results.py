@@ -12,7 +12,7 @@ import pytest
 from grader.exceptions import RubricError
 from grader.export.gradescope_results import gradescope_results
 from grader.results import GradeResult
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.export.test_exports import FROZEN_FAILS, result
 
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}

@@ -89,7 +89,7 @@ def test_the_gradescope_guides_timeouts_fit_gradescope_and_give_what_it_says(
 ) -> None:
     """The Gradescope guide's table (docs/lms/gradescope.md): each budget's recommended timeout
     is at most Gradescope's 40 minutes, and the notebook gets the time the table says."""
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     spec = load_assignment("cifar10_transfer")
     allowed = spec.timeouts(budget).total

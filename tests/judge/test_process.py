@@ -17,7 +17,7 @@ from grader.judge.findings import parse_findings
 from grader.judge.flags import accuracy_flags, accuracy_margin
 from grader.judge.process import Judge
 from grader.results import CheckResult
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.sandbox.confined import run_confined
 
 SPEC = load_assignment("cifar10_transfer")

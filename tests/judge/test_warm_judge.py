@@ -20,7 +20,7 @@ from grader.execute.warm import WarmPool
 from grader.judge.findings import JudgeFindings
 from grader.judge.process import StartedJudge, judge_key, judge_request
 from grader.kernel import layout
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from grader.sandbox.confine import SandboxOptions
 
 SPEC = load_assignment("cifar10_transfer")

@@ -39,7 +39,7 @@ def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
     from grader.course import use_course
     from grader.kernel import runtime
     from grader.kit import live
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     use_course(kit)
     spec = load_assignment(assignment)

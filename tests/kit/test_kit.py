@@ -18,7 +18,7 @@ import pytest
 
 from grader.authoring.release import BEGIN, END
 from grader.kit.build import BuiltKit, build_kit
-from grader.rubric import available, load_assignment
+from grader.rubric.load import available, load_assignment
 from tests.conftest import ROOT
 
 HIDDEN_ID = "transfer.weights_transferred"

@@ -23,7 +23,8 @@ from grader.exceptions import KitError  # noqa: E402
 from grader.kit import live  # noqa: E402
 from grader.kit.build import BuiltKit, build_kit  # noqa: E402
 from grader.results import CheckResult  # noqa: E402
-from grader.rubric import Assignment, load_assignment  # noqa: E402
+from grader.rubric import Assignment  # noqa: E402
+from grader.rubric.load import load_assignment  # noqa: E402
 from reference import mnist_cnn_torch  # noqa: E402
 from tests.framework.pytorch.judge.test_onnx import context, write_role  # noqa: E402
 

@@ -28,7 +28,8 @@ from grader.options import GradeOptions
 from grader.report.render import write_reports
 from grader.results import GradeResult, write_atomic
 from grader.review.export import export_review
-from grader.rubric import Assignment, load_assignment
+from grader.rubric import Assignment
+from grader.rubric.load import load_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "tests" / "files" / "results"

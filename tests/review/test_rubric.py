@@ -9,7 +9,7 @@ import pytest
 
 from grader.answers import answer_digest, collect_answers
 from grader.exceptions import RubricError
-from grader.rubric import parse_assignment
+from grader.rubric.load import parse_assignment
 from grader.rubric.manual import Criterion, ManualItem
 from tests.review.fixtures import MANUAL_TOML, ROOT
 
@@ -192,7 +192,7 @@ def test_shipped_rubrics_still_parse(tmp_path: Path) -> None:
 def test_the_course_rubric_collects_seed_002s_written_answer_and_not_the_placeholder() -> None:
     """vgg19_finetune asks seed 002's question: the seed's prose is its answer; a notebook that
     left the released placeholder has none (pending with no answer, never a made-up one)."""
-    from grader.rubric import load_assignment
+    from grader.rubric.load import load_assignment
 
     spec = load_assignment("vgg19_finetune")
     template = nbformat.read(spec.student_notebook, as_version=4).cells

@@ -25,7 +25,7 @@ from grader.exceptions import ExecutionError, RubricError
 from grader.execute.kernel_manager import SandboxedKernelManager
 from grader.execute.outcomes import cell_incident, death_incident, outcome_of
 from grader.results import CellResult, Incident
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from grader.sandbox import launcher as sandbox_exec
 from grader.sandbox import watchdog as watchdog_module
 from grader.sandbox.confine import (

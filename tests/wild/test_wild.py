@@ -22,7 +22,7 @@ import nbformat
 import pytest
 
 from grader.results import GradeResult
-from grader.rubric import load_assignment
+from grader.rubric.load import load_assignment
 from tests.conftest import SMOKE, vgg19_weights
 
 pytestmark = pytest.mark.notebook

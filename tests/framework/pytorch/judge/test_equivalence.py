@@ -28,7 +28,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from grader.results import CheckResult  # noqa: E402
-from grader.rubric import Assignment, load_assignment  # noqa: E402
+from grader.rubric import Assignment  # noqa: E402
+from grader.rubric.load import load_assignment  # noqa: E402
 from tests.framework.pytorch.judge.test_onnx import judged, write_role  # noqa: E402
 
 Rates = tuple[float | None, float | None, float | None]

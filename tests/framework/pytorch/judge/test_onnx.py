@@ -37,7 +37,8 @@ from grader.framework.pytorch.kernel import layout  # noqa: E402
 from grader.framework.pytorch.kernel.describe import describe  # noqa: E402
 from grader.framework.pytorch.kernel.export import export_onnx  # noqa: E402
 from grader.results import CheckResult  # noqa: E402
-from grader.rubric import Assignment, load_assignment  # noqa: E402
+from grader.rubric import Assignment  # noqa: E402
+from grader.rubric.load import load_assignment  # noqa: E402
 from reference import cifar10_cnn_torch  # noqa: E402
 
 SHAPE = (3, 32, 32)

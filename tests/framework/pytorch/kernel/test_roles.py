@@ -29,7 +29,8 @@ from grader.checks.base import run_check  # noqa: E402
 from grader.framework.pytorch.judge.artefacts import TorchArtefacts, read_torch_artefacts  # noqa: E402
 from grader.framework.pytorch.kernel.roles import capture_remaining  # noqa: E402
 from grader.framework.pytorch.kernel.runtime import Runtime  # noqa: E402
-from grader.rubric import Assignment, load_assignment  # noqa: E402
+from grader.rubric import Assignment  # noqa: E402
+from grader.rubric.load import load_assignment  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 from tests.framework.pytorch.judge.test_onnx import context  # noqa: E402
 from tests.framework.pytorch.kernel.test_runtime import write_data  # noqa: E402

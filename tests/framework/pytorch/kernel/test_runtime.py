@@ -372,7 +372,7 @@ def test_keras_assignments_never_import_torch() -> None:
         "import sys\n"
         "import grader.pipeline, grader.judge.__main__, grader.judge.evidence\n"
         "import grader.calibrate, grader.batch.cache, grader.export.gradescope, grader.kit.build\n"
-        "from grader.rubric import load_assignment\n"
+        "from grader.rubric.load import load_assignment\n"
         "spec = load_assignment('cifar10_transfer')\n"
         "assert spec.torch is None\n"
         "bad = sorted(m for m in ('torch', 'torchvision', 'onnx', 'onnxruntime', 'sklearn')"
