@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -62,7 +63,7 @@ class Phases(LastPhase):
 def test_a_ticket_differing_in_any_field_is_refused_with_its_reason() -> None:
     mine = ticket(ASSIGNMENT, CHECK_DEFAULTS)
     assert mine.mismatch(ticket(ASSIGNMENT, CHECK_DEFAULTS)) is None
-    changes = {
+    changes: dict[str, tuple[t.Any, str]] = {
         "grader": ("x", "another grader version"),
         "course": ("/elsewhere", "another course"),
         "assignment": ("mnist_transfer", "another assignment"),
@@ -318,7 +319,7 @@ def test_the_holder_stops_what_it_prepared_and_clears_its_files_when_idle(
             closed.append(True)
 
     monkeypatch.setattr(check_holder, "_prepare", lambda *a: Pool())
-    monkeypatch.setattr(check_holder.signal, "signal", lambda *a: None)  # pytest's stay
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # pytest's handlers stay
     request = {
         "notebook": str(EXAMPLES / "full_marks.ipynb"),
         "assignment": ASSIGNMENT,
