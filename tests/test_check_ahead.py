@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 import typing as t
@@ -41,12 +42,14 @@ ASSIGNMENT = "cifar10_transfer"
 
 
 @pytest.fixture(autouse=True)
-def private_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This test's own runtime folder: a holder the developer left waiting is never touched."""
-    run = tmp_path / "run"
-    run.mkdir(mode=0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
-    return run / check_ahead.FOLDER
+def private_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """This test's own runtime folder: a holder the developer left waiting is never touched.
+
+    A short path, as ``/run/user/<uid>`` is: a socket's address has at most 107 bytes.
+    """
+    with tempfile.TemporaryDirectory(prefix="run-", dir="/tmp") as run:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", run)
+        yield Path(run) / check_ahead.FOLDER
 
 
 class Phases(LastPhase):
