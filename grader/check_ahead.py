@@ -87,6 +87,11 @@ class Ticket:
         }
         for name, reason in reasons.items():
             if getattr(self, name) != getattr(other, name):
+                if name == "env":
+                    changed = sorted(
+                        k for k in {*self.env, *other.env} if self.env.get(k) != other.env.get(k)
+                    )
+                    return f"{reason}: ${', $'.join(changed)}"
                 return reason
         return None
 
@@ -273,12 +278,18 @@ def _served(lines: Lines, sock: socket.socket) -> Served | None:
 
 
 def prepare_next(
-    notebook: Path, assignment: str | None, options: GradeOptions, minutes: float
+    notebook: Path,
+    assignment: str | None,
+    options: GradeOptions,
+    minutes: float,
+    env: dict[str, str],
 ) -> None:
     """Start a holder preparing the next check of ``notebook``'s assignment, for ``minutes``.
 
     It runs on after this process exits, in a session of its own (a Ctrl-C meant for the next
-    command does not reach it), and replaces one this user left waiting.
+    command does not reach it), and replaces one this user left waiting. It is given ``env``,
+    the environment this check started with: the check may have added to its own (Keras'
+    variables, once Keras is imported), which the next command starts without.
     """
     chosen = assignment or _assignment_of(notebook)
     if chosen is None or minutes <= 0:
@@ -302,6 +313,7 @@ def prepare_next(
             stderr=log,
             start_new_session=True,
             close_fds=True,
+            env=env,
         )
     phase(f"preparing a kernel for the next check (kept {minutes:g} min)")
 

@@ -231,6 +231,8 @@ def main(argv: list[str]) -> int:
     options = options_from_record(request["options"])
     signal.signal(signal.SIGTERM, _exit)
     signal.signal(signal.SIGHUP, _exit)
+    # Before anything it imports adds to the environment, as the next command starts.
+    mine = ticket(assignment, options)
     folder = runtime_dir()
     with _the_only_holder(folder) as listener:
         _write_state(folder, "starting", assignment)
@@ -239,7 +241,6 @@ def main(argv: list[str]) -> int:
             print("nothing to hold: the check's kernel could not be started ahead", flush=True)
             return 0
         try:
-            mine = ticket(assignment, options)
             _write_state(folder, "ready", assignment)
             ended = hold(
                 listener,

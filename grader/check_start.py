@@ -14,6 +14,7 @@ is started as before, so a wrong guess costs time, never a result.
 
 from __future__ import annotations
 
+import os
 import typing as t
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def run_check(
     """
     from grader.check_ahead import prepare_next, take_prepared
 
+    env = dict(os.environ)  # as the next command will start: this one may add to it
     served = take_prepared(notebook, assignment, options)
     if served is not None:
         result, report = served.result, served.report
@@ -99,5 +101,5 @@ def run_check(
             if pool is not None:
                 pool.close()
     if keep_warm > 0:
-        prepare_next(notebook, assignment, options, keep_warm)
+        prepare_next(notebook, assignment, options, keep_warm, env)
     return result, report

@@ -71,7 +71,7 @@ def test_a_ticket_differing_in_any_field_is_refused_with_its_reason() -> None:
         "course": ("/elsewhere", "another course"),
         "assignment": ("mnist_transfer", "another assignment"),
         "options": (options_record(CHECK_DEFAULTS.replace(budget="standard")), "other options"),
-        "env": ({**mine.env, "KERAS_BACKEND": "torch"}, "another environment"),
+        "env": ({**mine.env, "KERAS_BACKEND": "torch"}, "another environment: $KERAS_BACKEND"),
         "cwd": ("/", "another folder"),
     }
     assert set(changes) == {f.name for f in dataclasses.fields(Ticket)}
@@ -97,7 +97,9 @@ def test_a_shells_own_variables_decide_nothing(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SHLVL", "7")
     assert mine.mismatch(ticket(ASSIGNMENT, CHECK_DEFAULTS)) is None
     monkeypatch.setenv("GRADER_WARM_JUDGES", "0")
-    assert mine.mismatch(ticket(ASSIGNMENT, CHECK_DEFAULTS)) == "another environment"
+    assert mine.mismatch(ticket(ASSIGNMENT, CHECK_DEFAULTS)) == (
+        "another environment: $GRADER_WARM_JUDGES"
+    )
 
 
 @pytest.mark.parametrize(
