@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,7 +99,10 @@ def test_the_next_check_takes_the_prepared_kernel_and_grades_as_a_cold_check(
     assert not (folder / STATE).exists()
 
 
-def test_a_killed_holder_leaves_nothing_running(tmp_path: Path, run_dir: Path) -> None:
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_holder_leaves_nothing_running(
+    tmp_path: Path, run_dir: Path, how: signal.Signals
+) -> None:
     from grader.check_ahead import options_record
     from grader.options import CHECK_DEFAULTS
 
@@ -122,9 +126,12 @@ def test_a_killed_holder_leaves_nothing_running(tmp_path: Path, run_dir: Path) -
         holder = _holder(folder, "ready")
         prepared = [holder, *holder.children(recursive=True)]
         assert len(prepared) >= 3
-        holder.terminate()
+        holder.send_signal(how)
+        # SIGKILL: the kernel and the judge die with it (their parent-death signal), and the
+        # relay when its stdin closes.
         _gone(prepared, within=60)
-        assert not (folder / STATE).exists()
+        if how == signal.SIGTERM:
+            assert not (folder / STATE).exists()
     finally:
         started.kill()
         started.wait()
