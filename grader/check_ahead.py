@@ -306,15 +306,19 @@ def prepare_next(
         "idle_s": minutes * 60,
     }
     with open(folder / LOG, "wb") as log:
-        subprocess.Popen(
-            [sys.executable, "-m", "grader.check_holder", json.dumps(request)],
-            stdin=subprocess.DEVNULL,
+        holder = subprocess.Popen(
+            [sys.executable, "-m", "grader.check_holder"],
+            stdin=subprocess.PIPE,
             stdout=log,
             stderr=log,
             start_new_session=True,
             close_fds=True,
             env=env,
         )
+    # On its stdin, not its command line, which every user of the machine can read.
+    assert holder.stdin is not None
+    with holder.stdin:
+        holder.stdin.write(json.dumps(request).encode())
     phase(f"preparing a kernel for the next check (kept {minutes:g} min)")
 
 

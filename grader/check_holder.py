@@ -1,6 +1,7 @@
 """The background holder of a check prepared ahead (see :mod:`grader.check_ahead`).
 
-``python -m grader.check_holder REQUEST`` (started by ``grader check --keep-warm``): it listens
+``python -m grader.check_holder`` (started by ``grader check --keep-warm``, which writes its
+request on its stdin: see :func:`main`): it listens
 on this user's socket first, so that a check arriving while it starts waits for it rather than
 starting a kernel of its own; starts the next check's kernel and judge as the check itself
 would (:func:`grader.check_start.start_check`), imports the pipeline and loads the data; then
@@ -224,9 +225,13 @@ def _prepare(notebook: Path, assignment: str, options: GradeOptions) -> WarmPool
     return pool
 
 
-def main(argv: list[str]) -> int:
-    """Prepare the check ``argv[1]`` (JSON: notebook, assignment, options, idle_s) and hold it."""
-    request = json.loads(argv[1])
+def main(request: dict[str, t.Any]) -> int:
+    """Prepare the check ``request`` asks for and hold it.
+
+    Args:
+        request: ``notebook``, ``assignment``, ``options`` (see
+            :func:`grader.check_ahead.options_record`) and ``idle_s``, the seconds to wait.
+    """
     notebook, assignment = Path(request["notebook"]), request["assignment"]
     options = options_from_record(request["options"])
     signal.signal(signal.SIGTERM, _exit)
@@ -255,4 +260,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(json.loads(sys.stdin.read())))

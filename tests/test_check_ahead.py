@@ -331,7 +331,7 @@ def test_the_holder_stops_what_it_prepared_and_clears_its_files_when_idle(
         "options": options_record(CHECK_DEFAULTS),
         "idle_s": 0.3,
     }
-    assert check_holder.main(["holder", json.dumps(request)]) == 0
+    assert check_holder.main(request) == 0
     assert closed == [True]
     assert not (private_run / SOCKET).exists() and not (private_run / STATE).exists()
 

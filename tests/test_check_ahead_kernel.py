@@ -117,11 +117,15 @@ def test_a_killed_holder_leaves_nothing_running(
     }
     env = {**os.environ, "XDG_RUNTIME_DIR": str(run_dir)}
     started = subprocess.Popen(
-        [sys.executable, "-m", "grader.check_holder", json.dumps(request)],
+        [sys.executable, "-m", "grader.check_holder"],
+        stdin=subprocess.PIPE,
         env=env,
         cwd=tmp_path,
         start_new_session=True,
     )
+    assert started.stdin is not None
+    with started.stdin:
+        started.stdin.write(json.dumps(request).encode())
     try:
         holder = _holder(folder, "ready")
         prepared = [holder, *holder.children(recursive=True)]
