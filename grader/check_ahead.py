@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import socket
@@ -36,6 +37,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,14 +116,16 @@ def ticket(assignment: str, options: GradeOptions) -> Ticket:
     )
 
 
-def code_fingerprint() -> str:
+PACKAGE = Path(__file__).resolve().parent
+
+
+def code_fingerprint(package: Path = PACKAGE) -> str:
     """The installed version, the interpreter, and every module's size and time of change.
 
     A source checkout changes without a new version number: an edited module is another grader.
     """
     from grader.versions import versions
 
-    package = Path(__file__).resolve().parent
     digest = hashlib.sha256(f"{versions()['grader']}\0{sys.executable}\0{package}".encode())
     for path in sorted(package.rglob("*.py")):
         info = path.stat()
@@ -255,6 +259,8 @@ def _served(lines: Lines, sock: socket.socket) -> Served | None:
         phase(f"the prepared kernel is not for this check ({reason}): starting a new one")
         return None
     sock.settimeout(None)  # the check's own timeouts bound it, in the holder
+    # What prints the report is imported while the notebook runs, not after.
+    threading.Thread(target=_import_report_printer, daemon=True).start()
     from grader.results import GradeResult
 
     while (message := lines.next()) is not None:
@@ -275,6 +281,10 @@ def _served(lines: Lines, sock: socket.socket) -> Served | None:
             return None
     phase("the prepared kernel stopped mid-check: checking from the start")
     return None
+
+
+def _import_report_printer() -> None:
+    importlib.import_module("grader.report.terminal")
 
 
 def prepare_next(

@@ -80,15 +80,17 @@ def test_a_ticket_differing_in_any_field_is_refused_with_its_reason() -> None:
 
 
 def test_an_edited_module_is_another_grader(tmp_path: Path) -> None:
-    before = check_ahead.code_fingerprint()
-    module = Path(check_ahead.__file__)
+    (tmp_path / "sub").mkdir()
+    module = tmp_path / "sub" / "mod.py"
+    module.write_text("x = 1\n")
+    before = check_ahead.code_fingerprint(tmp_path)
+    assert check_ahead.code_fingerprint(tmp_path) == before
     stamp = module.stat()
-    try:
-        os.utime(module, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
-        assert check_ahead.code_fingerprint() != before
-    finally:
-        os.utime(module, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
-    assert check_ahead.code_fingerprint() == before
+    os.utime(module, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000))
+    assert check_ahead.code_fingerprint(tmp_path) != before
+    module.write_text("x = 22\n")
+    os.utime(module, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert check_ahead.code_fingerprint(tmp_path) != before  # same time, another size
 
 
 def test_a_shells_own_variables_decide_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,3 +363,21 @@ def test_a_newer_holder_replaces_the_waiting_one(
 def _second_holder(folder: Path) -> None:
     with check_holder._the_only_holder(folder):
         pass
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["mid-check", "after-the-result"])
+def test_a_student_who_stops_waiting_stops_the_holder(
+    monkeypatch: pytest.MonkeyPatch, finished: bool
+) -> None:
+    """A Ctrl-C on the check closes its socket: the holder stops its check (SIGTERM to itself,
+    whose handler unwinds and stops the kernel and judge), unless the result was already sent."""
+    killed: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    holder_end, check_end = socket.socketpair()
+    done = threading.Event()
+    if finished:
+        done.set()
+    check_end.close()
+    with holder_end:
+        check_holder._stop_if_gone(holder_end, done)
+    assert killed == ([] if finished else [(os.getpid(), signal.SIGTERM)])
