@@ -244,7 +244,6 @@ def take_prepared(notebook: Path, assignment: str | None, options: GradeOptions)
                 phase("the prepared kernel is not this user's: starting a new one")
                 return None
             send(sock, {"take": wanted.record(), "notebook": str(notebook)})
-            phase("handing the notebook to the kernel prepared after the last check")
             return _served(Lines(sock), sock)
         except (OSError, ValueError) as exc:
             phase(f"the prepared kernel did not answer ({exc}): starting a new one")
@@ -258,6 +257,7 @@ def _served(lines: Lines, sock: socket.socket) -> Served | None:
         reason = answer["refused"] if answer is not None else "it stopped"
         phase(f"the prepared kernel is not for this check ({reason}): starting a new one")
         return None
+    phase("handing the notebook to the kernel prepared after the last check")
     sock.settimeout(None)  # the check's own timeouts bound it, in the holder
     # What prints the report is imported while the notebook runs, not after.
     threading.Thread(target=_import_report_printer, daemon=True).start()
