@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -381,3 +382,21 @@ def test_a_student_who_stops_waiting_stops_the_holder(
     with holder_end:
         check_holder._stop_if_gone(holder_end, done)
     assert killed == ([] if finished else [(os.getpid(), signal.SIGTERM)])
+
+
+@pytest.mark.parametrize(("minutes", "flag"), [(0, []), (15, ["--keep-warm", "15"])])
+def test_a_full_check_from_the_notebook_asks_for_it_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, minutes: float, flag: list[str]
+) -> None:
+    from grader.kit import live
+
+    ran: list[list[str]] = []
+
+    def run(args: list[str], **kw: t.Any) -> subprocess.CompletedProcess[str]:
+        ran.append(args)
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(live.subprocess, "run", run)
+    monkeypatch.setattr(live, "_timings_file", lambda: tmp_path / "seconds.json")
+    live.full_check(str(EXAMPLES / "full_marks.ipynb"), keep_warm=minutes)
+    assert ran[0][-len(flag) - 2 :] == ["--budget", "smoke", *flag]
