@@ -396,7 +396,7 @@ def test_a_full_check_from_the_notebook_asks_for_it_too(
         ran.append(args)
         return subprocess.CompletedProcess(args, 0, "", "")
 
-    monkeypatch.setattr(live.subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "run", run)
     monkeypatch.setattr(live, "_timings_file", lambda: tmp_path / "seconds.json")
     live.full_check(str(EXAMPLES / "full_marks.ipynb"), keep_warm=minutes)
     assert ran[0][-len(flag) - 2 :] == ["--budget", "smoke", *flag]
