@@ -271,7 +271,7 @@ def _served(lines: Lines, sock: socket.socket) -> Served | None:
             if not done["kernel"]:
                 phase("the prepared kernel had stopped: the check started a new one")
             return Served(
-                GradeResult.from_json(done["result"]),
+                GradeResult.from_dict(done["result"]),
                 Path(done["report"]),
                 kernel=done["kernel"],
                 judge=done["judge"],

@@ -14,6 +14,7 @@ it die outright: the sandbox's launcher sets their parent-death signal).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import importlib
 import json
@@ -131,7 +132,8 @@ def serve_check(
         return
     finished.set()
     done = {
-        "result": result.to_json(),
+        # Whole, not rounded as result.json is: the student's terminal prints it.
+        "result": dataclasses.asdict(result),
         "report": str(report),
         "kernel": pool.served == 1,
         "judge": pool.judged == 1,

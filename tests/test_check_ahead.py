@@ -207,10 +207,13 @@ def test_nobody_comes_the_holder_ends_idle(listener: socket.socket) -> None:
 def test_the_check_it_was_made_for_is_served_with_its_phases_and_result(
     listener: socket.socket,
 ) -> None:
-    result = (ROOT / "tests" / "files" / "results" / "full_marks.json").read_text()
+    text = (ROOT / "tests" / "files" / "results" / "full_marks.json").read_text()
+    # Whole floats, not result.json's six decimals: the terminal prints what a cold check would.
+    sent = dataclasses.replace(GradeResult.from_json(text), score=0.47574999999)
 
     def reply(conn: socket.socket) -> None:
         send(conn, {"phase": "running cell 1/9"})
+        result = dataclasses.asdict(sent)
         done = {"result": result, "report": "/r.html", "kernel": True, "judge": True}
         send(conn, {"done": done})
 
@@ -219,7 +222,7 @@ def test_the_check_it_was_made_for_is_served_with_its_phases_and_result(
     assert holder.join() == "served"
     assert holder.served == [EXAMPLES / "full_marks.ipynb"]
     assert served is not None and served.kernel and served.judge
-    assert served.result == GradeResult.from_json(result)
+    assert served.result == sent and served.result.score == 0.47574999999
     assert served.report == Path("/r.html")
     assert "running cell 1/9" in lines
 
@@ -285,7 +288,7 @@ def test_a_request_without_a_ticket_is_refused(listener: socket.socket) -> None:
 
 
 def _done_reply(conn: socket.socket) -> None:
-    result = (ROOT / "tests" / "files" / "results" / "full_marks.json").read_text()
+    result = json.loads((ROOT / "tests" / "files" / "results" / "full_marks.json").read_text())
     done = {"result": result, "report": "/r.html", "kernel": True, "judge": True}
     send(conn, {"done": done})
 
@@ -400,3 +403,11 @@ def test_a_full_check_from_the_notebook_asks_for_it_too(
     monkeypatch.setattr(live, "_timings_file", lambda: tmp_path / "seconds.json")
     live.full_check(str(EXAMPLES / "full_marks.ipynb"), keep_warm=minutes)
     assert ran[0][-len(flag) - 2 :] == ["--budget", "smoke", *flag]
+
+
+def test_a_socket_left_by_a_killed_holder_leaves_a_cold_check() -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as dead:
+        dead.bind(str(runtime_dir() / SOCKET))  # never listens, as after a SIGKILL
+    served, lines = _taken()
+    assert served is None
+    assert any("did not answer" in x and "starting a new one" in x for x in lines)

@@ -90,6 +90,7 @@ def test_the_next_check_takes_the_prepared_kernel_and_grades_as_a_cold_check(
     assert "handing the notebook to the kernel prepared after the last check" in warm.stderr
     assert "starting a new one" not in warm.stderr and "had stopped" not in warm.stderr
     assert _report(notebook) == cold_report
+    assert warm.stdout == cold.stdout  # the terminal's report, from the result sent back
     _gone(prepared, within=60)
 
     idle = _holder(folder, "ready")
