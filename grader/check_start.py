@@ -14,6 +14,8 @@ is started as before, so a wrong guess costs time, never a result.
 
 from __future__ import annotations
 
+import os
+import typing as t
 from pathlib import Path
 
 from grader.data.prepare import assignment_data, remembered_files
@@ -27,6 +29,9 @@ from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.progress import phase
 from grader.rubric.load import load_assignment
+
+if t.TYPE_CHECKING:
+    from grader.results import GradeResult
 
 
 def start_check(notebook: Path, assignment: str | None, options: GradeOptions) -> WarmPool | None:
@@ -68,3 +73,33 @@ def start_check(notebook: Path, assignment: str | None, options: GradeOptions) -
     except (GraderError, OSError, RuntimeError):
         pass  # the check meets the same problem and says it in its own words
     return pool
+
+
+def run_check(
+    notebook: Path, assignment: str | None, options: GradeOptions, *, keep_warm: float = 0
+) -> tuple[GradeResult, Path]:
+    """``grader check``: the result and the HTML report's path.
+
+    In the kernel prepared after the last check when one waits for this one (see
+    :mod:`grader.check_ahead`); else with a kernel and judge started first thing
+    (:func:`start_check`). With ``keep_warm`` minutes, the next check's kernel is then
+    prepared in the background and kept that long.
+    """
+    from grader.check_ahead import prepare_next, take_prepared
+
+    env = dict(os.environ)  # as the next command will start: this one may add to it
+    served = take_prepared(notebook, assignment, options)
+    if served is not None:
+        result, report = served.result, served.report
+    else:
+        pool = start_check(notebook, assignment, options)
+        try:
+            from grader.pipeline import check
+
+            result, report = check(notebook, assignment=assignment, options=options, warm=pool)
+        finally:
+            if pool is not None:
+                pool.close()
+    if keep_warm > 0:
+        prepare_next(notebook, assignment, options, keep_warm, env)
+    return result, report

@@ -22,6 +22,17 @@ from grader.options import CHECK_DEFAULTS
 @budget_option(CHECK_DEFAULTS.budget)
 @data_options
 @view_option(CHECK_DEFAULTS.view)
+@click.option(
+    "--keep-warm",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="MINUTES",
+    help="After the check, prepare the next one in the background: a fresh sandboxed kernel "
+    "and judge for this assignment, with its data, kept MINUTES minutes for your next check "
+    "from this folder (which then skips their start). They hold about 1 GB of memory while "
+    "they wait; a kernel is used for one check only, never one a notebook already ran in. "
+    "[default: 0, off]",
+)
 def check(
     notebook: Path,
     assignment: str | None,
@@ -29,6 +40,7 @@ def check(
     data_dir: Path | None,
     weights_dir: Path | None,
     view: t.Literal["student", "instructor"],
+    keep_warm: float,
 ) -> None:
     """Self-check NOTEBOOK: quick grade, full report in the terminal and beside the notebook.
 
@@ -43,17 +55,11 @@ def check(
     )
     with PhaseDisplay():
         use_kit_around(notebook.parent)
-        # Before the pipeline's modules are imported and the data loaded: they boot meanwhile.
-        from grader.check_start import start_check
+        # Before the pipeline's modules are imported and the data loaded: the kernel and the
+        # judge boot meanwhile.
+        from grader.check_start import run_check
 
-        pool = start_check(notebook, assignment, options)
-        try:
-            from grader.pipeline import check as check_one
-
-            result, report = check_one(notebook, assignment=assignment, options=options, warm=pool)
-        finally:
-            if pool is not None:
-                pool.close()
+        result, report = run_check(notebook, assignment, options, keep_warm=keep_warm)
     from grader.report.terminal import print_report
 
     print_report(result, view)

@@ -339,12 +339,14 @@ def _caller_namespace() -> dict[str, t.Any]:
     return dict(caller.f_globals) if caller else {}
 
 
-def full_check(notebook: str | None = None, *, budget: str = "smoke") -> str:
+def full_check(notebook: str | None = None, *, budget: str = "smoke", keep_warm: float = 0) -> str:
     """Re-run the saved notebook in a fresh, sandboxed kernel at ``budget`` (``grader check``).
 
     Says first how long it will take (the last full check of this notebook on this machine,
     else the kit's estimate), then prints the report's text; the HTML report is written beside
-    the notebook. Save the notebook first: the saved file is what is run.
+    the notebook. Save the notebook first: the saved file is what is run. With ``keep_warm``
+    minutes, the next full check's kernel is prepared meanwhile and kept that long
+    (``grader check --keep-warm``: about 1 GB of memory while it waits).
 
     Returns:
         The path of the HTML report.
@@ -359,8 +361,9 @@ def full_check(notebook: str | None = None, *, budget: str = "smoke") -> str:
     estimate = f"about {last:.0f} s, as last time" if last else "20-40 s on a 2-core laptop"
     print(f"Re-running {path.name} at the {budget} budget: {estimate}.", flush=True)
     started = time.monotonic()
+    warm = ["--keep-warm", f"{keep_warm:g}"] if keep_warm > 0 else []
     done = subprocess.run(
-        [sys.executable, "-m", "grader", "check", str(path), "--budget", budget],
+        [sys.executable, "-m", "grader", "check", str(path), "--budget", budget, *warm],
         capture_output=True,
         text=True,
     )
