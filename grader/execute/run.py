@@ -32,6 +32,7 @@ from grader.report.escape import strip_ansi
 from grader.results import CellResult, Incident, Outcome
 from grader.sandbox.kernel import Sandbox, SandboxedKernelManager, kernel_manager
 from grader.sandbox.limits import MB
+from grader.sandbox.processes import tree_cpu_seconds
 from grader.sandbox.watchdog import Watchdog
 
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -61,13 +62,20 @@ class Execution:
     incidents: list[Incident] = field(default_factory=list)
     """Limits the notebook ran into, in order."""
     phases: dict[str, float] = field(default_factory=dict)
-    """Seconds per phase of the run (see :data:`PHASES`), for profiling; never a verdict."""
+    """Seconds per phase of the run (see :data:`PHASES`) and CPU-seconds of the kernel (see
+    :data:`CPU_PHASES`), for profiling; never a verdict."""
 
 
 PHASES = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "kernel_stop")
 """What :attr:`Execution.phases` times: starting the sandboxed kernel until it answers, the
 grader's setup cell (Keras import, data), the student's cells, taking their evidence after
 each, the grader's closing cell (saving the models), and stopping the kernel."""
+CPU_PHASES = ("kernel_cpu", "cells_cpu")
+"""CPU-seconds, beside :data:`PHASES`' wall seconds: what the kernel's processes had used when
+its last cell ended (its start, its imports, the grader's two cells and the student's), and
+what they used while the student's cells ran, the notebook's own work (a process a cell started
+and did not reap is counted while it runs: one that ends uncounted between two samples is
+missed)."""
 
 
 def run_notebook(
@@ -117,7 +125,7 @@ def run_notebook(
     student_cells = list(nb.cells)
     nb.cells = [setup_cell, *student_cells, finish_cell]
     start = time.monotonic()
-    run = _Run(client, replies, sandbox, cell_timeout, dict.fromkeys(PHASES, 0.0))
+    run = _Run(client, replies, sandbox, cell_timeout, dict.fromkeys(PHASES + CPU_PHASES, 0.0))
     after = _timed(after_cell, run.phases, "evidence") if after_cell is not None else None
     try:
         with client.setup_kernel(env=env):
@@ -127,10 +135,16 @@ def run_notebook(
                 run.watchdog.start()
             with record_seconds(run.phases, "setup_cell"):
                 _run_setup(client, setup_cell, replies)
+            kernel_pid = getattr(km.provisioner, "pid", None)
+            before_cells = tree_cpu_seconds(kernel_pid) if kernel_pid else 0.0
             # The total timeout is the student's: kernel start-up and set-up do not count.
             run.student_cells(student_cells, time.monotonic() + total_timeout, after, before_cell)
+            if kernel_pid:
+                run.phases["cells_cpu"] = tree_cpu_seconds(kernel_pid) - before_cells
             with record_seconds(run.phases, "finish_cell"):
                 finish_error = _finish(client, run.cells, finish_cell, len(nb.cells) - 1, replies)
+            if kernel_pid:
+                run.phases["kernel_cpu"] = tree_cpu_seconds(kernel_pid)
             run.relay_ended_after_the_cells()
             stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
