@@ -8,11 +8,25 @@ one already kept mostly busy, and each runs slower than it would alone: measured
 the default is the number of notebooks the cores free to the grader hold, each counted at what
 it really keeps busy, never more than memory allows; ``-j N`` given by the user is used as it
 is.
+
+Other work on the machine takes cores away, counted by :func:`others_load`: the load average
+alone misleads in two ways that cost most on many cores. It is the host's, not this process's:
+in a container limited to 8 of a 96-core host's cores at load 60, every core of its quota may
+be free, and the raw figure would grade one notebook at a time. And it lags by about a minute:
+just after a batch (the grader's own, the previous one) has ended on 8 cores, it still says
+7, and the next batch would run at ``-j 1`` from start to end on an idle machine, a loss of up
+to 4x that the default must never make. So the load counted is the smaller of the average and
+what runs at this moment (the median of a few readings), scaled to the share of the host's
+cores this process may use.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import statistics
+import time
+from pathlib import Path
 
 BESIDE_KERNEL = {"smoke": 0.8, "standard": 0.4, "full": 0.2}
 """Cores one notebook keeps busy besides its kernel's arithmetic threads, by budget.
@@ -28,6 +42,52 @@ not measured."""
 
 UNKNOWN_BUDGET = BESIDE_KERNEL["smoke"]
 """A budget not in the table is counted as the costliest per notebook (never more jobs)."""
+
+
+LOADAVG = Path("/proc/loadavg")
+READINGS = 5
+"""How many times :func:`others_load` reads what runs now, :data:`READING_GAP_S` apart."""
+READING_GAP_S = 0.04
+
+
+def others_load(
+    cores: int,
+    *,
+    host_cores: int | None = None,
+    loadavg: Path | None = None,
+    readings: int = READINGS,
+) -> float:
+    """The load other work puts on the cores this process may use (see the module's text).
+
+    Args:
+        cores: the cores this process may use (:func:`grader.machine.cores`).
+        host_cores: the host's cores (``os.cpu_count()`` when None).
+        loadavg: where the kernel says its load (:data:`LOADAVG` when None: the 1-minute average
+            first, then ``running/threads``, the running count including this process).
+        readings: how many readings of what runs now to take the median of.
+
+    Returns 0 where the machine says nothing (not Linux).
+    """
+    averages: list[float] = []
+    running: list[int] = []
+    for n in range(max(1, readings)):
+        if n:
+            time.sleep(READING_GAP_S)
+        try:
+            fields = (loadavg or LOADAVG).read_text(encoding="ascii").split()
+            averages.append(float(fields[0]))
+            running.append(int(fields[3].partition("/")[0]) - 1)  # less this process
+        except (OSError, ValueError, IndexError):
+            return 0.0
+    return host_share(
+        min(averages[-1], statistics.median(running)), cores, host_cores or os.cpu_count() or 1
+    )
+
+
+def host_share(load: float, cores: int, host_cores: int) -> float:
+    """The part of the host's ``load`` that falls on ``cores`` of its ``host_cores``, spread
+    evenly over them (all of it when this process may use every core)."""
+    return max(0.0, load) * min(1.0, cores / max(1, host_cores))
 
 
 def busy_cores(threads_per_kernel: int, budget: str) -> float:

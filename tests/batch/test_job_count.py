@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from grader.batch import job_count as job_count_module
 from grader.batch import workers
-from grader.batch.job_count import BESIDE_KERNEL, busy_cores, job_count
+from grader.batch.job_count import BESIDE_KERNEL, busy_cores, host_share, job_count, others_load
 from grader.cli import main
 from tests.conftest import EXAMPLES
 
@@ -59,10 +60,59 @@ def test_a_budget_not_in_the_table_gets_no_more_jobs_than_the_costliest() -> Non
     assert job_count(32, budget="huge") == job_count(32, budget="smoke")
 
 
-def test_default_jobs_reads_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_jobs_reads_this_machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(workers, "cores", lambda: 8)
-    monkeypatch.setattr(os, "getloadavg", lambda: (4.0, 0.0, 0.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("4.00 3.00 2.00 5/300 1234\n")  # 4 running besides this process
+    monkeypatch.setattr(job_count_module, "LOADAVG", loadavg)
+    monkeypatch.setattr(job_count_module, "READING_GAP_S", 0.0)
     assert workers.default_jobs("standard") == 2
+
+
+def _loadavg(tmp_path: Path, average: float, running: int) -> Path:
+    path = tmp_path / "loadavg"
+    path.write_text(f"{average:.2f} 1.00 1.00 {running + 1}/400 4242\n")  # + this process
+    return path
+
+
+def test_a_stale_load_average_takes_no_cores_from_an_idle_machine(tmp_path: Path) -> None:
+    # A batch just ended on 8 cores: the 1-minute average still says 7, nothing runs now.
+    # Counting the average alone would grade the whole next batch at -j 1.
+    loadavg = _loadavg(tmp_path, 7.0, running=0)
+    assert others_load(8, host_cores=8, loadavg=loadavg, readings=1) == 0.0
+    assert job_count(8, load=0.0, budget="standard") == 5
+
+
+def test_work_that_runs_now_and_ran_all_minute_is_counted(tmp_path: Path) -> None:
+    assert others_load(8, host_cores=8, loadavg=_loadavg(tmp_path, 4.0, 6), readings=1) == 4.0
+    assert others_load(8, host_cores=8, loadavg=_loadavg(tmp_path, 6.0, 3), readings=1) == 3.0
+
+
+def test_a_containers_cores_carry_their_share_of_the_hosts_load(tmp_path: Path) -> None:
+    # 8 of a 96-core host's cores at load 60: about 5 of them busy, not all 8 and more.
+    loadavg = _loadavg(tmp_path, 60.0, running=60)
+    assert others_load(8, host_cores=96, loadavg=loadavg, readings=1) == pytest.approx(5.0)
+    assert job_count(8, load=5.0, budget="standard") == 2
+    assert host_share(3.0, 2, 2) == 3.0  # every core of the host: all of its load
+    assert host_share(-1.0, 2, 8) == 0.0
+
+
+def test_the_median_reading_of_what_runs_now_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "loadavg"
+    readings = iter([1, 9, 5, 5, 7])
+
+    class Changing(type(path)):  # type: ignore[misc]
+        def read_text(self, *args: t.Any, **kwargs: t.Any) -> str:
+            return f"9.00 1.00 1.00 {next(readings) + 1}/400 4242\n"
+
+    assert others_load(16, host_cores=16, loadavg=Changing(path), readings=5) == 5.0
+
+
+def test_no_load_file_means_no_load(tmp_path: Path) -> None:
+    assert others_load(8, host_cores=8, loadavg=tmp_path / "absent", readings=1) == 0.0
+    (tmp_path / "odd").write_text("nonsense\n")
+    assert others_load(8, host_cores=8, loadavg=tmp_path / "odd", readings=1) == 0.0
 
 
 def _record_jobs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
