@@ -135,16 +135,14 @@ def run_notebook(
                 run.watchdog.start()
             with record_seconds(run.phases, "setup_cell"):
                 _run_setup(client, setup_cell, replies)
-            kernel_pid = getattr(km.provisioner, "pid", None)
-            before_cells = tree_cpu_seconds(kernel_pid) if kernel_pid else 0.0
+            run.kernel_pid = getattr(km.provisioner, "pid", None)
+            before_cells = run.kernel_cpu()
             # The total timeout is the student's: kernel start-up and set-up do not count.
             run.student_cells(student_cells, time.monotonic() + total_timeout, after, before_cell)
-            if kernel_pid:
-                run.phases["cells_cpu"] = tree_cpu_seconds(kernel_pid) - before_cells
+            run.phases["cells_cpu"] = run.kernel_cpu() - before_cells
             with record_seconds(run.phases, "finish_cell"):
                 finish_error = _finish(client, run.cells, finish_cell, len(nb.cells) - 1, replies)
-            if kernel_pid:
-                run.phases["kernel_cpu"] = tree_cpu_seconds(kernel_pid)
+            run.phases["kernel_cpu"] = run.kernel_cpu()
             run.relay_ended_after_the_cells()
             stopping = time.monotonic()
     except (RuntimeError, OSError) as exc:
@@ -179,6 +177,19 @@ class _Run:
     cells: list[CellResult] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     watchdog: Watchdog | None = None
+    kernel_pid: int | None = None
+    """The sandbox launcher's (or the unsandboxed kernel's) process id, once started."""
+    cpu_seen: float = 0.0
+    """The most CPU-seconds the kernel's processes were seen to have used (see
+    :meth:`kernel_cpu`)."""
+
+    def kernel_cpu(self) -> float:
+        """CPU-seconds the kernel's processes have used so far, read after each cell: a kernel
+        that dies takes its figure with it, and keeps the last one read (its last cell's CPU
+        is then not counted)."""
+        if self.kernel_pid:
+            self.cpu_seen = max(self.cpu_seen, tree_cpu_seconds(self.kernel_pid))
+        return self.cpu_seen
 
     def student_cells(
         self,
@@ -200,6 +211,7 @@ class _Run:
                 before(index)
             ran = _run_cell(self.client, cell, index, self.cell_timeout, remaining, self.replies)
             self.phases["cells"] += ran.duration_s
+            self.kernel_cpu()
             self.cells.append(ran)
             if after is not None:
                 after(index)
