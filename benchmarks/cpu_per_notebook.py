@@ -1,7 +1,8 @@
 """CPU per graded notebook against the notebook's own CPU, per phase, in a batch (issue 27).
 
-Builds COUNT notebooks from the ``cifar10_transfer`` example submissions (each with a unique
-token, none served from another's cache entry), calibrates the reference once (untimed), then
+Builds COUNT copies of one ``cifar10_transfer`` example submission (``full_marks`` unless
+``--example`` names another: an honest notebook whose kernel lives to its end; each copy with a
+unique token, none served from another's cache entry), calibrates the reference once (untimed), then
 runs ``grader grade --force -j 1`` with each grader given (``--grader NAME=PATH``, alternated,
 ROUNDS times, so that the load other work puts on the machine falls on each alike) at each
 budget, sampling the CPU of the grader's whole process tree by role every 0.2 s (see
@@ -34,11 +35,12 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from batch_throughput import calibrate, make_hand_in
+from batch_throughput import EXAMPLES, calibrate
 from parallel_default import GRADER, TreeCpu
 
 SAMPLE_S = 0.2
@@ -57,6 +59,14 @@ class Run:
     kernel_cpu: float | None
     wall: dict[str, float]
     load: tuple[float, float]
+
+
+def make_hand_in(folder: Path, example: str, count: int) -> None:
+    nb = json.loads((EXAMPLES / f"{example}.ipynb").read_text())
+    folder.mkdir(parents=True)
+    for i in range(count):
+        nb["metadata"]["benchmark_token"] = uuid.uuid4().hex
+        (folder / f"student{i:03d}.ipynb").write_text(json.dumps(nb))
 
 
 def grade(name: str, grader: str, hand_in: Path, out: Path, budget: str, count: int) -> Run:
@@ -130,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=4, help="notebooks per run")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--example", default="full_marks", help="the submission copied")
     parser.add_argument("--budget", action="append", help="smoke (default), standard, ...")
     parser.add_argument(
         "--grader",
@@ -151,7 +162,7 @@ def main() -> None:
         if not args.shared_cache:
             os.environ["GRADER_CACHE_DIR"] = str(tmp_path / "cache")
         hand_in = tmp_path / "hand-in"
-        make_hand_in(hand_in, args.count)
+        make_hand_in(hand_in, args.example, args.count)
         for budget in budgets:
             calibrate(budget)
         for n in range(args.rounds):

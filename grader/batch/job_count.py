@@ -45,9 +45,9 @@ UNKNOWN_BUDGET = BESIDE_KERNEL["smoke"]
 
 
 LOADAVG = Path("/proc/loadavg")
-READINGS = 5
+READINGS = 3
 """How many times :func:`others_load` reads what runs now, :data:`READING_GAP_S` apart."""
-READING_GAP_S = 0.04
+READING_GAP_S = 0.02
 
 
 def others_load(
