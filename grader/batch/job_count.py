@@ -28,7 +28,7 @@ import statistics
 import time
 from pathlib import Path
 
-BESIDE_KERNEL = {"smoke": 0.8, "standard": 0.4, "full": 0.2}
+BESIDE_KERNEL = {"smoke": 0.8, "standard": 0.7, "full": 0.2}
 """Cores one notebook keeps busy besides its kernel's arithmetic threads, by budget.
 
 Measured at ``smoke`` (``benchmarks/parallel_default.py``, 2026-12-06, one arithmetic thread
@@ -37,8 +37,12 @@ and cells), 9 in its judge (its own ``import keras``, the data, the judging) and
 grader; the same notebooks take 14-20 s of wall time each at ``-j 1`` on a quiet machine
 (issue 27: 82 s for six), so one keeps 1.5-2.2 cores busy, and 1 + 0.8 is taken. Larger
 budgets train for longer against the same fixed costs (the imports, the judge's start), so the
-share beside the kernel shrinks with them: estimated from those fixed costs over longer cells,
-not measured."""
+share beside the kernel shrinks with them, but less than it seemed: at ``standard`` the same
+notebook's cells cost 12.9 CPU-seconds against 10.5 at ``smoke``, and the notebook 33 against
+30 (``benchmarks/cpu_per_notebook.py``, 2026-12-07), so its fixed costs are spread over about
+2.5 s more of a 14-20 s notebook, and 0.8 x 14 / 16.5 = 0.7 is taken (0.4 before this
+measurement, which put 5 notebooks on 8 cores where 4 hold). ``full`` trains minutes longer:
+estimated from the same fixed costs over its longer cells, not measured."""
 
 UNKNOWN_BUDGET = BESIDE_KERNEL["smoke"]
 """A budget not in the table is counted as the costliest per notebook (never more jobs)."""
@@ -117,7 +121,7 @@ def job_count(
 
     Example:
         >>> job_count(2), job_count(8), job_count(8, load=4.0)
-        (1, 5, 2)
+        (1, 4, 2)
     """
     free = max(0.0, cores - max(0.0, load))
     jobs = math.floor(free / busy_cores(threads_per_kernel, budget))
