@@ -23,7 +23,10 @@ recorded has its own CPU taken as the median of the runs that record it.
     python benchmarks/cpu_per_notebook.py [--count 4] [--rounds 1] [--budget smoke --budget
         standard] [--grader before=/path/to/grader --grader after=.venv/bin/grader]
 
-See docs/benchmarks.md, "CPU per graded notebook".
+Measured 2026-12-07 with ``--count 4 --shared-cache --budget smoke --budget standard`` on 2
+CPUs shared with other sessions (load 8.5-11.6): per notebook at ``smoke`` own 10.5, kernel
+else 6.5, judges 8.1, grader 5.0, all 30.1 CPU-s (2.88x own); at ``standard`` 13.4, 6.6, 8.1,
+5.6, all 33.7 (2.51x). See docs/benchmarks.md, "CPU per graded notebook".
 """
 
 from __future__ import annotations

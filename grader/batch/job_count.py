@@ -38,9 +38,9 @@ grader; the same notebooks take 14-20 s of wall time each at ``-j 1`` on a quiet
 (issue 27: 82 s for six), so one keeps 1.5-2.2 cores busy, and 1 + 0.8 is taken. Larger
 budgets train for longer against the same fixed costs (the imports, the judge's start), so the
 share beside the kernel shrinks with them, but less than it seemed: at ``standard`` the same
-notebook's cells cost 12.9 CPU-seconds against 10.5 at ``smoke``, and the notebook 33 against
-30 (``benchmarks/cpu_per_notebook.py``, 2026-12-07), so its fixed costs are spread over about
-2.5 s more of a 14-20 s notebook, and 0.8 x 14 / 16.5 = 0.7 is taken (0.4 before this
+notebook's cells cost 13.4 CPU-seconds against 10.5 at ``smoke``, and the notebook 33.7
+against 30.1 (``benchmarks/cpu_per_notebook.py``, 2026-12-07), so its fixed costs are spread
+over about 3 s more of a 14-20 s notebook, and 0.8 x 14 / 17 = 0.7 is taken (0.4 before this
 measurement, which put 5 notebooks on 8 cores where 4 hold). ``full`` trains minutes longer:
 estimated from the same fixed costs over its longer cells, not measured."""
 
