@@ -70,7 +70,7 @@ def others_load(
             first, then ``running/threads``, the running count including this process).
         readings: how many readings of what runs now to take the median of.
 
-    Returns 0 where the machine says nothing (not Linux).
+    Without that file (not Linux), the load average alone, where the system gives one; else 0.
     """
     averages: list[float] = []
     running: list[int] = []
@@ -82,10 +82,17 @@ def others_load(
             averages.append(float(fields[0]))
             running.append(int(fields[3].partition("/")[0]) - 1)  # less this process
         except (OSError, ValueError, IndexError):
-            return 0.0
+            return host_share(_load_average(), cores, host_cores or os.cpu_count() or 1)
     return host_share(
         min(averages[-1], statistics.median(running)), cores, host_cores or os.cpu_count() or 1
     )
+
+
+def _load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows has none
+        return 0.0
 
 
 def host_share(load: float, cores: int, host_cores: int) -> float:

@@ -109,10 +109,20 @@ def test_the_median_reading_of_what_runs_now_is_counted(tmp_path: Path) -> None:
     assert others_load(16, host_cores=16, loadavg=Changing(path), readings=5) == 5.0
 
 
-def test_no_load_file_means_no_load(tmp_path: Path) -> None:
-    assert others_load(8, host_cores=8, loadavg=tmp_path / "absent", readings=1) == 0.0
+def test_without_the_load_file_the_load_average_is_counted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Not Linux: the system's load average, as before, scaled to this process's cores.
+    monkeypatch.setattr(os, "getloadavg", lambda: (6.0, 0.0, 0.0))
+    assert others_load(8, host_cores=16, loadavg=tmp_path / "absent", readings=1) == 3.0
     (tmp_path / "odd").write_text("nonsense\n")
-    assert others_load(8, host_cores=8, loadavg=tmp_path / "odd", readings=1) == 0.0
+    assert others_load(8, host_cores=8, loadavg=tmp_path / "odd", readings=1) == 6.0
+
+    def none() -> tuple[float, float, float]:
+        raise OSError("no load average")
+
+    monkeypatch.setattr(os, "getloadavg", none)
+    assert others_load(8, host_cores=8, loadavg=tmp_path / "absent", readings=1) == 0.0
 
 
 def _record_jobs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
