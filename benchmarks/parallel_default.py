@@ -13,8 +13,9 @@ alike. For each it prints the median over the rounds of:
   printed beside it;
 * the cores that tree kept busy (its CPU-seconds over the wall time): at ``-j 1``, what one
   notebook really keeps busy, the figure :mod:`grader.batch.job_count` counts with;
-* that CPU split by process (kernels, judges, the grader and its workers), and the wall seconds
-  per phase of a notebook from each ``result.json``'s ``timings``;
+* that CPU split by process (kernels, judges, the grader and its workers), the notebook's own
+  CPU (its cells', ``cells_cpu`` in each ``result.json``'s ``timings``) against the rest, and
+  the wall seconds per phase of a notebook from the same ``timings``;
 
 with the load average before and after every run and which ``-j`` the default chose.
 
@@ -56,6 +57,9 @@ EXAMPLES = ROOT / "assignments" / "cifar10_transfer" / "submissions"
 GRADER = str(Path(sys.executable).parent / "grader")
 CONFIGS = {"-j 1": ["-j", "1"], "-j 2": ["-j", "2"], "default": []}
 PHASES = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "checks", "reports")
+KERNEL_CPU = ("cells_cpu", "kernel_cpu")
+"""CPU-seconds a result's timings give: the student's cells' (the notebook's own) and the
+kernel's in all (see grader.execute.run.CPU_PHASES)."""
 ROLES = ("kernels", "judges", "grader")
 SAMPLE_S = 0.2
 
@@ -156,7 +160,7 @@ def timed(config: str, hand_in: Path, out: Path, budget: str, count: int) -> Run
     phases: dict[str, list[float]] = defaultdict(list)
     for result in out.glob("*/result.json"):
         timings = json.loads(result.read_text())["timings"]
-        for name in PHASES:
+        for name in PHASES + KERNEL_CPU:
             phases[name].append(timings.get(name, 0.0))
     return Run(
         config,
@@ -205,6 +209,19 @@ def report(runs: list[Run], count: int, budget: str, load: tuple[float, float]) 
             f" {statistics.median(r.tree[n] / count for r in mine):9.1f}" for n in ROLES
         )
         print(f"{config:<8}{cells}")
+    print("\nCPU-seconds per notebook: the notebook's own (its cells') against the rest")
+    heads = ("own", "kernel else", "judges", "grader", "all / own")
+    print(f"{'run':<8}" + "".join(f" {h:>11}" for h in heads))
+    for config, mine in by_config.items():
+        own = statistics.median(r.phases.get("cells_cpu", 0.0) for r in mine)
+        kernels = statistics.median(r.tree["kernels"] / count for r in mine)
+        judges = statistics.median(r.tree["judges"] / count for r in mine)
+        grader = statistics.median(r.tree["grader"] / count for r in mine)
+        ratio = (kernels + judges + grader) / own if own else float("nan")
+        print(
+            f"{config:<8} {own:11.1f} {kernels - own:11.1f} {judges:11.1f} {grader:11.1f} "
+            f"{ratio:11.2f}"
+        )
     print("\nwall seconds per notebook by phase (from result.json timings, median of the means)")
     print(f"{'run':<8}" + "".join(f" {name[:11]:>11}" for name in PHASES))
     for config, mine in by_config.items():

@@ -234,8 +234,9 @@ class GradeResult:
     timings: dict[str, float]
     """Seconds spent per stage: ``execute``, ``calibrate``, ``checks``, ``total``, and the
     profile of a graded notebook: ``rubric``, ``data``, ``sandbox``, ``kernel_start``,
-    ``setup_cell``, ``cells``, ``evidence``, ``finish_cell``, ``kernel_stop``, ``reports``.
-    Recorded for every grade, never read by a verdict."""
+    ``setup_cell``, ``cells``, ``evidence``, ``finish_cell``, ``kernel_stop``, ``reports``;
+    and the kernel's CPU-seconds, ``kernel_cpu`` and ``cells_cpu`` (its cells' own). Recorded
+    for every grade, never read by a verdict."""
     versions: dict[str, str]
     """Versions of the grader, Python, Keras, TensorFlow and NumPy."""
     notices: list[str] = field(default_factory=list)

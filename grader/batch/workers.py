@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import keras_env
-from grader.batch.job_count import job_count
+from grader.batch.job_count import job_count, others_load
 from grader.batch.process_pool import ProcessPool, WorkerDied
 from grader.exceptions import GraderError, MissingExtraError, SchedulerError
 from grader.machine import cores
@@ -92,7 +92,7 @@ def default_jobs(budget: str) -> int:
 
     return job_count(
         cores(),
-        load=os.getloadavg()[0],
+        load=others_load(cores()),
         threads_per_kernel=ARITHMETIC_THREADS,
         budget=budget,
         memory_jobs=int(psutil.virtual_memory().available // MEMORY_PER_JOB),

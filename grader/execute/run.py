@@ -43,6 +43,7 @@ from grader.execute.outcomes import RELAY_OUTCOME, cell_incidents
 from grader.results import CellResult, Incident
 from grader.sandbox.kernel import Sandbox
 from grader.sandbox.limits import MB
+from grader.sandbox.processes import tree_cpu_seconds
 from grader.sandbox.watchdog import Watchdog
 
 
@@ -61,13 +62,20 @@ class Execution:
     incidents: list[Incident] = field(default_factory=list)
     """Limits the notebook ran into, in order."""
     phases: dict[str, float] = field(default_factory=dict)
-    """Seconds per phase of the run (see :data:`PHASES`), for profiling; never a verdict."""
+    """Seconds per phase of the run (see :data:`PHASES`) and CPU-seconds of the kernel (see
+    :data:`CPU_PHASES`), for profiling; never a verdict."""
 
 
 PHASES = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "kernel_stop")
 """What :attr:`Execution.phases` times: starting the sandboxed kernel until it answers, the
 grader's setup cell (Keras import, data), the student's cells, taking their evidence after
 each, the grader's closing cell (saving the models), and stopping the kernel."""
+CPU_PHASES = ("kernel_cpu", "cells_cpu")
+"""CPU-seconds, beside :data:`PHASES`' wall seconds: what the kernel's processes had used when
+its last cell ended (its start, its imports, the grader's two cells and the student's), and
+what they used while the student's cells ran, the notebook's own work (a process a cell started
+and did not reap is counted while it runs: one that ends uncounted between two samples is
+missed)."""
 
 
 def run_notebook(
@@ -113,7 +121,7 @@ def run_notebook(
     km, client = _client(nb, workdir, sandbox, cell_timeout, replies, started)
     cells = _Cells.around(nb, setup, finish)
     start = time.monotonic()
-    run = _Run(client, replies, sandbox, cell_timeout, dict.fromkeys(PHASES, 0.0))
+    run = _Run(client, replies, sandbox, cell_timeout, dict.fromkeys(PHASES + CPU_PHASES, 0.0))
     after = _timed(after_cell, run.phases, "evidence") if after_cell is not None else None
     try:
         with client.setup_kernel(env=env):
@@ -171,6 +179,19 @@ class _Run:
     cells: list[CellResult] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     watchdog: Watchdog | None = None
+    kernel_pid: int | None = None
+    """The sandbox launcher's (or the unsandboxed kernel's) process id, once started."""
+    cpu_seen: float = 0.0
+    """The most CPU-seconds the kernel's processes were seen to have used (see
+    :meth:`kernel_cpu`)."""
+
+    def kernel_cpu(self) -> float:
+        """CPU-seconds the kernel's processes have used so far, read after each cell: a kernel
+        that dies takes its figure with it, and keeps the last one read (its last cell's CPU
+        is then not counted)."""
+        if self.kernel_pid:
+            self.cpu_seen = max(self.cpu_seen, tree_cpu_seconds(self.kernel_pid))
+        return self.cpu_seen
 
     def through(
         self,
@@ -187,11 +208,15 @@ class _Run:
             self.watchdog.start()
         with record_seconds(self.phases, "setup_cell"):
             run_setup(self.client, cells.setup, self.replies)
+        self.kernel_pid = getattr(km.provisioner, "pid", None)
+        before_cells = self.kernel_cpu()
         # The total timeout is the student's: kernel start-up and set-up do not count.
         self.student_cells(cells.student, time.monotonic() + total_timeout, after, before)
+        self.phases["cells_cpu"] = self.kernel_cpu() - before_cells
         with record_seconds(self.phases, "finish_cell"):
             closing = len(cells.student) + 1
             finish_error = run_closing(self.client, self.cells, cells.finish, closing, self.replies)
+        self.phases["kernel_cpu"] = self.kernel_cpu()
         self.relay_ended_after_the_cells()
         return finish_error
 
@@ -215,6 +240,7 @@ class _Run:
                 before(index)
             ran = run_cell(self.client, cell, index, self.cell_timeout, remaining, self.replies)
             self.phases["cells"] += ran.duration_s
+            self.kernel_cpu()
             self.cells.append(ran)
             if after is not None:
                 after(index)

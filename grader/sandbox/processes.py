@@ -72,3 +72,24 @@ def kill_process(pid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU-seconds ``pid`` has used, user and system, with those of the children it reaped
+    (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # utime, stime, cutime, cstime: fields 14-17, counted after the command name's ")".
+        fields = stat[stat.rindex(")") + 2 :].split()[11:15]
+        return sum(int(f) for f in fields) / TICKS_PER_S
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU-seconds used so far by ``pid`` and every process below it (those still running,
+    and those they reaped)."""
+    return sum(cpu_seconds(p) for p in (pid, *descendants(pid)))

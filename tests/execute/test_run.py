@@ -213,3 +213,28 @@ def test_a_run_leaves_no_socket_of_its_kernel_client_open(tmp_path: Path) -> Non
         )
         gc.collect()
     assert [str(w.message) for w in caught if "Unclosed socket" in str(w.message)] == []
+
+
+BURN = "import time\nend = time.process_time() + {s}\nwhile time.process_time() < end:\n    pass"
+
+
+def test_the_cells_cpu_is_the_students_cells_own_work(tmp_path: Path) -> None:
+    # Issue 27 measures the grader's overhead against the notebook's own CPU: the cells' CPU
+    # (a child process they ran included) must be told from the kernel's start and imports.
+    burn = BURN.format(s=1.0)
+    child = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {burn!r}])"
+    run, _ = execute(tmp_path, [burn, child, "import time\ntime.sleep(1)"])
+    assert [c.status for c in run.cells] == ["ok", "ok", "ok"]
+    assert 1.9 <= run.phases["cells_cpu"] < 3.5, run.phases
+    # Its start and the grader's setup cell (Keras) cost the kernel more than nothing.
+    assert run.phases["kernel_cpu"] > run.phases["cells_cpu"] + 0.5, run.phases
+
+
+def test_a_kernel_that_dies_keeps_the_cpu_its_cells_were_seen_to_use(tmp_path: Path) -> None:
+    # Its processes are gone when the cells end: the figure read after its last living cell
+    # stands, never a negative one.
+    die = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    run, _ = execute(tmp_path, [BURN.format(s=1.0), die])
+    assert run.cells[1].error_name == "DeadKernelError"
+    assert 0.9 <= run.phases["cells_cpu"] < 2.5, run.phases
+    assert run.phases["kernel_cpu"] >= run.phases["cells_cpu"], run.phases
