@@ -76,7 +76,9 @@ def prepare_data(
         held_back: how many test images the kernel never receives.
         secret: the grader's secret; this installation's when None.
     """
-    return _prepared(dataset, data_dir, seed, held_back, secret or grader_secret())
+    # The cache folder is part of the key: a process that points GRADER_CACHE_DIR elsewhere
+    # (a test, a library caller) gets files in the folder it now names.
+    return _prepared(dataset, data_dir, seed, held_back, secret or grader_secret(), cache_dir())
 
 
 def assignment_data(spec: Assignment, options: GradeOptions) -> dict[str, t.Any]:
@@ -95,9 +97,9 @@ def assignment_data(spec: Assignment, options: GradeOptions) -> dict[str, t.Any]
 
 @functools.cache
 def _prepared(
-    dataset: str, data_dir: Path | None, seed: int, held_back: int, secret: str
+    dataset: str, data_dir: Path | None, seed: int, held_back: int, secret: str, cache: Path
 ) -> PreparedData:
-    folder = cache_dir() / "data"
+    folder = cache / "data"
     ds = sets.load(dataset, data_dir=data_dir, seed=seed, secret=secret, cache=folder)
     visible, held_out = sets.hold_out(ds, held_back, seed, secret)
     fingerprint = data_fingerprint(visible, held_out)
