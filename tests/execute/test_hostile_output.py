@@ -328,8 +328,8 @@ def test_a_flood_of_many_part_messages_stops_its_kernel_beside_an_honest_noteboo
     assert floods.peak < 768 * 2**20, (floods.plain, floods.peak)
     flood = floods.result("flood_parts")
     assert flood.outcome == "message_too_large", flood.incidents
-    # Named in the cell during which the grader saw the relay end: the flood's, or the next
-    # (on a busy machine the relay may still be reading the first message), never reached.
+    # Named in the cell during which the grader saw the relay end: the flood's, or the waiting
+    # cell after it (on a busy machine the relay may still be reading the first message).
     assert [i.outcome for i in flood.incidents] == ["message_too_large"]
     assert "over the 16 MiB the grader accepts" in flood.incidents[0].detail
     assert any("the grader stopped the kernel" in n for n in flood.notices), flood.notices
