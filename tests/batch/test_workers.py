@@ -134,24 +134,34 @@ def test_local_workers_survive_crashing_hanging_and_broken_notebooks(tmp_path: P
 def test_accuracies_are_the_same_at_j1_j2_and_in_a_warm_kernel(tmp_path: Path) -> None:
     """Issue 24.6: wrong_kernel_size measured 70.5% / 65.2% at -j 1 and 71.0% / 63.3% at -j 2,
     because the kernel's thread count followed -j."""
-    hand_in = tmp_path / "hand-in"
-    hand_in.mkdir()
-    for sid in ("cold", "warm"):
-        unique_copy("wrong_kernel_size", hand_in / f"{sid}.ipynb")
+    # At -j 1 "warm" runs in the kernel started while "cold" ran. At -j 2 each notebook has a
+    # worker of its own, started alike: one of them is wrong_kernel_size (a second would be
+    # graded under the same conditions), the other a one-cell notebook, so that two workers run.
+    batches = {"1": ("cold", "warm"), "2": ("cold", "one_cell")}
     measured: dict[str, tuple[object, ...]] = {}
-    for jobs in ("1", "2"):
+    for jobs, sids in batches.items():
+        hand_in = tmp_path / f"hand-in-j{jobs}"
+        hand_in.mkdir()
+        for sid in sids:
+            if sid == "one_cell":
+                notebook_with(hand_in / f"{sid}.ipynb", "print('a second worker')")
+            else:
+                unique_copy("wrong_kernel_size", hand_in / f"{sid}.ipynb")
         out = tmp_path / f"out-j{jobs}"
         outcome = grade_cli(hand_in, out, "-j", jobs, "--force")
         assert outcome.exit_code == 0, outcome.output
-        # At -j 1 "warm" runs in the kernel started while "cold" ran; at -j 2 each has a worker.
-        for sid in ("cold", "warm"):
+        where = json.loads((out / "batch.json").read_text())["where"]
+        assert where == ("this process" if jobs == "1" else "2 local worker processes"), where
+        for sid in sids:
+            if sid == "one_cell":
+                continue
             result = GradeResult.from_json((out / sid / "result.json").read_text())
             measured[f"-j {jobs} {sid}"] = tuple(
                 (c.id, c.details["accuracy"], c.details["reference_accuracy"])
                 for c in result.checks
                 if c.id in ACCURACY
             )
-    assert len(set(measured.values())) == 1, measured
+    assert len(measured) == 3 and len(set(measured.values())) == 1, measured
 
 
 def test_sigkill_mid_batch_then_the_same_command_resumes(tmp_path: Path) -> None:

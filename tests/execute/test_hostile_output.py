@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -247,36 +248,6 @@ IOPUB_FLOOD = (
     "    k.iopub_socket.send_multipart(k.session.serialize(msg))\n"
     "print('sent')"
 )
-
-
-@pytest.mark.notebook
-def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(
-    tmp_path: Path, plain_rss: int
-) -> None:
-    (tmp_path / "batch").mkdir()
-    shutil.copy(EXAMPLES / "full_marks.ipynb", tmp_path / "batch" / "honest.ipynb")
-    nbformat.write(notebook(IOPUB_FLOOD, AFTER), tmp_path / "batch" / "flood.ipynb")
-    # The grader's memory for a plain notebook (the module's baseline), then for the batch.
-    plain = plain_rss
-    batch = grade_measured(tmp_path / "batch", tmp_path / "out")
-    # 1 GiB was sent; the grader never held a message of it (+1.5 GB per GiB when it did).
-    print(f"grader peak RSS: plain {plain / 2**20:.0f} MiB, honest beside the flood "
-          f"{batch / 2**20:.0f} MiB")  # fmt: skip
-    assert batch - plain < 256 * 2**20, (plain, batch)
-    out = tmp_path / "out"
-    flood = GradeResult.from_json((out / "flood" / "result.json").read_text())
-    assert flood.outcome == "output_truncated", flood.incidents
-    assert [c.status for c in flood.cells] == ["ok", "ok"]
-    assert "more than 8 MiB, dropped unread" in flood.incidents[0].detail
-    executed = nbformat.read(out / "flood" / "executed.ipynb", as_version=4)
-    assert stdout(executed.cells[1]) == "after\n"  # the reconnected kernel runs on
-    # The honest notebook, graded in the same grader process as the flood, scores as alone.
-    honest = GradeResult.from_json((out / "honest" / "result.json").read_text())
-    golden = json.loads((GOLDENS / "full_marks.json").read_text())
-    assert {c.id: c.status for c in honest.checks} == golden["checks"]
-    assert honest.score == golden["score"] and honest.incidents == []
-
-
 MULTIPART_FLOOD = (
     # Issue 23's last gap: messages of many parts, each far below the 8 MiB part bound. libzmq
     # hands a message over only whole, so whichever process receives one holds all of it.
@@ -287,38 +258,82 @@ MULTIPART_FLOOD = (
     "    k.iopub_socket.send_multipart(k.session.serialize(msg) + [part] * 256, copy=False)\n"
     "print('sent')"
 )
+RELAY_WAIT = (
+    # The flood is sent asynchronously: on a busy machine the kernel's relay can still be
+    # reading its first message when the flood's cell ends. Long enough for the relay to end
+    # during this cell rather than after the last one; stopped with the kernel, it costs nothing.
+    "import time\ntime.sleep(120)\nprint('after')"
+)
+
+
+@dataclass(frozen=True)
+class Floods:
+    """One ``-j 1`` batch of both IOPub floods and an honest notebook, graded after them."""
+
+    out: Path
+    plain: int
+    """The grader's peak RSS grading a one-cell notebook (:func:`plain_rss`)."""
+    peak: int
+    """The grader's peak RSS over the whole batch."""
+
+    def result(self, stem: str) -> GradeResult:
+        return GradeResult.from_json((self.out / stem / "result.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def floods(tmp_path_factory: pytest.TempPathFactory, plain_rss: int) -> Floods:
+    """The two floods through the kernel's own IOPub session share one grader process: each
+    runs in a kernel of its own, and the honest notebook after both must score as alone. One
+    batch instead of one per flood spares a full-marks notebook run and a grader start; the
+    grader's peak bounds both floods at once (either, received whole, takes it past 1.3 GB)."""
+    folder = tmp_path_factory.mktemp("floods")
+    (folder / "batch").mkdir()
+    nbformat.write(notebook(IOPUB_FLOOD, AFTER), folder / "batch" / "flood_iopub.ipynb")
+    nbformat.write(notebook(MULTIPART_FLOOD, RELAY_WAIT), folder / "batch" / "flood_parts.ipynb")
+    shutil.copy(EXAMPLES / "full_marks.ipynb", folder / "batch" / "honest.ipynb")
+    peak = grade_measured(folder / "batch", folder / "out")
+    print(f"grader peak RSS: plain {plain_rss / 2**20:.0f} MiB, honest beside both floods "
+          f"{peak / 2**20:.0f} MiB")  # fmt: skip
+    return Floods(folder / "out", plain_rss, peak)
+
+
+def honest_scores_as_alone(floods: Floods) -> None:
+    """The honest notebook, graded in the same grader process as the floods, scores as alone."""
+    honest = floods.result("honest")
+    golden = json.loads((GOLDENS / "full_marks.json").read_text())
+    assert {c.id: c.status for c in honest.checks} == golden["checks"]
+    assert honest.score == golden["score"] and honest.incidents == []
+
+
+@pytest.mark.notebook
+def test_an_iopub_flood_is_refused_unread_beside_an_honest_notebook(floods: Floods) -> None:
+    # 1 GiB was sent; the grader never held a message of it (+1.5 GB per GiB when it did).
+    assert floods.peak - floods.plain < 256 * 2**20, (floods.plain, floods.peak)
+    flood = floods.result("flood_iopub")
+    assert flood.outcome == "output_truncated", flood.incidents
+    assert [c.status for c in flood.cells] == ["ok", "ok"]
+    assert "more than 8 MiB, dropped unread" in flood.incidents[0].detail
+    executed = nbformat.read(floods.out / "flood_iopub" / "executed.ipynb", as_version=4)
+    assert stdout(executed.cells[1]) == "after\n"  # the reconnected kernel runs on
+    honest_scores_as_alone(floods)
 
 
 @pytest.mark.notebook
 def test_a_flood_of_many_part_messages_stops_its_kernel_beside_an_honest_notebook(
-    tmp_path: Path,
+    floods: Floods,
 ) -> None:
-    for name in ("plain", "batch"):
-        (tmp_path / name).mkdir()
-    nbformat.write(notebook(AFTER), tmp_path / "plain" / "plain.ipynb")
-    shutil.copy(EXAMPLES / "full_marks.ipynb", tmp_path / "batch" / "honest.ipynb")
-    nbformat.write(notebook(MULTIPART_FLOOD, AFTER), tmp_path / "batch" / "flood.ipynb")
-    plain = grade_measured(tmp_path / "plain", tmp_path / "plain-out")
-    batch = grade_measured(tmp_path / "batch", tmp_path / "out")
     # 2 GiB were sent in 4 MiB parts; the kernel's relay, a process of its own, ended on the
     # first message: the grader (VmHWM counts no child) never held any of it. Received
     # whole, one message alone would take the grader past 1.3 GB.
-    print(f"grader peak RSS: plain {plain / 2**20:.0f} MiB (calibration included), honest "
-          f"beside the flood {batch / 2**20:.0f} MiB")  # fmt: skip
-    assert batch < 768 * 2**20, (plain, batch)
-    out = tmp_path / "out"
-    flood = GradeResult.from_json((out / "flood" / "result.json").read_text())
+    assert floods.peak < 768 * 2**20, (floods.plain, floods.peak)
+    flood = floods.result("flood_parts")
     assert flood.outcome == "message_too_large", flood.incidents
-    # Named in the cell during which the grader saw the relay end: the flood's, or the next
-    # (on a busy machine the relay may still be reading the first message).
+    # Named in the cell during which the grader saw the relay end: the flood's, or the waiting
+    # cell after it (on a busy machine the relay may still be reading the first message).
     assert [i.outcome for i in flood.incidents] == ["message_too_large"]
     assert "over the 16 MiB the grader accepts" in flood.incidents[0].detail
     assert any("the grader stopped the kernel" in n for n in flood.notices), flood.notices
-    # The honest notebook, graded in the same grader process, scores as alone.
-    honest = GradeResult.from_json((out / "honest" / "result.json").read_text())
-    golden = json.loads((GOLDENS / "full_marks.json").read_text())
-    assert {c.id: c.status for c in honest.checks} == golden["checks"]
-    assert honest.score == golden["score"] and honest.incidents == []
+    honest_scores_as_alone(floods)
 
 
 COMM_FLOOD = (

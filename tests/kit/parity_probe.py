@@ -1,17 +1,20 @@
 """Run example notebooks' code under the grader's kernel runtime, then judge them both ways.
 
-Usage: ``python -m tests.kit.parity_probe KIT ASSIGNMENT OUT.json NOTEBOOK...``
+Usage: ``python -m tests.kit.parity_probe KIT OUT.json ASSIGNMENT=NOTEBOOK...``
 
-For each notebook, in this one process (a subprocess of the test, since the runtime patches
-Keras): the grader's kernel runtime is installed as the setup cell installs it (the kit's data
-served, a tiny training budget, fit records and snapshots written), the notebook's code cells
-run in a fresh namespace (a failing cell is skipped, as in a kernel), then
+For each notebook (of any of the kit's assignments), in this one process (a subprocess of the
+test, since the runtime patches Keras): the grader's kernel runtime is installed as the setup
+cell installs it (the kit's data served, a tiny training budget, fit records and snapshots
+written), the notebook's code cells run in a fresh namespace (a failing cell is skipped, as in
+a kernel), then
 
 - ``kit.check(namespace)`` judges the live models (the in-notebook path), and
 - the runtime's ``finish`` saves the artefacts, which are read back by the judge's
   ``read_artefacts`` and judged by the production checks (the grading path).
 
-Both verdicts, status and message, go to OUT.json.
+Both verdicts, status and message, go to OUT.json, by assignment then notebook. One process
+for every assignment's examples: Keras and the grader are imported once, not once per
+assignment (seconds of CPU each).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def _code(source: str) -> str:
     )
 
 
-def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
+def main(kit: Path, out: Path, notebooks: list[tuple[str, Path]]) -> None:
     from grader.artefacts.folder import read_artefacts
     from grader.checks.base import CheckContext, run_check
     from grader.course import use_course
@@ -42,10 +45,10 @@ def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
     from grader.rubric.load import load_assignment
 
     use_course(kit)
-    spec = load_assignment(assignment)
-    assert spec.kit is not None
-    found: dict[str, dict[str, dict[str, list[str]]]] = {}
-    for notebook in notebooks:
+    found: dict[str, dict[str, dict[str, dict[str, list[str]]]]] = {}
+    for assignment, notebook in notebooks:
+        spec = load_assignment(assignment)
+        assert spec.kit is not None
         artefacts = Path(tempfile.mkdtemp(prefix="kit-parity-"))
         data = live.run_in_process(
             spec,
@@ -67,7 +70,7 @@ def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
             read_artefacts(artefacts), spec, data.visible, data.held_out, spec.plan("smoke"), {}
         )
         graded = {c.id: run_check(c, ctx) for c in spec.checks}
-        found[notebook.stem] = {
+        found.setdefault(assignment, {})[notebook.stem] = {
             "live": {c.id: [c.status, c.message] for c in report.checks},
             "graded": {i: [c.status, c.message] for i, c in graded.items()},
         }
@@ -76,5 +79,9 @@ def main(kit: Path, assignment: str, out: Path, notebooks: list[Path]) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("MPLBACKEND", "Agg")
-    kit_folder, name, out_file, *paths = sys.argv[1:]
-    main(Path(kit_folder), name, Path(out_file), [Path(p) for p in paths])
+    kit_folder, out_file, *pairs = sys.argv[1:]
+    main(
+        Path(kit_folder),
+        Path(out_file),
+        [(name, Path(path)) for name, path in (pair.split("=", 1) for pair in pairs)],
+    )

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import typing as t
 import zipfile
 from pathlib import Path
 
@@ -180,26 +181,40 @@ def parity_examples(assignment: str) -> list[Path]:
     return [folder / f"{name}.ipynb" for name in dict.fromkeys(chosen)]
 
 
+KERAS = [n for n in available() if load_assignment(n).torch is None]
+"""The assignments whose kits the live check judges (a PyTorch assignment's kit is tested in
+test_kit_torch.py)."""
+
+
+@pytest.fixture(scope="module")
+def parity(built: BuiltKit, tmp_path_factory: pytest.TempPathFactory) -> dict[str, t.Any]:
+    """Every Keras assignment's parity examples run and judged both ways, in one probe process
+    (tests/kit/parity_probe.py): Keras is imported once for all of them, not once per
+    assignment. Returns the probe's findings by assignment, then example."""
+    out = tmp_path_factory.mktemp("parity") / "parity.json"
+    pairs = [f"{name}={path}" for name in KERAS for path in parity_examples(name)]
+    done = subprocess.run(
+        [*PROBE, str(built.folder), str(out), *pairs],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found: dict[str, t.Any] = json.loads(out.read_text())
+    return found
+
+
 @pytest.mark.notebook
-# The live check judges Keras models; a PyTorch assignment's kit is tested in test_kit_torch.py.
-@pytest.mark.parametrize("assignment", [n for n in available() if load_assignment(n).torch is None])
+@pytest.mark.parametrize("assignment", KERAS)
 def test_the_in_notebook_check_gives_the_grading_verdicts(
-    built: BuiltKit, assignment: str, tmp_path: Path
+    built: BuiltKit, assignment: str, parity: dict[str, t.Any]
 ) -> None:
     """Examples' code runs under the kernel runtime (tests/kit/parity_probe.py); the
     live check and the production checks on the saved artefacts agree, message for message
     where the whole check runs live, and with the goldens."""
-    examples = parity_examples(assignment)
-    out = tmp_path / "parity.json"
-    done = subprocess.run(
-        [*PROBE, str(built.folder), assignment, str(out), *map(str, examples)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(out.read_text())
+    found = parity[assignment]
+    assert set(found) == {p.stem for p in parity_examples(assignment)}
     spec = load_assignment(built.folder / "assignments" / assignment)
     kinds = {c.id: c.kind for c in spec.checks}
     expected = goldens(assignment)
