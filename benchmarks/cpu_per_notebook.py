@@ -35,18 +35,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from batch_throughput import EXAMPLES, calibrate
-from parallel_default import GRADER, TreeCpu
+from parallel_default import GRADER, sampled
 
-SAMPLE_S = 0.2
 WALL = ("kernel_start", "setup_cell", "cells", "evidence", "finish_cell", "checks", "reports")
 
 
@@ -76,16 +73,7 @@ def grade(name: str, grader: str, hand_in: Path, out: Path, budget: str, count: 
     load_before = os.getloadavg()[0]
     command = [grader, "grade", str(hand_in), "-a", "cifar10_transfer", "--budget", budget]
     command += ["--out", str(out), "--force", "-j", "1"]
-    tree = TreeCpu()
-    started = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    root = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        tree.sample(root)
-        time.sleep(SAMPLE_S)
-    seconds = time.monotonic() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed with status {proc.returncode}")
+    tree, seconds, _ = sampled(command)
     timings = [json.loads(p.read_text())["timings"] for p in out.glob("*/result.json")]
     if len(timings) != count:
         raise SystemExit(f"{' '.join(command)} wrote {len(timings)} results, not {count}")

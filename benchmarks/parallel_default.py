@@ -138,11 +138,9 @@ def machine_busy(before: t.Any) -> float:
     return float(sum(after) - sum(before) - idle)
 
 
-def timed(config: str, hand_in: Path, out: Path, budget: str, count: int) -> Run:
-    load_before = os.getloadavg()[0]
-    rusage_before, cpu_before = children_cpu(), psutil.cpu_times()
-    command = [GRADER, "grade", str(hand_in), "-a", "cifar10_transfer", "--budget", budget]
-    command += ["--out", str(out), "--force", *CONFIGS[config]]
+def sampled(command: list[str]) -> tuple[TreeCpu, float, str]:
+    """Run ``command`` to its end, sampling its process tree's CPU: the tree's CPU, the wall
+    seconds and what it printed (a failed command ends the benchmark)."""
     tree = TreeCpu()
     started = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -154,6 +152,15 @@ def timed(config: str, hand_in: Path, out: Path, budget: str, count: int) -> Run
     stdout = proc.stdout.read() if proc.stdout else ""
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed with status {proc.returncode}")
+    return tree, seconds, stdout
+
+
+def timed(config: str, hand_in: Path, out: Path, budget: str, count: int) -> Run:
+    load_before = os.getloadavg()[0]
+    rusage_before, cpu_before = children_cpu(), psutil.cpu_times()
+    command = [GRADER, "grade", str(hand_in), "-a", "cifar10_transfer", "--budget", budget]
+    command += ["--out", str(out), "--force", *CONFIGS[config]]
+    tree, seconds, stdout = sampled(command)
     found = re.search(r"(\d+) graded \(([^)]*)\)", stdout)
     if not found or int(found.group(1)) != count:
         raise SystemExit(f"{' '.join(command)} did not grade {count} notebooks:\n{stdout}")

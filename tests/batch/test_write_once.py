@@ -145,9 +145,9 @@ class CannedExecutor:
             yield TaskResult(task.student_id, result, EXECUTED, duration_s=1.0)
 
 
-def test_a_batch_renders_and_writes_each_submission_once(
-    tmp_path: Path, counts: Counts, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def canned_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A hand-in of three copies of ``full_marks``, graded by :class:`CannedExecutor`."""
+
     @contextlib.contextmanager
     def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[CannedExecutor]:
         yield CannedExecutor()
@@ -157,6 +157,13 @@ def test_a_batch_renders_and_writes_each_submission_once(
     hand_in.mkdir()
     for sid in STUDENTS:
         (hand_in / f"{sid}.ipynb").write_bytes((EXAMPLES / "full_marks.ipynb").read_bytes())
+    return hand_in
+
+
+def test_a_batch_renders_and_writes_each_submission_once(
+    tmp_path: Path, counts: Counts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hand_in = canned_batch(tmp_path, monkeypatch)
     out = tmp_path / "out"
     summary = grade_batch([hand_in], assignment="cifar10_transfer", out=out, options=SMOKE)
     assert [e.status for e in summary.entries] == ["graded"] * 3
@@ -219,15 +226,7 @@ def test_a_reviewed_class_is_written_once_with_its_decisions(
     from grader.review.db import ReviewDB
     from grader.review.merge import OverrideDecision
 
-    @contextlib.contextmanager
-    def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[CannedExecutor]:
-        yield CannedExecutor()
-
-    monkeypatch.setattr(batch_module, "open_executor", open_executor)
-    hand_in = tmp_path / "hand-in"
-    hand_in.mkdir()
-    for sid in STUDENTS:
-        (hand_in / f"{sid}.ipynb").write_bytes((EXAMPLES / "full_marks.ipynb").read_bytes())
+    hand_in = canned_batch(tmp_path, monkeypatch)
     out = tmp_path / "out"
     out.mkdir()
     check = REAL.checks[0]
