@@ -89,7 +89,10 @@ class FakeExecutor:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, object]]:
+    # The fake grades must never reach the session's cache, where a real grade of the same
+    # notebook (tests/test_cli_inputs.py) would be served them.
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     state: dict[str, object] = {
         "log": [],
         "die_after": None,
