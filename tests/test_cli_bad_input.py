@@ -253,7 +253,7 @@ def nothing_is_graded(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("work was done before the bad input was refused")
 
     for target in (
-        "grader.batch.run._Batch.grade",
+        "grader.batch.state.BatchState.grade",
         "grader.pipeline._data",
         "grader.pipeline.calibration",
         "grader.pipeline._run_and_judge",

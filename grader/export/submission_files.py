@@ -31,7 +31,7 @@ RENDERED_FILES = ("report.html", "report.md", "results.json", "prairielearn.json
 
 MARKER = ".grader-key"
 """Written last into a batch's submission folder, holding its cache key: the folder is
-complete (see :mod:`grader.batch.run`)."""
+complete (see :mod:`grader.batch.state`)."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch import class_files
 from grader.batch import run as batch_module
+from grader.batch import state as batch_state
 from grader.batch.cache import (
     ResultCache,
     grading_context,
@@ -87,7 +89,10 @@ class FakeExecutor:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, object]]:
+    # The fake grades must never reach the session's cache, where a real grade of the same
+    # notebook (tests/test_cli_inputs.py) would be served them.
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     state: dict[str, object] = {
         "log": [],
         "die_after": None,
@@ -107,7 +112,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
             state["real"],  # type: ignore[arg-type]
         )
 
-    monkeypatch.setattr(batch_module, "open_executor", open_executor)
+    monkeypatch.setattr(batch_state, "open_executor", open_executor)
     yield state
 
 
@@ -163,7 +168,7 @@ def test_the_gradebooks_are_written_before_the_look_alike_finder_runs(
         assert not (out / "index.html").exists()
         return Findings(pairs=[], submissions=len(students), threshold=0.6, common_limit=0)
 
-    monkeypatch.setattr(batch_module, "find_in_folder", finder)
+    monkeypatch.setattr(class_files, "find_in_folder", finder)
     run(hand_in, out)
     assert all(sid in seen["gradebook.csv"] for sid in ("ada", "alan", "grace"))
     assert (out / "index.html").is_file() and (out / "batch.json").is_file()
@@ -215,7 +220,7 @@ def test_restored_files_are_the_first_grades_byte_for_byte_and_not_rendered_agai
     def render_reports(*args: object, **kwargs: object) -> t.NoReturn:
         raise AssertionError("a restored submission's reports were rendered again")
 
-    monkeypatch.setattr(batch_module, "render_submission", render_reports)
+    monkeypatch.setattr(batch_state, "render_submission", render_reports)
     summary = run(hand_in, tmp_path / "second")
     assert [e.status for e in summary.entries] == ["cached"] * 3
     for sid in ("ada", "alan", "grace"):
@@ -260,7 +265,7 @@ def test_a_notebook_restored_under_another_name_is_that_students_own_grade(
 
 @pytest.mark.parametrize("name", ["bob", 'ü "x"\n  "submission": "y",', ""])
 def test_a_renamed_result_is_written_as_to_json_writes_it(name: str) -> None:
-    from grader.batch.run import _renamed
+    from grader.batch.state import _renamed
 
     text = REAL.to_json()
     assert _renamed(text, REAL.submission, name) == (

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from grader import pipeline
-from grader.batch import run as batch_module
+from grader.batch import state
 from grader.batch.run import grade_batch
 from grader.batch.workers import Task, TaskResult
 from grader.execute.kernel_setup import kernel_key
@@ -152,7 +152,7 @@ def canned_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def open_executor(*, jobs: int, scheduler: str | None) -> Iterator[CannedExecutor]:
         yield CannedExecutor()
 
-    monkeypatch.setattr(batch_module, "open_executor", open_executor)
+    monkeypatch.setattr(state, "open_executor", open_executor)
     hand_in = tmp_path / "hand-in"
     hand_in.mkdir()
     for sid in STUDENTS:
