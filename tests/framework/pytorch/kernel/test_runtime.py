@@ -321,17 +321,21 @@ def test_uninstall_restores_torch_torchvision_and_sklearn(tmp_path: Path) -> Non
     import torchvision.datasets
     from torch.utils.data import DataLoader
 
-    before = (
-        DataLoader.__iter__,
-        DataLoader.__len__,
-        torchvision.datasets.CIFAR10,
-        torchvision.datasets.MNIST,
-        torch.Tensor.backward,
-        torch.optim.Optimizer.__init__,
-        nn.functional.cross_entropy,
-        sklearn.metrics.f1_score,
-        torch.are_deterministic_algorithms_enabled(),
-    )
+    def patched() -> tuple[object, ...]:
+        """What the runtime replaces while installed, and determinism's switch."""
+        return (
+            DataLoader.__iter__,
+            DataLoader.__len__,
+            torchvision.datasets.CIFAR10,
+            torchvision.datasets.MNIST,
+            torch.Tensor.backward,
+            torch.optim.Optimizer.__init__,
+            nn.functional.cross_entropy,
+            sklearn.metrics.f1_score,
+            torch.are_deterministic_algorithms_enabled(),
+        )
+
+    before = patched()
     rt = Runtime(
         {
             "dataset": "cifar10",
@@ -341,19 +345,9 @@ def test_uninstall_restores_torch_torchvision_and_sklearn(tmp_path: Path) -> Non
         }
     )
     rt.install()
-    assert DataLoader.__iter__ is not before[0] and sklearn.metrics.f1_score is not before[-1]
+    assert DataLoader.__iter__ is not before[0] and sklearn.metrics.f1_score is not before[7]
     rt.uninstall()
-    after = (
-        DataLoader.__iter__,
-        DataLoader.__len__,
-        torchvision.datasets.CIFAR10,
-        torchvision.datasets.MNIST,
-        torch.Tensor.backward,
-        torch.optim.Optimizer.__init__,
-        nn.functional.cross_entropy,
-        sklearn.metrics.f1_score,
-        torch.are_deterministic_algorithms_enabled(),
-    )
+    after = patched()
     assert after == before
     assert "__call__" not in vars(torch.nn.modules.loss._Loss)
 
