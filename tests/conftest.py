@@ -53,6 +53,22 @@ def pytest_configure(config: pytest.Config) -> None:
     run = tempfile.mkdtemp(prefix="run-", dir="/tmp")
     os.environ["XDG_RUNTIME_DIR"] = run
     config.add_cleanup(lambda: shutil.rmtree(run, ignore_errors=True))
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        _scratch_for_the_session(config)
+
+
+def _scratch_for_the_session(config: pytest.Config) -> None:
+    # Everything the grader and the tests write to the temporary folder goes to one folder of
+    # the session's, removed when it ends: a process a test kills (a hostile kernel, a check
+    # holder, a timed-out worker) cannot clean up after itself, and on a machine that runs the
+    # suite again and again those leftovers filled the disk. pytest's own folders stay where
+    # they were (kept for failed tests, see tmp_path_retention_policy in pyproject.toml). The
+    # xdist workers inherit TMPDIR, so it is set once, here in the controller.
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    scratch = tempfile.mkdtemp(prefix="grader-suite-")
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = None
+    config.add_cleanup(lambda: shutil.rmtree(scratch, ignore_errors=True))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

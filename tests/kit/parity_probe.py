@@ -25,8 +25,12 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
+
+if TYPE_CHECKING:
+    from grader.rubric import Assignment
 
 
 def _code(source: str) -> str:
@@ -37,11 +41,7 @@ def _code(source: str) -> str:
 
 
 def main(kit: Path, out: Path, notebooks: list[tuple[str, Path]]) -> None:
-    from grader.artefacts.folder import read_artefacts
-    from grader.checks.base import CheckContext, run_check
     from grader.course import use_course
-    from grader.kernel import runtime
-    from grader.kit import live
     from grader.rubric.load import load_assignment
 
     use_course(kit)
@@ -49,32 +49,46 @@ def main(kit: Path, out: Path, notebooks: list[tuple[str, Path]]) -> None:
     for assignment, notebook in notebooks:
         spec = load_assignment(assignment)
         assert spec.kit is not None
-        artefacts = Path(tempfile.mkdtemp(prefix="kit-parity-"))
-        data = live.run_in_process(
-            spec,
-            {"name": "smoke", "max_epochs": 1, "max_train_samples": 64, "max_eval_samples": 64},
-            artefacts,
-        )
-        namespace: dict[str, object] = {"__name__": "__main__"}
-        nb = nbformat.read(notebook, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            try:
-                exec(compile(_code(cell.source), str(notebook), "exec"), namespace)
-            except Exception:
-                traceback.print_exc(limit=1)
-        report = live.check(namespace, assignment=assignment)
-        runtime.finish(namespace)
-        ctx = CheckContext(
-            read_artefacts(artefacts), spec, data.visible, data.held_out, spec.plan("smoke"), {}
-        )
-        graded = {c.id: run_check(c, ctx) for c in spec.checks}
-        found.setdefault(assignment, {})[notebook.stem] = {
-            "live": {c.id: [c.status, c.message] for c in report.checks},
-            "graded": {i: [c.status, c.message] for i, c in graded.items()},
-        }
+        # The artefacts of a VGG19 example are hundreds of megabytes: gone once judged.
+        with tempfile.TemporaryDirectory(prefix="kit-parity-") as folder:
+            found.setdefault(assignment, {})[notebook.stem] = _judge_both_ways(
+                spec, assignment, notebook, Path(folder)
+            )
     out.write_text(json.dumps(found, indent=1))
+
+
+def _judge_both_ways(
+    spec: Assignment, assignment: str, notebook: Path, artefacts: Path
+) -> dict[str, dict[str, list[str]]]:
+    from grader.artefacts.folder import read_artefacts
+    from grader.checks.base import CheckContext, run_check
+    from grader.kernel import runtime
+    from grader.kit import live
+
+    data = live.run_in_process(
+        spec,
+        {"name": "smoke", "max_epochs": 1, "max_train_samples": 64, "max_eval_samples": 64},
+        artefacts,
+    )
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            exec(compile(_code(cell.source), str(notebook), "exec"), namespace)
+        except Exception:
+            traceback.print_exc(limit=1)
+    report = live.check(namespace, assignment=assignment)
+    runtime.finish(namespace)
+    ctx = CheckContext(
+        read_artefacts(artefacts), spec, data.visible, data.held_out, spec.plan("smoke"), {}
+    )
+    graded = {c.id: run_check(c, ctx) for c in spec.checks}
+    return {
+        "live": {c.id: [c.status, c.message] for c in report.checks},
+        "graded": {i: [c.status, c.message] for i, c in graded.items()},
+    }
 
 
 if __name__ == "__main__":
