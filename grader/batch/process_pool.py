@@ -9,14 +9,22 @@ pickled outcome comes back. A worker that dies mid-call (the system's out-of-mem
 crash in a native library) costs that call only: it is reported as :class:`WorkerDied` and a new
 worker takes its place. A worker keeps its state between calls, which is what lets it keep a
 warm kernel for its next notebook (see :mod:`grader.execute.warm`).
+
+A worker stops with its grader, however the grader ends: told to stop while idle (EOF), it
+closes its warm kernel; sent SIGTERM mid-call (the pool closing early, say on Ctrl-C), or
+orphaned (the grader killed, even by SIGKILL: the kernel sends it SIGHUP), its call unwinds
+as an exception would, so the notebook's kernel and judge are stopped and their temporary
+folders removed rather than left grading a notebook nobody will read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pickle
 import selectors
+import signal
 import subprocess
 import sys
 import typing as t
@@ -25,6 +33,8 @@ from dataclasses import dataclass, field
 
 STOP_SECONDS = 30
 """How long a worker told to stop may take to close its warm kernel before it is killed."""
+
+PR_SET_PDEATHSIG = 1
 
 Call = Callable[[], t.Any]
 
@@ -80,7 +90,7 @@ class ProcessPool:
         answers_r, answers_w = os.pipe()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(calls_r), str(answers_w)],
+                [sys.executable, "-m", __name__, str(calls_r), str(answers_w), str(os.getpid())],
                 env=self.env,
                 pass_fds=(calls_r, answers_w),
                 stdin=subprocess.DEVNULL,
@@ -172,10 +182,15 @@ class ProcessPool:
         return new
 
     def close(self) -> None:
-        """Tell every worker to stop; kill the ones still running a call or not stopping."""
+        """Tell every worker to stop; kill the ones not stopped after :data:`STOP_SECONDS`.
+
+        A worker still running a call is sent SIGTERM: the call unwinds, its kernel and judge
+        stopped and its folders removed, before the worker exits.
+        """
         for worker in self.workers:
             if worker.busy is not None:
-                worker.process.kill()
+                with contextlib.suppress(OSError):
+                    worker.process.terminate()
             with contextlib.suppress(OSError):
                 worker.calls.close()  # EOF: an idle worker runs ``finish`` and exits
         for worker in self.workers:
@@ -222,7 +237,35 @@ def _serve(calls: t.BinaryIO, answers: t.BinaryIO) -> None:
             finish()
 
 
+def _stop_with(parent: int) -> None:
+    """Make SIGTERM, and the death of ``parent`` (the grader), end this worker's current call."""
+
+    def stop(signum: int, _frame: object) -> None:
+        for name in (signal.SIGTERM, signal.SIGHUP):  # the cleanup is not interrupted again
+            signal.signal(name, signal.SIG_IGN)
+        # What the unwinding prints (asyncio's abandoned tasks, a kernel that died starting) is
+        # not news to whoever stopped the grader, and would land in their terminal after it.
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        for stream in (1, 2):
+            os.dup2(quiet, stream)
+        raise SystemExit(128 + signum)
+
+    def parent_gone(signum: int, frame: object) -> None:
+        # Linux sends it when the grader's thread that started this worker ends, too, and a
+        # terminal's hang-up is a SIGHUP as well: only an orphan stops.
+        if os.getppid() != parent:
+            stop(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, parent_gone)
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
+    if os.getppid() != parent:  # it was gone before the request was made
+        raise SystemExit(128 + signal.SIGHUP)
+
+
 if __name__ == "__main__":
-    _in, _out = (int(fd) for fd in sys.argv[1:3])
+    _in, _out, _parent = (int(number) for number in sys.argv[1:4])
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the grader, which says so
+        _stop_with(_parent)
         _serve(os.fdopen(_in, "rb"), os.fdopen(_out, "wb"))
