@@ -45,6 +45,7 @@ from pathlib import Path
 from grader.options import GradeOptions
 from grader.progress import phase
 from grader.sandbox.limits import Limits
+from grader.socket_path import socket_address
 
 if t.TYPE_CHECKING:
     from grader.results import GradeResult
@@ -239,7 +240,8 @@ def take_prepared(notebook: Path, assignment: str | None, options: GradeOptions)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(ANSWER_S)
         try:
-            sock.connect(str(address))
+            with socket_address(address) as reachable:
+                sock.connect(reachable)
             if peer_uid(sock) != os.geteuid():
                 phase("the prepared kernel is not this user's: starting a new one")
                 return None

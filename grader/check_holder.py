@@ -41,6 +41,7 @@ from grader.check_ahead import (
     ticket,
 )
 from grader.progress import LastPhase
+from grader.socket_path import socket_address
 
 if t.TYPE_CHECKING:
     from grader.execute.warm import WarmPool
@@ -171,8 +172,11 @@ def _the_only_holder(folder: Path) -> Iterator[socket.socket]:
                     released = _release(address)
                 time.sleep(0.2)
         address.unlink(missing_ok=True)  # a holder that died outright left it
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-            listener.bind(str(address))
+        with (
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener,
+            socket_address(address) as reachable,
+        ):
+            listener.bind(reachable)
             listener.listen(4)
             try:
                 yield listener
@@ -188,7 +192,8 @@ def _release(address: Path) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(REQUEST_S)
         try:
-            sock.connect(str(address))
+            with socket_address(address) as reachable:
+                sock.connect(reachable)
             send(sock, {"release": True})
         except OSError:
             return False

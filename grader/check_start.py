@@ -21,6 +21,7 @@ from pathlib import Path
 from grader.data.prepare import assignment_data, remembered_files
 from grader.data.pretrained import find_weights
 from grader.exceptions import GraderError
+from grader.execute.environment import check_temp_folder
 from grader.execute.kernel_setup import kernel_key
 from grader.execute.warm import WarmPool, warm_judges_enabled, warm_kernels_enabled
 from grader.judge.process import judge_key
@@ -62,6 +63,7 @@ def start_check(notebook: Path, assignment: str | None, options: GradeOptions) -
             return pool
         prepare_output_folder(notebook.parent)
         spec = load_assignment(chosen)
+        check_temp_folder()
         files = remembered_files(**assignment_data(spec, options))
         if files is None:
             return pool

@@ -173,6 +173,24 @@ class KernelEnvironmentError(ExecutionError):
         super().__init__(f"the kernel's Python {python} {why}")
 
 
+class TempFolderError(ExecutionError):
+    """The temporary folder's path is too long for the kernel's sockets: a Unix socket's
+    address holds at most 107 bytes, and each kernel's sockets lie a few folders below it."""
+
+    def __init__(self, folder: str, longest: int, limit: int) -> None:
+        self.folder = folder
+        """The temporary folder (``$TMPDIR``, else the system's)."""
+        self.longest = longest
+        """The longest socket path a kernel would need under it, in bytes."""
+        self.limit = limit
+        """The most a socket's path may hold, in bytes."""
+        super().__init__(
+            f"the temporary folder {folder} is too long for the kernels' sockets "
+            f"({longest} bytes where at most {limit} fit): set TMPDIR to a shorter folder, "
+            "e.g. export TMPDIR=/tmp"
+        )
+
+
 class SchedulerError(GraderError):
     """The Dask scheduler given with ``--scheduler`` could not be reached."""
 

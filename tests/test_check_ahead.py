@@ -37,6 +37,7 @@ from grader.options import CHECK_DEFAULTS
 from grader.progress import LastPhase
 from grader.results import GradeResult
 from grader.sandbox.limits import Limits
+from grader.socket_path import MAX_ADDRESS
 from tests.conftest import EXAMPLES, ROOT
 
 ASSIGNMENT = "cifar10_transfer"
@@ -411,3 +412,39 @@ def test_a_socket_left_by_a_killed_holder_leaves_a_cold_check() -> None:
     served, lines = _taken()
     assert served is None
     assert any("did not answer" in x and "starting a new one" in x for x in lines)
+
+
+def test_a_runtime_folder_too_deep_for_a_socket_address_still_serves_and_replaces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A socket's address holds 107 bytes: under a deeper $XDG_RUNTIME_DIR (or $TMPDIR) the
+    # holder could not listen, and every check started cold.
+    with tempfile.TemporaryDirectory(prefix="run-", dir="/tmp") as run:
+        deep = Path(run) / ("d" * 120)
+        deep.mkdir()
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+        folder = runtime_dir()
+        assert len(os.fsencode(folder / SOCKET)) > MAX_ADDRESS
+        text = (ROOT / "tests" / "files" / "results" / "full_marks.json").read_text()
+        result = dataclasses.asdict(GradeResult.from_json(text))
+        done = {"result": result, "report": "/r.html", "kernel": True, "judge": True}
+        with check_holder._the_only_holder(folder) as listener:
+            holder = Holder(
+                listener, ticket(ASSIGNMENT, CHECK_DEFAULTS), 30, lambda c: send(c, {"done": done})
+            )
+            served, _ = _taken()
+            assert holder.join() == "served"
+        assert served is not None and served.kernel
+        # A newer holder tells the waiting one to go, through the same deep folder.
+        ended: list[str] = []
+        with check_holder._the_only_holder(folder) as first:
+            mine = ticket(ASSIGNMENT, CHECK_DEFAULTS)
+            waiting = threading.Thread(
+                target=lambda: ended.append(hold(first, mine, lambda c, n: None, 30)), daemon=True
+            )
+            waiting.start()
+            replaced = threading.Thread(target=_second_holder, args=(folder,), daemon=True)
+            replaced.start()
+            waiting.join(timeout=10)
+        replaced.join(timeout=10)
+        assert ended == ["released"] and not replaced.is_alive()

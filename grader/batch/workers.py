@@ -17,12 +17,10 @@ import collections
 import contextlib
 import dataclasses
 import functools
-import gc
 import importlib.util
 import itertools
 import os
 import platform
-import sys
 import tempfile
 import time
 import typing as t
@@ -31,7 +29,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import keras_env
 from grader.batch.job_count import job_count, others_load
 from grader.batch.process_pool import ProcessPool, WorkerDied
 from grader.exceptions import GraderError, MissingExtraError, SchedulerError
@@ -159,8 +156,6 @@ def grade_task(task: Task) -> TaskResult:
                 worker=worker,
                 duration_s=time.monotonic() - started,
             )
-        finally:
-            _release_models()
     return TaskResult(
         task.student_id,
         result=graded.result,
@@ -181,15 +176,6 @@ def calibrate_task(assignment: str, options: GradeOptions) -> str:
 
     prepare_reference(assignment=assignment, options=options)
     return _worker_name()
-
-
-def _release_models() -> None:
-    """Drop the Keras models the checks loaded, so a long-lived worker's memory stays flat."""
-    if "keras" in sys.modules:
-        # Keras may still be importing in grade()'s background thread (a notebook refused in
-        # a millisecond): wait for it, or its half-initialised module is all there is.
-        keras_env.keras().backend.clear_session()
-    gc.collect()
 
 
 def _worker_name() -> str:

@@ -77,6 +77,11 @@ def bound_sockets(context: zmq.Context[t.Any]) -> None:
     context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
 
 
+RELAY_PREFIX = "grader-relay-"
+RELAY_SOCKET_TAIL = len(f"/{RELAY_PREFIX}{'x' * 8}/control")
+"""What the relay's longest socket path adds to the temporary folder's."""
+
+
 class Relay:
     """The relay process between one kernel and the grader (see :mod:`grader.execute.relay`).
 
@@ -90,7 +95,7 @@ class Relay:
 
     def __init__(self, kernel: t.Mapping[str, str]) -> None:
         # The grader's side: a private folder, never shown in a sandbox.
-        self.folder = Path(tempfile.mkdtemp(prefix="grader-relay-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=RELAY_PREFIX))
         self.urls = {channel: f"ipc://{self.folder / channel}" for channel in kernel}
         """Channel -> where the grader connects."""
         spec = relay_program.Spec(

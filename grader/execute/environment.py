@@ -1,6 +1,7 @@
 """The kernel's Python environment, checked before any work: the interpreter a rubric's
 ``[execution] python`` names (the grader's own by default) must start, hold ipykernel, and hold
-every package ``[execution] packages`` declares.
+every package ``[execution] packages`` declares; and the temporary folder must leave room for
+the kernels' sockets.
 
 A package a notebook imports that nobody declared is found when its cell fails: the outcome
 ``missing_module`` names it (see :mod:`grader.execute.outcomes`).
@@ -10,11 +11,16 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
+import tempfile
 
-from grader.exceptions import KernelEnvironmentError
+from grader.exceptions import KernelEnvironmentError, TempFolderError
+from grader.execute.channels import RELAY_SOCKET_TAIL
 from grader.rubric import Assignment
+from grader.sandbox.kernel import SANDBOX_SOCKET_TAIL
+from grader.socket_path import MAX_ADDRESS
 
 PROBE = """
 import importlib.metadata as metadata, importlib.util as util, json, sys
@@ -45,10 +51,25 @@ def check_environment(spec: Assignment) -> None:
     Raises:
         KernelEnvironmentError: the interpreter does not start, has no ipykernel, or lacks a
             declared package.
+        TempFolderError: see :func:`check_temp_folder`.
     """
+    check_temp_folder()
     if spec.python is None and not spec.packages:
         return
     _probe(kernel_python(spec), tuple(spec.packages))
+
+
+def check_temp_folder() -> None:
+    """Refuse to grade when the kernels' sockets would not fit under the temporary folder.
+
+    Raises:
+        TempFolderError: the longest socket path a kernel or its relay needs is longer than
+            a Unix socket's address holds.
+    """
+    folder = tempfile.gettempdir()
+    longest = len(os.fsencode(folder)) + max(SANDBOX_SOCKET_TAIL, RELAY_SOCKET_TAIL)
+    if longest > MAX_ADDRESS:
+        raise TempFolderError(folder, longest, MAX_ADDRESS)
 
 
 @functools.cache

@@ -62,6 +62,13 @@ class Sandbox:
         return self.confinement.kill()
 
 
+PREFIX = "grader-sandbox-"
+SANDBOX_SOCKET_TAIL = len(f"/{PREFIX}{'x' * 8}/ipc-{'0' * 16}/kernel-5")
+"""What a kernel's longest socket path adds to the temporary folder's: the sandbox's folder
+(eight random characters, as :mod:`tempfile` names it), its ``ipc-<token>`` folder and the
+fifth of Jupyter's channel sockets (see :mod:`grader.execute.kernel_manager`)."""
+
+
 @contextmanager
 def kernel_sandbox(
     options: SandboxOptions,
@@ -84,7 +91,7 @@ def kernel_sandbox(
             sees (see :func:`confine`); everything else outside its own folders is not
             mounted at all.
     """
-    with tempfile.TemporaryDirectory(prefix="grader-sandbox-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=PREFIX) as tmp:
         root = Path(tmp)
         # Random names, under a folder that is traversable but not listable (0711): a
         # process without namespaces cannot find another kernel's folders.

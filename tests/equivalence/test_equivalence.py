@@ -15,6 +15,7 @@ imports in a real kernel) are among the wild corpus's notebooks (``tests/wild``)
 
 from __future__ import annotations
 
+import tempfile
 import typing as t
 from pathlib import Path
 
@@ -84,16 +85,16 @@ def test_every_keras_assignment_has_eight_idioms_and_both_mistakes() -> None:
 
 
 @pytest.fixture(scope="module")
-def judged(tmp_path_factory: pytest.TempPathFactory) -> t.Callable[[str, str], Judged]:
+def judged() -> t.Callable[[str, str], Judged]:
     """Each (assignment, source) judged once per module: the canonical idioms are compared
     with by several tests."""
     cache: dict[tuple[str, str], Judged] = {}
 
     def get(assignment: str, source: str) -> Judged:
         if (assignment, source) not in cache:
-            with pytest.MonkeyPatch.context() as mp:
-                folder = tmp_path_factory.mktemp(assignment)
-                cache[assignment, source] = judge_variant(source, assignment, folder, mp)
+            # Only the verdicts are kept: a VGG19 variant's artefacts are 300 MB.
+            with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as folder:
+                cache[assignment, source] = judge_variant(source, assignment, Path(folder), mp)
         return cache[assignment, source]
 
     return get
