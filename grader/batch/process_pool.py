@@ -31,6 +31,8 @@ import typing as t
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from grader.stop_signals import unwind
+
 STOP_SECONDS = 30
 """How long a worker told to stop may take to close its warm kernel before it is killed."""
 
@@ -241,14 +243,7 @@ def _stop_with(parent: int) -> None:
     """Make SIGTERM, and the death of ``parent`` (the grader), end this worker's current call."""
 
     def stop(signum: int, _frame: object) -> None:
-        for name in (signal.SIGTERM, signal.SIGHUP):  # the cleanup is not interrupted again
-            signal.signal(name, signal.SIG_IGN)
-        # What the unwinding prints (asyncio's abandoned tasks, a kernel that died starting) is
-        # not news to whoever stopped the grader, and would land in their terminal after it.
-        quiet = os.open(os.devnull, os.O_WRONLY)
-        for stream in (1, 2):
-            os.dup2(quiet, stream)
-        raise SystemExit(128 + signum)
+        unwind(signum)
 
     def parent_gone(signum: int, frame: object) -> None:
         # Linux sends it when the grader's thread that started this worker ends, too, and a

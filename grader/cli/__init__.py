@@ -37,6 +37,7 @@ from grader.cli.grading import grade
 from grader.cli.results import report, schema
 from grader.cli.self_check import check
 from grader.exceptions import GraderError
+from grader.stop_signals import unwinding_on_stop
 
 
 class _Group(click.Group):
@@ -78,6 +79,8 @@ class _Group(click.Group):
 @click.pass_context
 def main(ctx: click.Context, verbose: bool, course: Path | None) -> None:
     """Grade Keras notebook assignments by judging the models they build."""
+    # Ended by SIGTERM or a closed terminal, a command cleans up as on Ctrl-C.
+    ctx.with_resource(unwinding_on_stop())
     ctx.obj = {"verbose": verbose}
     if course is not None:
         from grader.course import use_course

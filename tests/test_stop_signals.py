@@ -1,0 +1,81 @@
+"""A command ended by SIGTERM (a scheduler's limit, `kill`) or SIGHUP (a closed terminal)
+stops its kernels and removes their temporary folders, as on Ctrl-C.
+
+Ended on the spot, a grader left each kernel's and judge's folders behind: hundreds of
+megabytes a time, until the disk was full.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    # Short (the kernels' sockets lie below it) and the command's alone, so what it leaves is
+    # plain to see.
+    with tempfile.TemporaryDirectory(prefix="t-", dir="/tmp") as folder:
+        yield Path(folder)
+
+
+def processes_under(folder: Path) -> list[int]:
+    """Live processes whose command line names ``folder`` (the kernels, judges, relays)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and str(folder) in (entry / "cmdline").read_text():
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state not in ("Z", "X"):
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stopped_grade_stops_its_kernel_and_leaves_no_folder(
+    private_tmp: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
+    notebook = tmp_path / "a.ipynb"
+    cell = "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(300)"
+    nbformat.write(new_notebook(cells=[new_code_cell(cell)]), notebook)
+    command = [sys.executable, "-m", "grader", "grade", str(notebook), "-a", "cifar10_transfer"]
+    command += ["--budget", "smoke", "--out", str(tmp_path / "out"), "-j", "1"]
+    env = {**os.environ, "TMPDIR": str(private_tmp), "PYTHONPATH": str(ROOT)}
+    grader = subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not list(private_tmp.glob("grader-sandbox-*/work-*/started")):
+            assert grader.poll() is None, grader.communicate()[1]
+            assert time.monotonic() < deadline, "the notebook's cell never started"
+            time.sleep(0.2)
+        grader.send_signal(stop)
+        _, said = grader.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(grader.pid, signal.SIGKILL)
+    assert grader.returncode == 128 + stop, said
+    last = said.rstrip().splitlines()[-1]
+    assert last == f"stopped by {stop.name}: stopping its kernels, removing their files"
+    assert "Traceback" not in said
+    deadline = time.monotonic() + 30
+    while processes_under(private_tmp) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_under(private_tmp) == []
+    assert list(private_tmp.iterdir()) == []
