@@ -240,9 +240,12 @@ def _serve(calls: t.BinaryIO, answers: t.BinaryIO) -> None:
 
 
 def _stop_with(parent: int) -> None:
-    """Make SIGTERM, and the death of ``parent`` (the grader), end this worker's current call."""
+    """Make SIGTERM, Ctrl-C and the death of ``parent`` (the grader) end this worker's call."""
 
     def stop(signum: int, _frame: object) -> None:
+        # Ctrl-C reaches the worker too, and the grader then closes the pool with SIGTERM: once
+        # unwinding, neither may interrupt the cleanup.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         unwind(signum)
 
     def parent_gone(signum: int, frame: object) -> None:
@@ -252,6 +255,7 @@ def _stop_with(parent: int) -> None:
             stop(signum, frame)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, parent_gone)
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
@@ -261,6 +265,5 @@ def _stop_with(parent: int) -> None:
 
 if __name__ == "__main__":
     _in, _out, _parent = (int(number) for number in sys.argv[1:4])
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the grader, which says so
-        _stop_with(_parent)
-        _serve(os.fdopen(_in, "rb"), os.fdopen(_out, "wb"))
+    _stop_with(_parent)
+    _serve(os.fdopen(_in, "rb"), os.fdopen(_out, "wb"))

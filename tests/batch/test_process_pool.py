@@ -20,10 +20,11 @@ from tests.conftest import ROOT
 GRADER = """
 import functools, signal, sys
 from grader.batch.process_pool import ProcessPool
-from tests.batch.test_process_pool import hold_a_folder
+from tests.batch import test_process_pool as calls
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+call = functools.partial(getattr(calls, sys.argv[2]), sys.argv[1])
 with ProcessPool(1) as pool:
-    for _ in pool.run(iter([(0, functools.partial(hold_a_folder, sys.argv[1]))])):
+    for _ in pool.run(iter([(0, call)])):
         pass
 """
 
@@ -35,6 +36,16 @@ def hold_a_folder(record: str) -> None:
         time.sleep(300)
 
 
+def hold_then_clean_up_slowly(record: str) -> None:
+    """A call whose cleanup takes a while (a kernel's shutdown), then leaves a mark."""
+    try:
+        Path(record).write_text(f"{os.getpid()} {Path(record).parent}")
+        time.sleep(300)
+    finally:
+        time.sleep(1)
+        Path(f"{record}.cleaned").touch()
+
+
 def running(pid: int) -> bool:
     """Whether ``pid`` is a live process (an exited orphan nobody reaped yet is not)."""
     try:
@@ -44,10 +55,13 @@ def running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def grader_holding_a_folder(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+def grader_holding_a_folder(
+    tmp_path: Path, call: str = "hold_a_folder"
+) -> tuple[subprocess.Popen[bytes], int, Path]:
     record = tmp_path / "held"
     grader = subprocess.Popen(
-        [sys.executable, "-c", GRADER, str(record)], env={**os.environ, "PYTHONPATH": str(ROOT)}
+        [sys.executable, "-c", GRADER, str(record), call],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     deadline = time.monotonic() + 60
     while not record.is_file() or not record.read_text():
@@ -85,6 +99,20 @@ def test_a_pool_closed_mid_call_lets_the_call_clean_up(tmp_path: Path) -> None:
     grader.terminate()
     assert grader.wait(timeout=60) == 1
     assert ends_soon(worker, folder), "the busy worker was killed before it could clean up"
+
+
+def test_ctrl_c_then_the_pools_sigterm_do_not_cut_the_cleanup_short(tmp_path: Path) -> None:
+    # Ctrl-C reaches the worker and the grader alike; the grader then closes its pool with
+    # SIGTERM, which must not interrupt the cleanup the Ctrl-C started.
+    grader, worker, _ = grader_holding_a_folder(tmp_path, "hold_then_clean_up_slowly")
+    os.kill(worker, signal.SIGINT)
+    time.sleep(0.3)
+    os.kill(worker, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    grader.wait(timeout=60)
+    assert (tmp_path / "held.cleaned").is_file(), "the cleanup was cut short"
 
 
 def test_a_worker_outlives_the_thread_that_started_it() -> None:
