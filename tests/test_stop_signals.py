@@ -21,6 +21,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from grader.stop_signals import STOPS, unwinding_on_stop
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.notebook
@@ -46,6 +47,48 @@ def processes_under(folder: Path) -> list[int]:
     return found
 
 
+def _stop_signals_by_default() -> None:
+    for name in STOPS:
+        signal.signal(name, signal.SIG_DFL)
+
+
+def _quietly_raise(stop: signal.Signals) -> None:
+    """Raise ``stop`` here; the standard streams :func:`unwind` sends to /dev/null come back."""
+    streams = [os.dup(1), os.dup(2)]
+    try:
+        signal.raise_signal(stop)
+    finally:
+        for number, saved in enumerate(streams, start=1):
+            os.dup2(saved, number)
+            os.close(saved)
+
+
+@pytest.fixture
+def sighup_ignored() -> Iterator[None]:
+    before = {name: signal.getsignal(name) for name in STOPS}
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for name, handler in before.items():
+            signal.signal(name, handler)
+
+
+@pytest.mark.usefixtures("sighup_ignored")
+def test_a_signal_ignored_by_whoever_started_the_grader_stays_ignored() -> None:
+    # `nohup grader grade ...` asks that a closed terminal not end the batch.
+    with unwinding_on_stop():
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+        with pytest.raises(SystemExit) as stopped:
+            signal.raise_signal(signal.SIGHUP)  # ignored: nothing happens
+            _quietly_raise(signal.SIGTERM)
+        assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stopped_grade_stops_its_kernel_and_leaves_no_folder(
     private_tmp: Path, tmp_path: Path, stop: signal.Signals
@@ -57,7 +100,14 @@ def test_a_stopped_grade_stops_its_kernel_and_leaves_no_folder(
     command += ["--budget", "smoke", "--out", str(tmp_path / "out"), "-j", "1"]
     env = {**os.environ, "TMPDIR": str(private_tmp), "PYTHONPATH": str(ROOT)}
     grader = subprocess.Popen(
-        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # Under `nohup` (a suite run in the background) SIGHUP would be inherited ignored, and
+        # an ignored SIGHUP rightly stays so (the next test): the grader starts as from a shell.
+        preexec_fn=_stop_signals_by_default,
     )
     try:
         deadline = time.monotonic() + 300

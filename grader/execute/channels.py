@@ -47,6 +47,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from grader.execute import relay as relay_program
 from grader.sandbox.limits import MB
+from grader.socket_path import RELAY_PREFIX
 
 MAX_FRAME_BYTES = 8 * MB
 """The largest message frame the grader reads from a kernel: 8x the default per-cell output
@@ -75,11 +76,6 @@ def bound_sockets(context: zmq.Context[t.Any]) -> None:
     """
     context.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
     context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
-
-
-RELAY_PREFIX = "grader-relay-"
-RELAY_SOCKET_TAIL = len(f"/{RELAY_PREFIX}{'x' * 8}/control")
-"""What the relay's longest socket path adds to the temporary folder's."""
 
 
 class Relay:

@@ -17,10 +17,8 @@ import sys
 import tempfile
 
 from grader.exceptions import KernelEnvironmentError, TempFolderError
-from grader.execute.channels import RELAY_SOCKET_TAIL
 from grader.rubric import Assignment
-from grader.sandbox.kernel import SANDBOX_SOCKET_TAIL
-from grader.socket_path import MAX_ADDRESS
+from grader.socket_path import MAX_ADDRESS, RELAY_SOCKET_TAIL, SANDBOX_SOCKET_TAIL
 
 PROBE = """
 import importlib.metadata as metadata, importlib.util as util, json, sys

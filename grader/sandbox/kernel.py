@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
+from grader.socket_path import SANDBOX_PREFIX
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,6 @@ class Sandbox:
         return self.confinement.kill()
 
 
-PREFIX = "grader-sandbox-"
-SANDBOX_SOCKET_TAIL = len(f"/{PREFIX}{'x' * 8}/ipc-{'0' * 16}/kernel-5")
-"""What a kernel's longest socket path adds to the temporary folder's: the sandbox's folder
-(eight random characters, as :mod:`tempfile` names it), its ``ipc-<token>`` folder and the
-fifth of Jupyter's channel sockets (see :mod:`grader.execute.kernel_manager`)."""
-
-
 @contextmanager
 def kernel_sandbox(
     options: SandboxOptions,
@@ -91,7 +85,7 @@ def kernel_sandbox(
             sees (see :func:`confine`); everything else outside its own folders is not
             mounted at all.
     """
-    with tempfile.TemporaryDirectory(prefix=PREFIX) as tmp:
+    with tempfile.TemporaryDirectory(prefix=SANDBOX_PREFIX) as tmp:
         root = Path(tmp)
         # Random names, under a folder that is traversable but not listable (0711): a
         # process without namespaces cannot find another kernel's folders.

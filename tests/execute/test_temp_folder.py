@@ -22,11 +22,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.cli import main
 from grader.exceptions import TempFolderError
-from grader.execute.channels import RELAY_SOCKET_TAIL
 from grader.execute.environment import check_temp_folder
 from grader.results import GradeResult
-from grader.sandbox.kernel import SANDBOX_SOCKET_TAIL
-from grader.socket_path import MAX_ADDRESS
+from grader.socket_path import MAX_ADDRESS, RELAY_SOCKET_TAIL, SANDBOX_SOCKET_TAIL
 from tests.conftest import ROOT
 
 DEEPEST = MAX_ADDRESS - max(SANDBOX_SOCKET_TAIL, RELAY_SOCKET_TAIL)
