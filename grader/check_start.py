@@ -30,6 +30,7 @@ from grader.options import GradeOptions
 from grader.output_folder import prepare_output_folder
 from grader.progress import phase
 from grader.rubric.load import load_assignment
+from grader.scratch import sweep
 
 if t.TYPE_CHECKING:
     from grader.results import GradeResult
@@ -102,6 +103,7 @@ def run_check(
         finally:
             if pool is not None:
                 pool.close()
+    sweep()  # after the result, not before it: what graders killed outright left behind
     if keep_warm > 0:
         prepare_next(notebook, assignment, options, keep_warm, env)
     return result, report

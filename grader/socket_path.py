@@ -11,21 +11,19 @@ import os
 import typing as t
 from pathlib import Path
 
+from grader.scratch import prefix
+
 MAX_ADDRESS = 107
 """The longest path a Unix socket's address may hold, in bytes (``sun_path`` less its NUL)."""
 
 # Here rather than beside the code that makes these folders: the temporary-folder check runs
 # at every command's start, and those modules import jupyter_client, which a cached regrade
 # must not pay for.
-SANDBOX_PREFIX = "grader-sandbox-"
-"""The name a kernel's sandbox folder starts with (see :mod:`grader.sandbox.kernel`)."""
-SANDBOX_SOCKET_TAIL = len(f"/{SANDBOX_PREFIX}{'x' * 8}/ipc-{'0' * 16}/kernel-5")
+SANDBOX_SOCKET_TAIL = len(f"/{prefix('sandbox')}{'x' * 8}/ipc-{'0' * 16}/kernel-5")
 """What a kernel's longest socket path adds to the temporary folder's: the sandbox's folder
 (eight random characters, as :mod:`tempfile` names it), its ``ipc-<token>`` folder and the
 fifth of Jupyter's channel sockets (see :mod:`grader.execute.kernel_manager`)."""
-RELAY_PREFIX = "grader-relay-"
-"""The name a kernel's relay folder starts with (see :mod:`grader.execute.channels`)."""
-RELAY_SOCKET_TAIL = len(f"/{RELAY_PREFIX}{'x' * 8}/control")
+RELAY_SOCKET_TAIL = len(f"/{prefix('relay')}{'x' * 8}/control")
 """What the relay's longest socket path adds to the temporary folder's."""
 
 

@@ -21,6 +21,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from grader.scratch import prefix
 from grader.stop_signals import STOPS, unwinding_on_stop
 from tests.conftest import ROOT
 
@@ -111,7 +112,7 @@ def test_a_stopped_grade_stops_its_kernel_and_leaves_no_folder(
     )
     try:
         deadline = time.monotonic() + 300
-        while not list(private_tmp.glob("grader-sandbox-*/work-*/started")):
+        while not list(private_tmp.glob(f"{prefix('sandbox')}*/work-*/started")):
             assert grader.poll() is None, grader.communicate()[1]
             assert time.monotonic() < deadline, "the notebook's cell never started"
             time.sleep(0.2)

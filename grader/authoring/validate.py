@@ -11,7 +11,6 @@ solution and failed by the template, so none passes whatever is handed in.
 
 from __future__ import annotations
 
-import tempfile
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from grader.options import GradeOptions
 from grader.results import GradeResult
 from grader.rubric import Assignment
 from grader.rubric.load import load_assignment
+from grader.scratch import scratch_folder
 
 
 @dataclass
@@ -89,12 +89,12 @@ def validate(
     pool = WarmPool() if warm_kernels_enabled() else None
     results = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+        with scratch_folder("validate") as tmp:
             for i, (role, path) in enumerate(graded):
                 if pool is not None:
                     pool.ahead = i + 1 < len(graded)
                 results[role] = grade(
-                    path, assignment=spec, out=Path(tmp) / role, options=options, warm=pool
+                    path, assignment=spec, out=tmp / role, options=options, warm=pool
                 )
     finally:
         if pool is not None:

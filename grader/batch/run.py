@@ -31,6 +31,7 @@ from grader.output_folder import prepare_output_folder
 from grader.results import write_atomic
 from grader.rubric import Assignment
 from grader.rubric.load import load_assignment
+from grader.scratch import sweep
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def grade_batch(
         single=single,
         lms=lms,
     )
+    sweep()  # what graders killed outright left in the temporary folder
     batch = BatchState.open(spec, options, out)
     where = batch.grade_all(
         found.submissions, names, force=force, jobs=jobs, scheduler=scheduler, observer=observer

@@ -21,13 +21,11 @@ import importlib.util
 import itertools
 import os
 import platform
-import tempfile
 import time
 import typing as t
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from grader.batch.job_count import job_count, others_load
 from grader.batch.process_pool import ProcessPool, WorkerDied
@@ -36,6 +34,7 @@ from grader.machine import cores
 from grader.options import GradeOptions
 from grader.results import GradeResult
 from grader.sandbox.limits import ARITHMETIC_THREADS, thread_env
+from grader.scratch import scratch_folder
 
 if t.TYPE_CHECKING:
     from grader.execute.warm import WarmPool
@@ -131,8 +130,8 @@ def grade_task(task: Task) -> TaskResult:
     # Grading writes nothing: only the notebook, which the pipeline reads from a file, goes
     # into a private temporary folder, as ``<student_id>.ipynb`` so the result is named after
     # the student.
-    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
-        path = Path(tmp) / f"{task.student_id}.ipynb"
+    with scratch_folder("task") as tmp:
+        path = tmp / f"{task.student_id}.ipynb"
         path.write_bytes(task.notebook)
         try:
             pool = _warm_pool()

@@ -30,15 +30,13 @@ the cell's outcome, and the next cells talk to the kernel as before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import typing as t
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -47,7 +45,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from grader.execute import relay as relay_program
 from grader.sandbox.limits import MB
-from grader.socket_path import RELAY_PREFIX
+from grader.scratch import scratch_folder
 
 MAX_FRAME_BYTES = 8 * MB
 """The largest message frame the grader reads from a kernel: 8x the default per-cell output
@@ -91,7 +89,8 @@ class Relay:
 
     def __init__(self, kernel: t.Mapping[str, str]) -> None:
         # The grader's side: a private folder, never shown in a sandbox.
-        self.folder = Path(tempfile.mkdtemp(prefix=RELAY_PREFIX))
+        self._scratch = contextlib.ExitStack()
+        self.folder = self._scratch.enter_context(scratch_folder("relay"))
         self.urls = {channel: f"ipc://{self.folder / channel}" for channel in kernel}
         """Channel -> where the grader connects."""
         spec = relay_program.Spec(
@@ -171,7 +170,7 @@ class Relay:
         for pipe in (self.process.stdin, self.process.stdout):
             if pipe is not None:
                 pipe.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._scratch.close()
 
 
 def _verdict(word: str, rest: str) -> str:

@@ -18,7 +18,6 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import typing as t
@@ -33,6 +32,7 @@ from grader.judge.evidence import MAX_EVIDENCE_BYTES
 from grader.judge.findings import JudgeFindings, parse_findings
 from grader.rubric import Assignment
 from grader.sandbox.confine import JUDGE_GROUP, Confinement, Mount, SandboxOptions, confine
+from grader.scratch import scratch_folder
 
 MAX_OUTPUT_BYTES = 32 * 2**20
 STDERR_TAIL = 8 * 1024
@@ -271,8 +271,7 @@ def judge_sandbox(
 def _judge_sandbox(
     options: SandboxOptions, package: Path | None, data: Path, held_out: Path
 ) -> t.Iterator[tuple[Confinement, Path]]:
-    with tempfile.TemporaryDirectory(prefix="grader-judge-") as tmp:
-        root = Path(tmp)
+    with scratch_folder("judge") as root:
         root.chmod(0o711)  # traversable, not listable: the evidence folder's name is random
         evidence = root / f"evidence-{secrets.token_hex(8)}"
         evidence.mkdir(mode=0o755)

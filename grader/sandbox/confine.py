@@ -31,11 +31,9 @@ import grp
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import typing as t
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -48,6 +46,7 @@ from grader.sandbox.identity import DEFAULT_UIDS, identity
 from grader.sandbox.limits import Limits, thread_env
 from grader.sandbox.processes import descendants, kill_process, parent_of
 from grader.sandbox.syscalls import filter_program
+from grader.scratch import scratch_folder
 
 log = logging.getLogger("grader")
 
@@ -274,8 +273,7 @@ def confine(
     for m in wanted:
         _check_mount(m.path)
     with ExitStack() as stack:
-        folder = Path(tempfile.mkdtemp(prefix=f"grader-{name}-"))
-        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        folder = stack.enter_context(scratch_folder(name))
         ids = None
         if options.enabled and os.geteuid() == 0:
             uid = stack.enter_context(identity(*options.uids))

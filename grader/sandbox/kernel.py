@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
-from grader.socket_path import SANDBOX_PREFIX
+from grader.scratch import scratch_folder
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,7 @@ def kernel_sandbox(
             sees (see :func:`confine`); everything else outside its own folders is not
             mounted at all.
     """
-    with tempfile.TemporaryDirectory(prefix=SANDBOX_PREFIX) as tmp:
-        root = Path(tmp)
+    with scratch_folder("sandbox") as root:
         # Random names, under a folder that is traversable but not listable (0711): a
         # process without namespaces cannot find another kernel's folders.
         token = secrets.token_hex(8)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import types
 import typing as t
 from collections.abc import Iterable, Iterator
@@ -38,6 +39,7 @@ from grader.lookalikes.finder import Findings
 from grader.options import GradeOptions
 from grader.results import GradeResult, Outcome
 from grader.rubric.load import load_assignment
+from grader.scratch import prefix
 from grader.versions import versions
 from tests.conftest import EXAMPLES, ROOT, SMOKE
 from tests.export.test_exports import result as canned_result
@@ -535,6 +537,17 @@ def test_cached_regrade_through_the_cli_never_imports_keras(
     assert not packages & {"keras", "tensorflow", "nbclient", "jupyter_client"}
     statuses = json.loads((tmp_path / "second" / "batch.json").read_text())["submissions"]
     assert [s["status"] for s in statuses] == ["cached"] * 3
+
+
+def test_a_batch_first_removes_what_a_killed_grader_left(
+    hand_in: Path, tmp_path: Path, fake: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="t-", dir="/tmp") as scratch:  # short: sockets
+        monkeypatch.setattr(tempfile, "tempdir", scratch)
+        stale = Path(tempfile.mkdtemp(prefix=prefix("judge")))
+        os.utime(stale, (0, 0))
+        run(hand_in, tmp_path / "out")
+        assert list(Path(scratch).iterdir()) == []
 
 
 def test_output_folder_inside_the_hand_in_is_not_graded(

@@ -11,14 +11,13 @@ runtime makes is undone afterwards.
 from __future__ import annotations
 
 import io
-import tempfile
 import typing as t
-from pathlib import Path
 
 from grader.budget import Budget
 from grader.data.sets import Dataset, save_arrays
 from grader.exceptions import CalibrationError
 from grader.results import FitRecord
+from grader.scratch import scratch_folder
 
 if t.TYPE_CHECKING:
     from grader.rubric import Assignment
@@ -60,8 +59,8 @@ def train_reference_torch(
     spec = assignment.torch
     assert spec is not None
     reference = assignment.reference_module()
-    with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
-        data = Path(tmp) / "data.npz"
+    with scratch_folder("calibrate") as tmp:
+        data = tmp / "data.npz"
         save_arrays(
             data, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test
         )
@@ -79,7 +78,7 @@ def train_reference_torch(
         )
         runtime.install()
         try:
-            models = reference.train(data_root=str(Path(tmp) / "data"))
+            models = reference.train(data_root=str(tmp / "data"))
             exported = {}
             for role, module in models.items():
                 buffer = io.BytesIO()
