@@ -15,15 +15,13 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from grader import check_start
 from grader.options import CHECK_DEFAULTS
 from grader.scratch import SETTLE_S, prefix, scratch_folder, sweep
 from tests.conftest import ROOT
-from tests.test_stop_signals import processes_under
+from tests.test_stop_signals import grade_mid_cell, wait_for_no_process_under
 
 
 def later() -> float:
@@ -153,25 +151,10 @@ def test_a_forked_child_keeps_the_claim_after_its_parent_is_killed(private_tmp: 
 def test_a_grader_killed_mid_notebook_leaves_folders_the_next_sweep_removes(
     private_tmp: Path, tmp_path: Path
 ) -> None:
-    notebook = tmp_path / "a.ipynb"
-    cell = "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(300)"
-    nbformat.write(new_notebook(cells=[new_code_cell(cell)]), notebook)
-    command = [sys.executable, "-m", "grader", "grade", str(notebook), "-a", "cifar10_transfer"]
-    command += ["--budget", "smoke", "--out", str(tmp_path / "out"), "-j", "1"]
-    env = {**os.environ, "TMPDIR": str(private_tmp), "PYTHONPATH": str(ROOT)}
-    grader = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while not list(private_tmp.glob(f"{prefix('sandbox')}*/work-*/started")):
-            assert grader.poll() is None
-            assert time.monotonic() < deadline, "the notebook's cell never started"
-            time.sleep(0.2)
-    finally:
-        grader.send_signal(signal.SIGKILL)
-        grader.wait()
-    deadline = time.monotonic() + 30
-    while processes_under(private_tmp) and time.monotonic() < deadline:
-        time.sleep(0.2)  # the kernel and the judge end with their grader
+    grader = grade_mid_cell(private_tmp, tmp_path, stderr=subprocess.DEVNULL)
+    grader.send_signal(signal.SIGKILL)
+    grader.wait()
+    assert wait_for_no_process_under(private_tmp) == []  # they end with their grader
     left = sorted(private_tmp.iterdir())
     assert any(p.name.startswith(prefix("sandbox")) for p in left)
     assert sorted(sweep(now=later())) == left

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,34 @@ def processes_under(folder: Path) -> list[int]:
                 if state not in ("Z", "X"):
                     found.append(int(entry.name))
     return found
+
+
+def wait_for_no_process_under(folder: Path) -> list[int]:
+    """The processes still under ``folder`` after at most 30 s (the kernels, judges, relays)."""
+    deadline = time.monotonic() + 30
+    while processes_under(folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return processes_under(folder)
+
+
+def grade_mid_cell(private_tmp: Path, tmp_path: Path, **popen: t.Any) -> subprocess.Popen[str]:
+    """``grader grade -j 1`` of a notebook whose one cell sleeps, its ``TMPDIR`` ``private_tmp``,
+    returned once the cell runs (``popen``: more of :class:`subprocess.Popen`'s arguments)."""
+    notebook = tmp_path / "a.ipynb"
+    cell = "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(300)"
+    nbformat.write(new_notebook(cells=[new_code_cell(cell)]), notebook)
+    command = [sys.executable, "-m", "grader", "grade", str(notebook), "-a", "cifar10_transfer"]
+    command += ["--budget", "smoke", "--out", str(tmp_path / "out"), "-j", "1"]
+    env = {**os.environ, "TMPDIR": str(private_tmp), "PYTHONPATH": str(ROOT)}
+    grader: subprocess.Popen[str] = subprocess.Popen(command, env=env, **popen)
+    deadline = time.monotonic() + 300
+    while not list(private_tmp.glob(f"{prefix('sandbox')}*/work-*/started")):
+        if grader.poll() is not None or time.monotonic() > deadline:
+            grader.kill()
+            said = grader.communicate()[1]
+            raise AssertionError(f"the notebook's cell never started: {said}")
+        time.sleep(0.2)
+    return grader
 
 
 def _stop_signals_by_default() -> None:
@@ -94,15 +123,9 @@ def test_a_signal_ignored_by_whoever_started_the_grader_stays_ignored() -> None:
 def test_a_stopped_grade_stops_its_kernel_and_leaves_no_folder(
     private_tmp: Path, tmp_path: Path, stop: signal.Signals
 ) -> None:
-    notebook = tmp_path / "a.ipynb"
-    cell = "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(300)"
-    nbformat.write(new_notebook(cells=[new_code_cell(cell)]), notebook)
-    command = [sys.executable, "-m", "grader", "grade", str(notebook), "-a", "cifar10_transfer"]
-    command += ["--budget", "smoke", "--out", str(tmp_path / "out"), "-j", "1"]
-    env = {**os.environ, "TMPDIR": str(private_tmp), "PYTHONPATH": str(ROOT)}
-    grader = subprocess.Popen(
-        command,
-        env=env,
+    grader = grade_mid_cell(
+        private_tmp,
+        tmp_path,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -111,11 +134,6 @@ def test_a_stopped_grade_stops_its_kernel_and_leaves_no_folder(
         preexec_fn=_stop_signals_by_default,
     )
     try:
-        deadline = time.monotonic() + 300
-        while not list(private_tmp.glob(f"{prefix('sandbox')}*/work-*/started")):
-            assert grader.poll() is None, grader.communicate()[1]
-            assert time.monotonic() < deadline, "the notebook's cell never started"
-            time.sleep(0.2)
         grader.send_signal(stop)
         _, said = grader.communicate(timeout=120)
     finally:
@@ -125,8 +143,5 @@ def test_a_stopped_grade_stops_its_kernel_and_leaves_no_folder(
     last = said.rstrip().splitlines()[-1]
     assert last == f"stopped by {stop.name}: stopping its kernels, removing their files"
     assert "Traceback" not in said
-    deadline = time.monotonic() + 30
-    while processes_under(private_tmp) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert processes_under(private_tmp) == []
+    assert wait_for_no_process_under(private_tmp) == []
     assert list(private_tmp.iterdir()) == []
