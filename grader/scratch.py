@@ -28,13 +28,14 @@ from pathlib import Path
 SETTLE_S = 60.0
 """A folder younger than this is never swept: its process may not have claimed it yet."""
 
-_SCRATCH = re.compile(r"grader-[a-z]+\.[a-z0-9_]{8}")
+_KIND = "[a-z]+"
+_SCRATCH = re.compile(rf"grader-{_KIND}\.[a-z0-9_]{{8}}")
 """:func:`prefix` and :mod:`tempfile`'s eight random characters (lower-case, digits, ``_``)."""
 
 
 def prefix(kind: str) -> str:
     """The start of a scratch folder's name: ``grader-<kind>.`` (``kind`` in ``[a-z]+``)."""
-    if not re.fullmatch(r"[a-z]+", kind):
+    if not re.fullmatch(_KIND, kind):
         raise ValueError(f"a scratch folder's kind is lower-case letters, not {kind!r}")
     return f"grader-{kind}."
 
@@ -82,8 +83,9 @@ def sweep(folder: Path | None = None, *, now: float | None = None) -> list[Path]
                 continue
             if now - found.st_mtime < SETTLE_S:
                 continue
-            if _remove_if_unclaimed(Path(entry.path)):
-                removed.append(Path(entry.path))
+            path = Path(entry.path)
+            if _remove_if_unclaimed(path):
+                removed.append(path)
     return removed
 
 

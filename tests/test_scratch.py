@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import types
+import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from grader import check_start
 from grader.options import CHECK_DEFAULTS
 from grader.scratch import SETTLE_S, prefix, scratch_folder, sweep
 from tests.conftest import ROOT
-from tests.test_stop_signals import grade_mid_cell, wait_for_no_process_under
+from tests.stopped_grade import grade_mid_cell, wait_for_no_process_under
 
 
 def later() -> float:
@@ -49,13 +50,14 @@ def private_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield Path(folder)
 
 
-def _holder() -> tuple[subprocess.Popen[str], Path]:
-    """A process holding a scratch folder, and the folder."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", HOLD],
+def _holder(script: str = HOLD, **popen: t.Any) -> tuple[subprocess.Popen[str], Path]:
+    """A process running ``script`` (it holds a scratch folder), and the folder."""
+    process: subprocess.Popen[str] = subprocess.Popen(
+        [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        **popen,
     )
     assert process.stdout is not None
     return process, Path(process.stdout.readline().strip())
@@ -126,15 +128,7 @@ def test_a_forked_child_keeps_the_claim_after_its_parent_is_killed(private_tmp: 
         "    print(folder, flush=True)",
         "    if os.fork() == 0:\n        time.sleep(300)\n    print(folder, flush=True)",
     ).replace("import sys, time", "import os, sys, time")
-    parent = subprocess.Popen(
-        [sys.executable, "-c", fork],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
-    )
-    assert parent.stdout is not None
-    folder = Path(parent.stdout.readline().strip())
+    parent, folder = _holder(fork, start_new_session=True)
     try:
         parent.kill()
         parent.wait()
