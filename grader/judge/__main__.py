@@ -133,13 +133,17 @@ def judge(request: dict[str, t.Any] | Prepared, out: t.TextIO) -> None:
     _emit(out, {"done": True})
 
 
-def main() -> int:
+def main(framework: t.Literal["keras", "torch"] | None = None) -> int:
+    """Judge one request read from stdin; ``framework`` (else ``--framework``'s) is imported
+    first, while the notebook runs."""
+    if framework is None:
+        framework = "torch" if sys.argv[1:] == ["--framework", "torch"] else "keras"
     # Findings go to stdout and nothing else may: Keras and TensorFlow print to it.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     from grader.framework import framework_named
 
-    framework_named("torch" if sys.argv[1:] == ["--framework", "torch"] else "keras").warm_judge()
+    framework_named(framework).warm_judge()
     line = sys.stdin.readline()
     if not line:
         return 0  # the grader had nothing to judge (the notebook was refused)

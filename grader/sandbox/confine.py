@@ -124,6 +124,12 @@ class Confinement:
         launcher = [sys.executable, "-I", "-S", sandbox_exec.__file__, str(self.spec_file)]
         return [*launcher, "--", *argv]
 
+    def command_via(self, address: str) -> list[str]:
+        """The launcher in ``--via`` mode: the fork-server at ``address`` runs its program
+        confined as this confinement says (see :mod:`grader.judge.zygote`)."""
+        launcher = [sys.executable, "-I", "-S", sandbox_exec.__file__]
+        return [*launcher, "--via", address, str(self.spec_file)]
+
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The process's environment: the grader's allow-listed variables, ``HOME`` in its
         working folder, ``TMPDIR`` the private ``/tmp`` (the working folder without

@@ -5,6 +5,12 @@ imports nothing from a folder a student could have written to::
 
     python -I -S sandbox_exec.py SPEC.json -- python -m ipykernel_launcher -f kernel.json
     python -I -S sandbox_exec.py --probe
+    python -I -S sandbox_exec.py --via SOCKET SPEC.json
+
+The last asks a fork-server (:mod:`grader.judge.zygote`, a Python that has imported Keras) to
+do all of the below for it, with this process's standard streams and environment; the confined
+process is then a fork of the server, not a new program, and this process only waits for its
+status and exits the same way.
 
 Three processes:
 
@@ -36,7 +42,9 @@ import ctypes
 import json
 import os
 import resource
+import select
 import signal
+import socket
 import stat
 import sys
 import time
@@ -45,6 +53,8 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typing as t
+
+    Command = list[str] | t.Callable[[], int]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -383,9 +393,21 @@ def probe() -> int:
 def main(argv: list[str]) -> int:
     if argv[1:] == ["--probe"]:
         return probe()
+    if argv[1:2] == ["--via"] and len(argv) == 4:
+        return via(argv[2], argv[3])
     with open(argv[1], encoding="utf-8") as fh:
         spec: dict[str, t.Any] = json.load(fh)
-    cmd = argv[argv.index("--") + 1 :]
+    return exit_like(launch(spec, argv[argv.index("--") + 1 :]))
+
+
+def launch(spec: dict[str, t.Any], cmd: Command, link: socket.socket | None = None) -> str:
+    """Run ``cmd`` confined as ``spec`` says; return how it ended (``{"exit": n}`` or
+    ``{"signal": n}``, as JSON), once the status file holds it too.
+
+    ``cmd`` is a command to exec, or a function to call in the confined process (a fork-server
+    child, whose program is already loaded). ``link`` is the connection of the process that
+    asked for it (``--via``): its end, like the parent's, kills the sandbox.
+    """
     # Jupyter interrupts a kernel by signalling its process group, which includes this
     # process: the interrupt is for the kernel only.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -408,6 +430,8 @@ def main(argv: list[str]) -> int:
     if child == 0:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         os.close(read_end)
+        if link is not None:  # the confined process must not speak for this one
+            link.close()
         _init(spec, cmd, write_end, namespaces)
     os.close(write_end)
     _write(folder, spec["pids"], json.dumps({"launcher": os.getpid(), "init": child}))
@@ -415,7 +439,9 @@ def main(argv: list[str]) -> int:
         pid, init_status = os.waitpid(child, os.WNOHANG)
         if pid:
             break
-        if os.getppid() != grader_pid:  # the grader was killed: its sandbox must not outlive it
+        # The grader (or the process that asked for this one) is gone: its sandbox must not
+        # outlive it.
+        if os.getppid() != grader_pid or (link is not None and _hung_up(link)):
             os.kill(child, signal.SIGKILL)
         signal.sigtimedwait({signal.SIGCHLD}, 0.1)
     raw = os.read(read_end, 256).decode()
@@ -423,13 +449,61 @@ def main(argv: list[str]) -> int:
         killed = os.WIFSIGNALED(init_status)
         raw = json.dumps({"signal": os.WTERMSIG(init_status)} if killed else {"exit": SETUP_FAILED})
     _write(folder, spec["status"], raw)
-    status = json.loads(raw)
-    if "signal" in status:
+    return raw
+
+
+def exit_like(raw: str) -> int:
+    """End this process as the confined one ended (``raw``: :func:`launch`'s status), so that
+    its parent's ``returncode`` is the confined process's; or return its exit code."""
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict):
+        status = {}
+    if isinstance(status.get("signal"), int) and 0 < status["signal"] < signal.NSIG:
         if status["signal"] not in (signal.SIGKILL, signal.SIGSTOP):  # those cannot be caught
             signal.signal(status["signal"], signal.SIG_DFL)
         os.kill(os.getpid(), status["signal"])
         time.sleep(1)
-    return int(status.get("exit", SETUP_FAILED))
+    code = status.get("exit", SETUP_FAILED)
+    return code if isinstance(code, int) else SETUP_FAILED
+
+
+def _hung_up(link: socket.socket) -> bool:
+    """Whether the other end of ``link`` is closed (it sends nothing after its request)."""
+    if not select.select([link], [], [], 0)[0]:
+        return False
+    try:
+        return link.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+MAX_STATUS_BYTES = 256
+
+
+def via(address: str, spec_file: str) -> int:
+    """Have the fork-server at ``address`` run its program confined by ``spec_file``, with
+    this process's standard streams and environment; end as the confined process ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as launch(): the interrupt is the kernel's
+    request = json.dumps({"spec": spec_file, "env": dict(os.environ)}).encode() + b"\n"
+    raw = b""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as link:
+            link.connect(address)
+            socket.send_fds(link, [request], [0, 1, 2])
+            while len(raw) <= MAX_STATUS_BYTES and (chunk := link.recv(MAX_STATUS_BYTES)):
+                raw += chunk
+    except OSError as exc:
+        print(f"[sandbox] the fork-server at {address} failed: {exc}", file=sys.stderr)
+        return SETUP_FAILED
+    if not raw:
+        print("[sandbox] the fork-server ended without a status", file=sys.stderr)
+        return SETUP_FAILED
+    return exit_like(raw.decode("utf-8", "replace"))
 
 
 def _write(folder: int, path: str, text: str) -> None:
@@ -441,7 +515,7 @@ def _write(folder: int, path: str, text: str) -> None:
     os.replace(f".{name}.tmp", name, src_dir_fd=folder, dst_dir_fd=folder)
 
 
-def _init(spec: dict[str, t.Any], cmd: list[str], report: int, namespaces: bool) -> t.NoReturn:
+def _init(spec: dict[str, t.Any], cmd: Command, report: int, namespaces: bool) -> t.NoReturn:
     """PID 1 of the sandbox: build its file system, start the command, reap every process."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -459,7 +533,8 @@ def _init(spec: dict[str, t.Any], cmd: list[str], report: int, namespaces: bool)
         try:
             _exec(spec, cmd)
         except BaseException as exc:
-            print(f"[sandbox] could not start {cmd[0]}: {exc}", file=sys.stderr)
+            what = cmd[0] if isinstance(cmd, list) else "the judge"
+            print(f"[sandbox] could not start {what}: {exc}", file=sys.stderr)
             os._exit(SETUP_FAILED)
     while True:
         try:
@@ -475,7 +550,7 @@ def _init(spec: dict[str, t.Any], cmd: list[str], report: int, namespaces: bool)
             os._exit(0)
 
 
-def _exec(spec: dict[str, t.Any], cmd: list[str]) -> t.NoReturn:
+def _exec(spec: dict[str, t.Any], cmd: Command) -> t.NoReturn:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for name, (soft, hard) in spec["rlimits"].items():
@@ -499,6 +574,10 @@ def _exec(spec: dict[str, t.Any], cmd: list[str]) -> t.NoReturn:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
+    if not isinstance(cmd, list):  # a fork-server's child: its program is loaded already
+        os.close(launcher_stderr)
+        os.environ["JPY_PARENT_PID"] = "1"
+        os._exit(cmd())
     try:
         os.execvpe(cmd[0], cmd, env)  # noqa: S606 (the caller's command)
     except OSError:
