@@ -227,12 +227,11 @@ def judge_key(
 
 FRESH_JUDGES_VARIABLE = "GRADER_FRESH_JUDGES"
 """Set to 1, every judge is a fresh Python (no fork-server): for comparing, and debugging."""
-MAX_SERVERS = 2
-"""Fork-servers a grader keeps (one per framework and environment; each holds Keras)."""
 
 
 class JudgeServer:
-    """A fork-server for the judges of one framework and environment (:mod:`grader.judge.zygote`).
+    """A fork-server for the judges of one framework and environment (:mod:`grader.judge.zygote`),
+    kept for the grader process's life (a grader's environment does not change: one server).
 
     Its socket lies in a folder only the grader's user can enter; it is bound here, before the
     server starts, so that a judge asked for while the server still imports Keras waits in the
@@ -287,8 +286,7 @@ class JudgeServer:
         self.process.wait()
 
     def close(self) -> None:
-        """Stop the server (the judges it forked run on, each in its sandbox) and remove its
-        folder."""
+        """Stop the server, and with it the judges it forked; remove its folder."""
         self._stack.close()
 
 
@@ -311,24 +309,24 @@ def judge_server(key: JudgeKey) -> JudgeServer | None:
     server_key = (key.framework, key.env)
     with _servers_lock:
         server = _servers.pop(server_key, None)
+        # A server is never replaced while it lives: the judges it forked end with it.
         if server is not None and not server.alive:
             server.close()
             server = None
         if server is None:
-            if not _servers:
-                atexit.register(close_servers)
-            while len(_servers) >= MAX_SERVERS:
-                _servers.pop(next(iter(_servers))).close()
             server = JudgeServer(key.framework)
-        _servers[server_key] = server  # the most recently used last
+        _servers[server_key] = server
         return server
 
 
 def close_servers() -> None:
-    """Stop every fork-server of this process (at exit; the judges they forked run on)."""
+    """Stop every fork-server of this process, and the judges they forked (at exit)."""
     with _servers_lock:
         while _servers:
             _servers.popitem()[1].close()
+
+
+atexit.register(close_servers)
 
 
 class StartedJudge:
