@@ -70,7 +70,7 @@ def role(process: psutil.Process) -> str:
         command = " ".join(process.cmdline())
     except psutil.Error:
         return "grader"
-    if "grader.judge" in command:
+    if "grader.judge" in command or "--via" in command:  # a judge asked of the fork-server
         return "judges"
     if "ipykernel" in command:
         return "kernels"

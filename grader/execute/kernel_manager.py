@@ -13,6 +13,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Type
 
 from grader.execute.channels import BoundedKernelClient, BoundedSockets, Relay
+from grader.sandbox.fork_server import ForkServer
 from grader.sandbox.kernel import Sandbox
 
 
@@ -27,6 +28,8 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
     """
 
     sandbox: Sandbox | None = None
+    fork_server: ForkServer | None = None
+    """Where the kernel is forked from instead of started (:mod:`grader.kernel.forked`)."""
     client_class = DottedObjectName("grader.execute.channels.BoundedKernelClient")
     client_factory = Type(default_value=BoundedKernelClient, klass=AsyncKernelClient)
 
@@ -41,6 +44,8 @@ class SandboxedKernelManager(BoundedSockets, AsyncKernelManager):
         # Jupyter has just written the connection file, readable by the grader only.
         if confinement.uid is not None and os.path.isfile(self.connection_file):
             os.chown(self.connection_file, confinement.uid, confinement.gid or confinement.uid)
+        if self.fork_server is not None and cmd[0] == sys.executable:
+            return self.fork_server.command(confinement, cmd[1:])
         return confinement.command(cmd)
 
     async def _async_pre_start_kernel(self, **kw: t.Any) -> tuple[list[str], dict[str, t.Any]]:

@@ -208,7 +208,7 @@ class _Run:
             self.watchdog.start()
         with record_seconds(self.phases, "setup_cell"):
             run_setup(self.client, cells.setup, self.replies)
-        self.kernel_pid = getattr(km.provisioner, "pid", None)
+        self.kernel_pid = _launcher_pid(km, self.sandbox)
         before_cells = self.kernel_cpu()
         # The total timeout is the student's: kernel start-up and set-up do not count.
         self.student_cells(cells.student, time.monotonic() + total_timeout, after, before)
@@ -275,9 +275,17 @@ def _stop(km: SandboxedKernelManager, client: BoundedClient) -> None:
         km.relay.close()
 
 
+def _launcher_pid(km: SandboxedKernelManager, sandbox: Sandbox | None) -> int | None:
+    """The pid whose process tree holds the kernel: its sandbox's launcher (for a kernel
+    forked from a fork-server, not the process Jupyter started), else the kernel's own."""
+    if sandbox is not None and sandbox.options.enabled:
+        return sandbox.confinement.launcher_pid() or getattr(km.provisioner, "pid", None)
+    return getattr(km.provisioner, "pid", None)
+
+
 def _watchdog(km: SandboxedKernelManager, sandbox: Sandbox | None) -> Watchdog | None:
     """A watchdog over the sandboxed kernel's processes (none unsandboxed), not yet started."""
-    launcher = getattr(km.provisioner, "pid", None)
+    launcher = _launcher_pid(km, sandbox)
     if sandbox is not None and sandbox.options.enabled and launcher:
         return Watchdog(launcher, sandbox.options.limits)
     return None

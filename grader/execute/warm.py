@@ -39,6 +39,7 @@ from grader.execute.kernel_manager import kernel_manager
 from grader.framework.keras import PRELOAD
 from grader.judge.process import JudgeKey, StartedJudge
 from grader.sandbox.confine import SandboxOptions
+from grader.sandbox.fork_server import fork_server
 from grader.sandbox.kernel import Sandbox, kernel_sandbox
 
 SWITCH = "GRADER_WARM_KERNELS"
@@ -46,6 +47,8 @@ SWITCH = "GRADER_WARM_KERNELS"
 debug)."""
 JUDGE_SWITCH = "GRADER_WARM_JUDGES"
 """Set to ``0`` to start every judge when its submission comes, warm kernels still on."""
+KERNEL_PROGRAM = "grader.kernel.forked"
+"""A Keras kernel's program for a fork-server (:mod:`grader.sandbox.zygote`)."""
 HISTORY = "--HistoryManager.hist_file=:memory:"
 """As nbclient starts its kernels: no history file in the kernel's folder."""
 
@@ -84,6 +87,8 @@ class WarmKernel:
                 )
             )
             self.km = kernel_manager(self.box)
+            if key.preload == PRELOAD:  # forked from a server that imported Keras
+                self.km.fork_server = fork_server(KERNEL_PROGRAM, key.options, key.env)
             preload = f"--IPKernelApp.exec_lines={[key.preload]!r}"
             run_sync(self.km.start_kernel)(
                 extra_arguments=[HISTORY, preload], cwd=str(self.box.work), env=self.box.env()

@@ -133,11 +133,13 @@ def judge(request: dict[str, t.Any] | Prepared, out: t.TextIO) -> None:
     _emit(out, {"done": True})
 
 
-def main(framework: t.Literal["keras", "torch"] | None = None) -> int:
-    """Judge one request read from stdin; ``framework`` (else ``--framework``'s) is imported
-    first, while the notebook runs."""
-    if framework is None:
-        framework = "torch" if sys.argv[1:] == ["--framework", "torch"] else "keras"
+def main(argv: list[str] | None = None) -> int:
+    """Judge one request read from stdin; ``argv`` (else the command line's) names the
+    framework imported first, while the notebook runs: ``--framework torch`` or Keras."""
+    argv = sys.argv[1:] if argv is None else argv
+    framework: t.Literal["keras", "torch"] = (
+        "torch" if argv == ["--framework", "torch"] else "keras"
+    )
     # Findings go to stdout and nothing else may: Keras and TensorFlow print to it.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)

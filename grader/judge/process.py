@@ -12,12 +12,10 @@ checks it had not finished are failed with the reason (outcome ``judge_timeout``
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -33,14 +31,8 @@ from grader.framework import framework_of
 from grader.judge.evidence import MAX_EVIDENCE_BYTES
 from grader.judge.findings import JudgeFindings, parse_findings
 from grader.rubric import Assignment
-from grader.sandbox.confine import (
-    JUDGE_GROUP,
-    Confinement,
-    Mount,
-    SandboxOptions,
-    confine,
-    kernel_env,
-)
+from grader.sandbox.confine import JUDGE_GROUP, Confinement, Mount, SandboxOptions, confine
+from grader.sandbox.fork_server import ForkServer, fork_server
 from grader.scratch import scratch_folder
 
 MAX_OUTPUT_BYTES = 32 * 2**20
@@ -225,108 +217,18 @@ def judge_key(
     )
 
 
-FRESH_JUDGES_VARIABLE = "GRADER_FRESH_JUDGES"
-"""Set to 1, every judge is a fresh Python (no fork-server): for comparing, and debugging."""
+FORKED = "grader.judge.forked"
+"""The judge's program for a fork-server (:mod:`grader.sandbox.zygote`)."""
 
 
-class JudgeServer:
-    """A fork-server for the judges of one framework and environment (:mod:`grader.judge.zygote`),
-    kept for the grader process's life (a grader's environment does not change: one server).
-
-    Its socket lies in a folder only the grader's user can enter; it is bound here, before the
-    server starts, so that a judge asked for while the server still imports Keras waits in the
-    socket's queue instead of failing.
-
-    Args:
-        framework: what its judges import.
-
-    Its environment is a judge's (the grader's allow-listed variables): a forked judge can
-    read the environment its process started with, so it holds nothing else; each judge then
-    sends its own.
-    """
-
-    def __init__(self, framework: str) -> None:
-        self._stack = contextlib.ExitStack()
-        try:
-            folder = self._stack.enter_context(scratch_folder("zygote"))
-            folder.chmod(0o700)
-            self.address = str(folder / "judges.sock")
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-                listener.bind(self.address)
-                listener.listen(64)
-                self.process = subprocess.Popen(
-                    [
-                        *(sys.executable, "-I", "-m", f"{JUDGE_MODULE}.zygote"),
-                        *("--framework", framework, "--listen-fd", str(listener.fileno())),
-                        *("--grader-pid", str(os.getpid())),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    env=kernel_env(folder),
-                    pass_fds=(listener.fileno(),),
-                )
-            self._stack.callback(self._stop)
-        except BaseException:
-            self._stack.close()
-            raise
-
-    @property
-    def alive(self) -> bool:
-        """Whether it still serves."""
-        return self.process.poll() is None
-
-    def command(self, box: Confinement) -> list[str]:
-        """The command that runs a judge confined by ``box`` through this server."""
-        return box.command_via(self.address)
-
-    def _stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-
-    def close(self) -> None:
-        """Stop the server, and with it the judges it forked; remove its folder."""
-        self._stack.close()
-
-
-_servers: dict[tuple[str, tuple[tuple[str, str], ...]], JudgeServer] = {}
-_servers_lock = threading.Lock()
-
-
-def judge_server(key: JudgeKey) -> JudgeServer | None:
-    """The fork-server ``key``'s judge is forked from (started on first use), or None where
-    judges start fresh: a PyTorch judge (onnxruntime starts threads when imported, and a
-    process with threads cannot be forked safely), no sandbox, not Linux, or
-    :data:`FRESH_JUDGES_VARIABLE` set."""
-    if (
-        key.framework != "keras"
-        or not key.options.enabled
-        or not sys.platform.startswith("linux")
-        or os.environ.get(FRESH_JUDGES_VARIABLE) == "1"
-    ):
+def judge_server(key: JudgeKey) -> ForkServer | None:
+    """The fork-server ``key``'s judge is forked from, or None where it starts fresh (see
+    :func:`~grader.sandbox.fork_server.fork_server`): a PyTorch judge always, since
+    onnxruntime starts threads when imported and a process with threads cannot be forked
+    safely."""
+    if key.framework != "keras":
         return None
-    server_key = (key.framework, key.env)
-    with _servers_lock:
-        server = _servers.pop(server_key, None)
-        # A server is never replaced while it lives: the judges it forked end with it.
-        if server is not None and not server.alive:
-            server.close()
-            server = None
-        if server is None:
-            server = JudgeServer(key.framework)
-        _servers[server_key] = server
-        return server
-
-
-def close_servers() -> None:
-    """Stop every fork-server of this process, and the judges they forked (at exit)."""
-    with _servers_lock:
-        while _servers:
-            _servers.popitem()[1].close()
-
-
-atexit.register(close_servers)
+    return fork_server(FORKED, key.options, key.env)
 
 
 class StartedJudge:
@@ -346,9 +248,9 @@ class StartedJudge:
             self.box, self.evidence = self._stack.enter_context(
                 _judge_sandbox(key.options, key.package, key.data, key.held_out)
             )
-            server = judge_server(key) if self.box.enabled else None
+            server = judge_server(key)
             if server is not None:
-                argv = server.command(self.box)
+                argv = server.command(self.box, judge_argv(key.framework)[3:])
             else:
                 argv = self.box.command(judge_argv(key.framework))
             self.judge = Judge(argv, self.box.env())

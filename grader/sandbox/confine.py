@@ -124,11 +124,11 @@ class Confinement:
         launcher = [sys.executable, "-I", "-S", sandbox_exec.__file__, str(self.spec_file)]
         return [*launcher, "--", *argv]
 
-    def command_via(self, address: str) -> list[str]:
+    def command_via(self, address: str, argv: Sequence[str]) -> list[str]:
         """The launcher in ``--via`` mode: the fork-server at ``address`` runs its program
-        confined as this confinement says (see :mod:`grader.judge.zygote`)."""
+        with ``argv``, confined as this confinement says (see :mod:`grader.sandbox.zygote`)."""
         launcher = [sys.executable, "-I", "-S", sandbox_exec.__file__]
-        return [*launcher, "--via", address, str(self.spec_file)]
+        return [*launcher, "--via", address, str(self.spec_file), "--", *argv]
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The process's environment: the grader's allow-listed variables, ``HOME`` in its
@@ -155,6 +155,21 @@ class Confinement:
             return f"exit code {status['exit']}"
         return ""
 
+    def _pids(self) -> tuple[int, int] | None:
+        """The launcher's pid and its init's, as the launcher wrote them (None before)."""
+        try:
+            pids = json.loads((self.root / "pids.json").read_text(encoding="utf-8"))
+            return int(pids["launcher"]), int(pids["init"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def launcher_pid(self) -> int | None:
+        """The pid of the launcher whose process tree holds the confined process, once it
+        runs: the process the grader started, or a fork-server's child for a process forked
+        from one (:mod:`grader.sandbox.zygote`), which is not below the grader's."""
+        pids = self._pids()
+        return pids[0] if pids else None
+
     def kill(self) -> bool:
         """SIGKILL everything in the sandbox now; True if it was running.
 
@@ -162,11 +177,10 @@ class Confinement:
         it) and, without namespaces, every process below it. The launcher then reports the
         process as killed by SIGKILL. Safe to call at any time, and more than once.
         """
-        try:
-            pids = json.loads((self.root / "pids.json").read_text(encoding="utf-8"))
-            launcher, init = int(pids["launcher"]), int(pids["init"])
-        except (OSError, ValueError, KeyError, TypeError):
+        pids = self._pids()
+        if pids is None:
             return False
+        launcher, init = pids
         if parent_of(init) != launcher:  # ended already (its pid may have been reused)
             return False
         below = descendants(init)
@@ -303,6 +317,9 @@ def confine(
             spec = _spec(confinement, wanted, limits, hide, reveal, discard_output)
             confinement.spec_file.write_text(json.dumps(spec), encoding="utf-8")
             confinement.spec_file.chmod(0o600)
+        # Whatever still runs in it ends before its identity and folders go: a process forked
+        # from a fork-server is not the child of the one the caller killed.
+        stack.callback(confinement.kill)
         yield confinement
 
 

@@ -5,12 +5,13 @@ imports nothing from a folder a student could have written to::
 
     python -I -S sandbox_exec.py SPEC.json -- python -m ipykernel_launcher -f kernel.json
     python -I -S sandbox_exec.py --probe
-    python -I -S sandbox_exec.py --via SOCKET SPEC.json
+    python -I -S sandbox_exec.py --via SOCKET SPEC.json -- ARGS
 
-The last asks a fork-server (:mod:`grader.judge.zygote`, a Python that has imported Keras) to
-do all of the below for it, with this process's standard streams and environment; the confined
-process is then a fork of the server, not a new program, and this process only waits for its
-status and exits the same way.
+The last asks a fork-server (:mod:`grader.sandbox.zygote`, a Python that has imported Keras)
+to do all of the below for it, running its program with ARGS, with this process's standard
+streams and environment; the confined process is then a fork of the server, not a new
+program, and this process only waits for its status, passes an interrupt on, and exits the
+same way.
 
 Three processes:
 
@@ -73,6 +74,7 @@ MS_PRIVATE = 0x40000
 MS_RELATIME = 0x200000
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
@@ -88,6 +90,8 @@ SYS_PIVOT_ROOT = {
     "ppc64le": 203,
     "s390x": 217,
 }
+# Above every descriptor a launcher or a fork-server opens.
+MAX_FD = 1 << 16
 # Exit code of the outer process when the sandbox could not be set up at all.
 SETUP_FAILED = 97
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -393,8 +397,8 @@ def probe() -> int:
 def main(argv: list[str]) -> int:
     if argv[1:] == ["--probe"]:
         return probe()
-    if argv[1:2] == ["--via"] and len(argv) == 4:
-        return via(argv[2], argv[3])
+    if argv[1:2] == ["--via"] and argv[4:5] == ["--"]:
+        return via(argv[2], argv[3], argv[5:])
     with open(argv[1], encoding="utf-8") as fh:
         spec: dict[str, t.Any] = json.load(fh)
     return exit_like(launch(spec, argv[argv.index("--") + 1 :]))
@@ -441,7 +445,7 @@ def launch(spec: dict[str, t.Any], cmd: Command, link: socket.socket | None = No
             break
         # The grader (or the process that asked for this one) is gone: its sandbox must not
         # outlive it.
-        if os.getppid() != grader_pid or (link is not None and _hung_up(link)):
+        if os.getppid() != grader_pid or (link is not None and _heard(link)):
             os.kill(child, signal.SIGKILL)
         signal.sigtimedwait({signal.SIGCHLD}, 0.1)
     raw = os.read(read_end, 256).decode()
@@ -470,33 +474,50 @@ def exit_like(raw: str) -> int:
     return code if isinstance(code, int) else SETUP_FAILED
 
 
-def _hung_up(link: socket.socket) -> bool:
-    """Whether the other end of ``link`` is closed (it sends nothing after its request)."""
-    if not select.select([link], [], [], 0)[0]:
-        return False
-    try:
-        return link.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
+INTERRUPT = b"i"
+"""What ``--via`` sends when it is interrupted: the confined process's group gets SIGINT."""
+
+
+def _heard(link: socket.socket) -> bool:
+    """Pass on the interrupts ``link`` sent; whether its other end is closed."""
+    while select.select([link], [], [], 0)[0]:
+        try:
+            data = link.recv(64, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        if not data:
+            return True
+        if INTERRUPT in data:
+            # As Jupyter interrupts a kernel: its whole group, where this process and the
+            # sandbox's init ignore it (a fork-server's child has a group of its own).
+            os.killpg(0, signal.SIGINT)
+    return False
 
 
 MAX_STATUS_BYTES = 256
 
 
-def via(address: str, spec_file: str) -> int:
-    """Have the fork-server at ``address`` run its program confined by ``spec_file``, with
-    this process's standard streams and environment; end as the confined process ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as launch(): the interrupt is the kernel's
-    request = json.dumps({"spec": spec_file, "env": dict(os.environ)}).encode() + b"\n"
+def via(address: str, spec_file: str, argv: list[str]) -> int:
+    """Have the fork-server at ``address`` run its program with ``argv``, confined by
+    ``spec_file``, with this process's standard streams and environment; pass an interrupt
+    on; end as the confined process ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the request is sent
+    request = {"spec": spec_file, "argv": argv, "env": dict(os.environ)}
     raw = b""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as link:
             link.connect(address)
-            socket.send_fds(link, [request], [0, 1, 2])
-            while len(raw) <= MAX_STATUS_BYTES and (chunk := link.recv(MAX_STATUS_BYTES)):
-                raw += chunk
+            socket.send_fds(link, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+            # Jupyter interrupts a kernel by signalling this process's group; the kernel is
+            # in the server's child's.
+            signal.signal(signal.SIGINT, lambda _s, _f: link.send(INTERRUPT))
+            try:
+                while len(raw) <= MAX_STATUS_BYTES and (chunk := link.recv(MAX_STATUS_BYTES)):
+                    raw += chunk
+            finally:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
     except OSError as exc:
         print(f"[sandbox] the fork-server at {address} failed: {exc}", file=sys.stderr)
         return SETUP_FAILED
@@ -560,6 +581,14 @@ def _exec(spec: dict[str, t.Any], cmd: Command) -> t.NoReturn:
         os.setgroups([])
         os.setgid(spec["gid"])
         os.setuid(spec["uid"])
+        if not isinstance(cmd, list):
+            # Changing users made this process undumpable (its /proc files root's, unreadable
+            # to itself), which an exec would have undone: as a fresh process would be.
+            _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+    if not isinstance(cmd, list):
+        # What an exec would have closed (close-on-exec): the launcher's handle on the
+        # confinement's folder, outside this root, and its pipes never reach the program.
+        os.closerange(3, MAX_FD)
     # No set-uid program (sudo, su) can give the privileges back.
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     # Last, once the launcher's own mounts are done: the filter refuses mount, unshare, ...
