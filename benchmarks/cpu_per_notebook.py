@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import tempfile
 import uuid
@@ -71,7 +72,8 @@ def make_hand_in(folder: Path, example: str, count: int) -> None:
 
 def grade(name: str, grader: str, hand_in: Path, out: Path, budget: str, count: int) -> Run:
     load_before = os.getloadavg()[0]
-    command = [grader, "grade", str(hand_in), "-a", "cifar10_transfer", "--budget", budget]
+    command = [*shlex.split(grader), "grade", str(hand_in), "-a", "cifar10_transfer"]
+    command += ["--budget", budget]
     command += ["--out", str(out), "--force", "-j", "1"]
     tree, seconds, _ = sampled(command)
     timings = [json.loads(p.read_text())["timings"] for p in out.glob("*/result.json")]
@@ -136,8 +138,9 @@ def main() -> None:
     parser.add_argument(
         "--grader",
         action="append",
-        metavar="NAME=PATH",
-        help="a grader executable to measure (default: this environment's)",
+        metavar="NAME=COMMAND",
+        help="a grader to measure, e.g. 'fresh=env GRADER_FORK_SERVERS=0 .venv/bin/grader' "
+        "(default: this environment's)",
     )
     parser.add_argument(
         "--shared-cache",

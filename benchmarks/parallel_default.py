@@ -70,10 +70,12 @@ def role(process: psutil.Process) -> str:
         command = " ".join(process.cmdline())
     except psutil.Error:
         return "grader"
-    if "grader.judge" in command or "--via" in command:  # a judge asked of the fork-server
-        return "judges"
-    if "ipykernel" in command:
+    # A kernel or a judge forked from a fork-server (grader.sandbox.zygote) shows the server's
+    # command line, its program named; the launcher that asked for it (--via) its arguments.
+    if "ipykernel" in command or "grader.kernel.forked" in command:
         return "kernels"
+    if "grader.judge" in command or "grader-judge." in command:  # (its sandbox's folder)
+        return "judges"
     return "grader"
 
 

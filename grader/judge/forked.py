@@ -26,5 +26,7 @@ def run(argv: list[str]) -> int:
 
 
 def command(argv: list[str]) -> list[str]:
-    """The same judge as a fresh process (:func:`grader.judge.process.judge_argv`)."""
-    return [sys.executable, "-I", "-m", "grader.judge", *argv]
+    """The same judge as a fresh process (as :func:`grader.judge.process.judge_argv`)."""
+    from grader.judge.process import JUDGE_MODULE
+
+    return [sys.executable, "-I", "-m", JUDGE_MODULE, *argv]

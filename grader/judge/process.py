@@ -42,12 +42,14 @@ GO_LINE = b"judge\n"
 """Sent after the request once the evidence is complete (``grader.judge.__main__.GO``)."""
 
 
-def judge_argv(framework: t.Literal["keras", "torch"] = "keras") -> list[str]:
-    """The judge's command line, before the sandbox's launcher is put in front of it.
+def judge_arguments(framework: t.Literal["keras", "torch"] = "keras") -> list[str]:
+    """The judge's arguments: ``framework`` is what it imports while the notebook runs."""
+    return ["--framework", framework]
 
-    ``framework`` is what the judge imports while the notebook runs.
-    """
-    return [sys.executable, "-I", "-m", JUDGE_MODULE, "--framework", framework]
+
+def judge_argv(framework: t.Literal["keras", "torch"] = "keras") -> list[str]:
+    """The judge's command line, before the sandbox's launcher is put in front of it."""
+    return [sys.executable, "-I", "-m", JUDGE_MODULE, *judge_arguments(framework)]
 
 
 class Judge:
@@ -250,7 +252,7 @@ class StartedJudge:
             )
             server = judge_server(key)
             if server is not None:
-                argv = server.command(self.box, judge_argv(key.framework)[3:])
+                argv = server.command(self.box, judge_arguments(key.framework))
             else:
                 argv = self.box.command(judge_argv(key.framework))
             self.judge = Judge(argv, self.box.env())

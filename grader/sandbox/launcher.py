@@ -554,7 +554,7 @@ def _init(spec: dict[str, t.Any], cmd: Command, report: int, namespaces: bool) -
         try:
             _exec(spec, cmd)
         except BaseException as exc:
-            what = cmd[0] if isinstance(cmd, list) else "the judge"
+            what = cmd[0] if isinstance(cmd, list) else "its program"
             print(f"[sandbox] could not start {what}: {exc}", file=sys.stderr)
             os._exit(SETUP_FAILED)
     while True:
@@ -603,6 +603,7 @@ def _exec(spec: dict[str, t.Any], cmd: Command) -> t.NoReturn:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
+        os.close(devnull)  # (closed by exec anyway; a forked program has no exec)
     if not isinstance(cmd, list):  # a fork-server's child: its program is loaded already
         os.close(launcher_stderr)
         os.environ["JPY_PARENT_PID"] = "1"

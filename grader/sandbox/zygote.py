@@ -50,6 +50,8 @@ MAX_REQUEST_BYTES = 1 << 20
 """A spec's path, a program's arguments and an allow-listed environment: a few kilobytes."""
 POLL_S = 0.5
 """How often it looks whether the grader is still there."""
+REQUEST_S = 10.0
+"""How long a connection may take to send its request (the launcher sends it at once)."""
 
 
 def single_threaded() -> bool:
@@ -135,10 +137,12 @@ def serve_one(
     fresh process's imports would have added to its own."""
     if peer_uid(conn) != os.geteuid():
         return None
+    conn.settimeout(REQUEST_S)  # one that never finishes its request holds no one up
     try:
         request, fds = read_request(conn)
     except (OSError, ValueError):
         return None
+    conn.settimeout(None)
     pid = os.fork()
     if pid:
         for fd in fds:

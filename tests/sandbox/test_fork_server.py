@@ -205,6 +205,17 @@ def test_a_malformed_request_forks_nothing(
     assert server.alive
 
 
+def test_a_connection_that_sends_nothing_holds_no_one_up(
+    server: servers.ForkServer, box: Confinement
+) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(server.address)
+        # The next request is served once the silent one has timed out.
+        done = forked(server, box, [])
+        assert done.returncode == 0, done.stderr
+        assert silent.recv(1) == b""  # closed unanswered
+
+
 @needs_root
 def test_another_user_is_refused_by_the_folder_and_by_the_server(
     server: servers.ForkServer,
