@@ -6,10 +6,11 @@ alike, and prints per run: the wall time, the notebook's own cells (``cells`` in
 timings), what lies above them (wall minus cells: start-up, kernel start and Keras import,
 judging, reports), the kernel start and judging phases, and the load average before and after.
 
-    python benchmarks/check_floor.py [--grader NAME=PATH ...] [--runs 2] [--notebook PATH]
+    python benchmarks/check_floor.py [--grader NAME=COMMAND ...] [--runs 2] [--notebook PATH]
 
-Each ``--grader`` is a ``grader`` executable (another checkout's ``.venv/bin/grader`` is the
-"before"); the default is this interpreter's.
+Each ``--grader`` is a ``grader`` command (another checkout's ``.venv/bin/grader`` is the
+"before"; ``'fresh=env GRADER_FORK_SERVERS=0 .venv/bin/grader'`` this one without its
+fork-servers); the default is this interpreter's.
 
     python benchmarks/check_floor.py --keep-warm [--runs 2] [--settle 20]
 
@@ -28,6 +29,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -61,7 +63,7 @@ def _timed_check(
     load = os.getloadavg()[0]
     started = time.monotonic()
     done = subprocess.run(
-        [grader, "check", str(copy), "-a", assignment, *extra],
+        [*shlex.split(grader), "check", str(copy), "-a", assignment, *extra],
         capture_output=True,
         text=True,
         check=False,
@@ -127,7 +129,7 @@ def _timings_line(report: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grader", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--grader", action="append", default=[], metavar="NAME=COMMAND")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
     parser.add_argument("--assignment", default="cifar10_transfer")

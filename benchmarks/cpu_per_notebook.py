@@ -26,7 +26,10 @@ recorded has its own CPU taken as the median of the runs that record it.
 Measured 2026-12-07 with ``--count 4 --shared-cache --budget smoke --budget standard`` on 2
 CPUs shared with other sessions (load 8.5-11.6): per notebook at ``smoke`` own 10.5, kernel
 else 6.5, judges 8.1, grader 5.0, all 30.1 CPU-s (2.88x own); at ``standard`` 13.4, 6.6, 8.1,
-5.6, all 33.7 (2.51x). See docs/benchmarks.md, "CPU per graded notebook".
+5.6, all 33.7 (2.51x). With the fork-servers, ``--count 4 --rounds 2 --budget standard --grader
+'fresh=env GRADER_FORK_SERVERS=0 .venv/bin/grader' --grader forked=.venv/bin/grader`` (load
+0.6-2.2): fresh 32.6 and 30.2 CPU-s (2.43x, 2.49x), forked 22.1 and 17.5 (1.63x, 1.64x). See
+docs/benchmarks.md, "CPU per graded notebook".
 """
 
 from __future__ import annotations

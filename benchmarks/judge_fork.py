@@ -1,5 +1,8 @@
 """What a judge fork-server would save: a fresh judge's Keras import against a fork (issue 27).
 
+Measured before the fork-servers were built (grader/sandbox/zygote.py); what they save in a
+batch is measured by ``cpu_per_notebook.py`` with and without them.
+
 Every notebook gets a fresh judge process (the trust boundary: no judge ever holds another
 student's model), and each fresh judge imports Keras and TensorFlow again, about 5 of its
 7-9 CPU-seconds. A fork-server (a zygote that imported Keras once, never touched a student's

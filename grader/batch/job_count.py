@@ -42,7 +42,14 @@ notebook's cells cost 13.4 CPU-seconds against 10.5 at ``smoke``, and the notebo
 against 30.1 (``benchmarks/cpu_per_notebook.py``, 2026-12-07), so its fixed costs are spread
 over about 3 s more of a 14-20 s notebook, and 0.8 x 14 / 17 = 0.7 is taken (0.4 before this
 measurement, which put 5 notebooks on 8 cores where 4 hold). ``full`` trains minutes longer:
-estimated from the same fixed costs over its longer cells, not measured."""
+estimated from the same fixed costs over its longer cells, not measured.
+
+Since the fork-servers (kernels and judges forked from a process that imported Keras once) a
+notebook costs less beside its kernel (17.5-22.1 CPU-seconds in all at ``standard`` over
+16-20 s of wall time at ``-j 1``, about 1.1 cores: ``cpu_per_notebook.py``, 2026-12-07), so
+these values now count too many cores per notebook: they give fewer jobs than fit, never more.
+They are kept until the default can be measured on a machine of more than two cores, where it
+would change (on two it stays 1)."""
 
 UNKNOWN_BUDGET = BESIDE_KERNEL["smoke"]
 """A budget not in the table is counted as the costliest per notebook (never more jobs)."""

@@ -19,7 +19,7 @@ from grader.judge.process import JudgeKey, StartedJudge, judge_key, judge_reques
 from grader.rubric.load import load_assignment
 from grader.sandbox import fork_server
 from grader.sandbox.confine import SandboxOptions
-from tests.sandbox.test_fork_server import wait_for
+from tests.sandbox.confined import until
 
 SPEC = load_assignment("cifar10_transfer")
 
@@ -48,7 +48,7 @@ def _judge_process(started: StartedJudge) -> psutil.Process:
         confined = [p for p in inside if "Seccomp:\t2" in Path(f"/proc/{p.pid}/status").read_text()]
         return confined[0] if confined else None
 
-    return t.cast(psutil.Process, wait_for(find, "the judge's process", 60))
+    return t.cast(psutil.Process, until(find, "the judge's process", 60))
 
 
 def _judge_nothing(started: StartedJudge, data: PreparedData) -> JudgeFindings:
@@ -87,7 +87,7 @@ def test_a_forked_judge_ends_when_the_grader_kills_its_process(key: JudgeKey) ->
     try:
         judge = _judge_process(started)
         started.judge.process.kill()  # what Judge.close() does to the process it started
-        wait_for(lambda: not judge.is_running(), "the forked judge's end", 10)
+        until(lambda: not judge.is_running(), "the forked judge's end", 10)
     finally:
         started.close()
 

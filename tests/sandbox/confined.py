@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import typing as t
 
 import pytest
@@ -29,3 +30,13 @@ def run_confined(
         text=True,
         timeout=timeout,
     )
+
+
+def until(predicate: t.Callable[[], t.Any], what: str, timeout: float = 30) -> t.Any:
+    """``predicate()``'s first true value, polled; fails naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := predicate():
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {timeout} s")

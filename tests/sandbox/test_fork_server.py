@@ -10,8 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pytest
 
 from grader.sandbox import fork_server as servers
 from grader.sandbox.confine import Confinement, Mount, SandboxOptions, confine
-from tests.sandbox.confined import needs_namespaces, needs_root, run_confined
+from tests.sandbox.confined import needs_namespaces, needs_root, run_confined, until
 from tests.sandbox.forked_probe import WAIT, command
 
 PROBE = "tests.sandbox.forked_probe"
@@ -30,16 +28,6 @@ ENV: servers.Env = ()
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="fork-servers are Linux's"
 )
-
-
-def wait_for(predicate: t.Callable[[], t.Any], what: str, timeout: float = 30) -> t.Any:
-    """``predicate()``'s first true value, polled; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := predicate():
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 @pytest.fixture
@@ -140,7 +128,7 @@ def test_killing_the_requester_ends_the_forked_process(
         inside = [p.pid for p in psutil.Process(launcher).children(recursive=True)]
         assert inside
         process.kill()  # what Jupyter does to the kernel it started
-        wait_for(lambda: not any(psutil.pid_exists(pid) for pid in inside), "its end", 10)
+        until(lambda: not any(psutil.pid_exists(pid) for pid in inside), "its end", 10)
     finally:
         process.kill()
         process.wait()
@@ -165,7 +153,7 @@ def test_the_server_ends_with_the_grader_that_started_it() -> None:
         except psutil.NoSuchProcess:
             return True
 
-    wait_for(ended, "the server's end", timeout=10)
+    until(ended, "the server's end", timeout=10)
 
 
 def _children(server: servers.ForkServer) -> set[int]:
