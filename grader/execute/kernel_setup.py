@@ -43,6 +43,7 @@ def kernel_key(
         hide=_secrets(spec, options),
         env={name: os.environ.get(name, "") for name in ENV_ALLOWED},
         preload=framework_of(spec).preload,
+        program=framework_of(spec).kernel_program,
     )
 
 

@@ -47,8 +47,6 @@ SWITCH = "GRADER_WARM_KERNELS"
 debug)."""
 JUDGE_SWITCH = "GRADER_WARM_JUDGES"
 """Set to ``0`` to start every judge when its submission comes, warm kernels still on."""
-KERNEL_PROGRAM = "grader.kernel.forked"
-"""A Keras kernel's program for a fork-server (:mod:`grader.sandbox.zygote`)."""
 HISTORY = "--HistoryManager.hist_file=:memory:"
 """As nbclient starts its kernels: no history file in the kernel's folder."""
 
@@ -64,6 +62,9 @@ class WarmKey:
     env: tuple[tuple[str, str], ...]
     """The grader's environment when the kernel starts (its allow-listed variables pass in)."""
     preload: str = PRELOAD
+    program: str | None = None
+    """The fork-server's program its kernel is forked with (the framework's
+    ``kernel_program``, whose preload is ``preload``); None: started fresh."""
 
 
 class WarmKernel:
@@ -87,8 +88,8 @@ class WarmKernel:
                 )
             )
             self.km = kernel_manager(self.box)
-            if key.preload == PRELOAD:  # forked from a server that imported Keras
-                self.km.fork_server = fork_server(KERNEL_PROGRAM, key.options, key.env)
+            if key.program is not None:  # forked from a server that ran its preload
+                self.km.fork_server = fork_server(key.program, key.options, key.env)
             preload = f"--IPKernelApp.exec_lines={[key.preload]!r}"
             run_sync(self.km.start_kernel)(
                 extra_arguments=[HISTORY, preload], cwd=str(self.box.work), env=self.box.env()
@@ -194,10 +195,17 @@ def warm_key(
     hide: t.Iterable[Path | None],
     env: t.Mapping[str, str],
     preload: str = PRELOAD,
+    program: str | None = None,
 ) -> WarmKey:
     """The key a kernel's sandbox would be made with (see :class:`WarmKey`)."""
     return WarmKey(
-        options, data, tuple(extra_files), tuple(hide), tuple(sorted(env.items())), preload
+        options,
+        data,
+        tuple(extra_files),
+        tuple(hide),
+        tuple(sorted(env.items())),
+        preload,
+        program,
     )
 
 

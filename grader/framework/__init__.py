@@ -40,6 +40,9 @@ class Framework(t.Protocol):
     """The judge's ``--framework`` and the name reports give."""
     preload: str
     """The kernel's first code, run while the submission is not known yet (a warm kernel)."""
+    kernel_program: str
+    """The module a fork-server forks this framework's warm kernels with, its ``preload``
+    imported once (see :mod:`grader.sandbox.zygote`)."""
     pip_extras: tuple[str, ...]
     """The grader's extras a Gradescope image installs for it."""
     capped: str

@@ -30,6 +30,7 @@ class Keras:
 
     name: Name = "keras"
     preload = PRELOAD
+    kernel_program = "grader.kernel.forked"
     pip_extras: tuple[str, ...] = ("tensorflow",)
     capped = "every fit/evaluate/predict call was"
     live_check = True

@@ -1,6 +1,7 @@
 """A notebook's kernel as a fork-server serves it (:mod:`grader.sandbox.zygote`): ipykernel and
 Keras imported once, before any submission; each kernel forked, confined, and started by
-ipykernel's own launcher in the process it already is.
+ipykernel's own launcher in the process it already is. (A PyTorch kernel's:
+:mod:`grader.framework.pytorch.kernel.forked`.)
 
 A forked kernel is the kernel a fresh ``python -m ipykernel_launcher`` with the grader's
 preload (``import keras``) would be: the same arguments and ``sys.argv``, the same
@@ -17,14 +18,18 @@ LAUNCHER = ["-m", "ipykernel_launcher"]
 """How Jupyter's kernel spec starts the kernel, after the interpreter."""
 
 
-def preload() -> None:
-    """ipykernel's modules and the grader's kernel preload (``import keras``), quietly: a
-    kernel's own stderr goes nowhere."""
+def preload_ipykernel() -> None:
+    """ipykernel's modules, which every kernel imports before its first cell."""
     import ipykernel.ipkernel
     import ipykernel.kernelapp  # noqa: F401
 
+
+def preload() -> None:
+    """ipykernel's modules and the Keras kernel's preload (``import keras``), quietly: a
+    kernel's own stderr goes nowhere."""
     from grader import keras_env
 
+    preload_ipykernel()
     with keras_env.quiet_stderr():
         import keras  # noqa: F401
 

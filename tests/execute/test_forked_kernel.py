@@ -21,15 +21,15 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.execute.run import Execution, run_notebook
 from grader.execute.warm import WarmKey, WarmPool
-from grader.framework.keras import PRELOAD
+from grader.framework.keras import Keras
+from grader.framework.pytorch import PyTorch
 from grader.sandbox import fork_server
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import place_submission
 
 REPORT = r"""
 import json, os, pickle, signal, sys, tempfile
-import keras
-from keras.src.backend import config
+config = sys.modules.get("keras.src.backend.config")
 
 class Made:  # a class of the notebook's own: pickled through __main__
     pass
@@ -37,7 +37,8 @@ class Made:  # a class of the notebook's own: pickled through __main__
 print(json.dumps({
     "argv": [a.rsplit("/", 1)[-1].split("=")[0].split("-")[0] for a in sys.argv],
     "name": __name__,
-    "keras_home": config.keras_home() == os.environ["KERAS_HOME"],
+    "keras_home": config.keras_home() == os.environ["KERAS_HOME"] if config else None,
+    "modules": [m for m in ("keras", "tensorflow", "torch", "torchvision") if m in sys.modules],
     "tmp": tempfile.gettempdir(),
     "pid": os.getpid(),
     "parent": os.getppid(),
@@ -64,11 +65,15 @@ print(json.dumps([getattr(keras, "left_by_a", None), getattr(json, "left_by_a", 
 """
 
 
-@pytest.fixture
-def key(tmp_path: Path) -> WarmKey:
+def _key(tmp_path: Path, framework: Keras | PyTorch) -> WarmKey:
     data = tmp_path / "data.npz"
     np.savez(data, x=np.zeros(3))
-    return WarmKey(SandboxOptions(), data, (), (), (), preload=PRELOAD)
+    return WarmKey(SandboxOptions(), data, (), (), (), framework.preload, framework.kernel_program)
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> WarmKey:
+    return _key(tmp_path, Keras())
 
 
 def _largest(processes: list[psutil.Process]) -> psutil.Process:
@@ -117,9 +122,11 @@ def _run(
     return run, printed, commands[0]
 
 
+@pytest.mark.parametrize("framework", [Keras(), PyTorch()], ids=["keras", "torch"])
 def test_a_notebook_finds_the_kernel_a_fresh_one_would_be(
-    key: WarmKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    framework: Keras | PyTorch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    key = _key(tmp_path, framework)
     seen = {}
     for way in ("fresh", "forked"):
         monkeypatch.setenv(fork_server.SWITCH, "0" if way == "fresh" else "1")
@@ -137,7 +144,8 @@ def test_a_notebook_finds_the_kernel_a_fresh_one_would_be(
     if os.geteuid() == 0:
         assert fresh.pop("uid") != 0 and forked.pop("uid") != 0
     assert forked == fresh
-    assert forked["keras_home"] and forked["tmp"] == "/tmp" and forked["name"] == "__main__"
+    assert forked["tmp"] == "/tmp" and forked["name"] == "__main__"
+    assert forked["keras_home"] is (True if framework.name == "keras" else None)
     # Its CPU is read from its own processes, not the process the grader started.
     assert phases["cells_cpu"] > 0
 

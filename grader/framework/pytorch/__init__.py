@@ -34,6 +34,7 @@ class PyTorch:
 
     name: Name = "torch"
     preload = PRELOAD
+    kernel_program = "grader.framework.pytorch.kernel.forked"
     pip_extras: tuple[str, ...] = (
         "tensorflow",
         "torch",
