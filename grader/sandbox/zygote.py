@@ -3,7 +3,7 @@ process of that program from itself.
 
 A judge and a kernel are each a fresh process per submission (none ever holds another
 student's model or code), and a fresh Python spends about 5 CPU-seconds of each importing
-TensorFlow and Keras. This process imports them once, before it has seen anything of any
+TensorFlow and Keras (or PyTorch). This process imports them once, before it has seen any
 submission, and then forks one confined process per request::
 
     python -I -m grader.sandbox.zygote --program grader.judge.forked --listen-fd N --grader-pid P
