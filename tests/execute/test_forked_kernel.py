@@ -26,6 +26,7 @@ from grader.framework.pytorch import PyTorch
 from grader.sandbox import fork_server
 from grader.sandbox.confine import SandboxOptions
 from grader.sandbox.kernel import place_submission
+from grader.sandbox.limits import Limits
 
 REPORT = r"""
 import json, os, pickle, signal, sys, tempfile
@@ -179,3 +180,30 @@ def test_the_next_forked_kernel_finds_nothing_of_the_last(key: WarmKey, tmp_path
     assert command[2:4] == ["-m", "grader.sandbox.zygote"]
     assert a[0].isdigit()
     assert json.loads(b[0]) == [None, None, None, False]
+
+
+FORK_BOMB_CELL = r"""
+import subprocess, time
+sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(40)]
+time.sleep(5)  # the watchdog looks five times a second
+print(sum(p.poll() is None for p in sleepers))
+"""
+
+
+def test_the_watchdog_watches_a_forked_kernels_processes(tmp_path: Path) -> None:
+    """A forked kernel is not below the process the grader started: the watchdog must find it
+    through its sandbox's launcher, or a fork bomb fills the process limit unseen."""
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.zeros(3))
+    keras = Keras()
+    options = SandboxOptions(limits=Limits(processes=64))  # strays killed at 32
+    key = WarmKey(options, data, (), (), (), keras.preload, keras.kernel_program)
+    pool = WarmPool(judges=False)
+    try:
+        pool.refill(key)
+        run, printed, command = _run(pool, key, tmp_path, FORK_BOMB_CELL, "print('after')")
+    finally:
+        pool.close()
+    assert command[2:4] == ["-m", "grader.sandbox.zygote"]
+    assert [i.outcome for i in run.incidents] == ["process_limit"], run.incidents
+    assert printed == ["0", "after"]  # every sleeper killed; the kernel stays
