@@ -66,10 +66,14 @@ print(json.dumps([getattr(keras, "left_by_a", None), getattr(json, "left_by_a", 
 """
 
 
-def _key(tmp_path: Path, framework: Keras | PyTorch) -> WarmKey:
+def _key(
+    tmp_path: Path, framework: Keras | PyTorch, options: SandboxOptions | None = None
+) -> WarmKey:
     data = tmp_path / "data.npz"
     np.savez(data, x=np.zeros(3))
-    return WarmKey(SandboxOptions(), data, (), (), (), framework.preload, framework.kernel_program)
+    return WarmKey(
+        options or SandboxOptions(), data, (), (), (), framework.preload, framework.kernel_program
+    )
 
 
 @pytest.fixture
@@ -83,6 +87,18 @@ def _largest(processes: list[psutil.Process]) -> psutil.Process:
         with contextlib.suppress(psutil.Error):  # ended meanwhile
             sizes[process] = process.memory_info().rss
     return max(sizes, key=sizes.__getitem__)
+
+
+def _run_alone(
+    key: WarmKey, tmp_path: Path, *cells: str, cell_timeout: float = 120
+) -> tuple[Execution, list[str], list[str]]:
+    """:func:`_run` in a pool of its own, closed afterwards."""
+    pool = WarmPool(judges=False)
+    try:
+        pool.refill(key)
+        return _run(pool, key, tmp_path, *cells, cell_timeout=cell_timeout)
+    finally:
+        pool.close()
 
 
 def _run(
@@ -131,12 +147,7 @@ def test_a_notebook_finds_the_kernel_a_fresh_one_would_be(
     seen = {}
     for way in ("fresh", "forked"):
         monkeypatch.setenv(fork_server.SWITCH, "0" if way == "fresh" else "1")
-        pool = WarmPool(judges=False)
-        try:
-            pool.refill(key)
-            run, printed, command = _run(pool, key, tmp_path, REPORT, "sum(range(10**7))")
-        finally:
-            pool.close()
+        run, printed, command = _run_alone(key, tmp_path, REPORT, "sum(range(10**7))")
         assert [c.status for c in run.cells] == ["ok", "ok"], run.cells
         seen[way] = (json.loads(printed[0]), command, run.phases)
     (fresh, fresh_command, _), (forked, forked_command, phases) = seen["fresh"], seen["forked"]
@@ -154,14 +165,9 @@ def test_a_notebook_finds_the_kernel_a_fresh_one_would_be(
 def test_a_cell_past_its_limit_is_interrupted_and_the_next_runs(
     key: WarmKey, tmp_path: Path
 ) -> None:
-    pool = WarmPool(judges=False)
-    try:
-        pool.refill(key)
-        run, printed, command = _run(
-            pool, key, tmp_path, "import time\ntime.sleep(60)", "print('after')", cell_timeout=5
-        )
-    finally:
-        pool.close()
+    run, printed, command = _run_alone(
+        key, tmp_path, "import time\ntime.sleep(60)", "print('after')", cell_timeout=5
+    )
     assert command[2:4] == ["-m", "grader.sandbox.zygote"]
     assert [c.status for c in run.cells] == ["timeout", "ok"], run.cells
     assert run.cells[0].error_name == "KeyboardInterrupt" or run.cells[0].status == "timeout"
@@ -193,17 +199,9 @@ print(sum(p.poll() is None for p in sleepers))
 def test_the_watchdog_watches_a_forked_kernels_processes(tmp_path: Path) -> None:
     """A forked kernel is not below the process the grader started: the watchdog must find it
     through its sandbox's launcher, or a fork bomb fills the process limit unseen."""
-    data = tmp_path / "data.npz"
-    np.savez(data, x=np.zeros(3))
-    keras = Keras()
     options = SandboxOptions(limits=Limits(processes=64))  # strays killed at 32
-    key = WarmKey(options, data, (), (), (), keras.preload, keras.kernel_program)
-    pool = WarmPool(judges=False)
-    try:
-        pool.refill(key)
-        run, printed, command = _run(pool, key, tmp_path, FORK_BOMB_CELL, "print('after')")
-    finally:
-        pool.close()
+    key = _key(tmp_path, Keras(), options)
+    run, printed, command = _run_alone(key, tmp_path, FORK_BOMB_CELL, "print('after')")
     assert command[2:4] == ["-m", "grader.sandbox.zygote"]
     assert [i.outcome for i in run.incidents] == ["process_limit"], run.incidents
     assert printed == ["0", "after"]  # every sleeper killed; the kernel stays
