@@ -23,6 +23,7 @@ from pathlib import Path
 from grader import keras_env
 from grader.budget import Budget
 from grader.checks.base import REGISTRY, figure_key
+from grader.checks.cost import reference_costs
 from grader.data.cache import cache_dir
 from grader.data.prepare import PreparedData
 from grader.data.pretrained import PretrainedWeights
@@ -142,7 +143,7 @@ def _calibrate(
         )
         for run in range(runs_at(assignment, budget))
     ]
-    figures = combine_runs(runs)
+    figures = combine_runs(runs) | reference_costs(assignment)
     write_atomic(
         path,
         json.dumps(

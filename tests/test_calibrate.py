@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from grader import calibrate
+from grader.checks.cost import reference_costs
 from grader.data.prepare import PreparedData
 from grader.rubric.load import load_assignment
 
@@ -47,4 +48,6 @@ def test_graders_calibrating_at_once_train_the_reference_once(
     for grader in graders:
         grader.join(timeout=60)
     assert len(trained) == 1
-    assert [c.figures for c in found] == [{"base.accuracy": 0.5, "transfer.accuracy": 0.6}] * 2
+    # The reference's costs beside its accuracies: the judges need not build its models.
+    expected = {"base.accuracy": 0.5, "transfer.accuracy": 0.6} | reference_costs(spec)
+    assert [c.figures for c in found] == [expected] * 2

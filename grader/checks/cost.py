@@ -25,7 +25,7 @@ import typing as t
 
 from grader import keras_env
 from grader.checks.architecture import ReferenceModelParams
-from grader.checks.base import CheckContext
+from grader.checks.base import CheckContext, figure_key
 from grader.framework import framework_of
 
 if t.TYPE_CHECKING:
@@ -45,6 +45,9 @@ STEP_FLOPS = 1e4
 step for a batch of 256 images (the accuracy check's batch) on a 2-core machine where the
 reference CNN runs at 23-31 GFLOP/s, i.e. 4e3-2.6e4 operations' time per image
 (``benchmarks/recurrent_steps.py``)."""
+
+COST_FIGURE = "reference_flops"
+"""The name of an accuracy check's calibrated figure that holds its reference's cost."""
 
 _REFERENCE_COSTS: dict[tuple[str, str, str | None], float] = {}
 """(assignment, builder, base builder) -> the reference model's cost (a warm judge judges many
@@ -96,7 +99,12 @@ def too_costly(ctx: CheckContext, role: str, model: t.Any) -> str:
         cost = flops_per_image(model, images)
     except Exception:  # a graph this estimate cannot walk: the judge's timeout still bounds it
         return ""
-    reference = reference_flops(ctx.assignment, role)
+    calibrated = (
+        ctx.reference_figures.get(figure_key(ctx.current.id, COST_FIGURE))
+        if ctx.current is not None
+        else None
+    )
+    reference = reference_flops(ctx.assignment, role) if calibrated is None else calibrated
     bound = max(FLOOR_FLOPS, MAX_RATIO * reference) if reference else FALLBACK_FLOPS
     if cost <= bound:
         return ""
@@ -141,12 +149,27 @@ def reference_flops(assignment: Assignment, role: str) -> float:
     return _REFERENCE_COSTS[key]
 
 
-def prepare_reference_costs(assignment: Assignment) -> None:
-    """Estimate the reference's cost for every role an accuracy check evaluates."""
+def reference_costs(assignment: Assignment) -> dict[str, float]:
+    """The reference's cost for each accuracy check's role, as calibration figures
+    (``<check id>/reference_flops``): calibration builds them once per cache entry, so the
+    judges of a class need not build the reference's models again (seconds for VGG19)."""
+    if not framework_of(assignment).estimates_cost:
+        return {}
+    return {
+        figure_key(check.id, COST_FIGURE): reference_flops(assignment, check.params.model)
+        for check in assignment.checks
+        if check.kind == "accuracy"
+    }
+
+
+def prepare_reference_costs(assignment: Assignment, figures: dict[str, float]) -> None:
+    """Estimate the reference's cost for every role an accuracy check evaluates whose cost
+    ``figures`` (the calibration's) do not carry: a kit's calibration, or one cached before
+    calibration recorded it."""
     if not framework_of(assignment).estimates_cost:
         return
     for check in assignment.checks:
-        if check.kind == "accuracy":
+        if check.kind == "accuracy" and figure_key(check.id, COST_FIGURE) not in figures:
             reference_flops(assignment, check.params.model)
 
 

@@ -12,11 +12,14 @@ from keras import layers
 
 from grader.artefacts.folder import Artefacts
 from grader.budget import DEFAULT_BUDGETS
+from grader.checks import cost
 from grader.checks.base import CheckContext, run_check
 from grader.checks.cost import (
     MAX_RATIO,
     STEP_FLOPS,
     flops_per_image,
+    prepare_reference_costs,
+    reference_costs,
     reference_flops,
     too_costly,
 )
@@ -36,7 +39,7 @@ def context(tmp_path: Path, model: keras.Model | None = None) -> CheckContext:
         model.save(tmp_path / "models" / "base.keras")
         roles = {"base": id(model)}
     art = Artefacts(tmp_path, [], roles, {r: r for r in roles}, {}, {}, {})
-    figures = {"base.accuracy": 0.5, "transfer.accuracy": 0.5}
+    figures = {"base.accuracy": 0.5, "transfer.accuracy": 0.5} | reference_costs(ASSIGNMENT)
     return CheckContext(art, ASSIGNMENT, TRUTH, HELD, DEFAULT_BUDGETS["smoke"], figures)
 
 
@@ -156,3 +159,34 @@ def test_a_long_sequence_costs_its_steps_not_only_its_arithmetic(tmp_path: Path)
         layers.Dense(5, activation="softmax"),
     ])  # fmt: skip
     assert too_costly(ctx, "base", rows) == ""
+
+
+def test_calibration_carries_the_reference_costs_and_the_judge_builds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calibration records each accuracy check's reference cost; a judge given them neither
+    builds the reference's models while the notebook runs nor when it judges."""
+    ctx = context(tmp_path)
+    figures = reference_costs(ASSIGNMENT)
+    assert figures == {
+        "base.accuracy/reference_flops": reference_flops(ASSIGNMENT, "base"),
+        "transfer.accuracy/reference_flops": reference_flops(ASSIGNMENT, "transfer"),
+    }
+    built: list[str] = []
+    monkeypatch.setattr(cost, "reference_flops", lambda _a, role: built.append(role) or 1.0)
+    prepare_reference_costs(ASSIGNMENT, figures)
+    assert built == []
+    prepare_reference_costs(ASSIGNMENT, {"base.accuracy/reference_flops": 1.0})
+    assert built == ["transfer"]  # a kit's calibration, or one cached before: built, as before
+
+    built.clear()
+    ctx.current = CHECKS["base.accuracy"]
+    bomb = stretched(200)
+    assert too_costly(ctx, "base", bomb).startswith("model too costly to evaluate")
+    # The figure the calibration gave decides: were the reference a thousand times costlier,
+    # the bomb would be within bounds.
+    ctx.reference_figures["base.accuracy/reference_flops"] = 1000 * reference_flops(
+        ASSIGNMENT, "base"
+    )
+    assert too_costly(ctx, "base", bomb) == ""
+    assert built == []
