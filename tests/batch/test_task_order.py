@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 
 import pytest
@@ -123,3 +124,16 @@ def test_a_worker_that_died_while_idle_is_replaced_before_its_next_notebook() ->
     finally:
         executor.close()
     assert [(o.student_id, o.failure) for o in outcomes] == [("s0", "True"), ("s1", "False")]
+
+
+def test_a_local_worker_names_itself_without_importing_dask() -> None:
+    """Outside a Dask worker the name is this process's, and Dask (0.4 CPU-s to import) is
+    not imported to learn it."""
+    probe = (
+        "import sys; from grader.batch.workers import _worker_name; "
+        "print(_worker_name(), 'distributed' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    name, imported = done.stdout.split()
+    assert name.startswith("local:")
+    assert imported == "False"
