@@ -65,24 +65,24 @@ def prepare(request: dict[str, t.Any]) -> Prepared:
     """Parse the request's rubric and load its data and held-back images (no evidence read)."""
     import grader.checks.base  # noqa: F401  (the checks' modules, imported while waiting)
     from grader.checks.cost import prepare_reference_costs
-    from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
+    from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut, mapped_arrays
     from grader.rubric.load import parse_assignment
 
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)
     data = request["dataset"]
-    with np.load(request["data"], allow_pickle=False) as z:
-        given = Dataset(
-            name=spec.dataset,
-            x_train=z["x_train"],
-            y_train=z["y_train"],
-            x_test=z["x_test"],
-            y_test=z["y_test"],
-            source=data["source"],
-            description=data["description"],
-            class_names=DATA_CLASS_NAMES[spec.dataset],
-        )
-    with np.load(request["held_out"], allow_pickle=False) as z:
-        held_out = HeldOut(x=z["x"], y=z["y"])
+    arrays = mapped_arrays(Path(request["data"]))  # shared by the batch's judges, not copied
+    given = Dataset(
+        name=spec.dataset,
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train"],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        source=data["source"],
+        description=data["description"],
+        class_names=DATA_CLASS_NAMES[spec.dataset],
+    )
+    arrays = mapped_arrays(Path(request["held_out"]))
+    held_out = HeldOut(x=arrays["x"], y=arrays["y"])
     # Builds the reference's models (seconds for VGG19) unless calibration measured them.
     figures = {str(k): float(v) for k, v in request["reference_figures"].items()}
     prepare_reference_costs(spec, figures)

@@ -173,7 +173,12 @@ def test_calibration_carries_the_reference_costs_and_the_judge_builds_nothing(
         "transfer.accuracy/reference_flops": reference_flops(ASSIGNMENT, "transfer"),
     }
     built: list[str] = []
-    monkeypatch.setattr(cost, "reference_flops", lambda _a, role: built.append(role) or 1.0)
+
+    def build(_assignment: object, role: str) -> float:
+        built.append(role)
+        return 1.0
+
+    monkeypatch.setattr(cost, "reference_flops", build)
     prepare_reference_costs(ASSIGNMENT, figures)
     assert built == []
     prepare_reference_costs(ASSIGNMENT, {"base.accuracy/reference_flops": 1.0})

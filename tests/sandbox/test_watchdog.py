@@ -57,7 +57,12 @@ def test_proportional_memory_is_read_only_past_the_resident_limit(
 ) -> None:
     read: list[int] = []
     real = watchdog._pss
-    monkeypatch.setattr(watchdog, "_pss", lambda pid: read.append(pid) or real(pid))
+
+    def counted(pid: int) -> int:
+        read.append(pid)
+        return real(pid)
+
+    monkeypatch.setattr(watchdog, "_pss", counted)
     assert not watchdog.memory_over(fork_pair, 8192 * MB)
     assert read == []
     assert watchdog.memory_over(fork_pair, HELD_MB * MB // 2)
