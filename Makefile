@@ -8,18 +8,21 @@ DEMO_STAMP := $(VENV)/.installed-demo
 .PHONY: install demo test test-fast lint bench bench-batch bench-nbgrader clean browser
 
 # Everything the tests need: PyTorch for the PyTorch assignments, Dask and Flask for theirs.
+# uv installs what pip would (the same versions, from PyPI) in a quarter of the time: 28 s
+# against 114 s for this list into a fresh venv here, most of CI's set-up. pip stays in the
+# venv, upgraded: a kit is built with `python -m pip wheel`.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[tensorflow,test,torch,dask,review]'
+	$(BIN)/pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[tensorflow,test,torch,dask,review]'
 	touch $(STAMP)
 
 # The demo grades Keras notebooks on the CPU: the grader and TensorFlow, no PyTorch (whose
 # PyPI build brings CUDA's libraries), no Dask, no Flask.
 $(DEMO_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[tensorflow]'
+	$(BIN)/pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[tensorflow]'
 	touch $(DEMO_STAMP)
 
 install: $(STAMP)
