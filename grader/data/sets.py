@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import typing as t
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,52 +206,6 @@ def save_arrays(path: Path, **arrays: np.ndarray) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
-
-
-def mapped_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` by name, those stored uncompressed (:func:`save_arrays`) mapped
-    read-only instead of read.
-
-    A judge loads the data its kernel was given (150 MB of CIFAR-10 images) to check the split:
-    read, each judge of a batch copied and checksummed it; mapped, it uses the page cache's
-    pages, shared by every judge. numpy maps an ``.npy`` file but not an ``.npz``'s members, so
-    a member's place in the file is taken from its zip header. A compressed member is read.
-    """
-    arrays: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
-        for info in archive.infolist():
-            name = info.filename.removesuffix(".npy")
-            mapped = _mapped(path, raw, info) if info.compress_type == zipfile.ZIP_STORED else None
-            if mapped is None:
-                with archive.open(info) as member:
-                    mapped = np.lib.format.read_array(member, allow_pickle=False)
-            arrays[name] = mapped
-    return arrays
-
-
-def _mapped(path: Path, raw: t.BinaryIO, info: zipfile.ZipInfo) -> np.ndarray | None:
-    """A stored member's array mapped read-only; None for what only reading handles."""
-    raw.seek(info.header_offset)
-    local = raw.read(30)  # the local file header; its name and extra field follow
-    raw.seek(
-        info.header_offset
-        + 30
-        + int.from_bytes(local[26:28], "little")
-        + int.from_bytes(local[28:30], "little")
-    )
-    version = np.lib.format.read_magic(raw)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(raw)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(raw)
-    else:
-        return None
-    if dtype.hasobject or 0 in shape:
-        return None  # refused, or nothing to map: reading says so, or makes it
-    order: t.Literal["C", "F"] = "F" if fortran else "C"
-    mapped = np.memmap(path, dtype=dtype, mode="r", offset=raw.tell(), shape=shape, order=order)
-    plain: np.ndarray = mapped.view(np.ndarray)
-    return plain
 
 
 def read_npz(path: Path, name: str, seed: int) -> Dataset | None:

@@ -64,8 +64,9 @@ class Prepared:
 def prepare(request: dict[str, t.Any]) -> Prepared:
     """Parse the request's rubric and load its data and held-back images (no evidence read)."""
     import grader.checks.base  # noqa: F401  (the checks' modules, imported while waiting)
+    from grader.artefacts.arrays import mapped_arrays
     from grader.checks.cost import prepare_reference_costs
-    from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut, mapped_arrays
+    from grader.data.sets import DATA_CLASS_NAMES, Dataset, HeldOut
     from grader.rubric.load import parse_assignment
 
     spec = parse_assignment(request["rubric"], Path(request["rubric_path"]), check_files=False)

@@ -136,30 +136,3 @@ def test_holdout_is_disjoint_seeded_and_keeps_the_training_set_whole() -> None:
     assert not any(img.tobytes() in given for img in held.x)
     with pytest.raises(DataError):
         data.hold_out(ds, 40, seed=5)
-
-
-def test_an_npz_is_mapped_as_numpy_reads_it(tmp_path: Path) -> None:
-    """Stored members mapped read-only, the same arrays as ``np.load``: images, labels, a
-    Fortran-ordered and an empty array; a compressed file is read instead."""
-    rng = np.random.default_rng(0)
-    arrays: dict[str, np.ndarray] = {
-        "x_train": rng.integers(0, 256, (50, 32, 32, 3), dtype=np.uint8),
-        "y_train": rng.integers(0, 10, (50, 1)).astype(np.int64),
-        "fortran": np.asfortranarray(rng.random((7, 5))),
-        "empty": np.zeros((0, 3), dtype=np.float32),
-        "scalar": np.array(3.5),
-    }
-    stored = tmp_path / "stored.npz"
-    data.save_arrays(stored, **arrays)
-    compressed = tmp_path / "compressed.npz"
-    np.savez_compressed(compressed, **arrays)  # type: ignore[arg-type]
-    for path in (stored, compressed):
-        found = data.mapped_arrays(path)
-        assert found.keys() == arrays.keys()
-        for name, array in arrays.items():
-            assert type(found[name]) is np.ndarray and found[name].dtype == array.dtype, name
-            assert np.array_equal(found[name], array), name
-    mapped = data.mapped_arrays(stored)
-    assert isinstance(mapped["x_train"].base, np.memmap)  # mapped, not read
-    assert not mapped["x_train"].flags.writeable
-    assert mapped["fortran"].flags.f_contiguous
