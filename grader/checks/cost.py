@@ -99,12 +99,8 @@ def too_costly(ctx: CheckContext, role: str, model: t.Any) -> str:
         cost = flops_per_image(model, images)
     except Exception:  # a graph this estimate cannot walk: the judge's timeout still bounds it
         return ""
-    calibrated = (
-        ctx.reference_figures.get(figure_key(ctx.current.id, COST_FIGURE))
-        if ctx.current is not None
-        else None
-    )
-    reference = reference_flops(ctx.assignment, role) if calibrated is None else calibrated
+    check_id = ctx.current.id if ctx.current is not None else ""  # "": a direct call, no figure
+    reference = reference_cost(ctx.assignment, check_id, role, ctx.reference_figures)
     bound = max(FLOOR_FLOPS, MAX_RATIO * reference) if reference else FALLBACK_FLOPS
     if cost <= bound:
         return ""
@@ -162,15 +158,24 @@ def reference_costs(assignment: Assignment) -> dict[str, float]:
     }
 
 
+def reference_cost(
+    assignment: Assignment, check_id: str, role: str, figures: dict[str, float]
+) -> float:
+    """The reference's cost for accuracy check ``check_id`` on ``role``: calibration's figure,
+    else estimated from the reference's builders (a kit's calibration, or one cached before
+    calibration recorded it)."""
+    calibrated = figures.get(figure_key(check_id, COST_FIGURE))
+    return reference_flops(assignment, role) if calibrated is None else calibrated
+
+
 def prepare_reference_costs(assignment: Assignment, figures: dict[str, float]) -> None:
-    """Estimate the reference's cost for every role an accuracy check evaluates whose cost
-    ``figures`` (the calibration's) do not carry: a kit's calibration, or one cached before
-    calibration recorded it."""
+    """Estimate, while the notebook runs, every accuracy check's reference cost that
+    ``figures`` (the calibration's) do not carry."""
     if not framework_of(assignment).estimates_cost:
         return
     for check in assignment.checks:
-        if check.kind == "accuracy" and figure_key(check.id, COST_FIGURE) not in figures:
-            reference_flops(assignment, check.params.model)
+        if check.kind == "accuracy":
+            reference_cost(assignment, check.id, check.params.model, figures)
 
 
 def _nodes(model: t.Any) -> t.Iterator[t.Any]:

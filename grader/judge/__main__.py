@@ -59,6 +59,8 @@ class Prepared:
     """The data the kernel was given (:class:`grader.data.sets.Dataset`)."""
     held_out: t.Any
     """The held-back images (:class:`grader.data.sets.HeldOut`)."""
+    figures: dict[str, float]
+    """The reference's calibrated figures (its accuracies, their spreads, its costs)."""
 
 
 def prepare(request: dict[str, t.Any]) -> Prepared:
@@ -87,7 +89,7 @@ def prepare(request: dict[str, t.Any]) -> Prepared:
     # Builds the reference's models (seconds for VGG19) unless calibration measured them.
     figures = {str(k): float(v) for k, v in request["reference_figures"].items()}
     prepare_reference_costs(spec, figures)
-    return Prepared(request, spec, given, held_out)
+    return Prepared(request, spec, given, held_out, figures)
 
 
 def judge(request: dict[str, t.Any] | Prepared, out: t.TextIO) -> None:
@@ -107,7 +109,7 @@ def judge(request: dict[str, t.Any] | Prepared, out: t.TextIO) -> None:
         given,
         held_out,
         spec.plan(request["budget"]),
-        {str(k): float(v) for k, v in request["reference_figures"].items()},
+        prepared.figures,
         pretrained_available=bool(request["pretrained_available"]),
     )
     for check in spec.checks:
