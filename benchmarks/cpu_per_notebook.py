@@ -30,8 +30,9 @@ else 6.5, judges 8.1, grader 5.0, all 30.1 CPU-s (2.88x own); at ``standard`` 13
 'fresh=env GRADER_FORK_SERVERS=0 .venv/bin/grader' --grader forked=.venv/bin/grader`` (load
 0.6-2.2): fresh 32.6 and 30.2 CPU-s (2.43x, 2.49x), forked 22.1 and 17.5 (1.63x, 1.64x). After
 the watchdog's and the judge's profiled costs, ``--count 12 --budget standard`` (load 1.0-1.4):
-16.8 CPU-s (1.48x) before, 14.8 (1.34x) after. See
-docs/benchmarks.md, "CPU per graded notebook".
+16.8 CPU-s (1.48x) before, 14.8 (1.34x) after. After the judge's eager scoring, the image index
+and the checkpoints' reused ranges, ``--count 12 --budget standard`` (load 0.5-1.1): 15.8 CPU-s
+(1.27x) before, 13.5 (1.26x) after. See docs/benchmarks.md, "CPU per graded notebook".
 """
 
 from __future__ import annotations

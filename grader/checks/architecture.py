@@ -247,7 +247,16 @@ def build_reference(ctx: CheckContext, params: ReferenceModelParams) -> t.Any:
     ``builder`` names a function of the reference module. With ``built_on``, it receives a
     clone of the student's model in that role (a clone, since builders may freeze layers and
     loaded models are shared between checks), or, when there is none, ``base_builder()``.
+    Built once per judge: a role's architecture and compile checks compare with the same model,
+    and neither changes it.
     """
+    key = (params.builder, params.built_on, params.base_builder)
+    if key not in ctx.built_references:
+        ctx.built_references[key] = _build_reference(ctx, params)
+    return ctx.built_references[key]
+
+
+def _build_reference(ctx: CheckContext, params: ReferenceModelParams) -> t.Any:
     keras = keras_env.keras()
     builder = getattr(ctx.reference, params.builder)
     if params.built_on is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import traceback
 import typing as t
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ import numpy as np
 
 from grader.artefacts.folder import Artefacts, MissingInput
 from grader.budget import Budget
+from grader.checks.image_index import TrainingImages
 from grader.data.sets import Dataset, HeldOut
 from grader.results import CheckResult
 
@@ -49,6 +49,9 @@ class CheckContext:
     """False when a pretrained model's ImageNet weights were missing and random ones used."""
     current: CheckSpec | None = None
     """The check being judged (set by :func:`run_check`)."""
+    built_references: dict[tuple[str | None, ...], t.Any] = field(default_factory=dict)
+    """The reference's models built so far, by how they were built (see
+    :func:`grader.checks.architecture.build_reference`): checks only read them."""
 
     def reference_figure(self, name: str = "") -> float:
         """What the reference measured on the current check (its calibrated figure), or
@@ -61,23 +64,14 @@ class CheckContext:
         return self.assignment.reference_module()
 
     @functools.cached_property
-    def train_labels_by_image(self) -> dict[bytes, int]:
-        """Digest of each training image -> its true label, to recognise images by content."""
-        labels = self.given.y_train.reshape(-1)
-        return {
-            image_digest(img): int(lab) for img, lab in zip(self.given.x_train, labels, strict=True)
-        }
+    def training_images(self) -> TrainingImages:
+        """The training images the kernel was given, to recognise a notebook's by content."""
+        return TrainingImages(self.given.x_train, self.given.y_train)
 
 
 def figure_key(check_id: str, name: str = "") -> str:
     """The key of a check's calibrated figure: ``base.accuracy``, ``base.accuracy/spread``."""
     return f"{check_id}/{name}" if name else check_id
-
-
-def image_digest(image: np.ndarray) -> bytes:
-    return hashlib.blake2b(
-        np.ascontiguousarray(image, dtype=np.uint8).tobytes(), digest_size=12
-    ).digest()
 
 
 def sampled_image_problems(
@@ -111,10 +105,10 @@ def sampled_image_problems(
             f"{shape}, so they cannot be recognised"
         ]
     images = images.reshape((len(images), *shape))  # (n, 28, 28, 1) holds the same images
-    known = ctx.train_labels_by_image
+    known = ctx.training_images
     unknown = mislabelled = 0
     for row, image in zip(rows, images, strict=True):
-        true = known.get(image_digest(np.rint(image * scale).clip(0, 255)))
+        true = known.label_of(np.rint(image * scale).clip(0, 255))
         if true is None:
             unknown += 1
         elif row < len(labels) and int(labels[row]) != true - offset:

@@ -150,23 +150,21 @@ class LiveReport:
         )
 
 
-_GIVEN: dict[tuple[str, int, str], tuple[Dataset, dict[bytes, int]]] = {}
+_GIVEN: dict[tuple[str, int, str], Dataset] = {}
 
 
-def _given(spec: Assignment) -> tuple[Dataset, dict[bytes, int]]:
+def _given(spec: Assignment) -> Dataset:
     """The data a notebook loads on this machine: real data in Keras' cache, else the kit's
     synthetic data (what the full self-check serves); cached for the kernel's life."""
-    from grader.checks.base import image_digest
     from grader.data import sets
     from grader.data.cache import cache_dir
 
     assert spec.kit is not None
     key = (spec.dataset, spec.seed, data_secret(spec.kit))
     if key not in _GIVEN:
-        ds = sets.load(spec.dataset, seed=spec.seed, secret=key[2], cache=cache_dir() / "data")
-        labels = ds.y_train.reshape(-1)
-        digests = {image_digest(i): int(y) for i, y in zip(ds.x_train, labels, strict=True)}
-        _GIVEN[key] = (ds, digests)
+        _GIVEN[key] = sets.load(
+            spec.dataset, seed=spec.seed, secret=key[2], cache=cache_dir() / "data"
+        )
     return _GIVEN[key]
 
 
@@ -195,7 +193,7 @@ def check(
             f"{spec.id} is a PyTorch assignment: kit.check() judges live Keras models only; "
             "save the notebook and run kit.full_check() (or `grader check <notebook>`)"
         )
-    ds, digests = _given(spec)
+    ds = _given(spec)
     from grader.data.sets import HeldOut
 
     ctx = CheckContext(
@@ -206,7 +204,6 @@ def check(
         spec.plan("smoke"),
         {},
     )
-    ctx.__dict__["train_labels_by_image"] = digests  # the cached property, computed once
     results, later = [], []
     for check_spec in spec.checks:
         result = judge_live(check_spec, ctx)

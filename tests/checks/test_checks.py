@@ -226,6 +226,27 @@ def test_the_optimizer_is_judged_only_where_the_exercise_prescribes_it(tmp_path:
     assert prescribed.status == "fail" and "optimizer is sgd, expected adam" in prescribed.message
 
 
+def test_a_roles_architecture_and_compile_checks_build_the_reference_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    reference = ASSIGNMENT.reference_module()
+    for name in ("build_base_cnn", "build_transfer_model"):
+        original = getattr(reference, name)
+
+        def counted(*args: t.Any, _name: str = name, _original: t.Any = original) -> t.Any:
+            built.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(reference, name, counted)
+    art = _transfer_setup(tmp_path)
+    ctx = CheckContext(art, ASSIGNMENT, TRUTH, HELD, DEFAULT_BUDGETS["smoke"], {})
+    ids = ("base.architecture", "base.compile", "transfer.architecture")
+    statuses = {i: run_check(CHECKS[i], ctx).status for i in ids}
+    assert statuses == dict.fromkeys(ids, "pass")
+    assert sorted(built) == ["build_base_cnn", "build_transfer_model"]
+
+
 # --- frozen and transferred -------------------------------------------------------------------
 
 
