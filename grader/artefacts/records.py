@@ -145,7 +145,7 @@ def read_variables(
 def variables_from(
     summaries: dict[str, t.Any], arrays: dict[str, np.ndarray]
 ) -> tuple[dict[str, VariableSummary], dict[str, str]]:
-    """Variable summaries (as :func:`grader.kernel.runtime.summarise_variables` makes them),
+    """Variable summaries (as :func:`grader.kernel.variables.summarise_variables` makes them),
     type-checked field by field, and the variables that could not be summarised."""
     variables: dict[str, VariableSummary] = {}
     errors: dict[str, str] = {}

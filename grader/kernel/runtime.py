@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-import math
 import sys
 import typing as t
 from pathlib import Path
@@ -25,9 +24,9 @@ import numpy as np
 from grader.budget import Budget, sample_count
 from grader.kernel import layout, nesting
 from grader.kernel.applications import APPLICATIONS, PUBLIC_MODULES
+from grader.kernel.variables import Summaries, save_variables
 
 _STATE: dict[str, t.Any] = {}
-SAMPLED_ROWS = layout.SAMPLED_ROWS
 
 
 def install(config: dict[str, t.Any]) -> None:
@@ -295,7 +294,8 @@ def _save_state(
     previous: Summaries | None = None,
 ) -> None:
     """Each role's model, the data variables, then the role table (last: it marks a complete
-    set), under ``path(final name)``; ``previous``: see :func:`summarise_variables`."""
+    set), under ``path(final name)``; ``previous``: see
+    :func:`~grader.kernel.variables.summarise_variables`."""
     import keras
 
     config = _STATE["config"]
@@ -311,7 +311,7 @@ def _save_state(
                     break
                 roles[role] = {"variable": name, "model_id": id(value)}
                 break
-    _save_variables(namespace, config["variables"], path, previous)
+    save_variables(namespace, config["variables"], path, previous)
     # How many fits ran: a record removed with its snapshots shows as one fit too few.
     path(layout.ROLES).write_text(
         json.dumps({**roles, layout.FIT_COUNT: _STATE.get("fit_count", 0)})
@@ -374,97 +374,10 @@ def checkpoint(namespace: dict[str, t.Any]) -> bool:
     folder: Path = _STATE["artefacts"]
     (folder / layout.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
     # A checkpoint only stands in for a kernel that dies before its end: it may keep an
-    # earlier checkpoint's range of an array it finds unchanged (see summarise_variables), where
+    # earlier checkpoint's range of an array it finds unchanged (see variables.py), where
     # the final summary reads every array. Reading a training set's range after every cell
     # that changed anything was a tenth of a notebook's cells' CPU (profiled 2026-12-07).
     summaries: Summaries = _STATE.setdefault("summaries", {})
     _save_state(namespace, lambda final: folder / layout.checkpoint_file(index, final), summaries)
     _STATE.update(checkpoints=index + 1, checkpointed=signature)
     return True
-
-
-def _save_variables(
-    namespace: dict[str, t.Any],
-    names: list[str],
-    path: t.Callable[[str], Path],
-    previous: Summaries | None = None,
-) -> None:
-    summary, arrays = summarise_variables(namespace, names, previous)
-    path(layout.VARIABLES).write_text(json.dumps(summary))
-    np.savez(path(layout.VARIABLE_ARRAYS), **arrays)  # type: ignore[arg-type]
-
-
-Summaries = dict[str, tuple[tuple[t.Any, ...], dict[str, t.Any], np.ndarray]]
-"""Variable name -> what identified its array when it was summarised, its summary, the array
-kept of it (see :func:`summarise_variables`)."""
-
-
-def summarise_variables(
-    namespace: dict[str, t.Any], names: list[str], previous: Summaries | None = None
-) -> tuple[dict[str, dict[str, t.Any]], dict[str, np.ndarray]]:
-    """Each named variable's shape, dtype, range and sampled rows, and the arrays kept of it
-    (labels whole, images' sampled rows), as float32. A student kit's in-notebook check
-    summarises the live kernel's variables with this same function.
-
-    Args:
-        previous: updated with this call's summaries; a variable still holding the array it
-            held then (the same object, memory, shape, strides and dtype) whose kept values
-            are unchanged keeps the summary it had, without its range being read again. A
-            change to the whole array in place (``x /= 255``) changes the sampled rows and is
-            seen; one that touches no sampled row is not. None: every range is read.
-    """
-    summary: dict[str, dict[str, t.Any]] = {}
-    arrays: dict[str, np.ndarray] = {}
-    for name in names:
-        if name not in namespace:
-            continue
-        try:
-            value = np.asarray(namespace[name])
-        except Exception as exc:  # an unconvertible variable is a finding, not a crash
-            summary[name] = {"error": f"not an array: {exc!r}"}
-            continue
-        if value.dtype == object or value.ndim == 0:
-            summary[name] = {"error": f"not a numeric array (dtype {value.dtype})"}
-            continue
-        n = value.shape[0]
-        rows = sorted({int(i) for i in np.linspace(0, n - 1, min(n, SAMPLED_ROWS))}) if n else []
-        # Labels are small: keep them whole. Images: only the sampled rows.
-        kept = (value if value.ndim <= 2 else value[rows]).astype(np.float32)
-        identity = (
-            id(namespace[name]),
-            value.__array_interface__["data"][0],
-            value.shape,
-            value.strides,
-            str(value.dtype),
-        )
-        earlier = previous.get(name) if previous is not None else None
-        if earlier is not None and earlier[0] == identity and np.array_equal(earlier[2], kept):
-            summary[name], arrays[name] = earlier[1], kept
-            continue
-        low, high = _finite_range(value)
-        summary[name] = {
-            "shape": list(value.shape),
-            "dtype": str(value.dtype),
-            "min": low,
-            "max": high,
-            "rows": rows,
-        }
-        arrays[name] = kept
-        if previous is not None:
-            previous[name] = (identity, summary[name], kept)
-    return summary, arrays
-
-
-def _finite_range(value: np.ndarray) -> tuple[float, float]:
-    """The smallest and largest finite values (NaN when there are none)."""
-    if not value.size:
-        return math.nan, math.nan
-    # Two plain reductions first: a training set is 10^8 values, and masking them for the
-    # rare NaN or infinity would copy it. Only a non-finite result needs the mask.
-    low, high = float(value.min()), float(value.max())
-    if math.isfinite(low) and math.isfinite(high):
-        return low, high
-    finite = value[np.isfinite(value)]
-    if not finite.size:
-        return math.nan, math.nan
-    return float(finite.min()), float(finite.max())

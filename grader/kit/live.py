@@ -65,7 +65,7 @@ class LiveArtefacts(Artefacts):
     def __init__(self, spec: Assignment, namespace: dict[str, t.Any]) -> None:
         import keras
 
-        from grader.kernel.runtime import summarise_variables
+        from grader.kernel.variables import summarise_variables
 
         models: dict[tuple[str, str], t.Any] = {}
         role_variables: dict[str, str] = {}

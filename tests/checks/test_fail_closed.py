@@ -22,6 +22,7 @@ from grader.artefacts.folder import Artefacts, read_artefacts
 from grader.artefacts.records import variables_from
 from grader.budget import DEFAULT_BUDGETS
 from grader.kernel import layout, runtime
+from grader.kernel.variables import summarise_variables
 from tests.checks.test_checks import artefacts, base_cnn, judge
 
 
@@ -323,7 +324,7 @@ def test_frozen_weights_with_nothing_to_compare_them_with_fail(
 def test_a_data_summary_cut_short_is_unusable_not_judged_on_its_half() -> None:
     images = np.random.default_rng(0).random((100, 32, 32, 3), dtype=np.float32)
     labels = keras.utils.to_categorical(np.arange(100) % 5, 5)
-    summary, arrays = runtime.summarise_variables({"x": images, "y": labels}, ["x", "y"])
+    summary, arrays = summarise_variables({"x": images, "y": labels}, ["x", "y"])
     assert variables_from(summary, arrays)[1] == {}
     short = {**summary, "x": {**summary["x"], "rows": summary["x"]["rows"][:1]}}
     clipped = {**arrays, "x": arrays["x"][:1], "y": arrays["y"][:10]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import keras
 import numpy as np
 import pytest
@@ -23,9 +25,30 @@ def small_cnn(outputs: int = 5) -> keras.Model:
     )
 
 
-def test_scores_are_predicts_in_batches_and_trace_nothing() -> None:
+def functional_cnn() -> keras.Model:
+    """The same kind of model in the functional idiom."""
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.Dropout(0.5)(keras.layers.Flatten()(x))
+    return keras.Model(inputs, keras.layers.Dense(5, activation="softmax")(x))
+
+
+def nested_base() -> keras.Model:
+    """A base model nested in ``Sequential([base, ...])``, as a VGG19 finetune is written."""
+    keras.utils.set_random_seed(1)
+    base = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3)], name="base")
+    base.trainable = False
+    head = [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5, activation="softmax")]
+    return keras.Sequential([base, *head])
+
+
+@pytest.mark.parametrize("build", [small_cnn, functional_cnn, nested_base])
+def test_scores_are_predicts_in_batches_and_trace_nothing(
+    build: t.Callable[[], keras.Model],
+) -> None:
     images = np.random.default_rng(0).random((600, 32, 32, 3), dtype=np.float32)
-    model = small_cnn()
+    model = build()
     got = scores(model, images, batch_size=256)  # three batches, the last one short
     assert model.predict_function is None  # no graph was traced
     expected = model.predict(images, batch_size=256, verbose=0)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from grader.kernel import layout, runtime
+from grader.kernel import layout, runtime, variables
 
 
 @pytest.fixture
@@ -59,13 +59,13 @@ def test_the_finish_cell_ends_checkpointing(kernel_state: Path) -> None:
 def ranges_read(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The first value of every array whose range is read from now on."""
     read: list[float] = []
-    original = runtime._finite_range
+    original = variables._finite_range
 
     def counted(value: np.ndarray) -> tuple[float, float]:
         read.append(float(value.flat[0]))
         return original(value)
 
-    monkeypatch.setattr(runtime, "_finite_range", counted)
+    monkeypatch.setattr(variables, "_finite_range", counted)
     return read
 
 

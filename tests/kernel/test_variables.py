@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from grader.kernel.runtime import summarise_variables
+from grader.kernel.variables import summarise_variables
 
 
 @pytest.mark.parametrize(
