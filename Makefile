@@ -11,8 +11,8 @@ DEMO_STAMP := $(VENV)/.installed-demo
 # uv installs what pip would (the same versions, from PyPI) in a quarter of the time: 28 s
 # against 114 s for this list into a fresh venv here, most of CI's set-up. pip stays in the
 # venv, upgraded: a kit is built with `python -m pip wheel`. Unlike pip, uv writes no bytecode
-# unless asked: where PYTHONDONTWRITEBYTECODE is set (this machine, many container images), every
-# process then compiled Keras and TensorFlow from source on import, 15.7 s against 5.2 s here.
+# unless asked, and a process that may not write it (PYTHONDONTWRITEBYTECODE, set on this machine
+# and in many container images) compiles Keras and TensorFlow at every import: 15.7 s, not 5.2 s.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip uv
