@@ -64,3 +64,9 @@ def check(
 
     print_report(result, view)
     click.echo(f"score {result.score:g}/{result.max_score:g}; report: {report}")
+    from grader.bytecode import bytecode_warning
+
+    # After the report, not before: the kernel and the judge were started first thing.
+    warning = bytecode_warning()
+    if warning is not None:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
